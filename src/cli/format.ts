@@ -1,0 +1,58 @@
+/** Human output shared by commands. */
+import type { Ledger } from '../ledger/ledger.js';
+import type { Problem, ProblemKind, VerifyReport } from '../ledger/verify.js';
+
+const MEANING: Record<ProblemKind, string> = {
+  'store-corrupt': 'the database file is damaged on disk; restore it from a copy and verify again',
+  'triggers-missing': 'someone bypassed ffaudit and altered the database schema to allow edits',
+  'entry-modified': 'a recorded entry was rewritten after it was signed',
+  'entry-missing': 'a recorded entry was deleted',
+  'entry-unsigned': 'rows were inserted that no signed checkpoint covers',
+  'tree-modified': "the stored Merkle tree was altered (proofs served from it would not verify)",
+  'checkpoint-missing': 'signed state is missing or was rolled back',
+  'checkpoint-signature-invalid': "a checkpoint was forged or altered: its signature does not verify with this log's key",
+  'root-mismatch': 'the entries no longer hash to what was signed: history was altered',
+  rollback: 'the log is shorter than a checkpoint you trusted earlier: entries were removed or an old copy restored',
+  fork: 'the log is not an extension of the checkpoint you trusted: history was rewritten, with the signing key',
+};
+
+function describe(p: Problem): string {
+  const where = p.index !== undefined ? ` (entry ${p.index})` : p.size !== undefined ? ` (size ${p.size})` : '';
+  return `  ✗ ${p.kind}${where}: ${p.detail}`;
+}
+
+export function formatVerifyReport(l: Ledger, r: VerifyReport): string {
+  const lines = [`ledger   ${l.dir}`, `origin   ${l.origin}`];
+  lines.push(
+    `checked  database integrity, ${r.checked.entries} entries (every leaf hash and tree node), ${r.checked.checkpoints} signed checkpoint${r.checked.checkpoints === 1 ? '' : 's'}` +
+      (r.checked.trusted ? `, and extension of the trusted checkpoint at size ${r.checked.trusted.size}` : ''),
+  );
+  if (r.ok) {
+    lines.push(`verdict  INTACT: all ${r.size} entries are exactly as signed${r.checked.trusted ? `, and the log extends the trusted checkpoint (size ${r.checked.trusted.size})` : ''}.`);
+    if (!r.checked.trusted) lines.push('         (a history rewritten with the signing key is caught only with --trusted CHECKPOINT)');
+  } else {
+    lines.push(`verdict  TAMPERED: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} found`);
+    lines.push(...r.problems.map(describe));
+    const kinds = [...new Set(r.problems.map((p) => p.kind))];
+    lines.push('what it means:', ...kinds.map((k) => `  - ${k}: ${MEANING[k]}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A one-line progress bar on stderr (only used when stderr is a terminal). */
+export function progressBar(label: string): { update: (done: number, total: number) => void; done: () => void } {
+  let last = -1;
+  return {
+    update: (done, total) => {
+      const pct = total ? Math.floor((done / total) * 100) : 100;
+      if (pct === last || total < 50_000) return;
+      last = pct;
+      const width = 30;
+      const fill = Math.round((pct / 100) * width);
+      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}% (${done}/${total})`);
+    },
+    done: () => {
+      if (last >= 0) process.stderr.write('\r\x1b[K');
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS).
+ *
+ * - Object members sorted by the UTF-16 code units of their names (RFC 8785 §3.2.3): JavaScript's default
+ *   string comparison is exactly that.
+ * - Strings serialised as ECMAScript JSON.stringify does (RFC 8785 §3.2.2.2), which uses the minimal escapes.
+ *   Lone surrogates are rejected (§3.2.2.2 requires well-formed Unicode).
+ * - Numbers in ECMAScript shortest round-trip form (§3.2.2.3); NaN and infinities are not JSON and are rejected.
+ *   ffaudit keeps integers below 2^53 so they survive any JSON reader; `canonicalize` refuses unsafe integers.
+ */
+import { FfauditError } from './errors.js';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function serialize(value: unknown, out: string[], depth: number): void {
+  if (depth > 64) throw new FfauditError('BAD_INPUT', 'JSON nested too deeply');
+  if (value === null) {
+    out.push('null');
+    return;
+  }
+  switch (typeof value) {
+    case 'boolean':
+      out.push(value ? 'true' : 'false');
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new FfauditError('BAD_INPUT', 'JSON cannot hold NaN or Infinity');
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        throw new FfauditError('BAD_INPUT', `integer ${value} is not below 2^53`);
+      }
+      out.push(JSON.stringify(value));
+      return;
+    case 'string':
+      if (LONE_SURROGATE.test(value)) throw new FfauditError('BAD_INPUT', 'string holds a lone surrogate');
+      out.push(JSON.stringify(value));
+      return;
+    case 'object': {
+      if (Array.isArray(value)) {
+        out.push('[');
+        value.forEach((v, i) => {
+          if (i) out.push(',');
+          serialize(v, out, depth + 1);
+        });
+        out.push(']');
+        return;
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
+      out.push('{');
+      keys.forEach((k, i) => {
+        if (i) out.push(',');
+        serialize(k, out, depth + 1);
+        out.push(':');
+        serialize(obj[k], out, depth + 1);
+      });
+      out.push('}');
+      return;
+    }
+    default:
+      throw new FfauditError('BAD_INPUT', `${typeof value} is not a JSON value`);
+  }
+}
+
+/** The canonical text of a value. Object members whose value is `undefined` are left out, as JSON.stringify does. */
+export function canonicalize(value: unknown): string {
+  const out: string[] = [];
+  serialize(value, out, 0);
+  return out.join('');
+}
+
+/** The canonical UTF-8 bytes of a value: what ffaudit stores and hashes. */
+export function canonicalBytes(value: unknown): Buffer {
+  return Buffer.from(canonicalize(value), 'utf8');
+}
+
+/** True when `bytes` are exactly the canonical form of the JSON they hold. Untrusted input: never throws. */
+export function isCanonical(bytes: Uint8Array): boolean {
+  try {
+    const text = Buffer.from(bytes).toString('utf8');
+    return canonicalize(JSON.parse(text)) === text && Buffer.from(text, 'utf8').equals(Buffer.from(bytes));
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Ledger entries: RFC 8785 canonical JSON objects with a `type`, a `time` (RFC 3339 with nanoseconds) and who
+ * wrote them. The stored bytes are what gets hashed; readers parse the stored bytes and never re-serialise them.
+ *
+ * An entry stays below 64 KiB because C2SP tlog-tiles entry bundles prefix each entry with a 16-bit length.
+ * Larger values move into content-addressed blobs: the field is replaced by {"$blob": <sha256 hex>, "size": n}.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalBytes } from './canonical-json.js';
+import { FfauditError } from './errors.js';
+
+export const ENTRY_SCHEMA_VERSION = 1;
+/** The largest entry a tlog-tiles entry bundle can hold (a 16-bit length prefix). */
+export const MAX_ENTRY_BYTES = 0xffff;
+
+export interface Author {
+  user: string;
+  uid: number | null;
+  host: string;
+  /** A name the user asserted (--actor / FFAUDIT_ACTOR): recorded, never checked. */
+  asserted_actor?: string;
+}
+
+export interface FileRecord {
+  /** Absolute path, `pipe:0`/`pipe:1`, or a redacted URL. */
+  path: string;
+  size: number | null;
+  /** SHA-256 hex of the content, null when not hashed (network URLs, missing files). */
+  sha256: string | null;
+}
+
+export interface EntryBase {
+  v: number;
+  type: string;
+  time: string;
+  by: Author;
+  [key: string]: unknown;
+}
+
+export interface CustodyNote extends EntryBase {
+  type: 'custody.note';
+  text: string;
+  files: FileRecord[];
+}
+
+export interface BlobRef {
+  $blob: string;
+  size: number;
+}
+
+export function isBlobRef(v: unknown): v is BlobRef {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.$blob === 'string' && /^[0-9a-f]{64}$/.test(o.$blob) && typeof o.size === 'number';
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+const FIXED_FIELDS = new Set(['v', 'type', 'time', 'by']);
+
+/**
+ * Serialises an entry, moving its largest top-level fields into blobs (via `putBlob`) until it fits.
+ * Returns the canonical bytes to append.
+ */
+export function encodeEntry(entry: EntryBase, putBlob: (sha256: string, bytes: Buffer) => void): Buffer {
+  let bytes = canonicalBytes(entry);
+  if (bytes.length <= MAX_ENTRY_BYTES) return bytes;
+  const e: Record<string, unknown> = { ...entry };
+  while (bytes.length > MAX_ENTRY_BYTES) {
+    let bestKey: string | undefined;
+    let best: Buffer | undefined;
+    for (const [k, v] of Object.entries(e)) {
+      if (FIXED_FIELDS.has(k) || isBlobRef(v) || v === undefined) continue;
+      const b = canonicalBytes(v);
+      if (!best || b.length > best.length) {
+        best = b;
+        bestKey = k;
+      }
+    }
+    if (!best || bestKey === undefined || best.length < 100) {
+      throw new FfauditError('INTERNAL', 'entry cannot be made small enough for the log');
+    }
+    const hash = sha256Hex(best);
+    putBlob(hash, best);
+    e[bestKey] = { $blob: hash, size: best.length } satisfies BlobRef;
+    bytes = canonicalBytes(e);
+  }
+  return bytes;
+}
+
+/** Parses stored entry bytes. Untrusted input: throws BAD_INPUT unless it is a JSON object with the base fields. */
+export function parseEntry(bytes: Uint8Array): EntryBase {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw new FfauditError('BAD_INPUT', 'entry is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FfauditError('BAD_INPUT', 'entry is not a JSON object');
+  const o = v as Record<string, unknown>;
+  if (typeof o.type !== 'string' || typeof o.time !== 'string' || typeof o.by !== 'object' || o.by === null) {
+    throw new FfauditError('BAD_INPUT', 'entry lacks type, time or author');
+  }
+  return o as EntryBase;
+}
+
+/** Replaces blob references with their content, checking each blob's hash. */
+export function resolveBlobs<T extends Record<string, unknown>>(entry: T, getBlob: (sha256: string) => Buffer | undefined): T {
+  const out: Record<string, unknown> = { ...entry };
+  for (const [k, v] of Object.entries(out)) {
+    if (!isBlobRef(v)) continue;
+    const b = getBlob(v.$blob);
+    if (!b) throw new FfauditError('INTEGRITY', `blob ${v.$blob} named by the entry is missing`);
+    if (sha256Hex(b) !== v.$blob) throw new FfauditError('INTEGRITY', `blob ${v.$blob} does not match its hash`);
+    out[k] = JSON.parse(b.toString('utf8')) as unknown;
+  }
+  return out as T;
+}

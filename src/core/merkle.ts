@@ -1,0 +1,252 @@
+/**
+ * RFC 6962 §2.1 / RFC 9162 §2.1 Merkle tree hashing, proofs and their verification.
+ *
+ * Hashes are 32-byte Buffers. Proof verifiers take attacker-controlled values: they check every length and
+ * bound themselves and return false rather than throw.
+ */
+import { createHash } from 'node:crypto';
+
+export const HASH_SIZE = 32;
+
+/** MTH({}) = SHA-256() (RFC 9162 §2.1.1). */
+export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
+
+const LEAF_PREFIX = Buffer.from([0x00]);
+const NODE_PREFIX = Buffer.from([0x01]);
+
+/** MTH({d}) = SHA-256(0x00 ‖ d). */
+export function hashLeaf(data: Uint8Array): Buffer {
+  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+}
+
+/** SHA-256(0x01 ‖ left ‖ right). */
+export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+/** The split point k for n > 1 leaves: the largest power of two smaller than n (RFC 9162 §2.1.1). */
+export function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  if (n <= 0) return false;
+  // JS bit operators work on 32 bits; larger sizes take the BigInt path.
+  if (n < 2 ** 31) return (n & (n - 1)) === 0;
+  const b = BigInt(n);
+  return (b & (b - 1n)) === 0n;
+}
+
+/**
+ * A source of subtree hashes: `perfect(level, index)` returns the hash of the perfect subtree of 2^level leaves
+ * starting at leaf index·2^level. Stores keep these nodes so that roots and proofs cost O(log n) reads.
+ */
+export interface NodeSource {
+  perfect(level: number, index: number): Buffer;
+}
+
+/** MTH(D[start:end]) from perfect subtrees: at most 2·log2(n) node reads. */
+export function subtreeHash(src: NodeSource, start: number, end: number): Buffer {
+  const n = end - start;
+  if (n <= 0) return EMPTY_ROOT;
+  if (isPowerOfTwo(n) && start % n === 0) return src.perfect(Math.log2(n), start / n);
+  const k = splitPoint(n);
+  return hashChildren(subtreeHash(src, start, start + k), subtreeHash(src, start + k, end));
+}
+
+/** The root of the tree of the first `size` leaves. */
+export function rootAt(src: NodeSource, size: number): Buffer {
+  return subtreeHash(src, 0, size);
+}
+
+/** PATH(m, D[start:end]) of RFC 9162 §2.1.3.1: the inclusion proof of leaf m, the leaf's sibling first. */
+export function inclusionProof(src: NodeSource, index: number, size: number): Buffer[] {
+  if (!(index >= 0 && index < size)) throw new RangeError(`index ${index} is not below size ${size}`);
+  const path: Buffer[] = [];
+  const walk = (m: number, start: number, end: number): void => {
+    const n = end - start;
+    if (n <= 1) return;
+    const k = splitPoint(n);
+    if (m < k) {
+      walk(m, start, start + k);
+      path.push(subtreeHash(src, start + k, end));
+    } else {
+      walk(m - k, start + k, end);
+      path.push(subtreeHash(src, start, start + k));
+    }
+  };
+  walk(index, 0, size);
+  return path;
+}
+
+/** PROOF(m, D[n]) of RFC 9162 §2.1.4.1: the consistency proof between sizes `size1` and `size2`. */
+export function consistencyProof(src: NodeSource, size1: number, size2: number): Buffer[] {
+  if (!(size1 >= 0 && size1 <= size2)) throw new RangeError(`sizes ${size1} and ${size2} are not in order`);
+  if (size1 === 0 || size1 === size2) return [];
+  const path: Buffer[] = [];
+  const sub = (m: number, start: number, end: number, b: boolean): void => {
+    const n = end - start;
+    if (m === n) {
+      if (!b) path.push(subtreeHash(src, start, end));
+      return;
+    }
+    const k = splitPoint(n);
+    if (m <= k) {
+      sub(m, start, start + k, b);
+      path.push(subtreeHash(src, start + k, end));
+    } else {
+      sub(m - k, start + k, end, false);
+      path.push(subtreeHash(src, start, start + k));
+    }
+  };
+  sub(size1, 0, size2, true);
+  return path;
+}
+
+function isHash(h: unknown): h is Uint8Array {
+  return h instanceof Uint8Array && h.length === HASH_SIZE;
+}
+
+function validSize(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+/**
+ * Inclusion proof verification, RFC 9162 §2.1.3.2, step by step. Untrusted input: returns false on anything
+ * malformed.
+ */
+export function verifyInclusion(leafHash: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+  if (!isHash(leafHash) || !isHash(root) || !validSize(index) || !validSize(size)) return false;
+  if (!Array.isArray(proof) || !proof.every(isHash)) return false;
+  // 1. leaf_index must be below tree_size.
+  if (index >= size) return false;
+  // 2. fn = leaf_index, sn = tree_size - 1 (BigInt: sizes may exceed 2^31, where JS bit operators break).
+  let fn = BigInt(index);
+  let sn = BigInt(size - 1);
+  // 3. r = hash.
+  let r: Buffer = Buffer.from(leafHash);
+  // 4. for each p in inclusion_path:
+  for (const p of proof) {
+    if (sn === 0n) return false; // 4a
+    if ((fn & 1n) === 1n || fn === sn) {
+      r = hashChildren(p, r); // 4b
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      r = hashChildren(r, p); // 4b, otherwise
+    }
+    fn >>= 1n; // 4c
+    sn >>= 1n;
+  }
+  // 5. sn must be 0 and r must equal the root.
+  return sn === 0n && r.equals(root);
+}
+
+/**
+ * Consistency proof verification, RFC 9162 §2.1.4.2, with the edge cases (equal sizes, size 0) handled as
+ * transparency-dev/merkle does.
+ */
+export function verifyConsistency(
+  size1: number,
+  size2: number,
+  proof: readonly Uint8Array[],
+  root1: Uint8Array,
+  root2: Uint8Array,
+): boolean {
+  if (!validSize(size1) || !validSize(size2) || !isHash(root1) || !isHash(root2)) return false;
+  if (!Array.isArray(proof) || !proof.every(isHash)) return false;
+  if (size2 < size1) return false;
+  if (size1 === size2) return proof.length === 0 && Buffer.from(root1).equals(root2);
+  if (size1 === 0) return proof.length === 0; // every tree extends the empty one
+  // 1. an empty path fails.
+  if (proof.length === 0) return false;
+  // 2. if first_size is a power of two, prepend first_hash.
+  const path = isPowerOfTwo(size1) ? [root1, ...proof] : [...proof];
+  // 3. fn = first_size - 1, sn = second_size - 1.
+  let fn = BigInt(size1 - 1);
+  let sn = BigInt(size2 - 1);
+  // 4. while LSB(fn) is set, right-shift both.
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  // 5. fr = sr = c[0].
+  let fr: Buffer = Buffer.from(path[0]!);
+  let sr: Buffer = Buffer.from(path[0]!);
+  // 6. for each subsequent c:
+  for (const c of path.slice(1)) {
+    if (sn === 0n) return false; // 6a
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = hashChildren(c, fr); // 6b
+      sr = hashChildren(c, sr);
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      sr = hashChildren(sr, c); // 6b, otherwise
+    }
+    fn >>= 1n; // 6c
+    sn >>= 1n;
+  }
+  // 7. fr = first_hash, sr = second_hash, sn = 0.
+  return sn === 0n && fr.equals(root1) && sr.equals(root2);
+}
+
+/**
+ * A compact range over leaves [0, size): the roots of the perfect subtrees in the binary decomposition of size,
+ * largest first. Appending is amortised O(1); the root is O(log n). Used to stream over a whole log (verify) and
+ * to know which perfect nodes an append completes.
+ */
+export class Frontier {
+  private readonly levels: number[] = [];
+  private readonly hashes: Buffer[] = [];
+  size = 0;
+
+  /** Adds a leaf hash; calls `onNode(level, index, hash)` for each perfect subtree it completes (level ≥ 1). */
+  push(leafHash: Buffer, onNode?: (level: number, index: number, hash: Buffer) => void): void {
+    let level = 0;
+    let hash = leafHash;
+    const leafIndex = this.size;
+    while (this.levels.length > 0 && this.levels[this.levels.length - 1] === level) {
+      this.levels.pop();
+      hash = hashChildren(this.hashes.pop()!, hash);
+      level++;
+      onNode?.(level, Math.floor(leafIndex / 2 ** level), hash);
+    }
+    this.levels.push(level);
+    this.hashes.push(hash);
+    this.size++;
+  }
+
+  root(): Buffer {
+    if (this.hashes.length === 0) return EMPTY_ROOT;
+    let r = this.hashes[this.hashes.length - 1]!;
+    for (let i = this.hashes.length - 2; i >= 0; i--) r = hashChildren(this.hashes[i]!, r);
+    return r;
+  }
+
+  /** Rebuilds a frontier at `size` from a node source (O(log n) reads). */
+  static at(src: NodeSource, size: number): Frontier {
+    const f = new Frontier();
+    let start = 0;
+    for (let level = Math.floor(Math.log2(Math.max(size, 1))); level >= 0; level--) {
+      const width = 2 ** level;
+      if (size - start >= width) {
+        f.levels.push(level);
+        f.hashes.push(src.perfect(level, start / width));
+        start += width;
+      }
+    }
+    f.size = size;
+    return f;
+  }
+}

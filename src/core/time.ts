@@ -1,0 +1,41 @@
+/** RFC 3339 timestamps with nanoseconds, the form every ffaudit entry carries (FORMATS.md: no integer nanoseconds). */
+import { FfauditError } from './errors.js';
+
+/** 2026-11-28T06:23:59.123456789Z from nanoseconds since the Unix epoch. */
+export function formatTimeNs(epochNs: bigint): string {
+  const ms = epochNs / 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString(); // …T06:23:59.123Z
+  const frac = (((epochNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).toString().padStart(9, '0');
+  return `${iso.slice(0, 19)}.${frac}Z`;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Nanoseconds since the epoch of an RFC 3339 time; null when it is not one. Untrusted input. */
+export function parseTimeNs(text: string): bigint | null {
+  const m = RFC3339.exec(text);
+  if (!m) return null;
+  const base = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[8]!.toUpperCase() === 'Z' ? 'Z' : m[8]}`);
+  if (Number.isNaN(base)) return null;
+  const frac = BigInt((m[7] ?? '').padEnd(9, '0') || '0');
+  return BigInt(base) * 1_000_000n + frac;
+}
+
+/**
+ * A point in time from a user: an RFC 3339 time, a date (YYYY-MM-DD, UTC midnight), or an age such as 90s, 15m,
+ * 2h, 3d, 1w counted back from `nowMs`.
+ */
+export function parseWhen(text: string, nowMs: number): bigint {
+  const age = /^(\d+)(s|m|h|d|w)$/.exec(text);
+  if (age) {
+    const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[age[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+    return BigInt(nowMs - Number(age[1]) * unit * 1000) * 1_000_000n;
+  }
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    const t = parseTimeNs(`${text}T00:00:00Z`);
+    if (t !== null) return t;
+  }
+  const t = parseTimeNs(text);
+  if (t === null) throw new FfauditError('USAGE', `not a time: ${JSON.stringify(text)} (use an RFC 3339 time, a date, or an age such as 2h or 3d)`);
+  return t;
+}

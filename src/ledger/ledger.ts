@@ -1,0 +1,264 @@
+/**
+ * The ledger: one directory holding the SQLite store, the signing key (unless kept elsewhere) and a small config.
+ * Appending is the only write: entries, the new tree nodes and a freshly signed checkpoint go in one durable
+ * transaction, so every acknowledged entry is covered by a signed checkpoint.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { signCheckpoint, parseSignedCheckpoint } from '../core/checkpoint.js';
+import { encodeEntry, sha256Hex, type EntryBase } from '../core/entry.js';
+import { FfauditError } from '../core/errors.js';
+import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
+import { formatVerifierKey, isValidKeyName, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
+import { formatTlogProof } from '../core/tlog-proof.js';
+import { SqliteStore } from '../store/sqlite.js';
+import type { AppendTx, Store } from '../store/types.js';
+import { indexEntry } from './index-entry.js';
+import { createKeyFile, loadKeyFile } from './keys.js';
+import { CONFIG_FILE, DB_FILE, KEY_FILE, type LedgerLocation } from './location.js';
+
+/** A signed checkpoint is kept in the history whenever the log crosses a multiple of this size. */
+export const KEEP_CHECKPOINT_EVERY = 256;
+
+export interface LedgerConfig {
+  /** Where the signing key lives when it is not DIR/signing.key. */
+  key?: string;
+  [k: string]: unknown;
+}
+
+export interface AppendResult {
+  indices: number[];
+  size: number;
+  checkpoint: string;
+}
+
+export interface OpenOptions {
+  /** FFAUDIT_KEY / --key: the signing key's file, overriding the config. */
+  keyPath?: string | undefined;
+  /** Create the per-user default ledger on first use; `onCreate` is told. */
+  autoCreate?: boolean;
+  onCreate?: (ledger: Ledger) => void;
+}
+
+function defaultOrigin(): string {
+  // Unique per ledger, URL-like, no spaces or '+' (signed-note key names).
+  const host = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-') || 'localhost';
+  return `${host}/ffaudit/${randomBytes(6).toString('hex')}`;
+}
+
+export class Ledger {
+  readonly dir: string;
+  readonly store: Store;
+  readonly origin: string;
+  readonly verifier: Verifier & { publicKey: Buffer };
+  readonly config: LedgerConfig;
+  private readonly keyPath: string;
+  private signerCache: Signer | undefined;
+
+  private constructor(dir: string, store: Store, config: LedgerConfig, keyPath: string) {
+    this.dir = dir;
+    this.store = store;
+    this.config = config;
+    this.keyPath = keyPath;
+    const origin = store.meta('origin');
+    const vkey = store.meta('vkey');
+    if (!origin || !vkey) throw new FfauditError('STORE', `the ledger at ${dir} has no origin or verifier key`);
+    this.origin = origin;
+    try {
+      this.verifier = parseVerifierKey(vkey);
+    } catch {
+      throw new FfauditError('STORE', `the ledger at ${dir} holds a malformed verifier key`);
+    }
+  }
+
+  static exists(dir: string): boolean {
+    return existsSync(join(dir, DB_FILE));
+  }
+
+  /** Creates a ledger; refuses to touch an existing one. */
+  static init(dir: string, opts: { origin?: string | undefined; keyPath?: string | undefined } = {}): Ledger {
+    dir = resolve(dir);
+    if (Ledger.exists(dir)) throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dir}`);
+    const origin = opts.origin ?? defaultOrigin();
+    if (!isValidKeyName(origin)) throw new FfauditError('USAGE', `origin ${JSON.stringify(origin)} must be non-empty, without spaces or '+'`);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new FfauditError('IO', `cannot create ${dir}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    const keyPath = opts.keyPath ? resolve(opts.keyPath) : join(dir, KEY_FILE);
+    let signer: Signer & { publicKey: Buffer };
+    if (opts.keyPath && existsSync(keyPath)) {
+      signer = loadKeyFile(keyPath); // a signer kept apart from the data may be made beforehand
+      if (signer.name !== origin && opts.origin) throw new FfauditError('USAGE', `the key at ${keyPath} is named ${signer.name}, not ${origin}`);
+    } else {
+      signer = createKeyFile(keyPath, origin);
+    }
+    const config: LedgerConfig = opts.keyPath ? { key: keyPath } : {};
+    writeFileSync(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
+    // The keyed hashes of redacted secrets use a per-ledger secret, so that short secrets cannot be guessed from them.
+    writeFileSync(join(dir, 'redaction.key'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    const store = SqliteStore.open(join(dir, DB_FILE), { create: true });
+    store.appendTransaction(() => {
+      store.setMeta('origin', signer.name);
+      store.setMeta('vkey', formatVerifierKey(signer.name, signer.publicKey));
+      store.setMeta('schema', '1');
+    });
+    writeFileSync(join(dir, 'vkey'), `${formatVerifierKey(signer.name, signer.publicKey)}\n`);
+    const ledger = new Ledger(dir, store, config, keyPath);
+    ledger.signerCache = signer;
+    return ledger;
+  }
+
+  static open(loc: LedgerLocation, opts: OpenOptions = {}): Ledger {
+    const dir = resolve(loc.dir);
+    if (!Ledger.exists(dir)) {
+      if (!loc.explicit && opts.autoCreate) {
+        const l = Ledger.init(dir, { keyPath: opts.keyPath });
+        opts.onCreate?.(l);
+        return l;
+      }
+      throw new FfauditError('NO_LEDGER', `no ledger at ${dir}${loc.explicit ? '' : ''} (create one with: ffaudit init --ledger ${dir})`);
+    }
+    let config: LedgerConfig = {};
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(join(dir, CONFIG_FILE), 'utf8'));
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) config = parsed as LedgerConfig;
+    } catch {
+      // A missing or damaged config only loses settings; the evidence is in the database.
+    }
+    const keyPath = opts.keyPath ? resolve(opts.keyPath) : typeof config.key === 'string' ? config.key : join(dir, KEY_FILE);
+    return new Ledger(dir, SqliteStore.open(join(dir, DB_FILE)), config, keyPath);
+  }
+
+  get vkey(): string {
+    return formatVerifierKey(this.verifier.name, this.verifier.publicKey);
+  }
+
+  signer(): Signer {
+    if (!this.signerCache) {
+      const s = loadKeyFile(this.keyPath);
+      if (!s.keyId.equals(this.verifier.keyId) || !s.publicKey.equals(this.verifier.publicKey)) {
+        throw new FfauditError('KEY', `the key at ${this.keyPath} is not this ledger's signing key`);
+      }
+      this.signerCache = s;
+    }
+    return this.signerCache;
+  }
+
+  redactionKey(): Buffer {
+    try {
+      return Buffer.from(readFileSync(join(this.dir, 'redaction.key'), 'utf8').trim(), 'hex');
+    } catch (e) {
+      throw new FfauditError('KEY', `cannot read ${join(this.dir, 'redaction.key')}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+
+  /**
+   * Appends entries in one durable transaction and signs a checkpoint covering them. `extra` runs inside the
+   * same transaction (derived indexes).
+   */
+  append(entries: readonly EntryBase[], extra?: (tx: AppendTx, indices: number[]) => void): AppendResult {
+    const signer = this.signer(); // before taking the write lock
+    return this.store.appendTransaction((tx) => {
+      const head = tx.head();
+      const oldSize = head?.size ?? 0;
+      const frontier = Frontier.at(tx, oldSize);
+      const indices: number[] = [];
+      for (const e of entries) {
+        const index = frontier.size;
+        const bytes = encodeEntry(e, (sha, b) => tx.putBlob(sha, 'identity', b, b.length));
+        const leaf = hashLeaf(bytes);
+        tx.insertEntry(index, leaf, bytes);
+        frontier.push(leaf, (level, i, h) => tx.insertNode(level, i, h));
+        indexEntry(tx, index, e);
+        indices.push(index);
+      }
+      extra?.(tx, indices);
+      const size = frontier.size;
+      const checkpoint = signCheckpoint({ origin: this.origin, size, root: frontier.root(), extensions: [] }, signer);
+      const keep = oldSize === 0 || Math.floor(size / KEEP_CHECKPOINT_EVERY) > Math.floor(oldSize / KEEP_CHECKPOINT_EVERY);
+      tx.setHead(size, checkpoint, keep);
+      return { indices, size, checkpoint };
+    });
+  }
+
+  /** Stores a blob (content-addressed by the SHA-256 of its uncompressed bytes), gzip-compressed. */
+  putBlob(data: Buffer, compress = true): string {
+    const sha = sha256Hex(data);
+    const stored = compress ? gzipSync(data) : data;
+    this.store.appendTransaction((tx) => tx.putBlob(sha, compress ? 'gzip' : 'identity', stored, data.length));
+    return sha;
+  }
+
+  /** A blob's content, checked against its hash; undefined when absent. */
+  blob(sha256: string): Buffer | undefined {
+    const b = this.store.blob(sha256);
+    if (!b) return undefined;
+    let data: Buffer;
+    try {
+      data = b.codec === 'gzip' ? gunzipSync(b.data) : b.data;
+    } catch {
+      throw new FfauditError('INTEGRITY', `blob ${sha256} is damaged`);
+    }
+    if (sha256Hex(data) !== sha256) throw new FfauditError('INTEGRITY', `blob ${sha256} does not match its hash`);
+    return data;
+  }
+
+  size(): number {
+    return this.store.head()?.size ?? 0;
+  }
+
+  checkpoint(): string {
+    const h = this.store.head();
+    if (!h) throw new FfauditError('NOT_FOUND', 'the ledger is empty: no checkpoint has been signed yet');
+    return h.checkpoint;
+  }
+
+  private checkIndex(n: number, size: number): void {
+    if (!Number.isSafeInteger(n) || n < 0 || n >= size) {
+      throw new FfauditError('NOT_FOUND', size === 0 ? 'the ledger is empty' : `no entry ${n}: the log holds entries 0 to ${size - 1}`);
+    }
+  }
+
+  entryBytes(n: number): Buffer {
+    this.checkIndex(n, this.size());
+    const e = this.store.entry(n);
+    if (!e) throw new FfauditError('NOT_FOUND', `entry ${n} is missing from the store (run ffaudit verify)`);
+    return e.data;
+  }
+
+  /** A c2sp.org/tlog-proof@v1 receipt for entry n against the latest checkpoint. */
+  proof(n: number): string {
+    const head = this.store.head();
+    const size = head?.size ?? 0;
+    this.checkIndex(n, size);
+    return formatTlogProof(n, inclusionProof(this.store, n, size), head!.checkpoint);
+  }
+
+  consistency(oldSize: number, newSize = this.size()): Buffer[] {
+    const size = this.size();
+    for (const [what, v] of [['OLD', oldSize], ['NEW', newSize]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0 || v > size) throw new FfauditError('NOT_FOUND', `${what} (${v}) must be a size from 0 to ${size}`);
+    }
+    if (oldSize > newSize) throw new FfauditError('USAGE', `OLD (${oldSize}) is larger than NEW (${newSize})`);
+    return consistencyProof(this.store, oldSize, newSize);
+  }
+
+  /** The root the stored tree gives for `size` (not a verification: see verify.ts). */
+  storedRoot(size: number): Buffer {
+    return rootAt(this.store, size);
+  }
+
+  headCheckpoint() {
+    const h = this.store.head();
+    return h ? parseSignedCheckpoint(h.checkpoint) : undefined;
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Where a ledger lives: `--ledger DIR`, else FFAUDIT_LEDGER, else the per-user data directory
+ * ($XDG_DATA_HOME/ffaudit or ~/.local/share/ffaudit). Only the per-user default is ever created implicitly: a
+ * ledger named explicitly that does not exist is an error, because a vanished ledger must not look like a fresh one.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const DB_FILE = 'ledger.db';
+export const KEY_FILE = 'signing.key';
+export const CONFIG_FILE = 'config.json';
+
+export interface LedgerLocation {
+  dir: string;
+  /** True when named by flag or environment variable. */
+  explicit: boolean;
+}
+
+export function resolveLedgerDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): LedgerLocation {
+  if (flag) return { dir: resolve(flag), explicit: true };
+  if (env.FFAUDIT_LEDGER) return { dir: resolve(env.FFAUDIT_LEDGER), explicit: true };
+  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+  return { dir: join(base, 'ffaudit'), explicit: false };
+}

@@ -1,0 +1,65 @@
+/**
+ * The storage interface every backend implements (SQLite now; PostgreSQL later). Backends store bytes and answer
+ * queries; they hold no trust logic. Everything a backend returns is treated by callers as untrusted.
+ */
+import type { NodeSource } from '../core/merkle.js';
+
+export interface StoredEntry {
+  index: number;
+  leaf: Buffer;
+  data: Buffer;
+}
+
+export interface Head {
+  size: number;
+  checkpoint: string;
+}
+
+/** What one append transaction may do; only valid inside `Store.appendTransaction`. */
+export interface AppendTx extends NodeSource {
+  head(): Head | undefined;
+  insertEntry(index: number, leaf: Buffer, data: Buffer): void;
+  insertNode(level: number, index: number, hash: Buffer): void;
+  setHead(size: number, checkpoint: string, keep: boolean): void;
+  putBlob(sha256: string, codec: string, data: Buffer, size: number): void;
+  /** Derived search indexes (never evidence: ARCHITECTURE.md invariant 5). */
+  indexFile(sha256: string | null, path: string, index: number, role: string): void;
+  indexRun(run: RunIndexRow): void;
+}
+
+export interface RunIndexRow {
+  id: string;
+  startIndex: number;
+  endIndex: number | null;
+  tool: string;
+  user: string;
+  time: string;
+  status: string | null;
+}
+
+export interface Store extends NodeSource {
+  readonly path: string;
+  meta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+  head(): Head | undefined;
+  /** Runs `fn` in an exclusive, durable write transaction. */
+  appendTransaction<T>(fn: (tx: AppendTx) => T): T;
+  entry(index: number): StoredEntry | undefined;
+  entries(from: number, to: number): StoredEntry[];
+  /** The highest entry index stored (whatever the head says), or -1. */
+  maxEntryIndex(): number;
+  entryCount(): number;
+  keptCheckpoints(): { size: number; checkpoint: string }[];
+  nodesInRange(level: number, fromIndex: number, toIndex: number): Map<number, Buffer>;
+  blob(sha256: string): { codec: string; data: Buffer; size: number } | undefined;
+  blobHashes(): string[];
+  /** Entry indices whose files have this content hash (derived index). */
+  indicesByFileHash(sha256: string): number[];
+  indicesByFilePath(path: string): number[];
+  runs(): RunIndexRow[];
+  runById(id: string): RunIndexRow | undefined;
+  runByIndex(index: number): RunIndexRow | undefined;
+  integrityCheck(): string[];
+  missingTriggers(): string[];
+  close(): void;
+}
