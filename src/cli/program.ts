@@ -18,8 +18,16 @@ export async function runProgram(argv: string[]): Promise<number> {
     .showSuggestionAfterError(true)
     .usage('[options] <command> | [options] ffmpeg|ffprobe ARGS…');
 
-  const { registerLedgerCommands } = await import('./commands/ledger.js');
+  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }] = await Promise.all([
+    import('./commands/ledger.js'),
+    import('./commands/runs.js'),
+    import('./commands/provenance.js'),
+    import('./commands/archive.js'),
+  ]);
   registerLedgerCommands(program, setStatus);
+  registerRunCommands(program, setStatus);
+  registerProvenanceCommands(program, setStatus);
+  registerArchiveCommands(program, setStatus);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

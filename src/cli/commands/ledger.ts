@@ -139,10 +139,20 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .command('verify')
     .description('check the whole ledger; exit 0 intact, 1 integrity failure, 2 could not run')
     .option('--trusted <file>', 'a checkpoint saved earlier: prove the log is an append-only extension of it')
+    .option('--from <location>', 'verify an archived copy (s3://BUCKET/PREFIX or a directory) on its own, without a local ledger')
+    .option('--pubkey <file>', 'with --from: the verifier key to check the archive against')
     .option('--json', 'print {"ok","size","problems":[…]}')
-    .action((o: { trusted?: string; json?: boolean }) => {
+    .action(async (o: { trusted?: string; from?: string; pubkey?: string; json?: boolean }) => {
+      if (o.from !== undefined) {
+        const { verifyArchiveCommand } = await import('./archive.js');
+        setStatus(await verifyArchiveCommand(o.from, { pubkey: o.pubkey, json: o.json }));
+        return;
+      }
       let trusted: string | undefined;
-      if (o.trusted !== undefined) {
+      const archive = o.trusted !== undefined ? await import('./archive.js') : undefined;
+      if (o.trusted !== undefined && archive?.isArchiveLocation(o.trusted)) {
+        trusted = await archive.readArchiveCheckpoint(o.trusted);
+      } else if (o.trusted !== undefined) {
         try {
           trusted = readFileSync(o.trusted, 'utf8');
         } catch (e) {
