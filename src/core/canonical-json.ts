@@ -14,50 +14,38 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-function serialize(value: unknown, out: string[], depth: number): void {
+function serialize(value: unknown, depth: number): string {
   if (depth > 64) throw new FfauditError('BAD_INPUT', 'JSON nested too deeply');
-  if (value === null) {
-    out.push('null');
-    return;
-  }
+  if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
+      return value ? 'true' : 'false';
     case 'number':
       if (!Number.isFinite(value)) throw new FfauditError('BAD_INPUT', 'JSON cannot hold NaN or Infinity');
       if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
         throw new FfauditError('BAD_INPUT', `integer ${value} is not below 2^53`);
       }
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'string':
       if (LONE_SURROGATE.test(value)) throw new FfauditError('BAD_INPUT', 'string holds a lone surrogate');
-      out.push(JSON.stringify(value));
-      return;
+      return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) {
-        out.push('[');
-        value.forEach((v, i) => {
-          if (i) out.push(',');
-          serialize(v, out, depth + 1);
-        });
-        out.push(']');
-        return;
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + serialize(value[i], depth + 1);
+        return `${out}]`;
       }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
-      out.push('{');
-      keys.forEach((k, i) => {
-        if (i) out.push(',');
-        serialize(k, out, depth + 1);
-        out.push(':');
-        serialize(obj[k], out, depth + 1);
-      });
-      out.push('}');
-      return;
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      let first = true;
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        out += `${first ? '' : ','}${serialize(k, depth + 1)}:${serialize(v, depth + 1)}`;
+        first = false;
+      }
+      return `${out}}`;
     }
     default:
       throw new FfauditError('BAD_INPUT', `${typeof value} is not a JSON value`);
@@ -66,9 +54,7 @@ function serialize(value: unknown, out: string[], depth: number): void {
 
 /** The canonical text of a value. Object members whose value is `undefined` are left out, as JSON.stringify does. */
 export function canonicalize(value: unknown): string {
-  const out: string[] = [];
-  serialize(value, out, 0);
-  return out.join('');
+  return serialize(value, 0);
 }
 
 /** The canonical UTF-8 bytes of a value: what ffaudit stores and hashes. */

@@ -3,14 +3,18 @@
  * saved elsewhere, that the log is an append-only extension of it.
  *
  * The store is untrusted input (ARCHITECTURE.md invariant 6): leaf hashes are recomputed from the stored bytes,
- * the tree is rebuilt from them in one streaming pass (memory is bounded by the chunk size, not the log), and
- * each kept signed checkpoint is compared with the root rebuilt at its size.
+ * the tree is rebuilt from them in one streaming pass, and each kept signed checkpoint is compared with the root
+ * rebuilt at its size. The pass runs in blocks of 2^16 entries (perfect subtrees), scanned by one worker thread per
+ * core, so memory is bounded by the block size and not the log.
  */
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { FfauditError } from '../core/errors.js';
-import { Frontier, hashLeaf } from '../core/merkle.js';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { foldParts, Frontier } from '../core/merkle.js';
 import { checkNote, type Verifier } from '../core/note.js';
 import type { Store } from '../store/types.js';
+import { anyInRange, scanBlock, type BlockJob, type BlockResult } from './verify-scan.js';
 
 export type ProblemKind =
   | 'store-corrupt'
@@ -43,24 +47,45 @@ export interface VerifyOptions {
   /** A checkpoint saved earlier (perhaps by someone else): the log must extend it. */
   trusted?: string | undefined;
   onProgress?: (done: number, total: number) => void;
-  chunkSize?: number;
+  /** Entries per block (a power of two). */
+  blockSize?: number;
+  /** Worker threads; 0 scans in-process. Default: one per core when the log spans several blocks. */
+  workers?: number;
 }
 
 const MAX_LISTED = 1000; // per kind: a log rewritten wholesale still yields a readable report
+const DEFAULT_BLOCK = 1 << 16;
 
-/** True when the ascending list `sorted` holds a value in [from, to). */
-function anyInRange(sorted: readonly number[], from: number, to: number): boolean {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < from) lo = mid + 1;
-    else hi = mid;
+/** Scans blocks with a pool of worker threads (each with its own read-only connection), results in block order. */
+function scanWithWorkers(path: string, jobs: BlockJob[], n: number): { results: Promise<BlockResult>[]; close: () => Promise<void> } {
+  const workers = Array.from({ length: n }, () => new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { path } }));
+  const settle: { resolve: (r: BlockResult) => void; reject: (e: Error) => void }[] = [];
+  const results = jobs.map((_, i) => new Promise<BlockResult>((resolve, reject) => (settle[i] = { resolve, reject })));
+  let next = 0;
+  const feed = (w: Worker) => {
+    if (next >= jobs.length) return;
+    const i = next++;
+    w.once('message', (m: { ok: boolean; result?: BlockResult; error?: string }) => {
+      if (m.ok) settle[i]!.resolve(reviveBuffers(m.result!));
+      else settle[i]!.reject(new FfauditError('STORE', m.error ?? 'verify worker failed'));
+      feed(w);
+    });
+    w.postMessage(jobs[i]);
+  };
+  for (const w of workers) {
+    w.on('error', (e) => settle.forEach((s) => s.reject(e)));
+    feed(w);
   }
-  return lo < sorted.length && sorted[lo]! < to;
+  return { results, close: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
 }
 
-export function verifyStore(store: Store, origin: string, verifier: Verifier, opts: VerifyOptions = {}): VerifyReport {
+/** Structured clone turns Buffers into Uint8Arrays. */
+function reviveBuffers(r: BlockResult): BlockResult {
+  const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  return { ...r, root: r.root ? buf(r.root) : null, parts: r.parts.map((p) => ({ size: p.size, hashes: p.hashes.map(buf) })) };
+}
+
+export async function verifyStore(store: Store, origin: string, verifier: Verifier, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const problems: Problem[] = [];
   const counts = new Map<ProblemKind, number>();
   const add = (p: Problem) => {
@@ -111,8 +136,7 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     if (cp && cp.size !== head.size) add({ kind: 'checkpoint-signature-invalid', size: head.size, detail: `the head claims size ${head.size} but its checkpoint says ${cp.size}` });
     if (cp) signed.set(cp.size, cp);
   }
-  const kept = store.keptCheckpoints();
-  for (const k of kept) {
+  for (const k of store.keptCheckpoints()) {
     const cp = checkSigned(k.checkpoint, `the kept checkpoint at size ${k.size}`);
     if (!cp) continue;
     if (cp.size !== k.size) {
@@ -139,89 +163,77 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     }
   }
 
-  // 3. One streaming pass over the entries: leaf hashes, stored tree nodes, and roots at every signed size.
+  // 3. The entries and the tree, block by block; roots checked at every signed size and at the trusted size.
   const total = Math.max(size, maxIdx + 1);
-  const chunk = opts.chunkSize ?? 16384;
-  const frontier = new Frontier();
-  const checkSizes = [...signed.keys()].sort((a, b) => a - b);
-  let nextCheck = 0;
+  const B = opts.blockSize ?? DEFAULT_BLOCK;
+  const blockLevel = Math.log2(B);
+  if (!Number.isInteger(blockLevel)) throw new FfauditError('INTERNAL', 'verify block size must be a power of two');
+  const checkSizes = new Set(signed.keys());
+  if (trusted && trusted.size <= size) checkSizes.add(trusted.size);
+  const jobs: BlockJob[] = [];
+  for (let a = 0; a < total; a += B) {
+    const b = Math.min(a + B, total);
+    jobs.push({ start: a, end: b, size, sizes: [...checkSizes].filter((s) => s > a && s <= b) });
+  }
+  const nWorkers = opts.workers ?? (jobs.length >= 2 ? Math.min(availableParallelism(), jobs.length) : 0);
+  const pool = nWorkers > 0 ? scanWithWorkers(store.path, jobs, nWorkers) : undefined;
+
+  const top = new Frontier(); // whole blocks, as perfect subtrees of 2^blockLevel leaves
+  const problemAt: number[] = [];
+  let checkedEntries = 0;
   let lastGoodSize = 0;
   let rootFailures = 0;
-  const entryProblemAt: number[] = []; // sorted indices with an entry-level finding
-  const ZERO = Buffer.alloc(32);
-  let checkedEntries = 0;
-
-  const checkRootAt = (s: number) => {
-    if (trusted && s === trusted.size && !frontier.root().equals(trusted.root)) {
+  const checkRoot = (s: number, root: Buffer) => {
+    if (trusted && s === trusted.size && !root.equals(trusted.root)) {
       add({ kind: 'fork', size: s, detail: `the log's first ${s} entries do not hash to the trusted checkpoint's root: history was rewritten (with the signing key)` });
     }
-    while (nextCheck < checkSizes.length && checkSizes[nextCheck]! <= s) {
-      const cs = checkSizes[nextCheck++]!;
-      if (cs !== s) continue;
-      const cp = signed.get(cs)!;
-      if (frontier.root().equals(cp.root)) {
-        lastGoodSize = cs;
-      } else {
-        rootFailures++;
-        const explained = anyInRange(entryProblemAt, lastGoodSize, cs);
-        if (rootFailures === 1 && !explained) {
-          add({
-            kind: 'root-mismatch',
-            size: cs,
-            detail: `the entries do not hash to the root signed at size ${cs}, though each matches its stored leaf hash: an entry from index ${lastGoodSize} to ${cs - 1} was changed and the stored tree rewritten to match`,
-          });
-        }
-      }
+    const cp = signed.get(s);
+    if (!cp) return;
+    if (root.equals(cp.root)) {
+      lastGoodSize = s;
+      return;
+    }
+    rootFailures++;
+    if (rootFailures === 1 && !anyInRange(problemAt, lastGoodSize, s)) {
+      add({
+        kind: 'root-mismatch',
+        size: s,
+        detail: `the entries do not hash to the root signed at size ${s}, though each matches its stored leaf hash: an entry from index ${lastGoodSize} to ${s - 1} was changed and the stored tree rewritten to match`,
+      });
     }
   };
-  if (trusted && trusted.size === 0) checkRootAt(0);
+  if (checkSizes.has(0)) checkRoot(0, foldParts([]));
 
-  for (let a = 0; a < total; a += chunk) {
-    const b = Math.min(a + chunk, total);
-    const rows = store.entries(a, b);
-    // Stored interior nodes completed by leaves in [a, b): node (l, i) completes at leaf (i+1)·2^l − 1.
-    const nodes = new Map<number, Map<number, Buffer>>();
-    for (let l = 1; 2 ** l <= b; l++) {
-      const w = 2 ** l;
-      const lo = Math.ceil((a + 1) / w) - 1;
-      const hi = Math.floor(b / w) - 1;
-      if (hi >= lo) nodes.set(l, store.nodesInRange(l, lo, hi));
-    }
-    let r = 0;
-    for (let i = a; i < b; i++) {
-      const row = rows[r]?.index === i ? rows[r++] : undefined;
-      let leaf: Buffer;
-      if (!row) {
-        if (i < size) add({ kind: 'entry-missing', index: i, detail: `entry ${i} was deleted` });
-        entryProblemAt.push(i);
-        leaf = ZERO;
-      } else {
-        checkedEntries++;
-        leaf = hashLeaf(row.data);
-        if (i >= size) {
-          add({ kind: 'entry-unsigned', index: i, detail: `entry ${i} lies beyond the signed log (size ${size}): it was added behind the log's back` });
-          entryProblemAt.push(i);
-        } else if (!leaf.equals(row.leaf)) {
-          add({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
-          entryProblemAt.push(i);
-        }
+  try {
+    for (let j = 0; j < jobs.length; j++) {
+      const r = pool ? await pool.results[j]! : scanBlock(store, jobs[j]!);
+      r.problems.forEach(add);
+      problemAt.push(...r.problemAt);
+      checkedEntries += r.checked;
+      const prefix = top.parts();
+      for (const p of r.parts) checkRoot(p.size, foldParts([...prefix, ...p.hashes]));
+      if (r.root) {
+        top.pushSubtree(blockLevel, r.root, (level, idx, hash) => {
+          const from = idx * 2 ** level;
+          const to = from + 2 ** level;
+          if (anyInRange(problemAt, from, to)) return;
+          let stored: Buffer | undefined;
+          try {
+            stored = store.perfect(level, idx);
+          } catch {
+            stored = undefined;
+          }
+          if (!stored || !stored.equals(hash)) {
+            add({ kind: 'tree-modified', index: from, detail: `the stored tree node over entries ${from} to ${to - 1} (level ${level}) was ${stored ? 'changed' : 'deleted'}` });
+          }
+        });
       }
-      if (i >= size) continue;
-      frontier.push(leaf, (level, idx, hash) => {
-        const stored = nodes.get(level)?.get(idx);
-        const from = idx * 2 ** level;
-        const to = from + 2 ** level;
-        const explained = anyInRange(entryProblemAt, from, to);
-        if (!explained && (!stored || !stored.equals(hash))) {
-          add({ kind: 'tree-modified', index: from, detail: `the stored tree node over entries ${from} to ${to - 1} (level ${level}) was ${stored ? 'changed' : 'deleted'}` });
-        }
-      });
-      checkRootAt(frontier.size);
+      opts.onProgress?.(jobs[j]!.end, total);
     }
-    opts.onProgress?.(b, total);
+  } finally {
+    await pool?.close();
   }
-  if (size === 0) checkRootAt(0);
-  if (rootFailures > 0 && !problems.some((p) => p.kind === 'root-mismatch') && entryProblemAt.length === 0) {
+  if (rootFailures > 0 && !problems.some((p) => p.kind === 'root-mismatch') && problemAt.length === 0) {
     add({ kind: 'root-mismatch', detail: 'the entries do not hash to the signed roots' });
   }
 

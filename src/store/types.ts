@@ -46,15 +46,24 @@ export interface Store extends NodeSource {
   appendTransaction<T>(fn: (tx: AppendTx) => T): T;
   entry(index: number): StoredEntry | undefined;
   entries(from: number, to: number): StoredEntry[];
+  /** Entries' bytes without their recorded leaf hashes (see packedHashes). */
+  entryData(from: number, to: number): { index: number; data: Buffer }[];
   /** The highest entry index stored (whatever the head says), or -1. */
   maxEntryIndex(): number;
   entryCount(): number;
   keptCheckpoints(): { size: number; checkpoint: string }[];
   nodesInRange(level: number, fromIndex: number, toIndex: number): Map<number, Buffer>;
+  /**
+   * The hashes stored for nodes (level, fromIndex…toIndex), concatenated, when every one is present and 32 bytes
+   * long; undefined otherwise (the caller falls back to nodesInRange). Level 0 is the leaf hashes. Reading one value
+   * instead of one per node is what keeps verify fast.
+   */
+  packedHashes(level: number, fromIndex: number, toIndex: number): Buffer | undefined;
   blob(sha256: string): { codec: string; data: Buffer; size: number } | undefined;
   blobHashes(): string[];
-  /** Entry indices whose files have this content hash (derived index). */
+  /** Entry indices whose files have this content hash (derived index; the caller confirms against the entries). */
   indicesByFileHash(sha256: string): number[];
+  /** Entry indices that may name this path (derived index keyed by a hash of the path: confirm against the entries). */
   indicesByFilePath(path: string): number[];
   runs(): RunIndexRow[];
   runById(id: string): RunIndexRow | undefined;

@@ -162,7 +162,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
       const l = Ledger.open(resolveLedgerDir(g().ledger), { keyPath: keyPathFrom(g()) });
       try {
         const bar = !o.json && process.stderr.isTTY ? progressBar('verifying') : undefined;
-        const report = verifyStore(l.store, l.origin, l.verifier, { trusted, onProgress: bar?.update });
+        const report = await verifyStore(l.store, l.origin, l.verifier, { trusted, onProgress: bar?.update });
         bar?.done();
         out(o.json ? `${JSON.stringify({ ok: report.ok, size: report.size, problems: report.problems })}\n` : formatVerifyReport(l, report));
         setStatus(report.ok ? 0 : EXIT_INTEGRITY);

@@ -1,0 +1,46 @@
+// Shared helpers for the benchmark scripts: timing, argument parsing, and a report line format.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+
+export function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+export function tempDir(prefix) {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+export function time(fn) {
+  const t0 = process.hrtime.bigint();
+  const r = fn();
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, result: r };
+}
+
+export async function timeAsync(fn) {
+  const t0 = process.hrtime.bigint();
+  const r = await fn();
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, result: r };
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export function header(title) {
+  console.log(`# ${title}`);
+  console.log(`# ${new Date().toISOString()} · node ${process.version} · ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}`);
+}
+
+export function row(label, ours, baseline, unit, note = '') {
+  const ratio = baseline ? (ours / baseline).toFixed(2) : 'n/a';
+  console.log(`${label.padEnd(44)} ours ${fmt(ours)} ${unit} · baseline ${fmt(baseline)} ${unit} · ratio ${ratio}${note ? ` · ${note}` : ''}`);
+}
+
+function fmt(x) {
+  return typeof x === 'number' ? (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(3)) : String(x);
+}
