@@ -86,7 +86,7 @@ class RowBuffer {
     if (this.values.length === 0) return;
     const rows = this.values.length / this.width;
     let cache = multiInsertCache.get(this.db);
-    if (!cache) multiInsertCache.set(this.db, (cache = new Map()));
+    if (!cache) multiInsertCache.set(this.db, (cache = new Map<string, Statement>()));
     const key = `${this.prefix}/${rows}`;
     let stmt = cache.get(key);
     if (!stmt) {
