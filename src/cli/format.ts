@@ -24,7 +24,7 @@ function describe(p: Problem): string {
 export function formatVerifyReport(l: Ledger, r: VerifyReport): string {
   const lines = [`ledger   ${l.dir}`, `origin   ${l.origin}`];
   lines.push(
-    `checked  database integrity, ${r.checked.entries} entries (every leaf hash and tree node), ${r.checked.checkpoints} signed checkpoint${r.checked.checkpoints === 1 ? '' : 's'}` +
+    `checked  database integrity, ${r.checked.entries} entr${r.checked.entries === 1 ? 'y' : 'ies'} (every leaf hash and tree node), ${r.checked.checkpoints} signed checkpoint${r.checked.checkpoints === 1 ? '' : 's'}` +
       (r.checked.trusted ? `, and extension of the trusted checkpoint at size ${r.checked.trusted.size}` : ''),
   );
   if (r.ok) {

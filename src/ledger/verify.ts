@@ -61,6 +61,8 @@ function scanWithWorkers(path: string, jobs: BlockJob[], n: number): { results: 
   const workers = Array.from({ length: n }, () => new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { path } }));
   const settle: { resolve: (r: BlockResult) => void; reject: (e: Error) => void }[] = [];
   const results = jobs.map((_, i) => new Promise<BlockResult>((resolve, reject) => (settle[i] = { resolve, reject })));
+  // Blocks after a failed one are never awaited: their rejections must not become unhandled.
+  for (const r of results) r.catch(() => undefined);
   let next = 0;
   const feed = (w: Worker) => {
     if (next >= jobs.length) return;
@@ -85,8 +87,30 @@ function reviveBuffers(r: BlockResult): BlockResult {
   return { ...r, root: r.root ? buf(r.root) : null, parts: r.parts.map((p) => ({ size: p.size, hashes: p.hashes.map(buf) })) };
 }
 
+/**
+ * Verifies a ledger's store. A database too damaged to read part-way through is a `store-corrupt` finding, not a
+ * failure to run: whatever was found before the damage is reported with it.
+ */
 export async function verifyStore(store: Store, origin: string, verifier: Verifier, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const problems: Problem[] = [];
+  const state = { size: 0, entries: 0, checkpoints: 0 };
+  try {
+    return await verifyInner(store, origin, verifier, opts, problems, state);
+  } catch (e) {
+    if (!(e instanceof FfauditError) || e.code !== 'STORE') throw e;
+    problems.push({ kind: 'store-corrupt', detail: `the database could not be read to the end: ${e.message}` });
+    return { ok: false, size: state.size, problems, checked: { entries: state.entries, checkpoints: state.checkpoints, trusted: null } };
+  }
+}
+
+async function verifyInner(
+  store: Store,
+  origin: string,
+  verifier: Verifier,
+  opts: VerifyOptions,
+  problems: Problem[],
+  state: { size: number; entries: number; checkpoints: number },
+): Promise<VerifyReport> {
   const counts = new Map<ProblemKind, number>();
   const add = (p: Problem) => {
     const n = (counts.get(p.kind) ?? 0) + 1;
@@ -149,6 +173,8 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
     }
     signed.set(cp.size, cp);
   }
+  state.size = size;
+  state.checkpoints = signed.size;
   const maxIdx = store.maxEntryIndex();
   if (!head && maxIdx >= 0) add({ kind: 'checkpoint-missing', detail: 'entries exist but no signed checkpoint covers them' });
 
@@ -210,6 +236,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
       r.problems.forEach(add);
       problemAt.push(...r.problemAt);
       checkedEntries += r.checked;
+      state.entries = checkedEntries;
       const prefix = top.parts();
       for (const p of r.parts) checkRoot(p.size, foldParts([...prefix, ...p.hashes]));
       if (r.root) {

@@ -311,13 +311,19 @@ export class SqliteStore implements Store {
 
   /** SQLite's own check of the file's structure: an empty list when sound. */
   integrityCheck(): string[] {
-    const rows = this.db.pragma('quick_check') as { quick_check: string }[];
-    const msgs = rows.map((r) => r.quick_check);
+    let msgs: string[];
+    try {
+      msgs = (this.db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check);
+    } catch (e) {
+      return [(e as Error).message];
+    }
     return msgs.length === 1 && msgs[0] === 'ok' ? [] : msgs;
   }
 
   missingTriggers(): string[] {
-    const have = new Set((this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[]).map((r) => r.name));
+    const have = new Set(
+      this.run('reading the schema', () => this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[]),
+    );
     return EXPECTED_TRIGGERS.filter((t) => !have.has(t));
   }
 
