@@ -68,23 +68,36 @@ function wrap(e: unknown, what: string): FfauditError {
 const ROWS_PER_INSERT = 128;
 const multiInsertCache = new WeakMap<Database, Map<string, Statement>>();
 
-/** Rows for one table, written with multi-row INSERT statements (prepared once per connection and row count). */
+/**
+ * Rows for one table, written with multi-row INSERT statements (prepared once per connection and row count).
+ * With `sorted`, rows are held until the end of the transaction and inserted in key order (the first column):
+ * index rows keyed by a hash land on random B-tree pages, and sorting a batch's rows turns that into one ordered
+ * sweep.
+ */
 class RowBuffer {
-  private values: unknown[] = [];
+  private rows: unknown[][] = [];
   constructor(
     private readonly db: Database,
     private readonly prefix: string,
     private readonly width: number,
+    private readonly sorted = false,
   ) {}
 
   add(...row: unknown[]): void {
-    this.values.push(...row);
-    if (this.values.length >= ROWS_PER_INSERT * this.width) this.flush();
+    this.rows.push(row);
+    if (!this.sorted && this.rows.length >= ROWS_PER_INSERT) this.flush();
   }
 
   flush(): void {
-    if (this.values.length === 0) return;
-    const rows = this.values.length / this.width;
+    if (this.sorted) this.rows.sort((a, b) => compareKeys(a[0], b[0]));
+    for (let at = 0; at < this.rows.length; at += ROWS_PER_INSERT) {
+      const chunk = this.rows.slice(at, at + ROWS_PER_INSERT);
+      this.statement(chunk.length).run(chunk.flat());
+    }
+    this.rows = [];
+  }
+
+  private statement(rows: number): Statement {
     let cache = multiInsertCache.get(this.db);
     if (!cache) multiInsertCache.set(this.db, (cache = new Map<string, Statement>()));
     const key = `${this.prefix}/${rows}`;
@@ -94,9 +107,13 @@ class RowBuffer {
       stmt = this.db.prepare(`${this.prefix} ${Array(rows).fill(tuple).join(', ')}`);
       cache.set(key, stmt);
     }
-    stmt.run(this.values);
-    this.values = [];
+    return stmt;
   }
+}
+
+function compareKeys(a: unknown, b: unknown): number {
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return Buffer.compare(a, b);
+  return (a as number) - (b as number);
 }
 
 /** The path index key: the first 48 bits of SHA-256(path), an exact JavaScript integer. Collisions are harmless. */
@@ -206,8 +223,8 @@ export class SqliteStore implements Store {
     // 128 rows instead of one per row, which is most of the cost of a batched append.
     const entries = new RowBuffer(this.db, 'INSERT INTO entries (idx, leaf, data) VALUES', 3);
     const nodes = new RowBuffer(this.db, 'INSERT INTO nodes (level, idx, hash) VALUES', 3);
-    const byHash = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_hash (sha256, idx, role) VALUES', 3);
-    const byPath = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_path (path_key, idx) VALUES', 2);
+    const byHash = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_hash (sha256, idx, role) VALUES', 3, true);
+    const byPath = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_path (path_key, idx) VALUES', 2, true);
     const tx: AppendTx = {
       perfect: (l, i) => this.perfect(l, i),
       head: () => this.head(),
