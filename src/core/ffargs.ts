@@ -116,7 +116,7 @@ function tokenize(argv: readonly string[], flags: ReadonlySet<string>, positiona
     }
     const { name, fromFile } = optionName(arg);
     if (name === 'i' && !fromFile) {
-      out.push({ kind: 'input', value: argv[i++] ?? '' });
+      if (i < argv.length) out.push({ kind: 'input', value: argv[i++]! });
       continue;
     }
     if (EXIT_OPTIONS.has(name)) {
@@ -150,6 +150,8 @@ export function analyzeFfmpegArgs(argv: readonly string[]): ArgsAnalysis {
     if (t.kind === 'input') {
       result.inputs.push(t.value);
       result.inputFormats.push(format);
+      // A lavfi input is a filtergraph, not a file; its movie=/subtitles= filters read files.
+      if (format === 'lavfi') collectFilterFiles(t.value, result);
       format = null;
       continue;
     }
@@ -236,7 +238,7 @@ export function parseTeeTargets(spec: string): { path: string; format: string | 
     if (slave.startsWith('[')) {
       const { token: opts, end: optEnd } = getToken(slave, 1, ']');
       slave = slave.slice(optEnd + 1);
-      for (const [k, v] of parseOptionList(opts, null)) if (k === 'f') format = v;
+      for (const [k, v] of parseOptionList(opts)) if (k === 'f') format = v;
     }
     if (slave !== '') targets.push({ path: slave, format });
   }
@@ -258,7 +260,6 @@ const FILE_FILTERS: Record<string, { keys: string[]; positional: number | null; 
   drawtext: { keys: ['fontfile', 'textfile'], positional: null, source: false },
   lut3d: { keys: ['file'], positional: 0, source: false },
   lut1d: { keys: ['file'], positional: 0, source: false },
-  haldclutsrc: { keys: [], positional: null, source: false },
   curves: { keys: ['psfile'], positional: null, source: false },
   selectivecolor: { keys: ['psfile'], positional: null, source: false },
   sendcmd: { keys: ['filename', 'f'], positional: null, source: false },
@@ -269,7 +270,7 @@ const FILE_FILTERS: Record<string, { keys: string[]; positional: number | null; 
 };
 
 /** `key=value:key=value` (or bare positional values) as av_opt_get_key_value splits them. */
-function parseOptionList(args: string, _positionalNames: null): [string | null, string][] {
+function parseOptionList(args: string): [string | null, string][] {
   const out: [string | null, string][] = [];
   let pos = 0;
   let keysStarted = false;
@@ -297,7 +298,7 @@ function collectFilterFiles(graph: string, result: ArgsAnalysis): void {
     const spec = FILE_FILTERS[f.name];
     if (!spec || f.args === null) continue;
     let positional = 0;
-    for (const [key, value] of parseOptionList(f.args, null)) {
+    for (const [key, value] of parseOptionList(f.args)) {
       let hit = false;
       if (key === null) {
         hit = spec.positional === positional;
