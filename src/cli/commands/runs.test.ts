@@ -20,7 +20,11 @@ const ledgerDir = path.join(tmp, 'ledger');
 const media = path.join(tmp, 'media');
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--ledger', ledgerDir, ...args], { encoding: 'utf8', cwd: media });
+  return cliWithInput('', ...args);
+}
+
+function cliWithInput(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, '--ledger', ledgerDir, ...args], { encoding: 'utf8', cwd: media, input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -272,6 +276,22 @@ describe('ffaudit show', () => {
     const rep = cli('show', runs.incomplete!.id, '--report');
     assert.equal(rep.status, 2);
     assert.match(rep.stderr, /^ffaudit: run [0-9a-f]+ has no stored report \(it never ended\)\n$/);
+  });
+});
+
+describe('ffaudit redaction-check', () => {
+  it('proves a value read from stdin was the redacted one, and only that value', () => {
+    const t = runs.transcode!;
+    const yes = cliWithInput(`${SECRET}\n`, 'redaction-check', t.id);
+    assert.equal(yes.status, 0, yes.stderr);
+    assert.equal(yes.stdout, `run ${t.id}  argv[3]  option:decryption_key\n`);
+    assert.equal(cliWithInput(SECRET, 'redaction-check').stdout, yes.stdout);
+    const no = cliWithInput(`${SECRET}0`, 'redaction-check', t.id);
+    assert.equal(no.status, 1);
+    assert.equal(no.stdout, '');
+    assert.equal(no.stderr, 'ffaudit: the value matches no redaction\n');
+    assert.equal(cliWithInput(`${SECRET}\n`, 'redaction-check', '--exact', t.id).status, 1);
+    assert.equal(cliWithInput('', 'redaction-check').status, 2);
   });
 });
 

@@ -1,4 +1,4 @@
-/** Reading runs back: `ffaudit log` and `ffaudit show`. */
+/** Reading runs back: `ffaudit log`, `ffaudit show`, and `ffaudit redaction-check` to prove a redacted value. */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
@@ -6,7 +6,8 @@ import { FfauditError } from '../../core/errors.js';
 import type { FileRecord } from '../../core/entry.js';
 import type { RunRecord, RunStatus } from '../../core/run.js';
 import { parseWhen } from '../../core/time.js';
-import { queryRuns, runDetails, type RunDetails, type RunFilter } from '../../ledger/runs.js';
+import { redactionHmac } from '../../core/redact.js';
+import { listRuns, queryRuns, runDetails, type RunDetails, type RunFilter } from '../../ledger/runs.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { parseIndex } from '../program.js';
@@ -246,6 +247,39 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
           process.stdout.write(`${JSON.stringify({ ...d.record, redactions: d.redactions, notes: d.notes, policy: d.policy })}\n`);
         } else {
           process.stdout.write(formatRunDetails(d));
+        }
+      } finally {
+        l.close();
+      }
+    });
+
+  program
+    .command('redaction-check')
+    .description('show that a value read from stdin is a secret redacted from a run (its keyed hash matches)')
+    .argument('[run]', 'the run to check (default: every run)')
+    .option('--exact', 'use stdin byte for byte (by default one trailing newline is dropped)')
+    .action(async (ref: string | undefined, o: { exact?: boolean }) => {
+      // The value comes on stdin so that it never appears in a command line, a shell history or a process list.
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      let value = Buffer.concat(chunks).toString('utf8');
+      if (!o.exact) value = value.replace(/\r?\n$/, '');
+      if (value === '') throw new FfauditError('USAGE', 'give the value to check on stdin');
+      const l = openLedger(g());
+      try {
+        const hmac = redactionHmac(l.redactionKey(), value);
+        const details = ref !== undefined ? [runDetails(l, ref)] : [...listRuns(l)].map((r) => runDetails(l, r.id));
+        let found = 0;
+        for (const d of details) {
+          for (const r of d.redactions) {
+            if (r.hmac !== hmac) continue;
+            found++;
+            process.stdout.write(`run ${d.record.id}  ${displayText(r.where)}  ${displayText(r.kind)}\n`);
+          }
+        }
+        if (found === 0) {
+          process.stderr.write('ffaudit: the value matches no redaction\n');
+          setStatus(EXIT_INTEGRITY);
         }
       } finally {
         l.close();
