@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +26,28 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
 function cliWithInput(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, '--ledger', ledgerDir, ...args], { encoding: 'utf8', cwd: media, input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The CLI, asynchronously, so that independent invocations run side by side. */
+function cliAsync(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, '--ledger', ledgerDir, ...args], { cwd: media, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Runs `log --json ARGS` for every case at once and checks the run ids each prints. */
+async function expectRuns(cases: [string[], () => string[]][]): Promise<void> {
+  const results = await Promise.all(cases.map(([args]) => cliAsync('log', '--json', ...args)));
+  results.forEach((r, i) => {
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(ids(r.stdout), cases[i]![1](), cases[i]![0].join(' '));
+  });
 }
 
 function jsonLines(text: string): RunRecord[] {
@@ -173,43 +195,59 @@ describe('ffaudit log --json', () => {
     assert.equal(all[2]!.asserted_actor, 'carol');
   });
 
-  it('filters by user, actor, tool and status', () => {
-    assert.deepEqual(ids(cli('log', '--json', '--user', 'bob').stdout), [runs.probe!.id, runs.failed!.id, runs.incomplete!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--actor', 'carol').stdout), [runs.failed!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--tool', 'ffprobe').stdout), [runs.probe!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--failed').stdout), [runs.failed!.id, runs.killed!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--status', 'incomplete').stdout), [runs.incomplete!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--status', 'ok,incomplete', '--user', 'alice').stdout), [runs.transcode!.id, runs.odd!.id]);
+  it('filters by user, actor, tool and status', async () => {
+    await expectRuns([
+      [['--user', 'bob'], () => [runs.probe!.id, runs.failed!.id, runs.incomplete!.id]],
+      [['--actor', 'carol'], () => [runs.failed!.id]],
+      [['--tool', 'ffprobe'], () => [runs.probe!.id]],
+      [['--failed'], () => [runs.failed!.id, runs.killed!.id]],
+      [['--status', 'incomplete'], () => [runs.incomplete!.id]],
+      [['--status', 'ok,incomplete', '--user', 'alice'], () => [runs.transcode!.id, runs.odd!.id]],
+    ]);
   });
 
-  it('filters by time, relative or absolute', () => {
-    assert.deepEqual(ids(cli('log', '--json', '--since', '15m').stdout), [runs.odd!.id, runs.incomplete!.id, runs.killed!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--until', '1d').stdout), [runs.transcode!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--since', '3h', '--until', '20m').stdout), [runs.probe!.id, runs.failed!.id]);
-    const day = new Date(nowMs - 3 * DAY).toISOString().slice(0, 10);
-    assert.ok(ids(cli('log', '--json', '--since', day).stdout).includes(runs.transcode!.id));
-    assert.deepEqual(ids(cli('log', '--json', '--since', ago(2 * HOUR)).stdout)[0], runs.probe!.id);
+  it('filters by time, relative or absolute', async () => {
+    const all = () => ['transcode', 'probe', 'failed', 'odd', 'incomplete', 'killed'].map((k) => runs[k]!.id);
+    await expectRuns([
+      [['--since', '15m'], () => [runs.odd!.id, runs.incomplete!.id, runs.killed!.id]],
+      [['--until', '1d'], () => [runs.transcode!.id]],
+      [['--since', '3h', '--until', '20m'], () => [runs.probe!.id, runs.failed!.id]],
+      [['--since', new Date(nowMs - 3 * DAY).toISOString().slice(0, 10)], all],
+      [['--since', ago(2 * HOUR)], () => all().slice(1)],
+      [['--until', ago(2 * HOUR)], () => all().slice(0, 2)],
+    ]);
   });
 
-  it('finds runs by file content, by SHA-256, and by path when the content changed', () => {
-    assert.deepEqual(ids(cli('log', '--json', '--file', 'out.mp4').stdout), [runs.transcode!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--sha256', output.sha256!.toUpperCase()).stdout), [runs.transcode!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--sha256', input.sha256!, '--tool', 'ffprobe').stdout), [runs.probe!.id]);
-    // A copy elsewhere is found by content.
+  it('finds runs by file content, by SHA-256, and by path when the content is unknown', async () => {
     fs.copyFileSync(path.join(media, 'out.mp4'), path.join(tmp, 'copy.mp4'));
-    assert.deepEqual(ids(cli('log', '--json', '--file', path.join(tmp, 'copy.mp4')).stdout), [runs.transcode!.id]);
-    // A file never recorded, by content or path, matches nothing.
     fs.writeFileSync(path.join(tmp, 'other.bin'), 'x');
-    assert.deepEqual(ids(cli('log', '--json', '--file', path.join(tmp, 'other.bin')).stdout), []);
-    // A missing file is looked up by its path.
-    assert.deepEqual(ids(cli('log', '--json', '--file', 'missing.mp4').stdout), [runs.failed!.id]);
+    await expectRuns([
+      [['--file', 'out.mp4'], () => [runs.transcode!.id]],
+      [['--sha256', output.sha256!.toUpperCase()], () => [runs.transcode!.id]],
+      [['--sha256', input.sha256!, '--tool', 'ffprobe'], () => [runs.probe!.id]],
+      // a copy elsewhere is found by its content
+      [['--file', path.join(tmp, 'copy.mp4')], () => [runs.transcode!.id]],
+      // a file never recorded, by content or by path, matches nothing
+      [['--file', path.join(tmp, 'other.bin')], () => []],
+      // a missing file is looked up by its path
+      [['--file', 'missing.mp4'], () => [runs.failed!.id]],
+    ]);
+    // A file whose present content no run recorded is looked up by its path.
+    fs.writeFileSync(path.join(media, 'missing.mp4'), 'created later');
+    try {
+      await expectRuns([[['--file', 'missing.mp4'], () => [runs.failed!.id]]]);
+    } finally {
+      fs.rmSync(path.join(media, 'missing.mp4'));
+    }
   });
 
-  it('greps the command line case-insensitively, and keeps the most recent N with --limit', () => {
-    assert.deepEqual(ids(cli('log', '--json', '--grep', 'SCALE=80').stdout), [runs.transcode!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--grep', 'ticket-7').stdout), [runs.transcode!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--limit', '2').stdout), [runs.incomplete!.id, runs.killed!.id]);
-    assert.deepEqual(ids(cli('log', '--json', '--user', 'bob', '--limit', '1').stdout), [runs.incomplete!.id]);
+  it('greps the command line case-insensitively, and keeps the most recent N with --limit', async () => {
+    await expectRuns([
+      [['--grep', 'SCALE=80'], () => [runs.transcode!.id]],
+      [['--grep', 'ticket-7'], () => [runs.transcode!.id]],
+      [['--limit', '2'], () => [runs.incomplete!.id, runs.killed!.id]],
+      [['--user', 'bob', '--limit', '1'], () => [runs.incomplete!.id]],
+    ]);
   });
 });
 
@@ -296,22 +334,26 @@ describe('ffaudit redaction-check', () => {
 });
 
 describe('bad input', () => {
-  const oneLine = (r: { status: number | null; stderr: string }, status: number) => {
-    assert.equal(r.status, status, r.stderr);
-    assert.match(r.stderr, /^ffaudit: [^\n]+\n$/);
+  const oneLine = (r: { status: number | null; stderr: string }, status: number, what = '') => {
+    assert.equal(r.status, status, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, /^ffaudit: [^\n]+\n$/, what);
     assert.ok(!r.stderr.includes('    at '));
   };
-  it('exits 2 with one line for unknown runs and malformed options', () => {
-    oneLine(cli('show', 'deadbeefdeadbeef'), 2);
-    oneLine(cli('show', '999999'), 2);
-    oneLine(cli('log', '--since', 'yesterday-ish'), 2);
-    oneLine(cli('log', '--until', '2026-13-45'), 2);
-    oneLine(cli('log', '--sha256', 'abc'), 2);
-    oneLine(cli('log', '--limit', '0'), 2);
-    oneLine(cli('log', '--limit', '-3'), 2);
-    oneLine(cli('log', '--tool', 'sox'), 2);
-    oneLine(cli('log', '--status', 'fine'), 2);
-    oneLine(cli('show', runs.transcode!.id, '--json', '--report'), 2);
+  it('exits 2 with one line for unknown runs and malformed options', async () => {
+    const cases = [
+      ['show', 'deadbeefdeadbeef'],
+      ['show', '999999'],
+      ['log', '--since', 'yesterday-ish'],
+      ['log', '--until', '2026-13-45'],
+      ['log', '--sha256', 'abc'],
+      ['log', '--limit', '0'],
+      ['log', '--limit', '-3'],
+      ['log', '--tool', 'sox'],
+      ['log', '--status', 'fine'],
+      ['show', runs.transcode!.id, '--json', '--report'],
+    ];
+    const results = await Promise.all(cases.map((c) => cliAsync(...c)));
+    results.forEach((r, i) => oneLine(r, 2, cases[i]!.join(' ')));
   });
   it('exits 2 when the ledger does not exist, and creates nothing', () => {
     const missing = path.join(tmp, 'nope');
@@ -322,14 +364,16 @@ describe('bad input', () => {
 });
 
 describe('a tampered ledger', () => {
-  it('does not let an edited runs index make a run match', () => {
+  it('does not let an edited runs index make a run match', async () => {
     const db = new Database(path.join(ledgerDir, 'ledger.db'));
     try {
       db.prepare("UPDATE runs SET user = 'mallory' WHERE id = ?").run(runs.odd!.id);
     } finally {
       db.close();
     }
-    assert.deepEqual(ids(cli('log', '--json', '--user', 'mallory').stdout), []);
+    await expectRuns([
+      [['--user', 'mallory'], () => []],
+    ]);
     assert.equal(jsonLines(cli('log', '--json').stdout).find((x) => x.id === runs.odd!.id)!.user, 'alice');
   });
 
