@@ -45,9 +45,15 @@ const FFMPEG_FLAGS = new Set([
   'copyts', 'start_at_zero', 'debug_ts', 'xerror', 'psnr', 'vstats', 'qphist', 'auto_conversion_filters',
   'print_graphs', 'intra', 'sameq', 'same_quant', 'deinterlace',
   // per file / per stream
-  're', 'shortest', 'bitexact', 'copyinkf', 'copypriorss', 'accurate_seek', 'find_stream_info', 'autorotate',
-  'autoscale', 'vn', 'an', 'sn', 'dn', 'fix_sub_duration', 'fix_sub_duration_heartbeat', 'force_fps',
+  're', 'shortest', 'bitexact', 'copyinkf', 'accurate_seek', 'find_stream_info', 'vn', 'an', 'sn', 'dn',
+  'fix_sub_duration', 'fix_sub_duration_heartbeat', 'force_fps',
 ]);
+
+/**
+ * Per-stream booleans that take a value (`-autorotate 0`) but whose `-no` form takes none (`-noautorotate`).
+ * Checked against FFmpeg 4.x and 5.1 by experiment: their split of the command line is logged in the report.
+ */
+const FFMPEG_VALUED_BOOLEANS = new Set(['autorotate', 'autoscale']);
 
 /** Options that print information and exit; like FFmpeg, they swallow the next argument when there is one. */
 const EXIT_OPTIONS = new Set([
@@ -93,7 +99,8 @@ function optionName(arg: string): { name: string; fromFile: boolean } {
 
 function takesValue(name: string, flags: ReadonlySet<string>): boolean {
   if (flags.has(name)) return false;
-  if (name.startsWith('no') && flags.has(name.slice(2))) return false;
+  const negated = name.slice(2);
+  if (name.startsWith('no') && (flags.has(negated) || (flags === FFMPEG_FLAGS && FFMPEG_VALUED_BOOLEANS.has(negated)))) return false;
   return true;
 }
 
@@ -183,13 +190,20 @@ export function analyzeFfmpegArgs(argv: readonly string[]): ArgsAnalysis {
   return result;
 }
 
-/** FFprobe reads one input: `-i X`, or the positional argument. */
-export function analyzeFfprobeArgs(argv: readonly string[]): { inputs: string[] } {
+/** FFprobe reads one input: `-i X`, or the positional argument; `inputFormats` as for FFmpeg (`-f lavfi`…). */
+export function analyzeFfprobeArgs(argv: readonly string[]): { inputs: string[]; inputFormats: (string | null)[] } {
   const inputs: string[] = [];
+  const inputFormats: (string | null)[] = [];
+  let format: string | null = null;
   for (const t of tokenize(argv, FFPROBE_FLAGS, 'input')) {
-    if (t.kind === 'input') inputs.push(t.value);
+    if (t.kind === 'input') {
+      inputs.push(t.value);
+      inputFormats.push(format);
+    } else if (t.kind === 'option' && t.option.name === 'f' && t.option.value !== null) {
+      format = t.option.value;
+    }
   }
-  return { inputs };
+  return { inputs, inputFormats };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
