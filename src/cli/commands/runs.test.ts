@@ -395,4 +395,28 @@ describe('a tampered ledger', () => {
     assert.equal(s.status, 1);
     assert.match(s.stderr, /^ffaudit: entry \d+ was modified \(run ffaudit verify\)\n$/);
   });
+
+  it('refuses to print a stored report that was altered or removed', () => {
+    const sha = createHash('sha256').update(storedReport).digest('hex');
+    const db = new Database(path.join(ledgerDir, 'ledger.db'));
+    try {
+      db.exec('DROP TRIGGER blobs_no_update; DROP TRIGGER blobs_no_delete');
+      db.prepare("UPDATE blobs SET codec = 'identity', data = ? WHERE sha256 = ?").run(Buffer.from(storedReport.replace('in.mp4', 'xx.mp4')), sha);
+    } finally {
+      db.close();
+    }
+    const altered = cli('show', runs.transcode!.id, '--report');
+    assert.equal(altered.status, 1);
+    assert.equal(altered.stdout, '');
+    assert.equal(altered.stderr, `ffaudit: blob ${sha} does not match its hash\n`);
+    const db2 = new Database(path.join(ledgerDir, 'ledger.db'));
+    try {
+      db2.prepare('DELETE FROM blobs WHERE sha256 = ?').run(sha);
+    } finally {
+      db2.close();
+    }
+    const removed = cli('show', runs.transcode!.id, '--report');
+    assert.equal(removed.status, 1);
+    assert.equal(removed.stderr, `ffaudit: the report ${sha} of run ${runs.transcode!.id} is missing from the ledger\n`);
+  });
 });
