@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { analyzeFfmpegArgs, analyzeFfprobeArgs, getToken, parseFiltergraph, parseTeeTargets } from './ffargs.js';
+import { analyzeFfmpegArgs, analyzeFfprobeArgs, getToken, localFilesOf, parseFiltergraph, parseTeeTargets } from './ffargs.js';
 
 const a = analyzeFfmpegArgs;
 
@@ -108,6 +108,22 @@ describe('analyzeFfprobeArgs', () => {
     assert.deepEqual(analyzeFfprobeArgs(['-hide_banner', '-i', 'pipe:0', '-select_streams', 'v']).inputs, ['pipe:0']);
     assert.deepEqual(analyzeFfprobeArgs(['-show_entries', 'format=duration', '-count_frames', 'https://h/x.m3u8']).inputs, ['https://h/x.m3u8']);
     assert.deepEqual(analyzeFfprobeArgs(['-f', 'lavfi', '-i', 'testsrc', '-o', 'out.json']), { inputs: ['testsrc'], inputFormats: ['lavfi'] });
+  });
+});
+
+describe('localFilesOf', () => {
+  it('resolves the files behind wrapping protocols, as libavformat does', () => {
+    assert.deepEqual(localFilesOf('in.mp4'), ['in.mp4']);
+    assert.deepEqual(localFilesOf('./a:b.mp4'), ['./a:b.mp4']);
+    assert.deepEqual(localFilesOf('my file:x.mp4'), ['my file:x.mp4']);
+    assert.deepEqual(localFilesOf('file:a:b.mp4'), ['a:b.mp4']);
+    assert.deepEqual(localFilesOf('concat:a.ts|file:b.ts|cache:c.ts'), ['a.ts', 'b.ts', 'c.ts']);
+    assert.deepEqual(localFilesOf('crypto+file:x.enc'), ['x.enc']);
+    assert.deepEqual(localFilesOf('crypto:x.enc'), ['x.enc']);
+    assert.deepEqual(localFilesOf('async:cache:v.mkv'), ['v.mkv']);
+    assert.deepEqual(localFilesOf('subfile,,start,10,end,20,,:part.mkv'), ['part.mkv']);
+    assert.deepEqual(localFilesOf('concatf:list.txt'), ['list.txt']);
+    for (const none of ['-', 'pipe:', 'pipe:1', 'fd:3', 'https://h/x.mp4', 'rtmp://h/a', 'sub:x.srt', 'data:,x', 'cache:https://h/x']) assert.deepEqual(localFilesOf(none), [], none);
   });
 });
 

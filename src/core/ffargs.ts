@@ -369,3 +369,36 @@ export function parseFiltergraph(graph: string): { name: string; args: string | 
   }
   return filters;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// URLs as libavformat resolves them (libavformat/avio.c url_find_protocol): a name is a protocol URL when its
+// leading run of scheme characters is followed by ':' (or by ',,' protocol options); anything else is a file path.
+// Some protocols only wrap others: file:, cache:, async:, crypto: / crypto+, subfile: and each part of concat:.
+
+const SCHEME_CHARS = /^[A-Za-z0-9+.-]*/;
+/** Protocols whose URL is `<protocol>:<inner URL>`. */
+const WRAPPERS = new Set(['cache', 'async', 'crypto', 'subfile']);
+
+/**
+ * The local files FFmpeg reads or writes for one input or output name: the path itself for a plain path, the
+ * wrapped path for `file:X`, `cache:X`, `async:X`, `crypto:X`/`crypto+X`, `subfile,,…,,:X`, every part of
+ * `concat:A|B`, and the list file of `concatf:LIST` (the files it names are read too, but are not in the name).
+ * Empty for pipes, network URLs, and protocols FFmpeg does not know (it opens nothing: `a:b.mp4` is protocol `a`).
+ */
+export function localFilesOf(name: string, depth = 0): string[] {
+  if (depth > 8 || name === '' || name === '-') return [];
+  const protoLen = SCHEME_CHARS.exec(name)![0].length;
+  const next = name.slice(protoLen);
+  if (!next.startsWith(':') && !next.startsWith(',,')) return [name];
+  const proto = name.slice(0, protoLen).toLowerCase();
+  // `proto,,key,value,…,,:rest` carries protocol options before the first ':' after them.
+  const colon = next.startsWith(',,') ? next.indexOf(',,:') : 0;
+  if (colon < 0) return [];
+  const rest = next.slice(next.startsWith(',,') ? colon + 3 : 1);
+  if (proto === 'file') return rest === '' ? [] : [rest];
+  if (proto === 'concat') return rest.split('|').flatMap((part) => localFilesOf(part, depth + 1));
+  if (proto === 'concatf') return localFilesOf(rest, depth + 1);
+  if (WRAPPERS.has(proto)) return localFilesOf(rest, depth + 1);
+  if (proto.startsWith('crypto+')) return localFilesOf(name.slice('crypto+'.length), depth + 1);
+  return [];
+}
