@@ -30,8 +30,8 @@ const STREAM = /^ +Stream #(\d+):(\d+)[^:]*: (\w+): ([^,\s]+)?(.*)$/;
 export function parseReportLog(text: string): ReportFacts {
   const facts: ReportFacts = { version: null, opened: [], inputNames: [], outputNames: [], streams: [] };
   let section: { direction: 'input' | 'output'; file: number; duration?: string; bitrate?: number } | undefined;
-  for (const raw of text.split('\n')) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  // Progress lines end in a bare \r, and the next log line follows them on the same "line".
+  for (const line of text.split(/\r\n|\n|\r/)) {
     if (facts.version === null) {
       const v = /^\S+ version (\S+)/.exec(line);
       if (v) facts.version = v[1]!;
