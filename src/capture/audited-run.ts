@@ -17,19 +17,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { FfauditError } from '../core/errors.js';
+import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
+import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
+import { parseRedactionRules, redactArgv, redactText, type RedactionRule } from '../core/redact.js';
 import type { InputRecord, Redaction, RunEndEntry, RunStartEntry, Tool } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { StreamDigest } from './hash.js';
 import { identifyTool } from './identity.js';
-import { scanFfmpegArgs, scanFfprobeArgs, type CommandIntent } from './intent.js';
 import { locateTool } from './locate.js';
 import { rawArgBytes } from './raw-argv.js';
-import { parseReportLog, type ReportFacts } from './report-log.js';
-import { redactArgv, redactText, type ExtraRule } from './secrets.js';
 import { ReportBannerFilter } from './stderr-filter.js';
 import { classifyTarget } from './target.js';
-import { collectTouched, fileState, startHash, type EarlyHash, type LocalFile } from './touched.js';
+import { collectTouched, fileState, startHash, type EarlyHash, type LocalFile, type Operands } from './touched.js';
 import { findOwnReport, wantsOwnReport } from './user-report.js';
 
 export interface CaptureRequest {
@@ -61,20 +61,21 @@ function escapeFfreport(p: string): string {
   return p.replace(/[\\:']/g, '\\$&');
 }
 
-/** Extra redaction patterns from the ledger config: {"redact": [{"name": "...", "pattern": "regex", "flags": "i"}]}. */
-export function extraRules(config: Record<string, unknown>): ExtraRule[] {
-  const v = config.redact;
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) throw new FfauditError('BAD_INPUT', 'the ledger config "redact" must be a list of {name, pattern}');
-  return v.map((r: unknown, i) => {
-    const o = r as { name?: unknown; pattern?: unknown; flags?: unknown };
-    if (!o || typeof o.name !== 'string' || typeof o.pattern !== 'string') throw new FfauditError('BAD_INPUT', `the ledger config "redact"[${i}] needs a name and a pattern`);
-    try {
-      return { name: o.name, pattern: new RegExp(o.pattern, typeof o.flags === 'string' ? o.flags : '') };
-    } catch {
-      throw new FfauditError('BAD_INPUT', `the ledger config "redact"[${i}] is not a valid regular expression`);
-    }
-  });
+/** What the command line names: inputs (with filter sources and files named by options) and outputs. */
+export function operandsOf(tool: Tool, args: readonly string[]): Operands & { userReport: boolean } {
+  if (tool === 'ffprobe') {
+    return { inputs: analyzeFfprobeArgs(args).inputs.map((name) => ({ name, format: null })), outputs: [], userReport: args.includes('-report') };
+  }
+  const a = analyzeFfmpegArgs(args);
+  return {
+    inputs: [
+      ...a.inputs.map((name, i) => ({ name, format: a.inputFormats[i] ?? null })),
+      ...a.filterSources.map((name) => ({ name, format: null })),
+      ...a.otherInputFiles.map((name) => ({ name, format: null })),
+    ],
+    outputs: [...a.outputs.map((name, i) => ({ name, format: a.outputFormats[i] ?? null })), ...a.otherOutputFiles.map((name) => ({ name, format: null }))],
+    userReport: a.userReport,
+  };
 }
 
 function signalNumber(sig: string): number {
@@ -84,8 +85,8 @@ function signalNumber(sig: string): number {
 export async function captureRun(req: CaptureRequest): Promise<number> {
   const { tool, args, env, cwd } = req;
   const binary = locateTool(tool, req.binary, env);
-  const intent: CommandIntent = tool === 'ffmpeg' ? scanFfmpegArgs(args) : scanFfprobeArgs(args);
-  const ownReport = wantsOwnReport(intent.report, env);
+  const named = operandsOf(tool, args);
+  const ownReport = wantsOwnReport(named.userReport, env);
   const failOpen = env.FFAUDIT_POLICY === 'fail-open';
   const runId = randomBytes(16).toString('hex');
 
@@ -101,11 +102,11 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     const ffArgs = [...args];
     const aliases = new Map<string, LocalFile>();
     const argvB64: Record<string, string> = {};
-    const operandIdx = new Set([...intent.inputs, ...intent.outputs].map((o) => o.argIndex));
+    const operandNames = new Set([...named.inputs, ...named.outputs].map((o) => o.name));
     raw.forEach((b, i) => {
       if (!b) return;
       argvB64[String(i)] = b.toString('base64');
-      if (!operandIdx.has(i)) {
+      if (!operandNames.has(args[i]!)) {
         throw new FfauditError('USAGE', `argument ${i + 1} is not valid UTF-8 and is not a file name; FFmpeg was not run (rename the file or use a UTF-8 name)`);
       }
       const abs = b[0] === 0x2f ? b : Buffer.concat([Buffer.from(cwd.endsWith('/') ? cwd : `${cwd}/`), b]);
@@ -120,33 +121,35 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     let ledger: Ledger | undefined;
     let startIndex = -1;
     let key: Buffer | undefined;
-    let extra: ExtraRule[] = [];
+    let extra: RedactionRule[] = [];
     let secrets: string[] = [];
     let argvRedactions: Redaction[] = [];
     let redactedArgv: string[] = [];
     const known: LocalFile[] = [];
-    for (const spec of intent.inputs) {
-      const t = classifyTarget(ffArgs[spec.argIndex]!, 'input', spec.format, cwd);
-      if (t.kind === 'file') known.push(aliases.get(ffArgs[spec.argIndex]!) ?? { path: t.path, fsPath: t.path });
+    // What FFmpeg is given (non-UTF-8 names replaced by their links).
+    const operands = operandsOf(tool, ffArgs);
+    for (const spec of operands.inputs) {
+      const t = classifyTarget(spec.name, 'input', spec.format, cwd);
+      if (t.kind === 'file') known.push(aliases.get(spec.name) ?? { path: t.path, fsPath: t.path });
     }
     const startedAt = nowRfc3339();
     let identity;
     try {
       ledger = req.openLedger();
       key = ledger.redactionKey();
-      extra = extraRules(ledger.config);
+      extra = parseRedactionRules(ledger.config);
       const r = redactArgv(args, key, extra);
       redactedArgv = r.argv;
       argvRedactions = r.redactions;
       secrets = r.secrets;
       identity = await identifyTool(binary, ledger.dir);
       const startInputs: InputRecord[] = [];
-      for (const spec of intent.inputs) {
-        const t = classifyTarget(ffArgs[spec.argIndex]!, 'input', spec.format, cwd);
+      for (const spec of operands.inputs) {
+        const t = classifyTarget(spec.name, 'input', spec.format, cwd);
         if (t.kind === 'url') startInputs.push({ path: redactArgv([t.url], key, extra).argv[0]!, size: null, sha256: null });
         else if (t.kind === 'pipe') startInputs.push({ path: t.path, size: null, sha256: null });
         else if (t.kind === 'file') {
-          const f = aliases.get(ffArgs[spec.argIndex]!) ?? { path: t.path, fsPath: t.path };
+          const f = aliases.get(spec.name) ?? { path: t.path, fsPath: t.path };
           const st = fileState(f.fsPath);
           const rec: InputRecord = { path: f.path, size: 'error' in st ? null : Number(st.size), sha256: null };
           if (f.pathB64) rec.path_b64 = f.pathB64;
@@ -186,11 +189,11 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     }
 
     // ---- spawn ----
-    const pipeIn = intent.inputs.some((s) => {
+    const pipeIn = operands.inputs.some((s) => {
       const t = classifyTarget(s.name, 'input', s.format, cwd);
       return t.kind === 'pipe' && t.fd === 0;
     });
-    const pipeOut = intent.outputs.some((s) => {
+    const pipeOut = operands.outputs.some((s) => {
       const t = classifyTarget(s.name, 'output', s.format, cwd);
       return t.kind === 'pipe' && t.fd === 1;
     });
@@ -289,10 +292,10 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
         notes.push(`report not readable: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       }
     } else notes.push("the user's own report file was not found; files are taken from the command line only");
-    const facts: ReportFacts | undefined = reportText !== undefined ? parseReportLog(reportText) : undefined;
+    const facts: ReportAnalysis | undefined = reportText !== undefined ? parseReport(reportText) : undefined;
     const pipeDigests = new Map([...pipes].map(([k, d]) => [k, d.digest()]));
     const redactUrl = (u: string) => redactArgv([u], key, extra).argv[0]!;
-    const touched = await collectTouched({ cwd, intent: { ...intent, inputs: intent.inputs.map((s) => ({ ...s, name: ffArgs[s.argIndex]! })), outputs: intent.outputs.map((s) => ({ ...s, name: ffArgs[s.argIndex]! })) }, report: facts, aliases, early, pipes: pipeDigests, redactUrl });
+    const touched = await collectTouched({ cwd, operands, report: facts, aliases, early, pipes: pipeDigests, redactUrl });
 
     let reportSha: string | null = null;
     const redactions: Redaction[] = [...argvRedactions];

@@ -9,8 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import type { FileRecord } from '../core/entry.js';
 import type { InputRecord } from '../core/run.js';
 import { hashFile, type FileDigest } from './hash.js';
-import type { CommandIntent } from './intent.js';
-import type { ReportFacts } from './report-log.js';
+import type { ReportAnalysis } from '../core/ffreport.js';
 import { classifyTarget, isSequencePattern, sequenceRegExp, type Target } from './target.js';
 
 export interface FileState {
@@ -62,10 +61,22 @@ export function startHash(file: LocalFile): EarlyHash {
   return { file, before, digest };
 }
 
+/** A file name as given to FFmpeg, with the `-f` that applies to it. */
+export interface Operand {
+  name: string;
+  format: string | null;
+}
+
+/** What the command line names, from the argument analysis (src/core/ffargs.ts). */
+export interface Operands {
+  inputs: Operand[];
+  outputs: Operand[];
+}
+
 export interface TouchedContext {
   cwd: string;
-  intent: CommandIntent;
-  report: ReportFacts | undefined;
+  operands: Operands;
+  report: ReportAnalysis | undefined;
   /** Names FFmpeg received → the local file they stand for (symlinks made for non-UTF-8 names). */
   aliases: Map<string, LocalFile>;
   early: Map<string, EarlyHash>;
@@ -113,19 +124,6 @@ export function expandSequence(path: string): string[] {
   }
 }
 
-/** tee muxer outputs: "a.mkv|[f=mpegts:onfail=ignore]b.ts" (libavformat/tee.c; '\' escapes a '|'). */
-export function teeSlaves(spec: string): { name: string; format: string | null }[] {
-  const out: { name: string; format: string | null }[] = [];
-  for (const part of spec.split(/(?<!\\)\|/)) {
-    const m = /^\[([^\]]*)\](.*)$/.exec(part);
-    const opts = m ? m[1]! : '';
-    const name = (m ? m[2]! : part).replace(/\\\|/g, '|');
-    const f = /(?:^|:)f=([^:]+)/.exec(opts);
-    if (name) out.push({ name, format: f ? f[1]! : null });
-  }
-  return out;
-}
-
 class Collector {
   readonly seen = new Map<string, Promise<InputRecord>>();
   constructor(private readonly ctx: TouchedContext) {}
@@ -158,56 +156,53 @@ class Collector {
 }
 
 export async function collectTouched(ctx: TouchedContext): Promise<{ inputs: InputRecord[]; outputs: FileRecord[] }> {
-  const { cwd, intent, report } = ctx;
+  const { cwd, operands, report } = ctx;
   const inputs = new Collector(ctx);
   const outputs = new Collector(ctx);
-  const openedRead = (report?.opened ?? []).filter((o) => o.mode === 'read');
-  const openedWrite = (report?.opened ?? []).filter((o) => o.mode === 'write');
+  const exists = (p: string) => 'regular' in fileState(ctx.aliases.get(p)?.fsPath ?? p);
 
   // Inputs named on the command line; a sequence pattern stands for the frames it matched.
-  for (const spec of intent.inputs) {
+  for (const spec of operands.inputs) {
     const t = classifyTarget(spec.name, 'input', spec.format, cwd);
-    if (t.kind === 'file' && isSequencePattern(spec.name) && !ctx.aliases.has(t.path) && !('regular' in fileState(t.path))) {
-      for (const p of expandSequence(t.path)) inputs.add({ kind: 'file', path: p }, 'input');
+    if (t.kind === 'file' && isSequencePattern(spec.name) && !ctx.aliases.has(t.path) && !exists(t.path)) {
+      const opened = new Set((report?.opened ?? []).filter((o) => o.mode === 'read').map((o) => classifyTarget(o.path, 'input', null, cwd)).map((o) => (o.kind === 'file' ? o.path : '')));
+      const frames = expandSequence(t.path);
+      // With a report, exactly the frames FFmpeg opened; without one, every file the pattern matches now.
+      for (const p of report ? frames.filter((f) => opened.has(f)) : frames) inputs.add({ kind: 'file', path: p }, 'input');
       continue;
     }
     inputs.add(t, 'input');
   }
   // What FFmpeg opened for reading: concat lists' files, frames, movie=/subtitles= sources, playlists' segments.
-  for (const o of openedRead) inputs.add(classifyTarget(o.path, 'input', null, cwd), 'input');
+  for (const o of report?.opened ?? []) if (o.mode === 'read') inputs.add(classifyTarget(o.path, 'input', null, cwd), 'input');
 
-  // Outputs: a file written under a temporary name and renamed (HLS/DASH `.tmp`) is recorded under its final name.
+  // Outputs FFmpeg opened itself: a file written under a temporary name and renamed (HLS/DASH `.tmp`) is
+  // recorded under its final name.
+  const renamed = new Map((report?.renamed ?? []).map((r) => [r.from, r.to]));
   const written: string[] = [];
-  for (const o of openedWrite) {
-    const t = classifyTarget(o.path, 'output', null, cwd);
-    if (t.kind === 'file' && !('regular' in fileState(ctx.aliases.get(t.path)?.fsPath ?? t.path)) && t.path.endsWith('.tmp')) {
-      const final = t.path.slice(0, -4);
-      if ('regular' in fileState(final)) {
-        written.push(final);
-        continue;
-      }
-    }
+  for (const o of report?.opened ?? []) {
+    if (o.mode !== 'write') continue;
+    const to = renamed.get(o.path);
+    const from = classifyTarget(o.path, 'output', null, cwd);
+    const t = to !== undefined && from.kind === 'file' && !exists(from.path) ? classifyTarget(to, 'output', null, cwd) : from;
     if (t.kind === 'file') written.push(t.path);
     else outputs.add(t, 'output');
   }
-  for (const spec of intent.outputs) {
-    if (spec.format === 'tee') {
-      for (const s of teeSlaves(spec.name)) outputs.add(classifyTarget(s.name, 'output', s.format, cwd), 'output');
-      continue;
-    }
+  for (const spec of operands.outputs) {
     const t = classifyTarget(spec.name, 'output', spec.format, cwd);
     // A pattern (image sequence, segment template) is not itself a file: the pieces FFmpeg opened are recorded.
-    if (t.kind === 'file' && isSequencePattern(spec.name) && !('regular' in fileState(t.path))) {
+    if (t.kind === 'file' && isSequencePattern(spec.name) && !exists(t.path)) {
       const matched = expandSequence(t.path);
-      const pieces = written.length ? written.filter((w) => matched.includes(w)) : matched;
-      for (const p of pieces.length ? pieces : matched) outputs.add({ kind: 'file', path: p }, 'output');
+      const pieces = report ? matched.filter((m) => written.includes(m)) : matched;
+      for (const p of pieces) outputs.add({ kind: 'file', path: p }, 'output');
       continue;
     }
     outputs.add(t, 'output');
   }
   for (const w of written) outputs.add({ kind: 'file', path: w }, 'output');
-  const ins = await inputs.records();
-  const outPaths = new Set((await outputs.records()).map((r) => r.path));
+  const outs = await outputs.records();
+  const outPaths = new Set(outs.map((r) => r.path));
   // A file FFmpeg both wrote and read back (HLS playlists it reopens, two-pass logs) is an output.
-  return { inputs: ins.filter((r) => !outPaths.has(r.path) || ctx.early.has(r.path)), outputs: await outputs.records() };
+  const ins = (await inputs.records()).filter((r) => !outPaths.has(r.path) || ctx.early.has(r.path));
+  return { inputs: ins, outputs: outs };
 }
