@@ -58,7 +58,7 @@ export function parseTilePath(path: string): TileRef | undefined {
   if (groups.length > 6) return undefined; // beyond 2^53
   const index = groups.reduce((acc, g) => acc * 1000 + Number(g), 0);
   const width = m[4] === undefined ? TILE_WIDTH : Number(m[4]);
-  if (width >= TILE_WIDTH || !Number.isSafeInteger(index)) return undefined;
+  if ((m[4] !== undefined && width >= TILE_WIDTH) || !Number.isSafeInteger(index)) return undefined;
   return { level, index, width };
 }
 
