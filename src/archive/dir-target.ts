@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { FfauditError } from '../core/errors.js';
 import { CHECKPOINT, checkpointHistoryPath } from './layout.js';
@@ -88,8 +88,12 @@ export class DirTarget implements ArchiveTarget {
     const path = join(this.dir, ...name.split('/'));
     let data: Buffer;
     try {
-      data = readFileSync(path);
+      // Untrusted: a link (the latest checkpoint is one) must not lead out of the archive.
+      const real = realpathSync(path);
+      if (!real.startsWith(`${realpathSync(this.dir)}${sep}`)) throw new FfauditError('ARCHIVE', `${path} leads outside the archive`);
+      data = readFileSync(real);
     } catch (e) {
+      if (e instanceof FfauditError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw ioError(`cannot read ${path}`, e);
