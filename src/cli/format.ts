@@ -14,7 +14,15 @@ const MEANING: Record<ProblemKind, string> = {
   'root-mismatch': 'the entries no longer hash to what was signed: history was altered',
   rollback: 'the log is shorter than a checkpoint you trusted earlier: entries were removed or an old copy restored',
   fork: 'the log is not an extension of the checkpoint you trusted: history was rewritten, with the signing key',
+  'not-locked': 'an archived object lacks the write-once retention it should have: it could be deleted or replaced',
+  'archive-behind': 'entries were recorded but never copied to the archive for longer than allowed: check that archiving runs',
 };
+
+/** The findings, one line each, then what each kind means. */
+export function formatProblems(problems: readonly Problem[]): string[] {
+  const kinds = [...new Set(problems.map((p) => p.kind))];
+  return [...problems.map(describe), 'what it means:', ...kinds.map((k) => `  - ${k}: ${MEANING[k]}`)];
+}
 
 function describe(p: Problem): string {
   const where = p.index !== undefined ? ` (entry ${p.index})` : p.size !== undefined ? ` (size ${p.size})` : '';

@@ -27,7 +27,9 @@ export type ProblemKind =
   | 'checkpoint-signature-invalid'
   | 'root-mismatch'
   | 'rollback'
-  | 'fork';
+  | 'fork'
+  | 'not-locked'
+  | 'archive-behind';
 
 export interface Problem {
   kind: ProblemKind;

@@ -150,7 +150,8 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
       }
       let trusted: string | undefined;
       const archive = o.trusted !== undefined ? await import('./archive.js') : undefined;
-      if (o.trusted !== undefined && archive?.isArchiveLocation(o.trusted)) {
+      const archiveTrusted = o.trusted !== undefined && archive?.isArchiveLocation(o.trusted) === true;
+      if (o.trusted !== undefined && archiveTrusted) {
         trusted = await archive.readArchiveCheckpoint(o.trusted);
       } else if (o.trusted !== undefined) {
         try {
@@ -164,6 +165,11 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
         const bar = !o.json && process.stderr.isTTY ? progressBar('verifying') : undefined;
         const report = await verifyStore(l.store, l.origin, l.verifier, { trusted, onProgress: bar?.update });
         bar?.done();
+        if (archiveTrusted && trusted !== undefined) {
+          const behind = archive.archiveLagProblems(l, trusted);
+          report.problems.push(...behind);
+          report.ok &&= behind.length === 0;
+        }
         out(o.json ? `${JSON.stringify({ ok: report.ok, size: report.size, problems: report.problems })}\n` : formatVerifyReport(l, report));
         setStatus(report.ok ? 0 : EXIT_INTEGRITY);
       } finally {

@@ -1,0 +1,577 @@
+/**
+ * `ffaudit archive` and `verify --from/--trusted` against a real S3 server with Object Lock (Ceph RGW) and
+ * against a directory: the same scenarios on both, through the real CLI.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { CustodyNote } from '../core/entry.js';
+import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
+import { Ledger } from '../ledger/ledger.js';
+import { startS3TestServer } from '../testing/s3-server.js';
+import { startAutoArchive } from './auto.js';
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ffaudit.js');
+const work = mkdtempSync(join(tmpdir(), 'ffaudit-archive-test-'));
+after(() => removeTree(work));
+
+/** Archive directories hold immutable files (chattr +i): lift that before removing them. */
+function removeTree(dir: string): void {
+  spawnSync('chattr', ['-R', '-i', dir], { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+let seq = 0;
+function fresh(name: string): string {
+  return join(work, `${name}-${++seq}`);
+}
+
+function note(i: number, text = 'note'): CustodyNote {
+  return { v: 1, type: 'custody.note', time: nowRfc3339(), by: currentAuthor(), text: `${text} ${i}`, files: [] };
+}
+
+/** A ledger with `entries` notes and `blobs` random report blobs. */
+function makeLedger(entries: number, blobs = 0, opts: { origin?: string; keyPath?: string; text?: string } = {}): string {
+  const dir = fresh('ledger');
+  const l = Ledger.init(dir, { origin: opts.origin, keyPath: opts.keyPath });
+  for (let a = 0; a < entries; a += 500) l.append(Array.from({ length: Math.min(500, entries - a) }, (_, k) => note(a + k, opts.text)));
+  // Report blobs as the ledger stores them (gzip, named by the SHA-256 of the content), in one transaction.
+  l.store.appendTransaction((tx) => {
+    for (let b = 0; b < blobs; b++) {
+      const data = randomBytes(2048);
+      tx.putBlob(sha256(data).toString('hex'), 'gzip', gzipSync(data), data.length);
+    }
+  });
+  l.close();
+  return dir;
+}
+
+function addEntries(dir: string, n: number): void {
+  const l = Ledger.open({ dir, explicit: true });
+  l.append(Array.from({ length: n }, (_, k) => note(10_000 + k, 'later')));
+  l.close();
+}
+
+function ledgerInfo(dir: string): { checkpoint: string; vkey: string; origin: string; size: number } {
+  const l = Ledger.open({ dir, explicit: true });
+  try {
+    return { checkpoint: l.checkpoint(), vkey: l.vkey, origin: l.origin, size: l.size() };
+  } finally {
+    l.close();
+  }
+}
+
+interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Backend {
+  name: string;
+  env: Record<string, string>;
+  /** A new, empty archive location. */
+  newLocation(): Promise<string>;
+  read(loc: string, name: string): Promise<Buffer | undefined>;
+  /** Every object and its versions (S3) or identity (directory): equal snapshots mean nothing was written. */
+  snapshot(loc: string): Promise<Map<string, string[]>>;
+  /** Objects holding a blob (for the kill test). */
+  countObjects(loc: string): Promise<number>;
+}
+
+const transcript: string[] = []; // everything the CLI printed, checked for credentials at the end
+
+function cli(backend: Backend, ledger: string | undefined, args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...(ledger ? ['--ledger', ledger] : []), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...backend.env },
+    timeout: 120_000,
+  });
+  transcript.push(r.stdout, r.stderr);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function sha256(...parts: Buffer[]): Buffer {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/**
+ * An independent read of an archive, written from c2sp.org/tlog-tiles and RFC 6962 alone (not our tile code):
+ * every entry bundle against its level-0 tile, every level-1 hash against the MTH of its 256 leaves, and the root
+ * of all leaves against the checkpoint's.
+ */
+async function readIndependently(read: (name: string) => Promise<Buffer | undefined>): Promise<{ size: number; root: Buffer; signedRoot: Buffer }> {
+  const checkpoint = (await read('checkpoint'))!.toString('utf8').split('\n');
+  const size = Number(checkpoint[1]);
+  const signedRoot = Buffer.from(checkpoint[2]!, 'base64');
+  const index = (n: number): string => {
+    const groups: string[] = [];
+    do {
+      groups.unshift(String(n % 1000).padStart(3, '0'));
+      n = Math.floor(n / 1000);
+    } while (n > 0);
+    return groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join('/');
+  };
+  const name = (level: string, n: number, width: number) => `tile/${level}/${index(n)}${width === 256 ? '' : `.p/${width}`}`;
+  const leaves: Buffer[] = [];
+  for (let n = 0; n * 256 < size; n++) {
+    const width = Math.min(256, size - n * 256);
+    const tile = await read(name('0', n, width));
+    const bundle = await read(name('entries', n, width));
+    assert.ok(tile && bundle, `${name('0', n, width)} and its entry bundle exist`);
+    assert.equal(tile.length, width * 32);
+    let at = 0;
+    for (let i = 0; i < width; i++) {
+      const len = bundle.readUInt16BE(at);
+      const entry = bundle.subarray(at + 2, at + 2 + len);
+      at += 2 + len;
+      const leaf: Buffer = tile.subarray(i * 32, i * 32 + 32);
+      assert.deepEqual(sha256(Buffer.from([0]), entry), leaf, `entry ${n * 256 + i} hashes to its leaf`);
+      leaves.push(leaf);
+    }
+    assert.equal(at, bundle.length, 'nothing after the last entry');
+  }
+  const mth = (from: number, to: number): Buffer => {
+    if (to - from === 1) return leaves[from]!;
+    let k = 1;
+    while (k * 2 < to - from) k *= 2;
+    return sha256(Buffer.from([1]), mth(from, from + k), mth(from + k, to));
+  };
+  const level1 = Math.floor(size / 256);
+  for (let n = 0; n * 256 < level1; n++) {
+    const width = Math.min(256, level1 - n * 256);
+    const tile = await read(name('1', n, width));
+    assert.ok(tile, `${name('1', n, width)} exists`);
+    for (let i = 0; i < width; i++) {
+      const t = n * 256 + i;
+      assert.deepEqual(tile.subarray(i * 32, i * 32 + 32), mth(t * 256, t * 256 + 256), `level-1 hash ${t}`);
+    }
+  }
+  return { size, root: size === 0 ? sha256() : mth(0, size), signedRoot };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The two backends.
+
+function dirBackend(): Backend {
+  const snapshotDir = (root: string): Map<string, string[]> => {
+    const out = new Map<string, string[]>();
+    const walk = (rel: string) => {
+      for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
+        const name = rel ? `${rel}/${e.name}` : e.name;
+        if (name === '.incoming') continue;
+        if (e.isDirectory()) walk(name);
+        else if (e.isSymbolicLink()) out.set(name, [`-> ${readlinkSync(join(root, name))}`]);
+        else {
+          const st = statSync(join(root, name));
+          out.set(name, [`${st.ino}:${st.mtimeMs}:${st.size}`]);
+        }
+      }
+    };
+    walk('');
+    return out;
+  };
+  return {
+    name: 'directory',
+    env: {},
+    // eslint-disable-next-line @typescript-eslint/require-await
+    newLocation: async () => fresh('archive'),
+    // eslint-disable-next-line @typescript-eslint/require-await
+    read: async (loc, name) => (existsSync(join(loc, name)) ? readFileSync(join(loc, name)) : undefined),
+    // eslint-disable-next-line @typescript-eslint/require-await
+    snapshot: async (loc) => snapshotDir(loc),
+    // eslint-disable-next-line @typescript-eslint/require-await
+    countObjects: async (loc) => (existsSync(join(loc, 'blob')) ? readdirSync(join(loc, 'blob')).length : 0),
+  };
+}
+
+async function s3Backend(endpoint: string, env: Record<string, string>): Promise<Backend & { client: S3Sdk.S3Client; s3: typeof S3Sdk }> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const s3 = await import('@aws-sdk/client-s3');
+  const client = new s3.S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: env.AWS_REGION ?? 'us-east-1',
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+  });
+  const split = (loc: string) => {
+    const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(loc)!;
+    return { bucket: m[1]!, prefix: m[2] ? `${m[2]}/` : '' };
+  };
+  return {
+    name: 'S3 Object Lock',
+    env: { ...env, AWS_ENDPOINT_URL_S3: endpoint },
+    client,
+    s3,
+    newLocation: async () => {
+      const bucket = `ffaudit-test-${randomBytes(6).toString('hex')}`;
+      await client.send(new s3.CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+      return `s3://${bucket}/log/a`;
+    },
+    read: async (loc, name) => {
+      const { bucket, prefix } = split(loc);
+      try {
+        const r = await client.send(new s3.GetObjectCommand({ Bucket: bucket, Key: prefix + name }));
+        return Buffer.from(await r.Body!.transformToByteArray());
+      } catch (e) {
+        if ((e as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw e;
+      }
+    },
+    snapshot: async (loc) => {
+      const { bucket, prefix } = split(loc);
+      const out = new Map<string, string[]>();
+      let keyMarker: string | undefined;
+      let versionMarker: string | undefined;
+      do {
+        const r = await client.send(new s3.ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionMarker }));
+        for (const v of [...(r.Versions ?? []), ...(r.DeleteMarkers ?? [])]) {
+          const k = v.Key!.slice(prefix.length);
+          out.set(k, [...(out.get(k) ?? []), v.VersionId!].sort());
+        }
+        keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
+        versionMarker = r.IsTruncated ? r.NextVersionIdMarker : undefined;
+      } while (keyMarker);
+      return out;
+    },
+    countObjects: async (loc) => {
+      const { bucket, prefix } = split(loc);
+      const r = await client.send(new s3.ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}blob/` }));
+      return r.KeyCount ?? 0;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The scenarios, run on each backend.
+
+function scenarios(get: () => Backend): void {
+  it('archives as tlog-tiles that an independent reader rebuilds into the signed root; a rerun writes nothing', async () => {
+    const b = get();
+    const ledger = makeLedger(300, 3);
+    const loc = await b.newLocation();
+    const first = cli(b, ledger, ['archive', '--to', loc]);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /retention {2}(governance mode until \d{4}-|none on a directory)/);
+    assert.match(first.stdout, /wrote 3 hash tiles, 2 entry bundles, 3 reports, the vkey, the checkpoint/);
+    const info = ledgerInfo(ledger);
+    assert.equal((await b.read(loc, 'checkpoint'))!.toString(), info.checkpoint);
+    assert.equal((await b.read(loc, 'vkey'))!.toString(), `${info.vkey}\n`);
+    const ind = await readIndependently((n) => b.read(loc, n));
+    assert.equal(ind.size, 300);
+    assert.deepEqual(ind.root, ind.signedRoot);
+
+    const before = await b.snapshot(loc);
+    const blobs = [...before.keys()].filter((k) => k.startsWith('blob/'));
+    assert.equal(blobs.length, 3);
+    for (const k of blobs) assert.equal(sha256((await b.read(loc, k))!).toString('hex'), k.slice(5), 'a report is named by its hash');
+    const again = cli(b, ledger, ['archive', '--to', loc, '--json']);
+    assert.equal(again.status, 0, again.stderr);
+    const r = JSON.parse(again.stdout) as { written: Record<string, number | boolean>; alreadyThere: number };
+    assert.deepEqual(r.written, { tiles: 0, bundles: 0, blobs: 0, checkpoint: false, vkey: false });
+    assert.deepEqual(await b.snapshot(loc), before, 'the rerun wrote nothing');
+
+    // Growing: new partial tiles beside the old ones, nothing overwritten; only the checkpoint gains a version.
+    addEntries(ledger, 10);
+    const grow = cli(b, ledger, ['archive', '--to', loc]);
+    assert.equal(grow.status, 0, grow.stderr);
+    const after = await b.snapshot(loc);
+    for (const [k, v] of before) {
+      if (k === 'checkpoint') continue;
+      assert.deepEqual(after.get(k), v, `${k} untouched`);
+    }
+    assert.ok(after.has('tile/0/001.p/44') && after.has('tile/0/001.p/54') && after.has('tile/entries/001.p/54'));
+    assert.ok(after.has('checkpoints/300') && after.has('checkpoints/310'));
+    if (b.name !== 'directory') assert.equal(after.get('checkpoint')!.length, 2, 'the checkpoint gained a second version');
+    for (const [k, v] of after) if (k !== 'checkpoint') assert.equal(v.length, 1, `${k} written once`);
+    const ind2 = await readIndependently((n) => b.read(loc, n));
+    assert.equal(ind2.size, 310);
+    assert.deepEqual(ind2.root, ind2.signedRoot);
+  });
+
+  it('verifies the archived copy alone, saying unmissably when the key itself was not verified', async () => {
+    const b = get();
+    const ledger = makeLedger(40, 2);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, ledger, ['archive', '--to', loc]).status, 0);
+    const withKey = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey')]);
+    assert.equal(withKey.status, 0, withKey.stdout + withKey.stderr);
+    assert.match(withKey.stdout, /INTACT: all 40 archived entries/);
+    assert.doesNotMatch(withKey.stdout, /NOT VERIFIED/);
+    const json = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey'), '--json']);
+    assert.deepEqual(JSON.parse(json.stdout), { ok: true, size: 40, key_verified: true, origin: ledgerInfo(ledger).origin, problems: [] });
+    const noKey = cli(b, undefined, ['verify', '--from', loc]);
+    assert.equal(noKey.status, 0);
+    assert.match(noKey.stdout, /NOT VERIFIED/);
+    // Someone else's key: nothing in the archive counts as signed.
+    const other = makeLedger(1);
+    const wrong = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(other, 'vkey'), '--json']);
+    assert.equal(wrong.status, 1);
+    assert.ok((JSON.parse(wrong.stdout) as { problems: { kind: string }[] }).problems.some((p) => p.kind === 'checkpoint-signature-invalid'));
+    // Not an archive at all: exit 2, one line.
+    const none = cli(b, undefined, ['verify', '--from', await b.newLocation()]);
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /^ffaudit: .*(no archive|no vkey|no checkpoint)/);
+    assert.equal(none.stderr.trim().split('\n').length, 1);
+  });
+
+  it('completes an archive killed half-way, writing nothing twice', async () => {
+    const b = get();
+    const ledger = makeLedger(3000, 300);
+    const loc = await b.newLocation();
+    const child = spawn(process.execPath, [BIN, '--ledger', ledger, 'archive', '--to', loc], { env: { ...process.env, ...b.env }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    let killed = false;
+    for (let i = 0; i < 3000 && child.exitCode === null; i++) {
+      if ((await b.countObjects(loc)) >= 5) {
+        child.kill('SIGKILL');
+        killed = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await exited;
+    assert.ok(killed, 'the archive was killed before it finished');
+    assert.equal(await b.read(loc, 'checkpoint'), undefined, 'the checkpoint is written last');
+    const partial = await b.snapshot(loc);
+    const rerun = cli(b, ledger, ['archive', '--to', loc, '--json']);
+    assert.equal(rerun.status, 0, rerun.stderr);
+    const r = JSON.parse(rerun.stdout) as { written: { blobs: number }; alreadyThere: number; size: number };
+    assert.equal(r.size, 3000);
+    assert.ok(r.alreadyThere >= 5 && r.written.blobs < 300, `the rerun skipped what was there (${r.alreadyThere})`);
+    const done = await b.snapshot(loc);
+    for (const [k, v] of partial) assert.deepEqual(done.get(k), v, `${k} was not written again`);
+    for (const [k, v] of done) assert.equal(v.length, 1, `${k} has one version`);
+    assert.equal([...done.keys()].filter((k) => k.startsWith('blob/')).length, 300);
+    const verify = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey')]);
+    assert.equal(verify.status, 0, verify.stdout);
+    const ind = await readIndependently((n) => b.read(loc, n));
+    assert.deepEqual(ind.root, ind.signedRoot);
+  });
+
+  it('catches a local history rewritten with the same key (verify --trusted ARCHIVE), and refuses to archive it', async () => {
+    const b = get();
+    const honest = makeLedger(20);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, honest, ['archive', '--to', loc]).status, 0);
+    assert.equal(cli(b, honest, ['verify', '--trusted', loc]).status, 0);
+    // The thief: same key, same origin, a different history that is longer and signs perfectly.
+    const stolenKey = join(fresh('stolen'), 'signing.key');
+    spawnSync('mkdir', ['-p', dirname(stolenKey)]);
+    copyFileSync(join(honest, 'signing.key'), stolenKey);
+    const forged = makeLedger(25, 0, { origin: ledgerInfo(honest).origin, keyPath: stolenKey, text: 'forged' });
+    assert.equal(ledgerInfo(forged).vkey, ledgerInfo(honest).vkey);
+    const alone = cli(b, forged, ['verify']);
+    assert.equal(alone.status, 0, 'on its own the forged ledger looks intact');
+    const caught = cli(b, forged, ['verify', '--trusted', loc, '--json']);
+    assert.equal(caught.status, 1);
+    assert.ok((JSON.parse(caught.stdout) as { problems: { kind: string }[] }).problems.some((p) => p.kind === 'fork'));
+    const before = await b.snapshot(loc);
+    const refused = cli(b, forged, ['archive', '--to', loc]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stdout, /fork/);
+    assert.match(refused.stdout, /nothing was written/);
+    assert.deepEqual(await b.snapshot(loc), before, 'nothing was written');
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('archive to a directory', () => {
+  const b = dirBackend();
+  scenarios(() => b);
+
+  it('makes files read-only and immutable, and verify --from finds what an attacker with root changes', async () => {
+    const ledger = makeLedger(30, 1);
+    const loc = await b.newLocation();
+    const r = cli(b, ledger, ['archive', '--to', loc]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(lstatSync(join(loc, 'checkpoint')).isSymbolicLink(), 'checkpoint is a link into checkpoints/');
+    const bundle = join(loc, 'tile/entries/000.p/30');
+    assert.equal(statSync(bundle).mode & 0o222, 0, 'read-only');
+    if (process.getuid?.() === 0 && /immutable/.test(r.stdout) && !/could not/.test(r.stdout)) {
+      assert.throws(() => writeFileSync(bundle, 'x'), { code: 'EPERM' });
+      assert.throws(() => unlinkSync(bundle), { code: 'EPERM' });
+    } else {
+      assert.match(r.stdout, /could not be made immutable/);
+    }
+    // The attacker lifts the protection and edits one entry.
+    spawnSync('chattr', ['-i', bundle]);
+    chmodSync(bundle, 0o644);
+    const bytes = readFileSync(bundle);
+    const at = bytes.indexOf('note 7');
+    bytes.write('NOTE 7', at);
+    writeFileSync(bundle, bytes);
+    const v = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey'), '--json']);
+    assert.equal(v.status, 1);
+    const problems = (JSON.parse(v.stdout) as { problems: { kind: string; index?: number; detail: string }[] }).problems;
+    assert.ok(problems.some((p) => p.kind === 'entry-modified' && p.index === 7), JSON.stringify(problems));
+    assert.ok(problems.some((p) => p.kind === 'not-locked' && p.detail.includes('tile/entries/000.p/30')));
+    assert.ok(problems.some((p) => p.kind === 'root-mismatch'));
+  });
+
+  it('reports archive-behind when local entries stay unarchived longer than archive.maxLag', async () => {
+    const ledger = makeLedger(5);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, ledger, ['archive', '--to', loc]).status, 0);
+    const cfgPath = join(ledger, 'config.json');
+    writeFileSync(cfgPath, JSON.stringify({ ...(JSON.parse(readFileSync(cfgPath, 'utf8')) as object), archive: { maxLag: '1s' } }));
+    addEntries(ledger, 2);
+    assert.equal(cli(b, ledger, ['verify', '--trusted', loc]).status, 0, 'not yet older than the limit');
+    await new Promise((r) => setTimeout(r, 1500));
+    const v = cli(b, ledger, ['verify', '--trusted', loc, '--json']);
+    assert.equal(v.status, 1);
+    const problems = (JSON.parse(v.stdout) as { problems: { kind: string; index?: number }[] }).problems;
+    assert.deepEqual(problems.map((p) => [p.kind, p.index]), [['archive-behind', 5]]);
+    assert.equal(cli(b, ledger, ['archive', '--to', loc]).status, 0);
+    assert.equal(cli(b, ledger, ['verify', '--trusted', loc]).status, 0);
+  });
+
+  it('archives by itself: scheduleAutoArchive starts a background archive without waiting, and --watch keeps up', async () => {
+    const ledger = makeLedger(12);
+    const loc = await b.newLocation();
+    assert.equal(startAutoArchive(ledger), undefined, 'nothing configured: nothing started');
+    const cfgPath = join(ledger, 'config.json');
+    writeFileSync(cfgPath, JSON.stringify({ ...(JSON.parse(readFileSync(cfgPath, 'utf8')) as object), archive: { to: loc, auto: true } }));
+    const t0 = process.hrtime.bigint();
+    const pid = startAutoArchive(ledger);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    assert.ok(pid !== undefined);
+    assert.ok(ms < 500, `returned in ${ms} ms`);
+    for (let i = 0; i < 400; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(readFileSync(join(loc, 'checkpoint'), 'utf8'), ledgerInfo(ledger).checkpoint);
+
+    const watch = spawn(process.execPath, [BIN, '--ledger', ledger, 'archive', '--watch', '--interval', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((res) => watch.on('exit', (code) => res(code)));
+    addEntries(ledger, 3);
+    const want = ledgerInfo(ledger).checkpoint;
+    let caughtUp = false;
+    for (let i = 0; i < 200 && !caughtUp; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      caughtUp = existsSync(join(loc, 'checkpoint')) && readFileSync(join(loc, 'checkpoint'), 'utf8') === want;
+    }
+    watch.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.ok(caughtUp, 'the watcher archived the new entries');
+  });
+
+  it('refuses bad options with one line and exit 2', () => {
+    const ledger = makeLedger(1);
+    for (const args of [
+      ['archive', '--to', fresh('a'), '--retain', '7w'],
+      ['archive', '--to', fresh('a'), '--mode', 'strict'],
+      ['archive'],
+      ['archive', '--to', 'ftp://host/x'],
+      ['archive', '--watch', '--interval', 'soon', '--to', fresh('a')],
+    ]) {
+      const r = cli(b, ledger, args);
+      assert.equal(r.status, 2, args.join(' '));
+      assert.match(r.stderr, /^ffaudit: /);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+});
+
+const server = startS3TestServer();
+describe('archive to S3 with Object Lock (Ceph RGW)', { skip: 'skip' in server ? server.skip : false }, () => {
+  let b: Awaited<ReturnType<typeof s3Backend>>;
+  before(async () => {
+    if ('skip' in server) return;
+    b = await s3Backend(server.endpoint, server.env);
+  });
+  after(() => {
+    if (!('skip' in server)) {
+      b?.client.destroy();
+      server.stop();
+    }
+  });
+  scenarios(() => b);
+
+  it('writes every object with Object Lock; a locked version can be neither deleted nor overwritten', async () => {
+    const ledger = makeLedger(10, 1);
+    const loc = await b.newLocation();
+    const r = cli(b, ledger, ['archive', '--to', loc, '--mode', 'compliance', '--retain', '2d']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /compliance mode until/);
+    const [bucket, ...rest] = loc.slice(5).split('/');
+    const prefix = `${rest.join('/')}/`;
+    const snap = await b.snapshot(loc);
+    for (const k of snap.keys()) {
+      const h = await b.client.send(new b.s3.HeadObjectCommand({ Bucket: bucket, Key: prefix + k }));
+      assert.equal(h.ObjectLockMode, 'COMPLIANCE', k);
+      const days = (h.ObjectLockRetainUntilDate!.getTime() - Date.now()) / 86_400_000;
+      assert.ok(days > 1.9 && days <= 2, `${k} retained ${days} days`);
+    }
+    const key = `${prefix}tile/entries/000.p/10`;
+    const version = snap.get('tile/entries/000.p/10')![0]!;
+    const original = await b.read(loc, 'tile/entries/000.p/10');
+    await assert.rejects(b.client.send(new b.s3.DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: version })), { name: 'AccessDenied' });
+    await assert.rejects(
+      b.client.send(new b.s3.DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: version, BypassGovernanceRetention: true })),
+      { name: 'AccessDenied' },
+    );
+    // An "overwrite" only adds a version; the locked one stays, byte for byte, and verify flags the unlocked fake.
+    await b.client.send(new b.s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from('forged') }));
+    const kept = await b.client.send(new b.s3.GetObjectCommand({ Bucket: bucket, Key: key, VersionId: version }));
+    assert.deepEqual(Buffer.from(await kept.Body!.transformToByteArray()), original);
+    const v = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey'), '--json']);
+    assert.equal(v.status, 1);
+    const problems = (JSON.parse(v.stdout) as { problems: { kind: string; detail: string }[] }).problems;
+    assert.ok(problems.some((p) => p.kind === 'not-locked' && p.detail.includes('tile/entries/000.p/10')), JSON.stringify(problems));
+    assert.ok(problems.some((p) => p.kind === 'entry-modified'));
+  });
+
+  it('refuses a bucket without Object Lock, and never prints or records credentials', async () => {
+    const ledger = makeLedger(3, 1);
+    const plain = `ffaudit-test-${randomBytes(6).toString('hex')}`;
+    await b.client.send(new b.s3.CreateBucketCommand({ Bucket: plain }));
+    const r = cli(b, ledger, ['archive', '--to', `s3://${plain}/x`]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /no Object Lock/);
+    const inUrl = cli(b, ledger, ['archive', '--to', `s3://${b.env.AWS_ACCESS_KEY_ID}:${b.env.AWS_SECRET_ACCESS_KEY}@bucket/x`]);
+    assert.equal(inUrl.status, 2);
+    const badSecret = spawnSync(process.execPath, [BIN, '--ledger', ledger, 'archive', '--to', await b.newLocation()], {
+      encoding: 'utf8',
+      env: { ...process.env, ...b.env, AWS_SECRET_ACCESS_KEY: 'wrong-secret-0123456789' },
+    });
+    transcript.push(badSecret.stdout, badSecret.stderr);
+    assert.equal(badSecret.status, 2);
+    assert.ok(!badSecret.stderr.includes('wrong-secret-0123456789'));
+    const loc = await b.newLocation();
+    assert.equal(cli(b, ledger, ['archive', '--to', loc, '--endpoint', b.env.AWS_ENDPOINT_URL_S3!]).status, 0);
+    // Auto-archive's log, the config and the database: none holds a credential.
+    const cfgPath = join(ledger, 'config.json');
+    writeFileSync(cfgPath, JSON.stringify({ ...(JSON.parse(readFileSync(cfgPath, 'utf8')) as object), archive: { to: loc, auto: true } }));
+    addEntries(ledger, 1);
+    const child = spawnSync(process.execPath, [BIN, '--ledger', ledger, 'archive'], { encoding: 'utf8', env: { ...process.env, ...b.env } });
+    transcript.push(child.stdout, child.stderr);
+    assert.equal(child.status, 0, child.stderr);
+    const secrets = [b.env.AWS_SECRET_ACCESS_KEY!, b.env.AWS_ACCESS_KEY_ID!];
+    const files: string[] = [];
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (p: string) => files.push(p))(join(d, e.name));
+    };
+    walk(ledger);
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      for (const s of secrets) assert.ok(!bytes.includes(s), `${f} holds a credential`);
+    }
+    for (const text of transcript) for (const s of secrets) assert.ok(!text.includes(s), `output holds a credential: ${text.slice(0, 200)}`);
+  });
+});

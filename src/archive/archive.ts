@@ -1,0 +1,212 @@
+/**
+ * `ffaudit archive`: copies the log out as c2sp.org/tlog-tiles static files, plus its verifier key and every
+ * stored blob, into a write-once target.
+ *
+ * Incremental from what the target holds, never from local memory: the archive's own checkpoint says how far it
+ * got, and a listing says which objects exist (a run killed half-way may have left some beyond that checkpoint).
+ * Objects are written in an order that keeps the archive valid at every moment: tiles, bundles and blobs first,
+ * then `checkpoints/<size>`, then the latest `checkpoint`. Before writing anything, the local log must be an
+ * append-only extension of the archived checkpoint (RFC 9162 §2.1.4 consistency proof); otherwise nothing is
+ * written and the finding is returned.
+ */
+import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
+import { FfauditError } from '../core/errors.js';
+import { consistencyProof, hashLeaf, verifyConsistency } from '../core/merkle.js';
+import { checkNote } from '../core/note.js';
+import { encodeEntryBundle, encodeHashTile, hashPerfect, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Problem } from '../ledger/verify.js';
+import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
+import { runPool } from './pool.js';
+import type { Retention } from './retention.js';
+import type { ArchiveTarget } from './target.js';
+
+export interface ArchiveOptions {
+  retention: Retention;
+  /** PUTs in flight at once. */
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ArchiveResult {
+  ok: boolean;
+  /** Findings that stopped the archive (fork, rollback); nothing was written when there are any. */
+  problems: Problem[];
+  /** The archive's size before and after. */
+  previousSize: number;
+  size: number;
+  written: { tiles: number; bundles: number; blobs: number; checkpoint: boolean; vkey: boolean };
+  /** Objects that were already there (a previous run, perhaps interrupted). */
+  alreadyThere: number;
+  /** What the target did to protect the files (directories). */
+  protection?: string | undefined;
+}
+
+/** The archive's latest signed checkpoint text, or undefined when it has none. */
+export async function readArchiveCheckpointText(target: ArchiveTarget): Promise<string | undefined> {
+  const o = await target.get(CHECKPOINT);
+  return o?.data.toString('utf8');
+}
+
+/** Lists everything an archive run needs to know exists; blob listings are split by first hex digit, in parallel. */
+async function listExisting(target: ArchiveTarget): Promise<Set<string>> {
+  const prefixes = [TILE_DIR, CHECKPOINTS_DIR, VKEY, ...[...'0123456789abcdef'].map((c) => `${BLOB_DIR}${c}`)];
+  const lists = await Promise.all(prefixes.map((p) => target.list(p)));
+  return new Set(lists.flat());
+}
+
+/** Checks the local log extends the archived checkpoint; returns the findings (none when it does). */
+function checkExtension(ledger: Ledger, head: SignedCheckpoint, archived: string): { problems: Problem[]; size: number } {
+  let cp: SignedCheckpoint;
+  try {
+    cp = parseSignedCheckpoint(archived);
+  } catch (e) {
+    throw new FfauditError('ARCHIVE', `the archive's checkpoint is malformed: ${(e as Error).message}`);
+  }
+  if (cp.origin !== ledger.origin) {
+    throw new FfauditError('ARCHIVE', `the archive holds another log (origin ${JSON.stringify(cp.origin)}, not ${JSON.stringify(ledger.origin)})`);
+  }
+  if (checkNote(cp.parsed, [ledger.verifier]) !== 'ok') {
+    return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: "the archive's checkpoint is not signed by this ledger's key: the key, and the history with it, were replaced" }] };
+  }
+  if (cp.size > head.size) {
+    return { size: cp.size, problems: [{ kind: 'rollback', size: cp.size, detail: `the archive already holds ${cp.size} entries but the local log only ${head.size}: entries were removed or an older copy was restored` }] };
+  }
+  const proof = consistencyProof(ledger.store, cp.size, head.size);
+  if (!verifyConsistency(cp.size, head.size, proof, cp.root, head.root)) {
+    return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: `the local log is not an extension of the archived checkpoint at size ${cp.size}: history was rewritten (with the signing key)` }] };
+  }
+  return { size: cp.size, problems: [] };
+}
+
+/** Reads entries [from, to), checking each against its stored leaf hash; the stored tree is never trusted blindly. */
+function readEntries(ledger: Ledger, from: number, to: number): Buffer[] {
+  const rows = ledger.store.entries(from, to);
+  if (rows.length !== to - from) throw new FfauditError('INTEGRITY', `entries ${from} to ${to - 1} are not all in the store: run ffaudit verify`);
+  return rows.map((r, k) => {
+    if (r.index !== from + k || !hashLeaf(r.data).equals(ledger.store.perfect(0, r.index))) {
+      throw new FfauditError('INTEGRITY', `entry ${from + k} does not match the log's tree: run ffaudit verify`);
+    }
+    return r.data;
+  });
+}
+
+/** The hashes of a tile, from the store's perfect subtree nodes. */
+function tileHashes(ledger: Ledger, t: TileRef & { level: number }): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < t.width; i++) out.push(ledger.store.perfect(t.level * TILE_HEIGHT, t.index * TILE_WIDTH + i));
+  return out;
+}
+
+export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts: ArchiveOptions): Promise<ArchiveResult> {
+  const headRow = ledger.store.head();
+  if (!headRow) throw new FfauditError('NOT_FOUND', 'the ledger is empty: nothing to archive');
+  let head: SignedCheckpoint;
+  try {
+    head = openCheckpoint(headRow.checkpoint, [ledger.verifier], ledger.origin);
+  } catch {
+    throw new FfauditError('INTEGRITY', "the ledger's latest checkpoint does not verify: run ffaudit verify");
+  }
+  const size = head.size;
+  const result: ArchiveResult = {
+    ok: true,
+    problems: [],
+    previousSize: 0,
+    size,
+    written: { tiles: 0, bundles: 0, blobs: 0, checkpoint: false, vkey: false },
+    alreadyThere: 0,
+  };
+
+  // 1. Where the archive stands, and whether we extend it.
+  const archived = await readArchiveCheckpointText(target);
+  if (archived !== undefined) {
+    const ext = checkExtension(ledger, head, archived);
+    result.previousSize = ext.size;
+    if (ext.problems.length) return { ...result, ok: false, problems: ext.problems, size: ext.size };
+  }
+  const existing = await listExisting(target);
+  // A checkpoint of this size left by an interrupted run must be this very one.
+  if (existing.has(checkpointHistoryPath(size))) {
+    const there = await target.get(checkpointHistoryPath(size));
+    if (there && there.data.toString('utf8') !== headRow.checkpoint) {
+      let sameRoot = false;
+      try {
+        sameRoot = parseSignedCheckpoint(there.data.toString('utf8')).root.equals(head.root);
+      } catch {
+        // malformed: not the same
+      }
+      if (!sameRoot) {
+        return { ...result, ok: false, problems: [{ kind: 'fork', size, detail: `the archive holds a different checkpoint for size ${size}: history was rewritten (with the signing key)` }] };
+      }
+    }
+  }
+
+  // 2. What is missing. Tiles come from the store's nodes, checked bottom-up: leaves against the entries' bytes,
+  // each full tile against the hash the level above holds for it, and the whole against the signed root.
+  const root = rootFromTiles(size, (t) => tileHashes(ledger, t as TileRef & { level: number }));
+  if (!root.equals(head.root)) throw new FfauditError('INTEGRITY', "the log's stored tree does not match its signed checkpoint: run ffaudit verify");
+  await target.prepare();
+
+  type Job = { name: string; make: () => Buffer; kind: 'tiles' | 'bundles' | 'blobs' | 'vkey' };
+  const jobs: Job[] = [];
+  for (const t of tilesForSize(size)) {
+    const name = tilePath(t);
+    if (existing.has(name)) {
+      result.alreadyThere++;
+      continue;
+    }
+    if (t.level === 'entries') {
+      jobs.push({ name, kind: 'bundles', make: () => encodeEntryBundle(readEntries(ledger, t.index * TILE_WIDTH, t.index * TILE_WIDTH + t.width)) });
+    } else {
+      const ref = t as TileRef & { level: number };
+      jobs.push({
+        name,
+        kind: 'tiles',
+        make: () => {
+          const hashes = tileHashes(ledger, ref);
+          if (ref.level === 0) readEntries(ledger, ref.index * TILE_WIDTH, ref.index * TILE_WIDTH + ref.width);
+          if (ref.width === TILE_WIDTH && !hashPerfect(hashes).equals(ledger.store.perfect((ref.level + 1) * TILE_HEIGHT, ref.index))) {
+            throw new FfauditError('INTEGRITY', `the log's stored tree is inconsistent at ${name}: run ffaudit verify`);
+          }
+          return encodeHashTile(hashes);
+        },
+      });
+    }
+  }
+  for (const sha of ledger.store.blobHashes()) {
+    const name = blobPath(sha);
+    if (existing.has(name)) {
+      result.alreadyThere++;
+      continue;
+    }
+    jobs.push({
+      name,
+      kind: 'blobs',
+      make: () => {
+        const b = ledger.blob(sha);
+        if (!b) throw new FfauditError('INTEGRITY', `blob ${sha} vanished from the store`);
+        return b;
+      },
+    });
+  }
+  if (!existing.has(VKEY)) jobs.push({ name: VKEY, kind: 'vkey', make: () => Buffer.from(`${ledger.vkey}\n`) });
+  else result.alreadyThere++;
+
+  // 3. Write: everything else, then the checkpoint history, then the latest checkpoint.
+  let done = 0;
+  await runPool(jobs, opts.concurrency ?? 32, async (j) => {
+    await target.put(j.name, j.make(), opts.retention);
+    if (j.kind === 'vkey') result.written.vkey = true;
+    else result.written[j.kind]++;
+    opts.onProgress?.(++done, jobs.length);
+  });
+  const note = Buffer.from(headRow.checkpoint, 'utf8');
+  if (!existing.has(checkpointHistoryPath(size))) await target.put(checkpointHistoryPath(size), note, opts.retention);
+  else result.alreadyThere++;
+  if (archived !== headRow.checkpoint) {
+    await target.publishCheckpoint(note, size, opts.retention);
+    result.written.checkpoint = true;
+  }
+  result.protection = await target.finish();
+  return result;
+}

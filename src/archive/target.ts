@@ -1,0 +1,97 @@
+/**
+ * Where an archive lives: an S3 bucket with Object Lock, or a directory. Both behind one small write-once
+ * interface; everything read back from either is untrusted input.
+ */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { FfauditError } from '../core/errors.js';
+import type { Retention } from './retention.js';
+
+/** Whether an object carries the retention it should: Object Lock on S3, read-only on a directory. */
+export interface LockStatus {
+  locked: boolean;
+  detail: string;
+}
+
+export interface StoredObject {
+  data: Buffer;
+  lock: LockStatus;
+}
+
+export interface ArchiveTarget {
+  /** The archive's location, fit to print (never carries credentials). */
+  readonly location: string;
+  /** Names (relative to the archive root) of the objects whose names start with `prefix`. */
+  list(prefix: string): Promise<string[]>;
+  /** An object's bytes and lock status; undefined when absent. */
+  get(name: string): Promise<StoredObject | undefined>;
+  /** Checks the target can take locked writes (S3: Object Lock enabled on the bucket) before anything is written. */
+  prepare(): Promise<void>;
+  /** Writes a new object, locked. The caller has listed first: an existing object is never replaced. */
+  put(name: string, data: Buffer, retention: Retention): Promise<void>;
+  /** Makes `checkpoints/<size>` (already written) the latest `checkpoint`: a new locked version, never a rewrite. */
+  publishCheckpoint(data: Buffer, size: number, retention: Retention): Promise<void>;
+  /** Work to do once all objects of a run are written (e.g. making files immutable). */
+  finish(): Promise<string | undefined>;
+  close(): void;
+}
+
+export interface S3Location {
+  kind: 's3';
+  bucket: string;
+  /** Key prefix without leading or trailing slash ('' for the bucket root). */
+  prefix: string;
+}
+
+export interface DirLocation {
+  kind: 'dir';
+  dir: string;
+}
+
+export type ArchiveLocation = S3Location | DirLocation;
+
+/** Parses `s3://BUCKET[/PREFIX]` or a directory path. Credentials in the URL are refused without echoing them. */
+export function parseArchiveLocation(text: string): ArchiveLocation {
+  if (/^s3:\/\//i.test(text)) {
+    const rest = text.slice(5);
+    const slash = rest.indexOf('/');
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    if (bucket.includes('@') || bucket.includes(':')) {
+      throw new FfauditError('USAGE', 'credentials do not belong in an s3:// location: use the AWS environment variables or profile files');
+    }
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new FfauditError('USAGE', `not a valid S3 bucket name: ${JSON.stringify(bucket)}`);
+    const prefix = (slash < 0 ? '' : rest.slice(slash + 1)).replace(/^\/+|\/+$/g, '');
+    if (prefix.split('/').some((p) => p === '..' || p === '.')) throw new FfauditError('USAGE', 'an S3 prefix may not contain . or .. elements');
+    return { kind: 's3', bucket, prefix };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new FfauditError('USAGE', `unsupported archive location ${JSON.stringify(text.split(':')[0] + '://…')}: use s3://BUCKET/PREFIX or a directory`);
+  return { kind: 'dir', dir: resolve(text) };
+}
+
+/** True for s3://… and for an existing directory (a checkpoint saved earlier is a file). */
+export function isArchiveLocation(text: string): boolean {
+  if (/^s3:\/\//i.test(text)) return true;
+  try {
+    return statSync(text).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export interface OpenTargetOptions {
+  /** S3 endpoint URL (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS itself). */
+  endpoint?: string | undefined;
+  /** Directory targets: create the directory when missing (archiving); verifying never creates. */
+  create?: boolean;
+}
+
+/** Opens a target; the AWS SDK is loaded only for s3:// locations. */
+export async function openTarget(text: string, opts: OpenTargetOptions = {}): Promise<ArchiveTarget> {
+  const loc = parseArchiveLocation(text);
+  if (loc.kind === 's3') {
+    const { S3Target } = await import('./s3-target.js');
+    return S3Target.open(loc, opts.endpoint);
+  }
+  const { DirTarget } = await import('./dir-target.js');
+  return DirTarget.open(loc.dir, opts.create ?? false);
+}
