@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,4 +98,19 @@ export function naiveRoot(leafHashes: readonly Buffer[]): Buffer {
 /** SHA-256(0x00 ‖ data), written here rather than imported, for the independent checks. */
 export function naiveLeaf(data: Uint8Array): Buffer {
   return createHash('sha256').update(Buffer.from([0])).update(data).digest();
+}
+
+/** The `<<<`/`>>>` blocks of ../shared/vectors/c2sp-examples.txt, in order, each line ending in a newline. */
+export function c2spExamples(): string[] {
+  const text = readFileSync(join(VECTORS_DIR, 'c2sp-examples.txt'), 'utf8');
+  const blocks: string[] = [];
+  let current: string[] | undefined;
+  for (const line of text.split('\n')) {
+    if (line === '<<<') current = [];
+    else if (line === '>>>' && current) {
+      blocks.push(current.map((l) => `${l}\n`).join(''));
+      current = undefined;
+    } else current?.push(line);
+  }
+  return blocks;
 }
