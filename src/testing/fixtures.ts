@@ -3,7 +3,7 @@
  * naive Merkle tree hash. Only tests import this module (it is left out of the published package).
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,4 +113,56 @@ export function c2spExamples(): string[] {
     } else current?.push(line);
   }
   return blocks;
+}
+
+/** PATH(m, D[n]) of RFC 6962 §2.1.1, by recursion over naive roots: the leaf's sibling first. */
+export function naivePath(leafHashes: readonly Buffer[], m: number): Buffer[] {
+  const n = leafHashes.length;
+  if (n <= 1) return [];
+  let k = 1;
+  while (k << 1 < n) k <<= 1;
+  return m < k
+    ? [...naivePath(leafHashes.slice(0, k), m), naiveRoot(leafHashes.slice(k))]
+    : [...naivePath(leafHashes.slice(k), m - k), naiveRoot(leafHashes.slice(0, k))];
+}
+
+/** PROOF(m, D[n]) of RFC 6962 §2.1.2, by recursion over naive roots. */
+export function naiveConsistency(leafHashes: readonly Buffer[], m: number): Buffer[] {
+  const sub = (d: readonly Buffer[], mm: number, b: boolean): Buffer[] => {
+    const n = d.length;
+    if (mm === n) return b ? [] : [naiveRoot(d)];
+    let k = 1;
+    while (k << 1 < n) k <<= 1;
+    return mm <= k ? [...sub(d.slice(0, k), mm, b), naiveRoot(d.slice(k))] : [...sub(d.slice(k), mm - k, false), naiveRoot(d.slice(0, k))];
+  };
+  return m === 0 || m === leafHashes.length ? [] : sub(leafHashes, m, true);
+}
+
+/**
+ * Checks a C2SP signed checkpoint with node:crypto alone, from c2sp.org/signed-note and tlog-checkpoint, without
+ * any of ffaudit's code: returns the origin, size and root it signs, or throws.
+ */
+export function independentlyOpenCheckpoint(note: string, vkey: string): { origin: string; size: number; root: Buffer } {
+  // name+id+key: the name and the hex ID hold no '+', the base64 key may.
+  const [, name, idHex, keyB64] = /^([^+]+)\+([0-9a-f]{8})\+(.+)$/.exec(vkey.trim()) as unknown as [string, string, string, string];
+  const typedKey = Buffer.from(keyB64, 'base64');
+  if (typedKey[0] !== 0x01 || typedKey.length !== 33) throw new Error('not an Ed25519 vkey');
+  const pub = typedKey.subarray(1);
+  const keyId = createHash('sha256').update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x01]), pub])).digest().subarray(0, 4);
+  if (keyId.toString('hex') !== idHex) throw new Error('vkey ID mismatch');
+  const split = note.lastIndexOf('\n\n');
+  const text = note.slice(0, split + 1);
+  const spki = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' });
+  let ok = false;
+  for (const line of note.slice(split + 2).split('\n').filter(Boolean)) {
+    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const sig = Buffer.from(m[2]!, 'base64');
+    if (!sig.subarray(0, 4).equals(keyId)) continue;
+    if (!cryptoVerify(null, Buffer.from(text, 'utf8'), spki, sig.subarray(4))) throw new Error('bad signature');
+    ok = true;
+  }
+  if (!ok) throw new Error('not signed by the key');
+  const [origin, size, root] = text.split('\n') as [string, string, string];
+  return { origin, size: Number(size), root: Buffer.from(root, 'base64') };
 }
