@@ -84,11 +84,24 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
 
   // 1. The database file itself.
   for (const msg of store.integrityCheck().slice(0, 20)) add({ kind: 'store-corrupt', detail: `SQLite integrity check: ${msg}` });
+  // A damaged file may fail any read below: that is one more store-corrupt finding, and the pass goes on with what
+  // can be read, so the report still names the entries and checkpoints that survive.
+  let unreadable = 0;
+  const read = <T>(what: string, fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof FfauditError) || e.code !== 'STORE') throw e;
+      if (unreadable++ === 0) add({ kind: 'store-corrupt', detail: `${what} cannot be read: ${e.message}` });
+      return fallback;
+    }
+  };
+  const damaged = () => counts.has('store-corrupt');
   const missing = store.missingTriggers();
   if (missing.length) add({ kind: 'triggers-missing', detail: `the triggers that refuse changes are gone (${missing.join(', ')}): someone edited the database directly` });
 
   // 2. The signed checkpoints: the head and the kept history.
-  const head = store.head();
+  const head = read('the head', () => store.head(), undefined);
   const signed = new Map<number, SignedCheckpoint>();
   const checkSigned = (note: string, where: string): SignedCheckpoint | undefined => {
     let cp: SignedCheckpoint;
@@ -111,7 +124,7 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     if (cp && cp.size !== head.size) add({ kind: 'checkpoint-signature-invalid', size: head.size, detail: `the head claims size ${head.size} but its checkpoint says ${cp.size}` });
     if (cp) signed.set(cp.size, cp);
   }
-  const kept = store.keptCheckpoints();
+  const kept = read('the kept checkpoints', () => store.keptCheckpoints(), []);
   for (const k of kept) {
     const cp = checkSigned(k.checkpoint, `the kept checkpoint at size ${k.size}`);
     if (!cp) continue;
@@ -125,7 +138,7 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     }
     signed.set(cp.size, cp);
   }
-  const maxIdx = store.maxEntryIndex();
+  const maxIdx = read('the entries', () => store.maxEntryIndex(), -1);
   if (!head && maxIdx >= 0) add({ kind: 'checkpoint-missing', detail: 'entries exist but no signed checkpoint covers them' });
 
   if (trusted) {
@@ -146,10 +159,17 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
   const checkSizes = [...signed.keys()].sort((a, b) => a - b);
   let nextCheck = 0;
   let lastGoodSize = 0;
-  let rootFailures = 0;
   const entryProblemAt: number[] = []; // sorted indices with an entry-level finding
   const ZERO = Buffer.alloc(32);
   let checkedEntries = 0;
+  // The first signed root the entries fail to reach, and the range of entries it leaves in doubt.
+  let firstRootFailure: { from: number; size: number } | undefined;
+  // Stored nodes that disagree with the entries beneath them, only the lowest of each chain (a changed leaf makes
+  // every ancestor differ too). Whether the node or the entries under it were changed is decided after the pass,
+  // by the signed roots.
+  const treeMismatches: { level: number; index: number; deleted: boolean }[] = [];
+  // Per level, the last two node indices that disagreed: a parent completes right after its two children.
+  const recentMismatch: number[][] = [];
 
   const checkRootAt = (s: number) => {
     if (trusted && s === trusted.size && !frontier.root().equals(trusted.root)) {
@@ -162,15 +182,7 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
       if (frontier.root().equals(cp.root)) {
         lastGoodSize = cs;
       } else {
-        rootFailures++;
-        const explained = anyInRange(entryProblemAt, lastGoodSize, cs);
-        if (rootFailures === 1 && !explained) {
-          add({
-            kind: 'root-mismatch',
-            size: cs,
-            detail: `the entries do not hash to the root signed at size ${cs}, though each matches its stored leaf hash: an entry from index ${lastGoodSize} to ${cs - 1} was changed and the stored tree rewritten to match`,
-          });
-        }
+        firstRootFailure ??= { from: lastGoodSize, size: cs };
       }
     }
   };
@@ -178,21 +190,21 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
 
   for (let a = 0; a < total; a += chunk) {
     const b = Math.min(a + chunk, total);
-    const rows = store.entries(a, b);
+    const rows = read(`entries ${a} to ${b - 1}`, () => store.entries(a, b), []);
     // Stored interior nodes completed by leaves in [a, b): node (l, i) completes at leaf (i+1)·2^l − 1.
     const nodes = new Map<number, Map<number, Buffer>>();
     for (let l = 1; 2 ** l <= b; l++) {
       const w = 2 ** l;
       const lo = Math.ceil((a + 1) / w) - 1;
       const hi = Math.floor(b / w) - 1;
-      if (hi >= lo) nodes.set(l, store.nodesInRange(l, lo, hi));
+      if (hi >= lo) nodes.set(l, read('the stored tree', () => store.nodesInRange(l, lo, hi), new Map<number, Buffer>()));
     }
     let r = 0;
     for (let i = a; i < b; i++) {
       const row = rows[r]?.index === i ? rows[r++] : undefined;
       let leaf: Buffer;
       if (!row) {
-        if (i < size) add({ kind: 'entry-missing', index: i, detail: `entry ${i} was deleted` });
+        if (i < size) add({ kind: 'entry-missing', index: i, detail: damaged() ? `entry ${i} cannot be read from the damaged database` : `entry ${i} was deleted` });
         entryProblemAt.push(i);
         leaf = ZERO;
       } else {
@@ -209,20 +221,49 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
       if (i >= size) continue;
       frontier.push(leaf, (level, idx, hash) => {
         const stored = nodes.get(level)?.get(idx);
+        if (stored?.equals(hash)) return;
+        const recent = (recentMismatch[level] ??= []);
+        recent.push(idx);
+        if (recent.length > 2) recent.shift();
         const from = idx * 2 ** level;
-        const to = from + 2 ** level;
-        const explained = anyInRange(entryProblemAt, from, to);
-        if (!explained && (!stored || !stored.equals(hash))) {
-          add({ kind: 'tree-modified', index: from, detail: `the stored tree node over entries ${from} to ${to - 1} (level ${level}) was ${stored ? 'changed' : 'deleted'}` });
-        }
+        if (anyInRange(entryProblemAt, from, from + 2 ** level)) return; // an entry finding explains it
+        const below = recentMismatch[level - 1];
+        if (level > 1 && below && (below.includes(2 * idx) || below.includes(2 * idx + 1))) return; // so does a lower node
+        treeMismatches.push({ level, index: idx, deleted: !stored });
       });
       checkRootAt(frontier.size);
     }
     opts.onProgress?.(b, total);
   }
   if (size === 0) checkRootAt(0);
-  if (rootFailures > 0 && !problems.some((p) => p.kind === 'root-mismatch') && entryProblemAt.length === 0) {
-    add({ kind: 'root-mismatch', detail: 'the entries do not hash to the signed roots' });
+
+  // A stored node that disagrees with its entries, under a signed root the entries no longer reach: the entries
+  // changed, their recorded leaf hashes rewritten to match, and the untouched stored tree still remembers the
+  // originals; that narrows the change to the node's range (two entries for a level-1 node). Under roots that
+  // still verify, the entries are as signed and the node itself was altered.
+  const failure = firstRootFailure;
+  let rootExplained = failure === undefined || anyInRange(entryProblemAt, failure.from, failure.size);
+  for (const m of treeMismatches) {
+    const from = m.index * 2 ** m.level;
+    const to = from + 2 ** m.level;
+    if (failure && from < failure.size && to > failure.from) {
+      rootExplained = true;
+      const which = to - from === 2 ? `entry ${from} or ${from + 1}` : `an entry from index ${from} to ${to - 1}`;
+      add({
+        kind: 'entry-modified',
+        index: from,
+        detail: `${which} was changed together with its recorded leaf hash: the stored tree over entries ${from} to ${to - 1} and the root signed at size ${failure.size} no longer match`,
+      });
+    } else {
+      add({ kind: 'tree-modified', index: from, detail: `the stored tree node over entries ${from} to ${to - 1} (level ${m.level}) was ${m.deleted ? 'deleted' : 'changed'}` });
+    }
+  }
+  if (failure && !rootExplained) {
+    add({
+      kind: 'root-mismatch',
+      size: failure.size,
+      detail: `the entries do not hash to the root signed at size ${failure.size}, though each matches its stored leaf hash: an entry from index ${failure.from} to ${failure.size - 1} was changed and the stored tree rewritten to match`,
+    });
   }
 
   for (const [kind, n] of counts) {

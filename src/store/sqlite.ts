@@ -57,7 +57,8 @@ function wrap(e: unknown, what: string): FfauditError {
     return new FfauditError('BUSY', `the ledger database stayed locked for ${BUSY_TIMEOUT_MS / 1000} s while ${what}`, { cause: e });
   }
   if (err.code === 'SQLITE_FULL') return new FfauditError('IO', `disk full while ${what}`, { cause: e });
-  if (err.code === 'SQLITE_CORRUPT' || err.code === 'SQLITE_NOTADB') {
+  // Extended result codes (SQLITE_CORRUPT_INDEX, …) name the same failure.
+  if (err.code?.startsWith('SQLITE_CORRUPT') || err.code === 'SQLITE_NOTADB') {
     return new FfauditError('STORE', `the ledger database is damaged (${err.message ?? err.code})`, { cause: e });
   }
   return new FfauditError('STORE', `${what}: ${err.message ?? String(e)}`, { cause: e });
@@ -227,13 +228,22 @@ export class SqliteStore implements Store {
 
   /** SQLite's own check of the file's structure: an empty list when sound. */
   integrityCheck(): string[] {
-    const rows = this.db.pragma('quick_check') as { quick_check: string }[];
+    let rows: { quick_check: string }[];
+    try {
+      rows = this.db.pragma('quick_check') as { quick_check: string }[];
+    } catch (e) {
+      // Damage bad enough to stop the check itself is its own finding, not a reason to stop verifying.
+      const err = wrap(e, 'checking the database');
+      if (err.code === 'STORE') return [err.message];
+      throw err;
+    }
     const msgs = rows.map((r) => r.quick_check);
     return msgs.length === 1 && msgs[0] === 'ok' ? [] : msgs;
   }
 
   missingTriggers(): string[] {
-    const have = new Set((this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[]).map((r) => r.name));
+    const rows = this.run('reading the schema', () => this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[]);
+    const have = new Set(rows.map((r) => r.name));
     return EXPECTED_TRIGGERS.filter((t) => !have.has(t));
   }
 
