@@ -208,6 +208,42 @@ describe('verify: tampering without the signing key', () => {
     assert.equal(runCli(['--ledger', dir, 'verify']).status, 1);
   });
 
+  it('rows far beyond the head or at negative indices → entry-unsigned, found at once', () => {
+    const dir = copy();
+    const extra = canonicalBytes(note('far away'));
+    attack(dir, (db) => {
+      const ins = db.prepare('INSERT INTO entries (idx, leaf, data) VALUES (?, ?, ?)');
+      ins.run(2 ** 50, hashLeaf(extra), extra);
+      ins.run(-1, hashLeaf(extra), extra);
+    });
+    const started = Date.now();
+    assert.deepEqual(summary(verify(dir).problems), ['entry-unsigned@-1', `entry-unsigned@${2 ** 50}`]);
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('an unsigned head claiming a huge size does not send verify over it', () => {
+    const dir = copy();
+    attack(dir, (db) => {
+      const { note } = db.prepare('SELECT note FROM head').get() as { note: string };
+      db.prepare('UPDATE head SET size = ?, note = ?').run(2 ** 50, note.replace(`\n${SIZE}\n`, `\n${2 ** 50}\n`));
+    });
+    const started = Date.now();
+    const r = verify(dir);
+    assert.deepEqual(summary(r.problems), ['checkpoint-signature-invalid']);
+    assert.equal(r.size, SIZE);
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('values of the wrong SQLite type → findings, not a crash', () => {
+    const dir = copy();
+    attack(dir, (db) => {
+      db.exec('UPDATE entries SET data = 42 WHERE idx = 1');
+      db.exec("UPDATE entries SET leaf = 'text' WHERE idx = 2");
+      db.exec("UPDATE nodes SET hash = 'text' WHERE level = 1 AND idx = 4");
+    });
+    assert.deepEqual(summary(verify(dir).problems), ['entry-modified@1', 'entry-modified@2', 'tree-modified@8']);
+  });
+
   it('an entry, its leaf hash and every tree node rewritten consistently → root-mismatch (the signed roots)', () => {
     const dir = copy();
     attack(dir, (db) => {

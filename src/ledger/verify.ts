@@ -120,7 +120,10 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
   let size = 0;
   if (head) {
     const cp = checkSigned(head.checkpoint, 'the latest checkpoint');
-    size = cp?.size ?? head.size;
+    // Without a valid signature the head's size is hostile: it may not send the pass over more entries than
+    // the store holds.
+    const rows = read('the entries', () => store.entryCount(), 0);
+    size = cp?.size ?? (Number.isSafeInteger(head.size) && head.size > 0 ? Math.min(head.size, rows) : 0);
     if (cp && cp.size !== head.size) add({ kind: 'checkpoint-signature-invalid', size: head.size, detail: `the head claims size ${head.size} but its checkpoint says ${cp.size}` });
     if (cp) signed.set(cp.size, cp);
   }
@@ -152,8 +155,9 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     }
   }
 
-  // 3. One streaming pass over the entries: leaf hashes, stored tree nodes, and roots at every signed size.
-  const total = Math.max(size, maxIdx + 1);
+  // 3. One streaming pass over the entries of the signed log: leaf hashes, stored tree nodes, and roots at every
+  // signed size. Rows outside it are looked up afterwards, so that one hostile row at index 2^50 costs one row.
+  const total = size;
   const chunk = opts.chunkSize ?? 16384;
   const frontier = new Frontier();
   const checkSizes = [...signed.keys()].sort((a, b) => a - b);
@@ -203,25 +207,25 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     for (let i = a; i < b; i++) {
       const row = rows[r]?.index === i ? rows[r++] : undefined;
       let leaf: Buffer;
-      if (!row) {
-        if (i < size) add({ kind: 'entry-missing', index: i, detail: damaged() ? `entry ${i} cannot be read from the damaged database` : `entry ${i} was deleted` });
+      if (row && !Buffer.isBuffer(row.data)) {
+        add({ kind: 'entry-modified', index: i, detail: `entry ${i} is no longer stored as bytes` });
+        entryProblemAt.push(i);
+        leaf = ZERO;
+      } else if (!row) {
+        add({ kind: 'entry-missing', index: i, detail: damaged() ? `entry ${i} cannot be read from the damaged database` : `entry ${i} was deleted` });
         entryProblemAt.push(i);
         leaf = ZERO;
       } else {
         checkedEntries++;
         leaf = hashLeaf(row.data);
-        if (i >= size) {
-          add({ kind: 'entry-unsigned', index: i, detail: `entry ${i} lies beyond the signed log (size ${size}): it was added behind the log's back` });
-          entryProblemAt.push(i);
-        } else if (!leaf.equals(row.leaf)) {
+        if (!Buffer.isBuffer(row.leaf) || !leaf.equals(row.leaf)) {
           add({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
           entryProblemAt.push(i);
         }
       }
-      if (i >= size) continue;
       frontier.push(leaf, (level, idx, hash) => {
         const stored = nodes.get(level)?.get(idx);
-        if (stored?.equals(hash)) return;
+        if (Buffer.isBuffer(stored) && stored.equals(hash)) return;
         const recent = (recentMismatch[level] ??= []);
         recent.push(idx);
         if (recent.length > 2) recent.shift();
@@ -237,22 +241,30 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
   }
   if (size === 0) checkRootAt(0);
 
+  // Rows no signed checkpoint covers: beyond the signed size, or at negative indices.
+  const stray = read('the entries', () => store.entriesOutside(size, MAX_LISTED + 1), []);
+  for (const row of stray.slice(0, MAX_LISTED)) {
+    add({ kind: 'entry-unsigned', index: row.index, detail: `entry ${row.index} lies outside the signed log (size ${size}): it was added behind the log's back` });
+  }
+  if (stray.length > MAX_LISTED) add({ kind: 'entry-unsigned', detail: 'more rows lie outside the signed log; not listed' });
+
   // A stored node that disagrees with its entries, under a signed root the entries no longer reach: the entries
   // changed, their recorded leaf hashes rewritten to match, and the untouched stored tree still remembers the
   // originals; that narrows the change to the node's range (two entries for a level-1 node). Under roots that
-  // still verify, the entries are as signed and the node itself was altered.
+  // still verify, or whose failure the entry findings already explain, the node itself was altered.
   const failure = firstRootFailure;
   let rootExplained = failure === undefined || anyInRange(entryProblemAt, failure.from, failure.size);
+  const unexplainedFailure = rootExplained ? undefined : failure;
   for (const m of treeMismatches) {
     const from = m.index * 2 ** m.level;
     const to = from + 2 ** m.level;
-    if (failure && from < failure.size && to > failure.from) {
+    if (unexplainedFailure && from < unexplainedFailure.size && to > unexplainedFailure.from) {
       rootExplained = true;
       const which = to - from === 2 ? `entry ${from} or ${from + 1}` : `an entry from index ${from} to ${to - 1}`;
       add({
         kind: 'entry-modified',
         index: from,
-        detail: `${which} was changed together with its recorded leaf hash: the stored tree over entries ${from} to ${to - 1} and the root signed at size ${failure.size} no longer match`,
+        detail: `${which} was changed together with its recorded leaf hash: the stored tree over entries ${from} to ${to - 1} and the root signed at size ${unexplainedFailure.size} no longer match`,
       });
     } else {
       add({ kind: 'tree-modified', index: from, detail: `the stored tree node over entries ${from} to ${to - 1} (level ${m.level}) was ${m.deleted ? 'deleted' : 'changed'}` });

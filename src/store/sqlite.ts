@@ -81,6 +81,7 @@ export class SqliteStore implements Store {
       keep: p('INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)'),
       entry: p('SELECT idx, leaf, data FROM entries WHERE idx = ?'),
       entries: p('SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx'),
+      entriesOutside: p('SELECT idx, leaf, data FROM entries WHERE idx < 0 OR idx >= ? ORDER BY idx LIMIT ?'),
       insertEntry: p('INSERT INTO entries (idx, leaf, data) VALUES (?, ?, ?)'),
       maxIdx: p('SELECT max(idx) AS m FROM entries'),
       count: p('SELECT count(*) AS c FROM entries'),
@@ -175,6 +176,12 @@ export class SqliteStore implements Store {
   entries(from: number, to: number): StoredEntry[] {
     return this.run('reading entries', () =>
       (this.st.entries!.all(from, to) as { idx: number; leaf: Buffer; data: Buffer }[]).map((r) => ({ index: r.idx, leaf: r.leaf, data: r.data })),
+    );
+  }
+
+  entriesOutside(size: number, limit: number): StoredEntry[] {
+    return this.run('reading entries', () =>
+      (this.st.entriesOutside!.all(size, limit) as { idx: number; leaf: Buffer; data: Buffer }[]).map((r) => ({ index: r.idx, leaf: r.leaf, data: r.data })),
     );
   }
 

@@ -46,6 +46,8 @@ export interface Store extends NodeSource {
   appendTransaction<T>(fn: (tx: AppendTx) => T): T;
   entry(index: number): StoredEntry | undefined;
   entries(from: number, to: number): StoredEntry[];
+  /** Up to `limit` entries whose index is negative or at least `size`, in index order (what no checkpoint covers). */
+  entriesOutside(size: number, limit: number): StoredEntry[];
   /** The highest entry index stored (whatever the head says), or -1. */
   maxEntryIndex(): number;
   entryCount(): number;
