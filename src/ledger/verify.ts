@@ -97,7 +97,7 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     }
   };
   const damaged = () => counts.has('store-corrupt');
-  const missing = store.missingTriggers();
+  const missing = read('the schema', () => store.missingTriggers(), []);
   if (missing.length) add({ kind: 'triggers-missing', detail: `the triggers that refuse changes are gone (${missing.join(', ')}): someone edited the database directly` });
 
   // 2. The signed checkpoints: the head and the kept history.
@@ -122,8 +122,8 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     const cp = checkSigned(head.checkpoint, 'the latest checkpoint');
     // Without a valid signature the head's size is hostile: it may not send the pass over more entries than
     // the store holds.
-    const rows = read('the entries', () => store.entryCount(), 0);
-    size = cp?.size ?? (Number.isSafeInteger(head.size) && head.size > 0 ? Math.min(head.size, rows) : 0);
+    const claimed = Number.isSafeInteger(head.size) && head.size > 0 ? head.size : 0;
+    size = cp?.size ?? Math.min(claimed, read('the entries', () => store.entryCount(), 0));
     if (cp && cp.size !== head.size) add({ kind: 'checkpoint-signature-invalid', size: head.size, detail: `the head claims size ${head.size} but its checkpoint says ${cp.size}` });
     if (cp) signed.set(cp.size, cp);
   }
