@@ -15,6 +15,7 @@ import {
   naiveLeaf,
   naiveRoot,
   runCli,
+  runCliAsync,
   tempDir,
 } from '../testing/fixtures.js';
 
@@ -246,6 +247,20 @@ describe('the per-user default ledger', () => {
     const verify = runCli(['verify', '--json'], { env });
     assert.deepEqual(JSON.parse(verify.stdout), { ok: true, size: 2, problems: [] });
     assert.deepEqual(readdirSync(xdg), ['ffaudit']);
+  });
+
+  it('is created once when several processes use it first at the same moment', async () => {
+    const xdg = join(tmp.dir, `xdg${counter++}`);
+    mkdirSync(xdg);
+    const env = cleanEnv({ XDG_DATA_HOME: xdg });
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => runCliAsync(['note', `first use ${i}`, '--json'], env)));
+    for (const r of results) assert.equal(r.status, 0, r.stderr);
+    assert.equal(results.filter((r) => r.stderr.startsWith('ffaudit: created a new ledger')).length, 1);
+    const indices = results.map((r) => (JSON.parse(r.stdout) as { index: number }).index).sort((a, b) => a - b);
+    assert.deepEqual(indices, [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(JSON.parse(runCli(['verify', '--json'], { env }).stdout), { ok: true, size: 8, problems: [] });
+    // Nothing left over from the creation.
+    assert.deepEqual(readdirSync(join(xdg, 'ffaudit')).sort(), ['config.json', 'ledger.db', 'redaction.key', 'signing.key', 'vkey']);
   });
 
   it('verify does not create it', () => {

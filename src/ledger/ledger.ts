@@ -4,9 +4,9 @@
  * transaction, so every acknowledged entry is covered by a signed checkpoint.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { signCheckpoint, parseSignedCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry, sha256Hex, type EntryBase } from '../core/entry.js';
@@ -41,6 +41,48 @@ export interface OpenOptions {
   /** Create the per-user default ledger on first use; `onCreate` is told. */
   autoCreate?: boolean;
   onCreate?: (ledger: Ledger) => void;
+}
+
+/** How long a process waits for another one that is creating the same per-user default ledger. */
+const INIT_WAIT_MS = 30_000;
+
+/** Polls `done` every 20 ms until it holds (true) or `ms` have passed (false). */
+function waitFor(done: () => boolean, ms: number): boolean {
+  const deadline = Date.now() + ms;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    Atomics.wait(cell, 0, 0, 20); // a synchronous sleep: opening a ledger is synchronous
+  }
+  return true;
+}
+
+/**
+ * Creates the database at `path` so that it appears complete or not at all: it is built under a temporary name
+ * beside it, closed, and then hard-linked into place, which fails if another process got there first (LEDGER_EXISTS).
+ * Readers therefore never open a database without its schema and metadata.
+ */
+function createDatabase(path: string, fill: (store: SqliteStore) => void): void {
+  const temp = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const store = SqliteStore.open(temp, { create: true });
+    try {
+      store.appendTransaction(() => fill(store));
+    } finally {
+      store.close();
+    }
+    try {
+      linkSync(temp, path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dirname(path)}`);
+      // File systems without hard links: a rename, exclusive only as far as the check before it.
+      if (existsSync(path)) throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dirname(path)}`);
+      renameSync(temp, path);
+    }
+  } finally {
+    for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) rmSync(f, { force: true });
+  }
 }
 
 function defaultOrigin(): string {
@@ -100,15 +142,20 @@ export class Ledger {
     const config: LedgerConfig = opts.keyPath ? { key: keyPath } : {};
     writeFileSync(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
     // The keyed hashes of redacted secrets use a per-ledger secret, so that short secrets cannot be guessed from them.
-    writeFileSync(join(dir, 'redaction.key'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-    const store = SqliteStore.open(join(dir, DB_FILE), { create: true });
-    store.appendTransaction(() => {
+    try {
+      writeFileSync(join(dir, 'redaction.key'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new FfauditError(code === 'EEXIST' ? 'LEDGER_EXISTS' : 'IO', `cannot create ${join(dir, 'redaction.key')}: ${code}`);
+    }
+    const dbPath = join(dir, DB_FILE);
+    createDatabase(dbPath, (store) => {
       store.setMeta('origin', signer.name);
       store.setMeta('vkey', formatVerifierKey(signer.name, signer.publicKey));
       store.setMeta('schema', '1');
     });
     writeFileSync(join(dir, 'vkey'), `${formatVerifierKey(signer.name, signer.publicKey)}\n`);
-    const ledger = new Ledger(dir, store, config, keyPath);
+    const ledger = new Ledger(dir, SqliteStore.open(dbPath), config, keyPath);
     ledger.signerCache = signer;
     return ledger;
   }
@@ -117,11 +164,17 @@ export class Ledger {
     const dir = resolve(loc.dir);
     if (!Ledger.exists(dir)) {
       if (!loc.explicit && opts.autoCreate) {
-        const l = Ledger.init(dir, { keyPath: opts.keyPath });
-        opts.onCreate?.(l);
-        return l;
+        try {
+          const l = Ledger.init(dir, { keyPath: opts.keyPath });
+          opts.onCreate?.(l);
+          return l;
+        } catch (e) {
+          // Another process is creating the same default ledger at this moment: use theirs once it is complete.
+          if (!(e instanceof FfauditError && e.code === 'LEDGER_EXISTS') || !waitFor(() => Ledger.exists(dir), INIT_WAIT_MS)) throw e;
+        }
+      } else {
+        throw new FfauditError('NO_LEDGER', `no ledger at ${dir} (create one with: ffaudit init --ledger ${dir})`);
       }
-      throw new FfauditError('NO_LEDGER', `no ledger at ${dir}${loc.explicit ? '' : ''} (create one with: ffaudit init --ledger ${dir})`);
     }
     let config: LedgerConfig = {};
     try {
