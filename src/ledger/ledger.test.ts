@@ -244,8 +244,7 @@ describe('durability settings', () => {
     const l = fresh();
     l.append([note('x')]);
     l.close();
-    // The WAL header magic is written at the start of DIR/ledger.db-wal while a connection has it open, and the
-    // database header records WAL (file format version 2) at offsets 18 and 19.
+    // The database header records WAL mode as file format version 2 at offsets 18 and 19 (sqlite.org/fileformat2).
     const header = readFileSync(join(l.dir, 'ledger.db')).subarray(18, 20);
     assert.deepEqual([...header], [2, 2]);
   });

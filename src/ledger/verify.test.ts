@@ -408,6 +408,12 @@ describe('verify --trusted: tampering with the signing key', () => {
     assert.equal((JSON.parse(cli.stdout) as { problems: { kind: string }[] }).problems[0]!.kind, 'rollback');
   });
 
+  it('an entry deleted, checked against a trusted checkpoint → entry-missing, not a fork', () => {
+    const dir = copy();
+    attack(dir, (db) => db.exec('DELETE FROM entries WHERE idx = 4'));
+    assert.deepEqual(summary(verify(dir, templateCheckpoints[SIZE - 1]).problems), ['entry-missing@4']);
+  });
+
   it('the log extends a trusted checkpoint of any earlier size → intact', () => {
     const dir = copy();
     for (let s = 1; s <= SIZE; s++) assert.deepEqual(verify(dir, templateCheckpoints[s - 1]).problems, [], `size ${s}`);

@@ -176,7 +176,9 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
   const recentMismatch: number[][] = [];
 
   const checkRootAt = (s: number) => {
-    if (trusted && s === trusted.size && !frontier.root().equals(trusted.root)) {
+    // Entries found changed or missing already explain a different root; a fork is a history that is
+    // self-consistent yet not the trusted one.
+    if (trusted && s === trusted.size && !frontier.root().equals(trusted.root) && !anyInRange(entryProblemAt, 0, s)) {
       add({ kind: 'fork', size: s, detail: `the log's first ${s} entries do not hash to the trusted checkpoint's root: history was rewritten (with the signing key)` });
     }
     while (nextCheck < checkSizes.length && checkSizes[nextCheck]! <= s) {
