@@ -85,6 +85,15 @@ function createDatabase(path: string, fill: (store: SqliteStore) => void): void 
   }
 }
 
+/** DIR/vkey, as init wrote it; undefined when it cannot be read. */
+function readVkeyFile(dir: string): string | undefined {
+  try {
+    return readFileSync(join(dir, 'vkey'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
 function defaultOrigin(): string {
   // Unique per ledger, URL-like, no spaces or '+' (signed-note key names).
   const host = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-') || 'localhost';
@@ -105,8 +114,19 @@ export class Ledger {
     this.store = store;
     this.config = config;
     this.keyPath = keyPath;
-    const origin = store.meta('origin');
-    const vkey = store.meta('vkey');
+    let origin: string | undefined;
+    let vkey: string | undefined;
+    try {
+      origin = store.meta('origin');
+      vkey = store.meta('vkey');
+    } catch (e) {
+      // Damage where the metadata lives must not keep verify from reporting it: the verifier key written beside
+      // the database at init stands in. It is no more trusted than the database: checkpoints signed by any other
+      // key fail against it.
+      vkey = readVkeyFile(dir);
+      if (!(e instanceof FfauditError) || e.code !== 'STORE' || vkey === undefined) throw e;
+      origin = vkey.slice(0, vkey.indexOf('+'));
+    }
     if (!origin || !vkey) throw new FfauditError('STORE', `the ledger at ${dir} has no origin or verifier key`);
     this.origin = origin;
     try {

@@ -362,6 +362,22 @@ describe('verify: a damaged database file', () => {
     assert.ok((JSON.parse(json.stdout) as { problems: { kind: string }[] }).problems.some((p) => p.kind === 'store-corrupt'));
   });
 
+  it('the page holding the ledger’s metadata damaged → store-corrupt (exit 1), the rest still checked', () => {
+    const dir = copy();
+    const path = join(dir, 'ledger.db');
+    const file = readFileSync(path);
+    const page = pageOf(file, 'example.org/tamper+'); // the vkey value in the meta table
+    assert.notEqual(page.start, pageOf(file, 'entry number 7').start);
+    for (let i = 8; i < 24; i++) file[page.start + i] = 0xff;
+    writeFileSync(path, file);
+    const r = verify(dir);
+    // SQLite may list several faults on that page; every finding is about the file, none about the entries.
+    assert.ok(r.problems.length > 0 && r.problems.every((p) => p.kind === 'store-corrupt'), JSON.stringify(summary(r.problems)));
+    assert.equal(r.checked.entries, SIZE);
+    const cli = runCli(['--ledger', dir, 'verify', '--json']);
+    assert.equal(cli.status, 1, cli.stderr);
+  });
+
   it('bytes flipped inside an entry’s payload → entry-modified with its index', () => {
     const dir = copy();
     const path = join(dir, 'ledger.db');
