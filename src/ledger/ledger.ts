@@ -204,7 +204,13 @@ export class Ledger {
       // A missing or damaged config only loses settings; the evidence is in the database.
     }
     const keyPath = opts.keyPath ? resolve(opts.keyPath) : typeof config.key === 'string' ? config.key : join(dir, KEY_FILE);
-    return new Ledger(dir, SqliteStore.open(join(dir, DB_FILE)), config, keyPath);
+    const store = SqliteStore.open(join(dir, DB_FILE));
+    try {
+      return new Ledger(dir, store, config, keyPath);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
   }
 
   get vkey(): string {
