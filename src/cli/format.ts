@@ -14,6 +14,8 @@ const MEANING: Record<ProblemKind, string> = {
   'root-mismatch': 'the entries no longer hash to what was signed: history was altered',
   rollback: 'the log is shorter than a checkpoint you trusted earlier: entries were removed or an old copy restored',
   fork: 'the log is not an extension of the checkpoint you trusted: history was rewritten, with the signing key',
+  'blob-modified': 'a large value kept outside its entry was altered or damaged; the entry still names the original by hash',
+  'blob-missing': 'a large value kept outside its entry was deleted; the entry still names it by hash',
 };
 
 function describe(p: Problem): string {

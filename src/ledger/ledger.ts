@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { signCheckpoint, parseSignedCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry, sha256Hex, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
@@ -16,6 +16,7 @@ import { formatVerifierKey, isValidKeyName, parseVerifierKey, type Signer, type 
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { AppendTx, Store } from '../store/types.js';
+import { checkedBlobContent } from './blob.js';
 import { indexEntry } from './index-entry.js';
 import { createKeyFile, loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, type LedgerLocation } from './location.js';
@@ -277,13 +278,8 @@ export class Ledger {
   blob(sha256: string): Buffer | undefined {
     const b = this.store.blob(sha256);
     if (!b) return undefined;
-    let data: Buffer;
-    try {
-      data = b.codec === 'gzip' ? gunzipSync(b.data) : b.data;
-    } catch {
-      throw new FfauditError('INTEGRITY', `blob ${sha256} is damaged`);
-    }
-    if (sha256Hex(data) !== sha256) throw new FfauditError('INTEGRITY', `blob ${sha256} does not match its hash`);
+    const data = checkedBlobContent(sha256, b);
+    if (!data) throw new FfauditError('INTEGRITY', `blob ${sha256} is damaged or does not match its hash`);
     return data;
   }
 

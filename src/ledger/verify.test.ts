@@ -334,6 +334,45 @@ describe('verify: tampering without the signing key', () => {
   });
 });
 
+describe('verify: blobs, the large values kept outside their entries', () => {
+  let withBlob = '';
+  let blobHash = '';
+  before(() => {
+    const l = Ledger.init(join(tmp.dir, `blobs${counter++}`), { origin: 'example.org/blobs' });
+    l.append([note('small')]);
+    l.append([{ ...note('large'), report: 'y'.repeat(70_000) }]);
+    l.close();
+    withBlob = l.dir;
+    const db = new Database(join(withBlob, 'ledger.db'), { readonly: true });
+    blobHash = (db.prepare('SELECT sha256 FROM blobs').get() as { sha256: string }).sha256;
+    db.close();
+  });
+  const copyBlobLedger = () => {
+    const dir = join(tmp.dir, `blobcopy${counter++}`);
+    cpSync(withBlob, dir, { recursive: true });
+    return dir;
+  };
+
+  it('an intact ledger with a blob verifies', () => {
+    assert.deepEqual(verify(withBlob).problems, []);
+  });
+
+  it('a blob’s content altered → blob-modified, naming the entry', () => {
+    const dir = copyBlobLedger();
+    attack(dir, (db) => db.prepare('UPDATE blobs SET data = ? WHERE sha256 = ?').run(Buffer.from(JSON.stringify('z'.repeat(70_000))), blobHash));
+    const r = verify(dir);
+    assert.deepEqual(summary(r.problems), ['blob-modified@1']);
+    assert.match(r.problems[0]!.detail, new RegExp(blobHash));
+    assert.equal(runCli(['--ledger', dir, 'verify']).status, 1);
+  });
+
+  it('a blob deleted → blob-missing, naming the entry', () => {
+    const dir = copyBlobLedger();
+    attack(dir, (db) => db.prepare('DELETE FROM blobs WHERE sha256 = ?').run(blobHash));
+    assert.deepEqual(summary(verify(dir).problems), ['blob-missing@1']);
+  });
+});
+
 describe('verify: a damaged database file', () => {
   /** The offset of the SQLite page that holds `needle`, and the page size. */
   function pageOf(file: Buffer, needle: string): { start: number; size: number } {

@@ -7,10 +7,12 @@
  * each kept signed checkpoint is compared with the root rebuilt at its size.
  */
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
+import { isBlobRef } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf } from '../core/merkle.js';
 import { checkNote, type Verifier } from '../core/note.js';
 import type { Store } from '../store/types.js';
+import { checkedBlobContent } from './blob.js';
 
 export type ProblemKind =
   | 'store-corrupt'
@@ -23,7 +25,9 @@ export type ProblemKind =
   | 'checkpoint-signature-invalid'
   | 'root-mismatch'
   | 'rollback'
-  | 'fork';
+  | 'fork'
+  | 'blob-modified'
+  | 'blob-missing';
 
 export interface Problem {
   kind: ProblemKind;
@@ -46,6 +50,7 @@ export interface VerifyOptions {
   chunkSize?: number;
 }
 
+const BLOB_REF_MARK = Buffer.from('"$blob":"');
 const MAX_LISTED = 1000; // per kind: a log rewritten wholesale still yields a readable report
 
 /** True when the ascending list `sorted` holds a value in [from, to). */
@@ -166,6 +171,18 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
   const entryProblemAt: number[] = []; // sorted indices with an entry-level finding
   const ZERO = Buffer.alloc(32);
   let checkedEntries = 0;
+  // Blobs the entries name (entry.ts moves large top-level fields into them), with the first entry naming each.
+  const blobRefs = new Map<string, number>();
+  const noteBlobRefs = (data: Buffer, index: number) => {
+    let entry: unknown;
+    try {
+      entry = JSON.parse(data.toString('utf8'));
+    } catch {
+      return; // not JSON: the leaf hash, not this check, says whether these are the signed bytes
+    }
+    if (typeof entry !== 'object' || entry === null) return;
+    for (const v of Object.values(entry)) if (isBlobRef(v) && !blobRefs.has(v.$blob)) blobRefs.set(v.$blob, index);
+  };
   // The first signed root the entries fail to reach, and the range of entries it leaves in doubt.
   let firstRootFailure: { from: number; size: number } | undefined;
   // Stored nodes that disagree with the entries beneath them, only the lowest of each chain (a changed leaf makes
@@ -220,6 +237,7 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
       } else {
         checkedEntries++;
         leaf = hashLeaf(row.data);
+        if (row.data.includes(BLOB_REF_MARK)) noteBlobRefs(row.data, i);
         if (!Buffer.isBuffer(row.leaf) || !leaf.equals(row.leaf)) {
           add({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
           entryProblemAt.push(i);
@@ -249,6 +267,20 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
     add({ kind: 'entry-unsigned', index: row.index, detail: `entry ${row.index} lies outside the signed log (size ${size}): it was added behind the log's back` });
   }
   if (stray.length > MAX_LISTED) add({ kind: 'entry-unsigned', detail: 'more rows lie outside the signed log; not listed' });
+
+  // 4. Blobs: each stored one must hash to its name, and each one an entry names must be there. (Entries sign
+  // only the hash; this finds the damage before someone needs the content.)
+  const blobHashes = read('the blobs', () => store.blobHashes(), []);
+  for (const h of blobHashes) {
+    const stored = read(`blob ${h}`, () => store.blob(h), undefined);
+    if (stored && !checkedBlobContent(h, stored)) {
+      add({ kind: 'blob-modified', index: blobRefs.get(h), detail: `blob ${h}${blobRefs.has(h) ? `, named by entry ${blobRefs.get(h)},` : ''} no longer matches its hash` });
+    }
+  }
+  const storedBlobs = new Set(blobHashes);
+  for (const [h, index] of blobRefs) {
+    if (!storedBlobs.has(h)) add({ kind: 'blob-missing', index, detail: `blob ${h}, named by entry ${index}, is missing` });
+  }
 
   // A stored node that disagrees with its entries, under a signed root the entries no longer reach: the entries
   // changed, their recorded leaf hashes rewritten to match, and the untouched stored tree still remembers the
