@@ -16,6 +16,8 @@ const MEANING: Record<ProblemKind, string> = {
   fork: 'the log is not an extension of the checkpoint you trusted: history was rewritten, with the signing key',
   'not-locked': 'an archived object lacks the write-once retention it should have: it could be deleted or replaced',
   'archive-behind': 'entries were recorded but never copied to the archive for longer than allowed: check that archiving runs',
+  'blob-modified': 'a large value kept outside its entry was altered or damaged; the entry still names the original by hash',
+  'blob-missing': 'a large value kept outside its entry was deleted; the entry still names it by hash',
 };
 
 /** The findings, one line each, then what each kind means. */

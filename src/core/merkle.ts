@@ -168,7 +168,7 @@ export function verifyInclusion(leafHash: Uint8Array, index: number, size: numbe
 
 /**
  * Consistency proof verification, RFC 9162 §2.1.4.2, with the edge cases (equal sizes, size 0) handled as
- * transparency-dev/merkle does.
+ * transparency-dev/merkle's vectors require.
  */
 export function verifyConsistency(
   size1: number,
@@ -177,10 +177,16 @@ export function verifyConsistency(
   root1: Uint8Array,
   root2: Uint8Array,
 ): boolean {
-  if (!validSize(size1) || !validSize(size2) || !isHash(root1) || !isHash(root2)) return false;
-  if (!Array.isArray(proof) || !proof.every(isHash)) return false;
+  if (!validSize(size1) || !validSize(size2) || !Array.isArray(proof)) return false;
   if (size2 < size1) return false;
-  if (size1 === size2) return proof.length === 0 && Buffer.from(root1).equals(root2);
+  if (size1 === size2) {
+    // Equal sizes: consistent exactly when the roots are the same bytes and the proof is empty (transparency-dev
+    // compares the bytes as given). The empty tree has one root only, MTH({}) (RFC 9162 §2.1.1).
+    if (proof.length !== 0 || !(root1 instanceof Uint8Array) || !(root2 instanceof Uint8Array)) return false;
+    if (!Buffer.from(root1).equals(root2)) return false;
+    return size1 > 0 || EMPTY_ROOT.equals(root1);
+  }
+  if (!isHash(root1) || !isHash(root2) || !proof.every(isHash)) return false;
   if (size1 === 0) return proof.length === 0; // every tree extends the empty one
   // 1. an empty path fails.
   if (proof.length === 0) return false;

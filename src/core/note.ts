@@ -52,8 +52,11 @@ export function ed25519PublicKeyFromRaw(raw: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: 'der', type: 'spki' });
 }
 
+/** The raw 32-byte public key of an Ed25519 private or public key object. */
 export function rawPublicKey(key: KeyObject): Buffer {
-  const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  // createPublicKey accepts a private key object but refuses a public one, so a public key is exported as it is.
+  const pub = key.type === 'public' ? key : createPublicKey(key);
+  const der = pub.export({ format: 'der', type: 'spki' });
   return Buffer.from(der.subarray(der.length - 32));
 }
 

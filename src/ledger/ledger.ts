@@ -4,10 +4,10 @@
  * transaction, so every acknowledged entry is covered by a signed checkpoint.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { dirname, join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { signCheckpoint, parseSignedCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry, sha256Hex, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
@@ -16,6 +16,7 @@ import { formatVerifierKey, isValidKeyName, parseVerifierKey, type Signer, type 
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { AppendTx, Store } from '../store/types.js';
+import { checkedBlobContent } from './blob.js';
 import { indexEntry } from './index-entry.js';
 import { createKeyFile, loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, type LedgerLocation } from './location.js';
@@ -43,6 +44,57 @@ export interface OpenOptions {
   onCreate?: (ledger: Ledger) => void;
 }
 
+/** How long a process waits for another one that is creating the same per-user default ledger. */
+const INIT_WAIT_MS = 30_000;
+
+/** Polls `done` every 20 ms until it holds (true) or `ms` have passed (false). */
+function waitFor(done: () => boolean, ms: number): boolean {
+  const deadline = Date.now() + ms;
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    Atomics.wait(cell, 0, 0, 20); // a synchronous sleep: opening a ledger is synchronous
+  }
+  return true;
+}
+
+/**
+ * Creates the database at `path` so that it appears complete or not at all: it is built under a temporary name
+ * beside it, closed, and then hard-linked into place, which fails if another process got there first (LEDGER_EXISTS).
+ * Readers therefore never open a database without its schema and metadata.
+ */
+function createDatabase(path: string, fill: (store: SqliteStore) => void): void {
+  const temp = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    const store = SqliteStore.open(temp, { create: true });
+    try {
+      store.appendTransaction(() => fill(store));
+    } finally {
+      store.close();
+    }
+    try {
+      linkSync(temp, path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dirname(path)}`);
+      // File systems without hard links: a rename, exclusive only as far as the check before it.
+      if (existsSync(path)) throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dirname(path)}`);
+      renameSync(temp, path);
+    }
+  } finally {
+    for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) rmSync(f, { force: true });
+  }
+}
+
+/** DIR/vkey, as init wrote it; undefined when it cannot be read. */
+function readVkeyFile(dir: string): string | undefined {
+  try {
+    return readFileSync(join(dir, 'vkey'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
 function defaultOrigin(): string {
   // Unique per ledger, URL-like, no spaces or '+' (signed-note key names).
   const host = hostname().toLowerCase().replace(/[^a-z0-9.-]/g, '-') || 'localhost';
@@ -63,8 +115,19 @@ export class Ledger {
     this.store = store;
     this.config = config;
     this.keyPath = keyPath;
-    const origin = store.meta('origin');
-    const vkey = store.meta('vkey');
+    let origin: string | undefined;
+    let vkey: string | undefined;
+    try {
+      origin = store.meta('origin');
+      vkey = store.meta('vkey');
+    } catch (e) {
+      // Damage where the metadata lives must not keep verify from reporting it: the verifier key written beside
+      // the database at init stands in. It is no more trusted than the database: checkpoints signed by any other
+      // key fail against it.
+      vkey = readVkeyFile(dir);
+      if (!(e instanceof FfauditError) || e.code !== 'STORE' || vkey === undefined) throw e;
+      origin = vkey.slice(0, vkey.indexOf('+'));
+    }
     if (!origin || !vkey) throw new FfauditError('STORE', `the ledger at ${dir} has no origin or verifier key`);
     this.origin = origin;
     try {
@@ -100,15 +163,20 @@ export class Ledger {
     const config: LedgerConfig = opts.keyPath ? { key: keyPath } : {};
     writeFileSync(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
     // The keyed hashes of redacted secrets use a per-ledger secret, so that short secrets cannot be guessed from them.
-    writeFileSync(join(dir, 'redaction.key'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-    const store = SqliteStore.open(join(dir, DB_FILE), { create: true });
-    store.appendTransaction(() => {
+    try {
+      writeFileSync(join(dir, 'redaction.key'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new FfauditError(code === 'EEXIST' ? 'LEDGER_EXISTS' : 'IO', `cannot create ${join(dir, 'redaction.key')}: ${code}`);
+    }
+    const dbPath = join(dir, DB_FILE);
+    createDatabase(dbPath, (store) => {
       store.setMeta('origin', signer.name);
       store.setMeta('vkey', formatVerifierKey(signer.name, signer.publicKey));
       store.setMeta('schema', '1');
     });
     writeFileSync(join(dir, 'vkey'), `${formatVerifierKey(signer.name, signer.publicKey)}\n`);
-    const ledger = new Ledger(dir, store, config, keyPath);
+    const ledger = new Ledger(dir, SqliteStore.open(dbPath), config, keyPath);
     ledger.signerCache = signer;
     return ledger;
   }
@@ -117,11 +185,17 @@ export class Ledger {
     const dir = resolve(loc.dir);
     if (!Ledger.exists(dir)) {
       if (!loc.explicit && opts.autoCreate) {
-        const l = Ledger.init(dir, { keyPath: opts.keyPath });
-        opts.onCreate?.(l);
-        return l;
+        try {
+          const l = Ledger.init(dir, { keyPath: opts.keyPath });
+          opts.onCreate?.(l);
+          return l;
+        } catch (e) {
+          // Another process is creating the same default ledger at this moment: use theirs once it is complete.
+          if (!(e instanceof FfauditError && e.code === 'LEDGER_EXISTS') || !waitFor(() => Ledger.exists(dir), INIT_WAIT_MS)) throw e;
+        }
+      } else {
+        throw new FfauditError('NO_LEDGER', `no ledger at ${dir} (create one with: ffaudit init --ledger ${dir})`);
       }
-      throw new FfauditError('NO_LEDGER', `no ledger at ${dir}${loc.explicit ? '' : ''} (create one with: ffaudit init --ledger ${dir})`);
     }
     let config: LedgerConfig = {};
     try {
@@ -131,7 +205,13 @@ export class Ledger {
       // A missing or damaged config only loses settings; the evidence is in the database.
     }
     const keyPath = opts.keyPath ? resolve(opts.keyPath) : typeof config.key === 'string' ? config.key : join(dir, KEY_FILE);
-    return new Ledger(dir, SqliteStore.open(join(dir, DB_FILE)), config, keyPath);
+    const store = SqliteStore.open(join(dir, DB_FILE));
+    try {
+      return new Ledger(dir, store, config, keyPath);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
   }
 
   get vkey(): string {
@@ -198,13 +278,8 @@ export class Ledger {
   blob(sha256: string): Buffer | undefined {
     const b = this.store.blob(sha256);
     if (!b) return undefined;
-    let data: Buffer;
-    try {
-      data = b.codec === 'gzip' ? gunzipSync(b.data) : b.data;
-    } catch {
-      throw new FfauditError('INTEGRITY', `blob ${sha256} is damaged`);
-    }
-    if (sha256Hex(data) !== sha256) throw new FfauditError('INTEGRITY', `blob ${sha256} does not match its hash`);
+    const data = checkedBlobContent(sha256, b);
+    if (!data) throw new FfauditError('INTEGRITY', `blob ${sha256} is damaged or does not match its hash`);
     return data;
   }
 

@@ -3,6 +3,8 @@
  * node inside the block with what the bytes give, and return what the rest of the pass needs (the block's root and
  * its partial frontiers at the sizes where signed roots must be checked). Runs in-process or in a worker thread.
  */
+import { isBlobRef } from '../core/entry.js';
+import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf } from '../core/merkle.js';
 import type { Store } from '../store/types.js';
 import type { Problem } from './verify.js';
@@ -10,25 +12,38 @@ import type { Problem } from './verify.js';
 export interface BlockJob {
   start: number;
   end: number;
-  /** The signed size of the log: entries at or beyond it are unsigned. */
-  size: number;
   /** Sizes in (start, end] at which the caller needs the block's partial frontier. */
   sizes: number[];
+}
+
+/** A stored node that disagrees with the entries beneath it (only the lowest of each chain). */
+export interface TreeMismatch {
+  level: number;
+  index: number;
+  deleted: boolean;
 }
 
 export interface BlockResult {
   start: number;
   end: number;
-  /** Root of the block when it is a whole perfect subtree below `size`. */
+  /** Root of the block when it is a whole perfect subtree. */
   root: Buffer | null;
   parts: { size: number; hashes: Buffer[] }[];
   problems: Problem[];
   /** Indices with an entry-level finding, ascending. */
   problemAt: number[];
+  treeMismatches: TreeMismatch[];
+  /** The stored node over the whole block disagreed (so the caller's parent nodes need not be blamed). */
+  topMismatch: boolean;
+  /** Blobs the entries name, with the first entry naming each. */
+  blobRefs: [string, number][];
+  /** The first read that failed on a damaged database, if any. */
+  unreadable: string | null;
   checked: number;
 }
 
 const ZERO = Buffer.alloc(32);
+const BLOB_REF_MARK = Buffer.from('"$blob":"');
 
 /** True when the ascending list `sorted` holds a value in [from, to). */
 export function anyInRange(sorted: readonly number[], from: number, to: number): boolean {
@@ -42,71 +57,111 @@ export function anyInRange(sorted: readonly number[], from: number, to: number):
   return lo < sorted.length && sorted[lo]! < to;
 }
 
-/** A lookup of the stored hashes of nodes (level, lo…hi): one packed read when intact, else one row each. */
-function hashesFor(store: Store, level: number, lo: number, hi: number): (idx: number) => Buffer | undefined {
-  const packed = store.packedHashes(level, lo, hi);
-  if (packed) return (idx) => (idx >= lo && idx <= hi ? packed.subarray((idx - lo) * 32, (idx - lo + 1) * 32) : undefined);
-  const map = store.nodesInRange(level, lo, hi);
-  return (idx) => map.get(idx);
-}
-
 export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResult {
-  const { start, end, size } = job;
+  const { start, end } = job;
   const problems: Problem[] = [];
   const problemAt: number[] = [];
+  const treeMismatches: TreeMismatch[] = [];
+  const mismatched = new Set<string>();
+  const blobRefs = new Map<string, number>();
   const frontier = new Frontier(start);
   const wanted = new Set(job.sizes);
   const parts: BlockResult['parts'] = [];
+  let unreadable: string | null = null;
   let checked = 0;
-  if (wanted.has(start)) parts.push({ size: start, hashes: [] });
+  // A damaged file may fail any read: note the first failure and go on with what can be read.
+  const read = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof FfauditError) || e.code !== 'STORE') throw e;
+      unreadable ??= e.message;
+      return fallback;
+    }
+  };
+  /** A lookup of the stored hashes of nodes (level, lo…hi): one packed read when intact, else one row each. */
+  const hashesFor = (level: number, lo: number, hi: number): ((idx: number) => Buffer | undefined) => {
+    const packed = read(() => store.packedHashes(level, lo, hi), undefined);
+    if (packed) return (idx) => (idx >= lo && idx <= hi ? packed.subarray((idx - lo) * 32, (idx - lo + 1) * 32) : undefined);
+    const map = read(() => store.nodesInRange(level, lo, hi), new Map<number, Buffer>());
+    // A value of another SQLite type (an attacker's TEXT) is no stored hash at all.
+    return (idx) => {
+      const v: unknown = map.get(idx);
+      return Buffer.isBuffer(v) ? v : undefined;
+    };
+  };
 
   for (let a = start; a < end; a += chunk) {
     const b = Math.min(a + chunk, end);
-    const rows = store.entryData(a, b);
-    const leaves = hashesFor(store, 0, a, b - 1);
-    // Stored interior nodes completed by leaves in [a, b) that lie inside the block: node (l, i) completes at leaf
+    const rows = read(() => store.entryData(a, b), []);
+    const leaves = hashesFor(0, a, b - 1);
+    // Stored interior nodes completed by leaves in [a, b) inside the block: node (l, i) completes at leaf
     // (i+1)·2^l − 1 and starts at i·2^l.
     const nodes = new Map<number, (idx: number) => Buffer | undefined>();
     for (let l = 1; 2 ** l <= b - start; l++) {
       const w = 2 ** l;
       const lo = Math.max(Math.ceil((a + 1) / w) - 1, Math.ceil(start / w));
-      const hi = Math.floor(Math.min(b, size) / w) - 1;
-      if (hi >= lo) nodes.set(l, hashesFor(store, l, lo, hi));
+      const hi = Math.floor(b / w) - 1;
+      if (hi >= lo) nodes.set(l, hashesFor(l, lo, hi));
     }
     let r = 0;
     for (let i = a; i < b; i++) {
       const row = rows[r]?.index === i ? rows[r++] : undefined;
       let leaf: Buffer;
-      if (!row) {
-        if (i < size) {
-          problems.push({ kind: 'entry-missing', index: i, detail: `entry ${i} was deleted` });
-          problemAt.push(i);
-        }
+      if (row && !Buffer.isBuffer(row.data)) {
+        problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i} is no longer stored as bytes` });
+        problemAt.push(i);
+        leaf = ZERO;
+      } else if (!row) {
+        problems.push({ kind: 'entry-missing', index: i, detail: `entry ${i} was deleted` });
+        problemAt.push(i);
         leaf = ZERO;
       } else {
         checked++;
         leaf = hashLeaf(row.data);
+        if (row.data.includes(BLOB_REF_MARK)) noteBlobRefs(row.data, i, blobRefs);
         const stored = leaves(i);
-        if (i >= size) {
-          problems.push({ kind: 'entry-unsigned', index: i, detail: `entry ${i} lies beyond the signed log (size ${size}): it was added behind the log's back` });
-          problemAt.push(i);
-        } else if (!stored || !leaf.equals(stored)) {
+        if (!stored || !leaf.equals(stored)) {
           problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
           problemAt.push(i);
         }
       }
-      if (i >= size) continue;
       frontier.push(leaf, (level, idx, hash) => {
         const stored = nodes.get(level)?.(idx);
+        if (stored?.equals(hash)) return;
+        mismatched.add(`${level}:${idx}`);
         const from = idx * 2 ** level;
-        const to = from + 2 ** level;
-        if (!anyInRange(problemAt, from, to) && (!stored || !stored.equals(hash))) {
-          problems.push({ kind: 'tree-modified', index: from, detail: `the stored tree node over entries ${from} to ${to - 1} (level ${level}) was ${stored ? 'changed' : 'deleted'}` });
-        }
+        if (anyInRange(problemAt, from, from + 2 ** level)) return; // an entry finding explains it
+        if (level > 1 && (mismatched.has(`${level - 1}:${2 * idx}`) || mismatched.has(`${level - 1}:${2 * idx + 1}`))) return; // so does a lower node
+        treeMismatches.push({ level, index: idx, deleted: !stored });
       });
       if (wanted.has(frontier.size)) parts.push({ size: frontier.size, hashes: frontier.parts() });
     }
   }
-  const whole = end <= size && Number.isInteger(Math.log2(end - start)) && start % (end - start) === 0;
-  return { start, end, root: whole ? frontier.root() : null, parts, problems, problemAt, checked };
+  const width = end - start;
+  const whole = Number.isInteger(Math.log2(width)) && start % width === 0;
+  return {
+    start,
+    end,
+    root: whole ? frontier.root() : null,
+    parts,
+    problems,
+    problemAt,
+    treeMismatches,
+    topMismatch: whole && mismatched.has(`${Math.log2(width)}:${start / width}`),
+    blobRefs: [...blobRefs],
+    unreadable,
+    checked,
+  };
+}
+
+function noteBlobRefs(data: Buffer, index: number, refs: Map<string, number>): void {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(data.toString('utf8'));
+  } catch {
+    return; // not JSON: the leaf hash, not this check, says whether these are the signed bytes
+  }
+  if (typeof entry !== 'object' || entry === null) return;
+  for (const v of Object.values(entry)) if (isBlobRef(v) && !refs.has(v.$blob)) refs.set(v.$blob, index);
 }

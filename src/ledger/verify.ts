@@ -4,17 +4,18 @@
  *
  * The store is untrusted input (ARCHITECTURE.md invariant 6): leaf hashes are recomputed from the stored bytes,
  * the tree is rebuilt from them in one streaming pass, and each kept signed checkpoint is compared with the root
- * rebuilt at its size. The pass runs in blocks of 2^16 entries (perfect subtrees), scanned by one worker thread per
- * core, so memory is bounded by the block size and not the log.
+ * rebuilt at its size. The pass runs in blocks of 2^16 entries (perfect subtrees) scanned by one worker thread per
+ * core (verify-scan.ts), so memory is bounded by the block size and not by the log.
  */
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
-import { FfauditError } from '../core/errors.js';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { FfauditError } from '../core/errors.js';
 import { foldParts, Frontier } from '../core/merkle.js';
 import { checkNote, type Verifier } from '../core/note.js';
 import type { Store } from '../store/types.js';
-import { anyInRange, scanBlock, type BlockJob, type BlockResult } from './verify-scan.js';
+import { checkedBlobContent } from './blob.js';
+import { anyInRange, scanBlock, type BlockJob, type BlockResult, type TreeMismatch } from './verify-scan.js';
 
 export type ProblemKind =
   | 'store-corrupt'
@@ -28,6 +29,8 @@ export type ProblemKind =
   | 'root-mismatch'
   | 'rollback'
   | 'fork'
+  | 'blob-modified'
+  | 'blob-missing'
   | 'not-locked'
   | 'archive-behind';
 
@@ -77,7 +80,7 @@ function scanWithWorkers(path: string, jobs: BlockJob[], n: number): { results: 
     w.postMessage(jobs[i]);
   };
   for (const w of workers) {
-    w.on('error', (e) => settle.forEach((s) => s.reject(e)));
+    w.on('error', (e) => settle.forEach((s) => s.reject(new FfauditError('STORE', e.message))));
     feed(w);
   }
   return { results, close: async () => void (await Promise.all(workers.map((w) => w.terminate()))) };
@@ -90,29 +93,11 @@ function reviveBuffers(r: BlockResult): BlockResult {
 }
 
 /**
- * Verifies a ledger's store. A database too damaged to read part-way through is a `store-corrupt` finding, not a
- * failure to run: whatever was found before the damage is reported with it.
+ * Verifies a ledger's store. A database damaged part-way is read as far as it can be: what cannot be read is a
+ * `store-corrupt` finding, and whatever else is found is reported with it.
  */
 export async function verifyStore(store: Store, origin: string, verifier: Verifier, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const problems: Problem[] = [];
-  const state = { size: 0, entries: 0, checkpoints: 0 };
-  try {
-    return await verifyInner(store, origin, verifier, opts, problems, state);
-  } catch (e) {
-    if (!(e instanceof FfauditError) || e.code !== 'STORE') throw e;
-    problems.push({ kind: 'store-corrupt', detail: `the database could not be read to the end: ${e.message}` });
-    return { ok: false, size: state.size, problems, checked: { entries: state.entries, checkpoints: state.checkpoints, trusted: null } };
-  }
-}
-
-async function verifyInner(
-  store: Store,
-  origin: string,
-  verifier: Verifier,
-  opts: VerifyOptions,
-  problems: Problem[],
-  state: { size: number; entries: number; checkpoints: number },
-): Promise<VerifyReport> {
   const counts = new Map<ProblemKind, number>();
   const add = (p: Problem) => {
     const n = (counts.get(p.kind) ?? 0) + 1;
@@ -135,11 +120,24 @@ async function verifyInner(
 
   // 1. The database file itself.
   for (const msg of store.integrityCheck().slice(0, 20)) add({ kind: 'store-corrupt', detail: `SQLite integrity check: ${msg}` });
-  const missing = store.missingTriggers();
+  // A damaged file may fail any read below: that is one more store-corrupt finding, and the pass goes on with what
+  // can be read, so the report still names the entries and checkpoints that survive.
+  let unreadable = 0;
+  const read = <T>(what: string, fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof FfauditError) || e.code !== 'STORE') throw e;
+      if (unreadable++ === 0) add({ kind: 'store-corrupt', detail: `${what} cannot be read: ${e.message}` });
+      return fallback;
+    }
+  };
+  const damaged = () => counts.has('store-corrupt');
+  const missing = read('the schema', () => store.missingTriggers(), []);
   if (missing.length) add({ kind: 'triggers-missing', detail: `the triggers that refuse changes are gone (${missing.join(', ')}): someone edited the database directly` });
 
   // 2. The signed checkpoints: the head and the kept history.
-  const head = store.head();
+  const head = read('the head', () => store.head(), undefined);
   const signed = new Map<number, SignedCheckpoint>();
   const checkSigned = (note: string, where: string): SignedCheckpoint | undefined => {
     let cp: SignedCheckpoint;
@@ -158,11 +156,15 @@ async function verifyInner(
   let size = 0;
   if (head) {
     const cp = checkSigned(head.checkpoint, 'the latest checkpoint');
-    size = cp?.size ?? head.size;
+    // Without a valid signature the head's size is hostile: it may not send the pass over more entries than
+    // the store holds.
+    const claimed = Number.isSafeInteger(head.size) && head.size > 0 ? head.size : 0;
+    size = cp?.size ?? Math.min(claimed, read('the entries', () => store.entryCount(), 0));
     if (cp && cp.size !== head.size) add({ kind: 'checkpoint-signature-invalid', size: head.size, detail: `the head claims size ${head.size} but its checkpoint says ${cp.size}` });
     if (cp) signed.set(cp.size, cp);
   }
-  for (const k of store.keptCheckpoints()) {
+  const kept = read('the kept checkpoints', () => store.keptCheckpoints(), []);
+  for (const k of kept) {
     const cp = checkSigned(k.checkpoint, `the kept checkpoint at size ${k.size}`);
     if (!cp) continue;
     if (cp.size !== k.size) {
@@ -175,9 +177,7 @@ async function verifyInner(
     }
     signed.set(cp.size, cp);
   }
-  state.size = size;
-  state.checkpoints = signed.size;
-  const maxIdx = store.maxEntryIndex();
+  const maxIdx = read('the entries', () => store.maxEntryIndex(), -1);
   if (!head && maxIdx >= 0) add({ kind: 'checkpoint-missing', detail: 'entries exist but no signed checkpoint covers them' });
 
   if (trusted) {
@@ -191,70 +191,77 @@ async function verifyInner(
     }
   }
 
-  // 3. The entries and the tree, block by block; roots checked at every signed size and at the trusted size.
-  const total = Math.max(size, maxIdx + 1);
+  // 3. The entries of the signed log and the tree over them, block by block; roots checked at every signed size
+  // and at the trusted size. Rows outside the signed log are looked up afterwards, so that one hostile row at
+  // index 2^50 costs one row, not a scan.
+  const total = size;
   const B = opts.blockSize ?? DEFAULT_BLOCK;
-  const blockLevel = Math.log2(B);
-  if (!Number.isInteger(blockLevel)) throw new FfauditError('INTERNAL', 'verify block size must be a power of two');
+  if (!Number.isInteger(Math.log2(B))) throw new FfauditError('INTERNAL', 'verify block size must be a power of two');
   const checkSizes = new Set(signed.keys());
   if (trusted && trusted.size <= size) checkSizes.add(trusted.size);
   const jobs: BlockJob[] = [];
   for (let a = 0; a < total; a += B) {
     const b = Math.min(a + B, total);
-    jobs.push({ start: a, end: b, size, sizes: [...checkSizes].filter((s) => s > a && s <= b) });
+    jobs.push({ start: a, end: b, sizes: [...checkSizes].filter((s) => s > a && s <= b) });
   }
   const nWorkers = opts.workers ?? (jobs.length >= 2 ? Math.min(availableParallelism(), jobs.length) : 0);
   const pool = nWorkers > 0 ? scanWithWorkers(store.path, jobs, nWorkers) : undefined;
 
-  const top = new Frontier(); // whole blocks, as perfect subtrees of 2^blockLevel leaves
-  const problemAt: number[] = [];
+  const top = new Frontier(); // whole blocks, as perfect subtrees
+  const entryProblemAt: number[] = []; // ascending indices with an entry-level finding
+  const mismatchedAbove = new Set<string>(); // stored nodes at block level and above that disagree
+  const treeMismatches: TreeMismatch[] = [];
+  const blobRefs = new Map<string, number>();
   let checkedEntries = 0;
   let lastGoodSize = 0;
-  let rootFailures = 0;
+  // The first signed root the entries fail to reach, and the range of entries it leaves in doubt.
+  let firstRootFailure: { from: number; size: number } | undefined;
+
   const checkRoot = (s: number, root: Buffer) => {
-    if (trusted && s === trusted.size && !root.equals(trusted.root)) {
+    // Entries found changed or missing already explain a different root; a fork is a history that is
+    // self-consistent yet not the trusted one.
+    if (trusted && s === trusted.size && !root.equals(trusted.root) && !anyInRange(entryProblemAt, 0, s)) {
       add({ kind: 'fork', size: s, detail: `the log's first ${s} entries do not hash to the trusted checkpoint's root: history was rewritten (with the signing key)` });
     }
     const cp = signed.get(s);
     if (!cp) return;
-    if (root.equals(cp.root)) {
-      lastGoodSize = s;
-      return;
-    }
-    rootFailures++;
-    if (rootFailures === 1 && !anyInRange(problemAt, lastGoodSize, s)) {
-      add({
-        kind: 'root-mismatch',
-        size: s,
-        detail: `the entries do not hash to the root signed at size ${s}, though each matches its stored leaf hash: an entry from index ${lastGoodSize} to ${s - 1} was changed and the stored tree rewritten to match`,
-      });
-    }
+    if (root.equals(cp.root)) lastGoodSize = s;
+    else firstRootFailure ??= { from: lastGoodSize, size: s };
   };
   if (checkSizes.has(0)) checkRoot(0, foldParts([]));
 
   try {
     for (let j = 0; j < jobs.length; j++) {
-      const r = pool ? await pool.results[j]! : scanBlock(store, jobs[j]!);
-      r.problems.forEach(add);
-      problemAt.push(...r.problemAt);
+      let r: BlockResult;
+      try {
+        r = pool ? await pool.results[j]! : scanBlock(store, jobs[j]!);
+      } catch (e) {
+        if (!(e instanceof FfauditError) || e.code !== 'STORE') throw e;
+        r = scanBlock(store, jobs[j]!); // a worker that could not even open the file: read what we can here
+      }
+      if (r.unreadable) read('the entries', () => { throw new FfauditError('STORE', r.unreadable!); }, undefined);
+      for (const p of r.problems) {
+        if (p.kind === 'entry-missing' && damaged()) p.detail = `entry ${p.index} cannot be read from the damaged database`;
+        add(p);
+      }
+      entryProblemAt.push(...r.problemAt);
+      treeMismatches.push(...r.treeMismatches);
+      for (const [h, i] of r.blobRefs) if (!blobRefs.has(h)) blobRefs.set(h, i);
       checkedEntries += r.checked;
-      state.entries = checkedEntries;
       const prefix = top.parts();
       for (const p of r.parts) checkRoot(p.size, foldParts([...prefix, ...p.hashes]));
       if (r.root) {
-        top.pushSubtree(blockLevel, r.root, (level, idx, hash) => {
-          const from = idx * 2 ** level;
-          const to = from + 2 ** level;
-          if (anyInRange(problemAt, from, to)) return;
-          let stored: Buffer | undefined;
-          try {
-            stored = store.perfect(level, idx);
-          } catch {
-            stored = undefined;
-          }
-          if (!stored || !stored.equals(hash)) {
-            add({ kind: 'tree-modified', index: from, detail: `the stored tree node over entries ${from} to ${to - 1} (level ${level}) was ${stored ? 'changed' : 'deleted'}` });
-          }
+        const level = Math.log2(r.end - r.start);
+        if (r.topMismatch) mismatchedAbove.add(`${level}:${r.start / (r.end - r.start)}`);
+        top.pushSubtree(level, r.root, (l, idx, hash) => {
+          const got: unknown = read('the stored tree', () => store.perfect(l, idx), undefined);
+          const stored = Buffer.isBuffer(got) ? got : undefined;
+          if (stored?.equals(hash)) return;
+          mismatchedAbove.add(`${l}:${idx}`);
+          const from = idx * 2 ** l;
+          if (anyInRange(entryProblemAt, from, from + 2 ** l)) return;
+          if (mismatchedAbove.has(`${l - 1}:${2 * idx}`) || mismatchedAbove.has(`${l - 1}:${2 * idx + 1}`)) return;
+          treeMismatches.push({ level: l, index: idx, deleted: !stored });
         });
       }
       opts.onProgress?.(jobs[j]!.end, total);
@@ -262,8 +269,56 @@ async function verifyInner(
   } finally {
     await pool?.close();
   }
-  if (rootFailures > 0 && !problems.some((p) => p.kind === 'root-mismatch') && problemAt.length === 0) {
-    add({ kind: 'root-mismatch', detail: 'the entries do not hash to the signed roots' });
+
+  // Rows no signed checkpoint covers: beyond the signed size, or at negative indices.
+  const stray = read('the entries', () => store.entriesOutside(size, MAX_LISTED + 1), []);
+  for (const row of stray.slice(0, MAX_LISTED)) {
+    add({ kind: 'entry-unsigned', index: row.index, detail: `entry ${row.index} lies outside the signed log (size ${size}): it was added behind the log's back` });
+  }
+  if (stray.length > MAX_LISTED) add({ kind: 'entry-unsigned', detail: 'more rows lie outside the signed log; not listed' });
+
+  // 4. Blobs: each stored one must hash to its name, and each one an entry names must be there. (Entries sign
+  // only the hash; this finds the damage before someone needs the content.)
+  const blobHashes = read('the blobs', () => store.blobHashes(), []);
+  for (const h of blobHashes) {
+    const stored = read(`blob ${h}`, () => store.blob(h), undefined);
+    if (stored && !checkedBlobContent(h, stored)) {
+      add({ kind: 'blob-modified', index: blobRefs.get(h), detail: `blob ${h}${blobRefs.has(h) ? `, named by entry ${blobRefs.get(h)},` : ''} no longer matches its hash` });
+    }
+  }
+  const storedBlobs = new Set(blobHashes);
+  for (const [h, index] of blobRefs) {
+    if (!storedBlobs.has(h)) add({ kind: 'blob-missing', index, detail: `blob ${h}, named by entry ${index}, is missing` });
+  }
+
+  // A stored node that disagrees with its entries, under a signed root the entries no longer reach: the entries
+  // changed, their recorded leaf hashes rewritten to match, and the untouched stored tree still remembers the
+  // originals; that narrows the change to the node's range (two entries for a level-1 node). Under roots that
+  // still verify, or whose failure the entry findings already explain, the node itself was altered.
+  const failure = firstRootFailure;
+  let rootExplained = failure === undefined || anyInRange(entryProblemAt, failure.from, failure.size);
+  const unexplainedFailure = rootExplained ? undefined : failure;
+  for (const m of treeMismatches) {
+    const from = m.index * 2 ** m.level;
+    const to = from + 2 ** m.level;
+    if (unexplainedFailure && from < unexplainedFailure.size && to > unexplainedFailure.from) {
+      rootExplained = true;
+      const which = to - from === 2 ? `entry ${from} or ${from + 1}` : `an entry from index ${from} to ${to - 1}`;
+      add({
+        kind: 'entry-modified',
+        index: from,
+        detail: `${which} was changed together with its recorded leaf hash: the stored tree over entries ${from} to ${to - 1} and the root signed at size ${unexplainedFailure.size} no longer match`,
+      });
+    } else {
+      add({ kind: 'tree-modified', index: from, detail: `the stored tree node over entries ${from} to ${to - 1} (level ${m.level}) was ${m.deleted ? 'deleted' : 'changed'}` });
+    }
+  }
+  if (failure && !rootExplained) {
+    add({
+      kind: 'root-mismatch',
+      size: failure.size,
+      detail: `the entries do not hash to the root signed at size ${failure.size}, though each matches its stored leaf hash: an entry from index ${failure.from} to ${failure.size - 1} was changed and the stored tree rewritten to match`,
+    });
   }
 
   for (const [kind, n] of counts) {

@@ -59,7 +59,8 @@ function wrap(e: unknown, what: string): FfauditError {
     return new FfauditError('BUSY', `the ledger database stayed locked for ${BUSY_TIMEOUT_MS / 1000} s while ${what}`, { cause: e });
   }
   if (err.code === 'SQLITE_FULL') return new FfauditError('IO', `disk full while ${what}`, { cause: e });
-  if (err.code === 'SQLITE_CORRUPT' || err.code === 'SQLITE_NOTADB') {
+  // Extended result codes (SQLITE_CORRUPT_INDEX, …) name the same failure.
+  if (err.code?.startsWith('SQLITE_CORRUPT') || err.code === 'SQLITE_NOTADB') {
     return new FfauditError('STORE', `the ledger database is damaged (${err.message ?? err.code})`, { cause: e });
   }
   return new FfauditError('STORE', `${what}: ${err.message ?? String(e)}`, { cause: e });
@@ -139,6 +140,7 @@ export class SqliteStore implements Store {
       entry: p('SELECT idx, leaf, data FROM entries WHERE idx = ?'),
       entries: p('SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').raw(),
       entryData: p('SELECT idx, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').raw(),
+      entriesOutside: p('SELECT idx, leaf, data FROM entries WHERE idx < 0 OR idx >= ? ORDER BY idx LIMIT ?'),
       insertEntry: p('INSERT INTO entries (idx, leaf, data) VALUES (?, ?, ?)'),
       maxIdx: p('SELECT max(idx) AS m FROM entries'),
       count: p('SELECT count(*) AS c FROM entries'),
@@ -267,6 +269,12 @@ export class SqliteStore implements Store {
     return this.run('reading entries', () => (this.st.entryData!.all(from, to) as [number, Buffer][]).map((r) => ({ index: r[0], data: r[1] })));
   }
 
+  entriesOutside(size: number, limit: number): StoredEntry[] {
+    return this.run('reading entries', () =>
+      (this.st.entriesOutside!.all(size, limit) as { idx: number; leaf: Buffer; data: Buffer }[]).map((r) => ({ index: r.idx, leaf: r.leaf, data: r.data })),
+    );
+  }
+
   maxEntryIndex(): number {
     return this.run('reading entries', () => (this.st.maxIdx!.get() as { m: number | null }).m ?? -1);
   }
@@ -377,12 +385,16 @@ export class SqliteStore implements Store {
 
   /** SQLite's own check of the file's structure: an empty list when sound. */
   integrityCheck(): string[] {
-    let msgs: string[];
+    let rows: { quick_check: string }[];
     try {
-      msgs = (this.db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check);
+      rows = this.db.pragma('quick_check') as { quick_check: string }[];
     } catch (e) {
-      return [(e as Error).message];
+      // Damage bad enough to stop the check itself is its own finding, not a reason to stop verifying.
+      const err = wrap(e, 'checking the database');
+      if (err.code === 'STORE') return [err.message];
+      throw err;
     }
+    const msgs = rows.map((r) => r.quick_check);
     return msgs.length === 1 && msgs[0] === 'ok' ? [] : msgs;
   }
 

@@ -67,6 +67,8 @@ export interface Store extends NodeSource {
   entries(from: number, to: number): StoredEntry[];
   /** Entries' bytes without their recorded leaf hashes (see packedHashes). */
   entryData(from: number, to: number): { index: number; data: Buffer }[];
+  /** Up to `limit` entries whose index is negative or at least `size`, in index order (what no checkpoint covers). */
+  entriesOutside(size: number, limit: number): StoredEntry[];
   /** The highest entry index stored (whatever the head says), or -1. */
   maxEntryIndex(): number;
   entryCount(): number;
