@@ -23,6 +23,13 @@ describe('redactArgv', () => {
     assert.deepEqual(new Set(r.secrets), new Set(['alice:s3cr%40t', 'u:p', 'longpassphrase1']));
   });
 
+  it('finds every userinfo up to the last @ of the authority, and librtmp passwords after a space', () => {
+    const r = redactArgv(['x rtmp://u:p@h/a and https://h/x?y=1 and ftp://a@b@c/d 9://q@r', 'rtmp://h/app pubUser=me pubPasswd=pw123 live=1'], key);
+    assert.equal(r.argv[0], `x rtmp://${ph('u:p')}@h/a and https://h/x?y=1 and ftp://${ph('a@b')}@c/d 9://q@r`);
+    assert.equal(r.argv[1], `rtmp://h/app pubUser=me pubPasswd=${ph('pw123')} live=1`);
+    assert.equal(redactArgv(['title pubPasswd=x'], key).argv[0], 'title pubPasswd=x');
+  });
+
   it('redacts signed-URL and token parameters, keeping their names and the other parameters', () => {
     const url = 'https://b.s3.amazonaws.com/k.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261128%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261128T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Security-Token=FQoGZXIvYXdz&X-Amz-Signature=abcdef0123456789';
     const r = redactArgv(['-i', url, '-i', 'https://cdn/x.m3u8?Policy=eyJ&Signature=Zm9v&Key-Pair-Id=K2&token=t0k3n&sig=s1g&api_key=K3Y&foo=bar#frag'], key);
