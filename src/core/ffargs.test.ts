@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { analyzeFfmpegArgs, analyzeFfprobeArgs, getToken, localFilesOf, parseFiltergraph, parseTeeTargets } from './ffargs.js';
+import { analyzeFfmpegArgs, analyzeFfprobeArgs, analyzeFiltergraph, getToken, localFilesOf, parseFiltergraph, parseTeeTargets } from './ffargs.js';
 
 const a = analyzeFfmpegArgs;
 
@@ -138,6 +138,9 @@ describe('FFmpeg token grammar', () => {
       { name: 'null', args: null },
       { name: 'movie', args: 'x,y.mp4' },
     ]);
+  });
+  it('names the files of a filtergraph script', () => {
+    assert.deepEqual(analyzeFiltergraph("[0:v][1:v]overlay[o];\nmovie='logo 2.png'[l];\n[o][l]overlay,lut3d=file=g.cube"), { filterSources: ['logo 2.png'], otherInputFiles: ['g.cube'] });
   });
   it('splits tee specifications', () => {
     assert.deepEqual(parseTeeTargets('[f=flv]rtmp://h/app|'), [{ path: 'rtmp://h/app', format: 'flv' }]);

@@ -307,6 +307,16 @@ function parseOptionList(args: string): [string | null, string][] {
   return out;
 }
 
+/**
+ * The files a filtergraph description reads, for graphs FFmpeg takes from a file (`-filter_complex_script`,
+ * `-/filter_complex`): the caller reads the script, this names what it opens.
+ */
+export function analyzeFiltergraph(graph: string): { filterSources: string[]; otherInputFiles: string[] } {
+  const r: ArgsAnalysis = { inputs: [], inputFormats: [], outputs: [], outputFormats: [], filterSources: [], otherInputFiles: [], otherOutputFiles: [], userReport: false };
+  collectFilterFiles(graph, r);
+  return { filterSources: r.filterSources, otherInputFiles: r.otherInputFiles };
+}
+
 function collectFilterFiles(graph: string, result: ArgsAnalysis): void {
   for (const f of parseFiltergraph(graph)) {
     const spec = FILE_FILTERS[f.name];
