@@ -291,6 +291,7 @@ describe('ffaudit show', () => {
     assert.ok(r.stdout.includes(`${output.sha256}  ${output.size}  ${output.path}`));
     assert.match(r.stdout, /^ {2}output #0:0 {2}Video {2}mpeg4 {2}80x60/m);
     assert.match(r.stdout, /^redacted +1 secret \(option:decryption_key\)/m);
+    assert.match(r.stdout, new RegExp(`^ {2}argv\\[3\\] +option:decryption_key +hmac ${redactionHmac(redactionKey, SECRET)}$`, 'm'));
     assert.ok(!r.stdout.includes(SECRET));
     const j = JSON.parse(cli('show', t.id, '--json').stdout) as { redactions: { hmac: string; where: string }[] };
     assert.deepEqual(j.redactions.map((x) => x.where), ['argv[3]']);

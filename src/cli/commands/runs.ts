@@ -133,6 +133,7 @@ export function formatRunDetails(d: RunDetails): string {
   if (d.redactions.length) {
     const kinds = [...new Set(d.redactions.map((x) => x.kind))];
     lines.push(`redacted   ${d.redactions.length} secret${d.redactions.length === 1 ? '' : 's'} (${displayText(kinds.join(', '))}); prove one with: ffaudit redaction-check`);
+    for (const x of d.redactions) lines.push(`  ${displayText(x.where).padEnd(10)} ${displayText(x.kind).padEnd(28)} hmac ${displayText(x.hmac)}`);
   }
   for (const n of d.notes) lines.push(`note       ${displayText(n)}`);
   return `${lines.join('\n')}\n`;
