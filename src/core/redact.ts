@@ -33,6 +33,8 @@ export interface RedactedArgv {
 }
 
 export const REDACTED_PREFIX = '<redacted:';
+/** Secrets this short would erase half the log; they are removed only where they stand alone. */
+const MIN_FREE_SECRET = 4;
 const PLACEHOLDER = /<redacted:[0-9a-f]{12}>/g;
 
 /** hex HMAC-SHA-256(key, UTF-8 bytes of value). */
@@ -156,12 +158,20 @@ function optionName(arg: string): string | null {
   return colon >= 0 ? body.slice(0, colon) : body;
 }
 
-/** Header values inside an `-headers` value ("Name: value\r\n…"), each a secret of its own. */
-function headerValues(headers: string): string[] {
+/** The names of HTTP headers whose values are credentials. */
+const CREDENTIAL_HEADER_NAMES = /^(?:Authorization|Proxy-Authorization|Cookie|Set-Cookie|X-Api-Key|X-Amz-Security-Token|X-Auth-Token|Api-Key)$/i;
+
+/**
+ * The credential header values inside an `-headers` value ("Name: value\r\n…"), each a secret of its own in case
+ * FFmpeg prints them apart from the rest. Other headers' values stay secret only as part of the whole value, so
+ * that a short one (`X-Trace: 1`) does not erase every "1" in the log.
+ */
+function credentialHeaderValues(headers: string): string[] {
   const out: string[] = [];
   for (const line of headers.split(/\r?\n/)) {
     const colon = line.indexOf(':');
-    const value = colon >= 0 ? line.slice(colon + 1).trim() : '';
+    if (colon < 0 || !CREDENTIAL_HEADER_NAMES.test(line.slice(0, colon).trim())) continue;
+    const value = line.slice(colon + 1).trim();
     if (value !== '') out.push(value);
   }
   return out;
@@ -192,7 +202,7 @@ export function redactArgv(argv: readonly string[], key: Buffer, extra: readonly
     const hmac = redactionHmac(key, value);
     redactions.push({ where: `argv[${i}]`, kind: `option:${option}`, hmac });
     secrets.add(value);
-    if (option === 'headers' || option === 'cookies') for (const v of headerValues(value)) secrets.add(v);
+    if (option === 'headers') for (const v of credentialHeaderValues(value)) secrets.add(v);
     out.push(placeholder(hmac));
   };
   for (let i = 0; i < argv.length; i++) {
@@ -201,7 +211,8 @@ export function redactArgv(argv: readonly string[], key: Buffer, extra: readonly
     out.push(redactPatterns(arg, key, rules, found, true));
     for (const f of found) {
       redactions.push({ where: `argv[${i}]`, kind: f.kind, hmac: redactionHmac(key, f.value) });
-      secrets.add(f.value);
+      // The same patterns run over the log; a very short value is left to them rather than erased everywhere.
+      if (f.value.length >= MIN_FREE_SECRET) secrets.add(f.value);
     }
     // The value after a secret option is secret whatever it looks like (FFmpeg takes it even when it starts with '-').
     const option = optionName(arg);
@@ -252,8 +263,6 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Secrets this short would erase half the log; they are removed only where they stand alone. */
-const MIN_FREE_SECRET = 4;
 
 /**
  * Text (FFmpeg's report log) with every known secret removed wherever it occurs, in any of the forms FFmpeg
