@@ -420,4 +420,19 @@ describe('a tampered ledger', () => {
     assert.equal(removed.status, 1);
     assert.equal(removed.stderr, `ffaudit: the report ${sha} of run ${runs.transcode!.id} is missing from the ledger\n`);
   });
+
+  it('with --scan, finds a run whose index row was deleted', () => {
+    const db = new Database(path.join(ledgerDir, 'ledger.db'));
+    try {
+      db.prepare('DELETE FROM runs WHERE id = ?').run(runs.killed!.id);
+    } finally {
+      db.close();
+    }
+    assert.ok(!ids(cli('log', '--json').stdout).includes(runs.killed!.id));
+    const r = cli('log', '--json', '--scan');
+    assert.equal(r.status, 1);
+    assert.deepEqual(ids(r.stdout), ['transcode', 'failed', 'odd', 'incomplete', 'killed'].map((k) => runs[k]!.id));
+    assert.equal(r.stderr, `ffaudit: entry ${runs.probe!.start} cannot be read back: entry ${runs.probe!.start} was modified (run ffaudit verify)\n`);
+    assert.deepEqual(ids(cli('log', '--json', '--scan', '--failed').stdout), [runs.failed!.id, runs.killed!.id]);
+  });
 });
