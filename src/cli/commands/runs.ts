@@ -190,7 +190,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
     .option('--tool <name>', 'ffmpeg or ffprobe runs only')
     .option('--limit <n>', 'the N most recent matching runs')
     .option('--json', 'one JSON object per run, one per line (the format documented as a contract)')
-    .option('--scan', 'read every entry instead of using the search indexes (slower; an edited index cannot hide a run)')
+    .option('--scan', 'read every entry instead of using the search indexes (an edited index cannot hide a run)')
     .action(async (o: LogOptions) => {
       const f = filterFrom(o);
       let fileContent: { path: string; sha256: string } | undefined;
