@@ -200,3 +200,31 @@ for (const [label, bin] of [['Debian ffmpeg', 'ffmpeg'], ['bundled ffmpeg', bund
     });
   });
 }
+
+describe('filter sources agree with the files FFmpeg opens (Debian ffmpeg)', () => {
+  // FFmpeg's two levels of escaping (ffmpeg-filters(1), "Notes on filtergraph escaping").
+  const escapeOption = (v: string) => v.replace(/[\\':]/g, (c) => `\\${c}`);
+  const escapeGraph = (v: string) => v.replace(/[\\'[\],;]/g, (c) => `\\${c}`);
+
+  it('unescapes movie= and subtitles= file names exactly as FFmpeg does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ffaudit-filters-'));
+    try {
+      const names = ['a b.mp4', "it's.mp4", 'c:d.mp4', 'x,y;[z].mp4', 'back\\slash.mp4', 'é ü.mp4'];
+      for (const name of names) {
+        const graph = `movie=${escapeGraph(escapeOption(name))}`;
+        const argv = ['-f', 'lavfi', '-i', graph, '-vf', `subtitles=${escapeGraph(escapeOption(name))}.srt`, '-frames:v', '1', '-f', 'null', '-'];
+        const file = path.join(dir, 'r.log');
+        fs.rmSync(file, { force: true });
+        spawnSync('ffmpeg', ['-nostdin', ...argv], { cwd: dir, env: { ...process.env, FFREPORT: `file=${file}:level=48` }, timeout: 20_000 });
+        const opened = [...fs.readFileSync(file, 'utf8').matchAll(/\] Opening '(.*)' for reading$/gm)].map((m) => m[1]!);
+        const ours = analyzeFfmpegArgs(argv).filterSources;
+        assert.deepEqual(ours, [name, `${name}.srt`], graph);
+        // The movie source is opened first; FFmpeg stops there, since the file does not exist.
+        assert.equal(opened[0], name, graph);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
