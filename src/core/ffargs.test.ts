@@ -228,3 +228,26 @@ describe('filter sources agree with the files FFmpeg opens (Debian ffmpeg)', () 
   });
 });
 
+describe('analyzeFfprobeArgs agrees with the file FFprobe opens (Debian ffprobe)', () => {
+  it('takes the same input on real command lines', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ffaudit-probe-'));
+    try {
+      const cases = [
+        ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', '-select_streams', 'v', '-read_intervals', '%+1', '-count_frames', '-show_entries', 'format=duration', 'my file.mp4'],
+        ['-hide_banner', '-pretty', '-unit', '-prefix', '-sexagesimal', '-show_frames', '-i', "it's -x.mkv"],
+        ['-print_format', 'flat', '-show_data_hash', 'sha256', '-show_private_data', '-analyzeduration', '1', '--', '-dash.ts'],
+        ['-show_format', '--', '-v'],
+      ];
+      for (const argv of cases) {
+        const file = path.join(dir, 'p.log');
+        fs.rmSync(file, { force: true });
+        spawnSync('ffprobe', argv, { cwd: dir, env: { ...process.env, FFREPORT: `file=${file}:level=48` }, timeout: 20_000 });
+        const opened = [...fs.readFileSync(file, 'utf8').matchAll(/\] Opening '(.*)' for reading$/gm)].map((m) => m[1]!);
+        assert.deepEqual(analyzeFfprobeArgs(argv).inputs, opened, argv.join(' '));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
