@@ -269,10 +269,12 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       c.stderr.on('end', () => filter.end());
     }
 
+    let startFailure: Error | undefined;
     const outcome = await Promise.race([
       new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.once('close', (code, signal) => resolve({ code, signal }))),
       spawnError.then((e) => {
-        throw new FfauditError('FFMPEG_NOT_FOUND', `cannot start ${binary}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+        startFailure = e;
+        return { code: null, signal: null };
       }),
     ]);
     const durationMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
@@ -283,15 +285,19 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     for (const sig of FORWARDED) process.on(sig, late);
 
     const exitStatus = outcome.signal ? 128 + signalNumber(outcome.signal) : received ? 128 + signalNumber(received) : (outcome.code ?? 1);
-    if (!ledger || !key) return exitStatus;
-
-    // ---- run.end ----
-    const { recordRunEnd } = await endModule;
-    await recordRunEnd({
-      ledger, key, extra, secrets, argvRedactions, runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
-      reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
-      outcome, received, durationMs, actor: req.actor, verbose: req.verbose,
-    });
+    const failure = startFailure
+      ? new FfauditError('FFMPEG_NOT_FOUND', `cannot start ${binary}: ${(startFailure as NodeJS.ErrnoException).code ?? startFailure.message}`)
+      : undefined;
+    if (ledger && key) {
+      // ---- run.end ----
+      const { recordRunEnd } = await endModule;
+      await recordRunEnd({
+        ledger, key, extra, secrets, argvRedactions, runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
+        reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
+        outcome, received, durationMs, actor: req.actor, verbose: req.verbose, notes: failure ? [failure.message] : [],
+      });
+    }
+    if (failure) throw failure;
     return exitStatus;
   } finally {
     killOnExit();

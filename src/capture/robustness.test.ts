@@ -137,6 +137,18 @@ describe('fail closed', () => {
     assert.match(r.stderr.toString(), /^ffaudit: .*no-ffmpeg-here.* is not an executable file\n$/);
     assert.equal(fx.runs().length, before);
   });
+
+  it('an FFmpeg that cannot be executed: exit 127, and the started run is closed as failed, saying why', () => {
+    // execve fails (ENOENT: the interpreter named does not exist) after the start is recorded.
+    writeFileSync(fx.path('not-ffmpeg'), '#!/nonexistent/interpreter\n', { mode: 0o755 });
+    const r = fx.ffaudit(['ffmpeg', '-version'], { env: fx.env({ FFAUDIT_FFMPEG: fx.path('not-ffmpeg') }) });
+    assert.equal(r.status, 127);
+    assert.match(r.stderr.toString(), /^ffaudit: cannot start .*not-ffmpeg: E[A-Z]+\n$/);
+    const run = fx.lastRun();
+    assert.equal(run.status, 'failed');
+    assert.equal(run.exit_code, null);
+    assert.equal(run.ffmpeg.path, fx.path('not-ffmpeg'));
+  });
 });
 
 describe('concurrency', () => {

@@ -41,6 +41,8 @@ export interface RunEndContext {
   durationMs: number;
   actor: string | undefined;
   verbose: boolean;
+  /** Said in the record's `notes` (e.g. why FFmpeg could not be started). */
+  notes: string[];
 }
 
 function warn(msg: string): void {
@@ -49,7 +51,7 @@ function warn(msg: string): void {
 
 export async function recordRunEnd(c: RunEndContext): Promise<void> {
   const { ledger, key, extra } = c;
-  const notes: string[] = [];
+  const notes: string[] = [...c.notes];
   let reportText: string | undefined;
   const reportFile = c.reportFile.own ? findOwnReport(c.env, c.tool, c.cwd, c.reportFile.startedMs, c.reportFile.endedMs) : c.reportFile.path;
   if (reportFile) {
