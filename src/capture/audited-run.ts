@@ -13,13 +13,12 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { constants as osConstants } from 'node:os';
 import { FfauditError } from '../core/errors.js';
 import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
 import { parseRedactionRules, redactArgv, type RedactionRule } from '../core/redact.js';
-import type { InputRecord, Redaction, RunStartEntry, Tool } from '../core/run.js';
+import type { FfmpegIdentity, InputRecord, Redaction, RunStartEntry, Tool } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { StreamDigest } from './hash.js';
@@ -27,8 +26,8 @@ import { identifyTool } from './identity.js';
 import { locateTool } from './locate.js';
 import { rawArgBytes } from './raw-argv.js';
 import { ReportBannerFilter } from './stderr-filter.js';
-import { classifyTarget } from './target.js';
 import { fileState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
+import { classifyTarget } from './target.js';
 import { wantsOwnReport } from './user-report.js';
 
 export interface CaptureRequest {
@@ -132,7 +131,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       if (t.kind === 'file') known.push(aliases.get(spec.name) ?? { path: t.path, fsPath: t.path });
     }
     const startedAt = nowRfc3339();
-    let identity;
+    let identity: FfmpegIdentity;
     try {
       ledger = req.openLedger();
       key = ledger.redactionKey();
@@ -222,8 +221,8 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       return [sig, h] as const;
     });
 
-    // Inputs known now are hashed while FFmpeg reads them.
-    // What runs after FFmpeg is loaded while it runs, off the critical path.
+    // What runs after FFmpeg is loaded while it runs, off the critical path; the inputs known now are hashed
+    // while FFmpeg reads them.
     const endModule = import('./run-end.js');
     const early = endModule.then(({ startHash }) => {
       const m = new Map<string, EarlyHash>();
@@ -269,10 +268,12 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       c.stderr.on('end', () => filter.end());
     }
 
+    let startFailure: Error | undefined;
     const outcome = await Promise.race([
       new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.once('close', (code, signal) => resolve({ code, signal }))),
       spawnError.then((e) => {
-        throw new FfauditError('FFMPEG_NOT_FOUND', `cannot start ${binary}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+        startFailure = e;
+        return { code: null, signal: null };
       }),
     ]);
     const durationMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
@@ -283,15 +284,19 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     for (const sig of FORWARDED) process.on(sig, late);
 
     const exitStatus = outcome.signal ? 128 + signalNumber(outcome.signal) : received ? 128 + signalNumber(received) : (outcome.code ?? 1);
-    if (!ledger || !key) return exitStatus;
-
-    // ---- run.end ----
-    const { recordRunEnd } = await endModule;
-    await recordRunEnd({
-      ledger, key, extra, secrets, argvRedactions, runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
-      reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
-      outcome, received, durationMs, actor: req.actor, verbose: req.verbose,
-    });
+    const failure = startFailure
+      ? new FfauditError('FFMPEG_NOT_FOUND', `cannot start ${binary}: ${(startFailure as NodeJS.ErrnoException).code ?? startFailure.message}`)
+      : undefined;
+    if (ledger && key) {
+      // ---- run.end ----
+      const { recordRunEnd } = await endModule;
+      await recordRunEnd({
+        ledger, key, extra, secrets, argvRedactions, runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
+        reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
+        outcome, received, durationMs, actor: req.actor, verbose: req.verbose, notes: failure ? [failure.message] : [],
+      });
+    }
+    if (failure) throw failure;
     return exitStatus;
   } finally {
     killOnExit();

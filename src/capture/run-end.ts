@@ -41,6 +41,8 @@ export interface RunEndContext {
   durationMs: number;
   actor: string | undefined;
   verbose: boolean;
+  /** Said in the record's `notes` (e.g. why FFmpeg could not be started). */
+  notes: string[];
 }
 
 function warn(msg: string): void {
@@ -49,7 +51,7 @@ function warn(msg: string): void {
 
 export async function recordRunEnd(c: RunEndContext): Promise<void> {
   const { ledger, key, extra } = c;
-  const notes: string[] = [];
+  const notes: string[] = [...c.notes];
   let reportText: string | undefined;
   const reportFile = c.reportFile.own ? findOwnReport(c.env, c.tool, c.cwd, c.reportFile.startedMs, c.reportFile.endedMs) : c.reportFile.path;
   if (reportFile) {
@@ -59,20 +61,22 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
       notes.push(`report not readable: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   } else notes.push("the user's own report file was not found; files are taken from the command line only");
-  const facts: ReportAnalysis | undefined = reportText !== undefined ? parseReport(reportText) : undefined;
+  // Redaction happens before anything is parsed, hashed or stored (ARCHITECTURE.md invariant 4): even the paths
+  // and stream lines taken from the log come from its redacted text.
+  const redactions: Redaction[] = [...c.argvRedactions];
+  let report: { sha: string; gz: Buffer; size: number } | undefined;
+  let facts: ReportAnalysis | undefined;
+  if (reportText !== undefined) {
+    const r = redactText(reportText, key, c.secrets, extra);
+    redactions.push(...r.redactions);
+    facts = parseReport(r.text);
+    const bytes = Buffer.from(r.text, 'utf8');
+    report = { sha: sha256Hex(bytes), gz: gzipSync(bytes), size: bytes.length };
+  }
   const pipeDigests = new Map([...c.pipes].map(([k, d]) => [k, d.digest()]));
   const redactUrl = (u: string) => redactArgv([u], key, extra).argv[0]!;
   const touched = await collectTouched({ cwd: c.cwd, operands: c.operands, report: facts, aliases: c.aliases, early: c.early, pipes: pipeDigests, redactUrl });
 
-  const redactions: Redaction[] = [...c.argvRedactions];
-  let report: { sha: string; gz: Buffer; size: number } | undefined;
-  if (reportText !== undefined) {
-    // Redaction happens before anything is hashed or stored (ARCHITECTURE.md invariant 4).
-    const r = redactText(reportText, key, c.secrets, extra);
-    redactions.push(...r.redactions);
-    const bytes = Buffer.from(r.text, 'utf8');
-    report = { sha: sha256Hex(bytes), gz: gzipSync(bytes), size: bytes.length };
-  }
   const status = c.outcome.signal || c.received ? 'terminated' : c.outcome.code === 0 ? 'ok' : 'failed';
   const end: RunEndEntry = {
     v: 1,
