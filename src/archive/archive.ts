@@ -50,7 +50,8 @@ export async function readArchiveCheckpointText(target: ArchiveTarget): Promise<
 
 /** Lists everything an archive run needs to know exists; blob listings are split by first hex digit, in parallel. */
 async function listExisting(target: ArchiveTarget): Promise<Set<string>> {
-  const prefixes = [TILE_DIR, CHECKPOINTS_DIR, VKEY, ...[...'0123456789abcdef'].map((c) => `${BLOB_DIR}${c}`)];
+  const blobs = target.parallelListing ? [...'0123456789abcdef'].map((c) => `${BLOB_DIR}${c}`) : [BLOB_DIR];
+  const prefixes = [TILE_DIR, CHECKPOINTS_DIR, VKEY, ...blobs];
   const lists = await Promise.all(prefixes.map((p) => target.list(p)));
   return new Set(lists.flat());
 }
