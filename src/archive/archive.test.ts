@@ -419,6 +419,25 @@ describe('archive to a directory', () => {
     assert.ok(problems.some((p) => p.kind === 'root-mismatch'));
   });
 
+  it('refuses to build on a checkpoint an interrupted run left from another history', async () => {
+    const honest = makeLedger(20);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, honest, ['archive', '--to', loc]).status, 0);
+    const stolenKey = join(fresh('stolen'), 'signing.key');
+    spawnSync('mkdir', ['-p', dirname(stolenKey)]);
+    copyFileSync(join(honest, 'signing.key'), stolenKey);
+    const forged = makeLedger(25, 0, { origin: ledgerInfo(honest).origin, keyPath: stolenKey, text: 'forged' });
+    // As if a run of the forged ledger had been killed just before publishing its checkpoint.
+    writeFileSync(join(loc, 'checkpoints', '25'), ledgerInfo(forged).checkpoint, { mode: 0o444 });
+    addEntries(honest, 10);
+    const before = await b.snapshot(loc);
+    const r = cli(b, honest, ['archive', '--to', loc, '--json']);
+    assert.equal(r.status, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { ok: boolean; problems: { kind: string }[] };
+    assert.deepEqual(out.problems.map((p) => p.kind), ['fork']);
+    assert.deepEqual(await b.snapshot(loc), before, 'nothing was written');
+  });
+
   it('reports archive-behind when local entries stay unarchived longer than archive.maxLag', async () => {
     const ledger = makeLedger(5);
     const loc = await b.newLocation();

@@ -16,7 +16,7 @@ import { checkNote } from '../core/note.js';
 import { encodeEntryBundle, encodeHashTile, hashPerfect, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Problem } from '../ledger/verify.js';
-import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
+import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
 import type { Retention } from './retention.js';
 import type { ArchiveTarget } from './target.js';
@@ -126,20 +126,14 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
     if (ext.problems.length) return { ...result, ok: false, problems: ext.problems, size: ext.size };
   }
   const existing = await listExisting(target);
-  // A checkpoint of this size left by an interrupted run must be this very one.
-  if (existing.has(checkpointHistoryPath(size))) {
-    const there = await target.get(checkpointHistoryPath(size));
-    if (there && there.data.toString('utf8') !== headRow.checkpoint) {
-      let sameRoot = false;
-      try {
-        sameRoot = parseSignedCheckpoint(there.data.toString('utf8')).root.equals(head.root);
-      } catch {
-        // malformed: not the same
-      }
-      if (!sameRoot) {
-        return { ...result, ok: false, problems: [{ kind: 'fork', size, detail: `the archive holds a different checkpoint for size ${size}: history was rewritten (with the signing key)` }] };
-      }
-    }
+  // Checkpoints beyond the published one (left by an interrupted run) must belong to this same history too.
+  for (const name of existing) {
+    const s = parseCheckpointHistoryPath(name);
+    if (s === undefined || s <= result.previousSize) continue;
+    const there = await target.get(name);
+    if (!there) continue;
+    const ext = checkExtension(ledger, head, there.data.toString('utf8'));
+    if (ext.problems.length) return { ...result, ok: false, problems: ext.problems };
   }
 
   // 2. What is missing. Tiles come from the store's nodes, checked bottom-up: leaves against the entries' bytes,
