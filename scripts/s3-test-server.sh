@@ -77,7 +77,8 @@ start() {
   [ -e "$dir/pids" ] && die "$dir already holds a running cluster (stop it first)"
   mkdir -p "$dir/mon-a" "$dir/osd-0" "$dir/mgr-x" "$dir/rgw" "$dir/run" "$dir/log"
   : >"$dir/pids"
-  trap 'log "start failed; stopping what was started (see $dir/setup.log and $dir/log)"; stop_all "$dir"' ERR
+  # Whatever ends the start early (a failed command under set -e, or die), stop what was started.
+  trap 'log "start failed; stopping what was started (see $dir/setup.log and $dir/log)"; stop_all "$dir"' EXIT
 
   local fsid
   fsid=$(uuidgen)
@@ -170,7 +171,7 @@ EOF
   log "creating the test user"
   retry timeout 60 radosgw-admin -c "$dir/ceph.conf" user create --uid=test --display-name=test \
     --access-key="$ACCESS_KEY" --secret="$SECRET_KEY"
-  trap - ERR
+  trap - EXIT
   log "ready on http://127.0.0.1:$RGW_PORT (stop with: $0 stop $dir)"
   echo "export FFAUDIT_TEST_S3_ENDPOINT=http://127.0.0.1:$RGW_PORT AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY AWS_REGION=us-east-1"
 }

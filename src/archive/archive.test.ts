@@ -37,25 +37,45 @@ function note(i: number, text = 'note'): CustodyNote {
   return { v: 1, type: 'custody.note', time: nowRfc3339(), by: currentAuthor(), text: `${text} ${i}`, files: [] };
 }
 
-/** A ledger with `entries` notes and `blobs` random report blobs. */
+/** Stores `count` random report blobs as the ledger does (gzip, named by the SHA-256 of the content). */
+function storeReports(l: Ledger, count: number): string[] {
+  const shas: string[] = [];
+  l.store.appendTransaction((tx) => {
+    for (let i = 0; i < count; i++) {
+      const data = randomBytes(2048);
+      const sha = sha256(data).toString('hex');
+      tx.putBlob(sha, 'gzip', gzipSync(data), data.length);
+      shas.push(sha);
+    }
+  });
+  return shas;
+}
+
+/** Appends `count` notes; the first ones name the given reports, as a run's end entry names its report. */
+function appendNotes(l: Ledger, count: number, reports: string[], text = 'note', from = 0): void {
+  for (let a = 0; a < count; a += 500) {
+    l.append(
+      Array.from({ length: Math.min(500, count - a) }, (_, k) => {
+        const n = note(from + a + k, text);
+        const sha = reports[a + k];
+        return sha ? { ...n, report_sha256: sha } : n;
+      }),
+    );
+  }
+}
+
+/** A ledger with `entries` notes and `blobs` random report blobs, each named by one of the entries. */
 function makeLedger(entries: number, blobs = 0, opts: { origin?: string; keyPath?: string; text?: string } = {}): string {
   const dir = fresh('ledger');
   const l = Ledger.init(dir, { origin: opts.origin, keyPath: opts.keyPath });
-  for (let a = 0; a < entries; a += 500) l.append(Array.from({ length: Math.min(500, entries - a) }, (_, k) => note(a + k, opts.text)));
-  // Report blobs as the ledger stores them (gzip, named by the SHA-256 of the content), in one transaction.
-  l.store.appendTransaction((tx) => {
-    for (let b = 0; b < blobs; b++) {
-      const data = randomBytes(2048);
-      tx.putBlob(sha256(data).toString('hex'), 'gzip', gzipSync(data), data.length);
-    }
-  });
+  appendNotes(l, entries, storeReports(l, blobs), opts.text);
   l.close();
   return dir;
 }
 
-function addEntries(dir: string, n: number): void {
+function addEntries(dir: string, n: number, blobs = 0): void {
   const l = Ledger.open({ dir, explicit: true });
-  l.append(Array.from({ length: n }, (_, k) => note(10_000 + k, 'later')));
+  appendNotes(l, n, storeReports(l, blobs), 'later', 10_000);
   l.close();
 }
 
@@ -324,38 +344,55 @@ function scenarios(get: () => Backend): void {
     assert.equal(none.stderr.trim().split('\n').length, 1);
   });
 
-  it('completes an archive killed half-way, writing nothing twice', async () => {
+  it('completes an archive killed half-way, writing nothing twice (first and incremental runs)', async () => {
     const b = get();
     const ledger = makeLedger(3000, 300);
     const loc = await b.newLocation();
-    const child = spawn(process.execPath, [BIN, '--ledger', ledger, 'archive', '--to', loc], { env: { ...process.env, ...b.env }, stdio: 'ignore' });
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    let killed = false;
-    for (let i = 0; i < 3000 && child.exitCode === null; i++) {
-      if ((await b.countObjects(loc)) >= 5) {
-        child.kill('SIGKILL');
-        killed = true;
-        break;
+    const killArchive = async (minReports: number) => {
+      const child = spawn(process.execPath, [BIN, '--ledger', ledger, 'archive', '--to', loc], { env: { ...process.env, ...b.env }, stdio: 'ignore' });
+      const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+      let killed = false;
+      for (let i = 0; i < 3000 && child.exitCode === null; i++) {
+        if ((await b.countObjects(loc)) >= minReports) {
+          child.kill('SIGKILL');
+          killed = true;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 5));
       }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    await exited;
-    assert.ok(killed, 'the archive was killed before it finished');
+      await exited;
+      assert.ok(killed, 'the archive was killed before it finished');
+    };
+    const rerun = async (size: number, newReports: number) => {
+      const partial = await b.snapshot(loc);
+      const again = cli(b, ledger, ['archive', '--to', loc, '--json']);
+      assert.equal(again.status, 0, again.stderr);
+      const r = JSON.parse(again.stdout) as { written: { blobs: number }; alreadyThere: number; size: number };
+      assert.equal(r.size, size);
+      assert.ok(r.alreadyThere >= 5 && r.written.blobs < newReports, `the rerun skipped what was there (${r.alreadyThere})`);
+      const done = await b.snapshot(loc);
+      for (const [k, v] of partial) if (k !== 'checkpoint') assert.deepEqual(done.get(k), v, `${k} was not written again`);
+      for (const [k, v] of done) if (k !== 'checkpoint') assert.equal(v.length, 1, `${k} has one version`);
+      const verify = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey'), '--json']);
+      assert.equal(verify.status, 0, verify.stdout);
+      assert.equal((JSON.parse(verify.stdout) as { size: number }).size, size);
+      const ind = await readIndependently((n) => b.read(loc, n));
+      assert.deepEqual(ind.root, ind.signedRoot);
+      return done;
+    };
+
+    await killArchive(5);
     assert.equal(await b.read(loc, 'checkpoint'), undefined, 'the checkpoint is written last');
-    const partial = await b.snapshot(loc);
-    const rerun = cli(b, ledger, ['archive', '--to', loc, '--json']);
-    assert.equal(rerun.status, 0, rerun.stderr);
-    const r = JSON.parse(rerun.stdout) as { written: { blobs: number }; alreadyThere: number; size: number };
-    assert.equal(r.size, 3000);
-    assert.ok(r.alreadyThere >= 5 && r.written.blobs < 300, `the rerun skipped what was there (${r.alreadyThere})`);
-    const done = await b.snapshot(loc);
-    for (const [k, v] of partial) assert.deepEqual(done.get(k), v, `${k} was not written again`);
-    for (const [k, v] of done) assert.equal(v.length, 1, `${k} has one version`);
-    assert.equal([...done.keys()].filter((k) => k.startsWith('blob/')).length, 300);
-    const verify = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey')]);
-    assert.equal(verify.status, 0, verify.stdout);
-    const ind = await readIndependently((n) => b.read(loc, n));
-    assert.deepEqual(ind.root, ind.signedRoot);
+    const first = await rerun(3000, 300);
+    assert.equal([...first.keys()].filter((k) => k.startsWith('blob/')).length, 300);
+
+    // Incremental: the archive already holds 3000 entries; the new run is killed half-way too.
+    addEntries(ledger, 1000, 200);
+    const before = await b.read(loc, 'checkpoint');
+    await killArchive(305);
+    assert.deepEqual(await b.read(loc, 'checkpoint'), before, 'the killed run published nothing');
+    const second = await rerun(4000, 200);
+    assert.equal([...second.keys()].filter((k) => k.startsWith('blob/')).length, 500);
   });
 
   it('catches a local history rewritten with the same key (verify --trusted ARCHIVE), and refuses to archive it', async () => {
@@ -417,6 +454,25 @@ describe('archive to a directory', () => {
     assert.ok(problems.some((p) => p.kind === 'entry-modified' && p.index === 7), JSON.stringify(problems));
     assert.ok(problems.some((p) => p.kind === 'not-locked' && p.detail.includes('tile/entries/000.p/30')));
     assert.ok(problems.some((p) => p.kind === 'root-mismatch'));
+  });
+
+  it('refuses to build on a checkpoint an interrupted run left from another history', async () => {
+    const honest = makeLedger(20);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, honest, ['archive', '--to', loc]).status, 0);
+    const stolenKey = join(fresh('stolen'), 'signing.key');
+    spawnSync('mkdir', ['-p', dirname(stolenKey)]);
+    copyFileSync(join(honest, 'signing.key'), stolenKey);
+    const forged = makeLedger(25, 0, { origin: ledgerInfo(honest).origin, keyPath: stolenKey, text: 'forged' });
+    // As if a run of the forged ledger had been killed just before publishing its checkpoint.
+    writeFileSync(join(loc, 'checkpoints', '25'), ledgerInfo(forged).checkpoint, { mode: 0o444 });
+    addEntries(honest, 10);
+    const before = await b.snapshot(loc);
+    const r = cli(b, honest, ['archive', '--to', loc, '--json']);
+    assert.equal(r.status, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { ok: boolean; problems: { kind: string }[] };
+    assert.deepEqual(out.problems.map((p) => p.kind), ['fork']);
+    assert.deepEqual(await b.snapshot(loc), before, 'nothing was written');
   });
 
   it('reports archive-behind when local entries stay unarchived longer than archive.maxLag', async () => {

@@ -3,7 +3,9 @@
  * stored blob, into a write-once target.
  *
  * Incremental from what the target holds, never from local memory: the archive's own checkpoint says how far it
- * got, and a listing says which objects exist (a run killed half-way may have left some beyond that checkpoint).
+ * got (every tile of that size, and every blob its entries name, was written before it), and the target is asked
+ * about everything else (a run killed half-way may have left objects beyond that checkpoint): name by name when
+ * few are in doubt, by listing the whole archive otherwise.
  * Objects are written in an order that keeps the archive valid at every moment: tiles, bundles and blobs first,
  * then `checkpoints/<size>`, then the latest `checkpoint`. Before writing anything, the local log must be an
  * append-only extension of the archived checkpoint (RFC 9162 §2.1.4 consistency proof); otherwise nothing is
@@ -16,7 +18,7 @@ import { checkNote } from '../core/note.js';
 import { encodeEntryBundle, encodeHashTile, hashPerfect, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Problem } from '../ledger/verify.js';
-import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
+import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
 import type { Retention } from './retention.js';
 import type { ArchiveTarget } from './target.js';
@@ -50,9 +52,39 @@ export async function readArchiveCheckpointText(target: ArchiveTarget): Promise<
 
 /** Lists everything an archive run needs to know exists; blob listings are split by first hex digit, in parallel. */
 async function listExisting(target: ArchiveTarget): Promise<Set<string>> {
-  const prefixes = [TILE_DIR, CHECKPOINTS_DIR, VKEY, ...[...'0123456789abcdef'].map((c) => `${BLOB_DIR}${c}`)];
+  const blobs = target.parallelListing ? [...'0123456789abcdef'].map((c) => `${BLOB_DIR}${c}`) : [BLOB_DIR];
+  const prefixes = [TILE_DIR, CHECKPOINTS_DIR, VKEY, ...blobs];
   const lists = await Promise.all(prefixes.map((p) => target.list(p)));
   return new Set(lists.flat());
+}
+
+/** Asks the target about each name alone: cheaper than listing everything when few names are in doubt. */
+async function probeExisting(target: ArchiveTarget, names: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  await runPool(names, 32, async (name) => {
+    if ((await target.list(name)).includes(name)) found.add(name);
+  });
+  return found;
+}
+
+/** Beyond this many names in doubt, one listing of the whole archive is cheaper than asking name by name. */
+const PROBE_LIMIT = 512;
+
+/**
+ * The local blobs an archive of size `archivedSize` holds for certain: those whose hash appears in an entry below
+ * that size. A run writes every blob before it publishes its checkpoint, so whatever those entries name (a report
+ * by `report_sha256`, a large field by `$blob`) was written then. Any 64-hex-digit string counts as a mention.
+ */
+function blobsCoveredBy(ledger: Ledger, archivedSize: number, local: ReadonlySet<string>): Set<string> {
+  const covered = new Set<string>();
+  const CHUNK = 4096;
+  for (let a = 0; a < archivedSize && covered.size < local.size; a += CHUNK) {
+    for (const row of ledger.store.entries(a, Math.min(a + CHUNK, archivedSize))) {
+      const text = row.data.toString('latin1');
+      for (const m of text.matchAll(/[0-9a-f]{64}/g)) if (local.has(m[0])) covered.add(m[0]);
+    }
+  }
+  return covered;
 }
 
 /** Checks the local log extends the archived checkpoint; returns the findings (none when it does). */
@@ -124,21 +156,31 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
     result.previousSize = ext.size;
     if (ext.problems.length) return { ...result, ok: false, problems: ext.problems, size: ext.size };
   }
-  const existing = await listExisting(target);
-  // A checkpoint of this size left by an interrupted run must be this very one.
-  if (existing.has(checkpointHistoryPath(size))) {
-    const there = await target.get(checkpointHistoryPath(size));
-    if (there && there.data.toString('utf8') !== headRow.checkpoint) {
-      let sameRoot = false;
-      try {
-        sameRoot = parseSignedCheckpoint(there.data.toString('utf8')).root.equals(head.root);
-      } catch {
-        // malformed: not the same
-      }
-      if (!sameRoot) {
-        return { ...result, ok: false, problems: [{ kind: 'fork', size, detail: `the archive holds a different checkpoint for size ${size}: history was rewritten (with the signing key)` }] };
-      }
-    }
+  // What the archive holds: everything its published checkpoint covers (tiles and blobs written before it) is
+  // there; anything else in doubt is asked for, one by one when few, else by listing the whole archive.
+  const localBlobs = ledger.store.blobHashes();
+  const knownTiles = new Set(tilesForSize(result.previousSize).map((t) => tilePath(t)));
+  const covered = result.previousSize > 0 ? blobsCoveredBy(ledger, result.previousSize, new Set(localBlobs)) : new Set<string>();
+  const inDoubt = [
+    ...tilesForSize(size).map((t) => tilePath(t)).filter((n) => !knownTiles.has(n)),
+    ...localBlobs.filter((sha) => !covered.has(sha)).map((sha) => blobPath(sha)),
+    VKEY,
+    checkpointHistoryPath(size),
+  ];
+  const probing = target.parallelListing && result.previousSize > 0 && inDoubt.length <= PROBE_LIMIT;
+  const existing = probing ? await probeExisting(target, inDoubt) : await listExisting(target);
+  if (probing) {
+    for (const n of knownTiles) existing.add(n);
+    for (const sha of covered) existing.add(blobPath(sha));
+  }
+  // Checkpoints beyond the published one (left by an interrupted run) must belong to this same history too.
+  for (const name of existing) {
+    const s = parseCheckpointHistoryPath(name);
+    if (s === undefined || s <= result.previousSize) continue;
+    const there = await target.get(name);
+    if (!there) continue;
+    const ext = checkExtension(ledger, head, there.data.toString('utf8'));
+    if (ext.problems.length) return { ...result, ok: false, problems: ext.problems };
   }
 
   // 2. What is missing. Tiles come from the store's nodes, checked bottom-up: leaves against the entries' bytes,
@@ -173,7 +215,7 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
       });
     }
   }
-  for (const sha of ledger.store.blobHashes()) {
+  for (const sha of localBlobs) {
     const name = blobPath(sha);
     if (existing.has(name)) {
       result.alreadyThere++;

@@ -32,6 +32,7 @@ function checkName(name: string): void {
 
 export class DirTarget implements ArchiveTarget {
   readonly location: string;
+  readonly parallelListing = false;
   private readonly dir: string;
   private readonly written: string[] = [];
 

@@ -50,6 +50,7 @@ function checkEndpoint(endpoint: string): string {
 
 export class S3Target implements ArchiveTarget {
   readonly location: string;
+  readonly parallelListing = true;
   private readonly s3: S3Module;
   private readonly client: S3Client;
   private readonly bucket: string;

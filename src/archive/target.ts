@@ -21,6 +21,8 @@ export interface StoredObject {
 export interface ArchiveTarget {
   /** The archive's location, fit to print (never carries credentials). */
   readonly location: string;
+  /** True when listing several prefixes at once is faster than one listing (S3: one request per 1000 names). */
+  readonly parallelListing: boolean;
   /** Names (relative to the archive root) of the objects whose names start with `prefix`. */
   list(prefix: string): Promise<string[]>;
   /** An object's bytes and lock status; undefined when absent. */
