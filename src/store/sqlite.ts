@@ -94,10 +94,13 @@ export class SqliteStore implements Store {
       putBlob: p('INSERT OR IGNORE INTO blobs (sha256, codec, size, data) VALUES (?, ?, ?, ?)'),
       indexFile: p('INSERT INTO file_index (sha256, path, idx, role) VALUES (?, ?, ?, ?)'),
       byHash: p('SELECT DISTINCT idx FROM file_index WHERE sha256 = ? ORDER BY idx'),
+      byHashRole: p('SELECT DISTINCT idx FROM file_index WHERE sha256 = ? AND role = ? ORDER BY idx'),
       byPath: p('SELECT DISTINCT idx FROM file_index WHERE path = ? ORDER BY idx'),
       indexRun: p(`INSERT INTO runs (id, start_idx, end_idx, tool, user, time, status) VALUES (@id, @startIndex, @endIndex, @tool, @user, @time, @status)
         ON CONFLICT (id) DO UPDATE SET end_idx = excluded.end_idx, status = excluded.status`),
       runs: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs ORDER BY start_idx'),
+      runsBetween: p(`SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs
+        WHERE (@from IS NULL OR time >= @from) AND (@to IS NULL OR time < @to) ORDER BY start_idx`),
       runById: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE id = ?'),
       runByIndex: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE start_idx = ? OR end_idx = ?'),
     };
@@ -209,12 +212,20 @@ export class SqliteStore implements Store {
     return this.run('searching', () => (this.st.byHash!.all(sha256) as { idx: number }[]).map((r) => r.idx));
   }
 
+  indicesByFileHashRole(sha256: string, role: string): number[] {
+    return this.run('searching', () => (this.st.byHashRole!.all(sha256, role) as { idx: number }[]).map((r) => r.idx));
+  }
+
   indicesByFilePath(path: string): number[] {
     return this.run('searching', () => (this.st.byPath!.all(path) as { idx: number }[]).map((r) => r.idx));
   }
 
   runs(): RunIndexRow[] {
     return this.run('reading runs', () => this.st.runs!.all() as RunIndexRow[]);
+  }
+
+  runsBetween(from: string | null, to: string | null): RunIndexRow[] {
+    return this.run('reading runs', () => this.st.runsBetween!.all({ from, to }) as RunIndexRow[]);
   }
 
   runById(id: string): RunIndexRow | undefined {
