@@ -275,7 +275,7 @@ export function renderFileReport(m: FileReport): string {
   body.push(verdictLine);
   if (m.runs.length > 0) {
     body.push(
-      `<h2>Summary</h2><p>These exact bytes were produced by ${m.runs.length === 1 ? 'one audited FFmpeg run' : `a chain of ${e(m.runs.length)} audited FFmpeg runs`}, ${m.sources.length > 0 ? `, from ${e(m.sources.length)} source${m.sources.length === 1 ? '' : 's'} that no audited run produced` : ', from generated content only'}.</p>`,
+      `<h2>Summary</h2><p>These exact bytes were produced by ${m.runs.length === 1 ? 'one audited FFmpeg run' : `a chain of ${e(m.runs.length)} audited FFmpeg runs`}${m.sources.length > 0 ? `, from ${e(m.sources.length)} source${m.sources.length === 1 ? '' : 's'} that no audited run produced` : ', from generated content only'}.</p>`,
       `<h2>Lineage</h2>${lineageSvg(m.runs, m.file.sha256)}<p class="muted">Sources at the top, this file (highlighted) at the bottom; rounded boxes are runs, square boxes files.</p>`,
     );
   } else {

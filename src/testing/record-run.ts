@@ -30,6 +30,8 @@ export interface RecordOptions {
   /** Override which arguments are input and output files (default: `-i` values that are not lavfi graphs, and the last argument). */
   inputs?: string[];
   outputs?: string[];
+  /** Keep FFmpeg's stderr as the run's report log (a gzip blob named by `report_sha256`). */
+  report?: boolean;
 }
 
 let identity: FfmpegIdentity | undefined;
@@ -64,12 +66,13 @@ async function describe(path: string, cwd: string): Promise<FileRecord> {
   return { path: abs, size: d.size, sha256: d.sha256 };
 }
 
-function runFfmpeg(args: readonly string[], cwd: string): Promise<{ code: number | null; signal: string | null }> {
+function runFfmpeg(args: readonly string[], cwd: string, verbose: boolean): Promise<{ code: number | null; signal: string | null; stderr: Buffer }> {
   return new Promise((done, fail) => {
-    const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr.resume();
+    const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', verbose ? 'info' : 'error', '-nostdin', ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => chunks.push(c));
     child.on('error', fail);
-    child.on('close', (code, signal) => done({ code, signal }));
+    child.on('close', (code, signal) => done({ code, signal, stderr: Buffer.concat(chunks) }));
   });
 }
 
@@ -98,7 +101,8 @@ export async function recordFfmpegRun(ledger: Ledger, args: readonly string[], o
   if (opts.reason !== undefined) start.reason = opts.reason;
   const startIndex = ledger.append([start]).indices[0]!;
   const t0 = Date.now();
-  const { code, signal } = await runFfmpeg(args, cwd);
+  const { code, signal, stderr } = await runFfmpeg(args, cwd, opts.report ?? false);
+  const report = opts.report ? ledger.putBlob(stderr) : null;
   const outputs = await Promise.all((opts.outputs ?? named.outputs).map((p) => describe(p, cwd)));
   const end: RunEndEntry = {
     v: 1,
@@ -114,7 +118,7 @@ export async function recordFfmpegRun(ledger: Ledger, args: readonly string[], o
     inputs,
     outputs,
     streams: [],
-    report_sha256: null,
+    report_sha256: report,
     redactions: [],
   };
   const endIndex = ledger.append([end]).indices[0]!;
