@@ -85,10 +85,10 @@ describe('ffaudit trace', () => {
     const out = r.stdout;
     for (const run of Object.values(c.runs)) assert.ok(out.includes(`ffmpeg run ${run.id}  ok exit 0`), `run ${run.id} in the tree`);
     assert.match(out, /\$ ffmpeg -i c\.mp4 -i s\.wav -c:v copy -c:a aac -shortest -y final\.mp4/);
-    assert.match(out, /├─ .*c\.mp4  sha256 [0-9a-f]{64}\n *│  └─ produced by ✓ ffmpeg run/);
+    assert.match(out, /├─ .*c\.mp4 {2}sha256 [0-9a-f]{64}\n *│ {2}└─ produced by ✓ ffmpeg run/);
     assert.match(out, /as asserted: sound-dept/);
-    assert.match(out, /lavfi:sine=duration=1  \[source: not a file, no content hash\]/);
-    assert.match(out, /custody notes:\n  entry \d+ .*"handed to the client on a USB drive"/);
+    assert.match(out, /lavfi:sine=duration=1 {2}\[source: not a file, no content hash\]/);
+    assert.match(out, /custody notes:\n {2}entry \d+ .*"handed to the client on a USB drive"/);
     assert.match(out, /4 runs in the lineage, 2 sources/);
   });
 
