@@ -160,7 +160,7 @@ describe('ffaudit bundle and verify-bundle', () => {
     assert.match(mismatch.stdout, /its tlog-proof is against a different checkpoint than the bundle's/);
   });
 
-  it("rejects another key, and a history forged under the forger's own key", async () => {
+  it("rejects another key, and a history forged under the forger's own key", () => {
     // A forger with their own ledger of the same name records a fake run claiming to have made final.mp4.
     const forgerDir = mkdtempSync(join(tmpdir(), 'ffaudit-forger-'));
     try {
