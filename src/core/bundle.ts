@@ -160,7 +160,7 @@ export interface BundleVerdict {
   ok: boolean;
   /** Every check that failed, each one sentence. */
   failures: string[];
-  /** True only when the caller supplied the key (--pubkey) and the bundle was checked against it. */
+  /** True only when the caller supplied the key (--pubkey): every signature is then checked against it, never the bundle's own. */
   keyVerified: boolean;
   origin: string | null;
   keyName: string | null;
@@ -214,6 +214,7 @@ export function keyFingerprint(publicKey: Uint8Array): string {
  */
 export function verifyBundle(bytes: Uint8Array, opts: VerifyBundleOptions = {}): BundleVerdict {
   const v = emptyVerdict();
+  v.keyVerified = opts.pubkey !== undefined;
   try {
     checkBundle(parseBundle(bytes), opts, v);
   } catch (e) {
@@ -244,7 +245,6 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
     if (bundleKey && !(bundleKey.name === opts.pubkey.name && bundleKey.publicKey.equals(opts.pubkey.publicKey))) {
       fail("the bundle's verifier key is not the key you gave (--pubkey): the bundle was signed by someone else");
     }
-    v.keyVerified = true;
   }
   if (key && key.name !== b.origin) fail(`the key is named ${JSON.stringify(key.name)}, not after the log's origin ${JSON.stringify(b.origin)}`);
   v.origin = b.origin;
