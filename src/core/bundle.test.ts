@@ -42,7 +42,7 @@ function randomValue(r: () => number, depth = 0): unknown {
     case 1:
       return r() < 0.5;
     case 2:
-      return [0, -1, 1e308, -1e308, 2 ** 53, 2 ** 64, 1.5, -0, 9007199254740993][Math.floor(r() * 9)];
+      return [0, -1, 1e308, -1e308, 2 ** 53, 2 ** 64, 1.5, -0, Number("9007199254740993")][Math.floor(r() * 9)];
     case 3:
       return '';
     case 4:
@@ -136,12 +136,12 @@ describe('verify-bundle on hostile input', () => {
       const [src, mid, out] = ['a', 'b', 'c'].map((c) => c.repeat(64)) as [string, string, string];
       fileSha = out;
       const run = (id: string, inputs: ReturnType<typeof file>[], outputs: ReturnType<typeof file>[]): void => {
-        const start = l.append([{ v: 1, type: 'run.start', time: nowRfc3339(), by, run: id, tool: 'ffmpeg', cwd: '/work', argv: ['ffmpeg', '-i', 'in', 'out', 'y'.repeat(id === 'r2' ? 70_000 : 1)], redactions: [], ffmpeg: { path: '/usr/bin/ffmpeg', version: '5.1', sha256: null }, inputs } as EntryBase]).indices[0]!;
-        l.append([{ v: 1, type: 'run.end', time: nowRfc3339(), by, run: id, start, status: 'ok', exit_code: 0, signal: null, duration_ms: 5, inputs, outputs, streams: [], report_sha256: null, redactions: [] } as EntryBase]);
+        const start = l.append([{ v: 1, type: 'run.start', time: nowRfc3339(), by, run: id, tool: 'ffmpeg', cwd: '/work', argv: ['ffmpeg', '-i', 'in', 'out', 'y'.repeat(id === 'r2' ? 70_000 : 1)], redactions: [], ffmpeg: { path: '/usr/bin/ffmpeg', version: '5.1', sha256: null }, inputs }]).indices[0]!;
+        l.append([{ v: 1, type: 'run.end', time: nowRfc3339(), by, run: id, start, status: 'ok', exit_code: 0, signal: null, duration_ms: 5, inputs, outputs, streams: [], report_sha256: null, redactions: [] }]);
       };
       run('r1', [file('src.mov', src)], [file('mid.mp4', mid)]);
       run('r2', [file('mid.mp4', mid), { path: 'lavfi:sine', size: null, sha256: null } as never], [file('out.mp4', out)]);
-      l.append([{ v: 1, type: 'custody.note', time: nowRfc3339(), by, text: 'delivered', files: [file('out.mp4', out)] } as EntryBase]);
+      l.append([{ v: 1, type: 'custody.note', time: nowRfc3339(), by, text: 'delivered', files: [file('out.mp4', out)] }]);
       valid = Buffer.from(formatBundle(bundleLineages(l, [traceContent(l, '/work/out.mp4', out)])));
       pubkey = parseVerifierKey(l.vkey);
       writeFileSync(join(dir, 'log.vkey'), `${l.vkey}\n`);
