@@ -14,7 +14,6 @@ import { Ledger } from '../ledger/ledger.js';
 import { traceContent } from '../ledger/trace.js';
 import { runCli } from '../testing/cli.js';
 import { formatBundle, parseBundle, verifyBundle, type BundleVerdict } from './bundle.js';
-import type { EntryBase } from './entry.js';
 import { parseVerifierKey } from './note.js';
 
 /** mulberry32: a small seeded PRNG, so that a failure can be replayed. */
