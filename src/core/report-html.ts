@@ -93,6 +93,8 @@ th{background:#f0f0f0;width:9em}.verdict{border:2px solid;padding:.6em 1em;font-
 
 interface DNode {
   key: string;
+  /** The full, unshortened description (an SVG <title>: the tooltip, and the text a screen reader or search finds). */
+  full: string;
   kind: 'file' | 'run';
   col: number;
   row: number;
@@ -114,6 +116,7 @@ export function lineageSvg(runs: readonly RunRecord[], target?: string): string 
     const prev = nodes.get(k);
     if (prev) {
       prev.col = Math.max(prev.col, col);
+      if (!prev.full.split('\n').includes(f.path)) prev.full = `${prev.full}\n${f.path}`;
       // A renamed or copied file keeps its content: show every name it had.
       const name = shorten(baseName(f.path), 26);
       if (!prev.title.split(' = ').includes(name)) prev.title = shorten(`${prev.title} = ${name}`, 28);
@@ -121,14 +124,14 @@ export function lineageSvg(runs: readonly RunRecord[], target?: string): string 
     }
     const title = shorten(baseName(f.path), 26);
     const sub = f.sha256 !== null ? `sha256 ${f.sha256.slice(0, 16)}…` : 'not a file (no hash)';
-    nodes.set(k, { key: k, kind: 'file', col, row: 0, title, sub, cls: f.sha256 !== null && f.sha256 === target ? 'target' : 'file' });
+    nodes.set(k, { key: k, kind: 'file', full: `${f.path}${f.sha256 !== null ? `\nsha256 ${f.sha256}` : ''}`, col, row: 0, title, sub, cls: f.sha256 !== null && f.sha256 === target ? 'target' : 'file' });
     return k;
   };
   for (const r of sorted) {
     let col = 1;
     for (const f of r.inputs) col = Math.max(col, (fileCol.get(fileKey(f)) ?? 0) + 1);
     const rk = `r:${r.id}`;
-    nodes.set(rk, { key: rk, kind: 'run', col, row: 0, title: `${r.tool} · ${r.status}`, sub: `${r.user} · ${r.started_at.slice(0, 19).replace('T', ' ')}`, cls: statusClass(r.status) });
+    nodes.set(rk, { key: rk, kind: 'run', full: `${r.tool} run ${r.id} ${r.status}\n${commandLine(r.argv)}`, col, row: 0, title: `${r.tool} · ${r.status}`, sub: `${r.user} · ${r.started_at.slice(0, 19).replace('T', ' ')}`, cls: statusClass(r.status) });
     for (const f of r.inputs) {
       const k = addFile(f, fileCol.get(fileKey(f)) ?? 0);
       fileCol.set(k, nodes.get(k)!.col);
@@ -173,7 +176,7 @@ export function lineageSvg(runs: readonly RunRecord[], target?: string): string 
   for (const n of nodes.values()) {
     const rx = n.kind === 'run' ? 12 : 2;
     parts.push(
-      `<g><rect x="${x(n)}" y="${y(n)}" width="${W}" height="${H}" rx="${rx}" fill="${fill[n.cls] ?? '#fff'}" stroke="#444" stroke-width="${n.cls === 'target' ? 2.5 : 1}"/>`,
+      `<g><title>${e(n.full)}</title><rect x="${x(n)}" y="${y(n)}" width="${W}" height="${H}" rx="${rx}" fill="${fill[n.cls] ?? '#fff'}" stroke="#444" stroke-width="${n.cls === 'target' ? 2.5 : 1}"/>`,
       `<text x="${x(n) + 8}" y="${y(n) + 18}" font-weight="600">${e(n.title)}</text>`,
       `<text x="${x(n) + 8}" y="${y(n) + 36}" fill="#444" font-size="11">${e(shorten(n.sub, 34))}</text></g>`,
     );
