@@ -39,9 +39,10 @@ export function parseCaptureInvocation(argv: readonly string[]): CaptureInvocati
 }
 
 async function main(argv: string[]): Promise<number> {
-  const verbose = argv.includes('--verbose') || argv.includes('-v') || process.env.FFAUDIT_VERBOSE === '1';
+  const capture = parseCaptureInvocation(argv);
+  // For a capture, only our own options count: `-v` after `ffmpeg` is FFmpeg's -loglevel.
+  const verbose = (capture ? capture.options.verbose === true : argv.includes('--verbose') || argv.includes('-v')) || process.env.FFAUDIT_VERBOSE === '1';
   try {
-    const capture = parseCaptureInvocation(argv);
     if (capture) {
       const { runCapture } = await import('./commands/capture.js');
       return await runCapture(capture);

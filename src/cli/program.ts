@@ -18,16 +18,18 @@ export async function runProgram(argv: string[]): Promise<number> {
     .showSuggestionAfterError(true)
     .usage('[options] <command> | [options] ffmpeg|ffprobe ARGS…');
 
-  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }] = await Promise.all([
+  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }] = await Promise.all([
     import('./commands/ledger.js'),
     import('./commands/runs.js'),
     import('./commands/provenance.js'),
     import('./commands/archive.js'),
+    import('./commands/shim.js'),
   ]);
   registerLedgerCommands(program, setStatus);
   registerRunCommands(program, setStatus);
   registerProvenanceCommands(program, setStatus);
   registerArchiveCommands(program, setStatus);
+  registerShimCommands(program, setStatus);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -28,6 +28,10 @@ export interface Redaction {
 export interface InputRecord extends FileRecord {
   /** True when the content changed while FFmpeg was reading it. */
   changed_during_run?: boolean;
+  /** The path's exact bytes (base64) when they are not valid UTF-8; `path` then holds a lossy rendering. */
+  path_b64?: string;
+  /** Why there is no hash: ENOENT, EACCES, not a regular file… */
+  error?: string;
 }
 
 export interface StreamSummary {
@@ -55,6 +59,8 @@ export interface RunStartEntry extends EntryBase {
   ffmpeg: FfmpegIdentity;
   inputs: InputRecord[];
   policy?: 'fail-open';
+  /** Arguments whose exact bytes are not valid UTF-8: index in argv → base64 of the bytes. */
+  argv_b64?: Record<string, string>;
 }
 
 export interface RunEndEntry extends EntryBase {

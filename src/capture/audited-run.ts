@@ -1,0 +1,344 @@
+/**
+ * One audited FFmpeg (or FFprobe) run: commit `run.start`, run FFmpeg with its arguments verbatim and its stdio
+ * passed through, hash inputs while it runs, then commit `run.end` with everything it touched.
+ *
+ * Transparency: stdin/stdout are inherited (FFmpeg sees the very same file descriptors) unless a pipe operand
+ * (`-`, `pipe:0`, `pipe:1`) must be hashed, and stderr is inherited whenever the user asked for their own report.
+ * Otherwise stderr flows through ReportBannerFilter, which removes only the lines our FFREPORT adds.
+ *
+ * Fail closed (ARCHITECTURE.md invariant 3): FFmpeg is spawned only after `run.start` is durable, unless
+ * FFAUDIT_POLICY=fail-open. FFmpeg never outlives us: signals are forwarded, our own failures kill it, and if we
+ * are killed outright its next write to the stderr pipe we held ends it (SIGPIPE).
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { FfauditError } from '../core/errors.js';
+import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
+import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
+import { parseRedactionRules, redactArgv, redactText, type RedactionRule } from '../core/redact.js';
+import type { InputRecord, Redaction, RunEndEntry, RunStartEntry, Tool } from '../core/run.js';
+import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { StreamDigest } from './hash.js';
+import { identifyTool } from './identity.js';
+import { locateTool } from './locate.js';
+import { rawArgBytes } from './raw-argv.js';
+import { ReportBannerFilter } from './stderr-filter.js';
+import { classifyTarget } from './target.js';
+import { collectTouched, fileState, startHash, type EarlyHash, type LocalFile, type Operands } from './touched.js';
+import { findOwnReport, wantsOwnReport } from './user-report.js';
+
+export interface CaptureRequest {
+  tool: Tool;
+  args: string[];
+  /** Opens the ledger (throws when it cannot). */
+  openLedger: () => Ledger;
+  /** --ffmpeg / --ffprobe. */
+  binary?: string | undefined;
+  actor?: string | undefined;
+  reason?: string | undefined;
+  verbose: boolean;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** The arguments' exact bytes where they are not valid UTF-8 (default: read from /proc/self/cmdline). */
+  rawArgs?: (Buffer | undefined)[];
+}
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+type Forwarded = (typeof FORWARDED)[number];
+const REPORT_LEVEL = 48; // AV_LOG_DEBUG: shows every "Opening '…' for reading/writing" and the stream dumps
+
+function warn(msg: string): void {
+  process.stderr.write(`ffaudit: ${msg}\n`);
+}
+
+/** FFREPORT values are ':'-separated with '\' escapes and '…' quoting (libavutil av_get_token). */
+function escapeFfreport(p: string): string {
+  return p.replace(/[\\:']/g, '\\$&');
+}
+
+/** What the command line names: inputs (with filter sources and files named by options) and outputs. */
+export function operandsOf(tool: Tool, args: readonly string[]): Operands & { userReport: boolean } {
+  if (tool === 'ffprobe') {
+    return { inputs: analyzeFfprobeArgs(args).inputs.map((name) => ({ name, format: null })), outputs: [], userReport: args.includes('-report') };
+  }
+  const a = analyzeFfmpegArgs(args);
+  return {
+    inputs: [
+      ...a.inputs.map((name, i) => ({ name, format: a.inputFormats[i] ?? null })),
+      ...a.filterSources.map((name) => ({ name, format: null })),
+      ...a.otherInputFiles.map((name) => ({ name, format: null })),
+    ],
+    outputs: [...a.outputs.map((name, i) => ({ name, format: a.outputFormats[i] ?? null })), ...a.otherOutputFiles.map((name) => ({ name, format: null }))],
+    userReport: a.userReport,
+  };
+}
+
+function signalNumber(sig: string): number {
+  return (osConstants.signals as Record<string, number>)[sig] ?? 0;
+}
+
+export async function captureRun(req: CaptureRequest): Promise<number> {
+  const { tool, args, env, cwd } = req;
+  const binary = locateTool(tool, req.binary, env);
+  const named = operandsOf(tool, args);
+  const ownReport = wantsOwnReport(named.userReport, env);
+  const failOpen = env.FFAUDIT_POLICY === 'fail-open';
+  const runId = randomBytes(16).toString('hex');
+
+  const tmp = mkdtempSync(join(tmpdir(), 'ffaudit-'));
+  let child: ChildProcess | undefined;
+  const killOnExit = () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+  try {
+    // Non-UTF-8 operands reach FFmpeg through symlinks with ASCII names whose targets are the exact bytes.
+    const raw = req.rawArgs ?? rawArgBytes(args);
+    const ffArgs = [...args];
+    const aliases = new Map<string, LocalFile>();
+    const argvB64: Record<string, string> = {};
+    const operandNames = new Set([...named.inputs, ...named.outputs].map((o) => o.name));
+    raw.forEach((b, i) => {
+      if (!b) return;
+      argvB64[String(i)] = b.toString('base64');
+      if (!operandNames.has(args[i]!)) {
+        throw new FfauditError('USAGE', `argument ${i + 1} is not valid UTF-8 and is not a file name; FFmpeg was not run (rename the file or use a UTF-8 name)`);
+      }
+      const abs = b[0] === 0x2f ? b : Buffer.concat([Buffer.from(cwd.endsWith('/') ? cwd : `${cwd}/`), b]);
+      const link = join(tmp, `arg-${i}`);
+      symlinkSync(abs, link);
+      ffArgs[i] = link;
+      const shown = abs.toString('utf8');
+      aliases.set(link, { path: shown, fsPath: abs, pathB64: abs.toString('base64') });
+    });
+
+    // ---- run.start: committed before FFmpeg starts (fail closed) ----
+    let ledger: Ledger | undefined;
+    let startIndex = -1;
+    let key: Buffer | undefined;
+    let extra: RedactionRule[] = [];
+    let secrets: string[] = [];
+    let argvRedactions: Redaction[] = [];
+    let redactedArgv: string[] = [];
+    const known: LocalFile[] = [];
+    // What FFmpeg is given (non-UTF-8 names replaced by their links).
+    const operands = operandsOf(tool, ffArgs);
+    for (const spec of operands.inputs) {
+      const t = classifyTarget(spec.name, 'input', spec.format, cwd);
+      if (t.kind === 'file') known.push(aliases.get(spec.name) ?? { path: t.path, fsPath: t.path });
+    }
+    const startedAt = nowRfc3339();
+    let identity;
+    try {
+      ledger = req.openLedger();
+      key = ledger.redactionKey();
+      extra = parseRedactionRules(ledger.config);
+      const r = redactArgv(args, key, extra);
+      redactedArgv = r.argv;
+      argvRedactions = r.redactions;
+      secrets = r.secrets;
+      identity = await identifyTool(binary, ledger.dir);
+      const startInputs: InputRecord[] = [];
+      for (const spec of operands.inputs) {
+        const t = classifyTarget(spec.name, 'input', spec.format, cwd);
+        if (t.kind === 'url') startInputs.push({ path: redactArgv([t.url], key, extra).argv[0]!, size: null, sha256: null });
+        else if (t.kind === 'pipe') startInputs.push({ path: t.path, size: null, sha256: null });
+        else if (t.kind === 'file') {
+          const f = aliases.get(spec.name) ?? { path: t.path, fsPath: t.path };
+          const st = fileState(f.fsPath);
+          const rec: InputRecord = { path: f.path, size: 'error' in st ? null : Number(st.size), sha256: null };
+          if (f.pathB64) rec.path_b64 = f.pathB64;
+          if ('error' in st) rec.error = st.error;
+          startInputs.push(rec);
+        }
+      }
+      const start: RunStartEntry = {
+        v: 1,
+        type: 'run.start',
+        time: startedAt,
+        by: currentAuthor(req.actor),
+        run: runId,
+        tool,
+        cwd,
+        argv: redactedArgv,
+        redactions: argvRedactions,
+        ffmpeg: identity,
+        inputs: startInputs,
+      };
+      if (req.reason) start.reason = req.reason;
+      if (Object.keys(argvB64).length) {
+        // Only arguments free of secrets are kept byte-exact (a redacted argument keeps only its keyed hash).
+        const redactedAt = new Set(argvRedactions.map((x) => x.where));
+        start.argv_b64 = Object.fromEntries(Object.entries(argvB64).filter(([i]) => !redactedAt.has(`argv[${i}]`)));
+      }
+      startIndex = ledger.append([start]).indices[0]!;
+    } catch (e) {
+      if (!failOpen) {
+        ledger?.close();
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new FfauditError('RECORD', `the run could not be recorded, so ${tool} was not started: ${msg}`, { cause: e });
+      }
+      warn(`WARNING: the run could not be recorded (${e instanceof Error ? e.message : String(e)}); running ${tool} UNAUDITED because FFAUDIT_POLICY=fail-open`);
+      ledger?.close();
+      ledger = undefined;
+    }
+
+    // ---- spawn ----
+    const pipeIn = operands.inputs.some((s) => {
+      const t = classifyTarget(s.name, 'input', s.format, cwd);
+      return t.kind === 'pipe' && t.fd === 0;
+    });
+    const pipeOut = operands.outputs.some((s) => {
+      const t = classifyTarget(s.name, 'output', s.format, cwd);
+      return t.kind === 'pipe' && t.fd === 1;
+    });
+    const reportPath = join(tmp, 'report.log');
+    const childEnv: NodeJS.ProcessEnv = { ...env };
+    const filterStderr = !ownReport;
+    if (filterStderr) {
+      childEnv.FFREPORT = `file=${escapeFfreport(reportPath)}:level=${REPORT_LEVEL}`;
+      // FFmpeg colours its log only when stderr is a terminal (libavutil/log.c); ours is a pipe, so say it is one.
+      if (process.stderr.isTTY && env.TERM && env.AV_LOG_FORCE_NOCOLOR === undefined) childEnv.AV_LOG_FORCE_COLOR = '1';
+    }
+    const stdio: StdioOptions = [pipeIn ? 'pipe' : 'inherit', pipeOut ? 'pipe' : 'inherit', filterStderr ? 'pipe' : 'inherit'];
+    const t0 = process.hrtime.bigint();
+    const spawnedMs = Date.now();
+    const c = spawn(binary, ffArgs, { stdio, env: childEnv, cwd });
+    child = c;
+    const spawnError = new Promise<Error>((resolve) => c.once('error', resolve));
+
+    let received: Forwarded | undefined;
+    const forward = (sig: Forwarded) => {
+      received ??= sig;
+      if (c.exitCode === null && c.signalCode === null) c.kill(sig);
+    };
+    const handlers = FORWARDED.map((sig) => {
+      const h = () => forward(sig);
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+
+    // Inputs known now are hashed while FFmpeg reads them.
+    const early = new Map<string, EarlyHash>();
+    for (const f of known) if (!early.has(f.path)) early.set(f.path, startHash(f));
+
+    const pipes = new Map<string, StreamDigest>();
+    if (pipeIn && c.stdin) {
+      const d = new StreamDigest();
+      pipes.set('pipe:0', d);
+      const sink = c.stdin;
+      sink.on('error', () => process.stdin.pause()); // FFmpeg stopped reading: so do we
+      process.stdin.on('data', (chunk: Buffer) => {
+        d.update(chunk);
+        if (!sink.write(chunk)) {
+          process.stdin.pause();
+          sink.once('drain', () => process.stdin.resume());
+        }
+      });
+      process.stdin.on('end', () => sink.end());
+      c.once('exit', () => {
+        process.stdin.pause();
+        process.stdin.unref?.();
+      });
+    }
+    if (pipeOut && c.stdout) {
+      const d = new StreamDigest();
+      pipes.set('pipe:1', d);
+      const src = c.stdout;
+      process.stdout.on('error', () => src.destroy()); // our reader went away: FFmpeg gets EPIPE, as it would have
+      src.on('data', (chunk: Buffer) => {
+        d.update(chunk);
+        if (!process.stdout.write(chunk)) {
+          src.pause();
+          process.stdout.once('drain', () => src.resume());
+        }
+      });
+    }
+    if (filterStderr && c.stderr) {
+      const filter = new ReportBannerFilter(tool, reportPath, (b) => process.stderr.write(b));
+      c.stderr.on('data', (chunk: Buffer) => filter.push(chunk));
+      c.stderr.on('end', () => filter.end());
+    }
+
+    const outcome = await Promise.race([
+      new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.once('close', (code, signal) => resolve({ code, signal }))),
+      spawnError.then((e) => {
+        throw new FfauditError('FFMPEG_NOT_FOUND', `cannot start ${binary}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+      }),
+    ]);
+    const durationMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
+    const endedMs = Date.now();
+    for (const [sig, h] of handlers) process.removeListener(sig, h);
+    // From here on a signal must not cut the end record short: it is recorded, then we exit.
+    const late = () => undefined;
+    for (const sig of FORWARDED) process.on(sig, late);
+
+    const exitStatus = outcome.signal ? 128 + signalNumber(outcome.signal) : received ? 128 + signalNumber(received) : (outcome.code ?? 1);
+    if (!ledger || !key) return exitStatus;
+
+    // ---- run.end ----
+    const notes: string[] = [];
+    let reportText: string | undefined;
+    const reportFile = ownReport ? findOwnReport(env, tool, cwd, spawnedMs, endedMs) : reportPath;
+    if (reportFile) {
+      try {
+        reportText = readFileSync(reportFile, 'utf8');
+      } catch (e) {
+        notes.push(`report not readable: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+    } else notes.push("the user's own report file was not found; files are taken from the command line only");
+    const facts: ReportAnalysis | undefined = reportText !== undefined ? parseReport(reportText) : undefined;
+    const pipeDigests = new Map([...pipes].map(([k, d]) => [k, d.digest()]));
+    const redactUrl = (u: string) => redactArgv([u], key, extra).argv[0]!;
+    const touched = await collectTouched({ cwd, operands, report: facts, aliases, early, pipes: pipeDigests, redactUrl });
+
+    let reportSha: string | null = null;
+    const redactions: Redaction[] = [...argvRedactions];
+    if (reportText !== undefined) {
+      const r = redactText(reportText, key, secrets, extra);
+      redactions.push(...r.redactions);
+      try {
+        reportSha = ledger.putBlob(Buffer.from(r.text, 'utf8'));
+      } catch (e) {
+        notes.push(`report not stored: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const status = outcome.signal || received ? 'terminated' : outcome.code === 0 ? 'ok' : 'failed';
+    const end: RunEndEntry = {
+      v: 1,
+      type: 'run.end',
+      time: nowRfc3339(),
+      by: currentAuthor(req.actor),
+      run: runId,
+      start: startIndex,
+      status,
+      exit_code: outcome.code,
+      signal: outcome.signal ?? received ?? null,
+      duration_ms: durationMs,
+      inputs: touched.inputs,
+      outputs: touched.outputs,
+      streams: facts?.streams ?? [],
+      report_sha256: reportSha,
+      redactions,
+    };
+    if (notes.length) end.notes = notes;
+    try {
+      const r = ledger.append([end]);
+      if (req.verbose) warn(`recorded ${tool} run ${runId}: entries ${startIndex} and ${r.indices[0]}, status ${status}`);
+    } catch (e) {
+      warn(`the end of run ${runId} (entry ${startIndex}) could not be recorded: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      ledger.close();
+    }
+    return exitStatus;
+  } finally {
+    killOnExit();
+    process.removeListener('exit', killOnExit);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

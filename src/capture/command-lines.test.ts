@@ -1,0 +1,198 @@
+/**
+ * Real command lines, real FFmpeg: every file a run touched is recorded with its absolute path, size and SHA-256
+ * (checked here against the files themselves), and what is not a file is recorded as what it is.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import type { FileRecord } from '../core/entry.js';
+import { BIN, Fixture, names, runAsync } from '../testing/capture-fixture.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function assertHashed(files: FileRecord[]): void {
+  for (const f of files) {
+    const data = readFileSync(f.path);
+    assert.equal(f.size, data.length, f.path);
+    assert.equal(f.sha256, sha(data), f.path);
+  }
+}
+
+describe('command lines', () => {
+  let fx: Fixture;
+  before(() => {
+    fx = new Fixture();
+    fx.media('a.mp4');
+    fx.media('b.wav', ['-f', 'lavfi', '-i', 'sine=d=0.5']);
+  });
+  after(() => fx.remove());
+
+  const ok = (args: string[], cwd?: string) => {
+    const r = fx.ffaudit(['ffmpeg', '-v', 'error', '-y', ...args], cwd ? { cwd } : {});
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.equal(r.stderr.length, 0, 'ffaudit is silent on success');
+    const run = fx.lastRun();
+    assert.equal(run.status, 'ok');
+    assert.equal(run.tool, 'ffmpeg');
+    return run;
+  };
+
+  it('several inputs and outputs, relative paths recorded absolute; lavfi is not a file', () => {
+    const run = ok(['-i', 'a.mp4', '-i', 'b.wav', '-f', 'lavfi', '-i', 'sine=d=0.2', '-map', '0:v', '-map', '1:a', 'o1.mkv', '-map', '2:a', 'o2.wav']);
+    assert.deepEqual(names(run.inputs, fx.dir), ['a.mp4', 'b.wav']);
+    assert.deepEqual(names(run.outputs, fx.dir), ['o1.mkv', 'o2.wav']);
+    assertHashed([...run.inputs, ...run.outputs]);
+    assert.ok(run.streams.some((s) => s.direction === 'input' && s.type === 'Video' && s.codec === 'h264' && s.width === 64 && s.height === 48));
+    assert.ok(run.streams.some((s) => s.direction === 'output' && s.file === 1 && s.type === 'Audio'));
+    assert.match(run.ffmpeg.version ?? '', /\d/);
+    assert.match(run.ffmpeg.sha256 ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(run.ffmpeg.sha256, sha(readFileSync(run.ffmpeg.path)));
+  });
+
+  it('image sequences in and out expand to the actual frames', () => {
+    ok(['-f', 'lavfi', '-i', 'testsrc=duration=0.4:size=32x32:rate=10', 'in%03d.png']);
+    let run = fx.lastRun();
+    assert.deepEqual(names(run.outputs, fx.dir), ['in001.png', 'in002.png', 'in003.png', 'in004.png']);
+    run = ok(['-framerate', '10', '-i', 'in%03d.png', 'out-%02d.jpg']);
+    assert.deepEqual(names(run.inputs, fx.dir), ['in001.png', 'in002.png', 'in003.png', 'in004.png']);
+    assert.deepEqual(names(run.outputs, fx.dir), ['out-01.jpg', 'out-02.jpg', 'out-03.jpg', 'out-04.jpg']);
+    assertHashed([...run.inputs, ...run.outputs]);
+  });
+
+  it('a concat list and the files it names; names with spaces, quotes and non-ASCII', () => {
+    const odd = "it's a «clip» é.mp4";
+    writeFileSync(fx.path(odd), readFileSync(fx.path('a.mp4')));
+    writeFileSync(fx.path('list.txt'), `file 'it'\\''s a «clip» é.mp4'\nfile 'a.mp4'\n`);
+    const run = ok(['-f', 'concat', '-safe', '0', '-i', 'list.txt', '-c', 'copy', 'joined.mp4']);
+    assert.deepEqual(names(run.inputs, fx.dir), ['list.txt', odd, 'a.mp4']);
+    assert.deepEqual(names(run.outputs, fx.dir), ['joined.mp4']);
+    assertHashed([...run.inputs, ...run.outputs]);
+  });
+
+  it('HLS with temporary files: the playlist under its final name and every segment', () => {
+    const run = ok(['-i', 'a.mp4', '-c:v', 'mpeg2video', '-g', '2', '-f', 'hls', '-hls_time', '0.2', '-hls_flags', 'temp_file', '-hls_segment_filename', 'hls-%d.ts', 'play.m3u8']);
+    const segs = readdirSync(fx.dir).filter((n) => /^hls-\d+\.ts$/.test(n)).sort();
+    assert.ok(segs.length >= 2);
+    assert.deepEqual(names(run.outputs, fx.dir).sort(), ['play.m3u8', ...segs].sort());
+    assert.ok(!names(run.outputs, fx.dir).some((n) => n.endsWith('.tmp')));
+    assertHashed(run.outputs);
+  });
+
+  it('DASH and segment muxers: manifest, init and media segments', () => {
+    mkdirSync(fx.path('dash'));
+    let run = ok(['-i', 'a.mp4', '-c', 'copy', '-f', 'dash', 'dash/stream.mpd']);
+    const expected = ['dash/stream.mpd', ...readdirSync(fx.path('dash')).filter((n) => n.endsWith('.m4s')).map((n) => `dash/${n}`)];
+    assert.deepEqual(names(run.outputs, fx.dir).sort(), expected.sort());
+    assertHashed(run.outputs);
+    run = ok(['-i', 'a.mp4', '-c:v', 'mpeg2video', '-g', '2', '-f', 'segment', '-segment_time', '0.2', '-segment_list', 'segs.csv', 'seg%02d.ts']);
+    const segs = readdirSync(fx.dir).filter((n) => /^seg\d+\.ts$/.test(n)).sort();
+    assert.ok(segs.length >= 2);
+    assert.deepEqual(names(run.outputs, fx.dir).sort(), ['segs.csv', ...segs].sort());
+    assertHashed(run.outputs);
+  });
+
+  it('the tee muxer: every target', () => {
+    const run = ok(['-i', 'a.mp4', '-map', '0', '-c:v', 'mpeg2video', '-f', 'tee', 'tee1.mkv|[f=mpegts]tee2.ts']);
+    assert.deepEqual(names(run.outputs, fx.dir).sort(), ['tee1.mkv', 'tee2.ts']);
+    assertHashed(run.outputs);
+  });
+
+  it('movie= and subtitles= filter sources are inputs', () => {
+    writeFileSync(fx.path('subs.srt'), '1\n00:00:00,000 --> 00:00:00,400\nhello\n');
+    const run = ok(['-f', 'lavfi', '-i', 'movie=a.mp4', '-vf', 'subtitles=subs.srt', '-frames:v', '2', 'burned.mp4']);
+    assert.deepEqual(names(run.inputs, fx.dir).sort(), ['a.mp4', 'subs.srt']);
+    assertHashed(run.inputs);
+  });
+
+  it('outputs named but never written and inputs that do not exist', () => {
+    const r = fx.ffaudit(['ffmpeg', '-v', 'error', '-y', '-i', 'a.mp4', '-i', 'nope.mp4', 'never.mkv']);
+    assert.notEqual(r.status, 0);
+    const run = fx.lastRun();
+    assert.equal(run.status, 'failed');
+    assert.deepEqual(run.inputs.map((f) => [names([f], fx.dir)[0], f.sha256 === null]), [['a.mp4', false], ['nope.mp4', true]]);
+    assert.deepEqual(run.outputs, [{ path: fx.path('never.mkv'), size: null, sha256: null, error: 'ENOENT' }]);
+  });
+
+  it('a relative path from another working directory', () => {
+    mkdirSync(fx.path('sub'));
+    const run = ok(['-i', '../a.mp4', '-c', 'copy', 'up.mp4'], fx.path('sub'));
+    assert.deepEqual(names(run.inputs, fx.dir), ['a.mp4']);
+    assert.deepEqual(names(run.outputs, fx.dir), ['sub/up.mp4']);
+    assert.equal(run.cwd, fx.path('sub'));
+  });
+
+  it('ffprobe is recorded as an access to its input', () => {
+    const r = fx.ffaudit(['ffprobe', '-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', 'a.mp4']);
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.equal(r.stdout.toString().trim(), '0.500000');
+    const run = fx.lastRun();
+    assert.equal(run.tool, 'ffprobe');
+    assert.deepEqual(names(run.inputs, fx.dir), ['a.mp4']);
+    assert.deepEqual(run.outputs, []);
+    assertHashed(run.inputs);
+  });
+
+  it('--actor, --reason and their variables are recorded as asserted', () => {
+    const r = fx.ffaudit(['--actor', 'alice@example', '--reason', 'CASE-42', 'ffmpeg', '-v', 'error', '-i', 'a.mp4', '-y', '-c', 'copy', 'act.mp4']);
+    assert.equal(r.status, 0);
+    let run = fx.lastRun();
+    assert.equal(run.asserted_actor, 'alice@example');
+    assert.equal(run.reason, 'CASE-42');
+    fx.ffaudit(['ffmpeg', '-v', 'error', '-i', 'a.mp4', '-y', '-c', 'copy', 'act.mp4'], { env: fx.env({ FFAUDIT_ACTOR: 'bob', FFAUDIT_REASON: 'T-7' }) });
+    run = fx.lastRun();
+    assert.equal(run.asserted_actor, 'bob');
+    assert.equal(run.reason, 'T-7');
+  });
+});
+
+describe('network inputs and secrets', () => {
+  it('a URL is recorded redacted and unhashed; its credentials and headers appear in no file of the ledger', async () => {
+    const fx = new Fixture();
+    try {
+      const media = readFileSync(fx.media('net.mp4'));
+      const seen: IncomingHttpHeaders[] = [];
+      const server = createServer((req, res) => {
+        seen.push(req.headers);
+        res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': media.length });
+        res.end(media);
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      const secrets = ['hunter2pw', 'S3cretBearerTok', 'SIGabc123xyz', 'cookieMonsterVal'];
+      const url = `http://alice:hunter2pw@127.0.0.1:${port}/clip.mp4?X-Amz-Signature=SIGabc123xyz&v=1`;
+      const r = await runAsync(process.execPath, [BIN, '--ledger', fx.ledger, 'ffmpeg', '-v', 'debug', '-headers', 'Authorization: Bearer S3cretBearerTok\r\n', '-cookies', 'session=cookieMonsterVal; path=/', '-i', url, '-c', 'copy', '-y', 'got.mp4'], { cwd: fx.dir, env: fx.env() });
+      server.close();
+      assert.equal(r.status, 0, r.stderr.toString().slice(-2000));
+      // FFmpeg really sent them (so its debug log could have shown them).
+      assert.equal(seen[0]?.authorization, 'Bearer S3cretBearerTok');
+      const run = fx.lastRun();
+      assert.equal(run.inputs.length, 1);
+      assert.equal(run.inputs[0]!.sha256, null);
+      assert.match(run.inputs[0]!.path, new RegExp(`^http://<redacted:[0-9a-f]{12}>@127\\.0\\.0\\.1:${port}/clip\\.mp4\\?X-Amz-Signature=<redacted:[0-9a-f]{12}>&v=1$`));
+      assert.deepEqual(names(run.outputs, fx.dir), ['got.mp4']);
+      assert.ok(run.report_sha256);
+      // Every byte the ledger holds: its files (database, WAL, caches) and every blob, decompressed.
+      const blobs: Buffer[] = [];
+      const { Ledger } = await import('../ledger/ledger.js');
+      const l = Ledger.open({ dir: fx.ledger, explicit: true });
+      for (const h of l.store.blobHashes()) {
+        const b = l.store.blob(h)!;
+        blobs.push(b.codec === 'gzip' ? gunzipSync(b.data) : b.data);
+      }
+      const report = l.blob(run.report_sha256)!.toString();
+      l.close();
+      assert.match(report, /Opening 'http:\/\/<redacted:/);
+      const files = readdirSync(fx.ledger).map((n) => readFileSync(`${fx.ledger}/${n}`));
+      for (const s of secrets) {
+        for (const b of [...files, ...blobs]) assert.equal(b.includes(s), false, `secret ${s} found in the ledger`);
+      }
+      assert.equal(r.stderr.includes('hunter2pw'), true, "FFmpeg's own stderr is passed through untouched");
+    } finally {
+      fx.remove();
+    }
+  });
+});

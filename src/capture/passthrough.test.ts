@@ -1,0 +1,114 @@
+/**
+ * `ffaudit ffmpeg ARGS` must behave as `ffmpeg ARGS`: same stdout bytes, same stderr (apart from what differs between
+ * two bare runs too: heap addresses and the measured speed), same exit status; pipes are recorded as pipe:0/pipe:1
+ * with the hash of the bytes that streamed through.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { Fixture } from '../testing/capture-fixture.js';
+
+/** What legitimately differs between two runs of the same command: heap addresses and the measured speed. */
+function stable(stderr: Buffer): string {
+  return stderr
+    .toString('latin1')
+    .replace(/0x[0-9a-f]+/g, '0x?')
+    .replace(/speed= *[0-9.e+]+x/g, 'speed=?x')
+    .replace(/(fps|bitrate)= *[0-9.]+/g, '$1=?');
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('passthrough', () => {
+  let fx: Fixture;
+  before(() => {
+    fx = new Fixture();
+  });
+  after(() => fx.remove());
+
+  it('writes the same WAV bytes to stdout and the same stderr, and records pipe:1 with its hash', () => {
+    const args = ['-hide_banner', '-nostats', '-f', 'lavfi', '-i', 'sine=d=0.3', '-f', 'wav', '-'];
+    const bare = fx.bare(args);
+    const aud = fx.ffaudit(['ffmpeg', ...args]);
+    assert.equal(aud.status, bare.status);
+    assert.equal(aud.status, 0);
+    assert.ok(aud.stdout.length > 20000);
+    assert.ok(aud.stdout.equals(bare.stdout), 'stdout bytes differ');
+    assert.equal(stable(aud.stderr), stable(bare.stderr));
+    assert.doesNotMatch(aud.stderr.toString(), /Report written to|started on|Log level/);
+    const run = fx.lastRun();
+    assert.equal(run.status, 'ok');
+    assert.deepEqual(run.outputs, [{ path: 'pipe:1', size: aud.stdout.length, sha256: sha(aud.stdout) }]);
+  });
+
+  it('reads piped media from stdin and records pipe:0 with the hash of what went through', () => {
+    const wav = fx.bare(['-v', 'error', '-f', 'lavfi', '-i', 'sine=d=0.3', '-f', 'wav', '-']).stdout;
+    const args = ['-hide_banner', '-nostats', '-f', 'wav', '-i', '-', '-f', 's16le', '-'];
+    const bare = fx.bare(args, { input: wav });
+    const aud = fx.ffaudit(['ffmpeg', ...args], { input: wav });
+    assert.equal(aud.status, bare.status);
+    assert.ok(aud.stdout.equals(bare.stdout), 'stdout bytes differ');
+    assert.equal(stable(aud.stderr), stable(bare.stderr));
+    const run = fx.lastRun();
+    assert.deepEqual(run.inputs, [{ path: 'pipe:0', size: wav.length, sha256: sha(wav) }]);
+    assert.deepEqual(run.outputs, [{ path: 'pipe:1', size: aud.stdout.length, sha256: sha(aud.stdout) }]);
+  });
+
+  it('passes progress lines ending in \\r through unchanged', () => {
+    const aud = fx.ffaudit(['ffmpeg', '-hide_banner', '-stats', '-f', 'lavfi', '-i', 'testsrc=duration=1:size=64x48:rate=25', '-f', 'null', '-']);
+    assert.equal(aud.status, 0);
+    assert.match(aud.stderr.toString(), /frame= *1 [^\n]*\rframe= *25 /);
+  });
+
+  it("keeps FFmpeg's Overwrite? prompt and its answer from stdin", () => {
+    const out = fx.media('exists.mp4');
+    const before = readFileSync(out);
+    const args = ['-hide_banner', '-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=32x32:rate=10', out];
+    const bare = fx.bare(args, { input: 'n\n' });
+    const aud = fx.ffaudit(['ffmpeg', ...args], { input: 'n\n' });
+    assert.equal(aud.status, bare.status);
+    assert.equal(aud.status, 1);
+    assert.equal(stable(aud.stderr), stable(bare.stderr));
+    assert.match(aud.stderr.toString(), /Overwrite\? \[y\/N\] Not overwriting - exiting/);
+    assert.ok(readFileSync(out).equals(before));
+    const run = fx.lastRun();
+    assert.equal(run.status, 'failed');
+    assert.equal(run.exit_code, 1);
+    // The output was named but not written: recorded with the hash of what is there, unchanged.
+    assert.equal(run.outputs[0]?.sha256, sha(before));
+  });
+
+  it("returns FFmpeg's own exit status and stderr for arguments it rejects", () => {
+    for (const args of [['-hide_banner', '-no_such_option', '1', 'x.mp4'], ['-hide_banner', '-i', 'missing.mp4', 'y.mp4'], ['-hide_banner']]) {
+      const bare = fx.bare(args);
+      const aud = fx.ffaudit(['ffmpeg', ...args]);
+      assert.equal(aud.status, bare.status, args.join(' '));
+      assert.notEqual(aud.status, 0);
+      assert.equal(stable(aud.stderr), stable(bare.stderr), args.join(' '));
+      const run = fx.lastRun();
+      assert.equal(run.status, 'failed');
+      assert.equal(run.exit_code, bare.status);
+    }
+    const run = fx.runs().find((r) => r.argv.includes('missing.mp4'))!;
+    assert.deepEqual(run.inputs, [{ path: fx.path('missing.mp4'), size: null, sha256: null, error: 'ENOENT' }]);
+    assert.deepEqual(run.outputs, [{ path: fx.path('y.mp4'), size: null, sha256: null, error: 'ENOENT' }]);
+  });
+
+  it("leaves the user's own -report where FFmpeg puts it, and still records the run", () => {
+    fx.media('rep-src.mp4');
+    const env = fx.env({ FFREPORT: `file=${fx.path('mine-%p.log')}:level=32` });
+    const aud = fx.ffaudit(['ffmpeg', '-hide_banner', '-nostats', '-i', 'rep-src.mp4', '-y', 'rep-out.mkv'], { env });
+    assert.equal(aud.status, 0, aud.stderr.toString());
+    // FFmpeg itself announces the user's report, as it would without ffaudit.
+    assert.match(aud.stderr.toString(), /Report written to ".*mine-ffmpeg\.log"/);
+    const text = readFileSync(fx.path('mine-ffmpeg.log'), 'utf8');
+    assert.match(text, /Output #0, matroska/);
+    const run = fx.lastRun();
+    assert.deepEqual(
+      run.outputs.map((o) => o.path),
+      [fx.path('rep-out.mkv')],
+    );
+    assert.ok(run.report_sha256);
+  });
+});

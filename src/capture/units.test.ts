@@ -1,0 +1,98 @@
+/** The capture layer's small pieces, without FFmpeg: stderr filtering, names, FFREPORT parsing, hashing. */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { hashFile, READ_BLOCK, StreamDigest } from './hash.js';
+import { ReportBannerFilter } from './stderr-filter.js';
+import { classifyTarget, isSequencePattern, sequenceRegExp } from './target.js';
+import { parseFfreport } from './user-report.js';
+
+function filtered(chunks: string[], program = 'ffmpeg', report = '/tmp/ffaudit-x/report.log'): string {
+  let out = '';
+  const f = new ReportBannerFilter(program, report, (b) => (out += b.toString()));
+  for (const c of chunks) f.push(Buffer.from(c));
+  f.end();
+  return out;
+}
+
+describe('ReportBannerFilter', () => {
+  const debian = 'ffmpeg started on 2026-11-28 at 06:41:08\nReport written to "/tmp/ffaudit-x/report.log"\nLog level: 48\n';
+  const rest = 'ffmpeg version 5.1\nInput #0…\nframe=  1\rframe=  2\r';
+
+  it('removes exactly the lines FFREPORT adds (Debian 5.1 and the 2018 static build), whatever the chunking', () => {
+    const text = debian + rest;
+    for (let cut = 0; cut <= text.length; cut += 7) assert.equal(filtered([text.slice(0, cut), text.slice(cut)]), rest);
+    assert.equal(filtered([...text].map((c) => c)), rest);
+    const old = 'ffmpeg started on 2026-11-28 at 06:41:08\nReport written to "/tmp/ffaudit-x/report.log"\n';
+    assert.equal(filtered([old + rest]), rest);
+    assert.equal(filtered(['[info] ffmpeg started on 2026-11-28 at 06:41:08\n[info] Report written to "/tmp/ffaudit-x/report.log"\n[info] Log level: 48\n[info] x\n']), '[info] x\n');
+  });
+
+  it('never holds back a prompt, and never removes a line that only looks like ours', () => {
+    const prompt = "File 'a.mp4' already exists. Overwrite? [y/N] ";
+    let out = '';
+    const f = new ReportBannerFilter('ffmpeg', '/r.log', (b) => (out += b.toString()));
+    f.push(Buffer.from(prompt));
+    assert.equal(out, prompt, 'the prompt must appear before any answer is typed');
+    assert.equal(filtered(['Report written to "/elsewhere.log"\n']), 'Report written to "/elsewhere.log"\n');
+    assert.equal(filtered(['ffmpeg started on 2026-11-28 at 06:41:08\nReport written to "/other"\n'], 'ffmpeg', '/mine'), 'Report written to "/other"\n');
+    assert.equal(filtered(['x\nffmpeg started on 2026-11-28 at 06:41:08\n']), 'x\nffmpeg started on 2026-11-28 at 06:41:08\n');
+  });
+});
+
+describe('targets', () => {
+  it('classifies pipes, URLs, files and virtual inputs', () => {
+    assert.deepEqual(classifyTarget('-', 'input', null, '/w'), { kind: 'pipe', fd: 0, path: 'pipe:0' });
+    assert.deepEqual(classifyTarget('-', 'output', null, '/w'), { kind: 'pipe', fd: 1, path: 'pipe:1' });
+    assert.deepEqual(classifyTarget('pipe:', 'output', null, '/w'), { kind: 'pipe', fd: 1, path: 'pipe:1' });
+    assert.deepEqual(classifyTarget('pipe:3', 'input', null, '/w'), { kind: 'pipe', fd: 3, path: 'pipe:3' });
+    assert.deepEqual(classifyTarget('https://h/x.mp4', 'input', null, '/w'), { kind: 'url', url: 'https://h/x.mp4' });
+    assert.deepEqual(classifyTarget('file:a b.mp4', 'input', null, '/w'), { kind: 'file', path: '/w/a b.mp4' });
+    assert.deepEqual(classifyTarget('../x/./y.mp4', 'input', null, '/w/v'), { kind: 'file', path: '/w/x/y.mp4' });
+    assert.deepEqual(classifyTarget('testsrc', 'input', 'lavfi', '/w'), { kind: 'virtual' });
+    assert.deepEqual(classifyTarget('-', 'output', 'null', '/w'), { kind: 'virtual' });
+  });
+
+  it('recognises and expands sequence patterns as FFmpeg does', () => {
+    assert.ok(isSequencePattern('img%03d.png'));
+    assert.ok(isSequencePattern('seg-%d.ts'));
+    assert.equal(isSequencePattern('100%%.png'), false);
+    assert.equal(isSequencePattern('plain.png'), false);
+    const re = sequenceRegExp('img%03d.png');
+    assert.ok(re.test('img001.png') && re.test('img1000.png'));
+    assert.equal(re.test('img01.png'), false);
+    assert.equal(re.test('imgX01.png'), false);
+    assert.ok(sequenceRegExp('a%d(1).png').test('a7(1).png'));
+  });
+});
+
+describe('FFREPORT values', () => {
+  it('splits on unescaped colons, honours backslashes and quotes', () => {
+    assert.deepEqual([...parseFfreport('file=/tmp/a\\:b.log:level=32')], [['file', '/tmp/a:b.log'], ['level', '32']]);
+    assert.deepEqual([...parseFfreport("file='x:y.log'")], [['file', 'x:y.log']]);
+    assert.deepEqual([...parseFfreport('')], []);
+  });
+});
+
+describe('hashing', () => {
+  it('hashes files across block boundaries exactly, and streams chunk by chunk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffaudit-hash-'));
+    try {
+      for (const size of [0, 1, READ_BLOCK - 1, READ_BLOCK, READ_BLOCK + 1, 2 * READ_BLOCK + 12345]) {
+        const data = randomBytes(size);
+        const p = join(dir, `f${size}`);
+        writeFileSync(p, data);
+        assert.deepEqual(await hashFile(p), { size, sha256: createHash('sha256').update(data).digest('hex') });
+        const d = new StreamDigest();
+        for (let i = 0; i < size; i += 65536) d.update(data.subarray(i, i + 65536));
+        assert.deepEqual(d.digest(), { size, sha256: createHash('sha256').update(data).digest('hex') });
+      }
+      await assert.rejects(hashFile(join(dir, 'missing')), { code: 'IO' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

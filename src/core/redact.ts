@@ -1,0 +1,299 @@
+/**
+ * Secrets never reach the ledger (ARCHITECTURE.md): they are removed from the argv and from FFmpeg's report log
+ * before anything is hashed or stored. Each removed value is replaced by a placeholder carrying the start of its
+ * keyed hash, and the full hash is recorded as a `Redaction`: someone who holds the value can later show it was
+ * that one (HMAC-SHA-256, RFC 2104, under the ledger's 32-byte redaction key), while the ledger alone reveals
+ * nothing about it.
+ *
+ * What counts as a secret:
+ * - URL userinfo (`scheme://user:pass@host`, RFC 3986 §3.2.1), the whole `user:pass`;
+ * - values of query parameters that carry credentials (signed URLs, tokens), the names kept;
+ * - values of FFmpeg options that carry keys, passwords, headers or cookies;
+ * - whole matches of extra patterns configured per ledger (`config.json`: {"redact": [{name, pattern}]});
+ * - in text (the report log): every secret found in the argv, in the forms FFmpeg prints it, HTTP credential
+ *   headers FFmpeg echoes at debug level, and the patterns above.
+ *
+ * Pure: node:crypto's HMAC is the only dependency.
+ */
+import { createHmac } from 'node:crypto';
+import { FfauditError } from './errors.js';
+import type { Redaction } from './run.js';
+
+/** An extra pattern (a JavaScript regular expression, case-sensitive unless it says `(?i)`… which JS lacks: use [Aa]). */
+export interface RedactionRule {
+  name: string;
+  pattern: string;
+}
+
+export interface RedactedArgv {
+  argv: string[];
+  redactions: Redaction[];
+  /** The raw secret values removed, for `redactText` to remove again from FFmpeg's log. Never store these. */
+  secrets: string[];
+}
+
+export const REDACTED_PREFIX = '<redacted:';
+const PLACEHOLDER = /<redacted:[0-9a-f]{12}>/g;
+
+/** hex HMAC-SHA-256(key, UTF-8 bytes of value). */
+export function redactionHmac(key: Buffer, value: string): string {
+  return createHmac('sha256', key).update(value, 'utf8').digest('hex');
+}
+
+function placeholder(hmac: string): string {
+  return `${REDACTED_PREFIX}${hmac.slice(0, 12)}>`;
+}
+
+/**
+ * FFmpeg options whose value is a secret (libavformat protocol and demuxer/muxer options: http, crypto, srt,
+ * rist, ftp, icecast, rtp/srtp, mov/cenc, aax/audible, hls encryption). Names that only name a file holding a
+ * key (`-hls_key_info_file`, `-key_file`, `-private_key`) are kept: the path is not the secret.
+ */
+export const SECRET_OPTIONS: ReadonlySet<string> = new Set([
+  'headers', 'cookies', 'encryption_key', 'encryption_iv', 'decryption_key', 'decryption_iv', 'decryption_keys',
+  'cenc_decryption_key', 'passphrase', 'key', 'iv', 'password', 'ftp-password', 'ftp-anonymous-password', 'secret',
+  'srtp_in_params', 'srtp_out_params', 'cryptokey', 'activation_bytes', 'audible_key', 'audible_iv',
+  'audible_fixed_key', 'aa_fixed_key', 'hls_enc_key', 'hls_enc_iv', 'aes_key', 'auth', 'token', 'access_token',
+  'api_key', 'apikey',
+]);
+
+/** Query parameters whose values are credentials (compared in lower case): AWS SigV4, GCS, CloudFront, Azure SAS, OAuth, Akamai, librtmp. */
+export const SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
+  'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-goog-signature', 'x-goog-credential',
+  'signature', 'sig', 'token', 'access_token', 'refresh_token', 'id_token', 'auth_token', 'auth', 'authorization',
+  'key', 'password', 'passwd', 'pass', 'pwd', 'secret', 'client_secret', 'apikey', 'api_key', 'api-key', 'x-api-key',
+  'policy', 'key-pair-id', 'passphrase', 'jwt', 'hdnts', 'hdnea', 'pubpasswd', 'sessionid', 'session_token',
+]);
+
+/** HTTP headers whose values are credentials, as FFmpeg echoes requests at debug level. */
+const SECRET_HEADERS = /^([ \t]*(?:Authorization|Proxy-Authorization|Cookie|Set-Cookie|X-Api-Key|X-Amz-Security-Token|X-Auth-Token|Api-Key)[ \t]*:[ \t]*)([^\r\n]+)/gim;
+
+/** `scheme://userinfo@`: userinfo is everything up to the last '@' of the authority (as av_url_split reads it). */
+const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#\s'"<>]*)@/g;
+
+/** `?name=value` / `&name=value` / `;name=value`, and librtmp's space-separated `name=value` after a URL. */
+const QUERY_PARAM = /([?&;]|\s)([A-Za-z0-9_.-]+)=([^&#\s'"]*)/g;
+
+interface Finding {
+  kind: string;
+  value: string;
+}
+
+/** Applies `replace` to the parts of `text` that are not already placeholders. */
+function outsidePlaceholders(text: string, replace: (segment: string) => string): string {
+  let out = '';
+  let last = 0;
+  for (const m of text.matchAll(PLACEHOLDER)) {
+    out += replace(text.slice(last, m.index)) + m[0];
+    last = m.index + m[0].length;
+  }
+  return out + replace(text.slice(last));
+}
+
+function compileRules(extra: readonly RedactionRule[]): { name: string; re: RegExp }[] {
+  return extra.map((r) => {
+    try {
+      return { name: r.name, re: new RegExp(r.pattern, 'g') };
+    } catch {
+      throw new FfauditError('BAD_INPUT', `redaction pattern ${JSON.stringify(r.name)} is not a valid regular expression`);
+    }
+  });
+}
+
+/** Redacts URL credentials, credential query parameters and extra patterns inside one string. */
+function redactPatterns(text: string, key: Buffer, rules: { name: string; re: RegExp }[], found: Finding[]): string {
+  const hide = (kind: string, value: string): string => {
+    found.push({ kind, value });
+    return placeholder(redactionHmac(key, value));
+  };
+  let s = outsidePlaceholders(text, (seg) =>
+    seg.replace(URL_USERINFO, (_m, scheme: string, userinfo: string) => (userinfo === '' ? `${scheme}@` : `${scheme}${hide('url-credentials', userinfo)}@`)),
+  );
+  s = outsidePlaceholders(s, (seg) =>
+    seg.replace(QUERY_PARAM, (m, sep: string, name: string, value: string) => {
+      if (value === '' || !SECRET_QUERY_PARAMS.has(name.toLowerCase())) return m;
+      // A bare `name=value` after whitespace only counts inside a URL-bearing string (librtmp's `rtmp://… pubPasswd=x`).
+      if (/\s/.test(sep) && !/:\/\//.test(text)) return m;
+      return `${sep}${name}=${hide(`url-query:${name}`, value)}`;
+    }),
+  );
+  for (const { name, re } of rules) {
+    s = outsidePlaceholders(s, (seg) => seg.replace(re, (m: string) => (m === '' ? m : hide(`pattern:${name}`, m))));
+  }
+  return s;
+}
+
+/** The option name of an argv element (`-headers`, `-decryption_key:v`), or null when it is not an option. */
+function optionName(arg: string): string | null {
+  if (!arg.startsWith('-') || arg === '-' || arg === '--') return null;
+  const body = arg.slice(1);
+  const colon = body.indexOf(':');
+  return colon >= 0 ? body.slice(0, colon) : body;
+}
+
+/** Header values inside an `-headers` value ("Name: value\r\n…"), each a secret of its own. */
+function headerValues(headers: string): string[] {
+  const out: string[] = [];
+  for (const line of headers.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    const value = colon >= 0 ? line.slice(colon + 1).trim() : '';
+    if (value !== '') out.push(value);
+  }
+  return out;
+}
+
+function dedupeRedactions(list: Redaction[]): Redaction[] {
+  const seen = new Set<string>();
+  return list.filter((r) => {
+    const k = `${r.where}\u0000${r.kind}\u0000${r.hmac}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * The argv with every secret replaced by `<redacted:HMAC12>`. Non-secret arguments are returned byte for byte.
+ * Option names are matched on the ffmpeg/ffprobe grammar: the value following a secret option is secret whatever
+ * it looks like.
+ */
+export function redactArgv(argv: readonly string[], key: Buffer, extra: readonly RedactionRule[] = []): RedactedArgv {
+  const rules = compileRules(extra);
+  const out: string[] = [];
+  const redactions: Redaction[] = [];
+  const secrets = new Set<string>();
+  const hideWhole = (i: number, option: string): void => {
+    const value = argv[i]!;
+    const hmac = redactionHmac(key, value);
+    redactions.push({ where: `argv[${i}]`, kind: `option:${option}`, hmac });
+    secrets.add(value);
+    if (option === 'headers' || option === 'cookies') for (const v of headerValues(value)) secrets.add(v);
+    out.push(placeholder(hmac));
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const found: Finding[] = [];
+    out.push(redactPatterns(arg, key, rules, found));
+    for (const f of found) {
+      redactions.push({ where: `argv[${i}]`, kind: f.kind, hmac: redactionHmac(key, f.value) });
+      secrets.add(f.value);
+    }
+    // The value after a secret option is secret whatever it looks like (FFmpeg takes it even when it starts with '-').
+    const option = optionName(arg);
+    if (option !== null && SECRET_OPTIONS.has(option) && i + 1 < argv.length) {
+      i++;
+      if (argv[i] === '') out.push('');
+      else hideWhole(i, option);
+    }
+  }
+  return { argv: out, redactions, secrets: [...secrets] };
+}
+
+/**
+ * How FFmpeg writes an argument into the "Command line:" of its report (fftools/cmdutils.c `dump_argument`):
+ * backslash before \ " $ `, and \xHH for bytes outside printable ASCII. Applied to a substring it gives the form
+ * that substring takes inside a quoted argument.
+ */
+function dumpArgumentEscape(s: string): string {
+  let out = '';
+  for (const byte of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    if (c === '\\' || c === '"' || c === '$' || c === '`') out += `\\${c}`;
+    else if (byte < 0x20 || byte > 0x7e) out += `\\x${byte.toString(16).padStart(2, '0')}`;
+    else out += c;
+  }
+  return out;
+}
+
+/** Every form a secret may take in FFmpeg's log: as given, percent-encoded, and escaped as in the Command line. */
+function secretForms(secret: string): string[] {
+  const forms = new Set([secret, dumpArgumentEscape(secret)]);
+  try {
+    forms.add(encodeURIComponent(secret));
+    forms.add(encodeURIComponent(secret).replace(/%20/g, '+'));
+  } catch {
+    // A lone surrogate cannot be percent-encoded; the raw and escaped forms still apply.
+  }
+  try {
+    const decoded = decodeURIComponent(secret);
+    forms.add(decoded);
+  } catch {
+    // Not percent-encoded text.
+  }
+  return [...forms].filter((f) => f !== '');
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Secrets this short would erase half the log; they are removed only where they stand alone. */
+const MIN_FREE_SECRET = 4;
+
+/**
+ * Text (FFmpeg's report log) with every known secret removed wherever it occurs, in any of the forms FFmpeg
+ * prints it, then credential headers, URL credentials, credential query parameters and extra patterns.
+ * A secret's placeholder is the same as in the argv. Redactions are listed once per distinct value.
+ */
+export function redactText(text: string, key: Buffer, secrets: readonly string[], extra: readonly RedactionRule[] = []): { text: string; redactions: Redaction[] } {
+  const rules = compileRules(extra);
+  const redactions: Redaction[] = [];
+  const forms: { form: string; secret: string }[] = [];
+  for (const secret of secrets) {
+    if (secret === '') continue;
+    for (const form of secretForms(secret)) forms.push({ form, secret });
+  }
+  // Longest first, so that a secret containing another is removed whole.
+  forms.sort((a, b) => b.form.length - a.form.length);
+  let s = text;
+  for (const { form, secret } of forms) {
+    const hmac = redactionHmac(key, secret);
+    const re = form.length >= MIN_FREE_SECRET ? new RegExp(escapeRegExp(form), 'g') : new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(form)}(?![A-Za-z0-9])`, 'g');
+    let hit = false;
+    s = outsidePlaceholders(s, (seg) =>
+      seg.replace(re, () => {
+        hit = true;
+        return placeholder(hmac);
+      }),
+    );
+    if (hit) redactions.push({ where: 'report', kind: 'argv-secret', hmac });
+  }
+  s = outsidePlaceholders(s, (seg) =>
+    seg.replace(SECRET_HEADERS, (_m, head: string, value: string) => {
+      const v = value.trimEnd();
+      const hmac = redactionHmac(key, v);
+      redactions.push({ where: 'report', kind: `header:${head.trim().slice(0, -1).trim().toLowerCase()}`, hmac });
+      return `${head}${placeholder(hmac)}${value.slice(v.length)}`;
+    }),
+  );
+  const found: Finding[] = [];
+  s = redactPatterns(s, key, rules, found);
+  for (const f of found) redactions.push({ where: 'report', kind: f.kind, hmac: redactionHmac(key, f.value) });
+  return { text: s, redactions: dedupeRedactions(redactions) };
+}
+
+/**
+ * The extra patterns of a ledger's config.json (`{"redact": [{"name": "...", "pattern": "..."}]}`). Untrusted
+ * file content: every field is checked, and each pattern must compile and must not match the empty string.
+ */
+export function parseRedactionRules(config: unknown): RedactionRule[] {
+  if (config === undefined || config === null) return [];
+  if (typeof config !== 'object' || Array.isArray(config)) throw new FfauditError('BAD_INPUT', 'config.json must hold a JSON object');
+  const list = (config as Record<string, unknown>).redact;
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new FfauditError('BAD_INPUT', 'config.json: "redact" must be a list of {"name", "pattern"}');
+  return list.map((item: unknown, i) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new FfauditError('BAD_INPUT', `config.json: redact[${i}] must be an object`);
+    const { name, pattern } = item as Record<string, unknown>;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new FfauditError('BAD_INPUT', `config.json: redact[${i}].name must be 1-64 letters, digits, '_', '.', '-'`);
+    if (typeof pattern !== 'string' || pattern === '') throw new FfauditError('BAD_INPUT', `config.json: redact[${i}].pattern must be a non-empty string`);
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern);
+    } catch {
+      throw new FfauditError('BAD_INPUT', `config.json: redact[${i}].pattern is not a valid regular expression`);
+    }
+    if (re.test('')) throw new FfauditError('BAD_INPUT', `config.json: redact[${i}].pattern matches the empty string`);
+    return { name, pattern };
+  });
+}
