@@ -2,7 +2,7 @@
 import type { BundleVerdict } from '../core/bundle.js';
 import type { FileRecord } from '../core/entry.js';
 import type { RunRecord } from '../core/run.js';
-import { commandLine } from '../core/shell-quote.js';
+import { runCommandLine } from '../core/shell-quote.js';
 import type { Lineage, TraceNote } from '../ledger/trace.js';
 
 const MARK: Record<string, string> = { ok: '✓', failed: '✗', terminated: '✗', incomplete: '?' };
@@ -39,7 +39,7 @@ export function formatLineageTree(lineage: Lineage): string {
     }
     shown.add(r.id);
     out.push(`${prefix}${branch}produced by ${printable(runLine(r))}`);
-    out.push(`${cont}$ ${printable(commandLine(r.argv))}`);
+    out.push(`${cont}$ ${printable(runCommandLine(r))}`);
     r.inputs.forEach((f, i) => drawFile(f, cont, i === r.inputs.length - 1, r.entries[0]!));
   };
   const drawFile = (f: FileRecord, prefix: string, last: boolean, before: number) => {
@@ -66,7 +66,7 @@ export function formatLineageTree(lineage: Lineage): string {
   }
   if (lineage.readBy.length > 0) {
     out.push('', 'read by:');
-    for (const r of lineage.readBy) out.push(`  ${printable(runLine(r))}`, `    $ ${printable(commandLine(r.argv))}`);
+    for (const r of lineage.readBy) out.push(`  ${printable(runLine(r))}`, `    $ ${printable(runCommandLine(r))}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -35,9 +35,9 @@ function fileDoc(f: FileRecord): Record<string, unknown> {
   return d;
 }
 
-/** The process arguments ECS expects: the executable first, then the arguments as recorded (redacted). */
+/** The process arguments ECS expects: the executable first, then FFmpeg's arguments as recorded (redacted). */
 function processArgs(run: RunRecord): string[] {
-  return [run.ffmpeg.path, ...run.argv.slice(1)];
+  return [run.ffmpeg.path, ...run.argv];
 }
 
 export function runToEcs(run: RunRecord, origin: string): Record<string, unknown> {

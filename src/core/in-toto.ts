@@ -54,7 +54,7 @@ export function runToInToto(run: RunRecord, origin: string): LinkStatement {
     predicateType: LINK_PREDICATE_TYPE,
     predicate: {
       name: run.tool,
-      command: run.argv,
+      command: [run.ffmpeg.path, ...run.argv],
       materials: descriptors(run.inputs),
       byproducts,
       environment: {

@@ -7,7 +7,7 @@
  */
 import type { FileRecord } from './entry.js';
 import type { RunRecord } from './run.js';
-import { commandLine } from './shell-quote.js';
+import { runCommandLine } from './shell-quote.js';
 
 export interface ReportNote {
   index: number;
@@ -131,7 +131,7 @@ export function lineageSvg(runs: readonly RunRecord[], target?: string): string 
     let col = 1;
     for (const f of r.inputs) col = Math.max(col, (fileCol.get(fileKey(f)) ?? 0) + 1);
     const rk = `r:${r.id}`;
-    nodes.set(rk, { key: rk, kind: 'run', full: `${r.tool} run ${r.id} ${r.status}\n${commandLine(r.argv)}`, col, row: 0, title: `${r.tool} · ${r.status}`, sub: `${r.user} · ${r.started_at.slice(0, 19).replace('T', ' ')}`, cls: statusClass(r.status) });
+    nodes.set(rk, { key: rk, kind: 'run', full: `${r.tool} run ${r.id} ${r.status}\n${runCommandLine(r)}`, col, row: 0, title: `${r.tool} · ${r.status}`, sub: `${r.user} · ${r.started_at.slice(0, 19).replace('T', ' ')}`, cls: statusClass(r.status) });
     for (const f of r.inputs) {
       const k = addFile(f, fileCol.get(fileKey(f)) ?? 0);
       fileCol.set(k, nodes.get(k)!.col);
@@ -196,7 +196,7 @@ function stepHtml(r: RunRecord, n: number): string {
   const rows: [string, string][] = [
     ['Who', e(who(r))],
     ['When', `${e(r.started_at)}${r.ended_at ? ` → ${e(r.ended_at)}` : ''}${r.duration_ms !== null ? ` (${e(r.duration_ms)} ms)` : ''}`],
-    ['Command', `<code>${e(commandLine(r.argv))}</code>`],
+    ['Command', `<code>${e(runCommandLine(r))}</code>`],
     ['Working dir', `<code>${e(r.cwd)}</code>`],
     ['Inputs', fileRows(r.inputs)],
     ['Outputs', fileRows(r.outputs)],
@@ -211,7 +211,7 @@ function stepHtml(r: RunRecord, n: number): string {
 function timelineHtml(runs: readonly RunRecord[], notes: readonly ReportNote[]): string {
   const events: { time: string; what: string; who: string; detail: string }[] = [];
   for (const r of runs) {
-    events.push({ time: r.started_at, what: `${r.tool} started`, who: who(r), detail: shorten(commandLine(r.argv), 200) });
+    events.push({ time: r.started_at, what: `${r.tool} started`, who: who(r), detail: shorten(runCommandLine(r), 200) });
     if (r.ended_at) events.push({ time: r.ended_at, what: `${r.tool} ${r.status}`, who: who(r), detail: r.outputs.map((o) => baseName(o.path)).join(', ') });
   }
   for (const n of notes) events.push({ time: n.time, what: 'custody note', who: who({ ...n.by, asserted_actor: n.by.asserted_actor ?? null }), detail: n.text });

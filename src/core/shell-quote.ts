@@ -10,3 +10,8 @@ export function shellQuote(arg: string): string {
 export function commandLine(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
+
+/** A recorded run's command as typed: the tool's name, then its arguments (a run's argv holds FFmpeg's arguments only). */
+export function runCommandLine(run: { tool: string; argv: readonly string[] }): string {
+  return commandLine([run.tool, ...run.argv]);
+}

@@ -39,15 +39,15 @@ describe('ffaudit bundle and verify-bundle', () => {
     return verify(p, '--pubkey', vkeyPath, ...args);
   };
 
-  before(async () => {
-    c = await makeChain('ffaudit-bundle-');
+  before(() => {
+    c = makeChain('ffaudit-bundle-');
     work = c.dir;
     bundlePath = join(work, 'evidence.json');
     vkeyPath = join(work, 'log.vkey');
     writeFileSync(vkeyPath, cli('pubkey').stdout);
     const r = cli('bundle', c.path('final.mp4'), '-o', bundlePath, '--with-reports');
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^wrote .*evidence\.json: 9 entries \(4 runs\), 1 blobs, \d+ bytes, against the checkpoint at tree size 9\n$/);
+    assert.match(r.stdout, /^wrote .*evidence\.json: 9 entries \(4 runs\), 4 blobs, \d+ bytes, against the checkpoint at tree size 9\n$/);
     doc = JSON.parse(readFileSync(bundlePath, 'utf8')) as BundleDoc;
   });
   after(() => c.cleanup());
@@ -81,7 +81,7 @@ describe('ffaudit bundle and verify-bundle', () => {
       assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /verdict {5}VALID\n/);
       assert.match(r.stdout, new RegExp(`file {8}sha256 ${doc.subjects[0]!.sha256} matches, produced by run ${c.runs.final.id}\n`));
-      assert.match(r.stdout, /checked {5}9 entries \(hash and inclusion proof each\), the checkpoint signature, 1 blob, 4 runs chained by content/);
+      assert.match(r.stdout, /checked {5}9 entries \(hash and inclusion proof each\), the checkpoint signature, 4 blobs, 4 runs chained by content/);
       assert.doesNotMatch(r.stdout + r.stderr, /NOT VERIFIED/);
       assert.equal(r.stderr, '');
     }

@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { hashFile } from '../capture/hash.js';
 import type { Author, FileRecord } from '../core/entry.js';
 import type { FfmpegIdentity, RunEndEntry, RunStartEntry } from '../core/run.js';
@@ -40,7 +40,8 @@ export function ffmpegIdentity(): FfmpegIdentity {
   if (!identity) {
     const r = spawnSync('ffmpeg', ['-hide_banner', '-version'], { encoding: 'utf8' });
     const m = /^ffmpeg version (\S+)/m.exec(r.stdout ?? '');
-    identity = { path: 'ffmpeg', version: m?.[1] ?? null, sha256: null };
+    const dir = (process.env.PATH ?? '').split(delimiter).find((d) => d && existsSync(join(d, 'ffmpeg')));
+    identity = { path: dir ? join(dir, 'ffmpeg') : 'ffmpeg', version: m?.[1] ?? null, sha256: null };
   }
   return identity;
 }
@@ -82,9 +83,8 @@ export async function recordFfmpegRun(ledger: Ledger, args: readonly string[], o
   const named = filesOf(args);
   const by = opts.by ?? currentAuthor();
   const id = randomUUID();
-  // lavfi graphs are inputs that are not files: recorded without a content hash.
-  const generated: FileRecord[] = opts.inputs ? [] : named.generated.map((g) => ({ path: `lavfi:${g}`, size: null, sha256: null }));
-  const inputs = [...generated, ...(await Promise.all((opts.inputs ?? named.inputs).map((p) => describe(p, cwd))))];
+  // As `ffaudit ffmpeg` does, lavfi graphs are not recorded as input files.
+  const inputs = await Promise.all((opts.inputs ?? named.inputs).map((p) => describe(p, cwd)));
   const start: RunStartEntry = {
     v: 1,
     type: 'run.start',
@@ -93,7 +93,7 @@ export async function recordFfmpegRun(ledger: Ledger, args: readonly string[], o
     run: id,
     tool: 'ffmpeg',
     cwd,
-    argv: ['ffmpeg', ...args],
+    argv: [...args],
     redactions: [],
     ffmpeg: ffmpegIdentity(),
     inputs,
