@@ -30,7 +30,7 @@ export function formatLineageTree(lineage: Lineage): string {
   const producersOf = (sha: string, before: number) =>
     lineage.runs.filter((r) => r.entries[1] !== undefined && r.entries[1] < before && r.outputs.some((o) => o.sha256 === sha));
 
-  const drawRun = (r: RunRecord, prefix: string, last: boolean) => {
+  const drawRun = (r: RunRecord, prefix: string, last: boolean, file: FileRecord) => {
     const branch = last ? '└─ ' : '├─ ';
     const cont = prefix + (last ? '   ' : '│  ');
     if (shown.has(r.id)) {
@@ -38,7 +38,10 @@ export function formatLineageTree(lineage: Lineage): string {
       return;
     }
     shown.add(r.id);
-    out.push(`${prefix}${branch}produced by ${printable(runLine(r))}`);
+    // The same bytes under another name: renamed or copied since this run wrote them.
+    const written = r.outputs.find((o) => o.sha256 === file.sha256);
+    const as = written && written.path !== file.path ? `  (written as ${written.path})` : '';
+    out.push(`${prefix}${branch}produced by ${printable(runLine(r) + as)}`);
     out.push(`${cont}$ ${printable(runCommandLine(r))}`);
     r.inputs.forEach((f, i) => drawFile(f, cont, i === r.inputs.length - 1, r.entries[0]!));
   };
@@ -52,13 +55,14 @@ export function formatLineageTree(lineage: Lineage): string {
     const producers = producersOf(f.sha256, before);
     const tag = producers.length === 0 ? (sourceHashes.has(f.sha256) ? '  [source: no audited run produced these bytes]' : '') : '';
     out.push(`${prefix}${branch}${printable(f.path)}  sha256 ${f.sha256}${tag}`);
-    producers.forEach((r, i) => drawRun(r, cont, i === producers.length - 1));
+    producers.forEach((r, i) => drawRun(r, cont, i === producers.length - 1, f));
   };
 
   out.push(`${printable(lineage.file.path)}`, `sha256 ${lineage.file.sha256}`);
   const producers = producersOf(lineage.file.sha256, Number.MAX_SAFE_INTEGER);
   if (producers.length === 0) out.push('   no audited run produced these bytes: this file is a source');
-  producers.forEach((r, i) => drawRun(r, '', i === producers.length - 1));
+  const target: FileRecord = { path: lineage.file.path, size: null, sha256: lineage.file.sha256 };
+  producers.forEach((r, i) => drawRun(r, '', i === producers.length - 1, target));
   out.push('', `${lineage.runs.length} run${lineage.runs.length === 1 ? '' : 's'} in the lineage, ${lineage.sources.length} source${lineage.sources.length === 1 ? '' : 's'}`);
   if (lineage.notes.length > 0) {
     out.push('', 'custody notes:');

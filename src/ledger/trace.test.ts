@@ -85,6 +85,7 @@ describe('ffaudit trace', () => {
     assert.match(out, /\$ ffmpeg -i c\.mp4 -i s\.wav -c:v copy -c:a aac -shortest -y final\.mp4/);
     assert.match(out, /├─ .*c\.mp4 {2}sha256 [0-9a-f]{64}\n *│ {2}└─ produced by ✓ ffmpeg run/);
     assert.match(out, /as asserted: sound-dept/);
+    assert.match(out, /produced by ✓ ffmpeg run \S+ {2}ok exit 0 .*\(written as .*\/b\.mp4\)\n/, 'the rename shows');
     assert.match(out, /custody notes:\n {2}entry \d+ .*"handed to the client on a USB drive"/);
     assert.match(out, /4 runs in the lineage, 0 sources/);
   });
