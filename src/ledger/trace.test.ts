@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
 import { runFromEntries, type RunRecord } from '../core/run.js';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { makeChain, type Chain, type ChainRun } from '../testing/chain.js';
 import { runCli } from '../testing/cli.js';
 
@@ -88,6 +89,20 @@ describe('ffaudit trace', () => {
     assert.match(out, /produced by ✓ ffmpeg run \S+ {2}ok exit 0 .*\(written as .*\/b\.mp4\)\n/, 'the rename shows');
     assert.match(out, /custody notes:\n {2}entry \d+ .*"handed to the client on a USB drive"/);
     assert.match(out, /4 runs in the lineage, 0 sources/);
+  });
+
+  it('knows a file that only a custody note names, and bundles that note', () => {
+    writeFileSync(c.path('received.txt'), 'delivery note from the courier\n');
+    assert.equal(runCli(['--ledger', c.ledgerDir, 'note', 'received from courier', '--file', c.path('received.txt')]).status, 0);
+    const { status, json } = traceJson(c.path('received.txt'));
+    assert.equal(status, 0);
+    assert.deepEqual(json.runs, []);
+    assert.deepEqual(json.notes.map((n) => n.text), ['received from courier']);
+    const out = c.path('received.json');
+    assert.equal(runCli(['--ledger', c.ledgerDir, 'bundle', c.path('received.txt'), '-o', out]).status, 0);
+    const v = runCli(['verify-bundle', out, '--file', c.path('received.txt'), '--json']);
+    assert.equal(v.status, 0, v.stdout);
+    assert.equal((JSON.parse(v.stdout) as { notes: unknown[] }).notes.length, 1);
   });
 
   it('a missing file is an error (exit 2, one line)', () => {
