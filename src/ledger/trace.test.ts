@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type BetterSqlite3 from 'better-sqlite3';
+import { hashLeaf } from '../core/merkle.js';
 import { runFromEntries, type RunRecord } from '../core/run.js';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -173,7 +174,7 @@ describe('ffaudit trace treats the indexes as hints and the entries as evidence'
 
   it('refuses to tell a story from an entry rewritten in the database (exit 1)', () => {
     const d = db();
-    d.exec('DROP TRIGGER entries_no_update');
+    d.exec('DROP TRIGGER IF EXISTS entries_no_update');
     const row = d.prepare('SELECT data FROM entries WHERE idx = ?').get(c.runs.b.endIndex) as { data: Buffer };
     const forged = Buffer.from(row.data.toString('utf8').replace('"status":"ok"', '"status":"no"'));
     d.prepare('UPDATE entries SET data = ? WHERE idx = ?').run(forged, c.runs.b.endIndex);
@@ -182,5 +183,19 @@ describe('ffaudit trace treats the indexes as hints and the entries as evidence'
     assert.equal(r.status, 1);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, `ffaudit: entry ${c.runs.b.endIndex} was modified (run ffaudit verify)\n`);
+  });
+
+  it('stops clearly on a malformed entry whose leaf hash was rewritten to match (exit 1, one line)', () => {
+    const d = db();
+    d.exec('DROP TRIGGER IF EXISTS entries_no_update');
+    const row = d.prepare('SELECT data FROM entries WHERE idx = ?').get(c.runs.final.endIndex) as { data: Buffer };
+    const doc = JSON.parse(row.data.toString('utf8')) as Record<string, unknown>;
+    doc.inputs = 'not a list';
+    const forged = Buffer.from(JSON.stringify(doc));
+    d.prepare('UPDATE entries SET data = ?, leaf = ? WHERE idx = ?').run(forged, hashLeaf(forged), c.runs.final.endIndex);
+    d.close();
+    const r = runCli(['--ledger', c.ledgerDir, 'trace', c.path('copy.mp4')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`^ffaudit: run ${c.runs.final.id} \\(entry ${c.runs.final.startIndex}\\) is malformed: [^\\n]+\\n$`));
   });
 });

@@ -8,7 +8,9 @@
  * kept only if the entry itself names the content.
  */
 import type { Author, CustodyNote, FileRecord } from '../core/entry.js';
+import { FfauditError } from '../core/errors.js';
 import type { RunRecord } from '../core/run.js';
+import { isFileRecord } from '../core/run-shape.js';
 import type { Ledger } from './ledger.js';
 import { readEntry, runFromIndexRow } from './runs.js';
 
@@ -45,11 +47,20 @@ class RunReader {
     let r = this.cache.get(index);
     if (r === undefined) {
       const row = this.ledger.store.runByIndex(index);
-      r = row ? runFromIndexRow(this.ledger, row) : null;
+      r = row ? wellFormed(runFromIndexRow(this.ledger, row)) : null;
       for (const i of r?.entries ?? [index]) this.cache.set(i, r);
     }
     return r;
   }
+}
+
+/** Entries are untrusted input too: a run whose file lists are not lists of file records stops the trace clearly. */
+function wellFormed(run: RunRecord): RunRecord {
+  const ok = (v: unknown) => Array.isArray(v) && v.every(isFileRecord);
+  if (!ok(run.inputs) || !ok(run.outputs) || !Array.isArray(run.argv) || !Array.isArray(run.entries)) {
+    throw new FfauditError('INTEGRITY', `run ${String(run.id)} (entry ${String(run.entries?.[0])}) is malformed: its inputs, outputs or arguments are not what a run records`);
+  }
+  return run;
 }
 
 function names(files: readonly FileRecord[], sha: string): boolean {
