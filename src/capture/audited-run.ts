@@ -12,15 +12,14 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { FfauditError } from '../core/errors.js';
 import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
-import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
-import { parseRedactionRules, redactArgv, redactText, type RedactionRule } from '../core/redact.js';
-import type { InputRecord, Redaction, RunEndEntry, RunStartEntry, Tool } from '../core/run.js';
+import { parseRedactionRules, redactArgv, type RedactionRule } from '../core/redact.js';
+import type { InputRecord, Redaction, RunStartEntry, Tool } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { StreamDigest } from './hash.js';
@@ -29,8 +28,8 @@ import { locateTool } from './locate.js';
 import { rawArgBytes } from './raw-argv.js';
 import { ReportBannerFilter } from './stderr-filter.js';
 import { classifyTarget } from './target.js';
-import { collectTouched, fileState, startHash, type EarlyHash, type LocalFile, type Operands } from './touched.js';
-import { findOwnReport, wantsOwnReport } from './user-report.js';
+import { fileState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
+import { wantsOwnReport } from './user-report.js';
 
 export interface CaptureRequest {
   tool: Tool;
@@ -224,8 +223,13 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     });
 
     // Inputs known now are hashed while FFmpeg reads them.
-    const early = new Map<string, EarlyHash>();
-    for (const f of known) if (!early.has(f.path)) early.set(f.path, startHash(f));
+    // What runs after FFmpeg is loaded while it runs, off the critical path.
+    const endModule = import('./run-end.js');
+    const early = endModule.then(({ startHash }) => {
+      const m = new Map<string, EarlyHash>();
+      for (const f of known) if (!m.has(f.path)) m.set(f.path, startHash(f));
+      return m;
+    });
 
     const pipes = new Map<string, StreamDigest>();
     if (pipeIn && c.stdin) {
@@ -265,10 +269,12 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       c.stderr.on('end', () => filter.end());
     }
 
+    let startFailure: Error | undefined;
     const outcome = await Promise.race([
       new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.once('close', (code, signal) => resolve({ code, signal }))),
       spawnError.then((e) => {
-        throw new FfauditError('FFMPEG_NOT_FOUND', `cannot start ${binary}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+        startFailure = e;
+        return { code: null, signal: null };
       }),
     ]);
     const durationMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
@@ -279,62 +285,19 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     for (const sig of FORWARDED) process.on(sig, late);
 
     const exitStatus = outcome.signal ? 128 + signalNumber(outcome.signal) : received ? 128 + signalNumber(received) : (outcome.code ?? 1);
-    if (!ledger || !key) return exitStatus;
-
-    // ---- run.end ----
-    const notes: string[] = [];
-    let reportText: string | undefined;
-    const reportFile = ownReport ? findOwnReport(env, tool, cwd, spawnedMs, endedMs) : reportPath;
-    if (reportFile) {
-      try {
-        reportText = readFileSync(reportFile, 'utf8');
-      } catch (e) {
-        notes.push(`report not readable: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      }
-    } else notes.push("the user's own report file was not found; files are taken from the command line only");
-    const facts: ReportAnalysis | undefined = reportText !== undefined ? parseReport(reportText) : undefined;
-    const pipeDigests = new Map([...pipes].map(([k, d]) => [k, d.digest()]));
-    const redactUrl = (u: string) => redactArgv([u], key, extra).argv[0]!;
-    const touched = await collectTouched({ cwd, operands, report: facts, aliases, early, pipes: pipeDigests, redactUrl });
-
-    let reportSha: string | null = null;
-    const redactions: Redaction[] = [...argvRedactions];
-    if (reportText !== undefined) {
-      const r = redactText(reportText, key, secrets, extra);
-      redactions.push(...r.redactions);
-      try {
-        reportSha = ledger.putBlob(Buffer.from(r.text, 'utf8'));
-      } catch (e) {
-        notes.push(`report not stored: ${e instanceof Error ? e.message : String(e)}`);
-      }
+    const failure = startFailure
+      ? new FfauditError('FFMPEG_NOT_FOUND', `cannot start ${binary}: ${(startFailure as NodeJS.ErrnoException).code ?? startFailure.message}`)
+      : undefined;
+    if (ledger && key) {
+      // ---- run.end ----
+      const { recordRunEnd } = await endModule;
+      await recordRunEnd({
+        ledger, key, extra, secrets, argvRedactions, runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
+        reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
+        outcome, received, durationMs, actor: req.actor, verbose: req.verbose, notes: failure ? [failure.message] : [],
+      });
     }
-    const status = outcome.signal || received ? 'terminated' : outcome.code === 0 ? 'ok' : 'failed';
-    const end: RunEndEntry = {
-      v: 1,
-      type: 'run.end',
-      time: nowRfc3339(),
-      by: currentAuthor(req.actor),
-      run: runId,
-      start: startIndex,
-      status,
-      exit_code: outcome.code,
-      signal: outcome.signal ?? received ?? null,
-      duration_ms: durationMs,
-      inputs: touched.inputs,
-      outputs: touched.outputs,
-      streams: facts?.streams ?? [],
-      report_sha256: reportSha,
-      redactions,
-    };
-    if (notes.length) end.notes = notes;
-    try {
-      const r = ledger.append([end]);
-      if (req.verbose) warn(`recorded ${tool} run ${runId}: entries ${startIndex} and ${r.indices[0]}, status ${status}`);
-    } catch (e) {
-      warn(`the end of run ${runId} (entry ${startIndex}) could not be recorded: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      ledger.close();
-    }
+    if (failure) throw failure;
     return exitStatus;
   } finally {
     killOnExit();

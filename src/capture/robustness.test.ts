@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { Ledger } from '../ledger/ledger.js';
 import { alive, BIN, childPids, Fixture, runAsync, waitFor } from '../testing/capture-fixture.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -61,6 +62,31 @@ describe('signals', () => {
   });
 });
 
+describe('inputs that change while FFmpeg reads them', () => {
+  it('are flagged changed_during_run; unchanged ones are not', async () => {
+    const fx = new Fixture();
+    try {
+      fx.media('steady.wav', ['-f', 'lavfi', '-i', 'sine=d=1']);
+      fx.media('moving.wav', ['-f', 'lavfi', '-i', 'sine=d=1']);
+      const c = fx.start(['ffmpeg', '-hide_banner', '-re', '-i', 'moving.wav', '-i', 'steady.wav', '-map', '0', '-map', '1', '-f', 'null', '-']);
+      const err: Buffer[] = [];
+      c.stderr.on('data', (b: Buffer) => err.push(b));
+      const closed = new Promise((r) => c.on('close', r));
+      assert.ok(await waitFor(() => Buffer.concat(err).includes('size='), 15_000));
+      appendFileSync(fx.path('moving.wav'), Buffer.alloc(4096));
+      await closed;
+      const run = fx.lastRun();
+      assert.equal(run.status, 'ok');
+      const byName = new Map(run.inputs.map((i) => [i.path, i]));
+      assert.equal(byName.get(fx.path('moving.wav'))?.changed_during_run, true);
+      assert.equal(byName.get(fx.path('steady.wav'))?.changed_during_run, undefined);
+      assert.equal(byName.get(fx.path('steady.wav'))?.sha256, sha(readFileSync(fx.path('steady.wav'))));
+    } finally {
+      fx.remove();
+    }
+  });
+});
+
 describe('fail closed', () => {
   let fx: Fixture;
   before(() => {
@@ -110,6 +136,18 @@ describe('fail closed', () => {
     assert.equal(r.status, 127);
     assert.match(r.stderr.toString(), /^ffaudit: .*no-ffmpeg-here.* is not an executable file\n$/);
     assert.equal(fx.runs().length, before);
+  });
+
+  it('an FFmpeg that cannot be executed: exit 127, and the started run is closed as failed, saying why', () => {
+    // execve fails (ENOENT: the interpreter named does not exist) after the start is recorded.
+    writeFileSync(fx.path('not-ffmpeg'), '#!/nonexistent/interpreter\n', { mode: 0o755 });
+    const r = fx.ffaudit(['ffmpeg', '-version'], { env: fx.env({ FFAUDIT_FFMPEG: fx.path('not-ffmpeg') }) });
+    assert.equal(r.status, 127);
+    assert.match(r.stderr.toString(), /^ffaudit: cannot start .*not-ffmpeg: E[A-Z]+\n$/);
+    const run = fx.lastRun();
+    assert.equal(run.status, 'failed');
+    assert.equal(run.exit_code, null);
+    assert.equal(run.ffmpeg.path, fx.path('not-ffmpeg'));
   });
 });
 
@@ -177,5 +215,28 @@ describe('bad input', () => {
     const run = fx.lastRun();
     assert.equal(run.status, 'failed');
     assert.deepEqual(run.inputs, [{ path: fx.path('dir.mp4'), size: null, sha256: null, error: 'not a regular file' }]);
+  });
+
+  it('a full disk while storing the report: the end is still recorded, without the report, with a note', () => {
+    const other = new Fixture();
+    try {
+      // A file-size limit stands in for the full disk (RLIMIT_FSIZE, SIGXFSZ ignored so writes fail with EFBIG):
+      // the start (with a 120 kB argument) fits, the start plus the report that repeats it does not.
+      const title = randomBytes(90_000).toString('base64');
+      const r = spawnSync('sh', ['-c', 'trap "" XFSZ; ulimit -f 400; exec "$@"', 'sh', process.execPath, BIN, '--ledger', other.ledger, 'ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=32x32:rate=10', '-metadata', `title=${title}`, '-y', 'full.mkv'], { cwd: other.dir, env: other.env() });
+      assert.equal(r.status, 0, r.stderr.toString());
+      const run = other.lastRun();
+      assert.equal(run.status, 'ok');
+      assert.equal(run.report_sha256, null);
+      assert.deepEqual(run.outputs.map((o) => o.path), [other.path('full.mkv')]);
+      assert.ok(run.outputs[0]!.sha256);
+      const l = Ledger.open({ dir: other.ledger, explicit: true });
+      const end = JSON.parse(l.entryBytes(run.entries[1]!).toString()) as { notes?: string[] };
+      l.close();
+      assert.match(end.notes?.[0] ?? '', /^report not stored: /);
+      assert.equal(other.ffaudit(['verify']).status, 0);
+    } finally {
+      other.remove();
+    }
   });
 });

@@ -4,51 +4,14 @@
  * pieces, movie= and subtitles= sources). Local files are recorded by absolute path with their size and SHA-256;
  * pipes as `pipe:0`/`pipe:1` with the hash of the bytes that streamed through; network URLs redacted, unhashed.
  */
-import { readdirSync, statSync, type BigIntStats } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { FileRecord } from '../core/entry.js';
 import type { InputRecord } from '../core/run.js';
+import { fileState, sameState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
 import { hashFile, type FileDigest } from './hash.js';
 import type { ReportAnalysis } from '../core/ffreport.js';
 import { classifyTarget, isSequencePattern, sequenceRegExp, type Target } from './target.js';
-
-export interface FileState {
-  dev: bigint;
-  ino: bigint;
-  size: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-  regular: boolean;
-}
-
-export function fileState(p: string | Buffer): FileState | { error: string } {
-  let s: BigIntStats;
-  try {
-    s = statSync(p, { bigint: true });
-  } catch (e) {
-    return { error: (e as NodeJS.ErrnoException).code ?? 'EIO' };
-  }
-  return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs, regular: s.isFile() };
-}
-
-export function sameState(a: FileState | { error: string }, b: FileState | { error: string }): boolean {
-  if ('error' in a || 'error' in b) return 'error' in a && 'error' in b && a.error === b.error;
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
-}
-
-/** A local file as the run sees it: the name FFmpeg got, and the real path (a Buffer when not valid UTF-8). */
-export interface LocalFile {
-  path: string;
-  fsPath: string | Buffer;
-  pathB64?: string;
-}
-
-/** An input hashed while FFmpeg runs: its state before, and the pending digest. */
-export interface EarlyHash {
-  file: LocalFile;
-  before: FileState | { error: string };
-  digest: Promise<FileDigest | { error: string }>;
-}
 
 export function startHash(file: LocalFile): EarlyHash {
   const before = fileState(file.fsPath);
@@ -59,18 +22,6 @@ export function startHash(file: LocalFile): EarlyHash {
         ? Promise.resolve({ error: 'not a regular file' })
         : hashFile(file.fsPath).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
   return { file, before, digest };
-}
-
-/** A file name as given to FFmpeg, with the `-f` that applies to it. */
-export interface Operand {
-  name: string;
-  format: string | null;
-}
-
-/** What the command line names, from the argument analysis (src/core/ffargs.ts). */
-export interface Operands {
-  inputs: Operand[];
-  outputs: Operand[];
 }
 
 export interface TouchedContext {

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { analyzeFfmpegArgs, analyzeFfprobeArgs, getToken, parseFiltergraph, parseTeeTargets } from './ffargs.js';
+import { analyzeFfmpegArgs, analyzeFfprobeArgs, analyzeFiltergraph, getToken, localFilesOf, parseFiltergraph, parseTeeTargets } from './ffargs.js';
 
 const a = analyzeFfmpegArgs;
 
@@ -102,6 +107,23 @@ describe('analyzeFfprobeArgs', () => {
     assert.deepEqual(analyzeFfprobeArgs(['-v', 'error', '-show_format', '-show_streams', '-of', 'json', 'in put.mp4']).inputs, ['in put.mp4']);
     assert.deepEqual(analyzeFfprobeArgs(['-hide_banner', '-i', 'pipe:0', '-select_streams', 'v']).inputs, ['pipe:0']);
     assert.deepEqual(analyzeFfprobeArgs(['-show_entries', 'format=duration', '-count_frames', 'https://h/x.m3u8']).inputs, ['https://h/x.m3u8']);
+    assert.deepEqual(analyzeFfprobeArgs(['-f', 'lavfi', '-i', 'testsrc', '-o', 'out.json']), { inputs: ['testsrc'], inputFormats: ['lavfi'] });
+  });
+});
+
+describe('localFilesOf', () => {
+  it('resolves the files behind wrapping protocols, as libavformat does', () => {
+    assert.deepEqual(localFilesOf('in.mp4'), ['in.mp4']);
+    assert.deepEqual(localFilesOf('./a:b.mp4'), ['./a:b.mp4']);
+    assert.deepEqual(localFilesOf('my file:x.mp4'), ['my file:x.mp4']);
+    assert.deepEqual(localFilesOf('file:a:b.mp4'), ['a:b.mp4']);
+    assert.deepEqual(localFilesOf('concat:a.ts|file:b.ts|cache:c.ts'), ['a.ts', 'b.ts', 'c.ts']);
+    assert.deepEqual(localFilesOf('crypto+file:x.enc'), ['x.enc']);
+    assert.deepEqual(localFilesOf('crypto:x.enc'), ['x.enc']);
+    assert.deepEqual(localFilesOf('async:cache:v.mkv'), ['v.mkv']);
+    assert.deepEqual(localFilesOf('subfile,,start,10,end,20,,:part.mkv'), ['part.mkv']);
+    assert.deepEqual(localFilesOf('concatf:list.txt'), ['list.txt']);
+    for (const none of ['-', 'pipe:', 'pipe:1', 'fd:3', 'https://h/x.mp4', 'rtmp://h/a', 'sub:x.srt', 'data:,x', 'cache:https://h/x']) assert.deepEqual(localFilesOf(none), [], none);
   });
 });
 
@@ -117,7 +139,64 @@ describe('FFmpeg token grammar', () => {
       { name: 'movie', args: 'x,y.mp4' },
     ]);
   });
+  it('names the files of a filtergraph script', () => {
+    assert.deepEqual(analyzeFiltergraph("[0:v][1:v]overlay[o];\nmovie='logo 2.png'[l];\n[o][l]overlay,lut3d=file=g.cube"), { filterSources: ['logo 2.png'], otherInputFiles: ['g.cube'] });
+  });
   it('splits tee specifications', () => {
     assert.deepEqual(parseTeeTargets('[f=flv]rtmp://h/app|'), [{ path: 'rtmp://h/app', format: 'flv' }]);
   });
 });
+
+/** FFmpeg's own split of a command line, from its debug report ("Reading option … matched as input/output url"). */
+function ffmpegSplit(bin: string, argv: string[], dir: string): { inputs: string[]; outputs: string[] } {
+  const file = path.join(dir, 'split.log');
+  fs.rmSync(file, { force: true });
+  spawnSync(bin, ['-nostdin', ...argv], { cwd: dir, env: { ...process.env, FFREPORT: `file=${file}:level=48` }, timeout: 20_000 });
+  const text = fs.readFileSync(file, 'utf8');
+  // A name may hold a newline, so a match may span lines, but never across another "Reading option" message.
+  const name = String.raw`((?:(?!' \.\.\. matched as|Reading option ')[\s\S])*?)`;
+  const inputs = [...text.matchAll(new RegExp(String.raw`^Reading option '-i' \.\.\. matched as input url with argument '${name}'\.$`, 'gm'))].map((m) => m[1]!);
+  // After a bare '--', FFmpeg logs the next message on the same line.
+  const outputs = [...text.matchAll(new RegExp(String.raw`(?:^|(?<=' \.\.\.))Reading option '${name}' \.\.\. matched as output url\.$`, 'gm'))].map((m) => m[1]!);
+  return { inputs, outputs };
+}
+
+function bundled(): string | null {
+  try {
+    const p = (createRequire(import.meta.url)('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+    return spawnSync(p, ['-version']).status === 0 ? p : null;
+  } catch {
+    return null;
+  }
+}
+
+// Inputs that do not exist make FFmpeg stop right after splitting, which is all these tests need.
+const BATTERY: string[][] = [
+  ['-y', '-hide_banner', '-i', 'a.mp4', '-i', 'b c.wav', '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-b:a:0', '96k', 'o1.mkv', '-f', 'null', '-'],
+  ['-re', '-stream_loop', '-1', '-itsoffset', '-2', '-i', 'x.ts', '-an', '-sn', '-dn', '-shortest', '-copyts', '-map_metadata:s:a', '0:s:a', 'y.ts'],
+  ['-stats', '-nostats', '-benchmark', '-i', "it's \"q\" é.mp4", '-vn', '-movflags', '+faststart', '-metadata', 'title=-x', '-metadata:s:a:0', 'language=eng', 'out\nnl.mp4'],
+  ['-f', 'concat', '-safe', '0', '-i', 'list.txt', '-c', 'copy', '-f', 'hls', '-hls_time', '2', '-hls_flags', 'temp_file+delete_segments', '-hls_segment_filename', 'seg_%03d.ts', 'p.m3u8'],
+  ['-framerate', '25', '-f', 'image2', '-i', 'img%03d.png', '-filter_complex', '[0:v]split[a][b]', '-map', '[a]', 'a%04d.jpg', '-map', '[b]', '-f', 'segment', '-segment_time', '1', 's%02d.ts'],
+  ['-i', 'pipe:0', '-f', 'wav', 'pipe:1', '-f', 'dash', '-seg_duration', '2', 'm.mpd', '--', '-dash-name.mkv'],
+  ['-accurate_seek', '-noaccurate_seek', '-ss', '1', '-t', '2', '-i', 'https://example.com/a b.mp4?x=1&y=2', '-vf', 'scale=-2:240', '-af', 'volume=0.5', '-fps_mode', 'cfr', '-autorotate', '0', '-noautorotate', '-autoscale', '1', 'o.webm'],
+  ['-copypriorss', '1', '-i', 'in.mkv', '-force_fps', '-nofind_stream_info', '-dump', '-hex', '-xerror', '-psnr', '-vstats', '-debug_ts', 'o.mkv'],
+];
+
+for (const [label, bin] of [['Debian ffmpeg', 'ffmpeg'], ['bundled ffmpeg', bundled()]] as const) {
+  describe(`analyzeFfmpegArgs agrees with FFmpeg's own split (${label})`, { skip: bin === null ? 'not runnable here' : false }, () => {
+    it('finds the same inputs and outputs on real command lines', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ffaudit-split-'));
+      try {
+        for (const argv of BATTERY) {
+          // -fps_mode and -autoscale are newer than the bundled build.
+          if (label === 'bundled ffmpeg' && (argv.includes('-fps_mode') || argv.includes('-autoscale'))) continue;
+          const truth = ffmpegSplit(bin!, argv, dir);
+          const ours = analyzeFfmpegArgs(argv);
+          assert.deepEqual({ inputs: ours.inputs, outputs: ours.outputs }, truth, argv.join(' '));
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}

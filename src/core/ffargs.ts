@@ -45,9 +45,15 @@ const FFMPEG_FLAGS = new Set([
   'copyts', 'start_at_zero', 'debug_ts', 'xerror', 'psnr', 'vstats', 'qphist', 'auto_conversion_filters',
   'print_graphs', 'intra', 'sameq', 'same_quant', 'deinterlace',
   // per file / per stream
-  're', 'shortest', 'bitexact', 'copyinkf', 'copypriorss', 'accurate_seek', 'find_stream_info', 'autorotate',
-  'autoscale', 'vn', 'an', 'sn', 'dn', 'fix_sub_duration', 'fix_sub_duration_heartbeat', 'force_fps',
+  're', 'shortest', 'bitexact', 'copyinkf', 'accurate_seek', 'find_stream_info', 'vn', 'an', 'sn', 'dn',
+  'fix_sub_duration', 'fix_sub_duration_heartbeat', 'force_fps',
 ]);
+
+/**
+ * Per-stream booleans that take a value (`-autorotate 0`) but whose `-no` form takes none (`-noautorotate`).
+ * Checked against FFmpeg 4.x and 5.1 by experiment: their split of the command line is logged in the report.
+ */
+const FFMPEG_VALUED_BOOLEANS = new Set(['autorotate', 'autoscale']);
 
 /** Options that print information and exit; like FFmpeg, they swallow the next argument when there is one. */
 const EXIT_OPTIONS = new Set([
@@ -93,7 +99,8 @@ function optionName(arg: string): { name: string; fromFile: boolean } {
 
 function takesValue(name: string, flags: ReadonlySet<string>): boolean {
   if (flags.has(name)) return false;
-  if (name.startsWith('no') && flags.has(name.slice(2))) return false;
+  const negated = name.slice(2);
+  if (name.startsWith('no') && (flags.has(negated) || (flags === FFMPEG_FLAGS && FFMPEG_VALUED_BOOLEANS.has(negated)))) return false;
   return true;
 }
 
@@ -183,13 +190,20 @@ export function analyzeFfmpegArgs(argv: readonly string[]): ArgsAnalysis {
   return result;
 }
 
-/** FFprobe reads one input: `-i X`, or the positional argument. */
-export function analyzeFfprobeArgs(argv: readonly string[]): { inputs: string[] } {
+/** FFprobe reads one input: `-i X`, or the positional argument; `inputFormats` as for FFmpeg (`-f lavfi`…). */
+export function analyzeFfprobeArgs(argv: readonly string[]): { inputs: string[]; inputFormats: (string | null)[] } {
   const inputs: string[] = [];
+  const inputFormats: (string | null)[] = [];
+  let format: string | null = null;
   for (const t of tokenize(argv, FFPROBE_FLAGS, 'input')) {
-    if (t.kind === 'input') inputs.push(t.value);
+    if (t.kind === 'input') {
+      inputs.push(t.value);
+      inputFormats.push(format);
+    } else if (t.kind === 'option' && t.option.name === 'f' && t.option.value !== null) {
+      format = t.option.value;
+    }
   }
-  return { inputs };
+  return { inputs, inputFormats };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -293,6 +307,16 @@ function parseOptionList(args: string): [string | null, string][] {
   return out;
 }
 
+/**
+ * The files a filtergraph description reads, for graphs FFmpeg takes from a file (`-filter_complex_script`,
+ * `-/filter_complex`): the caller reads the script, this names what it opens.
+ */
+export function analyzeFiltergraph(graph: string): { filterSources: string[]; otherInputFiles: string[] } {
+  const r: ArgsAnalysis = { inputs: [], inputFormats: [], outputs: [], outputFormats: [], filterSources: [], otherInputFiles: [], otherOutputFiles: [], userReport: false };
+  collectFilterFiles(graph, r);
+  return { filterSources: r.filterSources, otherInputFiles: r.otherInputFiles };
+}
+
 function collectFilterFiles(graph: string, result: ArgsAnalysis): void {
   for (const f of parseFiltergraph(graph)) {
     const spec = FILE_FILTERS[f.name];
@@ -354,4 +378,37 @@ export function parseFiltergraph(graph: string): { name: string; args: string | 
     else if (pos < graph.length && graph[pos] !== '[') pos++; // malformed: skip a character rather than loop
   }
   return filters;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// URLs as libavformat resolves them (libavformat/avio.c url_find_protocol): a name is a protocol URL when its
+// leading run of scheme characters is followed by ':' (or by ',,' protocol options); anything else is a file path.
+// Some protocols only wrap others: file:, cache:, async:, crypto: / crypto+, subfile: and each part of concat:.
+
+const SCHEME_CHARS = /^[A-Za-z0-9+.-]*/;
+/** Protocols whose URL is `<protocol>:<inner URL>`. */
+const WRAPPERS = new Set(['cache', 'async', 'crypto', 'subfile']);
+
+/**
+ * The local files FFmpeg reads or writes for one input or output name: the path itself for a plain path, the
+ * wrapped path for `file:X`, `cache:X`, `async:X`, `crypto:X`/`crypto+X`, `subfile,,…,,:X`, every part of
+ * `concat:A|B`, and the list file of `concatf:LIST` (the files it names are read too, but are not in the name).
+ * Empty for pipes, network URLs, and protocols FFmpeg does not know (it opens nothing: `a:b.mp4` is protocol `a`).
+ */
+export function localFilesOf(name: string, depth = 0): string[] {
+  if (depth > 8 || name === '' || name === '-') return [];
+  const protoLen = SCHEME_CHARS.exec(name)![0].length;
+  const next = name.slice(protoLen);
+  if (!next.startsWith(':') && !next.startsWith(',,')) return [name];
+  const proto = name.slice(0, protoLen).toLowerCase();
+  // `proto,,key,value,…,,:rest` carries protocol options before the first ':' after them.
+  const colon = next.startsWith(',,') ? next.indexOf(',,:') : 0;
+  if (colon < 0) return [];
+  const rest = next.slice(next.startsWith(',,') ? colon + 3 : 1);
+  if (proto === 'file') return rest === '' ? [] : [rest];
+  if (proto === 'concat') return rest.split('|').flatMap((part) => localFilesOf(part, depth + 1));
+  if (proto === 'concatf') return localFilesOf(rest, depth + 1);
+  if (WRAPPERS.has(proto)) return localFilesOf(rest, depth + 1);
+  if (proto.startsWith('crypto+')) return localFilesOf(name.slice('crypto+'.length), depth + 1);
+  return [];
 }

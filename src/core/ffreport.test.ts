@@ -167,6 +167,15 @@ describe('parseReport on hostile text', () => {
     ]);
   });
 
+  it('stays linear on many unterminated Opening messages', () => {
+    const text = `[NULL @ 0x1] Opening '${'a'.repeat(990)}`.repeat(20_000);
+    const t = Date.now();
+    const r = parseReport(text);
+    assert.equal(r.truncated, 20_000);
+    assert.deepEqual(r.opened, []);
+    assert.ok(Date.now() - t < 5_000, `${Date.now() - t} ms`);
+  });
+
   it('returns empty results for empty or binary input', () => {
     assert.deepEqual(parseReport(''), { opened: [], renamed: [], streams: [], version: null, truncated: 0 });
     assert.doesNotThrow(() => parseReport('\u0000\uFFFD'.repeat(10_000)));

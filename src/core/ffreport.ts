@@ -34,25 +34,47 @@ export interface ReportAnalysis {
   truncated: number;
 }
 
-/** Where an Opening message starts: at a line start, or after a `[ctx @ 0x…] ` prefix (possibly glued to a truncated line). */
-const OPENING_START = /(?:^|\[[^\]\n]{1,200} @ (?:0x)?[0-9a-fA-F]+\] )Opening '/gm;
+/** The `[ctx @ 0x…] ` prefix of a log message, ending where the message text starts. */
+const CONTEXT_PREFIX = /\[[^\]\n]{1,200} @ (?:0x)?[0-9a-fA-F]+\] $/;
+const OPENING = "Opening '";
 const OPENING_END = /' for (reading|writing)(?=\n|\r\n|$)/g;
 
-function parseOpened(text: string): { opened: ReportAnalysis['opened']; truncated: number } {
+/**
+ * Where Opening messages start: at a line start, or after a `[ctx @ 0x…] ` prefix (possibly glued to a truncated
+ * line). Found with indexOf rather than a regular expression tried at every line: debug reports run to megabytes.
+ */
+function openingStarts(text: string): { start: number; pathStart: number }[] {
   const starts: { start: number; pathStart: number }[] = [];
-  for (const m of text.matchAll(OPENING_START)) starts.push({ start: m.index, pathStart: m.index + m[0].length });
+  for (let i = text.indexOf(OPENING); i >= 0; i = text.indexOf(OPENING, i + OPENING.length)) {
+    const pathStart = i + OPENING.length;
+    if (i === 0 || text[i - 1] === '\n') {
+      starts.push({ start: i, pathStart });
+      continue;
+    }
+    const before = text.slice(Math.max(0, i - 260), i);
+    const m = CONTEXT_PREFIX.exec(before);
+    if (m) starts.push({ start: i - m[0].length, pathStart });
+  }
+  return starts;
+}
+
+function parseOpened(text: string): { opened: ReportAnalysis['opened']; truncated: number } {
+  const starts = openingStarts(text);
   const opened: ReportAnalysis['opened'] = [];
   let truncated = 0;
   for (let i = 0; i < starts.length; i++) {
     const { pathStart } = starts[i]!;
     const limit = i + 1 < starts.length ? starts[i + 1]!.start : text.length;
-    OPENING_END.lastIndex = pathStart;
-    const end = OPENING_END.exec(text);
-    if (!end || end.index + end[0].length > limit) {
+    // Searched only up to the next message (plus the two characters that show whether a line ends there), so
+    // that many unterminated messages cannot make the search quadratic.
+    const region = text.slice(pathStart, Math.min(limit + 2, text.length));
+    OPENING_END.lastIndex = 0;
+    const end = OPENING_END.exec(region);
+    if (!end || pathStart + end.index + end[0].length > limit) {
       truncated++;
       continue;
     }
-    opened.push({ path: text.slice(pathStart, end.index), mode: end[1] === 'reading' ? 'read' : 'write' });
+    opened.push({ path: region.slice(0, end.index), mode: end[1] === 'reading' ? 'read' : 'write' });
   }
   return { opened, truncated };
 }

@@ -20,7 +20,17 @@ describe('redactArgv', () => {
       ['argv[2]', 'url-credentials'],
       ['argv[3]', 'url-query:passphrase'],
     ]);
-    assert.deepEqual(new Set(r.secrets), new Set(['alice:s3cr%40t', 'u:p', 'longpassphrase1']));
+    // 'u:p' is too short to erase wherever it occurs in the log: the URL pattern finds it there.
+    assert.deepEqual(new Set(r.secrets), new Set(['alice:s3cr%40t', 'longpassphrase1']));
+    const log = redactText("Opening 'https://u:p@h.example/x.mp4?auth=1' for reading\nStream #0:1: Audio: 1 channel", key, r.secrets);
+    assert.equal(log.text, `Opening 'https://${ph('u:p')}@h.example/x.mp4?auth=${ph('1')}' for reading\nStream #0:1: Audio: 1 channel`);
+  });
+
+  it('finds every userinfo up to the last @ of the authority, and librtmp passwords after a space', () => {
+    const r = redactArgv(['x rtmp://u:p@h/a and https://h/x?y=1 and ftp://a@b@c/d 9://q@r', 'rtmp://h/app pubUser=me pubPasswd=pw123 live=1'], key);
+    assert.equal(r.argv[0], `x rtmp://${ph('u:p')}@h/a and https://h/x?y=1 and ftp://${ph('a@b')}@c/d 9://q@r`);
+    assert.equal(r.argv[1], `rtmp://h/app pubUser=me pubPasswd=${ph('pw123')} live=1`);
+    assert.equal(redactArgv(['title pubPasswd=x'], key).argv[0], 'title pubPasswd=x');
   });
 
   it('redacts signed-URL and token parameters, keeping their names and the other parameters', () => {
@@ -37,8 +47,9 @@ describe('redactArgv', () => {
     assert.deepEqual(r.argv, ['-headers', ph(argv[1]!), '-cookies', ph(argv[3]!), '-decryption_key:v', ph('-0011223344'), '-passphrase', ph('pp'), '-encryption_key', ph(argv[9]!), '-i', 'in.mp4', '-hls_key_info_file', 'key.info', '-key_file', 'k.pem', 'out.mp4']);
     assert.deepEqual(r.redactions.map((x) => x.kind), ['option:headers', 'option:cookies', 'option:decryption_key', 'option:passphrase', 'option:encryption_key']);
     assert.deepEqual(r.redactions.map((x) => x.where), ['argv[1]', 'argv[3]', 'argv[5]', 'argv[7]', 'argv[9]']);
-    // each header value is a secret of its own, since FFmpeg's debug log echoes request headers one by one.
+    // a credential header's value is a secret of its own; other headers are secret only as part of the whole.
     assert.ok(r.secrets.includes('Bearer abc.def.ghi'));
+    assert.ok(!r.secrets.includes('1'));
   });
 
   it('keeps non-secret arguments byte for byte, non-ASCII and lone surrogates included', () => {

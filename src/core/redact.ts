@@ -33,6 +33,8 @@ export interface RedactedArgv {
 }
 
 export const REDACTED_PREFIX = '<redacted:';
+/** Secrets this short would erase half the log; they are removed only where they stand alone. */
+const MIN_FREE_SECRET = 4;
 const PLACEHOLDER = /<redacted:[0-9a-f]{12}>/g;
 
 /** hex HMAC-SHA-256(key, UTF-8 bytes of value). */
@@ -68,11 +70,39 @@ export const SECRET_QUERY_PARAMS: ReadonlySet<string> = new Set([
 /** HTTP headers whose values are credentials, as FFmpeg echoes requests at debug level. */
 const SECRET_HEADERS = /^([ \t]*(?:Authorization|Proxy-Authorization|Cookie|Set-Cookie|X-Api-Key|X-Amz-Security-Token|X-Auth-Token|Api-Key)[ \t]*:[ \t]*)([^\r\n]+)/gim;
 
-/** `scheme://userinfo@`: userinfo is everything up to the last '@' of the authority (as av_url_split reads it). */
-const URL_USERINFO = /([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#\s'"<>]*)@/g;
+/** `?name=value` / `&name=value` / `;name=value`. */
+const QUERY_PARAM = /([?&;])([A-Za-z0-9_.-]+)=([^&#\s'"]*)/g;
+/** The same, and librtmp's space-separated `name=value` after a URL (`rtmp://h/app pubPasswd=x`), for one argument. */
+const QUERY_PARAM_OR_SPACED = /([?&;]|\s)([A-Za-z0-9_.-]+)=([^&#\s'"]*)/g;
 
-/** `?name=value` / `&name=value` / `;name=value`, and librtmp's space-separated `name=value` after a URL. */
-const QUERY_PARAM = /([?&;]|\s)([A-Za-z0-9_.-]+)=([^&#\s'"]*)/g;
+const SCHEME_CHAR = /[A-Za-z0-9+.-]/;
+const LETTER = /[A-Za-z]/;
+const AUTHORITY_END = /[/?#\s'"<>]/;
+
+/**
+ * `scheme://userinfo@host`: replaces each userinfo, everything up to the last '@' of the authority (as
+ * av_url_split reads it). A scan from each "://" rather than a regular expression: reports run to megabytes, and
+ * a pattern anchored on the scheme would be tried at every letter.
+ */
+function replaceUserinfo(seg: string, hide: (userinfo: string) => string): string {
+  let out = '';
+  let last = 0;
+  for (let i = seg.indexOf('://'); i >= 0; i = seg.indexOf('://', i + 3)) {
+    let j = i;
+    while (j > 0 && SCHEME_CHAR.test(seg[j - 1]!)) j--;
+    while (j < i && !LETTER.test(seg[j]!)) j++;
+    if (j === i) continue;
+    const start = i + 3;
+    let end = start;
+    while (end < seg.length && !AUTHORITY_END.test(seg[end]!)) end++;
+    const at = seg.lastIndexOf('@', end - 1);
+    if (at < start + 1) continue; // no userinfo, or an empty one
+    out += seg.slice(last, start) + hide(seg.slice(start, at));
+    last = at;
+    i = at - 2; // continue after the userinfo (the loop adds 3)
+  }
+  return out + seg.slice(last);
+}
 
 interface Finding {
   kind: string;
@@ -101,19 +131,16 @@ function compileRules(extra: readonly RedactionRule[]): { name: string; re: RegE
 }
 
 /** Redacts URL credentials, credential query parameters and extra patterns inside one string. */
-function redactPatterns(text: string, key: Buffer, rules: { name: string; re: RegExp }[], found: Finding[]): string {
+function redactPatterns(text: string, key: Buffer, rules: { name: string; re: RegExp }[], found: Finding[], oneArgument: boolean): string {
   const hide = (kind: string, value: string): string => {
     found.push({ kind, value });
     return placeholder(redactionHmac(key, value));
   };
-  let s = outsidePlaceholders(text, (seg) =>
-    seg.replace(URL_USERINFO, (_m, scheme: string, userinfo: string) => (userinfo === '' ? `${scheme}@` : `${scheme}${hide('url-credentials', userinfo)}@`)),
-  );
+  let s = outsidePlaceholders(text, (seg) => replaceUserinfo(seg, (userinfo) => hide('url-credentials', userinfo)));
+  const librtmp = oneArgument && text.includes('://');
   s = outsidePlaceholders(s, (seg) =>
-    seg.replace(QUERY_PARAM, (m, sep: string, name: string, value: string) => {
+    seg.replace(librtmp ? QUERY_PARAM_OR_SPACED : QUERY_PARAM, (m, sep: string, name: string, value: string) => {
       if (value === '' || !SECRET_QUERY_PARAMS.has(name.toLowerCase())) return m;
-      // A bare `name=value` after whitespace only counts inside a URL-bearing string (librtmp's `rtmp://… pubPasswd=x`).
-      if (/\s/.test(sep) && !/:\/\//.test(text)) return m;
       return `${sep}${name}=${hide(`url-query:${name}`, value)}`;
     }),
   );
@@ -131,12 +158,20 @@ function optionName(arg: string): string | null {
   return colon >= 0 ? body.slice(0, colon) : body;
 }
 
-/** Header values inside an `-headers` value ("Name: value\r\n…"), each a secret of its own. */
-function headerValues(headers: string): string[] {
+/** The names of HTTP headers whose values are credentials. */
+const CREDENTIAL_HEADER_NAMES = /^(?:Authorization|Proxy-Authorization|Cookie|Set-Cookie|X-Api-Key|X-Amz-Security-Token|X-Auth-Token|Api-Key)$/i;
+
+/**
+ * The credential header values inside an `-headers` value ("Name: value\r\n…"), each a secret of its own in case
+ * FFmpeg prints them apart from the rest. Other headers' values stay secret only as part of the whole value, so
+ * that a short one (`X-Trace: 1`) does not erase every "1" in the log.
+ */
+function credentialHeaderValues(headers: string): string[] {
   const out: string[] = [];
   for (const line of headers.split(/\r?\n/)) {
     const colon = line.indexOf(':');
-    const value = colon >= 0 ? line.slice(colon + 1).trim() : '';
+    if (colon < 0 || !CREDENTIAL_HEADER_NAMES.test(line.slice(0, colon).trim())) continue;
+    const value = line.slice(colon + 1).trim();
     if (value !== '') out.push(value);
   }
   return out;
@@ -167,16 +202,17 @@ export function redactArgv(argv: readonly string[], key: Buffer, extra: readonly
     const hmac = redactionHmac(key, value);
     redactions.push({ where: `argv[${i}]`, kind: `option:${option}`, hmac });
     secrets.add(value);
-    if (option === 'headers' || option === 'cookies') for (const v of headerValues(value)) secrets.add(v);
+    if (option === 'headers') for (const v of credentialHeaderValues(value)) secrets.add(v);
     out.push(placeholder(hmac));
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const found: Finding[] = [];
-    out.push(redactPatterns(arg, key, rules, found));
+    out.push(redactPatterns(arg, key, rules, found, true));
     for (const f of found) {
       redactions.push({ where: `argv[${i}]`, kind: f.kind, hmac: redactionHmac(key, f.value) });
-      secrets.add(f.value);
+      // The same patterns run over the log; a very short value is left to them rather than erased everywhere.
+      if (f.value.length >= MIN_FREE_SECRET) secrets.add(f.value);
     }
     // The value after a secret option is secret whatever it looks like (FFmpeg takes it even when it starts with '-').
     const option = optionName(arg);
@@ -227,8 +263,6 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Secrets this short would erase half the log; they are removed only where they stand alone. */
-const MIN_FREE_SECRET = 4;
 
 /**
  * Text (FFmpeg's report log) with every known secret removed wherever it occurs, in any of the forms FFmpeg
@@ -238,25 +272,28 @@ const MIN_FREE_SECRET = 4;
 export function redactText(text: string, key: Buffer, secrets: readonly string[], extra: readonly RedactionRule[] = []): { text: string; redactions: Redaction[] } {
   const rules = compileRules(extra);
   const redactions: Redaction[] = [];
-  const forms: { form: string; secret: string }[] = [];
+  // One pass for every form of every secret: the alternation tries the longest form first at each position,
+  // so that a secret containing another is removed whole.
+  const secretOf = new Map<string, string>();
   for (const secret of secrets) {
     if (secret === '') continue;
-    for (const form of secretForms(secret)) forms.push({ form, secret });
+    for (const form of secretForms(secret)) if (!secretOf.has(form)) secretOf.set(form, secret);
   }
-  // Longest first, so that a secret containing another is removed whole.
-  forms.sort((a, b) => b.form.length - a.form.length);
   let s = text;
-  for (const { form, secret } of forms) {
-    const hmac = redactionHmac(key, secret);
-    const re = form.length >= MIN_FREE_SECRET ? new RegExp(escapeRegExp(form), 'g') : new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(form)}(?![A-Za-z0-9])`, 'g');
-    let hit = false;
+  if (secretOf.size > 0) {
+    const alternatives = [...secretOf.keys()]
+      .sort((a, b) => b.length - a.length)
+      .map((form) => (form.length >= MIN_FREE_SECRET ? escapeRegExp(form) : `(?<![A-Za-z0-9])${escapeRegExp(form)}(?![A-Za-z0-9])`));
+    const re = new RegExp(alternatives.join('|'), 'g');
+    const hits = new Set<string>();
     s = outsidePlaceholders(s, (seg) =>
-      seg.replace(re, () => {
-        hit = true;
-        return placeholder(hmac);
+      seg.replace(re, (m: string) => {
+        const secret = secretOf.get(m)!;
+        hits.add(secret);
+        return placeholder(redactionHmac(key, secret));
       }),
     );
-    if (hit) redactions.push({ where: 'report', kind: 'argv-secret', hmac });
+    for (const secret of hits) redactions.push({ where: 'report', kind: 'argv-secret', hmac: redactionHmac(key, secret) });
   }
   s = outsidePlaceholders(s, (seg) =>
     seg.replace(SECRET_HEADERS, (_m, head: string, value: string) => {
@@ -267,7 +304,7 @@ export function redactText(text: string, key: Buffer, secrets: readonly string[]
     }),
   );
   const found: Finding[] = [];
-  s = redactPatterns(s, key, rules, found);
+  s = redactPatterns(s, key, rules, found, false);
   for (const f of found) redactions.push({ where: 'report', kind: f.kind, hmac: redactionHmac(key, f.value) });
   return { text: s, redactions: dedupeRedactions(redactions) };
 }

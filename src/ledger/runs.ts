@@ -5,8 +5,9 @@
 import { parseEntry, resolveBlobs, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { hashLeaf } from '../core/merkle.js';
-import { runFromEntries, type RunEndEntry, type RunRecord, type RunStartEntry } from '../core/run.js';
-import type { RunIndexRow } from '../store/types.js';
+import { runFromEntries, type Redaction, type RunEndEntry, type RunRecord, type RunStartEntry, type RunStatus, type Tool } from '../core/run.js';
+import { formatTimeNs, parseTimeNs } from '../core/time.js';
+import type { RunIndexRow, RunQuery } from '../store/types.js';
 import type { Ledger } from './ledger.js';
 
 /** Entry n, parsed and with blobs resolved; fails if its bytes no longer match its recorded leaf hash. */
@@ -30,14 +31,133 @@ export function runFromIndexRow(ledger: Ledger, row: RunIndexRow): RunRecord {
   return runFromEntries(row.startIndex, start as RunStartEntry, row.endIndex ?? undefined, end as RunEndEntry | undefined);
 }
 
-/** A run by id, or by the index of either of its entries. */
+/** The shortest id prefix `findRun` accepts. */
+export const MIN_ID_PREFIX = 6;
+
+/** A run by id, by a unique prefix of its id, or by the index of either of its entries. */
 export function findRun(ledger: Ledger, ref: string): RunRecord {
-  const row = /^(0|[1-9][0-9]*)$/.test(ref) ? ledger.store.runByIndex(Number(ref)) : ledger.store.runById(ref);
-  if (!row) throw new FfauditError('NOT_FOUND', `no run ${ref} in the ledger`);
+  let row: RunIndexRow | undefined;
+  if (/^(0|[1-9][0-9]*)$/.test(ref) && Number.isSafeInteger(Number(ref))) row = ledger.store.runByIndex(Number(ref));
+  row ??= ledger.store.runById(ref);
+  if (!row && ref.length >= MIN_ID_PREFIX) {
+    const hits = ledger.store.runsByIdPrefix(ref, 2);
+    if (hits.length > 1) throw new FfauditError('USAGE', `${ref} names more than one run; give more of the id`);
+    row = hits[0];
+  }
+  if (!row) throw new FfauditError('NOT_FOUND', `no run ${JSON.stringify(ref)} in the ledger`);
   return runFromIndexRow(ledger, row);
 }
 
 /** Every run, oldest first. */
 export function* listRuns(ledger: Ledger): Generator<RunRecord> {
   for (const row of ledger.store.runs()) yield runFromIndexRow(ledger, row);
+}
+
+/** What `ffaudit log` filters on. Every condition is re-checked on the run rebuilt from its entries. */
+export interface RunFilter {
+  user?: string;
+  actor?: string;
+  tool?: Tool;
+  statuses?: RunStatus[];
+  /** Nanoseconds since the epoch, bounds on the start time (inclusive). */
+  sinceNs?: bigint;
+  untilNs?: bigint;
+  /** Runs that read or wrote a file with this content (SHA-256 hex, lower case). */
+  sha256?: string;
+  /** Runs that read or wrote this path (absolute, as recorded). */
+  path?: string;
+  /** Case-insensitive text searched in the argv, cwd, reason, actor and file paths. */
+  grep?: string;
+  /** Keep only the most recent `limit` matches. */
+  limit?: number;
+}
+
+/** A run whose entries could not be read back as recorded; reported, not hidden. */
+export interface UnreadableRun {
+  id: string;
+  startIndex: number;
+  error: FfauditError;
+}
+
+function matchesFilter(r: RunRecord, f: RunFilter): boolean {
+  if (f.user !== undefined && r.user !== f.user) return false;
+  if (f.actor !== undefined && r.asserted_actor !== f.actor) return false;
+  if (f.tool !== undefined && r.tool !== f.tool) return false;
+  if (f.statuses !== undefined && !f.statuses.includes(r.status)) return false;
+  if (f.sinceNs !== undefined || f.untilNs !== undefined) {
+    const t = parseTimeNs(r.started_at);
+    if (t === null) return false;
+    if (f.sinceNs !== undefined && t < f.sinceNs) return false;
+    if (f.untilNs !== undefined && t > f.untilNs) return false;
+  }
+  const files = [...r.inputs, ...r.outputs];
+  if (f.sha256 !== undefined && !files.some((x) => x.sha256 === f.sha256)) return false;
+  if (f.path !== undefined && !files.some((x) => x.path === f.path)) return false;
+  if (f.grep !== undefined) {
+    const needle = f.grep.toLowerCase();
+    const hay = [...r.argv, r.cwd, r.reason ?? '', r.asserted_actor ?? '', ...files.map((x) => x.path)];
+    if (!hay.some((h) => h.toLowerCase().includes(needle))) return false;
+  }
+  return true;
+}
+
+const PAGE = 512;
+
+/**
+ * Runs matching `f`, oldest first. The runs and file indexes narrow the search (fast on large ledgers); each
+ * candidate is then rebuilt from its entries, whose leaf hashes are checked, and the filter applied again, so a
+ * tampered index cannot make a run appear that does not match. Runs that cannot be rebuilt go to `unreadable`.
+ */
+export function queryRuns(ledger: Ledger, f: RunFilter): { runs: RunRecord[]; unreadable: UnreadableRun[] } {
+  const q: RunQuery = { limit: PAGE };
+  if (f.user !== undefined) q.user = f.user;
+  if (f.tool !== undefined) q.tool = f.tool;
+  if (f.statuses !== undefined) q.statuses = f.statuses.map((s) => (s === 'incomplete' ? null : s));
+  // The index holds the start time as text; widen by a second on each side, the exact bound is applied after.
+  if (f.sinceNs !== undefined) q.since = formatTimeNs(f.sinceNs - 1_000_000_000n);
+  if (f.untilNs !== undefined) q.until = formatTimeNs(f.untilNs + 1_000_000_000n);
+  if (f.sha256 !== undefined) q.fileSha256 = f.sha256;
+  if (f.path !== undefined) q.filePath = f.path;
+  const runs: RunRecord[] = [];
+  const unreadable: UnreadableRun[] = [];
+  const limit = f.limit ?? Infinity;
+  for (;;) {
+    const rows = ledger.store.runsWhere(q);
+    for (const row of rows) {
+      let r: RunRecord;
+      try {
+        r = runFromIndexRow(ledger, row);
+      } catch (e) {
+        if (!(e instanceof FfauditError)) throw e;
+        unreadable.push({ id: row.id, startIndex: row.startIndex, error: e });
+        continue;
+      }
+      if (matchesFilter(r, f)) runs.push(r);
+      if (runs.length >= limit) break;
+    }
+    if (rows.length < PAGE || runs.length >= limit) break;
+    q.beforeStart = rows[rows.length - 1]!.startIndex;
+  }
+  return { runs: runs.reverse(), unreadable: unreadable.reverse() };
+}
+
+/** Everything recorded about one run: the joined record, plus what only its entries say. */
+export interface RunDetails {
+  record: RunRecord;
+  redactions: Redaction[];
+  notes: string[];
+  policy: string | null;
+}
+
+export function runDetails(ledger: Ledger, ref: string): RunDetails {
+  const record = findRun(ledger, ref);
+  const start = readEntry(ledger, record.entries[0]!) as RunStartEntry;
+  const end = record.entries[1] !== undefined ? (readEntry(ledger, record.entries[1]) as RunEndEntry) : undefined;
+  const list = (v: unknown): Redaction[] => (Array.isArray(v) ? (v as Redaction[]) : []);
+  return {
+    record,
+    redactions: [...list(start.redactions), ...list(end?.redactions)],
+    notes: Array.isArray(end?.notes) ? end.notes.filter((n): n is string => typeof n === 'string') : [],
+    policy: typeof start.policy === 'string' ? start.policy : null,
+  };
 }

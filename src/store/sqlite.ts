@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { FfauditError } from '../core/errors.js';
-import type { AppendTx, Head, RunIndexRow, Store, StoredEntry } from './types.js';
+import type { AppendTx, Head, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
 
 export const BUSY_TIMEOUT_MS = 60_000;
 
@@ -234,6 +234,55 @@ export class SqliteStore implements Store {
 
   runByIndex(index: number): RunIndexRow | undefined {
     return this.run('reading runs', () => this.st.runByIndex!.get(index, index) as RunIndexRow | undefined);
+  }
+
+  runsWhere(q: RunQuery): RunIndexRow[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.user !== undefined) {
+      where.push('user = ?');
+      args.push(q.user);
+    }
+    if (q.tool !== undefined) {
+      where.push('tool = ?');
+      args.push(q.tool);
+    }
+    if (q.statuses !== undefined) {
+      const named = q.statuses.filter((s): s is string => s !== null);
+      const parts = named.length ? [`status IN (${named.map(() => '?').join(', ')})`] : [];
+      args.push(...named);
+      if (q.statuses.includes(null)) parts.push('end_idx IS NULL');
+      where.push(parts.length ? `(${parts.join(' OR ')})` : '0');
+    }
+    if (q.since !== undefined) {
+      where.push('time >= ?');
+      args.push(q.since);
+    }
+    if (q.until !== undefined) {
+      where.push('time <= ?');
+      args.push(q.until);
+    }
+    for (const [column, value] of [['sha256', q.fileSha256], ['path', q.filePath]] as const) {
+      if (value === undefined) continue;
+      where.push(`(start_idx IN (SELECT idx FROM file_index WHERE ${column} = ?) OR end_idx IN (SELECT idx FROM file_index WHERE ${column} = ?))`);
+      args.push(value, value);
+    }
+    if (q.beforeStart !== undefined) {
+      where.push('start_idx < ?');
+      args.push(q.beforeStart);
+    }
+    const sql = `SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_idx DESC LIMIT ?`;
+    return this.run('searching runs', () => this.db.prepare(sql).all(...args, q.limit) as RunIndexRow[]);
+  }
+
+  runsByIdPrefix(prefix: string, limit: number): RunIndexRow[] {
+    // substr rather than LIKE: the prefix is user input and may hold '%' or '_'.
+    return this.run('searching runs', () =>
+      this.db
+        .prepare('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE substr(id, 1, ?) = ? ORDER BY start_idx LIMIT ?')
+        .all(prefix.length, prefix, limit) as RunIndexRow[],
+    );
   }
 
   /** SQLite's own check of the file's structure: an empty list when sound. */

@@ -37,6 +37,25 @@ export interface RunIndexRow {
   status: string | null;
 }
 
+/**
+ * A filtered, newest-first page of the runs index. Every condition is optional; `statuses` uses null for runs
+ * without an end. Times are the RFC 3339 strings entries carry (fixed width, so they compare as text).
+ */
+export interface RunQuery {
+  user?: string;
+  tool?: string;
+  statuses?: (string | null)[];
+  since?: string;
+  until?: string;
+  /** Only runs with an entry that names a file with this content hash (file index). */
+  fileSha256?: string;
+  /** Only runs with an entry that names this path (file index). */
+  filePath?: string;
+  /** Only runs whose start index is below this (paging). */
+  beforeStart?: number;
+  limit: number;
+}
+
 export interface Store extends NodeSource {
   readonly path: string;
   meta(key: string): string | undefined;
@@ -63,6 +82,10 @@ export interface Store extends NodeSource {
   runsBetween(from: string | null, to: string | null): RunIndexRow[];
   runById(id: string): RunIndexRow | undefined;
   runByIndex(index: number): RunIndexRow | undefined;
+  /** Runs matching `q`, newest (highest start index) first. A hint: callers re-check each run against its entries. */
+  runsWhere(q: RunQuery): RunIndexRow[];
+  /** Runs whose id starts with `prefix` (at most `limit`). */
+  runsByIdPrefix(prefix: string, limit: number): RunIndexRow[];
   integrityCheck(): string[];
   missingTriggers(): string[];
   close(): void;

@@ -1,6 +1,289 @@
-/** Reading runs back: log, show, and the shim installer. */
+/** Reading runs back: `ffaudit log`, `ffaudit show`, and `ffaudit redaction-check` to prove a redacted value. */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { hashFile } from '../../capture/hash.js';
+import { FfauditError } from '../../core/errors.js';
+import type { FileRecord } from '../../core/entry.js';
+import type { RunRecord, RunStatus } from '../../core/run.js';
+import { parseWhen } from '../../core/time.js';
+import { redactionHmac } from '../../core/redact.js';
+import { listRuns, queryRuns, runDetails, type RunDetails, type RunFilter } from '../../ledger/runs.js';
+import { openLedger, type GlobalOptions } from '../context.js';
+import { EXIT_INTEGRITY } from '../exit.js';
+import { parseIndex } from '../program.js';
 
-export function registerRunCommands(_program: Command, _setStatus: (s: number) => void): void {
-  // log, show, shim: see the README.
+const STATUSES: readonly RunStatus[] = ['ok', 'failed', 'incomplete', 'terminated'];
+
+interface LogOptions {
+  user?: string;
+  actor?: string;
+  since?: string;
+  until?: string;
+  file?: string;
+  sha256?: string;
+  failed?: boolean;
+  status?: string;
+  grep?: string;
+  limit?: string;
+  tool?: string;
+  json?: boolean;
+}
+
+/**
+ * Text from the ledger shown to a person: recorded names and arguments are untrusted and may hold control
+ * characters or terminal escape sequences, so those (and Unicode bidirectional overrides) are shown escaped.
+ */
+export function displayText(s: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    const named: Record<number, string> = { 9: '\\t', 10: '\\n', 13: '\\r' };
+    return named[code] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
+/** One argument as a POSIX shell would need it, for reading (never executed). */
+function shellWord(a: string): string {
+  if (a !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(a)) return a;
+  return `'${a.replace(/'/g, "'\\''")}'`;
+}
+
+export function commandLine(r: Pick<RunRecord, 'tool' | 'argv'>): string {
+  return displayText([r.tool, ...r.argv].map(shellWord).join(' '));
+}
+
+function durationText(ms: number | null): string {
+  if (ms === null) return '-';
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 600_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+function outcomeText(r: RunRecord): string {
+  if (r.signal) return r.signal;
+  return r.exit_code === null ? '-' : String(r.exit_code);
+}
+
+/** "2026-11-28 06:52:01" (UTC) from an entry time. */
+function shortTime(t: string): string {
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(t) ? `${t.slice(0, 10)} ${t.slice(11, 19)}` : displayText(t);
+}
+
+export function formatRunTable(runs: readonly RunRecord[], width: number | undefined): string {
+  const header = ['RUN', 'ENTRY', 'STARTED (UTC)', 'USER', 'TOOL', 'STATUS', 'EXIT', 'TIME', 'COMMAND'];
+  const rows = runs.map((r) => [
+    r.id.slice(0, 12),
+    String(r.entries[0]),
+    shortTime(r.started_at),
+    displayText(r.asserted_actor ? `${r.user} (${r.asserted_actor})` : r.user),
+    r.tool,
+    r.status,
+    outcomeText(r),
+    durationText(r.duration_ms),
+    commandLine(r),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => {
+    const text = cells.map((c, i) => (i === cells.length - 1 ? c : i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+    return width !== undefined && text.length > width ? `${text.slice(0, Math.max(width - 1, 0))}…` : text;
+  };
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}
+
+function fileLines(files: readonly (FileRecord & { changed_during_run?: boolean })[]): string[] {
+  if (files.length === 0) return ['  (none)'];
+  return files.map((f) => {
+    const flag = f.changed_during_run ? '  [changed while FFmpeg read it]' : '';
+    return `  ${f.sha256 ?? '(not hashed)'.padEnd(64)}  ${f.size === null ? '-' : String(f.size)}  ${displayText(f.path)}${flag}`;
+  });
+}
+
+export function formatRunDetails(d: RunDetails): string {
+  const r = d.record;
+  const status = r.status === 'incomplete' ? 'incomplete (no end was recorded: ffaudit was killed or the machine stopped)' : `${r.status} (${r.signal ? `signal ${r.signal}` : `exit ${r.exit_code ?? '-'}`})`;
+  const lines = [
+    `run        ${r.id}`,
+    `tool       ${r.tool}`,
+    `status     ${status}`,
+    `entries    ${r.entries[0]} (start)${r.entries[1] !== undefined ? `, ${r.entries[1]} (end)` : ''}`,
+    `user       ${displayText(r.user)}${r.uid !== null ? ` (uid ${r.uid})` : ''} on ${displayText(r.host)}`,
+  ];
+  if (r.asserted_actor !== null) lines.push(`actor      ${displayText(r.asserted_actor)} (asserted by the caller, not checked)`);
+  if (r.reason !== null) lines.push(`reason     ${displayText(r.reason)}`);
+  lines.push(
+    `cwd        ${displayText(r.cwd)}`,
+    `command    ${commandLine(r)}`,
+    `started    ${displayText(r.started_at)}`,
+    `ended      ${r.ended_at === null ? '-' : displayText(r.ended_at)}${r.duration_ms !== null ? ` (${durationText(r.duration_ms)})` : ''}`,
+    `${r.tool === 'ffprobe' ? 'ffprobe   ' : 'ffmpeg    '} ${displayText(r.ffmpeg.path)}  version ${displayText(r.ffmpeg.version ?? 'unknown')}  sha256 ${r.ffmpeg.sha256 ?? 'unknown'}`,
+  );
+  if (d.policy === 'fail-open') lines.push('policy     fail-open (FFmpeg was allowed to run even if its start could not be recorded)');
+  lines.push('inputs', ...fileLines(r.inputs), 'outputs', ...fileLines(r.outputs));
+  if (r.streams.length) {
+    lines.push('streams');
+    for (const s of r.streams) {
+      const parts = [s.type, s.codec ?? '?'];
+      if (s.width !== undefined && s.height !== undefined) parts.push(`${s.width}x${s.height}`);
+      if (s.duration !== undefined) parts.push(s.duration);
+      if (s.bitrate_kbps !== undefined) parts.push(`${s.bitrate_kbps} kb/s`);
+      lines.push(`  ${s.direction.padEnd(6)} #${s.file}:${s.stream}  ${displayText(parts.join('  '))}`);
+    }
+  }
+  lines.push(`report     ${r.report_sha256 ? `sha256 ${r.report_sha256} (ffaudit show ${r.id.slice(0, 12)} --report)` : '-'}`);
+  if (d.redactions.length) {
+    const kinds = [...new Set(d.redactions.map((x) => x.kind))];
+    lines.push(`redacted   ${d.redactions.length} secret${d.redactions.length === 1 ? '' : 's'} (${displayText(kinds.join(', '))}); prove one with: ffaudit redaction-check`);
+    for (const x of d.redactions) lines.push(`  ${displayText(x.where).padEnd(10)} ${displayText(x.kind).padEnd(28)} hmac ${displayText(x.hmac)}`);
+  }
+  for (const n of d.notes) lines.push(`note       ${displayText(n)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function filterFrom(o: LogOptions): RunFilter {
+  const f: RunFilter = {};
+  if (o.user !== undefined) f.user = o.user;
+  if (o.actor !== undefined) f.actor = o.actor;
+  if (o.tool !== undefined) {
+    if (o.tool !== 'ffmpeg' && o.tool !== 'ffprobe') throw new FfauditError('USAGE', `--tool must be ffmpeg or ffprobe, not ${JSON.stringify(o.tool)}`);
+    f.tool = o.tool;
+  }
+  const now = Date.now();
+  if (o.since !== undefined) f.sinceNs = parseWhen(o.since, now);
+  if (o.until !== undefined) f.untilNs = parseWhen(o.until, now);
+  let statuses: RunStatus[] | undefined;
+  if (o.status !== undefined) {
+    statuses = o.status.split(',').map((s) => {
+      if (!STATUSES.includes(s as RunStatus)) throw new FfauditError('USAGE', `--status takes ${STATUSES.join(', ')} (comma-separated), not ${JSON.stringify(s)}`);
+      return s as RunStatus;
+    });
+  }
+  if (o.failed) statuses = (statuses ?? ['failed', 'terminated']).filter((s) => s === 'failed' || s === 'terminated');
+  if (statuses !== undefined) f.statuses = statuses;
+  if (o.sha256 !== undefined) {
+    if (!/^[0-9a-fA-F]{64}$/.test(o.sha256)) throw new FfauditError('USAGE', `--sha256 takes 64 hexadecimal digits, not ${JSON.stringify(o.sha256)}`);
+    f.sha256 = o.sha256.toLowerCase();
+  }
+  if (o.grep !== undefined) f.grep = o.grep;
+  if (o.limit !== undefined) {
+    f.limit = parseIndex(o.limit, '--limit');
+    if (f.limit === 0) throw new FfauditError('USAGE', '--limit must be at least 1');
+  }
+  return f;
+}
+
+export function registerRunCommands(program: Command, setStatus: (s: number) => void): void {
+  const g = () => program.opts<GlobalOptions>();
+
+  program
+    .command('log')
+    .description('list recorded FFmpeg and FFprobe runs, oldest first')
+    .option('--user <name>', 'runs by this operating-system user')
+    .option('--actor <name>', 'runs whose caller asserted this name (--actor / FFAUDIT_ACTOR)')
+    .option('--since <when>', 'runs started at or after WHEN (RFC 3339 time, YYYY-MM-DD, or an age: 90s, 15m, 2h, 3d, 1w)')
+    .option('--until <when>', 'runs started at or before WHEN')
+    .option('--file <path>', 'runs that read or wrote this file: by its current content, else by its path')
+    .option('--sha256 <hex>', 'runs that read or wrote a file with this SHA-256')
+    .option('--failed', 'runs that failed or were ended by a signal')
+    .option('--status <list>', 'runs with these statuses (comma-separated: ok, failed, incomplete, terminated)')
+    .option('--grep <text>', 'runs whose command line, cwd, reason, actor or file paths contain TEXT (case-insensitive)')
+    .option('--tool <name>', 'ffmpeg or ffprobe runs only')
+    .option('--limit <n>', 'the N most recent matching runs')
+    .option('--json', 'one JSON object per run, one per line (the format documented as a contract)')
+    .action(async (o: LogOptions) => {
+      const f = filterFrom(o);
+      let fileContent: { path: string; sha256: string } | undefined;
+      if (o.file !== undefined) {
+        const path = resolve(o.file);
+        try {
+          fileContent = { path, sha256: (await hashFile(path)).sha256 };
+        } catch (e) {
+          if (!(e instanceof FfauditError)) throw e;
+          f.path = path; // gone or unreadable: look it up by the path recorded
+        }
+      }
+      const l = openLedger(g());
+      try {
+        let result;
+        if (fileContent) {
+          result = queryRuns(l, { ...f, sha256: fileContent.sha256 });
+          // The file may have changed since it was recorded: fall back to its path.
+          if (result.runs.length === 0) result = queryRuns(l, { ...f, path: fileContent.path });
+        } else {
+          result = queryRuns(l, f);
+        }
+        for (const u of result.unreadable) {
+          process.stderr.write(`ffaudit: run ${u.id} (entry ${u.startIndex}) cannot be read back: ${u.error.message}\n`);
+        }
+        if (result.unreadable.length) setStatus(EXIT_INTEGRITY);
+        if (o.json) {
+          process.stdout.write(result.runs.map((r) => `${JSON.stringify(r)}\n`).join(''));
+        } else if (result.runs.length === 0) {
+          process.stderr.write('ffaudit: no runs match\n');
+        } else {
+          process.stdout.write(formatRunTable(result.runs, process.stdout.isTTY ? process.stdout.columns : undefined));
+        }
+      } finally {
+        l.close();
+      }
+    });
+
+  program
+    .command('show')
+    .description('everything recorded about one run')
+    .argument('<run>', 'a run id (or a unique prefix of at least 6 characters), or the index of either of its entries')
+    .option('--json', 'the run as JSON: the log --json record plus its redactions, notes and policy')
+    .option('--report', "print FFmpeg's report log stored with the run (secrets already removed)")
+    .action((ref: string, o: { json?: boolean; report?: boolean }) => {
+      if (o.json && o.report) throw new FfauditError('USAGE', 'use --json or --report, not both');
+      const l = openLedger(g());
+      try {
+        const d = runDetails(l, ref);
+        if (o.report) {
+          const sha = d.record.report_sha256;
+          if (sha === null) throw new FfauditError('NOT_FOUND', `run ${d.record.id} has no stored report${d.record.status === 'incomplete' ? ' (it never ended)' : ''}`);
+          const report = l.blob(sha);
+          if (!report) throw new FfauditError('INTEGRITY', `the report ${sha} of run ${d.record.id} is missing from the ledger`);
+          process.stdout.write(report);
+        } else if (o.json) {
+          process.stdout.write(`${JSON.stringify({ ...d.record, redactions: d.redactions, notes: d.notes, policy: d.policy })}\n`);
+        } else {
+          process.stdout.write(formatRunDetails(d));
+        }
+      } finally {
+        l.close();
+      }
+    });
+
+  program
+    .command('redaction-check')
+    .description('show that a value read from stdin is a secret redacted from a run (its keyed hash matches)')
+    .argument('[run]', 'the run to check (default: every run)')
+    .option('--exact', 'use stdin byte for byte (by default one trailing newline is dropped)')
+    .action(async (ref: string | undefined, o: { exact?: boolean }) => {
+      // The value comes on stdin so that it never appears in a command line, a shell history or a process list.
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      let value = Buffer.concat(chunks).toString('utf8');
+      if (!o.exact) value = value.replace(/\r?\n$/, '');
+      if (value === '') throw new FfauditError('USAGE', 'give the value to check on stdin');
+      const l = openLedger(g());
+      try {
+        const hmac = redactionHmac(l.redactionKey(), value);
+        const details = ref !== undefined ? [runDetails(l, ref)] : [...listRuns(l)].map((r) => runDetails(l, r.id));
+        let found = 0;
+        for (const d of details) {
+          for (const r of d.redactions) {
+            if (r.hmac !== hmac) continue;
+            found++;
+            process.stdout.write(`run ${d.record.id}  ${displayText(r.where)}  ${displayText(r.kind)}\n`);
+          }
+        }
+        if (found === 0) {
+          process.stderr.write('ffaudit: the value matches no redaction\n');
+          setStatus(EXIT_INTEGRITY);
+        }
+      } finally {
+        l.close();
+      }
+    });
 }

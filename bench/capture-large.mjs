@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// A transcode and a `-c copy` remux of a large input (default 1 GiB of raw video in NUT), bare FFmpeg beside
+// `ffaudit ffmpeg`, interleaved, median of N. Targets: transcode total within 5% of bare FFmpeg (the input is
+// hashed while FFmpeg runs); remux: added time no more than hashing the input at OpenSSL speed (measured here).
+//   node bench/capture-large.mjs [--size-mb N] [--runs N]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const arg = (n, d) => Number(process.argv[process.argv.indexOf(n) + 1]) || d;
+const sizeMb = arg('--size-mb', 1024);
+const runs = arg('--runs', 3);
+const BIN = fileURLToPath(new URL('../bin/ffaudit.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'ffaudit-bench-'));
+const ledger = join(dir, 'ledger');
+const env = { ...process.env };
+for (const k of Object.keys(env)) if (k.startsWith('FFAUDIT_') || k === 'FFREPORT') delete env[k];
+spawnSync(process.execPath, [BIN, 'init', '--ledger', ledger], { stdio: 'ignore' });
+
+// 320x240 yuv420p = 115,200 bytes a frame.
+const frames = Math.ceil((sizeMb * 1048576) / 115200);
+const input = join(dir, 'input.nut');
+const g = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=25`, '-frames:v', String(frames), '-pix_fmt', 'yuv420p', '-c:v', 'rawvideo', '-y', input], { stdio: 'inherit' });
+if (g.status !== 0) throw new Error('could not make the input');
+const bytes = statSync(input).size;
+
+function time(cmd, argv) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  if (r.status !== 0) throw new Error(`${cmd} failed`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const jobs = {
+  transcode: ['-v', 'error', '-i', input, '-c:v', 'mpeg4', '-q:v', '5', '-y', join(dir, 'out.mp4')],
+  remux: ['-v', 'error', '-i', input, '-c', 'copy', '-y', join(dir, 'copy.nut')],
+};
+const ossl = () => time('openssl', ['dgst', '-sha256', input]) - time('openssl', ['dgst', '-sha256', '/dev/null']);
+time('cat', [input]); // page cache
+console.log(`input ${(bytes / 1048576).toFixed(0)} MiB, ${frames} frames, median of ${runs}`);
+const hashMs = median(Array.from({ length: runs }, ossl));
+console.log(`openssl dgst -sha256 of the input: ${hashMs.toFixed(0)} ms`);
+for (const [name, args] of Object.entries(jobs)) {
+  const bare = [];
+  const aud = [];
+  for (let i = 0; i < runs; i++) {
+    bare.push(time('ffmpeg', args));
+    aud.push(time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args]));
+  }
+  const b = median(bare);
+  const a = median(aud);
+  console.log(`${name.padEnd(9)} ffmpeg ${b.toFixed(0)} ms, ffaudit ffmpeg ${a.toFixed(0)} ms, added ${(a - b).toFixed(0)} ms (${((a / b - 1) * 100).toFixed(1)}%)` + (name === 'remux' ? `, hash-at-openssl-speed ${hashMs.toFixed(0)} ms` : ''));
+}
+rmSync(dir, { recursive: true, force: true });

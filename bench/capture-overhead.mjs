@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// What `ffaudit ffmpeg …` adds to a short transcode (about 0.1 s of FFmpeg work), beside bare FFmpeg and the cost of
+// merely starting node. Runs are interleaved so that load changes hit all three alike; medians are reported.
+//   node bench/capture-overhead.mjs [--runs N]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 15;
+const BIN = fileURLToPath(new URL('../bin/ffaudit.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'ffaudit-bench-'));
+const ledger = join(dir, 'ledger');
+spawnSync(process.execPath, [BIN, 'init', '--ledger', ledger], { stdio: 'ignore' });
+const args = ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x120:rate=25', '-c:v', 'mpeg4', '-y', join(dir, 'out.mp4')];
+const env = { ...process.env };
+for (const k of Object.keys(env)) if (k.startsWith('FFAUDIT_') || k === 'FFREPORT') delete env[k];
+
+function time(cmd, argv) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+const kinds = {
+  'node -e 0': () => time(process.execPath, ['-e', '0']),
+  'ffmpeg': () => time('ffmpeg', args),
+  'ffaudit ffmpeg': () => time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args]),
+};
+for (const f of Object.values(kinds)) f(); // warm caches (and the ffmpeg identity cache)
+const t = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+for (let i = 0; i < runs; i++) for (const [k, f] of Object.entries(kinds)) t[k].push(f());
+const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+for (const [k, v] of Object.entries(m)) console.log(`${k.padEnd(16)} median ${v.toFixed(1)} ms  (min ${Math.min(...t[k]).toFixed(1)}, max ${Math.max(...t[k]).toFixed(1)}, n=${runs})`);
+const added = m['ffaudit ffmpeg'] - m.ffmpeg;
+console.log(`added by ffaudit          ${added.toFixed(1)} ms (ratio ffaudit/ffmpeg ${(m['ffaudit ffmpeg'] / m.ffmpeg).toFixed(2)})`);
+console.log(`beyond node's own start   ${(added - m['node -e 0']).toFixed(1)} ms (target <= 25 ms)`);
+rmSync(dir, { recursive: true, force: true });

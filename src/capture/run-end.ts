@@ -1,0 +1,117 @@
+/**
+ * The end of an audited run: read FFmpeg's report, work out every file it touched, hash what is not hashed yet,
+ * redact the report and commit `run.end` with the report blob in the same durable transaction. Loaded while
+ * FFmpeg runs, so none of this weighs on start-up.
+ */
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { sha256Hex } from '../core/entry.js';
+import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
+import { redactArgv, redactText, type RedactionRule } from '../core/redact.js';
+import type { Redaction, RunEndEntry, Tool } from '../core/run.js';
+import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { EarlyHash, LocalFile, Operands } from './file-state.js';
+import type { StreamDigest } from './hash.js';
+import { collectTouched } from './touched.js';
+import { findOwnReport } from './user-report.js';
+
+export { startHash } from './touched.js';
+
+export interface RunEndContext {
+  ledger: Ledger;
+  key: Buffer;
+  extra: RedactionRule[];
+  /** Secret values removed from the argv, to be removed from the report too. Never stored. */
+  secrets: string[];
+  argvRedactions: Redaction[];
+  runId: string;
+  startIndex: number;
+  tool: Tool;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  operands: Operands;
+  aliases: Map<string, LocalFile>;
+  early: Map<string, EarlyHash>;
+  pipes: Map<string, StreamDigest>;
+  reportFile: { own: false; path: string } | { own: true; startedMs: number; endedMs: number };
+  outcome: { code: number | null; signal: NodeJS.Signals | null };
+  /** A signal we received and passed on to FFmpeg. */
+  received: string | undefined;
+  durationMs: number;
+  actor: string | undefined;
+  verbose: boolean;
+  /** Said in the record's `notes` (e.g. why FFmpeg could not be started). */
+  notes: string[];
+}
+
+function warn(msg: string): void {
+  process.stderr.write(`ffaudit: ${msg}\n`);
+}
+
+export async function recordRunEnd(c: RunEndContext): Promise<void> {
+  const { ledger, key, extra } = c;
+  const notes: string[] = [...c.notes];
+  let reportText: string | undefined;
+  const reportFile = c.reportFile.own ? findOwnReport(c.env, c.tool, c.cwd, c.reportFile.startedMs, c.reportFile.endedMs) : c.reportFile.path;
+  if (reportFile) {
+    try {
+      reportText = readFileSync(reportFile, 'utf8');
+    } catch (e) {
+      notes.push(`report not readable: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  } else notes.push("the user's own report file was not found; files are taken from the command line only");
+  // Redaction happens before anything is parsed, hashed or stored (ARCHITECTURE.md invariant 4): even the paths
+  // and stream lines taken from the log come from its redacted text.
+  const redactions: Redaction[] = [...c.argvRedactions];
+  let report: { sha: string; gz: Buffer; size: number } | undefined;
+  let facts: ReportAnalysis | undefined;
+  if (reportText !== undefined) {
+    const r = redactText(reportText, key, c.secrets, extra);
+    redactions.push(...r.redactions);
+    facts = parseReport(r.text);
+    const bytes = Buffer.from(r.text, 'utf8');
+    report = { sha: sha256Hex(bytes), gz: gzipSync(bytes), size: bytes.length };
+  }
+  const pipeDigests = new Map([...c.pipes].map(([k, d]) => [k, d.digest()]));
+  const redactUrl = (u: string) => redactArgv([u], key, extra).argv[0]!;
+  const touched = await collectTouched({ cwd: c.cwd, operands: c.operands, report: facts, aliases: c.aliases, early: c.early, pipes: pipeDigests, redactUrl });
+
+  const status = c.outcome.signal || c.received ? 'terminated' : c.outcome.code === 0 ? 'ok' : 'failed';
+  const end: RunEndEntry = {
+    v: 1,
+    type: 'run.end',
+    time: nowRfc3339(),
+    by: currentAuthor(c.actor),
+    run: c.runId,
+    start: c.startIndex,
+    status,
+    exit_code: c.outcome.code,
+    signal: c.outcome.signal ?? c.received ?? null,
+    duration_ms: c.durationMs,
+    inputs: touched.inputs,
+    outputs: touched.outputs,
+    streams: facts?.streams ?? [],
+    report_sha256: report?.sha ?? null,
+    redactions,
+  };
+  if (notes.length) end.notes = notes;
+  const append = (e: RunEndEntry, blob: typeof report) => ledger.append([e], blob ? (tx) => tx.putBlob(blob.sha, 'gzip', blob.gz, blob.size) : undefined);
+  try {
+    let r;
+    try {
+      r = append(end, report);
+    } catch (e) {
+      if (!report) throw e;
+      // The report could not be stored (a full disk, typically): the end is still recorded, without it.
+      end.report_sha256 = null;
+      end.notes = [...notes, `report not stored: ${e instanceof Error ? e.message : String(e)}`];
+      r = append(end, undefined);
+    }
+    if (c.verbose) warn(`recorded ${c.tool} run ${c.runId}: entries ${c.startIndex} and ${r.indices[0]}, status ${status}`);
+  } catch (e) {
+    warn(`the end of run ${c.runId} (entry ${c.startIndex}) could not be recorded: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    ledger.close();
+  }
+}
