@@ -1,5 +1,5 @@
 /**
- * A period's activity: the runs that started within [since, until). The run index narrows the search; each run
+ * A period's activity: the runs that started within [since, until] (both inclusive, as `ffaudit log`). The run index narrows the search; each run
  * is rebuilt from its entries and its start time re-read from them (the index is never evidence).
  */
 import { formatTimeNs, parseTimeNs } from '../core/time.js';
@@ -16,7 +16,7 @@ export interface Period {
 export function inPeriod(time: string, p: Period): boolean {
   const t = parseTimeNs(time);
   if (t === null) return false;
-  return (p.since === undefined || t >= p.since) && (p.until === undefined || t < p.until);
+  return (p.since === undefined || t >= p.since) && (p.until === undefined || t <= p.until);
 }
 
 /** The runs that started in the period, oldest first. */

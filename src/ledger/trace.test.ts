@@ -51,6 +51,9 @@ describe('ffaudit trace', () => {
       [c.runs.a.id, c.runs.b.id, c.runs.s.id, c.runs.final.id],
     );
     for (const r of json.runs) assert.deepEqual(Object.keys(r).sort(), RUN_KEYS);
+    // Exactly what `ffaudit log --json` prints for the same runs.
+    const log = runCli(['--ledger', c.ledgerDir, 'log', '--json']).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as RunRecord);
+    assert.deepEqual(json.runs, json.runs.map((r) => log.find((x) => x.id === r.id)));
     const last = json.runs[3]!;
     assert.equal(last.inputs.length, 2);
     assert.deepEqual(last.entries, [c.runs.final.startIndex, c.runs.final.endIndex]);

@@ -100,7 +100,7 @@ export class SqliteStore implements Store {
         ON CONFLICT (id) DO UPDATE SET end_idx = excluded.end_idx, status = excluded.status`),
       runs: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs ORDER BY start_idx'),
       runsBetween: p(`SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs
-        WHERE (@from IS NULL OR time >= @from) AND (@to IS NULL OR time < @to) ORDER BY start_idx`),
+        WHERE (@from IS NULL OR time >= @from) AND (@to IS NULL OR time <= @to) ORDER BY start_idx`),
       runById: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE id = ?'),
       runByIndex: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE start_idx = ? OR end_idx = ?'),
     };

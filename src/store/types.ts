@@ -78,7 +78,7 @@ export interface Store extends NodeSource {
   /** Entry indices that name this content hash in the given role ('input', 'output' or 'note'), ascending (derived index). */
   indicesByFileHashRole(sha256: string, role: string): number[];
   runs(): RunIndexRow[];
-  /** Runs whose indexed start time t satisfies from <= t < to (RFC 3339 strings compared as text; null: unbounded), oldest first. */
+  /** Runs whose indexed start time t satisfies from <= t <= to (RFC 3339 strings compared as text; null: unbounded), oldest first. */
   runsBetween(from: string | null, to: string | null): RunIndexRow[];
   runById(id: string): RunIndexRow | undefined;
   runByIndex(index: number): RunIndexRow | undefined;

@@ -70,7 +70,7 @@ function period(o: { since?: string; until?: string }): Period {
   const p: Period = {};
   if (o.since !== undefined) p.since = parseWhen(o.since, now);
   if (o.until !== undefined) p.until = parseWhen(o.until, now);
-  if (p.since !== undefined && p.until !== undefined && p.until <= p.since) throw new FfauditError('USAGE', '--until must be later than --since');
+  if (p.since !== undefined && p.until !== undefined && p.until < p.since) throw new FfauditError('USAGE', '--until must not be earlier than --since');
   return p;
 }
 
@@ -191,7 +191,7 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
     .argument('[file]', 'the file to report on')
     .option('-o, --output <file>', 'where to write the HTML (default: standard output)')
     .option('--since <when>', 'activity report: runs started at or after (RFC 3339 time, date, or age such as 7d)')
-    .option('--until <when>', 'activity report: runs started before')
+    .option('--until <when>', 'activity report: runs started at or before')
     .action(async (file: string | undefined, o: { output?: string; since?: string; until?: string }) => {
       if (file !== undefined && (o.since !== undefined || o.until !== undefined)) throw new FfauditError('USAGE', 'give either FILE or --since/--until, not both');
       if (file === undefined && o.since === undefined && o.until === undefined) throw new FfauditError('USAGE', 'give a FILE, or --since/--until for an activity report');
@@ -222,7 +222,7 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
     .description('print runs as NDJSON: Elastic Common Schema documents (ecs) or in-toto Statements with the link predicate (in-toto)')
     .requiredOption('--format <format>', 'ecs or in-toto')
     .option('--since <when>', 'runs started at or after (RFC 3339 time, date, or age such as 7d)')
-    .option('--until <when>', 'runs started before')
+    .option('--until <when>', 'runs started at or before')
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .action((o: { format: string; since?: string; until?: string; output?: string }) => {
       if (o.format !== 'ecs' && o.format !== 'in-toto') throw new FfauditError('USAGE', `--format must be ecs or in-toto, not ${JSON.stringify(o.format)}`);
