@@ -91,7 +91,7 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
   const lines = [`bundle      ${printable(path)}`];
   if (v.origin !== null) lines.push(`log         ${printable(v.origin)}${v.checkpointSize !== null ? `, checkpoint at tree size ${v.checkpointSize}` : ''}`);
   if (v.keyName !== null) lines.push(`key         ${printable(v.keyName)} (key ID ${v.keyId}), fingerprint SHA-256 ${v.keyFingerprint}${v.keyVerified ? ' (the key you gave)' : " (the bundle's own key: NOT verified)"}`);
-  lines.push(`checked     ${v.entries} entries (hash and inclusion proof each), the checkpoint signature, ${v.blobs} blob${v.blobs === 1 ? '' : 's'}, ${v.runs.length} run${v.runs.length === 1 ? '' : 's'} chained by content`);
+  if (v.origin !== null) lines.push(`checked     ${v.entries} entries (hash and inclusion proof each), the checkpoint signature, ${v.blobs} blob${v.blobs === 1 ? '' : 's'}, ${v.runs.length} run${v.runs.length === 1 ? '' : 's'} chained by content`);
   for (const s of v.subjects) lines.push(`vouches for ${printable(s.path)}  sha256 ${s.sha256}`);
   if (v.file) {
     const by = v.file.producedBy.length > 0 ? `, produced by run ${v.file.producedBy.join(', ')}` : v.file.subject ? ' (a source file, produced by no run)' : '';
