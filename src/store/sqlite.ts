@@ -163,9 +163,12 @@ export class SqliteStore implements Store {
       indexPath: p('INSERT OR IGNORE INTO file_by_path (path_key, idx) VALUES (?, ?)'),
       byHash: p('SELECT DISTINCT idx FROM file_by_hash WHERE sha256 = ? ORDER BY idx').pluck(),
       byPath: p('SELECT idx FROM file_by_path WHERE path_key = ? ORDER BY idx').pluck(),
+      byHashRole: p('SELECT idx FROM file_by_hash WHERE sha256 = ? AND role = ? ORDER BY idx').pluck(),
       indexRun: p(`INSERT INTO runs (id, start_idx, end_idx, tool, user, time, status) VALUES (@id, @startIndex, @endIndex, @tool, @user, @time, @status)
         ON CONFLICT (id) DO UPDATE SET end_idx = excluded.end_idx, status = excluded.status`),
       runs: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs ORDER BY start_idx'),
+      runsBetween: p(`SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs
+        WHERE (@from IS NULL OR time >= @from) AND (@to IS NULL OR time <= @to) ORDER BY start_idx`),
       runById: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE id = ?'),
       runByIndex: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE start_idx = ? OR end_idx = ?'),
     };
@@ -318,12 +321,21 @@ export class SqliteStore implements Store {
     return this.run('searching', () => this.st.byHash!.all(Buffer.from(sha256, 'hex')) as number[]);
   }
 
+  indicesByFileHashRole(sha256: string, role: string): number[] {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) return [];
+    return this.run('searching', () => this.st.byHashRole!.all(Buffer.from(sha256, 'hex'), role) as number[]);
+  }
+
   indicesByFilePath(path: string): number[] {
     return this.run('searching', () => this.st.byPath!.all(pathKey(path)) as number[]);
   }
 
   runs(): RunIndexRow[] {
     return this.run('reading runs', () => this.st.runs!.all() as RunIndexRow[]);
+  }
+
+  runsBetween(from: string | null, to: string | null): RunIndexRow[] {
+    return this.run('reading runs', () => this.st.runsBetween!.all({ from, to }) as RunIndexRow[]);
   }
 
   runById(id: string): RunIndexRow | undefined {
@@ -336,7 +348,7 @@ export class SqliteStore implements Store {
 
   runsWhere(q: RunQuery): RunIndexRow[] {
     const where: string[] = [];
-    const args: (string | number)[] = [];
+    const args: (string | number | Buffer)[] = [];
     if (q.user !== undefined) {
       where.push('user = ?');
       args.push(q.user);
@@ -360,10 +372,12 @@ export class SqliteStore implements Store {
       where.push('time <= ?');
       args.push(q.until);
     }
-    for (const [column, value] of [['sha256', q.fileSha256], ['path', q.filePath]] as const) {
-      if (value === undefined) continue;
-      where.push(`(start_idx IN (SELECT idx FROM file_index WHERE ${column} = ?) OR end_idx IN (SELECT idx FROM file_index WHERE ${column} = ?))`);
-      args.push(value, value);
+    const files: [string, unknown][] = [];
+    if (q.fileSha256 !== undefined) files.push(['SELECT idx FROM file_by_hash WHERE sha256 = ?', Buffer.from(q.fileSha256, 'hex')]);
+    if (q.filePath !== undefined) files.push(['SELECT idx FROM file_by_path WHERE path_key = ?', pathKey(q.filePath)]);
+    for (const [sub, value] of files) {
+      where.push(`(start_idx IN (${sub}) OR end_idx IN (${sub}))`);
+      args.push(value as Buffer, value as Buffer);
     }
     if (q.beforeStart !== undefined) {
       where.push('start_idx < ?');

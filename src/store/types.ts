@@ -86,7 +86,11 @@ export interface Store extends NodeSource {
   indicesByFileHash(sha256: string): number[];
   /** Entry indices that may name this path (derived index keyed by a hash of the path: confirm against the entries). */
   indicesByFilePath(path: string): number[];
+  /** Entry indices that name this content hash in the given role ('input', 'output' or 'note'), ascending (derived index). */
+  indicesByFileHashRole(sha256: string, role: string): number[];
   runs(): RunIndexRow[];
+  /** Runs whose indexed start time t satisfies from <= t <= to (RFC 3339 strings compared as text; null: unbounded), oldest first. */
+  runsBetween(from: string | null, to: string | null): RunIndexRow[];
   runById(id: string): RunIndexRow | undefined;
   runByIndex(index: number): RunIndexRow | undefined;
   /** Runs matching `q`, newest (highest start index) first. A hint: callers re-check each run against its entries. */

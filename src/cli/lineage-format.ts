@@ -1,0 +1,108 @@
+/** Human output for trace and verify-bundle: the lineage drawn as a tree, and the bundle verdict. */
+import type { BundleVerdict } from '../core/bundle.js';
+import type { FileRecord } from '../core/entry.js';
+import type { RunRecord } from '../core/run.js';
+import { runCommandLine } from '../core/shell-quote.js';
+import type { Lineage, TraceNote } from '../ledger/trace.js';
+
+const MARK: Record<string, string> = { ok: '✓', failed: '✗', terminated: '✗', incomplete: '?' };
+
+/** Recorded text is shown verbatim but never allowed to drive the terminal (escape sequences, carriage returns). */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function who(r: { user: string; host: string; uid: number | null; asserted_actor?: string | null }): string {
+  return `${r.user}@${r.host}${r.uid !== null ? ` (uid ${r.uid})` : ''}${r.asserted_actor ? ` as asserted: ${r.asserted_actor}` : ''}`;
+}
+
+function runLine(r: RunRecord): string {
+  const exit = r.exit_code !== null ? ` exit ${r.exit_code}` : r.signal ? ` signal ${r.signal}` : '';
+  return `${MARK[r.status] ?? '?'} ${r.tool} run ${r.id}  ${r.status}${exit}  ${r.started_at}  by ${who(r)}`;
+}
+
+/** Draws the lineage of `lineage.file` as a tree: each file, the run(s) that produced it, their inputs, and so on. */
+export function formatLineageTree(lineage: Lineage): string {
+  const out: string[] = [];
+  const shown = new Set<string>();
+  const sourceHashes = new Set(lineage.sources.map((s) => s.sha256).filter((h) => h !== null));
+  const producersOf = (sha: string, before: number) =>
+    lineage.runs.filter((r) => r.entries[1] !== undefined && r.entries[1] < before && r.outputs.some((o) => o.sha256 === sha));
+
+  const drawRun = (r: RunRecord, prefix: string, last: boolean, file: FileRecord) => {
+    const branch = last ? '└─ ' : '├─ ';
+    const cont = prefix + (last ? '   ' : '│  ');
+    if (shown.has(r.id)) {
+      out.push(`${prefix}${branch}produced by run ${r.id} (shown above)`);
+      return;
+    }
+    shown.add(r.id);
+    // The same bytes under another name: renamed or copied since this run wrote them.
+    const written = r.outputs.find((o) => o.sha256 === file.sha256);
+    const as = written && written.path !== file.path ? `  (written as ${written.path})` : '';
+    out.push(`${prefix}${branch}produced by ${printable(runLine(r) + as)}`);
+    out.push(`${cont}$ ${printable(runCommandLine(r))}`);
+    r.inputs.forEach((f, i) => drawFile(f, cont, i === r.inputs.length - 1, r.entries[0]!));
+  };
+  const drawFile = (f: FileRecord, prefix: string, last: boolean, before: number) => {
+    const branch = last ? '└─ ' : '├─ ';
+    const cont = prefix + (last ? '   ' : '│  ');
+    if (f.sha256 === null) {
+      out.push(`${prefix}${branch}${printable(f.path)}  [source: not a file, no content hash]`);
+      return;
+    }
+    const producers = producersOf(f.sha256, before);
+    const tag = producers.length === 0 ? (sourceHashes.has(f.sha256) ? '  [source: no audited run produced these bytes]' : '') : '';
+    out.push(`${prefix}${branch}${printable(f.path)}  sha256 ${f.sha256}${tag}`);
+    producers.forEach((r, i) => drawRun(r, cont, i === producers.length - 1, f));
+  };
+
+  out.push(`${printable(lineage.file.path)}`, `sha256 ${lineage.file.sha256}`);
+  const producers = producersOf(lineage.file.sha256, Number.MAX_SAFE_INTEGER);
+  if (producers.length === 0) out.push('   no audited run produced these bytes: this file is a source');
+  const target: FileRecord = { path: lineage.file.path, size: null, sha256: lineage.file.sha256 };
+  producers.forEach((r, i) => drawRun(r, '', i === producers.length - 1, target));
+  out.push('', `${lineage.runs.length} run${lineage.runs.length === 1 ? '' : 's'} in the lineage, ${lineage.sources.length} source${lineage.sources.length === 1 ? '' : 's'}`);
+  if (lineage.notes.length > 0) {
+    out.push('', 'custody notes:');
+    for (const n of lineage.notes) out.push(`  ${formatNote(n)}`);
+  }
+  if (lineage.readBy.length > 0) {
+    out.push('', 'read by:');
+    for (const r of lineage.readBy) out.push(`  ${printable(runLine(r))}`, `    $ ${printable(runCommandLine(r))}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function formatNote(n: TraceNote): string {
+  const files = n.files.map((f) => f.path).join(', ');
+  return printable(`entry ${n.index}  ${n.time}  by ${who({ ...n.by, asserted_actor: n.by.asserted_actor ?? null })}: ${JSON.stringify(n.text)}${files ? `  (files: ${files})` : ''}`);
+}
+
+export const KEY_NOT_VERIFIED = [
+  '!!! WARNING: THE LOG KEY WAS NOT VERIFIED !!!',
+  '!!! This bundle carries its own key, so anyone could have made a self-consistent one. It shows that the',
+  '!!! bundle is internally consistent, not who signed it. Obtain the log\'s verifier key from its keeper',
+  '!!! independently and run again with --pubkey VKEY_FILE (or compare the key fingerprint above).',
+];
+
+export function formatBundleVerdict(path: string, v: BundleVerdict): string {
+  const lines = [`bundle      ${printable(path)}`];
+  if (v.origin !== null) lines.push(`log         ${printable(v.origin)}${v.checkpointSize !== null ? `, checkpoint at tree size ${v.checkpointSize}` : ''}`);
+  if (v.keyName !== null) lines.push(`key         ${printable(v.keyName)} (key ID ${v.keyId}), fingerprint SHA-256 ${v.keyFingerprint}${v.keyVerified ? ' (the key you gave)' : " (the bundle's own key: NOT verified)"}`);
+  if (v.origin !== null) lines.push(`checked     ${v.entries} entries (hash and inclusion proof each), the checkpoint signature, ${v.blobs} blob${v.blobs === 1 ? '' : 's'}, ${v.runs.length} run${v.runs.length === 1 ? '' : 's'} chained by content`);
+  for (const s of v.subjects) lines.push(`vouches for ${printable(s.path)}  sha256 ${s.sha256}`);
+  if (v.file) {
+    const by = v.file.producedBy.length > 0 ? `, produced by run ${v.file.producedBy.join(', ')}` : v.file.subject ? ' (a source file, produced by no run)' : '';
+    lines.push(`file        sha256 ${v.file.sha256}${v.file.subject ? ` matches${by}` : ' does NOT match'}`);
+  }
+  if (v.ok) lines.push(`verdict     VALID${v.keyVerified ? '' : ' (but the key was NOT verified: see the warning)'}`);
+  else {
+    lines.push(`verdict     INVALID: ${v.failures.length} problem${v.failures.length === 1 ? '' : 's'}`);
+    for (const f of v.failures.slice(0, 50)) lines.push(`  ✗ ${printable(f)}`);
+    if (v.failures.length > 50) lines.push(`  … and ${v.failures.length - 50} more`);
+  }
+  if (!v.keyVerified) lines.push(...KEY_NOT_VERIFIED);
+  return `${lines.join('\n')}\n`;
+}

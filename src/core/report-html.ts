@@ -1,0 +1,307 @@
+/**
+ * The chain-of-custody report: one self-contained HTML document (inline CSS, inline SVG, no script, no external
+ * request: a Content-Security-Policy forbids them) that a person can read and print.
+ *
+ * Every recorded value (file names, commands, notes, user names) is attacker-controllable, so every value goes
+ * through `escapeHtml` whether it lands in text or in an attribute; nothing is ever inserted unescaped.
+ */
+import type { FileRecord } from './entry.js';
+import type { RunRecord } from './run.js';
+import { runCommandLine } from './shell-quote.js';
+
+export interface ReportNote {
+  index: number;
+  time: string;
+  by: { user: string; host: string; uid: number | null; asserted_actor?: string };
+  text: string;
+  files: FileRecord[];
+}
+
+export interface ReportVerification {
+  ok: boolean;
+  failures: string[];
+  origin: string;
+  checkpoint: string;
+  checkpointSize: number | null;
+  keyName: string | null;
+  keyId: string | null;
+  keyFingerprint: string | null;
+  vkey: string;
+  entries: number;
+}
+
+interface ReportBase {
+  generatedAt: string;
+  runs: RunRecord[];
+  notes: ReportNote[];
+  verification: ReportVerification;
+}
+
+export interface FileReport extends ReportBase {
+  kind: 'file';
+  file: { path: string; sha256: string; size: number };
+  sources: FileRecord[];
+  readBy: RunRecord[];
+}
+
+export interface ActivityReport extends ReportBase {
+  kind: 'activity';
+  period: { since: string | null; until: string | null };
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes text for HTML/SVG element content and quoted attribute values alike. */
+export function escapeHtml(value: unknown): string {
+  // Control characters other than tab/newline are not allowed in XML (the SVG) and mean nothing to a reader.
+  // eslint-disable-next-line no-control-regex
+  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\uFFFD');
+}
+
+const e = escapeHtml;
+
+function baseName(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i >= 0 && i < path.length - 1 ? path.slice(i + 1) : path;
+}
+
+function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function who(r: { user: string; host: string; uid: number | null; asserted_actor?: string | null }): string {
+  const actor = r.asserted_actor ? ` (asserted: ${r.asserted_actor})` : '';
+  return `${r.user}${r.uid !== null ? ` (uid ${r.uid})` : ''} on ${r.host}${actor}`;
+}
+
+function statusClass(status: string): string {
+  return status === 'ok' ? 'ok' : status === 'incomplete' ? 'warn' : 'bad';
+}
+
+const CSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#111;margin:2em auto;max-width:60em;padding:0 1em}
+h1{font-size:1.6em;margin:0 0 .2em}h2{font-size:1.2em;border-bottom:1px solid #999;margin-top:1.6em;padding-bottom:.2em}
+code,pre,.mono{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere;word-break:break-all}
+pre{background:#f4f4f4;border:1px solid #ddd;padding:.6em;white-space:pre-wrap}
+table{border-collapse:collapse;width:100%;margin:.4em 0}th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#f0f0f0;width:9em}.verdict{border:2px solid;padding:.6em 1em;font-weight:600;margin:1em 0}
+.verdict.ok{border-color:#1a7f37;background:#e9f7ee}.verdict.bad{border-color:#b42318;background:#fdecea}
+.ok{color:#1a7f37}.bad{color:#b42318}.warn{color:#9a6700}.step{page-break-inside:avoid;break-inside:avoid}
+.muted{color:#555}svg{max-width:100%;height:auto;border:1px solid #ddd;background:#fff}
+@media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}h2{page-break-after:avoid}}
+`;
+
+interface DNode {
+  key: string;
+  /** The full, unshortened description (an SVG <title>: the tooltip, and the text a screen reader or search finds). */
+  full: string;
+  kind: 'file' | 'run';
+  col: number;
+  row: number;
+  title: string;
+  sub: string;
+  cls: string;
+}
+
+/** A layered diagram: files and runs alternate in layers, from the sources at the top to the file at the bottom. */
+export function lineageSvg(runs: readonly RunRecord[], target?: string): string {
+  if (runs.length === 0) return '';
+  const nodes = new Map<string, DNode>();
+  const edges: [string, string][] = [];
+  const fileKey = (f: FileRecord) => (f.sha256 !== null ? `f:${f.sha256}` : `u:${f.path}`);
+  const fileCol = new Map<string, number>();
+  const sorted = [...runs].sort((a, b) => a.entries[0]! - b.entries[0]!);
+  const addFile = (f: FileRecord, col: number) => {
+    const k = fileKey(f);
+    const prev = nodes.get(k);
+    if (prev) {
+      prev.col = Math.max(prev.col, col);
+      if (!prev.full.split('\n').includes(f.path)) prev.full = `${prev.full}\n${f.path}`;
+      // A renamed or copied file keeps its content: show every name it had.
+      const name = shorten(baseName(f.path), 26);
+      if (!prev.title.split(' = ').includes(name)) prev.title = shorten(`${prev.title} = ${name}`, 28);
+      return k;
+    }
+    const title = shorten(baseName(f.path), 26);
+    const sub = f.sha256 !== null ? `sha256 ${f.sha256.slice(0, 16)}…` : 'not a file (no hash)';
+    nodes.set(k, { key: k, kind: 'file', full: `${f.path}${f.sha256 !== null ? `\nsha256 ${f.sha256}` : ''}`, col, row: 0, title, sub, cls: f.sha256 !== null && f.sha256 === target ? 'target' : 'file' });
+    return k;
+  };
+  for (const r of sorted) {
+    let col = 1;
+    for (const f of r.inputs) col = Math.max(col, (fileCol.get(fileKey(f)) ?? 0) + 1);
+    const rk = `r:${r.id}`;
+    nodes.set(rk, { key: rk, kind: 'run', full: `${r.tool} run ${r.id} ${r.status}\n${runCommandLine(r)}`, col, row: 0, title: `${r.tool} · ${r.status}`, sub: `${r.user} · ${r.started_at.slice(0, 19).replace('T', ' ')}`, cls: statusClass(r.status) });
+    for (const f of r.inputs) {
+      const k = addFile(f, fileCol.get(fileKey(f)) ?? 0);
+      fileCol.set(k, nodes.get(k)!.col);
+      edges.push([k, rk]);
+    }
+    for (const f of r.outputs) {
+      const k = addFile(f, col + 1);
+      fileCol.set(k, Math.max(fileCol.get(k) ?? 0, col + 1));
+      edges.push([rk, k]);
+    }
+  }
+  const minCol = Math.min(...[...nodes.values()].map((n) => n.col));
+  const rows = new Map<number, number>();
+  for (const n of nodes.values()) {
+    n.col -= minCol;
+    n.row = rows.get(n.col) ?? 0;
+    rows.set(n.col, n.row + 1);
+  }
+  // Top to bottom, so that a long chain fits the width of a printed page.
+  const W = 210;
+  const H = 46;
+  const GX = 24;
+  const GY = 34;
+  const x = (n: DNode) => 10 + n.row * (W + GX);
+  const y = (n: DNode) => 10 + n.col * (H + GY);
+  const layers = Math.max(...[...nodes.values()].map((n) => n.col)) + 1;
+  const across = Math.max(...rows.values());
+  const width = 20 + across * W + (across - 1) * GX;
+  const height = 20 + layers * H + (layers - 1) * GY;
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="lineage diagram" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0L10,5L0,10z" fill="#555"/></marker></defs>',
+  );
+  for (const [from, to] of edges) {
+    const a = nodes.get(from)!;
+    const b = nodes.get(to)!;
+    const [x1, y1, x2, y2] = [x(a) + W / 2, y(a) + H, x(b) + W / 2, y(b)];
+    parts.push(`<path d="M${x1},${y1} C${x1},${y1 + GY} ${x2},${y2 - GY} ${x2},${y2}" fill="none" stroke="#555" stroke-width="1.3" marker-end="url(#arrow)"/>`);
+  }
+  const fill: Record<string, string> = { file: '#eef3fb', target: '#fff4cc', ok: '#e9f7ee', bad: '#fdecea', warn: '#fff8e1' };
+  for (const n of nodes.values()) {
+    const rx = n.kind === 'run' ? 12 : 2;
+    parts.push(
+      `<g><title>${e(n.full)}</title><rect x="${x(n)}" y="${y(n)}" width="${W}" height="${H}" rx="${rx}" fill="${fill[n.cls] ?? '#fff'}" stroke="#444" stroke-width="${n.cls === 'target' ? 2.5 : 1}"/>`,
+      `<text x="${x(n) + 8}" y="${y(n) + 18}" font-weight="600">${e(n.title)}</text>`,
+      `<text x="${x(n) + 8}" y="${y(n) + 36}" fill="#444" font-size="11">${e(shorten(n.sub, 34))}</text></g>`,
+    );
+  }
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+function fileRows(files: readonly FileRecord[]): string {
+  if (files.length === 0) return '<span class="muted">none</span>';
+  return files
+    .map((f) => `<div><span class="mono">${e(f.path)}</span><br><span class="mono muted">${f.sha256 !== null ? `sha256 ${e(f.sha256)}` : 'not hashed (not a file)'}${f.size !== null ? ` · ${e(f.size)} bytes` : ''}</span></div>`)
+    .join('');
+}
+
+function stepHtml(r: RunRecord, n: number): string {
+  const rows: [string, string][] = [
+    ['Who', e(who(r))],
+    ['When', `${e(r.started_at)}${r.ended_at ? ` → ${e(r.ended_at)}` : ''}${r.duration_ms !== null ? ` (${e(r.duration_ms)} ms)` : ''}`],
+    ['Command', `<code>${e(runCommandLine(r))}</code>`],
+    ['Working dir', `<code>${e(r.cwd)}</code>`],
+    ['Inputs', fileRows(r.inputs)],
+    ['Outputs', fileRows(r.outputs)],
+    ['Status', `<span class="${statusClass(r.status)}">${e(r.status)}</span>${r.exit_code !== null ? `, exit code ${e(r.exit_code)}` : ''}${r.signal ? `, signal ${e(r.signal)}` : ''}`],
+    ['FFmpeg', `<code>${e(r.ffmpeg.path)}</code>${r.ffmpeg.version ? ` version ${e(r.ffmpeg.version)}` : ''}`],
+    ['Log entries', e(r.entries.join(', '))],
+  ];
+  if (r.reason !== null) rows.splice(2, 0, ['Reason', e(r.reason)]);
+  return `<div class="step"><h3>Step ${n}: ${e(r.tool)} run <span class="mono">${e(r.id)}</span></h3><table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table></div>`;
+}
+
+function timelineHtml(runs: readonly RunRecord[], notes: readonly ReportNote[]): string {
+  const events: { time: string; what: string; who: string; detail: string }[] = [];
+  for (const r of runs) {
+    events.push({ time: r.started_at, what: `${r.tool} started`, who: who(r), detail: shorten(runCommandLine(r), 200) });
+    if (r.ended_at) events.push({ time: r.ended_at, what: `${r.tool} ${r.status}`, who: who(r), detail: r.outputs.map((o) => baseName(o.path)).join(', ') });
+  }
+  for (const n of notes) events.push({ time: n.time, what: 'custody note', who: who({ ...n.by, asserted_actor: n.by.asserted_actor ?? null }), detail: n.text });
+  events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  if (events.length === 0) return '<p class="muted">Nothing recorded.</p>';
+  return `<table><tr><th>Time (UTC)</th><th>Event</th><th>Who</th><th>Detail</th></tr>${events
+    .map((ev) => `<tr><td class="mono">${e(ev.time)}</td><td>${e(ev.what)}</td><td>${e(ev.who)}</td><td class="mono">${e(ev.detail)}</td></tr>`)
+    .join('')}</table>`;
+}
+
+function verificationHtml(v: ReportVerification, fileName: string | null): string {
+  const verdict = v.ok
+    ? `<div class="verdict ok">VERIFIED: all ${e(v.entries)} log entries this report rests on are exactly as recorded and are included in the log signed by key ${e(v.keyName ?? '')} (key ID ${e(v.keyId ?? '')}) at tree size ${e(v.checkpointSize ?? '')}.</div>`
+    : `<div class="verdict bad">VERIFICATION FAILED: ${v.failures.map((f) => e(f)).join('<br>')}</div>`;
+  const bundle = 'evidence.ffaudit-bundle.json';
+  const file = fileName ? ` --file ${e(fileName)}` : '';
+  return `${verdict}
+<table>
+<tr><th>Log origin</th><td class="mono">${e(v.origin)}</td></tr>
+<tr><th>Key fingerprint</th><td class="mono">SHA-256 ${e(v.keyFingerprint ?? '')}</td></tr>
+<tr><th>Verifier key</th><td class="mono">${e(v.vkey)}</td></tr>
+<tr><th>Checkpoint</th><td><pre>${e(v.checkpoint)}</pre></td></tr>
+</table>
+<h3>How to check this yourself</h3>
+<ol>
+<li>Obtain the log's verifier key from its keeper through a channel you trust, and compare its fingerprint with the one above.</li>
+<li>Ask the keeper for an evidence bundle (they run <code>ffaudit bundle ${e(fileName ?? 'FILE')} -o ${bundle}</code>).</li>
+<li>Without access to the ledger or the network, run <code>ffaudit verify-bundle ${bundle}${file} --pubkey log.vkey</code>: it checks every signature, inclusion proof and entry hash, and that the file's SHA-256 is the one the bundle vouches for. The bundle format is documented so that you can also check it with your own tools (RFC 6962 / RFC 9162 Merkle proofs, C2SP signed notes and checkpoints).</li>
+</ol>`;
+}
+
+function notesHtml(notes: readonly ReportNote[]): string {
+  if (notes.length === 0) return '<p class="muted">No custody note names this content.</p>';
+  return `<table><tr><th>Time (UTC)</th><th>Who</th><th>Note</th><th>Files</th></tr>${notes
+    .map((n) => `<tr><td class="mono">${e(n.time)}</td><td>${e(who({ ...n.by, asserted_actor: n.by.asserted_actor ?? null }))}</td><td>${e(n.text)}</td><td>${fileRows(n.files)}</td></tr>`)
+    .join('')}</table>`;
+}
+
+function page(title: string, body: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}
+
+export function renderFileReport(m: FileReport): string {
+  const name = baseName(m.file.path);
+  const body: string[] = [];
+  body.push(
+    `<h1>Chain-of-custody report</h1><p class="muted">Generated ${e(m.generatedAt)} from the ffaudit log <span class="mono">${e(m.verification.origin)}</span>.</p>`,
+    `<table><tr><th>File</th><td class="mono">${e(m.file.path)}</td></tr><tr><th>SHA-256</th><td class="mono">${e(m.file.sha256)}</td></tr><tr><th>Size</th><td>${e(m.file.size)} bytes</td></tr></table>`,
+  );
+  const verdictLine = m.verification.ok ? '<p class="ok">The record below verifies against the signed log (details at the end).</p>' : '<p class="bad">The record below FAILED verification (details at the end).</p>';
+  body.push(verdictLine);
+  if (m.runs.length > 0) {
+    body.push(
+      `<h2>Summary</h2><p>These exact bytes were produced by ${m.runs.length === 1 ? 'one audited FFmpeg run' : `a chain of ${e(m.runs.length)} audited FFmpeg runs`}${m.sources.length > 0 ? `, from ${e(m.sources.length)} source${m.sources.length === 1 ? '' : 's'} that no audited run produced` : ', from generated content only'}.</p>`,
+      `<h2>Lineage</h2>${lineageSvg(m.runs, m.file.sha256)}<p class="muted">Sources at the top, this file (highlighted) at the bottom; rounded boxes are runs, square boxes files.</p>`,
+    );
+  } else {
+    body.push(`<h2>Summary</h2><p>No audited run produced these bytes: the file is a source. ${m.readBy.length > 0 ? `Audited runs read it ${e(m.readBy.length)} time${m.readBy.length === 1 ? '' : 's'}.` : ''}</p>`);
+  }
+  body.push(`<h2>Timeline</h2>${timelineHtml(m.runs.length > 0 ? m.runs : m.readBy, m.notes)}`);
+  if (m.runs.length > 0) body.push(`<h2>Steps</h2>${m.runs.map((r, i) => stepHtml(r, i + 1)).join('\n')}`);
+  if (m.sources.length > 0) body.push(`<h2>Sources</h2><p>Inputs that no audited run produced before they were read:</p>${fileRows(m.sources)}`);
+  body.push(`<h2>Custody notes</h2>${notesHtml(m.notes)}`);
+  if (m.readBy.length > 0) body.push(`<h2>Later uses</h2><p>Audited runs that read these bytes:</p>${m.readBy.map((r, i) => stepHtml(r, i + 1)).join('\n')}`);
+  body.push(`<h2>Verification</h2>${verificationHtml(m.verification, name)}`);
+  return page(`Chain-of-custody report: ${name}`, body.join('\n'));
+}
+
+export function renderActivityReport(m: ActivityReport): string {
+  const period = `${m.period.since ?? 'the beginning'} to ${m.period.until ?? 'now'}`;
+  const body: string[] = [
+    `<h1>Activity report</h1><p class="muted">Generated ${e(m.generatedAt)} from the ffaudit log <span class="mono">${e(m.verification.origin)}</span>.</p>`,
+    `<p>Audited runs that started from ${e(period)}: <strong>${e(m.runs.length)}</strong> (${e(m.runs.filter((r) => r.status === 'ok').length)} ok, ${e(m.runs.filter((r) => r.status === 'failed' || r.status === 'terminated').length)} failed, ${e(m.runs.filter((r) => r.status === 'incomplete').length)} incomplete).</p>`,
+  ];
+  if (m.runs.length > 0 && m.runs.length <= 200) body.push(`<h2>Diagram</h2>${lineageSvg(m.runs)}`);
+  body.push(`<h2>Timeline</h2>${timelineHtml(m.runs, m.notes)}`);
+  if (m.runs.length > 0) body.push(`<h2>Runs</h2>${m.runs.map((r, i) => stepHtml(r, i + 1)).join('\n')}`);
+  body.push(`<h2>Verification</h2>${verificationHtml(m.verification, null)}`);
+  return page(`Activity report: ${period}`, body.join('\n'));
+}

@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sha256Hex } from '../core/entry.js';
+import { makeChain, type Chain } from '../testing/chain.js';
+import { runCli } from '../testing/cli.js';
+import { recordFfmpegRun } from '../testing/record-run.js';
+import { currentAuthor, nowRfc3339 } from './clock.js';
+import { Ledger } from './ledger.js';
+
+interface BundleDoc {
+  format: string;
+  created: string;
+  origin: string;
+  vkey: string;
+  checkpoint: string;
+  subjects: { path: string; sha256: string }[];
+  sources: string[];
+  entries: { index: number; data: string; proof: string }[];
+  blobs: { sha256: string; data: string }[];
+}
+
+describe('ffaudit bundle and verify-bundle', () => {
+  let c: Chain;
+  let work: string;
+  let bundlePath: string;
+  let vkeyPath: string;
+  let doc: BundleDoc;
+  const cli = (...args: string[]) => runCli(['--ledger', c.ledgerDir, ...args]);
+  const verify = (path: string, ...args: string[]) => runCli(['verify-bundle', path, ...args]);
+  /** Writes a modified copy of the bundle and verifies it against the real key. */
+  const tampered = (name: string, edit: (d: BundleDoc) => void, ...args: string[]) => {
+    const d = JSON.parse(JSON.stringify(doc)) as BundleDoc;
+    edit(d);
+    const p = join(work, `${name}.json`);
+    writeFileSync(p, JSON.stringify(d));
+    return verify(p, '--pubkey', vkeyPath, ...args);
+  };
+
+  before(() => {
+    c = makeChain('ffaudit-bundle-');
+    work = c.dir;
+    bundlePath = join(work, 'evidence.json');
+    vkeyPath = join(work, 'log.vkey');
+    writeFileSync(vkeyPath, cli('pubkey').stdout);
+    const r = cli('bundle', c.path('final.mp4'), '-o', bundlePath, '--with-reports');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^wrote .*evidence\.json: 9 entries \(4 runs\), 4 blobs, \d+ bytes, against the checkpoint at tree size 9\n$/);
+    doc = JSON.parse(readFileSync(bundlePath, 'utf8')) as BundleDoc;
+  });
+  after(() => c.cleanup());
+
+  it('holds the exact entry bytes, one proof per entry against one checkpoint, the key and the report', () => {
+    assert.equal(doc.format, 'ffaudit-bundle/v1');
+    assert.deepEqual(doc.entries.map((e) => e.index), [0, 1, 2, 3, 4, 5, 6, 7, c.noteIndex]);
+    const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
+    try {
+      for (const e of doc.entries) {
+        assert.ok(Buffer.from(e.data, 'base64').equals(l.entryBytes(e.index)), `entry ${e.index} verbatim`);
+        assert.ok(e.proof.startsWith(`c2sp.org/tlog-proof@v1\nindex ${e.index}\n`));
+        assert.ok(e.proof.endsWith(`\n\n${doc.checkpoint}`));
+      }
+      assert.equal(doc.vkey, l.vkey);
+      assert.equal(doc.checkpoint, l.checkpoint());
+      const report = l.blob(doc.blobs[0]!.sha256)!;
+      assert.ok(Buffer.from(doc.blobs[0]!.data, 'base64').equals(report));
+      // No secret of the ledger travels with the evidence.
+      const text = readFileSync(bundlePath, 'utf8');
+      assert.ok(!text.includes(readFileSync(join(c.ledgerDir, 'redaction.key'), 'utf8').trim()));
+      assert.ok(!text.includes('PRIVATE+KEY'));
+    } finally {
+      l.close();
+    }
+  });
+
+  it('verifies offline against the key, for the file and for a copy of it (exit 0)', () => {
+    for (const f of ['final.mp4', 'copy.mp4']) {
+      const r = verify(bundlePath, '--file', c.path(f), '--pubkey', vkeyPath);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /verdict {5}VALID\n/);
+      assert.match(r.stdout, new RegExp(`file {8}sha256 ${doc.subjects[0]!.sha256} matches, produced by run ${c.runs.final.id}\n`));
+      assert.match(r.stdout, /checked {5}9 entries \(hash and inclusion proof each\), the checkpoint signature, 4 blobs, 4 runs chained by content/);
+      assert.doesNotMatch(r.stdout + r.stderr, /NOT VERIFIED/);
+      assert.equal(r.stderr, '');
+    }
+  });
+
+  it('without --pubkey says unmissably that the key itself was not verified', () => {
+    const r = verify(bundlePath, '--file', c.path('final.mp4'));
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /verdict {5}VALID \(but the key was NOT verified: see the warning\)/);
+    assert.match(r.stdout, /!!! WARNING: THE LOG KEY WAS NOT VERIFIED !!!/);
+    assert.match(r.stderr, /^ffaudit: WARNING: THE LOG KEY WAS NOT VERIFIED: no --pubkey was given\n$/);
+    const j = JSON.parse(verify(bundlePath, '--json').stdout) as { ok: boolean; key_verified: boolean; runs: unknown[] };
+    assert.equal(j.ok, true);
+    assert.equal(j.key_verified, false);
+    assert.equal(j.runs.length, 4);
+  });
+
+  it('rejects another file, and the altered file (exit 1)', () => {
+    for (const f of ['altered.mp4', 'c.mp4']) {
+      const r = verify(bundlePath, '--file', c.path(f), '--pubkey', vkeyPath);
+      assert.equal(r.status, 1);
+      assert.match(r.stdout, /is not one this bundle vouches for/);
+      assert.match(r.stderr, /^ffaudit: the bundle is INVALID: the file's SHA-256 \([0-9a-f]{64}\) is not one this bundle vouches for/);
+    }
+  });
+
+  it('rejects an altered entry', () => {
+    const r = tampered('entry', (d) => {
+      const e = d.entries[3]!;
+      const bytes = Buffer.from(e.data, 'base64');
+      bytes[bytes.indexOf('"status":"ok"') + 10] = 'K'.charCodeAt(0);
+      e.data = bytes.toString('base64');
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /✗ entry 3: not included in the signed log \(its bytes or its inclusion proof were altered\)/);
+  });
+
+  it('rejects an altered inclusion proof', () => {
+    const r = tampered('proof', (d) => {
+      const e = d.entries[0]!;
+      const lines = e.proof.split('\n');
+      lines[2] = Buffer.alloc(32, 7).toString('base64');
+      e.proof = lines.join('\n');
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /✗ entry 0: not included in the signed log/);
+    const wrongIndex = tampered('proof-index', (d) => {
+      d.entries[1]!.proof = d.entries[1]!.proof.replace('index 1\n', 'index 2\n');
+    });
+    assert.equal(wrongIndex.status, 1);
+    assert.match(wrongIndex.stdout, /✗ entry 1: its tlog-proof is for entry 2/);
+  });
+
+  it('rejects an altered checkpoint (root, size or signature)', () => {
+    const root = tampered('cp-root', (d) => {
+      const lines = d.checkpoint.split('\n');
+      lines[2] = Buffer.alloc(32, 1).toString('base64');
+      const cp = lines.join('\n');
+      for (const e of d.entries) e.proof = e.proof.replace(d.checkpoint, cp);
+      d.checkpoint = cp;
+    });
+    assert.equal(root.status, 1);
+    assert.match(root.stdout, /✗ checkpoint: checkpoint signature is invalid/);
+    const sig = tampered('cp-sig', (d) => {
+      const at = d.checkpoint.lastIndexOf(' ') + 10;
+      const cp = d.checkpoint.slice(0, at) + (d.checkpoint[at] === 'A' ? 'B' : 'A') + d.checkpoint.slice(at + 1);
+      for (const e of d.entries) e.proof = e.proof.replace(d.checkpoint, cp);
+      d.checkpoint = cp;
+    });
+    assert.equal(sig.status, 1);
+    assert.match(sig.stdout, /✗ checkpoint: checkpoint signature is invalid/);
+    const mismatch = tampered('cp-other', (d) => {
+      d.checkpoint = d.checkpoint.replace(/\n9\n/, '\n8\n');
+    });
+    assert.equal(mismatch.status, 1);
+    assert.match(mismatch.stdout, /its tlog-proof is against a different checkpoint than the bundle's/);
+  });
+
+  it("rejects another key, and a history forged under the forger's own key", () => {
+    // A forger with their own ledger of the same name records a fake run claiming to have made final.mp4.
+    const forgerDir = mkdtempSync(join(tmpdir(), 'ffaudit-forger-'));
+    try {
+      const f = Ledger.init(join(forgerDir, 'ledger'), { origin: 'test.example/ffaudit/chain' });
+      const sha = doc.subjects[0]!.sha256;
+      const by = currentAuthor('forger');
+      const start = f.append([{ v: 1, type: 'run.start', time: nowRfc3339(), by, run: 'fake', tool: 'ffmpeg', cwd: '/', argv: ['ffmpeg', '-i', 'x', 'final.mp4'], redactions: [], ffmpeg: { path: 'ffmpeg', version: null, sha256: null }, inputs: [] }]).indices[0]!;
+      f.append([{ v: 1, type: 'run.end', time: nowRfc3339(), by, run: 'fake', start, status: 'ok', exit_code: 0, signal: null, duration_ms: 1, inputs: [], outputs: [{ path: '/final.mp4', size: 1, sha256: sha }], streams: [], report_sha256: null, redactions: [] }]);
+      const forgerVkey = f.vkey;
+      f.close();
+      const forged = join(forgerDir, 'forged.json');
+      assert.equal(runCli(['--ledger', join(forgerDir, 'ledger'), 'bundle', c.path('final.mp4'), '-o', forged]).status, 0);
+      const self = verify(forged, '--file', c.path('final.mp4'));
+      assert.equal(self.status, 0, 'internally consistent');
+      assert.match(self.stdout, /NOT VERIFIED/);
+      const real = verify(forged, '--file', c.path('final.mp4'), '--pubkey', vkeyPath);
+      assert.equal(real.status, 1);
+      assert.match(real.stdout, /✗ the bundle's verifier key is not the key you gave \(--pubkey\): the bundle was signed by someone else/);
+      assert.match(real.stdout, /✗ checkpoint: checkpoint is not signed by a known key/);
+
+      // The key swapped inside the real bundle: its checkpoint no longer verifies under the bundle's own key either.
+      const swapped = tampered('key', (d) => {
+        d.vkey = forgerVkey;
+      });
+      assert.equal(swapped.status, 1);
+      assert.match(swapped.stdout, /✗ the bundle's verifier key is not the key you gave/);
+      const p = join(work, 'key.json');
+      const alone = verify(p);
+      assert.equal(alone.status, 1);
+      assert.match(alone.stdout, /✗ checkpoint: checkpoint is not signed by a known key/);
+    } finally {
+      rmSync(forgerDir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a bundle with a step removed: the runs no longer chain by content', () => {
+    const r = tampered('gap', (d) => {
+      d.entries = d.entries.filter((e) => e.index !== c.runs.b.startIndex && e.index !== c.runs.b.endIndex);
+      d.blobs = [];
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, new RegExp(`✗ run ${c.runs.final.id} read .*c\\.mp4 \\(sha256 [0-9a-f]{64}\\), which no earlier run in the bundle produced and the bundle does not name as a source`));
+    const half = tampered('half', (d) => {
+      d.entries = d.entries.filter((e) => e.index !== c.runs.a.endIndex);
+    });
+    assert.equal(half.status, 1);
+    assert.match(half.stdout, new RegExp(`✗ run ${c.runs.a.id} \\(entry ${c.runs.a.startIndex}\\) has no end in the bundle`));
+  });
+
+  it('rejects an altered or unnamed report blob', () => {
+    const r = tampered('blob', (d) => {
+      const b = Buffer.from(d.blobs[0]!.data, 'base64');
+      b[0] = b[0]! ^ 1;
+      d.blobs[0]!.data = b.toString('base64');
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /✗ blob [0-9a-f]{64} does not match its SHA-256 \(altered\)/);
+    const extra = tampered('blob-extra', (d) => {
+      const data = Buffer.from('smuggled');
+      d.blobs.push({ sha256: sha256Hex(data), data: data.toString('base64') });
+    });
+    assert.equal(extra.status, 1);
+    assert.match(extra.stdout, /is not named by any entry in the bundle/);
+  });
+
+  it('bundles several files in one, and refuses an unknown file without writing anything', () => {
+    const two = join(work, 'two.json');
+    assert.equal(cli('bundle', c.path('final.mp4'), c.path('c.mp4'), '-o', two).status, 0);
+    const r = verify(two, '--file', c.path('c.mp4'), '--pubkey', vkeyPath);
+    assert.equal(r.status, 0, r.stdout);
+    assert.equal((JSON.parse(readFileSync(two, 'utf8')) as BundleDoc).subjects.length, 2);
+    const none = join(work, 'none.json');
+    const u = cli('bundle', c.path('altered.mp4'), '-o', none);
+    assert.equal(u.status, 1);
+    assert.match(u.stderr, /^ffaudit: .*altered\.mp4: unknown to this ledger/);
+    assert.equal(existsSync(none), false);
+  });
+
+  it('could not run: missing bundle, missing or malformed key file (exit 2, one line)', () => {
+    const missing = verify(join(work, 'nope.json'));
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /^ffaudit: cannot read the bundle .*nope\.json: ENOENT\n$/);
+    const noKey = verify(bundlePath, '--pubkey', join(work, 'nope.vkey'));
+    assert.equal(noKey.status, 2);
+    writeFileSync(join(work, 'bad.vkey'), 'not a key\n');
+    const badKey = verify(bundlePath, '--pubkey', join(work, 'bad.vkey'));
+    assert.equal(badKey.status, 2);
+    assert.match(badKey.stderr, /^ffaudit: .*bad\.vkey does not hold a verifier key/);
+    assert.equal(badKey.stderr.split('\n').length, 2);
+  });
+});
+
+describe('bundles carry blob-externalised entry fields', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ffaudit-bundle-blob-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('includes the blob of an argv too large for an entry, and fails without it', async () => {
+    const l = Ledger.init(join(dir, 'ledger'), { origin: 'test.example/ffaudit/blob' });
+    const comment = 'x'.repeat(70_000);
+    try {
+      await recordFfmpegRun(l, ['-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=32x24:rate=5', '-metadata', `comment=${comment}`, '-c:v', 'mpeg4', '-y', 'big.mp4'], { cwd: dir });
+      assert.ok(l.store.blobHashes().length >= 1, 'argv moved to a blob');
+      writeFileSync(join(dir, 'log.vkey'), `${l.vkey}\n`);
+    } finally {
+      l.close();
+    }
+    const out = join(dir, 'b.json');
+    assert.equal(runCli(['--ledger', join(dir, 'ledger'), 'bundle', join(dir, 'big.mp4'), '-o', out]).status, 0);
+    const r = runCli(['verify-bundle', out, '--file', join(dir, 'big.mp4'), '--pubkey', join(dir, 'log.vkey'), '--json']);
+    assert.equal(r.status, 0, r.stdout);
+    const j = JSON.parse(r.stdout) as { runs: { argv: string[] }[] };
+    assert.ok(j.runs[0]!.argv.includes(`comment=${comment}`));
+    const d = JSON.parse(readFileSync(out, 'utf8')) as BundleDoc;
+    d.blobs = [];
+    writeFileSync(out, JSON.stringify(d));
+    const missing = runCli(['verify-bundle', out, '--pubkey', join(dir, 'log.vkey')]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stdout, /✗ entry 0: blob [0-9a-f]{64} named by the entry is missing/);
+  });
+});

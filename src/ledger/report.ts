@@ -1,0 +1,57 @@
+/**
+ * Chain-of-custody and activity reports: the data behind the HTML (src/core/report-html.ts). The verification
+ * shown in a report is real: the report's entries are bundled and the bundle is verified offline with the
+ * ledger's key, exactly as `ffaudit verify-bundle` would.
+ */
+import { formatBundle, verifyBundle, verifyEvidence, type BundleVerdict } from '../core/bundle.js';
+import { formatTimeNs } from '../core/time.js';
+import type { ActivityReport, FileReport, ReportVerification } from '../core/report-html.js';
+import { bundleEntries, bundleLineages } from './bundle.js';
+import { nowRfc3339 } from './clock.js';
+import type { Ledger } from './ledger.js';
+import { runsInPeriod, type Period } from './activity.js';
+import type { Lineage } from './trace.js';
+
+function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict): ReportVerification {
+  return {
+    ok: v.ok,
+    failures: v.failures,
+    origin: ledger.origin,
+    checkpoint,
+    checkpointSize: v.checkpointSize,
+    keyName: v.keyName,
+    keyId: v.keyId,
+    keyFingerprint: v.keyFingerprint,
+    vkey: ledger.vkey,
+    entries: v.entries,
+  };
+}
+
+export function fileReport(ledger: Ledger, lineage: Lineage, size: number): FileReport {
+  const bundle = bundleLineages(ledger, [lineage]);
+  const v = verifyBundle(Buffer.from(formatBundle(bundle)), { pubkey: ledger.verifier, fileSha256: lineage.file.sha256 });
+  return {
+    kind: 'file',
+    generatedAt: nowRfc3339(),
+    file: { path: lineage.file.path, sha256: lineage.file.sha256, size },
+    runs: lineage.runs,
+    sources: lineage.sources,
+    notes: lineage.notes,
+    readBy: lineage.readBy,
+    verification: verification(ledger, bundle.checkpoint, v),
+  };
+}
+
+export function activityReport(ledger: Ledger, period: Period): ActivityReport {
+  const runs = [...runsInPeriod(ledger, period)];
+  const bundle = bundleEntries(ledger, runs.flatMap((r) => r.entries), [], []);
+  const v = verifyEvidence(bundle, ledger.verifier);
+  return {
+    kind: 'activity',
+    generatedAt: nowRfc3339(),
+    period: { since: period.since === undefined ? null : formatTimeNs(period.since), until: period.until === undefined ? null : formatTimeNs(period.until) },
+    runs,
+    notes: [],
+    verification: verification(ledger, bundle.checkpoint, v),
+  };
+}
