@@ -237,7 +237,8 @@ export function verifyStore(store: Store, origin: string, verifier: Verifier, op
       } else {
         checkedEntries++;
         leaf = hashLeaf(row.data);
-        if (row.data.includes(BLOB_REF_MARK)) noteBlobRefs(row.data, i);
+        // A '$' first (memchr, a fraction of a substring search): most entries hold none.
+        if (row.data.indexOf(0x24) !== -1 && row.data.includes(BLOB_REF_MARK)) noteBlobRefs(row.data, i);
         if (!Buffer.isBuffer(row.leaf) || !leaf.equals(row.leaf)) {
           add({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
           entryProblemAt.push(i);
