@@ -154,8 +154,12 @@ describe('parseNote: malformed input is BAD_INPUT', () => {
   const s = makeEd25519Signer('ffaudit.example/log', SEED);
   const good = signNote('hello\n', [s]);
 
-  it('accepts a well-formed note', () => {
+  it('accepts a well-formed note, DEL and blank lines in its text included (only controls below U+0020 are banned)', () => {
     assert.equal(parseNote(good).text, 'hello\n');
+    const v = makeEd25519Verifier(s.name, s.publicKey);
+    const odd = signNote('del \u007f here\n\nafter a blank line\n', [s]);
+    assert.equal(parseNote(odd).text, 'del \u007f here\n\nafter a blank line\n');
+    assert.equal(checkNote(parseNote(odd), [v]), 'ok');
   });
 
   it('rejects each malformation', () => {
