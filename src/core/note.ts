@@ -191,7 +191,9 @@ export function parseNote(note: string): Note {
     const sp = rest.lastIndexOf(' ');
     const name = rest.slice(0, sp);
     const sig = decodeBase64Strict(rest.slice(sp + 1));
-    if (sp <= 0 || !isValidKeyName(name) || !sig || sig.length < 5) {
+    // Any name the spec allows (non-empty, no Unicode spaces, no '+'): lines from keys we do not know are ignored
+    // later, not refused here, so a witness with an unusual name does not make the whole note unreadable.
+    if (sp <= 0 || /[\s+]/u.test(name) || !sig || sig.length < 5) {
       throw new FfauditError('BAD_INPUT', 'malformed note signature line');
     }
     signatures.push({ name, keyId: sig.subarray(0, 4), signature: sig.subarray(4) });
