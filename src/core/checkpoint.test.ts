@@ -72,9 +72,13 @@ describe('c2sp.org/tlog-checkpoint', () => {
       `o\n5\n${r.slice(0, -4)}\n`, // short root
       `o\n5\n${r.replace('=', '')}\n`, // unpadded
       `o\n5\n${Buffer.alloc(33).toString('base64')}\n`,
+      `o\n5\n${r}\n\next\n`, // an empty extension line
     ];
     for (const t of bad) assert.throws(() => parseCheckpointText(t), code('BAD_INPUT'), JSON.stringify(t));
     assert.throws(() => parseSignedCheckpoint(`o\n5\n${r}\n`), code('BAD_INPUT'), 'no signatures');
     assert.throws(() => parseSignedCheckpoint('not a checkpoint'), code('BAD_INPUT'));
+    // A blank line inside the text: the note splits at the last one, leaving an empty extension line.
+    const withBlank = signCheckpoint({ origin: signer.name, size: 5, root: ROOT, extensions: [] }, signer).replace(`${r}\n`, `${r}\n\nextra\n`);
+    assert.throws(() => parseSignedCheckpoint(withBlank), code('BAD_INPUT'));
   });
 });

@@ -38,7 +38,10 @@ export function parseCheckpointText(text: string): Checkpoint {
   }
   const root = decodeBase64Strict(rootText);
   if (!root || root.length !== HASH_SIZE) throw new FfauditError('BAD_INPUT', 'checkpoint root is not a base64 SHA-256 hash');
-  return { origin, size: Number(sizeText), root, extensions: lines.slice(3, -1) };
+  const extensions = lines.slice(3, -1);
+  // tlog-checkpoint §Note text: extension lines, if any, MUST be non-empty.
+  if (extensions.some((e) => e.length === 0)) throw new FfauditError('BAD_INPUT', 'checkpoint has an empty extension line');
+  return { origin, size: Number(sizeText), root, extensions };
 }
 
 /** Parses a signed checkpoint without checking its signatures. Untrusted input. */

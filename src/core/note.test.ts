@@ -79,6 +79,9 @@ describe('c2sp.org/signed-note examples', () => {
 
   it('ignores signature lines from unknown keys', () => {
     const v = parseVerifierKey(EXAMPLE_VKEY);
+    // A name our own keys could not have (a format character) is still a valid name for someone else's key.
+    const zwj = `${EXAMPLE_NOTE}\u2014 witness\u200d.example ${Buffer.alloc(68, 2).toString('base64')}\n`;
+    assert.equal(checkNote(parseNote(zwj), [v]), 'ok');
     const other = makeEd25519Signer('other.example/key', SEED);
     const withUnknown = `${EXAMPLE_NOTE}\u2014 other.example/key ${Buffer.concat([other.keyId, Buffer.alloc(64, 1)]).toString('base64')}\n`;
     assert.equal(checkNote(parseNote(withUnknown), [v]), 'ok');
@@ -154,8 +157,12 @@ describe('parseNote: malformed input is BAD_INPUT', () => {
   const s = makeEd25519Signer('ffaudit.example/log', SEED);
   const good = signNote('hello\n', [s]);
 
-  it('accepts a well-formed note', () => {
+  it('accepts a well-formed note, DEL and blank lines in its text included (only controls below U+0020 are banned)', () => {
     assert.equal(parseNote(good).text, 'hello\n');
+    const v = makeEd25519Verifier(s.name, s.publicKey);
+    const odd = signNote('del \u007f here\n\nafter a blank line\n', [s]);
+    assert.equal(parseNote(odd).text, 'del \u007f here\n\nafter a blank line\n');
+    assert.equal(checkNote(parseNote(odd), [v]), 'ok');
   });
 
   it('rejects each malformation', () => {

@@ -119,7 +119,8 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
       } else {
         checked++;
         leaf = hashLeaf(row.data);
-        if (row.data.includes(BLOB_REF_MARK)) noteBlobRefs(row.data, i, blobRefs);
+        // A '$' first (memchr, a fraction of a substring search): most entries hold none.
+        if (row.data.indexOf(0x24) !== -1 && row.data.includes(BLOB_REF_MARK)) noteBlobRefs(row.data, i, blobRefs);
         const stored = leaves(i);
         if (!stored || !leaf.equals(stored)) {
           problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });

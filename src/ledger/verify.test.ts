@@ -337,6 +337,27 @@ describe('verify: tampering without the signing key', () => {
     assert.ok(kinds.includes('entry-missing@1') && kinds.includes(`entry-missing@${KEEP_CHECKPOINT_EVERY}`));
   });
 
+  it('the head deleted → checkpoint-missing, and the entries no checkpoint covers are unsigned', async () => {
+    const dir = copy();
+    attack(dir, (db) => db.exec('DELETE FROM head'));
+    const kinds = summary((await verify(dir)).problems);
+    assert.equal(kinds[0], 'checkpoint-missing'); // the kept checkpoint at size 1 outlives the head
+    assert.ok(kinds.includes(`entry-unsigned@${SIZE - 1}`));
+    assert.equal(runCli(['--ledger', dir, 'verify']).status, 1);
+  });
+
+  it('an entry’s bytes replaced by something that is not JSON → entry-modified; `entry` says so in one line (exit 1)', async () => {
+    const dir = copy();
+    attack(dir, (db) => db.prepare('UPDATE entries SET data = ? WHERE idx = 2').run(Buffer.from([0xff, 0x00, 0x7b])));
+    assert.deepEqual(summary((await verify(dir)).problems), ['entry-modified@2']);
+    const pretty = runCli(['--ledger', dir, 'entry', '2']);
+    assert.equal(pretty.status, 1);
+    assert.ok(isOneErrorLine(pretty.stderr), pretty.stderr);
+    const raw = runCli(['--ledger', dir, 'entry', '2', '--raw']);
+    assert.equal(raw.status, 0);
+    assert.deepEqual(raw.stdoutBytes, Buffer.from([0xff, 0x00, 0x7b]));
+  });
+
   it('the head rolled back without deleting entries → the entries beyond it are unsigned', async () => {
     const dir = copy();
     attack(dir, (db) => db.prepare('UPDATE head SET size = 5, note = ?').run(templateCheckpoints[4]));
