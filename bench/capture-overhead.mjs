@@ -17,25 +17,39 @@ const args = ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x1
 const env = { ...process.env };
 for (const k of Object.keys(env)) if (k.startsWith('FFAUDIT_') || k === 'FFREPORT') delete env[k];
 
-function time(cmd, argv) {
+// CPU time (user+sys, the command and its children) is also taken, through GNU time when present: on a loaded
+// machine it is far steadier than wall-clock time.
+const gnuTime = spawnSync('/usr/bin/time', ['-f', '%U %S', 'true']).status === 0;
+const cpu = {};
+function time(cmd, argv, kind) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], env });
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed`);
-  return Number(process.hrtime.bigint() - t) / 1e6;
+  const r = gnuTime
+    ? spawnSync('/usr/bin/time', ['-f', 'cpu %U %S', cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env })
+    : spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed: ${r.stderr ?? ''}`);
+  const m = gnuTime ? /cpu ([0-9.]+) ([0-9.]+)\s*$/.exec(r.stderr.toString()) : null;
+  if (m && kind) (cpu[kind] ??= []).push((Number(m[1]) + Number(m[2])) * 1000);
+  return ms;
 }
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
 const kinds = {
-  'node -e 0': () => time(process.execPath, ['-e', '0']),
-  'ffmpeg': () => time('ffmpeg', args),
-  'ffaudit ffmpeg': () => time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args]),
+  'node -e 0': (k) => time(process.execPath, ['-e', '0'], k),
+  'ffmpeg': (k) => time('ffmpeg', args, k),
+  'ffaudit ffmpeg': (k) => time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args], k),
 };
 for (const f of Object.values(kinds)) f(); // warm caches (and the ffmpeg identity cache)
 const t = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
-for (let i = 0; i < runs; i++) for (const [k, f] of Object.entries(kinds)) t[k].push(f());
+for (let i = 0; i < runs; i++) for (const [k, f] of Object.entries(kinds)) t[k].push(f(k));
 const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
 for (const [k, v] of Object.entries(m)) console.log(`${k.padEnd(16)} median ${v.toFixed(1)} ms  (min ${Math.min(...t[k]).toFixed(1)}, max ${Math.max(...t[k]).toFixed(1)}, n=${runs})`);
 const added = m['ffaudit ffmpeg'] - m.ffmpeg;
 console.log(`added by ffaudit          ${added.toFixed(1)} ms (ratio ffaudit/ffmpeg ${(m['ffaudit ffmpeg'] / m.ffmpeg).toFixed(2)})`);
 console.log(`beyond node's own start   ${(added - m['node -e 0']).toFixed(1)} ms (target <= 25 ms)`);
+if (gnuTime) {
+  const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)]));
+  console.log(`CPU time (user+sys) medians: node -e 0 ${c['node -e 0'].toFixed(0)} ms, ffmpeg ${c.ffmpeg.toFixed(0)} ms, ffaudit ffmpeg ${c['ffaudit ffmpeg'].toFixed(0)} ms`);
+  console.log(`CPU beyond node's own start ${(c['ffaudit ffmpeg'] - c.ffmpeg - c['node -e 0']).toFixed(0)} ms (10 ms resolution)`);
+}
 rmSync(dir, { recursive: true, force: true });

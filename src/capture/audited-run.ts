@@ -13,13 +13,12 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { constants as osConstants } from 'node:os';
 import { FfauditError } from '../core/errors.js';
 import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
 import { parseRedactionRules, redactArgv, type RedactionRule } from '../core/redact.js';
-import type { InputRecord, Redaction, RunStartEntry, Tool } from '../core/run.js';
+import type { FfmpegIdentity, InputRecord, Redaction, RunStartEntry, Tool } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { StreamDigest } from './hash.js';
@@ -27,8 +26,8 @@ import { identifyTool } from './identity.js';
 import { locateTool } from './locate.js';
 import { rawArgBytes } from './raw-argv.js';
 import { ReportBannerFilter } from './stderr-filter.js';
-import { classifyTarget } from './target.js';
 import { fileState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
+import { classifyTarget } from './target.js';
 import { wantsOwnReport } from './user-report.js';
 
 export interface CaptureRequest {
@@ -132,7 +131,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       if (t.kind === 'file') known.push(aliases.get(spec.name) ?? { path: t.path, fsPath: t.path });
     }
     const startedAt = nowRfc3339();
-    let identity;
+    let identity: FfmpegIdentity;
     try {
       ledger = req.openLedger();
       key = ledger.redactionKey();
@@ -222,8 +221,8 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       return [sig, h] as const;
     });
 
-    // Inputs known now are hashed while FFmpeg reads them.
-    // What runs after FFmpeg is loaded while it runs, off the critical path.
+    // What runs after FFmpeg is loaded while it runs, off the critical path; the inputs known now are hashed
+    // while FFmpeg reads them.
     const endModule = import('./run-end.js');
     const early = endModule.then(({ startHash }) => {
       const m = new Map<string, EarlyHash>();

@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Fixture } from '../testing/capture-fixture.js';
+import { locateTool } from './locate.js';
 
 /** What legitimately differs between two runs of the same command: heap addresses and the measured speed. */
 function stable(stderr: Buffer): string {
@@ -110,5 +112,37 @@ describe('passthrough', () => {
       [fx.path('rep-out.mkv')],
     );
     assert.ok(run.report_sha256);
+  });
+
+  it('-report (no FFREPORT): FFmpeg writes its ffmpeg-YYYYMMDD-HHMMSS.log in the working directory as usual, and it is recorded', () => {
+    fx.media('r2.mp4');
+    const before = new Set(readdirSync(fx.dir));
+    const aud = fx.ffaudit(['ffmpeg', '-hide_banner', '-nostats', '-report', '-i', 'r2.mp4', '-y', 'r2.mkv']);
+    assert.equal(aud.status, 0, aud.stderr.toString());
+    const logs = readdirSync(fx.dir).filter((n) => !before.has(n) && /^ffmpeg-\d{8}-\d{6}\.log$/.test(n));
+    assert.equal(logs.length, 1);
+    assert.match(aud.stderr.toString(), new RegExp(`Report written to "${logs[0]!}"`));
+    const run = fx.lastRun();
+    assert.ok(run.report_sha256);
+    assert.deepEqual(run.outputs.map((o) => o.path), [fx.path('r2.mkv')]);
+  });
+
+  it('ffprobe and the bundled 2018 FFmpeg: stderr as without ffaudit', () => {
+    fx.media('p.mp4');
+    const probe = ['-hide_banner', 'p.mp4'];
+    const bareProbe = spawnSync('ffprobe', probe, { cwd: fx.dir, env: fx.env() });
+    const audProbe = fx.ffaudit(['ffprobe', ...probe]);
+    assert.equal(audProbe.status, 0);
+    assert.equal(stable(audProbe.stderr), stable(bareProbe.stderr));
+    assert.match(audProbe.stderr.toString(), /Stream #0:0/);
+    assert.equal(fx.lastRun().tool, 'ffprobe');
+    const bundled = locateTool('ffmpeg', undefined, { PATH: '' });
+    const args = ['-hide_banner', '-nostats', '-f', 'lavfi', '-i', 'sine=d=0.2', '-f', 'wav', '-'];
+    const bare = spawnSync(bundled, args, { cwd: fx.dir, env: fx.env() });
+    const aud = fx.ffaudit(['--ffmpeg', bundled, 'ffmpeg', ...args]);
+    assert.equal(aud.status, bare.status);
+    assert.ok(aud.stdout.equals(bare.stdout));
+    assert.equal(stable(aud.stderr), stable(bare.stderr));
+    assert.match(fx.lastRun().ffmpeg.path, /@ffmpeg-installer/);
   });
 });

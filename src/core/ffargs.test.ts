@@ -200,3 +200,54 @@ for (const [label, bin] of [['Debian ffmpeg', 'ffmpeg'], ['bundled ffmpeg', bund
     });
   });
 }
+
+describe('filter sources agree with the files FFmpeg opens (Debian ffmpeg)', () => {
+  // FFmpeg's two levels of escaping (ffmpeg-filters(1), "Notes on filtergraph escaping").
+  const escapeOption = (v: string) => v.replace(/[\\':]/g, (c) => `\\${c}`);
+  const escapeGraph = (v: string) => v.replace(/[\\'[\],;]/g, (c) => `\\${c}`);
+
+  it('unescapes movie= and subtitles= file names exactly as FFmpeg does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ffaudit-filters-'));
+    try {
+      const names = ['a b.mp4', "it's.mp4", 'c:d.mp4', 'x,y;[z].mp4', 'back\\slash.mp4', 'é ü.mp4'];
+      for (const name of names) {
+        const graph = `movie=${escapeGraph(escapeOption(name))}`;
+        const argv = ['-f', 'lavfi', '-i', graph, '-vf', `subtitles=${escapeGraph(escapeOption(name))}.srt`, '-frames:v', '1', '-f', 'null', '-'];
+        const file = path.join(dir, 'r.log');
+        fs.rmSync(file, { force: true });
+        spawnSync('ffmpeg', ['-nostdin', ...argv], { cwd: dir, env: { ...process.env, FFREPORT: `file=${file}:level=48` }, timeout: 20_000 });
+        const opened = [...fs.readFileSync(file, 'utf8').matchAll(/\] Opening '(.*)' for reading$/gm)].map((m) => m[1]!);
+        const ours = analyzeFfmpegArgs(argv).filterSources;
+        assert.deepEqual(ours, [name, `${name}.srt`], graph);
+        // The movie source is opened first; FFmpeg stops there, since the file does not exist.
+        assert.equal(opened[0], name, graph);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('analyzeFfprobeArgs agrees with the file FFprobe opens (Debian ffprobe)', () => {
+  it('takes the same input on real command lines', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ffaudit-probe-'));
+    try {
+      const cases = [
+        ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', '-select_streams', 'v', '-read_intervals', '%+1', '-count_frames', '-show_entries', 'format=duration', 'my file.mp4'],
+        ['-hide_banner', '-pretty', '-unit', '-prefix', '-sexagesimal', '-show_frames', '-i', "it's -x.mkv"],
+        ['-print_format', 'flat', '-show_data_hash', 'sha256', '-show_private_data', '-analyzeduration', '1', '--', '-dash.ts'],
+        ['-show_format', '--', '-v'],
+      ];
+      for (const argv of cases) {
+        const file = path.join(dir, 'p.log');
+        fs.rmSync(file, { force: true });
+        spawnSync('ffprobe', argv, { cwd: dir, env: { ...process.env, FFREPORT: `file=${file}:level=48` }, timeout: 20_000 });
+        const opened = [...fs.readFileSync(file, 'utf8').matchAll(/\] Opening '(.*)' for reading$/gm)].map((m) => m[1]!);
+        assert.deepEqual(analyzeFfprobeArgs(argv).inputs, opened, argv.join(' '));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

@@ -107,17 +107,23 @@ function takesValue(name: string, flags: ReadonlySet<string>): boolean {
 /** A split command line: each option with its value, and where files (inputs or outputs) end a group. */
 type Token = { kind: 'option'; option: ParsedOption } | { kind: 'input'; value: string } | { kind: 'output'; value: string };
 
+/**
+ * `positional` is what a bare argument is. After `--`, ffmpeg (split_commandline) takes only the next argument as
+ * a file name, while ffprobe (parse_options) stops reading options altogether.
+ */
 function tokenize(argv: readonly string[], flags: ReadonlySet<string>, positional: 'output' | 'input'): Token[] {
   const out: Token[] = [];
   let i = 0;
   let dashdash = -2;
+  let optionsEnded = false;
   while (i < argv.length) {
     const arg = argv[i++]!;
-    if (arg === '--') {
+    if (arg === '--' && !optionsEnded) {
       dashdash = i;
+      if (positional === 'input') optionsEnded = true;
       continue;
     }
-    if (!arg.startsWith('-') || arg === '-' || dashdash === i - 1) {
+    if (optionsEnded || !arg.startsWith('-') || arg === '-' || dashdash === i - 1) {
       out.push({ kind: positional, value: arg });
       continue;
     }

@@ -24,7 +24,10 @@ import type { StreamSummary } from './run.js';
 export interface ReportAnalysis {
   /** Every Opening message, in order, path exactly as logged. */
   opened: { path: string; mode: 'read' | 'write' }[];
-  /** Temporary files renamed to their final names (inferred from FFmpeg's `<name>.tmp` convention). */
+  /**
+   * Temporary files renamed to their final names, inferred from FFmpeg's `<name>.tmp` convention (the rename
+   * itself is not logged): confirm on the file system that `to` exists and `from` does not.
+   */
   renamed: { from: string; to: string }[];
   /** From the `Input #N` / `Output #N` dumps. */
   streams: StreamSummary[];

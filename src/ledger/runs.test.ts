@@ -8,7 +8,7 @@ import { FfauditError } from '../core/errors.js';
 import type { RunEndEntry, RunStartEntry } from '../core/run.js';
 import { formatTimeNs } from '../core/time.js';
 import { Ledger } from './ledger.js';
-import { findRun, queryRuns } from './runs.js';
+import { findRun, queryRuns, scanRuns, type RunFilter } from './runs.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ffaudit-query-'));
 let l: Ledger;
@@ -84,6 +84,11 @@ describe('queryRuns on a ledger of many runs', () => {
     assert.deepEqual(queryRuns(l, { sinceNs, untilNs }).runs.map((x) => x.id), [id(1000), id(1001), id(1002)]);
     assert.deepEqual(queryRuns(l, { sha256: (8).toString(16).padStart(64, '0') }).runs.map((x) => x.id), [id(8)]);
     assert.deepEqual(queryRuns(l, { path: '/w/in7.mp4' }).runs.map((x) => x.id), [id(7)]);
+  });
+
+  it('gives the same answers when scanning the log as through the indexes', () => {
+    const filters: RunFilter[] = [{}, { grep: 'needle' }, { limit: 5 }, { user: 'u3', statuses: ['failed'] }, { tool: 'ffprobe', statuses: ['incomplete'], limit: 7 }, { path: '/w/in9.mp4' }];
+    for (const f of filters) assert.deepEqual(scanRuns(l, f), queryRuns(l, f), JSON.stringify(f));
   });
 
   it('finds a run by a unique id prefix and refuses an ambiguous one', () => {

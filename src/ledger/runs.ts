@@ -74,7 +74,8 @@ export interface RunFilter {
 
 /** A run whose entries could not be read back as recorded; reported, not hidden. */
 export interface UnreadableRun {
-  id: string;
+  /** The run id, or null when the entry could not be read far enough to know it. */
+  id: string | null;
   startIndex: number;
   error: FfauditError;
 }
@@ -160,4 +161,64 @@ export function runDetails(ledger: Ledger, ref: string): RunDetails {
     notes: Array.isArray(end?.notes) ? end.notes.filter((n): n is string => typeof n === 'string') : [],
     policy: typeof start.policy === 'string' ? start.policy : null,
   };
+}
+
+const SCAN_CHUNK = 4096;
+
+/**
+ * Every run, oldest first, rebuilt from the log itself without the runs index: each entry is read in order, its
+ * bytes checked against its leaf hash, and each `run.end` joined to the `run.start` it names. Slower than the
+ * index, but an index row deleted or edited by someone with write access to the database cannot hide a run.
+ * Entries that fail their leaf hash are reported in `unreadable` (by index), and an end that names no start is
+ * reported too.
+ */
+export function scanRuns(ledger: Ledger, f: RunFilter): { runs: RunRecord[]; unreadable: UnreadableRun[] } {
+  const starts = new Map<string, { index: number; entry: RunStartEntry }>();
+  const ends = new Map<string, { index: number; entry: RunEndEntry }>();
+  const order: string[] = [];
+  const unreadable: UnreadableRun[] = [];
+  const damaged = new Set<number>();
+  const size = ledger.size();
+  for (let from = 0; from < size; from += SCAN_CHUNK) {
+    for (const e of ledger.store.entries(from, Math.min(from + SCAN_CHUNK, size))) {
+      if (!hashLeaf(e.data).equals(e.leaf)) {
+        damaged.add(e.index);
+        unreadable.push({ id: null, startIndex: e.index, error: new FfauditError('INTEGRITY', `entry ${e.index} was modified (run ffaudit verify)`) });
+        continue;
+      }
+      let entry: EntryBase;
+      try {
+        entry = parseEntry(e.data);
+      } catch {
+        continue; // not a run entry we can read; verify reports malformed entries
+      }
+      if (entry.type === 'run.start' && typeof entry.run === 'string' && !starts.has(entry.run)) {
+        starts.set(entry.run, { index: e.index, entry: entry as RunStartEntry });
+        order.push(entry.run);
+      } else if (entry.type === 'run.end' && typeof entry.run === 'string') {
+        const start = starts.get(entry.run);
+        if (typeof entry.start === 'number' && damaged.has(entry.start)) continue; // its start is already reported
+        if (!start || start.index !== entry.start || ends.has(entry.run)) {
+          unreadable.push({ id: entry.run, startIndex: e.index, error: new FfauditError('INTEGRITY', `entry ${e.index} ends run ${entry.run}, whose start is not entry ${String(entry.start)}`) });
+          continue;
+        }
+        ends.set(entry.run, { index: e.index, entry: entry as RunEndEntry });
+      }
+    }
+  }
+  const runs: RunRecord[] = [];
+  for (const id of order) {
+    const s = starts.get(id)!;
+    const end = ends.get(id);
+    try {
+      const start = resolveBlobs(s.entry, (sha) => ledger.blob(sha));
+      const resolvedEnd = end ? resolveBlobs(end.entry, (sha) => ledger.blob(sha)) : undefined;
+      const r = runFromEntries(s.index, start, end?.index, resolvedEnd);
+      if (matchesFilter(r, f)) runs.push(r);
+    } catch (e) {
+      if (!(e instanceof FfauditError)) throw e;
+      unreadable.push({ id, startIndex: s.index, error: e });
+    }
+  }
+  return { runs: f.limit !== undefined ? runs.slice(-f.limit) : runs, unreadable };
 }

@@ -387,11 +387,16 @@ describe('a tampered ledger', () => {
     } finally {
       db.close();
     }
-    const r = cli('log', '--json');
+    // Through the index (a filter it narrows), and reading the log in order (no filter): the same verdict.
+    const r = cli('log', '--json', '--since', '1w');
     assert.equal(r.status, 1);
     assert.equal(r.stderr, `ffaudit: run ${runs.probe!.id} (entry ${runs.probe!.start}) cannot be read back: entry ${runs.probe!.start} was modified (run ffaudit verify)\n`);
     assert.equal(jsonLines(r.stdout).length, 5);
     assert.ok(!r.stdout.includes('"eve"'));
+    const all = cli('log', '--json');
+    assert.equal(all.status, 1);
+    assert.equal(all.stderr, `ffaudit: entry ${runs.probe!.start} cannot be read back: entry ${runs.probe!.start} was modified (run ffaudit verify)\n`);
+    assert.equal(all.stdout, r.stdout);
     const s = cli('show', runs.probe!.id);
     assert.equal(s.status, 1);
     assert.match(s.stderr, /^ffaudit: entry \d+ was modified \(run ffaudit verify\)\n$/);
@@ -419,5 +424,20 @@ describe('a tampered ledger', () => {
     const removed = cli('show', runs.transcode!.id, '--report');
     assert.equal(removed.status, 1);
     assert.equal(removed.stderr, `ffaudit: the report ${sha} of run ${runs.transcode!.id} is missing from the ledger\n`);
+  });
+
+  it('with --scan, finds a run whose index row was deleted', () => {
+    const db = new Database(path.join(ledgerDir, 'ledger.db'));
+    try {
+      db.prepare('DELETE FROM runs WHERE id = ?').run(runs.killed!.id);
+    } finally {
+      db.close();
+    }
+    assert.ok(!ids(cli('log', '--json', '--since', '1w').stdout).includes(runs.killed!.id));
+    const r = cli('log', '--json', '--scan', '--since', '1w');
+    assert.equal(r.status, 1);
+    assert.deepEqual(ids(r.stdout), ['transcode', 'failed', 'odd', 'incomplete', 'killed'].map((k) => runs[k]!.id));
+    assert.equal(r.stderr, `ffaudit: entry ${runs.probe!.start} cannot be read back: entry ${runs.probe!.start} was modified (run ffaudit verify)\n`);
+    assert.deepEqual(ids(cli('log', '--json', '--scan', '--failed').stdout), [runs.failed!.id, runs.killed!.id]);
   });
 });

@@ -7,7 +7,7 @@ import type { FileRecord } from '../../core/entry.js';
 import type { RunRecord, RunStatus } from '../../core/run.js';
 import { parseWhen } from '../../core/time.js';
 import { redactionHmac } from '../../core/redact.js';
-import { listRuns, queryRuns, runDetails, type RunDetails, type RunFilter } from '../../ledger/runs.js';
+import { listRuns, queryRuns, runDetails, scanRuns, type RunDetails, type RunFilter } from '../../ledger/runs.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { parseIndex } from '../program.js';
@@ -27,6 +27,7 @@ interface LogOptions {
   limit?: string;
   tool?: string;
   json?: boolean;
+  scan?: boolean;
 }
 
 /**
@@ -189,6 +190,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
     .option('--tool <name>', 'ffmpeg or ffprobe runs only')
     .option('--limit <n>', 'the N most recent matching runs')
     .option('--json', 'one JSON object per run, one per line (the format documented as a contract)')
+    .option('--scan', 'read every entry instead of using the search indexes (an edited index cannot hide a run)')
     .action(async (o: LogOptions) => {
       const f = filterFrom(o);
       let fileContent: { path: string; sha256: string } | undefined;
@@ -203,16 +205,20 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
       }
       const l = openLedger(g());
       try {
+        // With nothing for the indexes to narrow, reading the log in order is faster than following them.
+        const narrowed = f.user !== undefined || f.tool !== undefined || f.statuses !== undefined || f.sinceNs !== undefined || f.untilNs !== undefined || f.sha256 !== undefined || f.path !== undefined || o.file !== undefined || f.limit !== undefined;
+        const query = o.scan || !narrowed ? scanRuns : queryRuns;
         let result;
         if (fileContent) {
-          result = queryRuns(l, { ...f, sha256: fileContent.sha256 });
+          result = query(l, { ...f, sha256: fileContent.sha256 });
           // The file may have changed since it was recorded: fall back to its path.
-          if (result.runs.length === 0) result = queryRuns(l, { ...f, path: fileContent.path });
+          if (result.runs.length === 0) result = query(l, { ...f, path: fileContent.path });
         } else {
-          result = queryRuns(l, f);
+          result = query(l, f);
         }
         for (const u of result.unreadable) {
-          process.stderr.write(`ffaudit: run ${u.id} (entry ${u.startIndex}) cannot be read back: ${u.error.message}\n`);
+          const what = u.id === null ? `entry ${u.startIndex}` : `run ${u.id} (entry ${u.startIndex})`;
+          process.stderr.write(`ffaudit: ${what} cannot be read back: ${u.error.message}\n`);
         }
         if (result.unreadable.length) setStatus(EXIT_INTEGRITY);
         if (o.json) {
