@@ -1,6 +1,9 @@
 /** `ffaudit export`: ECS documents checked against the ECS field reference, in-toto Statements against the spec. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { runToInToto } from './in-toto.js';
+import { runFromEntries } from './run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import { Ledger } from '../ledger/ledger.js';
 import { makeChain, type Chain, type ChainRun } from '../testing/chain.js';
@@ -185,6 +188,29 @@ describe('ffaudit export', () => {
     assert.equal(((fail.predicate as Doc).byproducts as Doc)['return-value'], failed.exitCode);
     const gen = docs.find((d) => ((d.predicate as Doc).environment as { ffaudit: { run: string } }).ffaudit.run === c.runs.a.id)!;
     assert.deepEqual((gen.predicate as Doc).materials, [], 'a lavfi graph has no digest, so it is no material');
+  });
+
+  it('writes the same NDJSON to a file with -o', () => {
+    const out = c.path('runs.ndjson');
+    const r = cli('export', '--format', 'ecs', '-o', out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(readFileSync(out, 'utf8'), cli('export', '--format', 'ecs').stdout);
+  });
+
+  it('in-toto names stay unique when one path was read with two contents', () => {
+    const run = { ...runFromEntries(0, { v: 1, type: 'run.start', time: 't', by: { user: 'u', uid: 1, host: 'h' }, run: 'r', tool: 'ffmpeg', cwd: '/', argv: [], redactions: [], ffmpeg: { path: '/usr/bin/ffmpeg', version: null, sha256: null }, inputs: [] }) };
+    run.inputs = [
+      { path: '/a.mov', size: 1, sha256: 'a'.repeat(64) },
+      { path: '/a.mov', size: 1, sha256: 'a'.repeat(64) },
+      { path: '/a.mov', size: 1, sha256: 'b'.repeat(64) },
+      { path: 'pipe:0', size: null, sha256: null },
+    ];
+    const st = runToInToto(run, 'o');
+    assert.deepEqual(st.predicate.materials.map((m) => m.name), ['/a.mov', '/a.mov#2']);
+    assert.deepEqual(st.predicate.byproducts['unhashed-files'], ['pipe:0']);
+    assert.equal(st.predicate.byproducts['return-value'], null);
+    assert.deepEqual(st.subject, []);
   });
 
   it('filters by period and refuses bad options (exit 2, one line)', () => {
