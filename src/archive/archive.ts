@@ -62,7 +62,7 @@ async function listExisting(target: ArchiveTarget): Promise<Set<string>> {
 async function probeExisting(target: ArchiveTarget, names: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   await runPool(names, 32, async (name) => {
-    if ((await target.list(name)).includes(name)) found.add(name);
+    if (await target.has(name)) found.add(name);
   });
   return found;
 }
