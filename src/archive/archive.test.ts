@@ -346,7 +346,7 @@ function scenarios(get: () => Backend): void {
 
   it('completes an archive killed half-way, writing nothing twice (first and incremental runs)', async () => {
     const b = get();
-    const ledger = makeLedger(3000, 300);
+    const ledger = makeLedger(2000, 200);
     const loc = await b.newLocation();
     const killArchive = async (minReports: number) => {
       const child = spawn(process.execPath, [BIN, '--ledger', ledger, 'archive', '--to', loc], { env: { ...process.env, ...b.env }, stdio: 'ignore' });
@@ -383,16 +383,16 @@ function scenarios(get: () => Backend): void {
 
     await killArchive(5);
     assert.equal(await b.read(loc, 'checkpoint'), undefined, 'the checkpoint is written last');
-    const first = await rerun(3000, 300);
-    assert.equal([...first.keys()].filter((k) => k.startsWith('blob/')).length, 300);
+    const first = await rerun(2000, 200);
+    assert.equal([...first.keys()].filter((k) => k.startsWith('blob/')).length, 200);
 
-    // Incremental: the archive already holds 3000 entries; the new run is killed half-way too.
-    addEntries(ledger, 1000, 200);
+    // Incremental: the archive already holds 2000 entries; the new run is killed half-way too.
+    addEntries(ledger, 600, 120);
     const before = await b.read(loc, 'checkpoint');
-    await killArchive(305);
+    await killArchive(205);
     assert.deepEqual(await b.read(loc, 'checkpoint'), before, 'the killed run published nothing');
-    const second = await rerun(4000, 200);
-    assert.equal([...second.keys()].filter((k) => k.startsWith('blob/')).length, 500);
+    const second = await rerun(2600, 120);
+    assert.equal([...second.keys()].filter((k) => k.startsWith('blob/')).length, 320);
   });
 
   it('catches a local history rewritten with the same key (verify --trusted ARCHIVE), and refuses to archive it', async () => {

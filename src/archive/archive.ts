@@ -62,10 +62,13 @@ async function listExisting(target: ArchiveTarget): Promise<Set<string>> {
 async function probeExisting(target: ArchiveTarget, names: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   await runPool(names, 32, async (name) => {
-    if ((await target.list(name)).includes(name)) found.add(name);
+    if (await target.has(name)) found.add(name);
   });
   return found;
 }
+
+const IS_HEX = new Uint8Array(256);
+for (const c of '0123456789abcdef') IS_HEX[c.charCodeAt(0)] = 1;
 
 /** Beyond this many names in doubt, one listing of the whole archive is cheaper than asking name by name. */
 const PROBE_LIMIT = 512;
@@ -80,8 +83,20 @@ function blobsCoveredBy(ledger: Ledger, archivedSize: number, local: ReadonlySet
   const CHUNK = 4096;
   for (let a = 0; a < archivedSize && covered.size < local.size; a += CHUNK) {
     for (const row of ledger.store.entries(a, Math.min(a + CHUNK, archivedSize))) {
-      const text = row.data.toString('latin1');
-      for (const m of text.matchAll(/[0-9a-f]{64}/g)) if (local.has(m[0])) covered.add(m[0]);
+      // Runs of exactly 64 lowercase hex digits, found byte by byte (much cheaper than decoding and a regex).
+      const d = row.data;
+      let run = 0;
+      for (let i = 0; i <= d.length; i++) {
+        if (i < d.length && IS_HEX[d[i]!] === 1) {
+          run++;
+          continue;
+        }
+        if (run === 64) {
+          const h = d.toString('latin1', i - 64, i);
+          if (local.has(h)) covered.add(h);
+        }
+        run = 0;
+      }
     }
   }
   return covered;

@@ -84,6 +84,17 @@ export class DirTarget implements ArchiveTarget {
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await
+  async has(name: string): Promise<boolean> {
+    checkName(name);
+    try {
+      lstatSync(join(this.dir, ...name.split('/')));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await
   async get(name: string): Promise<StoredObject | undefined> {
     checkName(name);
     const path = join(this.dir, ...name.split('/'));

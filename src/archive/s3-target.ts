@@ -113,6 +113,17 @@ export class S3Target implements ArchiveTarget {
     return out;
   }
 
+  async has(name: string): Promise<boolean> {
+    const key = this.root + name;
+    try {
+      await this.client.send(new this.s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw this.fail('HeadObject', key, e);
+    }
+  }
+
   async get(name: string): Promise<StoredObject | undefined> {
     const key = this.root + name;
     try {

@@ -25,6 +25,8 @@ export interface ArchiveTarget {
   readonly parallelListing: boolean;
   /** Names (relative to the archive root) of the objects whose names start with `prefix`. */
   list(prefix: string): Promise<string[]>;
+  /** Whether an object exists (one cheap request on S3: HEAD). */
+  has(name: string): Promise<boolean>;
   /** An object's bytes and lock status; undefined when absent. */
   get(name: string): Promise<StoredObject | undefined>;
   /** Checks the target can take locked writes (S3: Object Lock enabled on the bucket) before anything is written. */
