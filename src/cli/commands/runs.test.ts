@@ -414,7 +414,7 @@ describe('a tampered ledger', () => {
     const altered = cli('show', runs.transcode!.id, '--report');
     assert.equal(altered.status, 1);
     assert.equal(altered.stdout, '');
-    assert.equal(altered.stderr, `ffaudit: blob ${sha} does not match its hash\n`);
+    assert.equal(altered.stderr, `ffaudit: blob ${sha} is damaged or does not match its hash\n`);
     const db2 = new Database(path.join(ledgerDir, 'ledger.db'));
     try {
       db2.prepare('DELETE FROM blobs WHERE sha256 = ?').run(sha);
