@@ -295,6 +295,9 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
         reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
         outcome, received, durationMs, actor: req.actor, verbose: req.verbose, notes: failure ? [failure.message] : [],
       });
+      // A ledger configured to archive by itself starts a detached archiver; the run does not wait for it.
+      const archive = ledger.config.archive as { auto?: unknown } | undefined;
+      if (archive?.auto === true) (await import('../archive/auto.js')).scheduleAutoArchive(ledger.dir);
     }
     if (failure) throw failure;
     return exitStatus;
