@@ -119,7 +119,13 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   }
 
   // 1. The database file itself.
-  for (const msg of store.integrityCheck().slice(0, 20)) add({ kind: 'store-corrupt', detail: `SQLite integrity check: ${msg}` });
+  // SQLite's own check runs on this thread while the workers scan the entries (below); with workers it starts
+  // only once they are busy, and its findings are listed first either way.
+  const integrityFindings = () => {
+    const found = store.integrityCheck().slice(0, 20);
+    if (found.length) counts.set('store-corrupt', (counts.get('store-corrupt') ?? 0) + found.length);
+    problems.unshift(...found.map((msg): Problem => ({ kind: 'store-corrupt', detail: `SQLite integrity check: ${msg}` })));
+  };
   // A damaged file may fail any read below: that is one more store-corrupt finding, and the pass goes on with what
   // can be read, so the report still names the entries and checkpoints that survive.
   let unreadable = 0;
@@ -206,6 +212,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   }
   const nWorkers = opts.workers ?? (jobs.length >= 2 ? Math.min(availableParallelism(), jobs.length) : 0);
   const pool = nWorkers > 0 ? scanWithWorkers(store.path, jobs, nWorkers) : undefined;
+  integrityFindings();
 
   const top = new Frontier(); // whole blocks, as perfect subtrees
   const entryProblemAt: number[] = []; // ascending indices with an entry-level finding
