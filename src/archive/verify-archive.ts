@@ -11,7 +11,7 @@ import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf } from '../core/merkle.js';
 import { checkNote, parseVerifierKey, type Verifier } from '../core/note.js';
 import { decodeEntryBundle, decodeHashTile, hashPerfect, rootFromTiles, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
-import type { Problem, ProblemKind } from '../ledger/verify.js';
+import { Findings, type Problem } from '../ledger/verify.js';
 import { BLOB_DIR, CHECKPOINT, CHECKPOINTS_DIR, parseBlobPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
 import type { ArchiveTarget, StoredObject } from './target.js';
@@ -27,17 +27,11 @@ export interface ArchiveVerifyReport {
   checked: { entries: number; tiles: number; checkpoints: number; blobs: number; objects: number };
 }
 
-const MAX_LISTED = 1000;
 const FETCH_BATCH = 64;
 
 export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: string | undefined; onProgress?: (done: number, total: number) => void } = {}): Promise<ArchiveVerifyReport> {
-  const problems: Problem[] = [];
-  const counts = new Map<ProblemKind, number>();
-  const add = (p: Problem) => {
-    const n = (counts.get(p.kind) ?? 0) + 1;
-    counts.set(p.kind, n);
-    if (n <= MAX_LISTED) problems.push(p);
-  };
+  const findings = new Findings();
+  const add = (p: Problem) => findings.add(p);
   const checked = { entries: 0, tiles: 0, checkpoints: 0, blobs: 0, objects: 0 };
   const lockCheck = (name: string, o: StoredObject) => {
     checked.objects++;
@@ -177,7 +171,7 @@ export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: stri
 
   // An entry that no longer hashes to its leaf: if the entries still rebuild the signed roots, the tile was
   // altered; otherwise the entry was.
-  const entriesMatchRoots = !problems.some((p) => p.kind === 'root-mismatch');
+  const entriesMatchRoots = !findings.has('root-mismatch');
   for (const m of leafMismatches) {
     add(
       entriesMatchRoots
@@ -240,12 +234,10 @@ export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: stri
   return finish();
 
   function finish(): ArchiveVerifyReport {
-    if (signed.size === 0 && !problems.some((p) => p.kind === 'checkpoint-signature-invalid')) {
+    if (signed.size === 0 && !findings.has('checkpoint-signature-invalid')) {
       add({ kind: 'checkpoint-missing', detail: 'no validly signed checkpoint in the archive' });
     }
-    for (const [kind, n] of counts) {
-      if (n > MAX_LISTED) problems.push({ kind, detail: `${n - MAX_LISTED} more ${kind} findings not listed` });
-    }
+    const problems = findings.list();
     return { ok: problems.length === 0, size, origin: verifier.name, keyVerified: opts.pubkey !== undefined, vkey: vkeyText, problems, checked };
   }
 }

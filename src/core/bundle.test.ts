@@ -13,20 +13,9 @@ import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import { Ledger } from '../ledger/ledger.js';
 import { traceContent } from '../ledger/trace.js';
 import { runCli } from '../testing/cli.js';
+import { prng } from '../testing/fixtures.js';
 import { formatBundle, parseBundle, verifyBundle, type BundleVerdict } from './bundle.js';
 import { parseVerifierKey } from './note.js';
-
-/** mulberry32: a small seeded PRNG, so that a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (n: number, r: () => number) => Array.from({ length: n }, () => Math.floor(r() * 16).toString(16)).join('');
 

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Ledger } from './ledger.js';
-import { tempDir } from '../testing/paths.js';
+import { tempDir } from '../testing/fixtures.js';
 
 const have = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0 || spawnSync(cmd, ['version'], { stdio: 'ignore' }).status === 0;
 
@@ -77,7 +77,9 @@ function parseReceipt(text: string) {
 }
 
 describe('interoperability with independent implementations', () => {
-  const dir = tempDir();
+  const tmp = tempDir('interop');
+  after(tmp.cleanup);
+  const dir = tmp.dir;
   const l = Ledger.init(join(dir, 'l'), { origin: 'interop.example/log' });
   const sizes: { size: number; root: string }[] = [];
   for (let i = 0; i < 13; i++) {

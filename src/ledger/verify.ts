@@ -59,6 +59,34 @@ export interface VerifyOptions {
 }
 
 const MAX_LISTED = 1000; // per kind: a log rewritten wholesale still yields a readable report
+
+/** Findings as they are found, at most MAX_LISTED of each kind, so a log rewritten wholesale stays readable. */
+export class Findings {
+  readonly problems: Problem[] = [];
+  private readonly counts = new Map<ProblemKind, number>();
+
+  add(p: Problem): void {
+    const n = (this.counts.get(p.kind) ?? 0) + 1;
+    this.counts.set(p.kind, n);
+    if (n <= MAX_LISTED) this.problems.push(p);
+  }
+
+  /** Puts findings ahead of those already listed. */
+  addFirst(ps: readonly Problem[]): void {
+    for (const p of ps) this.counts.set(p.kind, (this.counts.get(p.kind) ?? 0) + 1);
+    this.problems.unshift(...ps);
+  }
+
+  has(kind: ProblemKind): boolean {
+    return this.counts.has(kind);
+  }
+
+  /** The findings, with one more line for each kind that was cut short. */
+  list(): Problem[] {
+    const cut = [...this.counts].filter(([, n]) => n > MAX_LISTED);
+    return [...this.problems, ...cut.map(([kind, n]): Problem => ({ kind, detail: `${n - MAX_LISTED} more ${kind} findings not listed` }))];
+  }
+}
 const DEFAULT_BLOCK = 1 << 16;
 
 /** Scans blocks with a pool of worker threads (each with its own read-only connection), results in block order. */
@@ -97,13 +125,8 @@ function reviveBuffers(r: BlockResult): BlockResult {
  * `store-corrupt` finding, and whatever else is found is reported with it.
  */
 export async function verifyStore(store: Store, origin: string, verifier: Verifier, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const problems: Problem[] = [];
-  const counts = new Map<ProblemKind, number>();
-  const add = (p: Problem) => {
-    const n = (counts.get(p.kind) ?? 0) + 1;
-    counts.set(p.kind, n);
-    if (n <= MAX_LISTED) problems.push(p);
-  };
+  const findings = new Findings();
+  const add = (p: Problem) => findings.add(p);
 
   // A trusted checkpoint that cannot be read is a usage error (exit 2), found before any work.
   let trusted: SignedCheckpoint | undefined;
@@ -123,8 +146,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   // only once they are busy, and its findings are listed first either way.
   const integrityFindings = () => {
     const found = store.integrityCheck().slice(0, 20);
-    if (found.length) counts.set('store-corrupt', (counts.get('store-corrupt') ?? 0) + found.length);
-    problems.unshift(...found.map((msg): Problem => ({ kind: 'store-corrupt', detail: `SQLite integrity check: ${msg}` })));
+    findings.addFirst(found.map((msg): Problem => ({ kind: 'store-corrupt', detail: `SQLite integrity check: ${msg}` })));
   };
   // A damaged file may fail any read below: that is one more store-corrupt finding, and the pass goes on with what
   // can be read, so the report still names the entries and checkpoints that survive.
@@ -138,7 +160,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
       return fallback;
     }
   };
-  const damaged = () => counts.has('store-corrupt');
+  const damaged = () => findings.has('store-corrupt');
   const missing = read('the schema', () => store.missingTriggers(), []);
   if (missing.length) add({ kind: 'triggers-missing', detail: `the triggers that refuse changes are gone (${missing.join(', ')}): someone edited the database directly` });
 
@@ -328,9 +350,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
     });
   }
 
-  for (const [kind, n] of counts) {
-    if (n > MAX_LISTED) problems.push({ kind, detail: `${n - MAX_LISTED} more ${kind} findings not listed` });
-  }
+  const problems = findings.list();
   return {
     ok: problems.length === 0,
     size,
