@@ -31,6 +31,13 @@ function describe(p: Problem): string {
   return `  ✗ ${p.kind}${where}: ${p.detail}`;
 }
 
+/** TAMPERED, unless every finding is of a kind that is no evidence of tampering by itself. */
+export function verdictWord(problems: readonly Problem[]): string {
+  if (problems.every((p) => p.kind === 'archive-behind')) return 'NOT ARCHIVED';
+  if (problems.every((p) => p.kind === 'store-corrupt')) return 'DAMAGED';
+  return 'TAMPERED';
+}
+
 export function formatVerifyReport(l: Ledger, r: VerifyReport): string {
   const lines = [`ledger   ${l.dir}`, `origin   ${l.origin}`];
   lines.push(
@@ -41,7 +48,7 @@ export function formatVerifyReport(l: Ledger, r: VerifyReport): string {
     lines.push(`verdict  INTACT: all ${r.size} entries are exactly as signed${r.checked.trusted ? `, and the log extends the trusted checkpoint (size ${r.checked.trusted.size})` : ''}.`);
     if (!r.checked.trusted) lines.push('         (a history rewritten with the signing key is caught only with --trusted CHECKPOINT)');
   } else {
-    lines.push(`verdict  TAMPERED: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} found`);
+    lines.push(`verdict  ${verdictWord(r.problems)}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} found`);
     lines.push(...r.problems.map(describe));
     const kinds = [...new Set(r.problems.map((p) => p.kind))];
     lines.push('what it means:', ...kinds.map((k) => `  - ${k}: ${MEANING[k]}`));

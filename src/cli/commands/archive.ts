@@ -15,7 +15,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import type { Problem } from '../../ledger/verify.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY, reportError } from '../exit.js';
-import { formatProblems, progressBar } from '../format.js';
+import { formatProblems, progressBar, verdictWord } from '../format.js';
 
 interface ArchiveCliOptions {
   to?: string;
@@ -186,7 +186,7 @@ function formatArchiveVerify(location: string, r: ArchiveVerifyReport): string {
   if (r.ok) {
     lines.push(`verdict  INTACT: all ${r.size} archived entries are exactly as signed, rebuilt from the tiles into the signed root${r.keyVerified ? '' : ' (by the unverified key above)'}.`);
   } else {
-    lines.push(`verdict  TAMPERED: ${plural(r.problems.length, 'problem')} found`, ...formatProblems(r.problems));
+    lines.push(`verdict  ${verdictWord(r.problems)}: ${plural(r.problems.length, 'problem')} found`, ...formatProblems(r.problems));
   }
   return `${lines.join('\n')}\n`;
 }
