@@ -148,6 +148,15 @@ describe('verify-bundle on hostile input', () => {
     assert.deepEqual(v.sources, ['a'.repeat(64)]);
   });
 
+  it('rejects a subject that no signed entry names (the subject list itself is unsigned)', () => {
+    const forged = 'f'.repeat(64);
+    const b = JSON.parse(valid.toString('utf8')) as { subjects: { path: string; sha256: string }[] };
+    b.subjects.push({ path: '/work/forged.mp4', sha256: forged });
+    const v = verifyBundle(Buffer.from(JSON.stringify(b)), { pubkey, fileSha256: forged });
+    assert.equal(v.ok, false);
+    assert.ok(v.failures.some((f) => f.includes('is named by no entry')), v.failures.join('; '));
+  });
+
   it('rejects garbage: random bytes, random JSON, deep nesting, huge numbers', () => {
     const r = prng(0xf00d);
     const cases: Buffer[] = [
