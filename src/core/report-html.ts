@@ -7,7 +7,7 @@
  */
 import type { FileRecord } from './entry.js';
 import type { RunRecord } from './run.js';
-import { runCommandLine } from './shell-quote.js';
+import { runCommandLine, shellQuote } from './shell-quote.js';
 
 export interface ReportNote {
   index: number;
@@ -227,7 +227,8 @@ function verificationHtml(v: ReportVerification, fileName: string | null): strin
     ? `<div class="verdict ok">VERIFIED: all ${e(v.entries)} log entries this report rests on are exactly as recorded and are included in the log signed by key ${e(v.keyName ?? '')} (key ID ${e(v.keyId ?? '')}) at tree size ${e(v.checkpointSize ?? '')}.</div>`
     : `<div class="verdict bad">VERIFICATION FAILED: ${v.failures.map((f) => e(f)).join('<br>')}</div>`;
   const bundle = 'evidence.ffaudit-bundle.json';
-  const file = fileName ? ` --file ${e(fileName)}` : '';
+  // Shell-quoted: a recorded file name is hostile input, and these commands are meant to be pasted into a shell.
+  const file = fileName ? ` --file ${e(shellQuote(fileName))}` : '';
   return `${verdict}
 <table>
 <tr><th>Log origin</th><td class="mono">${e(v.origin)}</td></tr>
@@ -238,7 +239,7 @@ function verificationHtml(v: ReportVerification, fileName: string | null): strin
 <h3>How to check this yourself</h3>
 <ol>
 <li>Obtain the log's verifier key from its keeper through a channel you trust, and compare its fingerprint with the one above.</li>
-<li>Ask the keeper for an evidence bundle (they run <code>ffaudit bundle ${e(fileName ?? 'FILE')} -o ${bundle}</code>).</li>
+<li>Ask the keeper for an evidence bundle (they run <code>ffaudit bundle ${e(fileName ? shellQuote(fileName) : 'FILE')} -o ${bundle}</code>).</li>
 <li>Without access to the ledger or the network, run <code>ffaudit verify-bundle ${bundle}${file} --pubkey log.vkey</code>: it checks every signature, inclusion proof and entry hash, and that the file's SHA-256 is the one the bundle vouches for. The bundle format is documented so that you can also check it with your own tools (RFC 6962 / RFC 9162 Merkle proofs, C2SP signed notes and checkpoints).</li>
 </ol>`;
 }
