@@ -387,7 +387,10 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, opts: VerifyBundleO
   // Only signed entries make the story: the subject list itself is unsigned, so a subject counts only when a run
   // read or produced it, or a custody note names it.
   const story = new Set(runs.flatMap((r) => [...r.inputs, ...r.outputs].map((f) => f.sha256)).filter((h): h is string => h !== null));
-  for (const n of v.notes) if (!n.files.some((f) => f.sha256 !== null && story.has(f.sha256))) fail(`custody note ${n.index} names no content in the bundle's lineage`);
+  // A note belongs when it names content of the lineage or a subject (the note is signed; this only checks relevance).
+  for (const n of v.notes) {
+    if (!n.files.some((f) => f.sha256 !== null && (story.has(f.sha256) || wanted.has(f.sha256)))) fail(`custody note ${n.index} names no content in the bundle's lineage`);
+  }
   for (const s of b.subjects) {
     if (!story.has(s.sha256) && !v.notes.some((n) => n.files.some((f) => f.sha256 === s.sha256))) fail(`subject ${s.path} (sha256 ${s.sha256}) is named by no entry in the bundle`);
   }
