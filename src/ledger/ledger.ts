@@ -8,7 +8,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writ
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { signCheckpoint, parseSignedCheckpoint } from '../core/checkpoint.js';
+import { signCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry, sha256Hex, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
@@ -326,11 +326,6 @@ export class Ledger {
   /** The root the stored tree gives for `size` (not a verification: see verify.ts). */
   storedRoot(size: number): Buffer {
     return rootAt(this.store, size);
-  }
-
-  headCheckpoint() {
-    const h = this.store.head();
-    return h ? parseSignedCheckpoint(h.checkpoint) : undefined;
   }
 
   close(): void {

@@ -162,7 +162,6 @@ export class SqliteStore implements Store {
       indexHash: p('INSERT OR IGNORE INTO file_by_hash (sha256, idx, role) VALUES (?, ?, ?)'),
       indexPath: p('INSERT OR IGNORE INTO file_by_path (path_key, idx) VALUES (?, ?)'),
       byHash: p('SELECT DISTINCT idx FROM file_by_hash WHERE sha256 = ? ORDER BY idx').pluck(),
-      byPath: p('SELECT idx FROM file_by_path WHERE path_key = ? ORDER BY idx').pluck(),
       byHashRole: p('SELECT idx FROM file_by_hash WHERE sha256 = ? AND role = ? ORDER BY idx').pluck(),
       indexRun: p(`INSERT INTO runs (id, start_idx, end_idx, tool, user, time, status) VALUES (@id, @startIndex, @endIndex, @tool, @user, @time, @status)
         ON CONFLICT (id) DO UPDATE SET end_idx = excluded.end_idx, status = excluded.status`),
@@ -324,10 +323,6 @@ export class SqliteStore implements Store {
   indicesByFileHashRole(sha256: string, role: string): number[] {
     if (!/^[0-9a-f]{64}$/.test(sha256)) return [];
     return this.run('searching', () => this.st.byHashRole!.all(Buffer.from(sha256, 'hex'), role) as number[]);
-  }
-
-  indicesByFilePath(path: string): number[] {
-    return this.run('searching', () => this.st.byPath!.all(pathKey(path)) as number[]);
   }
 
   runs(): RunIndexRow[] {

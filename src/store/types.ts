@@ -84,8 +84,6 @@ export interface Store extends NodeSource {
   blobHashes(): string[];
   /** Entry indices whose files have this content hash (derived index; the caller confirms against the entries). */
   indicesByFileHash(sha256: string): number[];
-  /** Entry indices that may name this path (derived index keyed by a hash of the path: confirm against the entries). */
-  indicesByFilePath(path: string): number[];
   /** Entry indices that name this content hash in the given role ('input', 'output' or 'note'), ascending (derived index). */
   indicesByFileHashRole(sha256: string, role: string): number[];
   runs(): RunIndexRow[];
