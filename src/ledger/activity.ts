@@ -22,7 +22,7 @@ export function inPeriod(time: string, p: Period): boolean {
 /** The runs that started in the period, oldest first. */
 export function* runsInPeriod(ledger: Ledger, p: Period): Generator<RunRecord> {
   // Index times are written as formatTimeNs does (UTC, nine fraction digits), so text order is time order.
-  const rows = ledger.store.runsBetween(p.since === undefined ? null : formatTimeNs(p.since), p.until === undefined ? null : formatTimeNs(p.until));
+  const rows = ledger.searchIndex().runsBetween(p.since === undefined ? null : formatTimeNs(p.since), p.until === undefined ? null : formatTimeNs(p.until));
   for (const row of rows) {
     const run = runFromIndexRow(ledger, row);
     if (inPeriod(run.started_at, p)) yield run;

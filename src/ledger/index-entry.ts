@@ -1,32 +1,74 @@
 /**
- * Derived search indexes, filled in the append transaction from the entry being appended. They are conveniences
- * (ARCHITECTURE.md invariant 5): readers confirm every hit against the entries themselves.
+ * Derived search indexes (files by content and path, runs). They are conveniences (ARCHITECTURE.md invariant 5):
+ * readers confirm every hit against the entries themselves. They are filled from the stored entries after the
+ * fact, in bulk and outside the durable append, so an append writes only the log and stays cheap; whoever reads
+ * them first brings them up to the head (`updateIndex`).
  */
-import type { EntryBase, FileRecord } from '../core/entry.js';
-import type { AppendTx } from '../store/types.js';
+import { isBlobRef, parseEntry, resolveBlobs, type EntryBase, type FileRecord } from '../core/entry.js';
+import type { IndexTx, Store } from '../store/types.js';
+import { checkedBlobContent } from './blob.js';
+
+/** Entries indexed per transaction: bounds how long an update holds the write lock. */
+const CHUNK = 16_384;
+
+const FILE_FIELDS = ['files', 'inputs', 'outputs'] as const;
 
 function files(v: unknown): FileRecord[] {
   return Array.isArray(v) ? (v.filter((f) => f && typeof f === 'object' && typeof (f as FileRecord).path === 'string') as FileRecord[]) : [];
 }
 
-export function indexEntry(tx: AppendTx, index: number, e: EntryBase): void {
+export function indexEntry(tx: IndexTx, index: number, e: EntryBase): void {
   switch (e.type) {
     case 'custody.note':
       for (const f of files(e.files)) tx.indexFile(f.sha256, f.path, index, 'note');
       break;
     case 'run.start': {
-      tx.indexRun({ id: String(e.run), startIndex: index, endIndex: null, tool: String(e.tool), user: e.by.user, time: e.time, status: null });
+      tx.indexRun({ id: String(e.run), startIndex: index, endIndex: null, tool: String(e.tool), user: String(e.by.user), time: e.time, status: null });
       for (const f of files(e.inputs)) tx.indexFile(f.sha256, f.path, index, 'input');
       break;
     }
     case 'run.end': {
       const start = typeof e.start === 'number' ? e.start : -1;
-      tx.indexRun({ id: String(e.run), startIndex: start, endIndex: index, tool: '', user: e.by.user, time: e.time, status: String(e.status) });
+      tx.indexRun({ id: String(e.run), startIndex: start, endIndex: index, tool: '', user: String(e.by.user), time: e.time, status: String(e.status) });
       for (const f of files(e.inputs)) tx.indexFile(f.sha256, f.path, index, 'input');
       for (const f of files(e.outputs)) tx.indexFile(f.sha256, f.path, index, 'output');
       break;
     }
     default:
       break;
+  }
+}
+
+/**
+ * Brings the derived indexes up to `size` entries. Stored bytes are untrusted: an entry that does not parse, or
+ * names a blob that is missing or damaged, is left out of the indexes (verify reports it; readers never rely on
+ * the indexes alone).
+ */
+export function updateIndex(store: Store, size: number): void {
+  let from = store.indexedSize();
+  while (from < size) {
+    const to = Math.min(from + CHUNK, size);
+    store.indexTransaction((tx) => {
+      const start = tx.indexedSize(); // another process may have done part of it meanwhile
+      if (start >= to) return;
+      for (const { index, data } of store.entryData(start, to)) {
+        let e: EntryBase;
+        try {
+          e = parseEntry(data);
+          // A file list too long for the entry lives in a blob (entry.ts): index what it holds.
+          if (FILE_FIELDS.some((k) => isBlobRef(e[k]))) {
+            e = resolveBlobs(e, (sha) => {
+              const b = store.blob(sha);
+              return b && checkedBlobContent(sha, b);
+            });
+          }
+        } catch {
+          continue;
+        }
+        indexEntry(tx, index, e);
+      }
+      tx.setIndexedSize(to);
+    });
+    from = to;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The ledger: one directory holding the SQLite store, the signing key (unless kept elsewhere) and a small config.
- * Appending is the only write: entries, the new tree nodes and a freshly signed checkpoint go in one durable
- * transaction, so every acknowledged entry is covered by a signed checkpoint.
+ * Appending is the only write to the log: entries, the new tree nodes and a freshly signed checkpoint go in one
+ * durable transaction, so every acknowledged entry is covered by a signed checkpoint. The derived search indexes
+ * are filled later, from the entries (searchIndex).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { AppendTx, Store } from '../store/types.js';
 import { checkedBlobContent } from './blob.js';
-import { indexEntry } from './index-entry.js';
+import { updateIndex } from './index-entry.js';
 import { createKeyFile, loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, type LedgerLocation } from './location.js';
 
@@ -109,6 +110,8 @@ export class Ledger {
   readonly config: LedgerConfig;
   private readonly keyPath: string;
   private signerCache: Signer | undefined;
+  /** The tree's right edge after this process's last append, with the checkpoint it signed (see append). */
+  private last: { frontier: Frontier; checkpoint: string } | undefined;
 
   private constructor(dir: string, store: Store, config: LedgerConfig, keyPath: string) {
     this.dir = dir;
@@ -239,14 +242,18 @@ export class Ledger {
 
   /**
    * Appends entries in one durable transaction and signs a checkpoint covering them. `extra` runs inside the
-   * same transaction (derived indexes).
+   * same transaction (blobs the entries name).
    */
   append(entries: readonly EntryBase[], extra?: (tx: AppendTx, indices: number[]) => void): AppendResult {
     const signer = this.signer(); // before taking the write lock
-    return this.store.appendTransaction((tx) => {
+    const last = this.last;
+    this.last = undefined; // until this transaction commits
+    const result = this.store.appendTransaction((tx) => {
       const head = tx.head();
       const oldSize = head?.size ?? 0;
-      const frontier = Frontier.at(tx, oldSize);
+      // The tree's right edge, read from the store (O(log n) nodes), unless nothing was appended since this
+      // process's own last append: the head still holds the very checkpoint it signed.
+      const frontier = last && head?.checkpoint === last.checkpoint ? last.frontier : Frontier.at(tx, oldSize);
       const indices: number[] = [];
       for (const e of entries) {
         const index = frontier.size;
@@ -254,7 +261,6 @@ export class Ledger {
         const leaf = hashLeaf(bytes);
         tx.insertEntry(index, leaf, bytes);
         frontier.push(leaf, (level, i, h) => tx.insertNode(level, i, h));
-        indexEntry(tx, index, e);
         indices.push(index);
       }
       extra?.(tx, indices);
@@ -262,8 +268,19 @@ export class Ledger {
       const checkpoint = signCheckpoint({ origin: this.origin, size, root: frontier.root(), extensions: [] }, signer);
       const keep = oldSize === 0 || Math.floor(size / KEEP_CHECKPOINT_EVERY) > Math.floor(oldSize / KEEP_CHECKPOINT_EVERY);
       tx.setHead(size, checkpoint, keep);
-      return { indices, size, checkpoint };
+      return { indices, size, checkpoint, frontier };
     });
+    this.last = { frontier: result.frontier, checkpoint: result.checkpoint };
+    return { indices: result.indices, size: result.size, checkpoint: result.checkpoint };
+  }
+
+  /**
+   * The store, with its derived search indexes (files, runs) brought up to the head first: they are filled lazily
+   * from the entries, not by appends.
+   */
+  searchIndex(): Store {
+    updateIndex(this.store, this.size());
+    return this.store;
   }
 
   /** Stores a blob (content-addressed by the SHA-256 of its uncompressed bytes), gzip-compressed. */

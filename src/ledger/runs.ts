@@ -36,11 +36,12 @@ export const MIN_ID_PREFIX = 6;
 
 /** A run by id, by a unique prefix of its id, or by the index of either of its entries. */
 export function findRun(ledger: Ledger, ref: string): RunRecord {
+  const index = ledger.searchIndex();
   let row: RunIndexRow | undefined;
-  if (/^(0|[1-9][0-9]*)$/.test(ref) && Number.isSafeInteger(Number(ref))) row = ledger.store.runByIndex(Number(ref));
-  row ??= ledger.store.runById(ref);
+  if (/^(0|[1-9][0-9]*)$/.test(ref) && Number.isSafeInteger(Number(ref))) row = index.runByIndex(Number(ref));
+  row ??= index.runById(ref);
   if (!row && ref.length >= MIN_ID_PREFIX) {
-    const hits = ledger.store.runsByIdPrefix(ref, 2);
+    const hits = index.runsByIdPrefix(ref, 2);
     if (hits.length > 1) throw new FfauditError('USAGE', `${ref} names more than one run; give more of the id`);
     row = hits[0];
   }
@@ -50,7 +51,7 @@ export function findRun(ledger: Ledger, ref: string): RunRecord {
 
 /** Every run, oldest first. */
 export function* listRuns(ledger: Ledger): Generator<RunRecord> {
-  for (const row of ledger.store.runs()) yield runFromIndexRow(ledger, row);
+  for (const row of ledger.searchIndex().runs()) yield runFromIndexRow(ledger, row);
 }
 
 /** What `ffaudit log` filters on. Every condition is re-checked on the run rebuilt from its entries. */
@@ -122,8 +123,9 @@ export function queryRuns(ledger: Ledger, f: RunFilter): { runs: RunRecord[]; un
   const runs: RunRecord[] = [];
   const unreadable: UnreadableRun[] = [];
   const limit = f.limit ?? Infinity;
+  const index = ledger.searchIndex();
   for (;;) {
-    const rows = ledger.store.runsWhere(q);
+    const rows = index.runsWhere(q);
     for (const row of rows) {
       let r: RunRecord;
       try {

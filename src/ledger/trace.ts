@@ -11,6 +11,7 @@ import type { Author, CustodyNote, FileRecord } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import type { RunRecord } from '../core/run.js';
 import { isFileRecord } from '../core/run-shape.js';
+import type { Store } from '../store/types.js';
 import type { Ledger } from './ledger.js';
 import { readEntry, runFromIndexRow } from './runs.js';
 
@@ -40,13 +41,16 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 class RunReader {
   private readonly cache = new Map<number, RunRecord | null>();
-  constructor(private readonly ledger: Ledger) {}
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly index: Store,
+  ) {}
 
   /** The run either of whose entries is at `index`, or null (a custody note, or a stale index row). */
   at(index: number): RunRecord | null {
     let r = this.cache.get(index);
     if (r === undefined) {
-      const row = this.ledger.store.runByIndex(index);
+      const row = this.index.runByIndex(index);
       r = row ? wellFormed(runFromIndexRow(this.ledger, row)) : null;
       for (const i of r?.entries ?? [index]) this.cache.set(i, r);
     }
@@ -68,9 +72,9 @@ function names(files: readonly FileRecord[], sha: string): boolean {
 }
 
 /** The runs that produced `sha`, confirmed by their end entries; only those that ended before entry `before`. */
-function producers(ledger: Ledger, reader: RunReader, sha: string, before: number): RunRecord[] {
+function producers(index: Store, reader: RunReader, sha: string, before: number): RunRecord[] {
   const out: RunRecord[] = [];
-  for (const i of ledger.store.indicesByFileHashRole(sha, 'output')) {
+  for (const i of index.indicesByFileHashRole(sha, 'output')) {
     if (i >= before) break; // ascending
     const run = reader.at(i);
     if (run && run.entries[1] === i && names(run.outputs, sha)) out.push(run);
@@ -81,7 +85,8 @@ function producers(ledger: Ledger, reader: RunReader, sha: string, before: numbe
 /** Walks the lineage of the content `sha256` (the file at `path`). */
 export function traceContent(ledger: Ledger, path: string, sha256: string): Lineage {
   const sha = sha256.toLowerCase();
-  const reader = new RunReader(ledger);
+  const index = ledger.searchIndex();
+  const reader = new RunReader(ledger, index);
   const lineage = new Map<string, RunRecord>();
   const sources = new Map<string, FileRecord>();
   const seen = new Set<string>([sha]); // every content hash in the lineage, for custody notes
@@ -90,7 +95,7 @@ export function traceContent(ledger: Ledger, path: string, sha256: string): Line
   const queue: { sha: string; before: number; asInput?: FileRecord }[] = [{ sha, before: Number.MAX_SAFE_INTEGER }];
   while (queue.length > 0) {
     const { sha: s, before, asInput } = queue.shift()!;
-    const found = producers(ledger, reader, s, before);
+    const found = producers(index, reader, s, before);
     if (found.length === 0 && asInput && !sources.has(s)) sources.set(s, asInput);
     for (const run of found) {
       if (lineage.has(run.id)) continue;
@@ -110,12 +115,12 @@ export function traceContent(ledger: Ledger, path: string, sha256: string): Line
   const readBy: RunRecord[] = [];
   const notes: TraceNote[] = [];
   const noteSeen = new Set<number>();
-  for (const i of ledger.store.indicesByFileHashRole(sha, 'input')) {
+  for (const i of index.indicesByFileHashRole(sha, 'input')) {
     const run = reader.at(i);
     if (run && names(run.inputs, sha) && !readBy.some((r) => r.id === run.id)) readBy.push(run);
   }
   for (const s of seen) {
-    for (const i of ledger.store.indicesByFileHashRole(s, 'note')) {
+    for (const i of index.indicesByFileHashRole(s, 'note')) {
       if (noteSeen.has(i)) continue;
       const e = readEntry(ledger, i);
       if (e.type !== 'custody.note') continue;

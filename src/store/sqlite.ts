@@ -11,11 +11,14 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { FfauditError } from '../core/errors.js';
-import type { AppendTx, Head, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
+import type { AppendTx, Head, IndexTx, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
 
 export const BUSY_TIMEOUT_MS = 60_000;
 
 const APPEND_ONLY = ['entries', 'nodes', 'checkpoints', 'meta', 'blobs'] as const;
+
+// How much of the log the derived indexes cover. Created on demand too, for ledgers made before it existed.
+const INDEX_STATE = 'CREATE TABLE IF NOT EXISTS index_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,6 +35,7 @@ CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, start_idx INTEGER NOT NULL
   user TEXT NOT NULL, time TEXT NOT NULL, status TEXT);
 CREATE INDEX IF NOT EXISTS runs_start ON runs (start_idx);
 CREATE INDEX IF NOT EXISTS runs_end ON runs (end_idx);
+${INDEX_STATE}
 ${APPEND_ONLY.map(
   (t) => `
 CREATE TRIGGER IF NOT EXISTS ${t}_no_update BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, 'ffaudit: ${t} are append-only'); END;
@@ -126,6 +130,8 @@ export class SqliteStore implements Store {
   readonly path: string;
   private readonly db: Database;
   private readonly st: Record<string, Statement>;
+  // Made once: better-sqlite3 builds a new wrapper function on every db.transaction() call.
+  private readonly transaction: BetterSqlite3.Transaction<(fn: () => unknown) => unknown>;
 
   private constructor(path: string, db: Database) {
     this.path = path;
@@ -159,8 +165,6 @@ export class SqliteStore implements Store {
       blob: p('SELECT codec, data, size FROM blobs WHERE sha256 = ?'),
       blobHashes: p('SELECT sha256 FROM blobs ORDER BY sha256'),
       putBlob: p('INSERT OR IGNORE INTO blobs (sha256, codec, size, data) VALUES (?, ?, ?, ?)'),
-      indexHash: p('INSERT OR IGNORE INTO file_by_hash (sha256, idx, role) VALUES (?, ?, ?)'),
-      indexPath: p('INSERT OR IGNORE INTO file_by_path (path_key, idx) VALUES (?, ?)'),
       byHash: p('SELECT DISTINCT idx FROM file_by_hash WHERE sha256 = ? ORDER BY idx').pluck(),
       byHashRole: p('SELECT idx FROM file_by_hash WHERE sha256 = ? AND role = ? ORDER BY idx').pluck(),
       indexRun: p(`INSERT INTO runs (id, start_idx, end_idx, tool, user, time, status) VALUES (@id, @startIndex, @endIndex, @tool, @user, @time, @status)
@@ -171,6 +175,7 @@ export class SqliteStore implements Store {
       runById: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE id = ?'),
       runByIndex: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE start_idx = ? OR end_idx = ?'),
     };
+    this.transaction = db.transaction((fn: () => unknown) => fn());
   }
 
   /** Opens (or with `create`, creates) the database at `path`. */
@@ -227,8 +232,6 @@ export class SqliteStore implements Store {
     // 128 rows instead of one per row, which is most of the cost of a batched append.
     const entries = new RowBuffer(this.db, 'INSERT INTO entries (idx, leaf, data) VALUES', 3);
     const nodes = new RowBuffer(this.db, 'INSERT INTO nodes (level, idx, hash) VALUES', 3);
-    const byHash = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_hash (sha256, idx, role) VALUES', 3, true);
-    const byPath = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_path (path_key, idx) VALUES', 2, true);
     const tx: AppendTx = {
       perfect: (l, i) => this.perfect(l, i),
       head: () => this.head(),
@@ -239,21 +242,53 @@ export class SqliteStore implements Store {
         if (keep) st.keep!.run(size, note);
       },
       putBlob: (sha, codec, data, size) => void st.putBlob!.run(sha, codec, size, data),
+    };
+    return this.run('appending to the ledger', () =>
+      this.transaction.immediate(() => {
+        const r = fn(tx);
+        entries.flush();
+        nodes.flush();
+        return r;
+      }) as T,
+    );
+  }
+
+  indexedSize(): number {
+    try {
+      return (this.db.prepare('SELECT size FROM index_state WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+    } catch (e) {
+      if (/no such table/.test((e as Error).message)) return 0; // a ledger from before the table existed
+      throw wrap(e, 'reading the search index');
+    }
+  }
+
+  indexTransaction(fn: (tx: IndexTx) => void): void {
+    const byHash = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_hash (sha256, idx, role) VALUES', 3, true);
+    const byPath = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_path (path_key, idx) VALUES', 2, true);
+    const tx: IndexTx = {
+      indexedSize: () => this.indexedSize(),
       indexFile: (sha, path, i, role) => {
         if (sha && /^[0-9a-f]{64}$/.test(sha)) byHash.add(Buffer.from(sha, 'hex'), i, role);
         byPath.add(pathKey(path), i);
       },
-      indexRun: (row) => void st.indexRun!.run(row),
+      indexRun: (row) => void this.st.indexRun!.run(row),
+      setIndexedSize: (size) => void this.db.prepare('INSERT INTO index_state (id, size) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size').run(size),
     };
-    return this.run('appending to the ledger', () =>
-      this.db
-        .transaction(() => {
-          const r = fn(tx);
-          for (const b of [entries, nodes, byHash, byPath]) b.flush();
-          return r;
-        })
-        .immediate(),
-    );
+    // The indexes can always be rebuilt from the entries, so their commit need not wait for the disk: NORMAL in WAL
+    // mode keeps the file consistent and may only lose the latest update on power loss, which the next one redoes.
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.run('updating the search index', () =>
+        this.transaction.immediate(() => {
+          this.db.exec(INDEX_STATE);
+          fn(tx);
+          byHash.flush();
+          byPath.flush();
+        }),
+      );
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   entry(index: number): StoredEntry | undefined {

@@ -22,9 +22,18 @@ export interface AppendTx extends NodeSource {
   insertNode(level: number, index: number, hash: Buffer): void;
   setHead(size: number, checkpoint: string, keep: boolean): void;
   putBlob(sha256: string, codec: string, data: Buffer, size: number): void;
-  /** Derived search indexes (never evidence: ARCHITECTURE.md invariant 5). */
+}
+
+/**
+ * What one update of the derived search indexes may do (never evidence: ARCHITECTURE.md invariant 5). They are
+ * filled after the fact from the stored entries, outside the durable append, so an append writes only the log.
+ */
+export interface IndexTx {
+  /** The size of the log prefix the indexes cover, read under the write lock. */
+  indexedSize(): number;
   indexFile(sha256: string | null, path: string, index: number, role: string): void;
   indexRun(run: RunIndexRow): void;
+  setIndexedSize(size: number): void;
 }
 
 export interface RunIndexRow {
@@ -63,6 +72,10 @@ export interface Store extends NodeSource {
   head(): Head | undefined;
   /** Runs `fn` in an exclusive, durable write transaction. */
   appendTransaction<T>(fn: (tx: AppendTx) => T): T;
+  /** The size of the log prefix the derived indexes cover (0 when never filled). */
+  indexedSize(): number;
+  /** Runs `fn` in an exclusive write transaction that need not reach the disk before returning (it can be redone). */
+  indexTransaction(fn: (tx: IndexTx) => void): void;
   entry(index: number): StoredEntry | undefined;
   entries(from: number, to: number): StoredEntry[];
   /** Entries' bytes without their recorded leaf hashes (see packedHashes). */

@@ -368,7 +368,7 @@ describe('a tampered ledger', () => {
   it('does not let an edited runs index make a run match', async () => {
     const db = new Database(path.join(ledgerDir, 'ledger.db'));
     try {
-      db.prepare("UPDATE runs SET user = 'mallory' WHERE id = ?").run(runs.odd!.id);
+      assert.equal(db.prepare("UPDATE runs SET user = 'mallory' WHERE id = ?").run(runs.odd!.id).changes, 1);
     } finally {
       db.close();
     }
@@ -429,7 +429,7 @@ describe('a tampered ledger', () => {
   it('with --scan, finds a run whose index row was deleted', () => {
     const db = new Database(path.join(ledgerDir, 'ledger.db'));
     try {
-      db.prepare('DELETE FROM runs WHERE id = ?').run(runs.killed!.id);
+      assert.equal(db.prepare('DELETE FROM runs WHERE id = ?').run(runs.killed!.id).changes, 1);
     } finally {
       db.close();
     }

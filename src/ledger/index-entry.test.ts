@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { EntryBase } from '../core/entry.js';
+import { tempDir } from '../testing/fixtures.js';
+import { currentAuthor, nowRfc3339 } from './clock.js';
+import { Ledger } from './ledger.js';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+const tmp = tempDir('index');
+after(tmp.cleanup);
+let counter = 0;
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const note = (i: number): EntryBase => ({
+  v: 1,
+  type: 'custody.note',
+  time: nowRfc3339(),
+  by: currentAuthor(),
+  text: `note ${i}`,
+  files: [{ path: `/media/clip-${i}.mov`, size: i, sha256: sha(`clip ${i}`) }],
+});
+function rows(l: Ledger, sql: string): unknown[] {
+  const db = new Database(join(l.dir, 'ledger.db'), { readonly: true });
+  try {
+    return db.prepare(sql).raw().all();
+  } finally {
+    db.close();
+  }
+}
+const count = (l: Ledger, table: string) => (rows(l, `SELECT count(*) FROM ${table}`)[0] as number[])[0];
+
+describe('the derived search indexes', () => {
+  it('are not written by appends, and are brought up to the head by their first reader', () => {
+    const l = Ledger.init(join(tmp.dir, `l${counter++}`), { origin: 'test.example/index' });
+    for (let i = 0; i < 5; i++) l.append([note(i)]);
+    l.append([note(5), note(6)]);
+    assert.equal(count(l, 'file_by_hash'), 0);
+    assert.equal(count(l, 'file_by_path'), 0);
+    assert.equal(l.store.indexedSize(), 0);
+    assert.deepEqual(l.searchIndex().indicesByFileHashRole(sha('clip 3'), 'note'), [3]);
+    assert.equal(l.store.indexedSize(), 7);
+    assert.equal(count(l, 'file_by_hash'), 7);
+    // Only what is new is indexed next time, and nothing twice.
+    l.append([note(7)]);
+    assert.deepEqual(l.searchIndex().indicesByFileHashRole(sha('clip 7'), 'note'), [7]);
+    assert.equal(count(l, 'file_by_hash'), 8);
+    assert.equal(count(l, 'file_by_path'), 8);
+    l.close();
+  });
+
+  it('are rebuilt whole, without duplicates, when their state is lost, and skip entries that do not parse', () => {
+    const l = Ledger.init(join(tmp.dir, `l${counter++}`), { origin: 'test.example/index' });
+    for (let i = 0; i < 4; i++) l.append([note(i)]);
+    l.searchIndex();
+    const dbPath = join(l.dir, 'ledger.db');
+    l.close();
+    const db = new Database(dbPath);
+    db.exec('DROP TABLE index_state; DROP TRIGGER entries_no_update');
+    db.prepare("UPDATE entries SET data = CAST('not json' AS BLOB) WHERE idx = 1").run();
+    db.close();
+    const again = Ledger.open({ dir: l.dir, explicit: true });
+    assert.equal(again.store.indexedSize(), 0);
+    const index = again.searchIndex();
+    assert.equal(again.store.indexedSize(), 4);
+    assert.equal(count(again, 'file_by_hash'), 4); // the rows from before stay; none is added twice
+    assert.deepEqual(index.indicesByFileHashRole(sha('clip 2'), 'note'), [2]);
+    again.close();
+  });
+
+  it('index a run whose file lists were moved into a blob', () => {
+    const l = Ledger.init(join(tmp.dir, `l${counter++}`), { origin: 'test.example/index' });
+    // 2,000 inputs with long paths take the list over the entry's 64 KiB bound: it goes to a blob.
+    const inputs = Array.from({ length: 2000 }, (_, i) => ({ path: `/media/${'deep/'.repeat(8)}input-${i}.wav`, size: i, sha256: sha(`in ${i}`) }));
+    const start = { v: 1, type: 'run.start', time: nowRfc3339(), by: currentAuthor(), run: 'r1', tool: 'ffmpeg', inputs };
+    const [at] = l.append([start]).indices;
+    assert.match(l.entryBytes(at!).toString('utf8'), /"inputs":\{"\$blob"/);
+    const index = l.searchIndex();
+    assert.deepEqual(index.indicesByFileHashRole(sha('in 1999'), 'input'), [at]);
+    assert.equal(index.runById('r1')?.startIndex, at);
+    l.close();
+  });
+});
