@@ -37,6 +37,16 @@ describe('RFC 8785 canonical JSON', () => {
     assert.equal(canonicalize({ b: 1, a: 2, aa: 3, A: 4, '': 5 }), '{"":5,"A":4,"a":2,"aa":3,"b":1}');
   });
 
+  it('sorts index-like keys as text, though the engine enumerates them first and in numeric order', () => {
+    assert.equal(canonicalize({ a: 1, '9': 2, '10': 3 }), '{"10":3,"9":2,"a":1}');
+    assert.equal(canonicalize({ z: { '2': 1, '10': 2, ' ': 3 }, a: [{ '0': 0 }] }), '{"a":[{"0":0}],"z":{" ":3,"10":2,"2":1}}');
+    assert.equal(canonicalize({ '4294967295': 1, '01': 2, '-1': 3 }), '{"-1":3,"01":2,"4294967295":1}');
+  });
+
+  it('keeps a member named __proto__ (JSON.parse makes it an ordinary member)', () => {
+    assert.equal(canonicalize(JSON.parse('{"b":1,"__proto__":{"x":1},"a":2}')), '{"__proto__":{"x":1},"a":2,"b":1}');
+  });
+
   it('writes numbers in ECMAScript shortest form (RFC 8785 §3.2.2.3, Appendix B)', () => {
     const cases: [number, string][] = [
       [0, '0'],

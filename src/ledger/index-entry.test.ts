@@ -7,6 +7,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { EntryBase } from '../core/entry.js';
 import { tempDir } from '../testing/fixtures.js';
 import { currentAuthor, nowRfc3339 } from './clock.js';
+import { INDEX_SEGMENT } from '../store/sqlite.js';
 import { Ledger } from './ledger.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -51,22 +52,24 @@ describe('the derived search indexes', () => {
     l.close();
   });
 
-  it('are rebuilt whole, without duplicates, when their state is lost, and skip entries that do not parse', () => {
+  it('are rebuilt whole when dropped, and skip entries that do not parse', () => {
     const l = Ledger.init(join(tmp.dir, `l${counter++}`), { origin: 'test.example/index' });
     for (let i = 0; i < 4; i++) l.append([note(i)]);
     l.searchIndex();
     const dbPath = join(l.dir, 'ledger.db');
     l.close();
     const db = new Database(dbPath);
-    db.exec('DROP TABLE index_state; DROP TRIGGER entries_no_update');
+    db.exec('DROP TABLE index_state; DROP TABLE file_by_hash; DROP TRIGGER entries_no_update');
     db.prepare("UPDATE entries SET data = CAST('not json' AS BLOB) WHERE idx = 1").run();
     db.close();
     const again = Ledger.open({ dir: l.dir, explicit: true });
     assert.equal(again.store.indexedSize(), 0);
     const index = again.searchIndex();
     assert.equal(again.store.indexedSize(), 4);
-    assert.equal(count(again, 'file_by_hash'), 4); // the rows from before stay; none is added twice
+    assert.equal(count(again, 'file_by_hash'), 3);
+    assert.equal(count(again, 'file_by_path'), 4); // the rows from before stay; none is added twice
     assert.deepEqual(index.indicesByFileHashRole(sha('clip 2'), 'note'), [2]);
+    assert.deepEqual(index.indicesByFileHashRole(sha('clip 1'), 'note'), []);
     again.close();
   });
 
@@ -80,6 +83,19 @@ describe('the derived search indexes', () => {
     const index = l.searchIndex();
     assert.deepEqual(index.indicesByFileHashRole(sha('in 1999'), 'input'), [at]);
     assert.equal(index.runById('r1')?.startIndex, at);
+    l.close();
+  });
+
+  it('find files across index segments', () => {
+    const l = Ledger.init(join(tmp.dir, `l${counter++}`), { origin: 'test.example/index' });
+    const db = new Database(join(l.dir, 'ledger.db'));
+    // Rows as the updater writes them, in segments 0, 3 and 7: a lookup must visit every segment.
+    const put = db.prepare("INSERT INTO file_by_hash (seg, sha256, idx, role) VALUES (?, ?, ?, 'note')");
+    for (const [seg, idx] of [[0, 5], [3, 3 * INDEX_SEGMENT + 1], [7, 7 * INDEX_SEGMENT + 9]] as const) put.run(seg, Buffer.from(sha('same'), 'hex'), idx);
+    put.run(3, Buffer.from(sha('other'), 'hex'), 3 * INDEX_SEGMENT + 2);
+    db.close();
+    assert.deepEqual(l.store.indicesByFileHashRole(sha('same'), 'note'), [5, 3 * INDEX_SEGMENT + 1, 7 * INDEX_SEGMENT + 9]);
+    assert.deepEqual(l.store.indicesByFileHash(sha('other')), [3 * INDEX_SEGMENT + 2]);
     l.close();
   });
 });

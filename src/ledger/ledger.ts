@@ -15,7 +15,7 @@ import { FfauditError } from '../core/errors.js';
 import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
 import { formatVerifierKey, isValidKeyName, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { SCHEMA_VERSION, SqliteStore } from '../store/sqlite.js';
 import type { AppendTx, Store } from '../store/types.js';
 import { checkedBlobContent } from './blob.js';
 import { updateIndex } from './index-entry.js';
@@ -176,7 +176,7 @@ export class Ledger {
     createDatabase(dbPath, (store) => {
       store.setMeta('origin', signer.name);
       store.setMeta('vkey', formatVerifierKey(signer.name, signer.publicKey));
-      store.setMeta('schema', '1');
+      store.setMeta('schema', SCHEMA_VERSION);
     });
     writeFileSync(join(dir, 'vkey'), `${formatVerifierKey(signer.name, signer.publicKey)}\n`);
     const ledger = new Ledger(dir, SqliteStore.open(dbPath), config, keyPath);

@@ -168,7 +168,7 @@ describe('ffaudit trace treats the indexes as hints and the entries as evidence'
     const altered = runCli(['--ledger', c.ledgerDir, 'trace', '--json', c.path('altered.mp4')]);
     const sha = (JSON.parse(altered.stdout) as TraceJson).file.sha256;
     const d = db();
-    d.prepare("INSERT INTO file_by_hash (sha256, idx, role) VALUES (?, ?, 'output')").run(Buffer.from(sha, 'hex'), c.runs.final.endIndex);
+    d.prepare("INSERT INTO file_by_hash (seg, sha256, idx, role) VALUES (0, ?, ?, 'output')").run(Buffer.from(sha, 'hex'), c.runs.final.endIndex);
     d.close();
     const r = runCli(['--ledger', c.ledgerDir, 'trace', '--json', c.path('altered.mp4')]);
     assert.equal(r.status, 1);

@@ -6,7 +6,7 @@
  * writers are serialised by SQLite's own lock and each gets the next index; a writer that finds the lock taken
  * waits (busy timeout) up to BUSY_TIMEOUT_MS, then fails with a clear error instead of waiting forever.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -17,8 +17,33 @@ export const BUSY_TIMEOUT_MS = 60_000;
 
 const APPEND_ONLY = ['entries', 'nodes', 'checkpoints', 'meta', 'blobs'] as const;
 
-// How much of the log the derived indexes cover. Created on demand too, for ledgers made before it existed.
-const INDEX_STATE = 'CREATE TABLE IF NOT EXISTS index_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);';
+/** The layout this code reads and writes (meta 'schema'). */
+export const SCHEMA_VERSION = '2';
+
+/**
+ * The file indexes are split into segments of this many entries, the segment leading the key: rows for new
+ * entries then land in the newest segment's small B-tree instead of pages all over one tree keyed by hash, which
+ * is what made filling them slow on a large log. A lookup seeks once per segment.
+ */
+export const INDEX_SEGMENT = 65_536;
+const segmentOf = (index: number) => Math.floor(index / INDEX_SEGMENT);
+/** The segments 0…max, for a lookup to join with (CROSS JOIN keeps it the outer loop: one seek per segment). */
+const SEGMENTS = (table: string, name = 'segment') => `${name}(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM ${name} WHERE n < (SELECT max(seg) FROM ${table}))`;
+
+// Derived indexes (conveniences, never evidence), filled after the fact up to index_state.size; whoever fills them
+// creates any that are missing, so dropping them only costs a rebuild.
+const DERIVED_SCHEMA = `
+-- Files by content (32-byte SHA-256) and by path (the first 48 bits of SHA-256(path), confirmed by readers against
+-- the entry), each within its segment of the log (INDEX_SEGMENT).
+CREATE TABLE IF NOT EXISTS file_by_hash (seg INTEGER NOT NULL, sha256 BLOB NOT NULL, idx INTEGER NOT NULL, role TEXT NOT NULL,
+  PRIMARY KEY (seg, sha256, idx, role)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS file_by_path (seg INTEGER NOT NULL, path_key INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (seg, path_key, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, start_idx INTEGER NOT NULL, end_idx INTEGER, tool TEXT NOT NULL,
+  user TEXT NOT NULL, time TEXT NOT NULL, status TEXT);
+CREATE INDEX IF NOT EXISTS runs_start ON runs (start_idx);
+CREATE INDEX IF NOT EXISTS runs_end ON runs (end_idx);
+CREATE TABLE IF NOT EXISTS index_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
+`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,15 +52,7 @@ CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, codec TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
--- Derived indexes (conveniences, never evidence). One B-tree each, keyed for the lookup it serves: by content
--- (32-byte SHA-256) and by path (the first 48 bits of SHA-256(path), confirmed by readers against the entry).
-CREATE TABLE IF NOT EXISTS file_by_hash (sha256 BLOB NOT NULL, idx INTEGER NOT NULL, role TEXT NOT NULL, PRIMARY KEY (sha256, idx, role)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS file_by_path (path_key INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (path_key, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, start_idx INTEGER NOT NULL, end_idx INTEGER, tool TEXT NOT NULL,
-  user TEXT NOT NULL, time TEXT NOT NULL, status TEXT);
-CREATE INDEX IF NOT EXISTS runs_start ON runs (start_idx);
-CREATE INDEX IF NOT EXISTS runs_end ON runs (end_idx);
-${INDEX_STATE}
+${DERIVED_SCHEMA}
 ${APPEND_ONLY.map(
   (t) => `
 CREATE TRIGGER IF NOT EXISTS ${t}_no_update BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, 'ffaudit: ${t} are append-only'); END;
@@ -47,6 +64,62 @@ CREATE TRIGGER IF NOT EXISTS head_no_shrink BEFORE UPDATE ON head WHEN NEW.size 
 `;
 
 export const EXPECTED_TRIGGERS = [...APPEND_ONLY.flatMap((t) => [`${t}_no_update`, `${t}_no_delete`]), 'head_no_delete', 'head_no_shrink'];
+
+const RUN_COLUMNS = 'id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status';
+
+/** Every statement the store runs, with how its rows come back. */
+const SQL = {
+  meta: ['SELECT value FROM meta WHERE key = ?'],
+  setMeta: ['INSERT INTO meta (key, value) VALUES (?, ?)'],
+  head: ['SELECT size, note FROM head WHERE id = 1'],
+  insertHead: ['INSERT INTO head (id, size, note) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, note = excluded.note'],
+  keep: ['INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)'],
+  entry: ['SELECT idx, leaf, data FROM entries WHERE idx = ?'],
+  entries: ['SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
+  entryData: ['SELECT idx, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
+  entriesOutside: ['SELECT idx, leaf, data FROM entries WHERE idx < 0 OR idx >= ? ORDER BY idx LIMIT ?'],
+  maxIdx: ['SELECT max(idx) AS m FROM entries'],
+  count: ['SELECT count(*) AS c FROM entries'],
+  node: ['SELECT hash FROM nodes WHERE level = ? AND idx = ?'],
+  leaf: ['SELECT leaf FROM entries WHERE idx = ?'],
+  nodesRange: ['SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?', 'raw'],
+  leavesRange: ['SELECT idx, leaf AS hash FROM entries WHERE idx >= ? AND idx <= ?', 'raw'],
+  packedNodes: [
+    "SELECT CAST(group_concat(hash, '' ORDER BY idx) AS BLOB), count(*), min(idx), max(idx), total(length(hash) <> 32) FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?",
+    'raw',
+  ],
+  packedLeaves: [
+    "SELECT CAST(group_concat(leaf, '' ORDER BY idx) AS BLOB), count(*), min(idx), max(idx), total(length(leaf) <> 32) FROM entries WHERE idx >= ? AND idx <= ?",
+    'raw',
+  ],
+  kept: ['SELECT size, note FROM checkpoints ORDER BY size'],
+  blob: ['SELECT codec, data, size FROM blobs WHERE sha256 = ?'],
+  blobHashes: ['SELECT sha256 FROM blobs ORDER BY sha256'],
+  putBlob: ['INSERT OR IGNORE INTO blobs (sha256, codec, size, data) VALUES (?, ?, ?, ?)'],
+  triggers: ["SELECT name FROM sqlite_master WHERE type = 'trigger'", 'pluck'],
+  // Derived indexes.
+  byHash: [
+    `WITH RECURSIVE ${SEGMENTS('file_by_hash')}
+     SELECT DISTINCT f.idx FROM segment CROSS JOIN file_by_hash f ON f.seg = segment.n AND f.sha256 = ? ORDER BY f.idx`,
+    'pluck',
+  ],
+  byHashRole: [
+    `WITH RECURSIVE ${SEGMENTS('file_by_hash')}
+     SELECT f.idx FROM segment CROSS JOIN file_by_hash f ON f.seg = segment.n AND f.sha256 = ? WHERE f.role = ? ORDER BY f.idx`,
+    'pluck',
+  ],
+  indexedSize: ['SELECT size FROM index_state WHERE id = 1', 'pluck'],
+  setIndexedSize: ['INSERT INTO index_state (id, size) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size'],
+  indexRun: [
+    `INSERT INTO runs (id, start_idx, end_idx, tool, user, time, status) VALUES (@id, @startIndex, @endIndex, @tool, @user, @time, @status)
+     ON CONFLICT (id) DO UPDATE SET end_idx = excluded.end_idx, status = excluded.status`,
+  ],
+  runs: [`SELECT ${RUN_COLUMNS} FROM runs ORDER BY start_idx`],
+  runsBetween: [`SELECT ${RUN_COLUMNS} FROM runs WHERE (@from IS NULL OR time >= @from) AND (@to IS NULL OR time <= @to) ORDER BY start_idx`],
+  runById: [`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`],
+  runByIndex: [`SELECT ${RUN_COLUMNS} FROM runs WHERE start_idx = ? OR end_idx = ?`],
+  runsByIdPrefix: [`SELECT ${RUN_COLUMNS} FROM runs WHERE substr(id, 1, ?) = ? ORDER BY start_idx LIMIT ?`],
+} as const;
 
 type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -74,32 +147,26 @@ const ROWS_PER_INSERT = 128;
 const multiInsertCache = new WeakMap<Database, Map<string, Statement>>();
 
 /**
- * Rows for one table, written with multi-row INSERT statements (prepared once per connection and row count).
- * With `sorted`, rows are held until the end of the transaction and inserted in key order (the first column):
- * index rows keyed by a hash land on random B-tree pages, and sorting a batch's rows turns that into one ordered
- * sweep.
+ * Rows for one table, written with multi-row INSERT statements (prepared once per connection and row count): one
+ * statement per 128 rows instead of one per row, which is most of the cost of a batched append.
  */
 class RowBuffer {
-  private rows: unknown[][] = [];
+  private values: unknown[] = [];
   constructor(
     private readonly db: Database,
     private readonly prefix: string,
     private readonly width: number,
-    private readonly sorted = false,
   ) {}
 
   add(...row: unknown[]): void {
-    this.rows.push(row);
-    if (!this.sorted && this.rows.length >= ROWS_PER_INSERT) this.flush();
+    for (const v of row) this.values.push(v);
+    if (this.values.length >= ROWS_PER_INSERT * this.width) this.flush();
   }
 
   flush(): void {
-    if (this.sorted) this.rows.sort((a, b) => compareKeys(a[0], b[0]));
-    for (let at = 0; at < this.rows.length; at += ROWS_PER_INSERT) {
-      const chunk = this.rows.slice(at, at + ROWS_PER_INSERT);
-      this.statement(chunk.length).run(chunk.flat());
-    }
-    this.rows = [];
+    if (this.values.length === 0) return;
+    this.statement(this.values.length / this.width).run(this.values);
+    this.values = [];
   }
 
   private statement(rows: number): Statement {
@@ -116,66 +183,55 @@ class RowBuffer {
   }
 }
 
-function compareKeys(a: unknown, b: unknown): number {
-  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return Buffer.compare(a, b);
-  return (a as number) - (b as number);
+/** Refuses a database laid out by another version of ffaudit. Unreadable metadata is left to verify to report. */
+function checkLayout(db: Database, path: string): void {
+  let v: unknown;
+  try {
+    v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get();
+  } catch {
+    return;
+  }
+  if (v !== undefined && v !== SCHEMA_VERSION) {
+    throw new FfauditError('STORE', `the ledger database ${path} has layout ${JSON.stringify(v)}; this ffaudit reads layout ${SCHEMA_VERSION}`);
+  }
 }
+
+// crypto.hash (Node ≥ 20.12) hashes in one call, without a Hash object per message.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+const sha256 = (s: string): Buffer => (oneShot ? oneShot('sha256', s, 'buffer') : crypto.createHash('sha256').update(s).digest());
 
 /** The path index key: the first 48 bits of SHA-256(path), an exact JavaScript integer. Collisions are harmless. */
 function pathKey(path: string): number {
-  return createHash('sha256').update(path).digest().readUIntBE(0, 6);
+  return sha256(path).readUIntBE(0, 6);
 }
 
 export class SqliteStore implements Store {
   readonly path: string;
   private readonly db: Database;
-  private readonly st: Record<string, Statement>;
+  private readonly prepared = new Map<string, Statement>();
   // Made once: better-sqlite3 builds a new wrapper function on every db.transaction() call.
   private readonly transaction: BetterSqlite3.Transaction<(fn: () => unknown) => unknown>;
 
   private constructor(path: string, db: Database) {
     this.path = path;
     this.db = db;
-    const p = (sql: string) => db.prepare(sql);
-    this.st = {
-      meta: p('SELECT value FROM meta WHERE key = ?'),
-      setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?)'),
-      head: p('SELECT size, note FROM head WHERE id = 1'),
-      insertHead: p('INSERT INTO head (id, size, note) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, note = excluded.note'),
-      keep: p('INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)'),
-      entry: p('SELECT idx, leaf, data FROM entries WHERE idx = ?'),
-      entries: p('SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').raw(),
-      entryData: p('SELECT idx, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').raw(),
-      entriesOutside: p('SELECT idx, leaf, data FROM entries WHERE idx < 0 OR idx >= ? ORDER BY idx LIMIT ?'),
-      insertEntry: p('INSERT INTO entries (idx, leaf, data) VALUES (?, ?, ?)'),
-      maxIdx: p('SELECT max(idx) AS m FROM entries'),
-      count: p('SELECT count(*) AS c FROM entries'),
-      node: p('SELECT hash FROM nodes WHERE level = ? AND idx = ?'),
-      leaf: p('SELECT leaf FROM entries WHERE idx = ?'),
-      nodesRange: p('SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?').raw(),
-      leavesRange: p('SELECT idx, leaf AS hash FROM entries WHERE idx >= ? AND idx <= ?').raw(),
-      packedNodes: p(
-        "SELECT CAST(group_concat(hash, '' ORDER BY idx) AS BLOB), count(*), min(idx), max(idx), total(length(hash) <> 32) FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?",
-      ).raw(),
-      packedLeaves: p(
-        "SELECT CAST(group_concat(leaf, '' ORDER BY idx) AS BLOB), count(*), min(idx), max(idx), total(length(leaf) <> 32) FROM entries WHERE idx >= ? AND idx <= ?",
-      ).raw(),
-      insertNode: p('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
-      kept: p('SELECT size, note FROM checkpoints ORDER BY size'),
-      blob: p('SELECT codec, data, size FROM blobs WHERE sha256 = ?'),
-      blobHashes: p('SELECT sha256 FROM blobs ORDER BY sha256'),
-      putBlob: p('INSERT OR IGNORE INTO blobs (sha256, codec, size, data) VALUES (?, ?, ?, ?)'),
-      byHash: p('SELECT DISTINCT idx FROM file_by_hash WHERE sha256 = ? ORDER BY idx').pluck(),
-      byHashRole: p('SELECT idx FROM file_by_hash WHERE sha256 = ? AND role = ? ORDER BY idx').pluck(),
-      indexRun: p(`INSERT INTO runs (id, start_idx, end_idx, tool, user, time, status) VALUES (@id, @startIndex, @endIndex, @tool, @user, @time, @status)
-        ON CONFLICT (id) DO UPDATE SET end_idx = excluded.end_idx, status = excluded.status`),
-      runs: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs ORDER BY start_idx'),
-      runsBetween: p(`SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs
-        WHERE (@from IS NULL OR time >= @from) AND (@to IS NULL OR time <= @to) ORDER BY start_idx`),
-      runById: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE id = ?'),
-      runByIndex: p('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE start_idx = ? OR end_idx = ?'),
-    };
     this.transaction = db.transaction((fn: () => unknown) => fn());
+  }
+
+  /**
+   * A statement, prepared on first use: a command prepares only what it runs (start-up time), and a damaged or
+   * partly dropped schema fails the query that needs it rather than every open.
+   */
+  private q(name: keyof typeof SQL): Statement {
+    let st = this.prepared.get(name);
+    if (!st) {
+      const [sql, mode] = SQL[name] as readonly [string, ('raw' | 'pluck')?];
+      st = this.db.prepare(sql);
+      if (mode === 'raw') st.raw();
+      if (mode === 'pluck') st.pluck();
+      this.prepared.set(name, st);
+    }
+    return st;
   }
 
   /** Opens (or with `create`, creates) the database at `path`. */
@@ -192,6 +248,7 @@ export class SqliteStore implements Store {
         db.pragma('cache_size = -16384');
       }
       if (opts.create) db.exec(SCHEMA);
+      else checkLayout(db, path);
       return new SqliteStore(path, db);
     } catch (e) {
       throw wrap(e, `opening ${path}`);
@@ -207,29 +264,26 @@ export class SqliteStore implements Store {
   }
 
   meta(key: string): string | undefined {
-    return this.run('reading metadata', () => (this.st.meta!.get(key) as { value: string } | undefined)?.value);
+    return this.run('reading metadata', () => (this.q('meta').get(key) as { value: string } | undefined)?.value);
   }
 
   setMeta(key: string, value: string): void {
-    this.run('writing metadata', () => this.st.setMeta!.run(key, value));
+    this.run('writing metadata', () => this.q('setMeta').run(key, value));
   }
 
   head(): Head | undefined {
-    const r = this.run('reading the head', () => this.st.head!.get() as { size: number; note: string } | undefined);
+    const r = this.run('reading the head', () => this.q('head').get() as { size: number; note: string } | undefined);
     return r ? { size: r.size, checkpoint: r.note } : undefined;
   }
 
   perfect(level: number, index: number): Buffer {
-    const r = (level === 0 ? this.st.leaf!.get(index) : this.st.node!.get(level, index)) as { hash?: Buffer; leaf?: Buffer } | undefined;
+    const r = (level === 0 ? this.q('leaf').get(index) : this.q('node').get(level, index)) as { hash?: Buffer; leaf?: Buffer } | undefined;
     const h = r?.hash ?? r?.leaf;
     if (!h) throw new FfauditError('STORE', `tree node ${level}/${index} is missing from the store`);
     return h;
   }
 
   appendTransaction<T>(fn: (tx: AppendTx) => T): T {
-    const st = this.st;
-    // Rows are buffered and written with multi-row INSERTs when the transaction's work is done: one statement per
-    // 128 rows instead of one per row, which is most of the cost of a batched append.
     const entries = new RowBuffer(this.db, 'INSERT INTO entries (idx, leaf, data) VALUES', 3);
     const nodes = new RowBuffer(this.db, 'INSERT INTO nodes (level, idx, hash) VALUES', 3);
     const tx: AppendTx = {
@@ -238,10 +292,10 @@ export class SqliteStore implements Store {
       insertEntry: (i, leaf, data) => entries.add(i, leaf, data),
       insertNode: (l, i, h) => nodes.add(l, i, h),
       setHead: (size, note, keep) => {
-        st.insertHead!.run(size, note);
-        if (keep) st.keep!.run(size, note);
+        this.q('insertHead').run(size, note);
+        if (keep) this.q('keep').run(size, note);
       },
-      putBlob: (sha, codec, data, size) => void st.putBlob!.run(sha, codec, size, data),
+      putBlob: (sha, codec, data, size) => void this.q('putBlob').run(sha, codec, size, data),
     };
     return this.run('appending to the ledger', () =>
       this.transaction.immediate(() => {
@@ -255,24 +309,38 @@ export class SqliteStore implements Store {
 
   indexedSize(): number {
     try {
-      return (this.db.prepare('SELECT size FROM index_state WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+      return (this.q('indexedSize').get() as number | undefined) ?? 0;
     } catch (e) {
-      if (/no such table/.test((e as Error).message)) return 0; // a ledger from before the table existed
+      if (/no such table/.test((e as Error).message)) return 0; // dropped: the next update rebuilds it
       throw wrap(e, 'reading the search index');
     }
   }
 
   indexTransaction(fn: (tx: IndexTx) => void): void {
-    const byHash = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_hash (sha256, idx, role) VALUES', 3, true);
-    const byPath = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_path (path_key, idx) VALUES', 2, true);
+    // Rows are collected, then inserted in key order: one sweep over the segment's B-tree pages instead of a
+    // random page per row (the entries read meanwhile push those pages out of the cache). Hex text sorts as the
+    // bytes it spells.
+    const hashRows: { seg: number; sha: string; idx: number; role: string }[] = [];
+    const pathRows: { seg: number; key: number; idx: number }[] = [];
     const tx: IndexTx = {
       indexedSize: () => this.indexedSize(),
-      indexFile: (sha, path, i, role) => {
-        if (sha && /^[0-9a-f]{64}$/.test(sha)) byHash.add(Buffer.from(sha, 'hex'), i, role);
-        byPath.add(pathKey(path), i);
+      indexFile: (sha, path, idx, role) => {
+        const seg = segmentOf(idx);
+        if (sha && /^[0-9a-f]{64}$/.test(sha)) hashRows.push({ seg, sha, idx, role });
+        pathRows.push({ seg, key: pathKey(path), idx });
       },
-      indexRun: (row) => void this.st.indexRun!.run(row),
-      setIndexedSize: (size) => void this.db.prepare('INSERT INTO index_state (id, size) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size').run(size),
+      indexRun: (row) => void this.q('indexRun').run(row),
+      setIndexedSize: (size) => void this.q('setIndexedSize').run(size),
+    };
+    const insertRows = () => {
+      const byHash = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_hash (seg, sha256, idx, role) VALUES', 4);
+      hashRows.sort((a, b) => a.seg - b.seg || (a.sha < b.sha ? -1 : a.sha > b.sha ? 1 : a.idx - b.idx));
+      for (const r of hashRows) byHash.add(r.seg, Buffer.from(r.sha, 'hex'), r.idx, r.role);
+      byHash.flush();
+      const byPath = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_path (seg, path_key, idx) VALUES', 3);
+      pathRows.sort((a, b) => a.seg - b.seg || a.key - b.key || a.idx - b.idx);
+      for (const r of pathRows) byPath.add(r.seg, r.key, r.idx);
+      byPath.flush();
     };
     // The indexes can always be rebuilt from the entries, so their commit need not wait for the disk: NORMAL in WAL
     // mode keeps the file consistent and may only lose the latest update on power loss, which the next one redoes.
@@ -280,10 +348,9 @@ export class SqliteStore implements Store {
     try {
       this.run('updating the search index', () =>
         this.transaction.immediate(() => {
-          this.db.exec(INDEX_STATE);
+          this.db.exec(DERIVED_SCHEMA);
           fn(tx);
-          byHash.flush();
-          byPath.flush();
+          insertRows();
         }),
       );
     } finally {
@@ -292,40 +359,40 @@ export class SqliteStore implements Store {
   }
 
   entry(index: number): StoredEntry | undefined {
-    const r = this.run('reading an entry', () => this.st.entry!.get(index) as { idx: number; leaf: Buffer; data: Buffer } | undefined);
+    const r = this.run('reading an entry', () => this.q('entry').get(index) as { idx: number; leaf: Buffer; data: Buffer } | undefined);
     return r ? { index: r.idx, leaf: r.leaf, data: r.data } : undefined;
   }
 
   entries(from: number, to: number): StoredEntry[] {
     return this.run('reading entries', () =>
-      (this.st.entries!.all(from, to) as [number, Buffer, Buffer][]).map((r) => ({ index: r[0], leaf: r[1], data: r[2] })),
+      (this.q('entries').all(from, to) as [number, Buffer, Buffer][]).map((r) => ({ index: r[0], leaf: r[1], data: r[2] })),
     );
   }
 
   entryData(from: number, to: number): { index: number; data: Buffer }[] {
-    return this.run('reading entries', () => (this.st.entryData!.all(from, to) as [number, Buffer][]).map((r) => ({ index: r[0], data: r[1] })));
+    return this.run('reading entries', () => (this.q('entryData').all(from, to) as [number, Buffer][]).map((r) => ({ index: r[0], data: r[1] })));
   }
 
   entriesOutside(size: number, limit: number): StoredEntry[] {
     return this.run('reading entries', () =>
-      (this.st.entriesOutside!.all(size, limit) as { idx: number; leaf: Buffer; data: Buffer }[]).map((r) => ({ index: r.idx, leaf: r.leaf, data: r.data })),
+      (this.q('entriesOutside').all(size, limit) as { idx: number; leaf: Buffer; data: Buffer }[]).map((r) => ({ index: r.idx, leaf: r.leaf, data: r.data })),
     );
   }
 
   maxEntryIndex(): number {
-    return this.run('reading entries', () => (this.st.maxIdx!.get() as { m: number | null }).m ?? -1);
+    return this.run('reading entries', () => (this.q('maxIdx').get() as { m: number | null }).m ?? -1);
   }
 
   entryCount(): number {
-    return this.run('reading entries', () => (this.st.count!.get() as { c: number }).c);
+    return this.run('reading entries', () => (this.q('count').get() as { c: number }).c);
   }
 
   keptCheckpoints(): { size: number; checkpoint: string }[] {
-    return this.run('reading checkpoints', () => (this.st.kept!.all() as { size: number; note: string }[]).map((r) => ({ size: r.size, checkpoint: r.note })));
+    return this.run('reading checkpoints', () => (this.q('kept').all() as { size: number; note: string }[]).map((r) => ({ size: r.size, checkpoint: r.note })));
   }
 
   nodesInRange(level: number, fromIndex: number, toIndex: number): Map<number, Buffer> {
-    const stmt = level === 0 ? this.st.leavesRange! : this.st.nodesRange!;
+    const stmt = level === 0 ? this.q('leavesRange') : this.q('nodesRange');
     const rows = this.run('reading tree nodes', () =>
       (level === 0 ? stmt.all(fromIndex, toIndex) : stmt.all(level, fromIndex, toIndex)) as [number, Buffer][],
     );
@@ -334,7 +401,7 @@ export class SqliteStore implements Store {
 
   packedHashes(level: number, fromIndex: number, toIndex: number): Buffer | undefined {
     const r = this.run('reading tree nodes', () =>
-      (level === 0 ? this.st.packedLeaves!.get(fromIndex, toIndex) : this.st.packedNodes!.get(level, fromIndex, toIndex)) as [Buffer | null, number, number | null, number | null, number],
+      (level === 0 ? this.q('packedLeaves').get(fromIndex, toIndex) : this.q('packedNodes').get(level, fromIndex, toIndex)) as [Buffer | null, number, number | null, number | null, number],
     );
     const [data, count, min, max, bad] = r;
     const n = toIndex - fromIndex + 1;
@@ -343,37 +410,37 @@ export class SqliteStore implements Store {
   }
 
   blob(sha256: string) {
-    return this.run('reading a blob', () => this.st.blob!.get(sha256) as { codec: string; data: Buffer; size: number } | undefined);
+    return this.run('reading a blob', () => this.q('blob').get(sha256) as { codec: string; data: Buffer; size: number } | undefined);
   }
 
   blobHashes(): string[] {
-    return this.run('reading blobs', () => (this.st.blobHashes!.all() as { sha256: string }[]).map((r) => r.sha256));
+    return this.run('reading blobs', () => (this.q('blobHashes').all() as { sha256: string }[]).map((r) => r.sha256));
   }
 
   indicesByFileHash(sha256: string): number[] {
     if (!/^[0-9a-f]{64}$/.test(sha256)) return [];
-    return this.run('searching', () => this.st.byHash!.all(Buffer.from(sha256, 'hex')) as number[]);
+    return this.run('searching', () => this.q('byHash').all(Buffer.from(sha256, 'hex')) as number[]);
   }
 
   indicesByFileHashRole(sha256: string, role: string): number[] {
     if (!/^[0-9a-f]{64}$/.test(sha256)) return [];
-    return this.run('searching', () => this.st.byHashRole!.all(Buffer.from(sha256, 'hex'), role) as number[]);
+    return this.run('searching', () => this.q('byHashRole').all(Buffer.from(sha256, 'hex'), role) as number[]);
   }
 
   runs(): RunIndexRow[] {
-    return this.run('reading runs', () => this.st.runs!.all() as RunIndexRow[]);
+    return this.run('reading runs', () => this.q('runs').all() as RunIndexRow[]);
   }
 
   runsBetween(from: string | null, to: string | null): RunIndexRow[] {
-    return this.run('reading runs', () => this.st.runsBetween!.all({ from, to }) as RunIndexRow[]);
+    return this.run('reading runs', () => this.q('runsBetween').all({ from, to }) as RunIndexRow[]);
   }
 
   runById(id: string): RunIndexRow | undefined {
-    return this.run('reading runs', () => this.st.runById!.get(id) as RunIndexRow | undefined);
+    return this.run('reading runs', () => this.q('runById').get(id) as RunIndexRow | undefined);
   }
 
   runByIndex(index: number): RunIndexRow | undefined {
-    return this.run('reading runs', () => this.st.runByIndex!.get(index, index) as RunIndexRow | undefined);
+    return this.run('reading runs', () => this.q('runByIndex').get(index, index) as RunIndexRow | undefined);
   }
 
   runsWhere(q: RunQuery): RunIndexRow[] {
@@ -402,29 +469,30 @@ export class SqliteStore implements Store {
       where.push('time <= ?');
       args.push(q.until);
     }
-    const files: [string, unknown][] = [];
-    if (q.fileSha256 !== undefined) files.push(['SELECT idx FROM file_by_hash WHERE sha256 = ?', Buffer.from(q.fileSha256, 'hex')]);
-    if (q.filePath !== undefined) files.push(['SELECT idx FROM file_by_path WHERE path_key = ?', pathKey(q.filePath)]);
-    for (const [sub, value] of files) {
-      where.push(`(start_idx IN (${sub}) OR end_idx IN (${sub}))`);
-      args.push(value as Buffer, value as Buffer);
+    const ctes: string[] = [];
+    const cteArgs: unknown[] = [];
+    const files: [string, string, unknown][] = [];
+    if (q.fileSha256 !== undefined) files.push(['file_by_hash', 'sha256', Buffer.from(q.fileSha256, 'hex')]);
+    if (q.filePath !== undefined) files.push(['file_by_path', 'path_key', pathKey(q.filePath)]);
+    for (const [table, column, value] of files) {
+      ctes.push(SEGMENTS(table, `${table}_segment`));
+      ctes.push(`${table}_hits(idx) AS (SELECT f.idx FROM ${table}_segment s CROSS JOIN ${table} f ON f.seg = s.n AND f.${column} = ?)`);
+      cteArgs.push(value);
+      where.push(`(start_idx IN (SELECT idx FROM ${table}_hits) OR end_idx IN (SELECT idx FROM ${table}_hits))`);
     }
     if (q.beforeStart !== undefined) {
       where.push('start_idx < ?');
       args.push(q.beforeStart);
     }
-    const sql = `SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs
+    const sql = `${ctes.length ? `WITH RECURSIVE ${ctes.join(', ')}` : ''}
+      SELECT ${RUN_COLUMNS} FROM runs
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_idx DESC LIMIT ?`;
-    return this.run('searching runs', () => this.db.prepare(sql).all(...args, q.limit) as RunIndexRow[]);
+    return this.run('searching runs', () => this.db.prepare(sql).all(...cteArgs, ...args, q.limit) as RunIndexRow[]);
   }
 
   runsByIdPrefix(prefix: string, limit: number): RunIndexRow[] {
     // substr rather than LIKE: the prefix is user input and may hold '%' or '_'.
-    return this.run('searching runs', () =>
-      this.db
-        .prepare('SELECT id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status FROM runs WHERE substr(id, 1, ?) = ? ORDER BY start_idx LIMIT ?')
-        .all(prefix.length, prefix, limit) as RunIndexRow[],
-    );
+    return this.run('searching runs', () => this.q('runsByIdPrefix').all(prefix.length, prefix, limit) as RunIndexRow[]);
   }
 
   /** SQLite's own check of the file's structure: an empty list when sound. */
@@ -444,7 +512,7 @@ export class SqliteStore implements Store {
 
   missingTriggers(): string[] {
     const have = new Set(
-      this.run('reading the schema', () => this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[]),
+      this.run('reading the schema', () => this.q('triggers').all() as string[]),
     );
     return EXPECTED_TRIGGERS.filter((t) => !have.has(t));
   }
