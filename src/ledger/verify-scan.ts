@@ -93,7 +93,9 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
 
   for (let a = start; a < end; a += chunk) {
     const b = Math.min(a + chunk, end);
-    const rows = read(() => store.entryData(a, b), []);
+    const packed = read(() => store.packedEntryData(a, b), undefined);
+    const rows = packed ? [] : read(() => store.entryData(a, b), []);
+    let offset = 0;
     const leaves = hashesFor(0, a, b - 1);
     // Stored interior nodes completed by leaves in [a, b) inside the block: node (l, i) completes at leaf
     // (i+1)·2^l − 1 and starts at i·2^l.
@@ -106,21 +108,24 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
     }
     let r = 0;
     for (let i = a; i < b; i++) {
-      const row = rows[r]?.index === i ? rows[r++] : undefined;
+      // undefined: no row; anything but a Buffer: a row whose value is not bytes (an attacker's TEXT).
+      let data: unknown;
+      if (packed) data = packed.data.subarray(offset, (offset += packed.lengths[i - a]!));
+      else if (rows[r]?.index === i) data = rows[r++]!.data;
       let leaf: Buffer;
-      if (row && !Buffer.isBuffer(row.data)) {
+      if (data !== undefined && !Buffer.isBuffer(data)) {
         problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i} is no longer stored as bytes` });
         problemAt.push(i);
         leaf = ZERO;
-      } else if (!row) {
+      } else if (data === undefined) {
         problems.push({ kind: 'entry-missing', index: i, detail: `entry ${i} was deleted` });
         problemAt.push(i);
         leaf = ZERO;
       } else {
         checked++;
-        leaf = hashLeaf(row.data);
+        leaf = hashLeaf(data);
         // A '$' first (memchr, a fraction of a substring search): most entries hold none.
-        if (row.data.indexOf(0x24) !== -1 && row.data.includes(BLOB_REF_MARK)) noteBlobRefs(row.data, i, blobRefs);
+        if (data.indexOf(0x24) !== -1 && data.includes(BLOB_REF_MARK)) noteBlobRefs(data, i, blobRefs);
         const stored = leaves(i);
         if (!stored || !leaf.equals(stored)) {
           problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
