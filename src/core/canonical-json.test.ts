@@ -104,6 +104,8 @@ describe('RFC 8785 canonical JSON', () => {
   it('refuses values that are not JSON, and nesting too deep to be an entry', () => {
     for (const v of [undefined, () => 1, Symbol('s'), 1n]) badInput(() => canonicalize(v), typeof v);
     badInput(() => canonicalize([undefined]), 'undefined in an array');
+    for (const v of [new Date(0), Buffer.from('ab'), new Map(), { at: new Date(0) }, { '10': 1, '9': Buffer.alloc(1) }]) badInput(() => canonicalize(v), Object.prototype.toString.call(v));
+    assert.equal(canonicalize(Object.assign(Object.create(null) as object, { b: 1, a: 2 })), '{"a":2,"b":1}');
     let deep: unknown = 1;
     for (let i = 0; i < 100; i++) deep = [deep];
     badInput(() => canonicalize(deep), 'depth 100');

@@ -15,6 +15,13 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 // String.prototype.isWellFormed (ES2024, in Node 20) is native and far cheaper than a regex per string.
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
+/** Only plain objects are JSON objects: a Date, a Buffer or a Map would be written by rules of their own. */
+function plain(value: object): Record<string, unknown> {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) throw new FfauditError('BAD_INPUT', `${value.constructor?.name ?? 'object'} is not a JSON value`);
+  return value as Record<string, unknown>;
+}
+
 function serialize(value: unknown, depth: number): string {
   if (depth > 64) throw new FfauditError('BAD_INPUT', 'JSON nested too deeply');
   if (value === null) return 'null';
@@ -36,7 +43,7 @@ function serialize(value: unknown, depth: number): string {
         for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + serialize(value[i], depth + 1);
         return `${out}]`;
       }
-      const obj = value as Record<string, unknown>;
+      const obj = plain(value);
       const keys = Object.keys(obj).sort();
       let out = '{';
       let first = true;
@@ -77,20 +84,37 @@ function ordered(value: unknown, depth: number): unknown {
       return value;
     case 'object': {
       if (value === null) return null;
+      // A value already in canonical order is returned as it is: only what must change is copied.
       if (Array.isArray(value)) {
-        const out = new Array<unknown>(value.length);
+        let out: unknown[] | undefined;
         for (let i = 0; i < value.length; i++) {
-          if (value[i] === undefined) throw new FfauditError('BAD_INPUT', 'undefined is not a JSON value');
-          out[i] = ordered(value[i], depth + 1);
+          const v: unknown = value[i];
+          if (v === undefined) throw new FfauditError('BAD_INPUT', 'undefined is not a JSON value');
+          const o = ordered(v, depth + 1);
+          if (o !== v) (out ??= value.slice())[i] = o;
         }
-        return out;
+        return out ?? value;
       }
-      const obj = value as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(obj).sort()) {
-        if (INDEX_KEY.test(k) || k === '__proto__' || !isWellFormed(k)) throw NOT_ORDERABLE;
+      const obj = plain(value);
+      const keys = Object.keys(obj);
+      let same = true;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        if (!isWellFormed(k) || k === '__proto__') throw NOT_ORDERABLE;
+        if (i > 0 && keys[i - 1]! > k) same = false;
+      }
+      const values = keys.map((k) => {
         const v = obj[k];
-        if (v !== undefined) out[k] = ordered(v, depth + 1);
+        const o = v === undefined ? undefined : ordered(v, depth + 1);
+        if (o !== v) same = false;
+        return o;
+      });
+      if (same) return obj; // enumerated in sorted order already, and JSON.stringify enumerates as Object.keys does
+      const out: Record<string, unknown> = {};
+      const order = keys.map((_, i) => i).sort((x, y) => (keys[x]! < keys[y]! ? -1 : 1));
+      for (const i of order) {
+        if (INDEX_KEY.test(keys[i]!)) throw NOT_ORDERABLE; // enumerated first, whatever the insertion order
+        if (values[i] !== undefined) out[keys[i]!] = values[i];
       }
       return out;
     }
