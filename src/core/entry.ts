@@ -94,7 +94,7 @@ export function encodeEntry(entry: EntryBase, putBlob: (sha256: string, bytes: B
 export function parseEntry(bytes: Uint8Array): EntryBase {
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')); // a view, not a copy
   } catch {
     throw new FfauditError('BAD_INPUT', 'entry is not JSON');
   }
