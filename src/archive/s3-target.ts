@@ -6,6 +6,7 @@
  * that honour it (AWS S3 does). Servers that ignore it (Ceph RGW 16) create a second version of an existing name,
  * so callers ask first about any name that may exist (src/archive/journal.ts says when).
  */
+import { createRequire } from 'node:module';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import { FfauditError } from '../core/errors.js';
 import { CHECKPOINT } from './layout.js';
@@ -66,12 +67,15 @@ export class S3Target implements ArchiveTarget {
     this.location = `s3://${loc.bucket}/${loc.prefix}${endpoint ? ` at ${endpoint}` : ''}`;
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await
   static async open(loc: S3Location, endpointFlag: string | undefined): Promise<S3Target> {
     const raw = endpointFlag ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
     const endpoint = raw ? checkEndpoint(raw) : undefined;
     // The SDK's notice about future Node versions would break our one-line stderr rule on every run.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    const s3 = await import('@aws-sdk/client-s3');
+    // Loaded here only, when an s3:// location is used. require() of the SDK's CommonJS build skips the named-export
+    // analysis an ESM import() runs over its large bundle: about 100 ms less per CLI run.
+    const s3 = createRequire(import.meta.url)('@aws-sdk/client-s3') as S3Module;
     const client = new s3.S3Client({
       ...(endpoint ? { endpoint } : {}),
       forcePathStyle: true,
