@@ -77,11 +77,12 @@ async function probeExisting(target: ArchiveTarget, names: readonly string[]): P
   return found;
 }
 
-/** The `checkpoints/<s>` the archive holds beyond `size` (left by a run that stopped before publishing, or forged). */
+/**
+ * The `checkpoints/<s>` the archive holds with `size < s ≤ localSize` (left by a run that stopped before
+ * publishing, or forged). Larger ones cannot be this log's; a full run and `verify --from` check those.
+ */
 async function listCheckpointsBeyond(target: ArchiveTarget, size: number, localSize: number): Promise<string[]> {
-  // Up to the largest number with as many digits as the local size: a window costs what it holds.
-  const through = Math.max(localSize, 10 ** String(localSize).length - 1);
-  const lists = await Promise.all(checkpointHistoryWindows(size, through).map((w) => target.listRange(CHECKPOINTS_DIR, w.after, w.through)));
+  const lists = await Promise.all(checkpointHistoryWindows(size, localSize).map((w) => target.listRange(CHECKPOINTS_DIR, w.after, w.through)));
   return lists.flat().filter((n) => (parseCheckpointHistoryPath(n) ?? -1) > size);
 }
 
