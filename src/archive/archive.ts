@@ -233,7 +233,9 @@ async function planIncremental(ledger: Ledger, target: ArchiveTarget, previousSi
   const entriesFrom = Math.floor(previousSize / TILE_WIDTH) * TILE_WIDTH;
   let entries: Buffer[] = [];
   let named: { sha: string; fresh: boolean }[];
-  if (size - entriesFrom <= KEEP_ENTRIES) {
+  if (size === previousSize) {
+    named = []; // nothing new: no entry to read
+  } else if (size - entriesFrom <= KEEP_ENTRIES) {
     entries = readEntries(ledger, entriesFrom, size);
     named = blobsNamedBy(ledger, entries.slice(previousSize - entriesFrom));
   } else {
