@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmark: `ffaudit archive` to S3 with Object Lock, beside raw PutObject of the same SDK on the same server.
 //
-//   node bench/archive.mjs [--entries 100000] [--reports N] [--concurrency 32] [--skip-raw]
+//   node bench/archive.mjs [--entries 100000] [--reports N] [--concurrency 32] [--skip-raw] [--incremental-only]
+//                          [--repeat 3]
 //
 // 1. Builds a ledger of --entries entries, each with a report blob (the first --reports of them; default: all).
 // 2. Learns the sizes of the objects an archive of it holds (by archiving it into a scratch directory).
@@ -9,13 +10,14 @@
 //    concurrency, into a fresh bucket, before and after ffaudit's own run into another fresh bucket. Prints both
 //    throughputs and the ratio against the mean of the two raw runs (target ≥ 80 %).
 // 4. Incremental: 100 new entries (with reports) archived into that archive, in-process and through the CLI
-//    (target < 2 s).
+//    (target < 2 s), --repeat times each, on the archive built once. --incremental-only skips the raw baseline and
+//    the scratch-directory archive (it implies --skip-raw). Every figure is printed with the load average.
 // Needs FFAUDIT_TEST_S3_ENDPOINT and AWS credentials (eval "$(scripts/s3-test-server.sh start DIR)"); run
 // `npm run build` first.
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -34,6 +36,9 @@ const opt = (name, def) => {
 const ENTRIES = opt('entries', 100_000);
 const REPORTS = opt('reports', ENTRIES);
 const CONCURRENCY = opt('concurrency', 32);
+const REPEAT = opt('repeat', 3);
+const INCREMENTAL_ONLY = args.includes('--incremental-only');
+const load = () => `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
 const endpoint = process.env.FFAUDIT_TEST_S3_ENDPOINT;
 if (!endpoint) {
   console.error('set FFAUDIT_TEST_S3_ENDPOINT and AWS credentials: eval "$(scripts/s3-test-server.sh start DIR)"');
@@ -64,7 +69,7 @@ function addRuns(ledger, from, count, withReports) {
         const data = report(i);
         const sha = createHash('sha256').update(data).digest('hex');
         blobs.push([sha, data]);
-        entry.report = { $blob: sha, size: data.length };
+        entry.report_sha256 = sha; // as a run's end entry names its report
       }
       entries.push(entry);
     }
@@ -85,10 +90,11 @@ console.log(`ledger: ${ENTRIES} entries, ${REPORTS} reports, built in ${((perfor
 // The object sizes, from an archive of the same ledger into a scratch directory (no S3 involved).
 const retention = parseRetention('governance', '1d');
 const scratch = join(work, 'sizes');
+const sizes = [];
+if (!INCREMENTAL_ONLY) {
 const dirTarget = await openTarget(scratch, { create: true });
 await archiveLedger(ledger, dirTarget, { retention });
 await dirTarget.finish();
-const sizes = [];
 const walk = (d) => {
   for (const e of readdirSync(d, { withFileTypes: true })) {
     if (e.name === '.incoming' || e.name === 'checkpoint') continue; // the checkpoint is a link to checkpoints/<size>
@@ -99,6 +105,7 @@ const walk = (d) => {
 walk(scratch);
 sizes.push(Buffer.byteLength(ledger.checkpoint())); // the latest checkpoint: an object of its own on S3
 spawnSync('chattr', ['-R', '-i', scratch], { stdio: 'ignore' });
+}
 const bytes = sizes.reduce((a, b) => a + b, 0);
 
 // Raw baseline: the same number of objects of the same sizes, with the same retention, checksum and concurrency,
@@ -126,7 +133,7 @@ async function rawPuts() {
   );
   return (performance.now() - t0) / 1000;
 }
-const SKIP_RAW = args.includes('--skip-raw'); // only the incremental figures
+const SKIP_RAW = INCREMENTAL_ONLY || args.includes('--skip-raw'); // only the incremental figures
 const raw1 = SKIP_RAW ? 0 : await rawPuts();
 const archiveBucket = await newBucket();
 const target = await openTarget(`s3://${archiveBucket}/log`);
@@ -137,35 +144,41 @@ const raw2 = SKIP_RAW ? 0 : await rawPuts();
 const rawSeconds = (raw1 + raw2) / 2;
 if (!SKIP_RAW) console.log(`raw runs: ${raw1.toFixed(1)} s before, ${raw2.toFixed(1)} s after`);
 const rate = (n, s) => (n / s).toFixed(1);
-console.log(`objects: ${sizes.length} written by each (ffaudit: ${result.written.tiles + result.written.bundles + result.written.blobs + 3}) (${(bytes / 1e6).toFixed(1)} MB; ${result.written.tiles} tiles, ${result.written.bundles} bundles, ${result.written.blobs} reports)`);
-if (!SKIP_RAW) console.log(`raw PutObject : ${rawSeconds.toFixed(1)} s, ${rate(sizes.length, rawSeconds)} objects/s, ${rate(bytes / 1e6, rawSeconds)} MB/s`);
-console.log(`ffaudit archive: ${ffauditSeconds.toFixed(1)} s, ${rate(sizes.length, ffauditSeconds)} objects/s, ${rate(bytes / 1e6, ffauditSeconds)} MB/s`);
-if (!SKIP_RAW) console.log(`ratio ffaudit/raw: ${((rawSeconds / ffauditSeconds) * 100).toFixed(0)} % (target ≥ 80 %)`);
-
-// Incremental: 100 new entries with their reports, in-process and through the CLI; and what listing alone costs.
-t = performance.now();
-await Promise.all(['tile/', 'checkpoints/', 'vkey', ...[...'0123456789abcdef'].map((c) => `blob/${c}`)].map((p) => target.list(p)));
-console.log(`listing the archive (what every incremental run reads first): ${(performance.now() - t).toFixed(0)} ms`);
-addRuns(ledger, ENTRIES, 100, () => true);
-{
-  // The local part of an incremental run: finding the reports the archived entries already name.
-  const t0 = performance.now();
-  let mentions = 0;
-  for (let a = 0; a < ENTRIES; a += 4096) for (const row of ledger.store.entries(a, Math.min(a + 4096, ENTRIES))) mentions += row.data.toString('latin1').match(/[0-9a-f]{64}/g)?.length ?? 0;
-  console.log(`scanning the ${ENTRIES} archived entries for the reports they name: ${(performance.now() - t0).toFixed(0)} ms (${mentions} mentions)`);
+const total = result.written.tiles + result.written.bundles + result.written.blobs + 3;
+console.log(`full archive: ${total} objects (${result.written.tiles} tiles, ${result.written.bundles} bundles, ${result.written.blobs} reports) in ${ffauditSeconds.toFixed(1)} s, ${rate(total, ffauditSeconds)} objects/s; ${load()}`);
+if (!SKIP_RAW) {
+  console.log(`objects: ${sizes.length} written by each (${(bytes / 1e6).toFixed(1)} MB)`);
+  console.log(`raw PutObject : ${rawSeconds.toFixed(1)} s, ${rate(sizes.length, rawSeconds)} objects/s, ${rate(bytes / 1e6, rawSeconds)} MB/s`);
+  console.log(`ffaudit archive: ${ffauditSeconds.toFixed(1)} s, ${rate(sizes.length, ffauditSeconds)} objects/s, ${rate(bytes / 1e6, ffauditSeconds)} MB/s`);
+  console.log(`ratio ffaudit/raw: ${((rawSeconds / ffauditSeconds) * 100).toFixed(0)} % (target ≥ 80 %)`);
 }
-t = performance.now();
-const inc = await archiveLedger(ledger, target, { retention, concurrency: CONCURRENCY });
-const incSeconds = (performance.now() - t) / 1000;
-console.log(`incremental (in-process): 100 entries + 100 reports into a ${ENTRIES}-entry archive: ${incSeconds.toFixed(2)} s (${inc.written.blobs + inc.written.tiles + inc.written.bundles + 1} objects written; target < 2 s)`);
+
+// Incremental: 100 new entries with their reports each time, in-process and through the CLI, on the archive built
+// once above.
+let size = ENTRIES;
+for (let r = 0; r < REPEAT; r++) {
+  addRuns(ledger, size, 100, () => true);
+  size += 100;
+  const t0 = performance.now();
+  const inc = await archiveLedger(ledger, target, { retention, concurrency: CONCURRENCY });
+  const s = (performance.now() - t0) / 1000;
+  const objects = inc.written.blobs + inc.written.tiles + inc.written.bundles + 2;
+  console.log(`incremental (in-process) ${r + 1}: 100 entries + 100 reports into a ${size - 100}-entry archive: ${s.toFixed(2)} s (${inc.mode}, ${objects} objects written, ${inc.alreadyThere} already there; target < 2 s); ${load()}`);
+}
 target.close();
-addRuns(ledger, ENTRIES + 100, 100, () => true);
 ledger.close();
-t = performance.now();
-const cli = spawnSync(process.execPath, [join(root, 'bin/ffaudit.js'), '--ledger', dir, 'archive', '--to', `s3://${archiveBucket}/log`, '--retain', '1d'], { encoding: 'utf8' });
-const cliSeconds = (performance.now() - t) / 1000;
-if (cli.status !== 0) console.error(cli.stderr);
-console.log(`incremental (ffaudit archive CLI, process start included): ${cliSeconds.toFixed(2)} s`);
+for (let r = 0; r < REPEAT; r++) {
+  const l = Ledger.open({ dir, explicit: true });
+  addRuns(l, size, 100, () => true);
+  size += 100;
+  l.close();
+  const t0 = performance.now();
+  const cli = spawnSync(process.execPath, [join(root, 'bin/ffaudit.js'), '--ledger', dir, 'archive', '--to', `s3://${archiveBucket}/log`, '--retain', '1d', '--json'], { encoding: 'utf8' });
+  const s = (performance.now() - t0) / 1000;
+  if (cli.status !== 0) console.error(cli.stderr);
+  const inc = JSON.parse(cli.stdout);
+  console.log(`incremental (ffaudit archive CLI, process start included) ${r + 1}: ${s.toFixed(2)} s (${inc.mode}, ${inc.written.blobs} reports written); ${load()}`);
+}
 console.log(`machine: ${cpus().length} CPUs (nproc), loaded by other work while measuring`);
 client.destroy();
 rmSync(work, { recursive: true, force: true });

@@ -1,24 +1,30 @@
 /**
- * `ffaudit archive`: copies the log out as c2sp.org/tlog-tiles static files, plus its verifier key and every
- * stored blob, into a write-once target.
+ * `ffaudit archive`: copies the log out as c2sp.org/tlog-tiles static files, plus its verifier key and the stored
+ * blobs its entries name, into a write-once target.
  *
- * Incremental from what the target holds, never from local memory: the archive's own checkpoint says how far it
- * got (every tile of that size, and every blob its entries name, was written before it), and the target is asked
- * about everything else (a run killed half-way may have left objects beyond that checkpoint): name by name when
- * few are in doubt, by listing the whole archive otherwise.
  * Objects are written in an order that keeps the archive valid at every moment: tiles, bundles and blobs first,
- * then `checkpoints/<size>`, then the latest `checkpoint`. Before writing anything, the local log must be an
- * append-only extension of the archived checkpoint (RFC 9162 §2.1.4 consistency proof); otherwise nothing is
- * written and the finding is returned.
+ * then `checkpoints/<size>`, then the latest `checkpoint`. So a checkpoint in the archive implies that every tile
+ * of its size, and every blob its entries name, is there. Before writing anything, the archive's checkpoint must
+ * be signed by the ledger's key and the local log must be an append-only extension of it (RFC 9162 §2.1.4
+ * consistency proof against the local tree); otherwise nothing is written and the finding is returned.
+ *
+ * Incremental runs (the archive has a checkpoint at size M) cost what the new entries cost: they write the tiles a
+ * tree of the local size has and a tree of size M has not, and the blobs named by entries M and up, read with one
+ * ranged read. They ask the archive only about checkpoints left beyond M (one listing of that range) and, on
+ * targets that could store a name twice, about names that may exist already: blobs an older entry may have named
+ * too, and everything of the new range when the journal says an earlier run stopped half-way (journal.ts).
+ * A full run (`full`, or an archive without a checkpoint) lists the whole archive and writes whatever is missing,
+ * including blobs no entry names: it repairs any archive, whatever happened to it.
  */
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { FfauditError } from '../core/errors.js';
 import { consistencyProof, hashLeaf, verifyConsistency } from '../core/merkle.js';
-import { checkNote } from '../core/note.js';
+import { checkNote, parseVerifierKey } from '../core/note.js';
 import { encodeEntryBundle, encodeHashTile, hashPerfect, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Problem } from '../ledger/verify.js';
-import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
+import { clearPendingRun, readPendingRun, writePendingRun } from './journal.js';
+import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, checkpointHistoryWindows, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
 import type { Retention } from './retention.js';
 import type { ArchiveTarget } from './target.js';
@@ -28,15 +34,19 @@ export interface ArchiveOptions {
   /** PUTs in flight at once. */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** List the whole archive and write whatever is missing (repairs any archive); default: incremental. */
+  full?: boolean;
 }
 
 export interface ArchiveResult {
   ok: boolean;
-  /** Findings that stopped the archive (fork, rollback); nothing was written when there are any. */
+  /** Findings that stopped the archive (fork, rollback, a forged checkpoint); nothing was written when there are any. */
   problems: Problem[];
   /** The archive's size before and after. */
   previousSize: number;
   size: number;
+  /** `full` when the whole archive was listed (first run, --full, or too much in doubt). */
+  mode: 'incremental' | 'full';
   written: { tiles: number; bundles: number; blobs: number; checkpoint: boolean; vkey: boolean };
   /** Objects that were already there (a previous run, perhaps interrupted). */
   alreadyThere: number;
@@ -67,54 +77,97 @@ async function probeExisting(target: ArchiveTarget, names: readonly string[]): P
   return found;
 }
 
+/**
+ * The `checkpoints/<s>` the archive holds with `size < s ≤ localSize` (left by a run that stopped before
+ * publishing, or forged). Larger ones cannot be this log's; a full run and `verify --from` check those.
+ */
+async function listCheckpointsBeyond(target: ArchiveTarget, size: number, localSize: number): Promise<string[]> {
+  const lists = await Promise.all(checkpointHistoryWindows(size, localSize).map((w) => target.listRange(CHECKPOINTS_DIR, w.after, w.through)));
+  return lists.flat().filter((n) => (parseCheckpointHistoryPath(n) ?? -1) > size);
+}
+
 const IS_HEX = new Uint8Array(256);
 for (const c of '0123456789abcdef') IS_HEX[c.charCodeAt(0)] = 1;
 
 /** Beyond this many names in doubt, one listing of the whole archive is cheaper than asking name by name. */
 const PROBE_LIMIT = 512;
+/** An incremental run keeps the entries it reads in memory up to this many (a few MB). */
+const KEEP_ENTRIES = 8192;
 
-/**
- * The local blobs an archive of size `archivedSize` holds for certain: those whose hash appears in an entry below
- * that size. A run writes every blob before it publishes its checkpoint, so whatever those entries name (a report
- * by `report_sha256`, a large field by `$blob`) was written then. Any 64-hex-digit string counts as a mention.
- */
-function blobsCoveredBy(ledger: Ledger, archivedSize: number, local: ReadonlySet<string>): Set<string> {
-  const covered = new Set<string>();
-  const CHUNK = 4096;
-  for (let a = 0; a < archivedSize && covered.size < local.size; a += CHUNK) {
-    for (const row of ledger.store.entries(a, Math.min(a + CHUNK, archivedSize))) {
-      // Runs of exactly 64 lowercase hex digits, found byte by byte (much cheaper than decoding and a regex).
-      const d = row.data;
-      let run = 0;
-      for (let i = 0; i <= d.length; i++) {
-        if (i < d.length && IS_HEX[d[i]!] === 1) {
-          run++;
-          continue;
-        }
-        if (run === 64) {
-          const h = d.toString('latin1', i - 64, i);
-          if (local.has(h)) covered.add(h);
-        }
-        run = 0;
-      }
+/** Runs of exactly 64 lowercase hex digits in an entry's bytes, found byte by byte (cheaper than a regex). */
+function hexMentions(d: Buffer): string[] {
+  const out: string[] = [];
+  let run = 0;
+  for (let i = 0; i <= d.length; i++) {
+    if (i < d.length && IS_HEX[d[i]!] === 1) {
+      run++;
+      continue;
     }
+    if (run === 64) out.push(d.toString('latin1', i - 64, i));
+    run = 0;
   }
-  return covered;
+  return out;
 }
 
-/** Checks the local log extends the archived checkpoint; returns the findings (none when it does). */
-function checkExtension(ledger: Ledger, head: SignedCheckpoint, archived: string): { problems: Problem[]; size: number } {
+/**
+ * The stored blobs the given entries name: any 64-hex-digit string that is a stored blob's hash counts (a
+ * `report_sha256`, a `{"$blob": …}` field). `fresh` marks a run's own report (top-level `report_sha256`): it is
+ * stored by the run that names it, so no older entry names it. Other blobs (a large field moved out of an entry)
+ * are shared by every entry with the same value, so an older entry may have named them already.
+ */
+function blobsNamedBy(ledger: Ledger, rows: readonly Buffer[]): { sha: string; fresh: boolean }[] {
+  const found = new Map<string, boolean>();
+  for (const data of rows) {
+    const mentions = hexMentions(data);
+    if (mentions.length === 0) continue;
+    let report: unknown;
+    try {
+      report = (JSON.parse(data.toString('utf8')) as { report_sha256?: unknown }).report_sha256;
+    } catch {
+      report = undefined; // checked against its leaf hash already; a blob it names is simply not fresh
+    }
+    for (const sha of mentions) {
+      const fresh = sha === report;
+      if (found.has(sha)) {
+        if (fresh) found.set(sha, true);
+        continue;
+      }
+      if (ledger.store.blob(sha) !== undefined) found.set(sha, fresh);
+    }
+  }
+  return [...found].map(([sha, fresh]) => ({ sha, fresh }));
+}
+
+/** Whether a signed-note vkey text signs this checkpoint. */
+function signedBy(cp: SignedCheckpoint, vkey: string): boolean {
+  try {
+    return checkNote(cp.parsed, [parseVerifierKey(vkey)]) === 'ok';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks that an archived checkpoint (`name` in the archive) is signed by this ledger's key and that the local log
+ * extends it; returns its size and the findings (none when it does).
+ */
+async function checkExtension(ledger: Ledger, target: ArchiveTarget, head: SignedCheckpoint, text: string, name: string): Promise<{ problems: Problem[]; size: number }> {
   let cp: SignedCheckpoint;
   try {
-    cp = parseSignedCheckpoint(archived);
+    cp = parseSignedCheckpoint(text);
   } catch (e) {
-    throw new FfauditError('ARCHIVE', `the archive's checkpoint is malformed: ${(e as Error).message}`);
+    return { size: 0, problems: [{ kind: 'checkpoint-signature-invalid', detail: `the archive's ${name} is malformed (${(e as Error).message}): it was altered in the archive` }] };
   }
   if (cp.origin !== ledger.origin) {
     throw new FfauditError('ARCHIVE', `the archive holds another log (origin ${JSON.stringify(cp.origin)}, not ${JSON.stringify(ledger.origin)})`);
   }
   if (checkNote(cp.parsed, [ledger.verifier]) !== 'ok') {
-    return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: "the archive's checkpoint is not signed by this ledger's key: the key, and the history with it, were replaced" }] };
+    // Signed by the archive's own, different key: the local key was replaced. Otherwise the checkpoint is forged.
+    const vkey = (await target.get(VKEY))?.data.toString('utf8').trim();
+    if (vkey !== undefined && vkey !== ledger.vkey.trim() && signedBy(cp, vkey)) {
+      return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: `the archive's ${name} is signed by the archive's key, not this ledger's: the key, and the history with it, were replaced` }] };
+    }
+    return { size: cp.size, problems: [{ kind: 'checkpoint-signature-invalid', size: cp.size, detail: `the archive's ${name} (size ${cp.size}) is not validly signed by this log's key: it was forged or altered in the archive` }] };
   }
   if (cp.size > head.size) {
     return { size: cp.size, problems: [{ kind: 'rollback', size: cp.size, detail: `the archive already holds ${cp.size} entries but the local log only ${head.size}: entries were removed or an older copy was restored` }] };
@@ -126,9 +179,9 @@ function checkExtension(ledger: Ledger, head: SignedCheckpoint, archived: string
   return { size: cp.size, problems: [] };
 }
 
-/** Reads entries [from, to), checking each against its stored leaf hash; the stored tree is never trusted blindly. */
+/** Reads entries [from, to) with one ranged read, checking each against its stored leaf hash. */
 function readEntries(ledger: Ledger, from: number, to: number): Buffer[] {
-  const rows = ledger.store.entries(from, to);
+  const rows = ledger.store.entryData(from, to);
   if (rows.length !== to - from) throw new FfauditError('INTEGRITY', `entries ${from} to ${to - 1} are not all in the store: run ffaudit verify`);
   return rows.map((r, k) => {
     if (r.index !== from + k || !hashLeaf(r.data).equals(ledger.store.perfect(0, r.index))) {
@@ -143,6 +196,71 @@ function tileHashes(ledger: Ledger, t: TileRef & { level: number }): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < t.width; i++) out.push(ledger.store.perfect(t.level * TILE_HEIGHT, t.index * TILE_WIDTH + i));
   return out;
+}
+
+/** What a run writes, and what it knows the archive holds already. */
+interface Plan {
+  tiles: TileRef[];
+  blobs: string[];
+  existing: Set<string>;
+  /** `checkpoints/<s>` beyond the archived size, to check before anything is written. */
+  leftovers: string[];
+  /** Entries read (and checked) already, from `entriesFrom` on. */
+  entries: Buffer[];
+  entriesFrom: number;
+}
+
+async function planFull(ledger: Ledger, target: ArchiveTarget, previousSize: number, size: number): Promise<Plan> {
+  const existing = await listExisting(target);
+  return {
+    tiles: tilesForSize(size),
+    blobs: ledger.store.blobHashes(),
+    existing,
+    leftovers: [...existing].filter((n) => (parseCheckpointHistoryPath(n) ?? -1) > previousSize),
+    entries: [],
+    entriesFrom: size,
+  };
+}
+
+/** From the archive's checkpoint at `previousSize` on; undefined when so much is in doubt that a full run is cheaper. */
+async function planIncremental(ledger: Ledger, target: ArchiveTarget, previousSize: number, size: number): Promise<Plan | undefined> {
+  const leftovers = listCheckpointsBeyond(target, previousSize, size);
+  leftovers.catch(() => undefined); // awaited below; the local work runs meanwhile
+  const old = new Set(tilesForSize(previousSize).map((t) => tilePath(t)));
+  const tiles = tilesForSize(size).filter((t) => !old.has(tilePath(t)));
+  // The new tiles start at the level-0 tile that holds entry previousSize: read from there, once.
+  // Kept in memory for the bundles when few; a long range is scanned in chunks and read again per bundle.
+  const entriesFrom = Math.floor(previousSize / TILE_WIDTH) * TILE_WIDTH;
+  let entries: Buffer[] = [];
+  let named: { sha: string; fresh: boolean }[];
+  if (size === previousSize) {
+    named = []; // nothing new: no entry to read
+  } else if (size - entriesFrom <= KEEP_ENTRIES) {
+    entries = readEntries(ledger, entriesFrom, size);
+    named = blobsNamedBy(ledger, entries.slice(previousSize - entriesFrom));
+  } else {
+    const all = new Map<string, boolean>();
+    for (let a = previousSize; a < size; a += KEEP_ENTRIES) {
+      for (const b of blobsNamedBy(ledger, readEntries(ledger, a, Math.min(size, a + KEEP_ENTRIES)))) all.set(b.sha, (all.get(b.sha) ?? false) || b.fresh);
+    }
+    named = [...all].map(([sha, fresh]) => ({ sha, fresh }));
+  }
+  // Names that may exist already. A directory refuses to create a name twice by itself; elsewhere, after a run
+  // that stopped half-way everything new is in doubt, and otherwise only blobs an older entry may have named.
+  let doubt: string[] = [];
+  if (!target.exclusiveCreate) {
+    doubt =
+      readPendingRun(ledger.dir, target.location) !== undefined
+        ? [...tiles.map((t) => tilePath(t)), ...named.map((b) => blobPath(b.sha))]
+        : named.filter((b) => !b.fresh).map((b) => blobPath(b.sha));
+  }
+  if (doubt.length > PROBE_LIMIT) {
+    await leftovers;
+    return undefined;
+  }
+  const [existing, beyond] = await Promise.all([probeExisting(target, doubt), leftovers]);
+  for (const n of beyond) existing.add(n);
+  return { tiles, blobs: named.map((b) => b.sha), existing, leftovers: beyond, entries, entriesFrom: entries.length > 0 ? entriesFrom : size };
 }
 
 export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts: ArchiveOptions): Promise<ArchiveResult> {
@@ -160,60 +278,59 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
     problems: [],
     previousSize: 0,
     size,
+    mode: 'incremental',
     written: { tiles: 0, bundles: 0, blobs: 0, checkpoint: false, vkey: false },
     alreadyThere: 0,
   };
+  // Whether the target takes locked writes: asked meanwhile, awaited before the first write.
+  const ready = target.prepare();
+  ready.catch(() => undefined);
 
   // 1. Where the archive stands, and whether we extend it.
   const archived = await readArchiveCheckpointText(target);
   if (archived !== undefined) {
-    const ext = checkExtension(ledger, head, archived);
+    const ext = await checkExtension(ledger, target, head, archived, CHECKPOINT);
     result.previousSize = ext.size;
     if (ext.problems.length) return { ...result, ok: false, problems: ext.problems, size: ext.size };
   }
-  // What the archive holds: everything its published checkpoint covers (tiles and blobs written before it) is
-  // there; anything else in doubt is asked for, one by one when few, else by listing the whole archive.
-  const localBlobs = ledger.store.blobHashes();
-  const knownTiles = new Set(tilesForSize(result.previousSize).map((t) => tilePath(t)));
-  const covered = result.previousSize > 0 ? blobsCoveredBy(ledger, result.previousSize, new Set(localBlobs)) : new Set<string>();
-  const inDoubt = [
-    ...tilesForSize(size).map((t) => tilePath(t)).filter((n) => !knownTiles.has(n)),
-    ...localBlobs.filter((sha) => !covered.has(sha)).map((sha) => blobPath(sha)),
-    VKEY,
-    checkpointHistoryPath(size),
-  ];
-  const probing = target.parallelListing && result.previousSize > 0 && inDoubt.length <= PROBE_LIMIT;
-  const existing = probing ? await probeExisting(target, inDoubt) : await listExisting(target);
-  if (probing) {
-    for (const n of knownTiles) existing.add(n);
-    for (const sha of covered) existing.add(blobPath(sha));
+  let plan = opts.full || archived === undefined ? undefined : await planIncremental(ledger, target, result.previousSize, size);
+  if (!plan) {
+    result.mode = 'full';
+    plan = await planFull(ledger, target, result.previousSize, size);
   }
+  const { existing } = plan;
   // Checkpoints beyond the published one (left by an interrupted run) must belong to this same history too.
-  for (const name of existing) {
-    const s = parseCheckpointHistoryPath(name);
-    if (s === undefined || s <= result.previousSize) continue;
+  for (const name of plan.leftovers) {
     const there = await target.get(name);
     if (!there) continue;
-    const ext = checkExtension(ledger, head, there.data.toString('utf8'));
+    const ext = await checkExtension(ledger, target, head, there.data.toString('utf8'), name);
     if (ext.problems.length) return { ...result, ok: false, problems: ext.problems };
   }
 
   // 2. What is missing. Tiles come from the store's nodes, checked bottom-up: leaves against the entries' bytes,
-  // each full tile against the hash the level above holds for it, and the whole against the signed root.
-  const root = rootFromTiles(size, (t) => tileHashes(ledger, t as TileRef & { level: number }));
+  // each full tile against the hash the level above holds for it, and the right edge of the tree (the tiles the
+  // root is made of, which hold every new hash a full tile is checked against) against the signed root.
+  const edge = new Map<string, Buffer[]>();
+  const root = rootFromTiles(size, (t) => {
+    const name = tilePath(t);
+    let hashes = edge.get(name);
+    if (!hashes) edge.set(name, (hashes = tileHashes(ledger, t as TileRef & { level: number })));
+    return hashes;
+  });
   if (!root.equals(head.root)) throw new FfauditError('INTEGRITY', "the log's stored tree does not match its signed checkpoint: run ffaudit verify");
-  await target.prepare();
+  const entriesOf = (from: number, to: number): Buffer[] =>
+    from >= plan.entriesFrom ? plan.entries.slice(from - plan.entriesFrom, to - plan.entriesFrom) : readEntries(ledger, from, to);
 
   type Job = { name: string; make: () => Buffer; kind: 'tiles' | 'bundles' | 'blobs' | 'vkey' };
   const jobs: Job[] = [];
-  for (const t of tilesForSize(size)) {
+  for (const t of plan.tiles) {
     const name = tilePath(t);
     if (existing.has(name)) {
       result.alreadyThere++;
       continue;
     }
     if (t.level === 'entries') {
-      jobs.push({ name, kind: 'bundles', make: () => encodeEntryBundle(readEntries(ledger, t.index * TILE_WIDTH, t.index * TILE_WIDTH + t.width)) });
+      jobs.push({ name, kind: 'bundles', make: () => encodeEntryBundle(entriesOf(t.index * TILE_WIDTH, t.index * TILE_WIDTH + t.width)) });
     } else {
       const ref = t as TileRef & { level: number };
       jobs.push({
@@ -221,7 +338,7 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
         kind: 'tiles',
         make: () => {
           const hashes = tileHashes(ledger, ref);
-          if (ref.level === 0) readEntries(ledger, ref.index * TILE_WIDTH, ref.index * TILE_WIDTH + ref.width);
+          if (ref.level === 0) entriesOf(ref.index * TILE_WIDTH, ref.index * TILE_WIDTH + ref.width);
           if (ref.width === TILE_WIDTH && !hashPerfect(hashes).equals(ledger.store.perfect((ref.level + 1) * TILE_HEIGHT, ref.index))) {
             throw new FfauditError('INTEGRITY', `the log's stored tree is inconsistent at ${name}: run ffaudit verify`);
           }
@@ -230,7 +347,7 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
       });
     }
   }
-  for (const sha of localBlobs) {
+  for (const sha of plan.blobs) {
     const name = blobPath(sha);
     if (existing.has(name)) {
       result.alreadyThere++;
@@ -246,24 +363,40 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
       },
     });
   }
-  if (!existing.has(VKEY)) jobs.push({ name: VKEY, kind: 'vkey', make: () => Buffer.from(`${ledger.vkey}\n`) });
-  else result.alreadyThere++;
+  // An archive with a checkpoint has its vkey (written before the first checkpoint); a full run checks anyway.
+  if (result.mode === 'full') {
+    if (!existing.has(VKEY)) jobs.push({ name: VKEY, kind: 'vkey', make: () => Buffer.from(`${ledger.vkey}\n`) });
+    else result.alreadyThere++;
+  }
+  const history = checkpointHistoryPath(size);
+  const writeHistory = !existing.has(history) && !(result.mode === 'incremental' && size === result.previousSize);
+  const publish = archived !== headRow.checkpoint;
+  await ready;
+  if (jobs.length === 0 && !writeHistory && !publish) {
+    if (existing.has(history)) result.alreadyThere++;
+    clearPendingRun(ledger.dir, target.location);
+    return result;
+  }
 
-  // 3. Write: everything else, then the checkpoint history, then the latest checkpoint.
+  // 3. Write: everything else, then the checkpoint history, then the latest checkpoint. The journal says a run is
+  // under way until the checkpoint is published (it only saves the next run requests: journal.ts).
+  const journal = !target.exclusiveCreate && writePendingRun(ledger.dir, { location: target.location, from: result.previousSize, to: size });
   let done = 0;
   await runPool(jobs, opts.concurrency ?? 32, async (j) => {
-    await target.put(j.name, j.make(), opts.retention);
-    if (j.kind === 'vkey') result.written.vkey = true;
+    if (!(await target.put(j.name, j.make(), opts.retention))) result.alreadyThere++;
+    else if (j.kind === 'vkey') result.written.vkey = true;
     else result.written[j.kind]++;
     opts.onProgress?.(++done, jobs.length);
   });
   const note = Buffer.from(headRow.checkpoint, 'utf8');
-  if (!existing.has(checkpointHistoryPath(size))) await target.put(checkpointHistoryPath(size), note, opts.retention);
-  else result.alreadyThere++;
-  if (archived !== headRow.checkpoint) {
+  if (writeHistory) {
+    if (!(await target.put(history, note, opts.retention))) result.alreadyThere++;
+  } else if (existing.has(history)) result.alreadyThere++;
+  if (publish) {
     await target.publishCheckpoint(note, size, opts.retention);
     result.written.checkpoint = true;
   }
+  if (journal || result.mode === 'full') clearPendingRun(ledger.dir, target.location);
   result.protection = await target.finish();
   return result;
 }

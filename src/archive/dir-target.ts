@@ -33,6 +33,7 @@ function checkName(name: string): void {
 export class DirTarget implements ArchiveTarget {
   readonly location: string;
   readonly parallelListing = false;
+  readonly exclusiveCreate = true;
   private readonly dir: string;
   private readonly written: string[] = [];
 
@@ -81,6 +82,10 @@ export class DirTarget implements ArchiveTarget {
     };
     walk(top);
     return out;
+  }
+
+  async listRange(prefix: string, after: string, through: string): Promise<string[]> {
+    return (await this.list(prefix)).filter((n) => n > after && n <= through);
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await
@@ -161,7 +166,7 @@ export class DirTarget implements ArchiveTarget {
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await
-  async put(name: string, data: Buffer, _retention: Retention): Promise<void> {
+  async put(name: string, data: Buffer, _retention: Retention): Promise<boolean> {
     checkName(name);
     const path = join(this.dir, ...name.split('/'));
     const tmp = this.stage(data);
@@ -169,10 +174,12 @@ export class DirTarget implements ArchiveTarget {
       mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
       linkSync(tmp, path); // fails with EEXIST: never replaces a file
       this.written.push(path);
+      return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError(`cannot write ${path}`, e);
-      // Listed as absent but there now: another writer. Only identical bytes are acceptable.
+      // There already (an earlier run stopped half-way, or another writer): only identical bytes are acceptable.
       if (!readFileSync(path).equals(data)) throw new FfauditError('ARCHIVE', `${path} already exists with other content`);
+      return false;
     } finally {
       unlinkSync(tmp);
     }

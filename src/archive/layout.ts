@@ -32,3 +32,23 @@ export function parseBlobPath(name: string): string | undefined {
   const m = /^blob\/([0-9a-f]{64})$/.exec(name);
   return m ? m[1] : undefined;
 }
+
+/**
+ * Listing windows that cover every `checkpoints/<s>` with `after < s ≤ through`, as (after, through) name pairs
+ * in byte order: among names of one digit count, byte order is numeric order, so one window per digit count.
+ * A window can also return names of other digit counts that sort inside it (callers parse and filter); what it
+ * returns grows with the checkpoints in the range, not with the archive.
+ */
+export function checkpointHistoryWindows(after: number, through: number): { after: string; through: string }[] {
+  const out: { after: string; through: string }[] = [];
+  for (let digits = String(after + 1).length; digits <= String(through).length; digits++) {
+    const lo = Math.max(after + 1, digits === 1 ? 0 : 10 ** (digits - 1));
+    const hi = Math.min(through, 10 ** digits - 1);
+    if (lo > hi) continue;
+    // Just below the first name of the window: the name before it when it has as many digits, else "0" (only
+    // the prefixes of lo sort between "0" and lo among decimal names; the filter drops them).
+    const below = String(lo - 1).length === digits ? String(lo - 1) : '0';
+    out.push({ after: `${CHECKPOINTS_DIR}${below}`, through: checkpointHistoryPath(hi) });
+  }
+  return out;
+}

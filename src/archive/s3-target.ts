@@ -3,8 +3,10 @@
  * the SDK's usual sources (AWS_* environment variables, profile files); they are never logged, and any message
  * that could echo them is scrubbed. Every PUT carries Object Lock mode, retain-until date and a SHA-256 checksum
  * (S3 requires a checksum on locked PUTs); objects other than `checkpoint` also carry If-None-Match: * for servers
- * that honour it. Servers that ignore it would create a second version, so callers list before writing.
+ * that honour it (AWS S3 does). Servers that ignore it (Ceph RGW 16) create a second version of an existing name,
+ * so callers ask first about any name that may exist (src/archive/journal.ts says when).
  */
+import { createRequire } from 'node:module';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import { FfauditError } from '../core/errors.js';
 import { CHECKPOINT } from './layout.js';
@@ -51,6 +53,7 @@ function checkEndpoint(endpoint: string): string {
 export class S3Target implements ArchiveTarget {
   readonly location: string;
   readonly parallelListing = true;
+  readonly exclusiveCreate = false;
   private readonly s3: S3Module;
   private readonly client: S3Client;
   private readonly bucket: string;
@@ -64,12 +67,15 @@ export class S3Target implements ArchiveTarget {
     this.location = `s3://${loc.bucket}/${loc.prefix}${endpoint ? ` at ${endpoint}` : ''}`;
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await
   static async open(loc: S3Location, endpointFlag: string | undefined): Promise<S3Target> {
     const raw = endpointFlag ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
     const endpoint = raw ? checkEndpoint(raw) : undefined;
     // The SDK's notice about future Node versions would break our one-line stderr rule on every run.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    const s3 = await import('@aws-sdk/client-s3');
+    // Loaded here only, when an s3:// location is used. require() of the SDK's CommonJS build skips the named-export
+    // analysis an ESM import() runs over its large bundle: about 100 ms less per CLI run.
+    const s3 = createRequire(import.meta.url)('@aws-sdk/client-s3') as S3Module;
     const client = new s3.S3Client({
       ...(endpoint ? { endpoint } : {}),
       forcePathStyle: true,
@@ -113,6 +119,33 @@ export class S3Target implements ArchiveTarget {
     return out;
   }
 
+  async listRange(prefix: string, after: string, through: string): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    const last = this.root + through;
+    do {
+      let r;
+      try {
+        r = await this.client.send(
+          new this.s3.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.root + prefix, ...(token ? { ContinuationToken: token } : { StartAfter: this.root + after }) }),
+        );
+      } catch (e) {
+        throw this.fail('ListObjectsV2', this.root + prefix, e);
+      }
+      let beyond = false;
+      for (const o of r.Contents ?? []) {
+        if (!o.Key?.startsWith(this.root)) continue;
+        if (o.Key > last) {
+          beyond = true;
+          break;
+        }
+        if (o.Key > this.root + after) out.push(o.Key.slice(this.root.length));
+      }
+      token = r.IsTruncated && !beyond ? r.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
   async has(name: string): Promise<boolean> {
     const key = this.root + name;
     try {
@@ -136,11 +169,11 @@ export class S3Target implements ArchiveTarget {
     }
   }
 
-  async put(name: string, data: Buffer, retention: Retention): Promise<void> {
-    await this.putObject(name, data, retention, true);
+  async put(name: string, data: Buffer, retention: Retention): Promise<boolean> {
+    return this.putObject(name, data, retention, true);
   }
 
-  private async putObject(name: string, data: Buffer, retention: Retention, once: boolean): Promise<void> {
+  private async putObject(name: string, data: Buffer, retention: Retention, once: boolean): Promise<boolean> {
     const key = this.root + name;
     try {
       await this.client.send(
@@ -156,11 +189,12 @@ export class S3Target implements ArchiveTarget {
           ...(once ? { IfNoneMatch: '*' } : {}),
         }),
       );
+      return true;
     } catch (e) {
       // A server honouring If-None-Match refuses when the object exists: acceptable only with identical bytes.
       if (once && (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) {
         const existing = await this.get(name);
-        if (existing?.data.equals(data)) return;
+        if (existing?.data.equals(data)) return false;
         throw new FfauditError('ARCHIVE', `s3://${this.bucket}/${key} already exists with other content`);
       }
       throw this.fail('PutObject', key, e);

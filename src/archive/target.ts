@@ -23,16 +23,29 @@ export interface ArchiveTarget {
   readonly location: string;
   /** True when listing several prefixes at once is faster than one listing (S3: one request per 1000 names). */
   readonly parallelListing: boolean;
+  /**
+   * False when writing a name that exists may create a second copy of it (S3: a second version, on servers that
+   * ignore If-None-Match); true when `put` itself refuses to create a name twice (a directory: link(2)).
+   */
+  readonly exclusiveCreate: boolean;
   /** Names (relative to the archive root) of the objects whose names start with `prefix`. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Names starting with `prefix` that sort (by bytes) after `after` and not after `through`. On S3 the listing
+   * starts at `after`, so it costs what the range holds, not what the prefix holds.
+   */
+  listRange(prefix: string, after: string, through: string): Promise<string[]>;
   /** Whether an object exists (one cheap request on S3: HEAD). */
   has(name: string): Promise<boolean>;
   /** An object's bytes and lock status; undefined when absent. */
   get(name: string): Promise<StoredObject | undefined>;
   /** Checks the target can take locked writes (S3: Object Lock enabled on the bucket) before anything is written. */
   prepare(): Promise<void>;
-  /** Writes a new object, locked. The caller has listed first: an existing object is never replaced. */
-  put(name: string, data: Buffer, retention: Retention): Promise<void>;
+  /**
+   * Writes a new object, locked; never replaces one. Returns false when the target refused because the name
+   * exists with exactly these bytes (a directory always checks; S3 when the server honours If-None-Match).
+   */
+  put(name: string, data: Buffer, retention: Retention): Promise<boolean>;
   /** Makes `checkpoints/<size>` (already written) the latest `checkpoint`: a new locked version, never a rewrite. */
   publishCheckpoint(data: Buffer, size: number, retention: Retention): Promise<void>;
   /** Work to do once all objects of a run are written (e.g. making files immutable). */

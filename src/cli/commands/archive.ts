@@ -26,6 +26,7 @@ interface ArchiveCliOptions {
   watch?: boolean;
   interval: string;
   ifIdle?: boolean;
+  full?: boolean;
 }
 
 function out(text: string): void {
@@ -39,7 +40,11 @@ function plural(n: number, one: string, many = `${one}s`): string {
 function formatArchiveResult(target: ArchiveTarget, r: ArchiveResult): string {
   const lines = [`archive    ${target.location}`];
   if (!r.ok) {
-    lines.push(`verdict    REFUSED: the local log is not an append-only extension of the archive (size ${r.size}); nothing was written`);
+    lines.push(
+      r.problems.every((p) => p.kind === 'checkpoint-signature-invalid')
+        ? "verdict    REFUSED: the archive's checkpoint is not validly signed by this log's key; nothing was written"
+        : `verdict    REFUSED: the local log is not an append-only extension of the archive (size ${r.size}); nothing was written`,
+    );
     lines.push(...formatProblems(r.problems));
     return `${lines.join('\n')}\n`;
   }
@@ -51,6 +56,7 @@ function formatArchiveResult(target: ArchiveTarget, r: ArchiveResult): string {
   if (count === 0) lines.push(`archived   nothing new: the archive already holds the log at size ${r.size}`);
   else lines.push(`archived   size ${r.size} (the archive held ${r.previousSize}): wrote ${parts.join(', ')}`);
   if (r.alreadyThere > 0) lines.push(`           ${plural(r.alreadyThere, 'object')} already there, left untouched`);
+  if (r.mode === 'full') lines.push('           (the whole archive was listed and reconciled)');
   if (r.protection) lines.push(`protection ${r.protection}`);
   return `${lines.join('\n')}\n`;
 }
@@ -80,7 +86,7 @@ async function runArchive(g: GlobalOptions, o: ArchiveCliOptions): Promise<numbe
         );
       }
       const bar = !o.json && process.stderr.isTTY ? progressBar('archiving') : undefined;
-      const r = await archiveLedger(ledger, target, { retention, onProgress: bar?.update });
+      const r = await archiveLedger(ledger, target, { retention, full: o.full === true, onProgress: bar?.update });
       bar?.done();
       out(o.json ? `${JSON.stringify({ ...r, location: target.location, retention: { mode: retention.mode, until: retention.until.toISOString() } })}\n` : formatArchiveResult(target, r));
       return r.ok ? 0 : EXIT_INTEGRITY;
@@ -134,6 +140,7 @@ export function registerArchiveCommands(program: Command, setStatus: (s: number)
     .option('--watch', 'keep archiving every --interval until interrupted')
     .option('--interval <duration>', 'with --watch: time between runs (s, m, h, d)', '60s')
     .option('--if-idle', 'do nothing (exit 0) when another archive of this ledger is running')
+    .option('--full', 'list the whole archive and write whatever is missing, instead of starting from its checkpoint')
     .option('--json', 'print the result as JSON')
     .action(async (o: ArchiveCliOptions) => {
       if (o.to !== undefined && o.to === '') throw new FfauditError('USAGE', '--to must not be empty');
