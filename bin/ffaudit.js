@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// An audited run (`ffaudit [options] ffmpeg|ffprobe ARGS…`) loads the bundled capture module built by `npm run build`
-// (scripts/bundle-capture.mjs), so that FFmpeg starts sooner; every other command loads the command line proper.
-import { parseCaptureInvocation } from '../dist/cli/capture-invocation.js';
+// CommonJS (bin/package.json), so that an audited run (`ffaudit [options] ffmpeg|ffprobe ARGS…`) never starts
+// Node's ES module loader: it loads the bundled capture path built by `npm run build` (scripts/bundle-capture.mjs)
+// and FFmpeg starts sooner. Every other command loads the command line proper, dist/cli/main.js.
+'use strict';
+const { parseCaptureInvocation } = require('../dist/bundle/invocation.cjs');
 
 const capture = parseCaptureInvocation(process.argv.slice(2));
 if (capture) {
-  const { mainCapture } = await import('../dist/bundle/capture.js');
-  process.exitCode = await mainCapture(capture);
+  require('../dist/bundle/capture.cjs')
+    .mainCapture(capture)
+    .then((status) => {
+      process.exitCode = status;
+    });
 } else {
-  await import('../dist/cli/main.js');
+  import('../dist/cli/main.js');
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Builds dist/bundle/capture.js, the module bin/ffaudit.js loads for `ffaudit ffmpeg|ffprobe …`, from tsc's output
-// (run after `tsc`, as `npm run build` does). Node 20's ES module loader resolves, reads and compiles each module
-// separately; one bundle of the capture path instead of some thirty modules cuts that part of an audited run's
-// start-up (bench/results-capture.md). The end-of-run code, imported dynamically, stays a chunk of its own that is
-// loaded while FFmpeg runs. Packages (better-sqlite3) stay external, as installed; so does the auto-archive module,
-// which is only loaded when a ledger asks for it.
-// The bundle sits at the same depth as dist/capture/, so the paths its modules compute from import.meta.url
-// (../../bin/ffaudit.js, ../cli/main.js, createRequire) mean the same there.
+// Builds the two CommonJS files bin/ffaudit.js loads for `ffaudit ffmpeg|ffprobe …`, from tsc's output (run after
+// `tsc`, as `npm run build` does):
+//   dist/bundle/invocation.cjs  recognises the command line (src/cli/capture-invocation.ts), nothing else;
+//   dist/bundle/capture.cjs     the whole capture path (src/cli/capture-main.ts and everything it imports).
+// Node 20's ES module loader resolves, reads and compiles each module separately, and starting it at all costs
+// about 10 ms; one CommonJS bundle loaded by a CommonJS bin/ffaudit.js skips both (bench/results-capture.md).
+// The end-of-run code, imported dynamically, is only evaluated when first used, while FFmpeg runs. Packages
+// (better-sqlite3) stay external, as installed; so does the auto-archive module, loaded only when a ledger asks.
+// The bundle sits at the same depth as dist/capture/, and import.meta.url is defined as its own URL, so the paths
+// its modules compute from it (../../bin/ffaudit.js, ../cli/main.js, createRequire) mean the same there.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,18 +16,23 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/bundle`;
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const common = {
   absWorkingDir: root,
-  entryPoints: { capture: 'dist/cli/capture-main.js' },
   outdir,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   packages: 'external',
-  external: ['../archive/auto.js'],
-  chunkNames: 'chunk-[hash]',
   sourcemap: 'linked',
   logLevel: 'warning',
+};
+await build({ ...common, entryPoints: { invocation: 'dist/cli/capture-invocation.js' } });
+await build({
+  ...common,
+  entryPoints: { capture: 'dist/cli/capture-main.js' },
+  external: ['../archive/auto.js'],
+  define: { 'import.meta.url': '__ffaudit_module_url' },
+  banner: { js: "const __ffaudit_module_url = require('node:url').pathToFileURL(__filename).href;" },
 });

@@ -1,11 +1,11 @@
 /**
- * The bundled capture module (dist/bundle/capture.js, built by `npm run build`) is what bin/ffaudit.js runs for
- * `ffaudit ffmpeg|ffprobe …`: these tests check that it is really the one loaded, and that it records a run exactly
- * as the separate modules do (dist/cli/main.js, which imports them one by one).
+ * The bundled capture path (dist/bundle/capture.cjs, built by `npm run build`) is what bin/ffaudit.js runs for
+ * `ffaudit ffmpeg|ffprobe …`: these tests check that it is really what is loaded, without Node's ES module loader,
+ * and that it records a run exactly as the separate modules do (dist/cli/main.js, which imports them one by one).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -17,14 +17,16 @@ import { PROJECT_ROOT } from '../testing/fixtures.js';
 const MAIN = join(PROJECT_ROOT, 'dist/cli/main.js');
 const ROOT_URL = pathToFileURL(PROJECT_ROOT).href;
 
-/** A loader hook that appends the URL of every module Node loads to the file named by LOAD_LOG. */
+/** A loader hook that appends the URL and format of every module the ES module loader loads to ESM_LOG. */
 const HOOK = `data:text/javascript,${encodeURIComponent(`
 import { register } from 'node:module';
 register('data:text/javascript,' + encodeURIComponent(\`
 import { appendFileSync } from 'node:fs';
-export async function load(url, context, next) { appendFileSync(process.env.LOAD_LOG, url + '\\\\n'); return next(url, context); }
+export async function load(url, context, next) { const r = await next(url, context); appendFileSync(process.env.ESM_LOG, url + ' ' + r.format + '\\\\n'); return r; }
 \`));
 `)}`;
+/** Preloaded with --require: writes the file name of every CommonJS module loaded to CJS_LOG when the process exits. */
+const CJS_LOGGER = `process.on('exit', () => require('node:fs').writeFileSync(process.env.CJS_LOG, Object.keys(require.cache).join('\\n')));\n`;
 
 /** Deterministic output (bitexact), so that both ways of running produce the very same file. */
 function transcode(out: string): string[] {
@@ -57,23 +59,32 @@ describe('bundled capture module', () => {
   const fx = new Fixture('ffaudit-bundle-');
   after(() => fx.remove());
 
-  it('is the only module of ours an audited run loads besides bin/ffaudit.js and the argument check', () => {
-    const log = fx.path('loaded.txt');
-    const r = spawnSync(process.execPath, ['--import', HOOK, BIN, '--ledger', fx.ledger, 'ffmpeg', ...transcode(fx.path('a.mp4'))], {
+  it('is all an audited run loads of ours, besides bin/ffaudit.js and the command-line check; no ES module', () => {
+    const esmLog = fx.path('esm.txt');
+    const cjsLog = fx.path('cjs.txt');
+    const logger = fx.path('cjs-logger.cjs');
+    writeFileSync(esmLog, '');
+    writeFileSync(logger, CJS_LOGGER);
+    const r = spawnSync(process.execPath, ['--import', HOOK, '--require', logger, BIN, '--ledger', fx.ledger, 'ffmpeg', ...transcode(fx.path('a.mp4'))], {
       cwd: fx.dir,
-      env: fx.env({ LOAD_LOG: log }),
+      env: fx.env({ ESM_LOG: esmLog, CJS_LOG: cjsLog }),
     });
     assert.equal(r.status, 0, r.stderr.toString());
-    const ours = readFileSync(log, 'utf8')
-      .split('\n')
-      .filter((u) => u.startsWith(ROOT_URL) && !u.includes('/node_modules/'))
-      .map((u) => u.slice(ROOT_URL.length));
-    const bundled = ours.filter((u) => u.startsWith('dist/bundle/'));
-    assert.deepEqual(ours.slice(0, 3), ['bin/ffaudit.js', 'dist/cli/capture-invocation.js', 'dist/bundle/capture.js']);
-    assert.deepEqual(ours.filter((u) => !u.startsWith('dist/bundle/')), ['bin/ffaudit.js', 'dist/cli/capture-invocation.js']);
-    // The shared chunk before FFmpeg starts, the end-of-run chunk while it runs.
-    assert.ok(bundled.length >= 3, `bundle files loaded: ${bundled.join(', ')}`);
+    const ours = (names: string[]) => names.filter((n) => n.startsWith(PROJECT_ROOT) && !n.includes('/node_modules/')).map((n) => n.slice(PROJECT_ROOT.length));
+    const cjs = ours(readFileSync(cjsLog, 'utf8').split('\n'));
+    assert.deepEqual(cjs.sort(), ['bin/ffaudit.js', 'dist/bundle/capture.cjs', 'dist/bundle/invocation.cjs']);
+    // The hook sees every ES module. With --import, Node hands the main script to the ES module loader too, which
+    // finds it is CommonJS; no ES module of ours is loaded.
+    const esm = readFileSync(esmLog, 'utf8').split('\n').filter((u) => u.startsWith(ROOT_URL) && !u.includes('/node_modules/'));
+    assert.deepEqual(esm, [`${ROOT_URL}bin/ffaudit.js commonjs`]);
+    assert.ok(readFileSync(cjsLog, 'utf8').includes('/node_modules/better-sqlite3/'), 'the hook found the SQLite driver loaded');
     assert.equal(fx.lastRun().status, 'ok');
+  });
+
+  it('leaves every other command to dist/cli/main.js', () => {
+    const r = spawnSync(process.execPath, [BIN, '--ledger', fx.ledger, 'verify'], { cwd: fx.dir, env: fx.env() });
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.match(r.stdout.toString(), /intact|INTACT/i);
   });
 
   it('records the same run as the separate modules', () => {

@@ -1,7 +1,7 @@
 /**
  * Recognising `ffaudit [options] ffmpeg|ffprobe ARGS…` without any parser or other module, so that bin/ffaudit.js
- * can send an audited run straight to the bundled capture module (dist/bundle/capture.js) and FFmpeg's arguments
- * reach FFmpeg verbatim.
+ * can send an audited run straight to the bundled capture path (dist/bundle/capture.cjs; this module is bundled on its
+ * own as dist/bundle/invocation.cjs) and FFmpeg's arguments reach FFmpeg verbatim.
  */
 
 const CAPTURE_TOOLS = new Set(['ffmpeg', 'ffprobe']);

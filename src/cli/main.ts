@@ -9,7 +9,7 @@ import { reportError } from './exit.js';
 
 async function main(argv: string[]): Promise<number> {
   const capture = parseCaptureInvocation(argv);
-  // The same path as the bundled dist/bundle/capture.js that bin/ffaudit.js uses, from the separate modules.
+  // The same code as the bundled dist/bundle/capture.cjs that bin/ffaudit.js uses, from the separate modules.
   if (capture) return (await import('./capture-main.js')).mainCapture(capture);
   const verbose = argv.includes('--verbose') || argv.includes('-v') || process.env.FFAUDIT_VERBOSE === '1';
   try {
