@@ -1,2 +1,17 @@
 #!/usr/bin/env node
-import '../dist/cli/main.js';
+// CommonJS (bin/package.json), so that an audited run (`ffaudit [options] ffmpeg|ffprobe ARGS…`) never starts
+// Node's ES module loader: it loads the bundled capture path built by `npm run build` (scripts/bundle-capture.mjs)
+// and FFmpeg starts sooner. Every other command loads the command line proper, dist/cli/main.js.
+'use strict';
+const { parseCaptureInvocation } = require('../dist/bundle/invocation.cjs');
+
+const capture = parseCaptureInvocation(process.argv.slice(2));
+if (capture) {
+  require('../dist/bundle/capture.cjs')
+    .mainCapture(capture)
+    .then((status) => {
+      process.exitCode = status;
+    });
+} else {
+  import('../dist/cli/main.js');
+}

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isatty } from 'node:tty';
 import { FfauditError } from '../core/errors.js';
 import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
 import { parseRedactionRules, redactArgv, type RedactionRule } from '../core/redact.js';
@@ -124,8 +125,8 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     let argvRedactions: Redaction[] = [];
     let redactedArgv: string[] = [];
     const known: LocalFile[] = [];
-    // What FFmpeg is given (non-UTF-8 names replaced by their links).
-    const operands = operandsOf(tool, ffArgs);
+    // What FFmpeg is given (non-UTF-8 names replaced by their links); the same analysis when there are none.
+    const operands = aliases.size ? operandsOf(tool, ffArgs) : named;
     for (const spec of operands.inputs) {
       const t = classifyTarget(spec.name, 'input', spec.format, cwd);
       if (t.kind === 'file') known.push(aliases.get(spec.name) ?? { path: t.path, fsPath: t.path });
@@ -201,7 +202,8 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     if (filterStderr) {
       childEnv.FFREPORT = `file=${escapeFfreport(reportPath)}:level=${REPORT_LEVEL}`;
       // FFmpeg colours its log only when stderr is a terminal (libavutil/log.c); ours is a pipe, so say it is one.
-      if (process.stderr.isTTY && env.TERM && env.AV_LOG_FORCE_NOCOLOR === undefined) childEnv.AV_LOG_FORCE_COLOR = '1';
+      // (isatty, not process.stderr.isTTY: that getter builds the stderr stream, which a quiet run never needs.)
+      if (isatty(2) && env.TERM && env.AV_LOG_FORCE_NOCOLOR === undefined) childEnv.AV_LOG_FORCE_COLOR = '1';
     }
     const stdio: StdioOptions = [pipeIn ? 'pipe' : 'inherit', pipeOut ? 'pipe' : 'inherit', filterStderr ? 'pipe' : 'inherit'];
     const t0 = process.hrtime.bigint();

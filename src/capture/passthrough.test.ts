@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { Fixture } from '../testing/capture-fixture.js';
+import { BIN, Fixture } from '../testing/capture-fixture.js';
 import { locateTool } from './locate.js';
 
 /** What legitimately differs between two runs of the same command: heap addresses and the measured speed. */
@@ -144,5 +144,21 @@ describe('passthrough', () => {
     assert.ok(aud.stdout.equals(bare.stdout));
     assert.equal(stable(aud.stderr), stable(bare.stderr));
     assert.match(fx.lastRun().ffmpeg.path, /@ffmpeg-installer/);
+  });
+
+  it('keeps FFmpeg\'s colours when stderr is a terminal, and adds none when it is not', (t) => {
+    if (spawnSync('python3', ['-c', 'import pty']).status !== 0) return t.skip('python3 with pty is needed for a terminal');
+    // python3's pty.spawn runs the argument array on a new pseudo-terminal (no shell) and copies what it prints.
+    const onTerminal = (argv: string[]) =>
+      spawnSync('python3', ['-c', 'import pty, sys; pty.spawn(sys.argv[1:])', ...argv], { cwd: fx.dir, env: fx.env({ TERM: 'xterm' }) }).stdout.toString('latin1');
+    const missing = fx.path('no-such-input.mp4');
+    const bare = onTerminal(['ffmpeg', '-v', 'error', '-i', missing]);
+    const audited = onTerminal([process.execPath, BIN, '--ledger', fx.ledger, 'ffmpeg', '-v', 'error', '-i', missing]);
+    const ESC = '\u001b[';
+    assert.ok(bare.includes(ESC) && bare.includes('No such file'), JSON.stringify(bare));
+    assert.equal(audited, bare);
+    const piped = fx.ffaudit(['ffmpeg', '-v', 'error', '-i', missing], { env: fx.env({ TERM: 'xterm' }) });
+    assert.match(piped.stderr.toString('latin1'), /No such file/);
+    assert.ok(!piped.stderr.toString('latin1').includes(ESC));
   });
 });

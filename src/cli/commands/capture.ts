@@ -1,6 +1,6 @@
 /** `ffaudit [options] ffmpeg|ffprobe ARGS…`: one audited run; the exit status is FFmpeg's own (exit.ts for ours). */
 import { captureRun } from '../../capture/audited-run.js';
-import type { CaptureInvocation } from '../main.js';
+import type { CaptureInvocation } from '../capture-invocation.js';
 import { openLedger } from '../context.js';
 
 function opt(o: Record<string, string | boolean>, name: string): string | undefined {

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Builds the two CommonJS files bin/ffaudit.js loads for `ffaudit ffmpeg|ffprobe …`, from tsc's output (run after
+// `tsc`, as `npm run build` does):
+//   dist/bundle/invocation.cjs  recognises the command line (src/cli/capture-invocation.ts), nothing else;
+//   dist/bundle/capture.cjs     the whole capture path (src/cli/capture-main.ts and everything it imports).
+// Node 20's ES module loader resolves, reads and compiles each module separately, and starting it at all costs
+// about 10 ms; one CommonJS bundle loaded by a CommonJS bin/ffaudit.js skips both (bench/results-capture.md).
+// The end-of-run code, imported dynamically, is only evaluated when first used, while FFmpeg runs. Packages
+// (better-sqlite3) stay external, as installed; so does the auto-archive module, loaded only when a ledger asks.
+// The bundle sits at the same depth as dist/capture/, and import.meta.url is defined as its own URL, so the paths
+// its modules compute from it (../../bin/ffaudit.js, ../cli/main.js, createRequire) mean the same there.
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}dist/bundle`;
+rmSync(outdir, { recursive: true, force: true });
+const common = {
+  absWorkingDir: root,
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+};
+await build({ ...common, entryPoints: { invocation: 'dist/cli/capture-invocation.js' } });
+await build({
+  ...common,
+  entryPoints: { capture: 'dist/cli/capture-main.js' },
+  external: ['../archive/auto.js'],
+  define: { 'import.meta.url': '__ffaudit_module_url' },
+  banner: { js: "const __ffaudit_module_url = require('node:url').pathToFileURL(__filename).href;" },
+});
