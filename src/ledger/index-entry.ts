@@ -39,19 +39,6 @@ export function indexEntry(tx: IndexTx, index: number, e: EntryBase): void {
   }
 }
 
-/** Entries from…to−1, read as one packed value when the range is intact (one Buffer, not one per row). */
-function* entriesIn(store: Store, from: number, to: number): Generator<{ index: number; data: Buffer }> {
-  const packed = store.packedEntryData(from, to);
-  if (!packed) {
-    yield* store.entryData(from, to);
-    return;
-  }
-  let offset = 0;
-  for (let i = 0; i < packed.lengths.length; i++) {
-    yield { index: from + i, data: packed.data.subarray(offset, (offset += packed.lengths[i]!)) };
-  }
-}
-
 /**
  * Brings the derived indexes up to `size` entries. Stored bytes are untrusted: an entry that does not parse, or
  * names a blob that is missing or damaged, is left out of the indexes (verify reports it; readers never rely on
@@ -64,7 +51,7 @@ export function updateIndex(store: Store, size: number): void {
     store.indexTransaction((tx) => {
       const start = tx.indexedSize(); // another process may have done part of it meanwhile
       if (start >= to) return;
-      for (const { index, data } of entriesIn(store, start, to)) {
+      for (const { index, data } of store.entryData(start, to)) {
         let e: EntryBase;
         try {
           e = parseEntry(data);

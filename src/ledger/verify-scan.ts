@@ -93,9 +93,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
 
   for (let a = start; a < end; a += chunk) {
     const b = Math.min(a + chunk, end);
-    const packed = read(() => store.packedEntryData(a, b), undefined);
-    const rows = packed ? [] : read(() => store.entryData(a, b), []);
-    let offset = 0;
+    const rows = read(() => store.entryData(a, b), []);
     const leaves = hashesFor(0, a, b - 1);
     // Stored interior nodes completed by leaves in [a, b) inside the block: node (l, i) completes at leaf
     // (i+1)·2^l − 1 and starts at i·2^l.
@@ -109,9 +107,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
     let r = 0;
     for (let i = a; i < b; i++) {
       // undefined: no row; anything but a Buffer: a row whose value is not bytes (an attacker's TEXT).
-      let data: unknown;
-      if (packed) data = packed.data.subarray(offset, (offset += packed.lengths[i - a]!));
-      else if (rows[r]?.index === i) data = rows[r++]!.data;
+      const data: unknown = rows[r]?.index === i ? rows[r++]!.data : undefined;
       let leaf: Buffer;
       if (data !== undefined && !Buffer.isBuffer(data)) {
         problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i} is no longer stored as bytes` });

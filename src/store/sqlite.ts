@@ -77,11 +77,6 @@ const SQL = {
   entry: ['SELECT idx, leaf, data FROM entries WHERE idx = ?'],
   entries: ['SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
   entryData: ['SELECT idx, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
-  packedEntryData: [
-    `SELECT CAST(group_concat(data, '' ORDER BY idx) AS BLOB), group_concat(length(data), ',' ORDER BY idx), count(*), min(idx), max(idx),
-     total(typeof(data) <> 'blob') FROM entries WHERE idx >= ? AND idx < ?`,
-    'raw',
-  ],
   entriesOutside: ['SELECT idx, leaf, data FROM entries WHERE idx < 0 OR idx >= ? ORDER BY idx LIMIT ?'],
   maxIdx: ['SELECT max(idx) AS m FROM entries'],
   count: ['SELECT count(*) AS c FROM entries'],
@@ -388,16 +383,6 @@ export class SqliteStore implements Store {
 
   entryData(from: number, to: number): { index: number; data: Buffer }[] {
     return this.run('reading entries', () => (this.q('entryData').all(from, to) as [number, Buffer][]).map((r) => ({ index: r[0], data: r[1] })));
-  }
-
-  packedEntryData(from: number, to: number): { data: Buffer; lengths: number[] } | undefined {
-    const r = this.run('reading entries', () => this.q('packedEntryData').get(from, to) as [Buffer | null, string | null, number, number | null, number | null, number]);
-    const [data, lengthList, count, min, max, notBlobs] = r;
-    if (!data || lengthList === null || count !== to - from || min !== from || max !== to - 1 || notBlobs !== 0) return undefined;
-    const lengths = lengthList.split(',').map(Number);
-    let total = 0;
-    for (const n of lengths) total += n;
-    return lengths.length === count && total === data.length ? { data, lengths } : undefined;
   }
 
   entriesOutside(size: number, limit: number): StoredEntry[] {

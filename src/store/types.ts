@@ -80,11 +80,6 @@ export interface Store extends NodeSource {
   entries(from: number, to: number): StoredEntry[];
   /** Entries' bytes without their recorded leaf hashes (see packedHashes). */
   entryData(from: number, to: number): { index: number; data: Buffer }[];
-  /**
-   * Entries from…to−1 as one buffer and their lengths, when every one is present and stored as bytes; undefined
-   * otherwise (the caller falls back to entryData). One value instead of one per entry, as packedHashes.
-   */
-  packedEntryData(from: number, to: number): { data: Buffer; lengths: number[] } | undefined;
   /** Up to `limit` entries whose index is negative or at least `size`, in index order (what no checkpoint covers). */
   entriesOutside(size: number, limit: number): StoredEntry[];
   /** The highest entry index stored (whatever the head says), or -1. */
