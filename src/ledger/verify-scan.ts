@@ -93,8 +93,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
 
   for (let a = start; a < end; a += chunk) {
     const b = Math.min(a + chunk, end);
-    const rows = read(() => store.entryData(a, b), []);
-    const leaves = hashesFor(0, a, b - 1);
+    const rows = read(() => store.leafAndData(a, b), []);
     // Stored interior nodes completed by leaves in [a, b) inside the block: node (l, i) completes at leaf
     // (i+1)·2^l − 1 and starts at i·2^l.
     const nodes = new Map<number, (idx: number) => Buffer | undefined>();
@@ -106,8 +105,19 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
     }
     let r = 0;
     for (let i = a; i < b; i++) {
-      // undefined: no row; anything but a Buffer: a row whose value is not bytes (an attacker's TEXT).
-      const data: unknown = rows[r]?.index === i ? rows[r++]!.data : undefined;
+      // data: undefined when there is no row, anything but a Buffer when the row's value is not bytes (an attacker's
+      // TEXT); stored: the leaf hash recorded at append, when it is 32 bytes.
+      let data: unknown;
+      let stored: Buffer | undefined;
+      const row = rows[r]?.[0] === i ? rows[r++] : undefined;
+      if (row?.[1]) {
+        stored = row[1].subarray(0, 32);
+        data = row[1].subarray(32);
+      } else if (row) {
+        const e = read(() => store.entry(i), undefined) as { leaf: unknown; data: unknown } | undefined;
+        data = e?.data;
+        stored = Buffer.isBuffer(e?.leaf) && e.leaf.length === 32 ? e.leaf : undefined;
+      }
       let leaf: Buffer;
       if (data !== undefined && !Buffer.isBuffer(data)) {
         problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i} is no longer stored as bytes` });
@@ -122,7 +132,6 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
         leaf = hashLeaf(data);
         // A '$' first (memchr, a fraction of a substring search): most entries hold none.
         if (data.indexOf(0x24) !== -1 && data.includes(BLOB_REF_MARK)) noteBlobRefs(data, i, blobRefs);
-        const stored = leaves(i);
         if (!stored || !leaf.equals(stored)) {
           problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
           problemAt.push(i);

@@ -77,19 +77,19 @@ const SQL = {
   entry: ['SELECT idx, leaf, data FROM entries WHERE idx = ?'],
   entries: ['SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
   entryData: ['SELECT idx, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
+  leafAndData: [
+    `SELECT idx, CASE WHEN typeof(leaf) = 'blob' AND length(leaf) = 32 AND typeof(data) = 'blob' THEN CAST(leaf || data AS BLOB) END
+     FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`,
+    'raw',
+  ],
   entriesOutside: ['SELECT idx, leaf, data FROM entries WHERE idx < 0 OR idx >= ? ORDER BY idx LIMIT ?'],
   maxIdx: ['SELECT max(idx) AS m FROM entries'],
   count: ['SELECT count(*) AS c FROM entries'],
   node: ['SELECT hash FROM nodes WHERE level = ? AND idx = ?'],
   leaf: ['SELECT leaf FROM entries WHERE idx = ?'],
   nodesRange: ['SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?', 'raw'],
-  leavesRange: ['SELECT idx, leaf AS hash FROM entries WHERE idx >= ? AND idx <= ?', 'raw'],
   packedNodes: [
     "SELECT CAST(group_concat(hash, '' ORDER BY idx) AS BLOB), count(*), min(idx), max(idx), total(length(hash) <> 32) FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?",
-    'raw',
-  ],
-  packedLeaves: [
-    "SELECT CAST(group_concat(leaf, '' ORDER BY idx) AS BLOB), count(*), min(idx), max(idx), total(length(leaf) <> 32) FROM entries WHERE idx >= ? AND idx <= ?",
     'raw',
   ],
   kept: ['SELECT size, note FROM checkpoints ORDER BY size'],
@@ -385,6 +385,10 @@ export class SqliteStore implements Store {
     return this.run('reading entries', () => (this.q('entryData').all(from, to) as [number, Buffer][]).map((r) => ({ index: r[0], data: r[1] })));
   }
 
+  leafAndData(from: number, to: number): [number, Buffer | null][] {
+    return this.run('reading entries', () => this.q('leafAndData').all(from, to) as [number, Buffer | null][]);
+  }
+
   entriesOutside(size: number, limit: number): StoredEntry[] {
     return this.run('reading entries', () =>
       (this.q('entriesOutside').all(size, limit) as { idx: number; leaf: Buffer; data: Buffer }[]).map((r) => ({ index: r.idx, leaf: r.leaf, data: r.data })),
@@ -404,17 +408,11 @@ export class SqliteStore implements Store {
   }
 
   nodesInRange(level: number, fromIndex: number, toIndex: number): Map<number, Buffer> {
-    const stmt = level === 0 ? this.q('leavesRange') : this.q('nodesRange');
-    const rows = this.run('reading tree nodes', () =>
-      (level === 0 ? stmt.all(fromIndex, toIndex) : stmt.all(level, fromIndex, toIndex)) as [number, Buffer][],
-    );
-    return new Map(rows);
+    return new Map(this.run('reading tree nodes', () => this.q('nodesRange').all(level, fromIndex, toIndex) as [number, Buffer][]));
   }
 
   packedHashes(level: number, fromIndex: number, toIndex: number): Buffer | undefined {
-    const r = this.run('reading tree nodes', () =>
-      (level === 0 ? this.q('packedLeaves').get(fromIndex, toIndex) : this.q('packedNodes').get(level, fromIndex, toIndex)) as [Buffer | null, number, number | null, number | null, number],
-    );
+    const r = this.run('reading tree nodes', () => this.q('packedNodes').get(level, fromIndex, toIndex) as [Buffer | null, number, number | null, number | null, number]);
     const [data, count, min, max, bad] = r;
     const n = toIndex - fromIndex + 1;
     if (!data || count !== n || min !== fromIndex || max !== toIndex || bad !== 0 || data.length !== 32 * n) return undefined;

@@ -78,8 +78,14 @@ export interface Store extends NodeSource {
   indexTransaction(fn: (tx: IndexTx) => void): void;
   entry(index: number): StoredEntry | undefined;
   entries(from: number, to: number): StoredEntry[];
-  /** Entries' bytes without their recorded leaf hashes (see packedHashes). */
+  /** Entries' bytes without their recorded leaf hashes. */
   entryData(from: number, to: number): { index: number; data: Buffer }[];
+  /**
+   * [index, leaf ‖ data] for each stored entry from…to−1, in index order, or [index, null] for a row whose leaf is
+   * not a 32-byte BLOB or whose data is not a BLOB (read it with entry()). One value per entry instead of two: what
+   * verify reads.
+   */
+  leafAndData(from: number, to: number): [number, Buffer | null][];
   /** Up to `limit` entries whose index is negative or at least `size`, in index order (what no checkpoint covers). */
   entriesOutside(size: number, limit: number): StoredEntry[];
   /** The highest entry index stored (whatever the head says), or -1. */
@@ -89,8 +95,8 @@ export interface Store extends NodeSource {
   nodesInRange(level: number, fromIndex: number, toIndex: number): Map<number, Buffer>;
   /**
    * The hashes stored for nodes (level, fromIndex…toIndex), concatenated, when every one is present and 32 bytes
-   * long; undefined otherwise (the caller falls back to nodesInRange). Level 0 is the leaf hashes. Reading one value
-   * instead of one per node is what keeps verify fast.
+   * long; undefined otherwise (the caller falls back to nodesInRange). Levels from 1 (the leaf hashes come with
+   * leafAndData). Reading one value instead of one per node is what keeps verify fast.
    */
   packedHashes(level: number, fromIndex: number, toIndex: number): Buffer | undefined;
   blob(sha256: string): { codec: string; data: Buffer; size: number } | undefined;
