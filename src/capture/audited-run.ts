@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import { FfauditError } from '../core/errors.js';
 import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
-import { parseRedactionRules, redactArgv, type RedactionRule } from '../core/redact.js';
+import { parseRedactionRules, redactArgv, redactFileRecords, redactPath, type RedactionRule } from '../core/redact.js';
 import type { FfmpegIdentity, InputRecord, Redaction, RunStartEntry, Tool } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -156,6 +156,10 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
           startInputs.push(rec);
         }
       }
+      // Recorded paths go through the same redaction as the argv (the argv's own redactions stay first: argv_b64 below
+      // and the end entry rely on them).
+      const recordedCwd = redactPath(cwd, 'cwd', key, secrets, extra);
+      const pathRedactions = [...recordedCwd.redactions, ...redactFileRecords(startInputs, 'inputs', key, secrets, extra)];
       const start: RunStartEntry = {
         v: 1,
         type: 'run.start',
@@ -163,9 +167,9 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
         by: currentAuthor(req.actor),
         run: runId,
         tool,
-        cwd,
+        cwd: recordedCwd.path,
         argv: redactedArgv,
-        redactions: argvRedactions,
+        redactions: [...argvRedactions, ...pathRedactions],
         ffmpeg: identity,
         inputs: startInputs,
       };

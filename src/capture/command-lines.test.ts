@@ -196,3 +196,39 @@ describe('network inputs and secrets', () => {
     }
   });
 });
+
+describe('extra redaction patterns', () => {
+  it('reach the recorded paths and the working directory, not only the argv and the report', async () => {
+    const fx = new Fixture();
+    try {
+      // A ledger whose config calls case numbers secret; the media sit in a directory named after one.
+      writeFileSync(`${fx.ledger}/config.json`, JSON.stringify({ redact: [{ name: 'case', pattern: 'CASE-[0-9]{5}' }] }));
+      mkdirSync(fx.path('CASE-31337'));
+      const input = fx.media('CASE-31337/in.mp4');
+      const r = fx.ffaudit(['ffmpeg', '-v', 'error', '-i', 'in.mp4', '-c', 'copy', '-y', 'out-CASE-31337.mp4'], { cwd: fx.path('CASE-31337') });
+      assert.equal(r.status, 0, r.stderr.toString());
+      const run = fx.lastRun();
+      const placeholder = /<redacted:[0-9a-f]{12}>/;
+      for (const p of [run.cwd, run.inputs[0]!.path, run.outputs[0]!.path]) {
+        assert.match(p, placeholder);
+        assert.ok(!p.includes('31337'), p);
+      }
+      // Still hashed: the content is evidence, only the name is hidden.
+      assert.equal(run.inputs[0]!.sha256, createHash('sha256').update(readFileSync(input)).digest('hex'));
+      assert.ok(run.outputs[0]!.sha256);
+      const { Ledger } = await import('../ledger/ledger.js');
+      const l = Ledger.open({ dir: fx.ledger, explicit: true });
+      const [start, end] = run.entries.map((i) => JSON.parse(l.entryBytes(i).toString('utf8')) as { redactions: { where: string }[] });
+      l.close();
+      const where = (e: { redactions: { where: string }[] } | undefined) => new Set(e!.redactions.map((x) => x.where));
+      for (const w of ['cwd', 'inputs[0].path']) assert.ok(where(start).has(w), `${w} in run.start`);
+      for (const w of ['inputs[0].path', 'outputs[0].path']) assert.ok(where(end).has(w), `${w} in run.end`);
+      // No file of the ledger holds the case number, nor any blob once decompressed.
+      for (const n of readdirSync(fx.ledger)) assert.ok(!readFileSync(`${fx.ledger}/${n}`).includes('CASE-31337'), n);
+      const report = fx.ffaudit(['show', run.id, '--report']).stdout.toString();
+      assert.ok(report.length > 0 && !report.includes('CASE-31337'));
+    } finally {
+      fx.remove();
+    }
+  });
+});

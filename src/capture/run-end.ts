@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { sha256Hex } from '../core/entry.js';
 import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
-import { redactArgv, redactText, type RedactionRule } from '../core/redact.js';
+import { redactArgv, redactFileRecords, redactText, type RedactionRule } from '../core/redact.js';
 import type { Redaction, RunEndEntry, Tool } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -76,6 +76,8 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
   const pipeDigests = new Map([...c.pipes].map(([k, d]) => [k, d.digest()]));
   const redactUrl = (u: string) => redactArgv([u], key, extra).argv[0]!;
   const touched = await collectTouched({ cwd: c.cwd, operands: c.operands, report: facts, aliases: c.aliases, early: c.early, pipes: pipeDigests, redactUrl });
+  // Paths taken from the command line are as the user typed them: they go through the same redaction.
+  redactions.push(...redactFileRecords(touched.inputs, 'inputs', key, c.secrets, extra), ...redactFileRecords(touched.outputs, 'outputs', key, c.secrets, extra));
 
   const status = c.outcome.signal || c.received ? 'terminated' : c.outcome.code === 0 ? 'ok' : 'failed';
   const end: RunEndEntry = {

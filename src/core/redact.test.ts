@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FfauditError } from './errors.js';
-import { parseRedactionRules, redactArgv, redactionHmac, redactText, REDACTED_PREFIX } from './redact.js';
+import { parseRedactionRules, redactArgv, redactFileRecords, redactionHmac, redactPath, redactText, REDACTED_PREFIX } from './redact.js';
 
 const key = Buffer.alloc(32, 7);
 const ph = (value: string) => `${REDACTED_PREFIX}${redactionHmac(key, value).slice(0, 12)}>`;
@@ -64,6 +64,23 @@ describe('redactArgv', () => {
     const r = redactArgv(['-f', 'flv', 'rtmp://a.rtmp.example.com/live2/live_12345678abcd'], key, rules);
     assert.equal(r.argv[2], `rtmp://a.rtmp.example.com/live2/${ph('live_12345678abcd')}`);
     assert.deepEqual(r.redactions, [{ where: 'argv[2]', kind: 'pattern:stream-key', hmac: redactionHmac(key, 'live_12345678abcd') }]);
+  });
+
+  it('redacts recorded paths like the argv, and drops the exact bytes of a path it changed', () => {
+    const rules = parseRedactionRules({ redact: [{ name: 'case', pattern: 'CASE-[0-9]{5}' }] });
+    const files = [
+      { path: '/media/CASE-12345/a.mov', path_b64: Buffer.from('/media/CASE-12345/a.mov').toString('base64'), sha256: 'x' },
+      { path: '/media/plain/b.mov', path_b64: 'kept' },
+      { path: '/media/hunter2hunter2.mov' },
+    ];
+    const r = redactFileRecords(files, 'inputs', key, ['hunter2hunter2'], rules);
+    assert.deepEqual(files, [
+      { path: `/media/${ph('CASE-12345')}/a.mov`, sha256: 'x' },
+      { path: '/media/plain/b.mov', path_b64: 'kept' },
+      { path: `/media/${ph('hunter2hunter2')}.mov` },
+    ]);
+    assert.deepEqual(r.map((x) => [x.where, x.kind]), [['inputs[0].path', 'pattern:case'], ['inputs[2].path', 'argv-secret']]);
+    assert.deepEqual(redactPath('/srv/CASE-54321', 'cwd', key, [], rules).redactions.map((x) => x.where), ['cwd']);
   });
 
   it('gives stable placeholders and HMACs that prove the value under the key only', () => {

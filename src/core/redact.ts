@@ -310,6 +310,32 @@ export function redactText(text: string, key: Buffer, secrets: readonly string[]
 }
 
 /**
+ * A recorded path (a file's, or the working directory) with the argv's secrets and the ledger's extra patterns
+ * removed, with the same placeholders as in the argv and the report: a name can hold what a pattern calls secret
+ * (a case number, a stream key in a file name). `where` names the field in the entry.
+ */
+export function redactPath(path: string, where: string, key: Buffer, secrets: readonly string[], extra: readonly RedactionRule[] = []): { path: string; redactions: Redaction[] } {
+  const r = redactText(path, key, secrets, extra);
+  return { path: r.text, redactions: r.redactions.map((x) => ({ ...x, where })) };
+}
+
+/**
+ * Redacts the paths of file records in place (`field[i].path`); a record whose path changed loses its exact-bytes
+ * form (`path_b64`), which would hold the secret. Content hashes stay: they reveal nothing of the name.
+ */
+export function redactFileRecords(files: { path: string; path_b64?: string }[], field: string, key: Buffer, secrets: readonly string[], extra: readonly RedactionRule[] = []): Redaction[] {
+  const out: Redaction[] = [];
+  files.forEach((f, i) => {
+    const r = redactPath(f.path, `${field}[${i}].path`, key, secrets, extra);
+    if (r.path === f.path) return;
+    f.path = r.path;
+    delete f.path_b64;
+    out.push(...r.redactions);
+  });
+  return out;
+}
+
+/**
  * The extra patterns of a ledger's config.json (`{"redact": [{"name": "...", "pattern": "..."}]}`). Untrusted
  * file content: every field is checked, and each pattern must compile and must not match the empty string.
  */

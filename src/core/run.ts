@@ -17,7 +17,7 @@ export interface FfmpegIdentity {
 
 /** A secret removed before storage, with a keyed hash (HMAC-SHA-256 under the ledger's redaction key). */
 export interface Redaction {
-  /** Where it was: `argv[<i>]` or `report`. */
+  /** Where it was: `argv[<i>]`, `report`, `cwd`, `inputs[<i>].path` or `outputs[<i>].path`. */
   where: string;
   /** What kind of secret: url-credentials, url-query:<name>, option:<name>, pattern:<name>. */
   kind: string;
