@@ -66,6 +66,12 @@ describe('redactArgv', () => {
     assert.deepEqual(r.redactions, [{ where: 'argv[2]', kind: 'pattern:stream-key', hmac: redactionHmac(key, 'live_12345678abcd') }]);
   });
 
+  it('removes a secret from every other argument it stands in, and says which', () => {
+    const r = redactArgv(['-i', '/m/hunter2hunter2.mov', '-passphrase', 'hunter2hunter2', '-y', 'out-hunter2hunter2.mp4'], key);
+    assert.deepEqual(r.argv, ['-i', `/m/${ph('hunter2hunter2')}.mov`, '-passphrase', ph('hunter2hunter2'), '-y', `out-${ph('hunter2hunter2')}.mp4`]);
+    assert.deepEqual(r.redactions.map((x) => [x.where, x.kind]), [['argv[3]', 'option:passphrase'], ['argv[1]', 'argv-secret'], ['argv[5]', 'argv-secret']]);
+  });
+
   it('redacts recorded paths like the argv, and drops the exact bytes of a path it changed', () => {
     const rules = parseRedactionRules({ redact: [{ name: 'case', pattern: 'CASE-[0-9]{5}' }] });
     const files = [

@@ -222,7 +222,22 @@ export function redactArgv(argv: readonly string[], key: Buffer, extra: readonly
       else hideWhole(i, option);
     }
   }
-  return { argv: out, redactions, secrets: [...secrets] };
+  // A secret given once (after -passphrase, say) may stand in another argument too (a file named after it): it is
+  // removed there as well, and that argument is recorded as redacted (so its exact bytes are not kept either).
+  const free = [...secrets].filter((v) => v.length >= MIN_FREE_SECRET).sort((a, b) => b.length - a.length);
+  for (let j = 0; j < out.length && free.length > 0; j++) {
+    out[j] = outsidePlaceholders(out[j]!, (seg) => {
+      let v = seg;
+      for (const secret of free) {
+        if (!v.includes(secret)) continue;
+        const hmac = redactionHmac(key, secret);
+        v = v.split(secret).join(placeholder(hmac));
+        redactions.push({ where: `argv[${j}]`, kind: 'argv-secret', hmac });
+      }
+      return v;
+    });
+  }
+  return { argv: out, redactions: dedupeRedactions(redactions), secrets: [...secrets] };
 }
 
 /**

@@ -86,16 +86,45 @@ describe('the derived search indexes', () => {
     l.close();
   });
 
-  it('find files across index segments', () => {
+  it('find files across index segments, and only in the segments the indexed log can have', { timeout: 20_000 }, () => {
     const l = Ledger.init(join(tmp.dir, `l${counter++}`), { origin: 'test.example/index' });
     const db = new Database(join(l.dir, 'ledger.db'));
     // Rows as the updater writes them, in segments 0, 3 and 7: a lookup must visit every segment.
     const put = db.prepare("INSERT INTO file_by_hash (seg, sha256, idx, role) VALUES (?, ?, ?, 'note')");
     for (const [seg, idx] of [[0, 5], [3, 3 * INDEX_SEGMENT + 1], [7, 7 * INDEX_SEGMENT + 9]] as const) put.run(seg, Buffer.from(sha('same'), 'hex'), idx);
     put.run(3, Buffer.from(sha('other'), 'hex'), 3 * INDEX_SEGMENT + 2);
+    // A forged row far beyond the log: a lookup must neither return it nor count segments up to it.
+    put.run(2 ** 40, Buffer.from(sha('same'), 'hex'), 2 ** 40 * INDEX_SEGMENT);
+    db.prepare('INSERT INTO index_state (id, size) VALUES (1, ?)').run(8 * INDEX_SEGMENT);
     db.close();
     assert.deepEqual(l.store.indicesByFileHashRole(sha('same'), 'note'), [5, 3 * INDEX_SEGMENT + 1, 7 * INDEX_SEGMENT + 9]);
     assert.deepEqual(l.store.indicesByFileHash(sha('other')), [3 * INDEX_SEGMENT + 2]);
+    assert.deepEqual(l.store.runsWhere({ fileSha256: sha('same'), limit: 10 }), []);
     l.close();
+  });
+
+  it('survive an entry whose fields are hostile values, and a watermark no fill could have written', () => {
+    const l = Ledger.init(join(tmp.dir, `l${counter++}`), { origin: 'test.example/index' });
+    for (let i = 0; i < 3; i++) l.append([note(i)]);
+    const dir = l.dir;
+    l.close();
+    const db = new Database(join(dir, 'ledger.db'));
+    db.exec('DROP TRIGGER entries_no_update');
+    // Objects where strings belong: String() of {"toString":1} throws, and must not stop the indexes for good.
+    const hostile = { v: 1, type: 'run.start', time: nowRfc3339(), by: { user: { toString: 1 } }, run: { toString: 1 }, tool: [], inputs: [{ path: '/x', sha256: { toString: 1 } }] };
+    db.prepare('UPDATE entries SET data = ? WHERE idx = 1').run(Buffer.from(JSON.stringify(hostile)));
+    db.close();
+    const again = Ledger.open({ dir, explicit: true });
+    const index = again.searchIndex();
+    assert.equal(again.store.indexedSize(), 3);
+    assert.deepEqual(index.indicesByFileHashRole(sha('clip 2'), 'note'), [2]);
+    const db2 = new Database(join(dir, 'ledger.db'));
+    db2.prepare('UPDATE index_state SET size = 1000000000').run();
+    db2.exec('DELETE FROM file_by_hash');
+    db2.close();
+    // The watermark says far more than the log holds: the indexes are rebuilt rather than frozen.
+    assert.deepEqual(again.searchIndex().indicesByFileHashRole(sha('clip 0'), 'note'), [0]);
+    assert.equal(again.store.indexedSize(), 3);
+    again.close();
   });
 });

@@ -13,23 +13,34 @@ const CHUNK = 16_384;
 
 const FILE_FIELDS = ['files', 'inputs', 'outputs'] as const;
 
-function files(v: unknown): FileRecord[] {
-  return Array.isArray(v) ? (v.filter((f) => f && typeof f === 'object' && typeof (f as FileRecord).path === 'string') as FileRecord[]) : [];
+/** The file records of a list, as far as they are well formed: stored bytes are untrusted, nothing is coerced. */
+function files(v: unknown): { path: string; sha256: string | null }[] {
+  if (!Array.isArray(v)) return [];
+  const out: { path: string; sha256: string | null }[] = [];
+  for (const f of v as unknown[]) {
+    if (!f || typeof f !== 'object') continue;
+    const { path, sha256 } = f as Partial<Record<keyof FileRecord, unknown>>;
+    if (typeof path === 'string') out.push({ path, sha256: typeof sha256 === 'string' ? sha256 : null });
+  }
+  return out;
 }
 
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+
 export function indexEntry(tx: IndexTx, index: number, e: EntryBase): void {
+  const user = text((e.by as unknown as Record<string, unknown>).user);
   switch (e.type) {
     case 'custody.note':
       for (const f of files(e.files)) tx.indexFile(f.sha256, f.path, index, 'note');
       break;
     case 'run.start': {
-      tx.indexRun({ id: String(e.run), startIndex: index, endIndex: null, tool: String(e.tool), user: String(e.by.user), time: e.time, status: null });
+      tx.indexRun({ id: text(e.run), startIndex: index, endIndex: null, tool: text(e.tool), user, time: e.time, status: null });
       for (const f of files(e.inputs)) tx.indexFile(f.sha256, f.path, index, 'input');
       break;
     }
     case 'run.end': {
       const start = typeof e.start === 'number' ? e.start : -1;
-      tx.indexRun({ id: String(e.run), startIndex: start, endIndex: index, tool: '', user: String(e.by.user), time: e.time, status: String(e.status) });
+      tx.indexRun({ id: text(e.run), startIndex: start, endIndex: index, tool: '', user, time: e.time, status: text(e.status) });
       for (const f of files(e.inputs)) tx.indexFile(f.sha256, f.path, index, 'input');
       for (const f of files(e.outputs)) tx.indexFile(f.sha256, f.path, index, 'output');
       break;
@@ -46,6 +57,12 @@ export function indexEntry(tx: IndexTx, index: number, e: EntryBase): void {
  */
 export function updateIndex(store: Store, size: number): void {
   let from = store.indexedSize();
+  // A watermark that no fill could have written (beyond the head, not an integer) would freeze the indexes
+  // silently: start them over.
+  if (!Number.isSafeInteger(from) || from < 0 || from > size) {
+    store.indexTransaction((tx) => tx.clear());
+    from = 0;
+  }
   while (from < size) {
     const to = Math.min(from + CHUNK, size);
     store.indexTransaction((tx) => {
@@ -54,7 +71,7 @@ export function updateIndex(store: Store, size: number): void {
       for (const { index, data } of store.entryData(start, to)) {
         let e: EntryBase;
         try {
-          e = parseEntry(data);
+          e = parseEntry(data); // a JSON object with a string type and time and an object author, or it throws
           // A file list too long for the entry lives in a blob (entry.ts): index what it holds.
           if (FILE_FIELDS.some((k) => isBlobRef(e[k]))) {
             e = resolveBlobs(e, (sha) => {

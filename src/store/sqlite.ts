@@ -27,8 +27,13 @@ export const SCHEMA_VERSION = '2';
  */
 export const INDEX_SEGMENT = 65_536;
 const segmentOf = (index: number) => Math.floor(index / INDEX_SEGMENT);
-/** The segments 0…max, for a lookup to join with (CROSS JOIN keeps it the outer loop: one seek per segment). */
-const SEGMENTS = (table: string, name = 'segment') => `${name}(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM ${name} WHERE n < (SELECT max(seg) FROM ${table}))`;
+/**
+ * The segments 0…max, for a lookup to join with (CROSS JOIN keeps it the outer loop: one seek per segment). The
+ * count is bounded by the segments the indexed log can have (the bound parameter), not only by what the table
+ * holds: a forged row in segment 2^40 must not make every lookup count to it.
+ */
+const SEGMENTS = (table: string, name = 'segment') =>
+  `${name}(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM ${name} WHERE n < min((SELECT max(seg) FROM ${table}), ?))`;
 
 // Derived indexes (conveniences, never evidence), filled after the fact up to index_state.size; whoever fills them
 // creates any that are missing, so dropping them only costs a rebuild.
@@ -319,6 +324,12 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** The last segment the indexed part of the log can hold rows in: what lookups bind into SEGMENTS. */
+  private lastSegment(): number {
+    const size = this.indexedSize();
+    return Number.isSafeInteger(size) && size > 0 ? segmentOf(size - 1) : 0;
+  }
+
   indexedSize(): number {
     try {
       return (this.q('indexedSize').get() as number | undefined) ?? 0;
@@ -343,6 +354,7 @@ export class SqliteStore implements Store {
       },
       indexRun: (row) => void this.q('indexRun').run(row),
       setIndexedSize: (size) => void this.q('setIndexedSize').run(size),
+      clear: () => this.db.exec('DELETE FROM file_by_hash; DELETE FROM file_by_path; DELETE FROM runs; DELETE FROM index_state;'),
     };
     const insertRows = () => {
       const byHash = new RowBuffer(this.db, 'INSERT OR IGNORE INTO file_by_hash (seg, sha256, idx, role) VALUES', 4);
@@ -429,12 +441,12 @@ export class SqliteStore implements Store {
 
   indicesByFileHash(sha256: string): number[] {
     if (!/^[0-9a-f]{64}$/.test(sha256)) return [];
-    return this.run('searching', () => this.q('byHash').all(Buffer.from(sha256, 'hex')) as number[]);
+    return this.run('searching', () => this.q('byHash').all(this.lastSegment(), Buffer.from(sha256, 'hex')) as number[]);
   }
 
   indicesByFileHashRole(sha256: string, role: string): number[] {
     if (!/^[0-9a-f]{64}$/.test(sha256)) return [];
-    return this.run('searching', () => this.q('byHashRole').all(Buffer.from(sha256, 'hex'), role) as number[]);
+    return this.run('searching', () => this.q('byHashRole').all(this.lastSegment(), Buffer.from(sha256, 'hex'), role) as number[]);
   }
 
   runs(): RunIndexRow[] {
@@ -486,6 +498,7 @@ export class SqliteStore implements Store {
     if (q.filePath !== undefined) files.push(['file_by_path', 'path_key', pathKey(q.filePath)]);
     for (const [table, column, value] of files) {
       ctes.push(SEGMENTS(table, `${table}_segment`));
+      cteArgs.push(this.lastSegment());
       ctes.push(`${table}_hits(idx) AS (SELECT f.idx FROM ${table}_segment s CROSS JOIN ${table} f ON f.seg = s.n AND f.${column} = ?)`);
       cteArgs.push(value);
       where.push(`(start_idx IN (SELECT idx FROM ${table}_hits) OR end_idx IN (SELECT idx FROM ${table}_hits))`);

@@ -34,6 +34,8 @@ export interface IndexTx {
   indexFile(sha256: string | null, path: string, index: number, role: string): void;
   indexRun(run: RunIndexRow): void;
   setIndexedSize(size: number): void;
+  /** Empties the derived indexes and their watermark (they are rebuilt from the entries). */
+  clear(): void;
 }
 
 export interface RunIndexRow {
