@@ -34,6 +34,15 @@ function entry(i) {
   };
 }
 
+/** The baseline: a plain better-sqlite3 table with the ledger's durability (WAL, synchronous=FULL). */
+function rawDatabase(path) {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)');
+  return { db, ins: db.prepare('INSERT INTO t (idx, data) VALUES (?, ?)') };
+}
+
 header(`ledger benchmarks, N=${N.toLocaleString('en-US')}`);
 
 // 1. Durable single appends, each its own committed transaction covered by a signed checkpoint.
@@ -45,11 +54,7 @@ header(`ledger benchmarks, N=${N.toLocaleString('en-US')}`);
     for (const e of entries) l.append([e]);
   });
   l.close();
-  const db = new Database(join(dir, 'raw.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE t (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)');
-  const ins = db.prepare('INSERT INTO t (idx, data) VALUES (?, ?)');
+  const { db, ins } = rawDatabase(join(dir, 'raw.db'));
   const bytes = entries.map((e) => canonicalBytes(e));
   const base = time(() => {
     bytes.forEach((b, i) => db.transaction(() => ins.run(i, b)).immediate());
@@ -76,11 +81,7 @@ const ledgerDir = join(dir, 'big');
   // The derived search indexes are filled by their first reader, not by appends: what that first search costs.
   const index = time(() => l.searchIndex());
   l.close();
-  const db = new Database(join(dir, 'raw-batch.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE t (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)');
-  const ins = db.prepare('INSERT INTO t (idx, data) VALUES (?, ?)');
+  const { db, ins } = rawDatabase(join(dir, 'raw-batch.db'));
   const M = Math.min(N, 200_000);
   let baseMs = 0;
   for (let a = 0; a < M; a += BATCH) {

@@ -22,6 +22,17 @@ function plain(value: object): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** Refuses the numbers and strings RFC 8785 cannot write exactly (both writers below check with this). */
+function checkScalar(value: number | string): void {
+  if (typeof value === 'string') {
+    if (!isWellFormed(value)) throw new FfauditError('BAD_INPUT', 'string holds a lone surrogate');
+  } else if (!Number.isFinite(value)) {
+    throw new FfauditError('BAD_INPUT', 'JSON cannot hold NaN or Infinity');
+  } else if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    throw new FfauditError('BAD_INPUT', `integer ${value} is not below 2^53`);
+  }
+}
+
 function serialize(value: unknown, depth: number): string {
   if (depth > 64) throw new FfauditError('BAD_INPUT', 'JSON nested too deeply');
   if (value === null) return 'null';
@@ -29,13 +40,8 @@ function serialize(value: unknown, depth: number): string {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new FfauditError('BAD_INPUT', 'JSON cannot hold NaN or Infinity');
-      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-        throw new FfauditError('BAD_INPUT', `integer ${value} is not below 2^53`);
-      }
-      return JSON.stringify(value);
     case 'string':
-      if (!isWellFormed(value)) throw new FfauditError('BAD_INPUT', 'string holds a lone surrogate');
+      checkScalar(value);
       return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) {
@@ -74,11 +80,8 @@ function ordered(value: unknown, depth: number): unknown {
   if (depth > 64) throw new FfauditError('BAD_INPUT', 'JSON nested too deeply');
   switch (typeof value) {
     case 'string':
-      if (!isWellFormed(value)) throw new FfauditError('BAD_INPUT', 'string holds a lone surrogate');
-      return value;
     case 'number':
-      if (!Number.isFinite(value)) throw new FfauditError('BAD_INPUT', 'JSON cannot hold NaN or Infinity');
-      if (Number.isInteger(value) && !Number.isSafeInteger(value)) throw new FfauditError('BAD_INPUT', `integer ${value} is not below 2^53`);
+      checkScalar(value);
       return value;
     case 'boolean':
       return value;

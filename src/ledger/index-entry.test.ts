@@ -98,7 +98,7 @@ describe('the derived search indexes', () => {
     db.prepare('INSERT INTO index_state (id, size) VALUES (1, ?)').run(8 * INDEX_SEGMENT);
     db.close();
     assert.deepEqual(l.store.indicesByFileHashRole(sha('same'), 'note'), [5, 3 * INDEX_SEGMENT + 1, 7 * INDEX_SEGMENT + 9]);
-    assert.deepEqual(l.store.indicesByFileHash(sha('other')), [3 * INDEX_SEGMENT + 2]);
+    assert.deepEqual(l.store.indicesByFileHashRole(sha('other'), 'note'), [3 * INDEX_SEGMENT + 2]);
     assert.deepEqual(l.store.runsWhere({ fileSha256: sha('same'), limit: 10 }), []);
     l.close();
   });

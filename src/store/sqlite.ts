@@ -103,11 +103,6 @@ const SQL = {
   putBlob: ['INSERT OR IGNORE INTO blobs (sha256, codec, size, data) VALUES (?, ?, ?, ?)'],
   triggers: ["SELECT name FROM sqlite_master WHERE type = 'trigger'", 'pluck'],
   // Derived indexes.
-  byHash: [
-    `WITH RECURSIVE ${SEGMENTS('file_by_hash')}
-     SELECT DISTINCT f.idx FROM segment CROSS JOIN file_by_hash f ON f.seg = segment.n AND f.sha256 = ? ORDER BY f.idx`,
-    'pluck',
-  ],
   byHashRole: [
     `WITH RECURSIVE ${SEGMENTS('file_by_hash')}
      SELECT f.idx FROM segment CROSS JOIN file_by_hash f ON f.seg = segment.n AND f.sha256 = ? WHERE f.role = ? ORDER BY f.idx`,
@@ -437,11 +432,6 @@ export class SqliteStore implements Store {
 
   blobHashes(): string[] {
     return this.run('reading blobs', () => (this.q('blobHashes').all() as { sha256: string }[]).map((r) => r.sha256));
-  }
-
-  indicesByFileHash(sha256: string): number[] {
-    if (!/^[0-9a-f]{64}$/.test(sha256)) return [];
-    return this.run('searching', () => this.q('byHash').all(this.lastSegment(), Buffer.from(sha256, 'hex')) as number[]);
   }
 
   indicesByFileHashRole(sha256: string, role: string): number[] {

@@ -103,8 +103,6 @@ export interface Store extends NodeSource {
   packedHashes(level: number, fromIndex: number, toIndex: number): Buffer | undefined;
   blob(sha256: string): { codec: string; data: Buffer; size: number } | undefined;
   blobHashes(): string[];
-  /** Entry indices whose files have this content hash (derived index; the caller confirms against the entries). */
-  indicesByFileHash(sha256: string): number[];
   /** Entry indices that name this content hash in the given role ('input', 'output' or 'note'), ascending (derived index). */
   indicesByFileHashRole(sha256: string, role: string): number[];
   runs(): RunIndexRow[];
