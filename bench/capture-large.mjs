@@ -2,7 +2,10 @@
 // A transcode and a `-c copy` remux of a large input (default 1 GiB of raw video in NUT), bare FFmpeg beside
 // `ffaudit ffmpeg`, interleaved, median of N. Targets: transcode total within 5% of bare FFmpeg (the input is
 // hashed while FFmpeg runs); remux: added time no more than hashing the input at OpenSSL speed (measured here).
-//   node bench/capture-large.mjs [--size-mb N] [--runs N]
+// Every run writes a new output file, with the disk idle (`sync`, untimed) before it. `--overwrite` instead lets
+// each run overwrite the previous run's output (`-y`), which on ext4 (auto_da_alloc) writes FFmpeg's output to disk
+// when it closes it, so any durable commit right after it waits for that write (about 1 s per GiB here).
+//   node bench/capture-large.mjs [--size-mb N] [--runs N] [--overwrite]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +29,12 @@ const g = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=siz
 if (g.status !== 0) throw new Error('could not make the input');
 const bytes = statSync(input).size;
 
-function time(cmd, argv) {
+const overwrite = process.argv.includes('--overwrite');
+function time(cmd, argv, out) {
+  if (out && !overwrite) {
+    rmSync(out, { force: true });
+    spawnSync('sync');
+  }
   const t = process.hrtime.bigint();
   const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], env });
   if (r.status !== 0) throw new Error(`${cmd} failed`);
@@ -37,17 +45,18 @@ const jobs = {
   transcode: ['-v', 'error', '-i', input, '-c:v', 'mpeg4', '-q:v', '5', '-y', join(dir, 'out.mp4')],
   remux: ['-v', 'error', '-i', input, '-c', 'copy', '-y', join(dir, 'copy.nut')],
 };
+const outputOf = (args) => args[args.length - 1];
 const ossl = () => time('openssl', ['dgst', '-sha256', input]) - time('openssl', ['dgst', '-sha256', '/dev/null']);
 time('cat', [input]); // page cache
-console.log(`input ${(bytes / 1048576).toFixed(0)} MiB, ${frames} frames, median of ${runs}`);
+console.log(`input ${(bytes / 1048576).toFixed(0)} MiB, ${frames} frames, median of ${runs}, ${overwrite ? 'each run overwriting the last output' : 'a new output file each run'}`);
 const hashMs = median(Array.from({ length: runs }, ossl));
 console.log(`openssl dgst -sha256 of the input: ${hashMs.toFixed(0)} ms`);
 for (const [name, args] of Object.entries(jobs)) {
   const bare = [];
   const aud = [];
   for (let i = 0; i < runs; i++) {
-    bare.push(time('ffmpeg', args));
-    aud.push(time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args]));
+    bare.push(time('ffmpeg', args, outputOf(args)));
+    aud.push(time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args], outputOf(args)));
   }
   const b = median(bare);
   const a = median(aud);

@@ -20,7 +20,7 @@ export function startHash(file: LocalFile): EarlyHash {
       ? Promise.resolve({ error: before.error })
       : !before.regular
         ? Promise.resolve({ error: 'not a regular file' })
-        : hashFile(file.fsPath).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+        : hashFile(file.fsPath, { background: true, size: Number(before.size) }).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
   return { file, before, digest };
 }
 
