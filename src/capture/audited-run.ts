@@ -230,9 +230,10 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     // What runs after FFmpeg is loaded while it runs, off the critical path; the inputs known now are hashed
     // while FFmpeg reads them.
     const endModule = import('./run-end.js');
-    const early = endModule.then(({ startHash }) => {
+    const early = endModule.then(({ startHash, warmUp }) => {
       const m = new Map<string, EarlyHash>();
       for (const f of known) if (!m.has(f.path)) m.set(f.path, startHash(f));
+      setImmediate(warmUp);
       return m;
     });
 

@@ -129,7 +129,14 @@ let driver: { Database: typeof BetterSqlite3; nativeBinding?: string } | undefin
 function loadDriver(): { Database: typeof BetterSqlite3; nativeBinding?: string } {
   if (!driver) {
     const require = createRequire(import.meta.url);
-    driver = { Database: require('better-sqlite3') as typeof BetterSqlite3 };
+    // The package's JavaScript bundled into one file at build time (scripts/bundle-capture.mjs), else the package.
+    let Database: typeof BetterSqlite3;
+    try {
+      Database = require('../bundle/better-sqlite3.cjs') as typeof BetterSqlite3;
+    } catch {
+      Database = require('better-sqlite3') as typeof BetterSqlite3;
+    }
+    driver = { Database };
     // Naming the addon's file spares the `bindings` package's search of a dozen candidate paths on every start
     // (3-14 ms of an audited run's start-up); an install laid out otherwise falls back to that search.
     try {
