@@ -15,7 +15,7 @@ import { FfauditError } from '../core/errors.js';
 
 export const READ_BLOCK = 4 << 20;
 /** Background hashing: the block size, and how long it holds the event loop before letting pipes and signals in. */
-const SLICE_BLOCK = 128 << 10;
+export const SLICE_BLOCK = 128 << 10;
 const SLICE_MS = 4;
 
 export interface FileDigest {
@@ -69,7 +69,7 @@ async function inSlices(fh: FileHandle, h: Hash): Promise<number> {
  * which on Linux applies to the calling thread only): it then takes only the CPU that FFmpeg leaves idle instead of
  * slowing FFmpeg's own threads, and needs no slicing. The thread costs ~50 ms of start-up, so small files stay here.
  */
-const WORKER_MIN_BYTES = 64 << 20;
+export const WORKER_MIN_BYTES = 64 << 20;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
@@ -92,7 +92,6 @@ async function inWorker(path: string | Buffer): Promise<FileDigest> {
   const { Worker } = await import('node:worker_threads');
   return new Promise((resolve, reject) => {
     const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, block: SLICE_BLOCK } });
-    w.unref(); // a run that ends early (a signal) must not wait for it
     w.once('message', (m: FileDigest | { error: string }) => {
       if ('error' in m) reject(new FfauditError('IO', `cannot read ${path.toString()}: ${m.error}`));
       else resolve(m);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { hashFile, READ_BLOCK, StreamDigest } from './hash.js';
+import { hashFile, READ_BLOCK, SLICE_BLOCK, StreamDigest, WORKER_MIN_BYTES } from './hash.js';
 import { ReportBannerFilter } from './stderr-filter.js';
 import { classifyTarget, isSequencePattern, sequenceRegExp } from './target.js';
 import { parseFfreport } from './user-report.js';
@@ -91,6 +91,36 @@ describe('hashing', () => {
         assert.deepEqual(d.digest(), { size, sha256: createHash('sha256').update(data).digest('hex') });
       }
       await assert.rejects(hashFile(join(dir, 'missing')), { code: 'IO' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hashes in the background exactly: in slices that let the event loop run, and large files in a worker thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffaudit-hash-'));
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    try {
+      for (const size of [0, 1, SLICE_BLOCK - 1, SLICE_BLOCK, SLICE_BLOCK + 1, 3 * SLICE_BLOCK + 777]) {
+        const data = randomBytes(size);
+        const p = join(dir, `s${size}`);
+        writeFileSync(p, data);
+        assert.deepEqual(await hashFile(p, { background: true, size }), { size, sha256: sha(data) });
+      }
+      // Slices: 48 MiB hashed here while a timer keeps firing (it could not if the hash held the event loop).
+      const mid = randomBytes(48 << 20);
+      writeFileSync(join(dir, 'mid'), mid);
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      const d = await hashFile(join(dir, 'mid'), { background: true, size: mid.length });
+      clearInterval(timer);
+      assert.deepEqual(d, { size: mid.length, sha256: sha(mid) });
+      assert.ok(ticks >= 3, `the event loop ran ${ticks} times while 48 MiB were hashed`);
+      // The worker thread, under a name that is not UTF-8 (a raw-byte path).
+      const big = Buffer.concat([mid, randomBytes(WORKER_MIN_BYTES - mid.length + 12345)]);
+      const raw = Buffer.concat([Buffer.from(join(dir, 'big-')), Buffer.from([0xff, 0xfe]), Buffer.from('.nut')]);
+      writeFileSync(raw, big);
+      assert.deepEqual(await hashFile(raw, { background: true, size: big.length }), { size: big.length, sha256: sha(big) });
+      await assert.rejects(hashFile(join(dir, 'missing'), { background: true, size: WORKER_MIN_BYTES }), { code: 'IO' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
