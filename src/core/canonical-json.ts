@@ -100,24 +100,37 @@ function ordered(value: unknown, depth: number): unknown {
       }
       const obj = plain(value);
       const keys = Object.keys(obj);
-      let same = true;
+      let sorted = true;
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
-        if (!isWellFormed(k) || k === '__proto__') throw NOT_ORDERABLE;
-        if (i > 0 && keys[i - 1]! > k) same = false;
+        if (k === '__proto__' || !isWellFormed(k)) throw NOT_ORDERABLE;
+        if (i > 0 && keys[i - 1]! > k) sorted = false;
       }
-      const values = keys.map((k) => {
-        const v = obj[k];
-        const o = v === undefined ? undefined : ordered(v, depth + 1);
-        if (o !== v) same = false;
-        return o;
-      });
-      if (same) return obj; // enumerated in sorted order already, and JSON.stringify enumerates as Object.keys does
+      if (sorted) {
+        // Members enumerate in canonical order already (JSON.stringify enumerates as Object.keys does, and leaves
+        // out `undefined` as canonicalize must): a copy is made only from the first member whose value changes.
+        let out: Record<string, unknown> | undefined;
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i]!;
+          const v = obj[k];
+          if (v === undefined) continue;
+          const o = ordered(v, depth + 1);
+          if (out) out[k] = o;
+          else if (o !== v) {
+            out = {};
+            for (let j = 0; j < i; j++) if (obj[keys[j]!] !== undefined) out[keys[j]!] = obj[keys[j]!];
+            out[k] = o;
+          }
+        }
+        return out ?? obj;
+      }
+      keys.sort();
       const out: Record<string, unknown> = {};
-      const order = keys.map((_, i) => i).sort((x, y) => (keys[x]! < keys[y]! ? -1 : 1));
-      for (const i of order) {
-        if (INDEX_KEY.test(keys[i]!)) throw NOT_ORDERABLE; // enumerated first, whatever the insertion order
-        if (values[i] !== undefined) out[keys[i]!] = values[i];
+      for (const k of keys) {
+        const c = k.charCodeAt(0);
+        if (c >= 0x30 && c <= 0x39 && INDEX_KEY.test(k)) throw NOT_ORDERABLE; // enumerated first, whatever the insertion order
+        const v = obj[k];
+        if (v !== undefined) out[k] = ordered(v, depth + 1);
       }
       return out;
     }
