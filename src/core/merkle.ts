@@ -21,6 +21,11 @@ const NODE_PREFIX = Buffer.from([0x01]);
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
 const scratch = Buffer.alloc(1 << 17);
 
+/** SHA-256 of a message assembled by the caller (e.g. 0x00 ‖ d read as one value from the store). */
+export function hashMessage(message: Uint8Array): Buffer {
+  return oneShot ? oneShot('sha256', message, 'buffer') : createHash('sha256').update(message).digest();
+}
+
 /** MTH({d}) = SHA-256(0x00 ‖ d). */
 export function hashLeaf(data: Uint8Array): Buffer {
   if (oneShot && data.length < scratch.length) {
@@ -31,8 +36,17 @@ export function hashLeaf(data: Uint8Array): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
 }
 
+// Interior nodes hash a message of one fixed size, assembled in a buffer of exactly that size: no view to make per
+// call (a fifth of the cost of each of verify's million node hashes).
+const nodeMessage = Buffer.alloc(1 + 2 * HASH_SIZE, 0x01);
+
 /** SHA-256(0x01 ‖ left ‖ right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
+  if (oneShot && left.length === HASH_SIZE && right.length === HASH_SIZE) {
+    nodeMessage.set(left, 1);
+    nodeMessage.set(right, 1 + HASH_SIZE);
+    return oneShot('sha256', nodeMessage, 'buffer');
+  }
   if (oneShot && left.length + right.length < scratch.length) {
     scratch[0] = 0x01;
     scratch.set(left, 1);

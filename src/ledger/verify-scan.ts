@@ -5,7 +5,7 @@
  */
 import { isBlobRef } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import { Frontier, hashLeaf } from '../core/merkle.js';
+import { Frontier, hashLeaf, hashMessage } from '../core/merkle.js';
 import type { Store } from '../store/types.js';
 import type { Problem } from './verify.js';
 
@@ -79,6 +79,10 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
       return fallback;
     }
   };
+  const entryModified = (i: number) => {
+    problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
+    problemAt.push(i);
+  };
   /** A lookup of the stored hashes of nodes (level, lo…hi): one packed read when intact, else one row each. */
   const hashesFor = (level: number, lo: number, hi: number): ((idx: number) => Buffer | undefined) => {
     const packed = read(() => store.packedHashes(level, lo, hi), undefined);
@@ -105,36 +109,38 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
     }
     let r = 0;
     for (let i = a; i < b; i++) {
-      // data: undefined when there is no row, anything but a Buffer when the row's value is not bytes (an attacker's
-      // TEXT); stored: the leaf hash recorded at append, when it is 32 bytes.
-      let data: unknown;
-      let stored: Buffer | undefined;
-      const row = rows[r]?.[0] === i ? rows[r++] : undefined;
-      if (row?.[1]) {
-        stored = row[1].subarray(0, 32);
-        data = row[1].subarray(32);
-      } else if (row) {
-        const e = read(() => store.entry(i), undefined) as { leaf: unknown; data: unknown } | undefined;
-        data = e?.data;
-        stored = Buffer.isBuffer(e?.leaf) && e.leaf.length === 32 ? e.leaf : undefined;
-      }
+      // The usual row is leaf ‖ 0x00 ‖ data (Store.leafAndData): its tail is hashed in place and its head compared
+      // in place, without a copy or a view per field. Otherwise, data: undefined when there is no row, anything but
+      // a Buffer when the row's value is not bytes (an attacker's TEXT); stored: the recorded leaf hash if 32 bytes.
       let leaf: Buffer;
-      if (data !== undefined && !Buffer.isBuffer(data)) {
-        problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i} is no longer stored as bytes` });
-        problemAt.push(i);
-        leaf = ZERO;
-      } else if (data === undefined) {
-        problems.push({ kind: 'entry-missing', index: i, detail: `entry ${i} was deleted` });
-        problemAt.push(i);
-        leaf = ZERO;
-      } else {
+      const row = rows[r]?.[0] === i ? rows[r++] : undefined;
+      const packed = row?.[1];
+      if (packed) {
         checked++;
-        leaf = hashLeaf(data);
-        // A '$' first (memchr, a fraction of a substring search): most entries hold none.
-        if (data.indexOf(0x24) !== -1 && data.includes(BLOB_REF_MARK)) noteBlobRefs(data, i, blobRefs);
-        if (!stored || !leaf.equals(stored)) {
-          problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
+        leaf = hashMessage(packed.subarray(32));
+        if (packed.indexOf(0x24, 33) !== -1 && packed.includes(BLOB_REF_MARK, 33)) noteBlobRefs(packed.subarray(33), i, blobRefs);
+        if (leaf.compare(packed, 0, 32) !== 0) entryModified(i);
+      } else {
+        let data: unknown;
+        let stored: Buffer | undefined;
+        if (row) {
+          const e = read(() => store.entry(i), undefined) as { leaf: unknown; data: unknown } | undefined;
+          data = e?.data;
+          stored = Buffer.isBuffer(e?.leaf) && e.leaf.length === 32 ? e.leaf : undefined;
+        }
+        if (data !== undefined && !Buffer.isBuffer(data)) {
+          problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i} is no longer stored as bytes` });
           problemAt.push(i);
+          leaf = ZERO;
+        } else if (data === undefined) {
+          problems.push({ kind: 'entry-missing', index: i, detail: `entry ${i} was deleted` });
+          problemAt.push(i);
+          leaf = ZERO;
+        } else {
+          checked++;
+          leaf = hashLeaf(data);
+          if (data.indexOf(0x24) !== -1 && data.includes(BLOB_REF_MARK)) noteBlobRefs(data, i, blobRefs);
+          if (!stored || !leaf.equals(stored)) entryModified(i);
         }
       }
       frontier.push(leaf, (level, idx, hash) => {

@@ -83,7 +83,7 @@ const SQL = {
   entries: ['SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
   entryData: ['SELECT idx, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
   leafAndData: [
-    `SELECT idx, CASE WHEN typeof(leaf) = 'blob' AND length(leaf) = 32 AND typeof(data) = 'blob' THEN CAST(leaf || data AS BLOB) END
+    `SELECT idx, CASE WHEN typeof(leaf) = 'blob' AND length(leaf) = 32 AND typeof(data) = 'blob' THEN CAST(leaf || X'00' || data AS BLOB) END
      FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`,
     'raw',
   ],

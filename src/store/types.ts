@@ -83,9 +83,10 @@ export interface Store extends NodeSource {
   /** Entries' bytes without their recorded leaf hashes. */
   entryData(from: number, to: number): { index: number; data: Buffer }[];
   /**
-   * [index, leaf ‖ data] for each stored entry from…to−1, in index order, or [index, null] for a row whose leaf is
-   * not a 32-byte BLOB or whose data is not a BLOB (read it with entry()). One value per entry instead of two: what
-   * verify reads.
+   * [index, leaf ‖ 0x00 ‖ data] for each stored entry from…to−1, in index order, or [index, null] for a row whose
+   * leaf is not a 32-byte BLOB or whose data is not a BLOB (read it with entry()). One value per entry instead of
+   * two, and from byte 32 on exactly the message whose SHA-256 is the leaf hash (RFC 6962 MTH({d}) = SHA-256(0x00 ‖
+   * d)): what verify reads and hashes without copying.
    */
   leafAndData(from: number, to: number): [number, Buffer | null][];
   /** Up to `limit` entries whose index is negative or at least `size`, in index order (what no checkpoint covers). */
