@@ -77,7 +77,9 @@ const SQL = {
   meta: ['SELECT value FROM meta WHERE key = ?'],
   setMeta: ['INSERT INTO meta (key, value) VALUES (?, ?)'],
   head: ['SELECT size, note FROM head WHERE id = 1'],
-  insertHead: ['INSERT INTO head (id, size, note) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, note = excluded.note'],
+  // The head row is updated in place; inserted only by the first append (an upsert costs more on every append).
+  updateHead: ['UPDATE head SET size = ?, note = ? WHERE id = 1'],
+  insertHead: ['INSERT INTO head (id, size, note) VALUES (1, ?, ?)'],
   keep: ['INSERT OR IGNORE INTO checkpoints (size, note) VALUES (?, ?)'],
   entry: ['SELECT idx, leaf, data FROM entries WHERE idx = ?'],
   entries: ['SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
@@ -311,7 +313,7 @@ export class SqliteStore implements Store {
       insertEntry: (i, leaf, data) => entries.add(i, leaf, data),
       insertNode: (l, i, h) => nodes.add(l, i, h),
       setHead: (size, note, keep) => {
-        this.q('insertHead').run(size, note);
+        if (this.q('updateHead').run(size, note).changes === 0) this.q('insertHead').run(size, note);
         if (keep) this.q('keep').run(size, note);
       },
       putBlob: (sha, codec, data, size) => void this.q('putBlob').run(sha, codec, size, data),
