@@ -157,6 +157,28 @@ describe('output contracts', () => {
     const plain = runCli(['--ledger', ledger, 'note', 'viewed']);
     assert.equal(plain.stdout, `entry ${index + 1}\n`);
   });
+
+  it('note redacts its text and file names as a run is redacted: URL credentials and the ledger’s own patterns', () => {
+    const dir = join(tmp.dir, `redact${counter++}`);
+    const own = join(dir, 'ledger');
+    assert.equal(runCli(['init', '--ledger', own]).status, 0);
+    writeFileSync(join(own, 'config.json'), JSON.stringify({ redact: [{ name: 'case', pattern: 'CASE-[0-9]{5}' }] }));
+    mkdirSync(join(dir, 'CASE-31337'));
+    writeFileSync(join(dir, 'CASE-31337', 'clip.mov'), 'evidence');
+    const r = runCli(['--ledger', own, 'note', 'CASE-31337: pulled from https://ingest:hunter22@nas.example/x', '--file', join(dir, 'CASE-31337', 'clip.mov'), '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const { index } = JSON.parse(r.stdout) as { index: number };
+    const stored = storedBytes(own, index).toString('utf8');
+    const entry = JSON.parse(stored) as { text: string; files: { path: string; sha256: string }[]; redactions: { where: string; kind: string }[] };
+    for (const secret of ['31337', 'hunter22']) assert.ok(!stored.includes(secret), `${secret} reached the ledger: ${stored}`);
+    assert.match(entry.text, /^<redacted:[0-9a-f]+>: pulled from https:\/\/<redacted:[0-9a-f]+>@nas\.example\/x$/);
+    assert.equal(entry.files[0]!.sha256, createHash('sha256').update('evidence').digest('hex'));
+    assert.ok(entry.files[0]!.path.endsWith('/clip.mov') && !entry.files[0]!.path.includes('CASE-'));
+    assert.deepEqual(entry.redactions.map((x) => `${x.where} ${x.kind}`).sort(), ['files[0].path pattern:case', 'text pattern:case', 'text url-credentials']);
+    // A note with nothing to hide has no redactions field.
+    const plain = runCli(['--ledger', own, 'note', 'viewed', '--json']);
+    assert.ok(!storedBytes(own, (JSON.parse(plain.stdout) as { index: number }).index).includes('redactions'));
+  });
 });
 
 describe('bad input: one line on stderr, exit 2, no stack trace, nothing recorded or created', () => {

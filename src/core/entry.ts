@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalBytes } from './canonical-json.js';
 import { FfauditError } from './errors.js';
+import type { Redaction } from './run.js';
 
 export const ENTRY_SCHEMA_VERSION = 1;
 /** The largest entry a tlog-tiles entry bundle can hold (a 16-bit length prefix). */
@@ -41,6 +42,8 @@ export interface CustodyNote extends EntryBase {
   type: 'custody.note';
   text: string;
   files: FileRecord[];
+  /** What was removed from the text and the file names (only when something was). */
+  redactions?: Redaction[];
 }
 
 export interface BlobRef {

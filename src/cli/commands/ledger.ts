@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FfauditError } from '../../core/errors.js';
 import type { CustodyNote, FileRecord } from '../../core/entry.js';
+import { parseRedactionRules, redactFileRecords, redactText } from '../../core/redact.js';
 import { hashFile } from '../../capture/hash.js';
 import { currentAuthor, nowRfc3339 } from '../../ledger/clock.js';
 import { Ledger } from '../../ledger/ledger.js';
@@ -48,7 +49,14 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
       }
       const l = openLedger(g());
       try {
-        const entry: CustodyNote = { v: 1, type: 'custody.note', time: nowRfc3339(), by: currentAuthor(o.actor ?? process.env.FFAUDIT_ACTOR), text, files };
+        // A note is redacted as a run is: URL credentials, credential query parameters and the ledger's own patterns
+        // (config.json "redact") never reach the log, whether in the text or in a file's name.
+        const key = l.redactionKey();
+        const extra = parseRedactionRules(l.config);
+        const redacted = redactText(text, key, [], extra);
+        const redactions = [...redacted.redactions.map((x) => ({ ...x, where: 'text' })), ...redactFileRecords(files, 'files', key, [], extra)];
+        const entry: CustodyNote = { v: 1, type: 'custody.note', time: nowRfc3339(), by: currentAuthor(o.actor ?? process.env.FFAUDIT_ACTOR), text: redacted.text, files };
+        if (redactions.length > 0) entry.redactions = redactions;
         const r = l.append([entry]);
         out(o.json ? `${JSON.stringify({ index: r.indices[0], size: r.size })}\n` : `entry ${r.indices[0]}\n`);
       } finally {
