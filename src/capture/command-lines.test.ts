@@ -138,11 +138,12 @@ describe('command lines', () => {
 
   it('--actor, --reason and their variables are recorded as asserted', () => {
     const r = fx.ffaudit(['--actor', 'alice@example', '--reason', 'CASE-42', 'ffmpeg', '-v', 'error', '-i', 'a.mp4', '-y', '-c', 'copy', 'act.mp4']);
-    assert.equal(r.status, 0);
+    assert.equal(r.status, 0, `exit ${r.status} (signal ${r.signal}): ${r.stderr.toString()}`);
     let run = fx.lastRun();
     assert.equal(run.asserted_actor, 'alice@example');
     assert.equal(run.reason, 'CASE-42');
-    fx.ffaudit(['ffmpeg', '-v', 'error', '-i', 'a.mp4', '-y', '-c', 'copy', 'act.mp4'], { env: fx.env({ FFAUDIT_ACTOR: 'bob', FFAUDIT_REASON: 'T-7' }) });
+    const r2 = fx.ffaudit(['ffmpeg', '-v', 'error', '-i', 'a.mp4', '-y', '-c', 'copy', 'act.mp4'], { env: fx.env({ FFAUDIT_ACTOR: 'bob', FFAUDIT_REASON: 'T-7' }) });
+    assert.equal(r2.status, 0, `exit ${r2.status} (signal ${r2.signal}): ${r2.stderr.toString()}`);
     run = fx.lastRun();
     assert.equal(run.asserted_actor, 'bob');
     assert.equal(run.reason, 'T-7');
