@@ -906,6 +906,26 @@ describe('archive to S3 with Object Lock (Ceph RGW)', { skip: 'skip' in server ?
     assert.ok(!badSecret.stderr.includes('wrong-secret-0123456789'));
     const loc = await b.newLocation();
     assert.equal(cli(b, ledger, ['archive', '--to', loc, '--endpoint', b.env.AWS_ENDPOINT_URL_S3!]).status, 0);
+    // verify finds the same server by --endpoint (or the ledger's archive config) when the environment names none.
+    const bare: NodeJS.ProcessEnv = { ...process.env, ...b.env };
+    delete bare.AWS_ENDPOINT_URL_S3;
+    delete bare.AWS_ENDPOINT_URL;
+    const verifyBare = (args: string[]) => {
+      const r = spawnSync(process.execPath, [BIN, '--ledger', ledger, 'verify', ...args, '--json'], { encoding: 'utf8', env: bare, timeout: 120_000 });
+      transcript.push(r.stdout, r.stderr);
+      return r;
+    };
+    for (const args of [['--from', loc, '--pubkey', join(ledger, 'vkey'), '--endpoint', b.env.AWS_ENDPOINT_URL_S3!], ['--trusted', loc, '--endpoint', b.env.AWS_ENDPOINT_URL_S3!]]) {
+      const v = verifyBare(args);
+      assert.equal(v.status, 0, `verify ${args[0]}: ${v.stderr}`);
+      assert.equal((JSON.parse(v.stdout) as { ok: boolean }).ok, true);
+    }
+    const cfgFile = join(ledger, 'config.json');
+    const before = readFileSync(cfgFile, 'utf8');
+    writeFileSync(cfgFile, JSON.stringify({ ...(JSON.parse(before) as object), archive: { to: loc, endpoint: b.env.AWS_ENDPOINT_URL_S3 } }));
+    const fromConfig = verifyBare(['--trusted', loc]);
+    assert.equal(fromConfig.status, 0, fromConfig.stderr);
+    writeFileSync(cfgFile, before);
     // Auto-archive's log, the config and the database: none holds a credential.
     const cfgPath = join(ledger, 'config.json');
     writeFileSync(cfgPath, JSON.stringify({ ...(JSON.parse(readFileSync(cfgPath, 'utf8')) as object), archive: { to: loc, auto: true } }));

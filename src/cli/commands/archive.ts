@@ -153,9 +153,12 @@ export function isArchiveLocation(location: string): boolean {
   return isArchive(location);
 }
 
-/** The latest checkpoint of an archive, to use as the trusted one. */
-export async function readArchiveCheckpoint(location: string): Promise<string> {
-  const target = await openTarget(location);
+/**
+ * The latest checkpoint of an archive, to use as the trusted one. The S3 endpoint: `endpoint` (--endpoint), else the
+ * one in the ledger's archive config, else the AWS environment variables.
+ */
+export async function readArchiveCheckpoint(location: string, endpoint: string | undefined, ledgerDir: string): Promise<string> {
+  const target = await openTarget(location, { endpoint: endpoint ?? readArchiveConfig(ledgerDir).endpoint });
   try {
     const o = await target.get('checkpoint');
     if (!o) throw new FfauditError('ARCHIVE', `${target.location} holds no checkpoint: nothing was archived there`);
@@ -199,7 +202,7 @@ function formatArchiveVerify(location: string, r: ArchiveVerifyReport): string {
 }
 
 /** `verify --from LOCATION [--pubkey FILE] [--json]`: returns the exit status. */
-export async function verifyArchiveCommand(location: string, opts: { pubkey?: string; json?: boolean }): Promise<number> {
+export async function verifyArchiveCommand(location: string, opts: { pubkey?: string; json?: boolean; endpoint?: string }): Promise<number> {
   let pubkey: string | undefined;
   if (opts.pubkey !== undefined) {
     try {
@@ -208,7 +211,7 @@ export async function verifyArchiveCommand(location: string, opts: { pubkey?: st
       throw new FfauditError('IO', `cannot read the verifier key ${opts.pubkey}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
-  const target = await openTarget(location);
+  const target = await openTarget(location, { endpoint: opts.endpoint });
   try {
     const bar = !opts.json && process.stderr.isTTY ? progressBar('verifying') : undefined;
     const r = await verifyArchive(target, { pubkey, onProgress: bar?.update });
