@@ -41,6 +41,8 @@ export interface EarlyHash {
   file: LocalFile;
   before: FileState | { error: string };
   digest: Promise<FileDigest | { error: string }>;
+  /** The digest, wanted now that FFmpeg is done (see hashInBackground). */
+  finish(): Promise<FileDigest | { error: string }>;
 }
 
 /** A file name as given to FFmpeg, with the `-f` that applies to it. */

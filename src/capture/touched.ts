@@ -9,19 +9,21 @@ import { basename, dirname, join } from 'node:path';
 import type { FileRecord } from '../core/entry.js';
 import type { InputRecord } from '../core/run.js';
 import { fileState, sameState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
-import { hashFile, type FileDigest } from './hash.js';
+import { hashFile, hashInBackground, type FileDigest } from './hash.js';
 import type { ReportAnalysis } from '../core/ffreport.js';
 import { classifyTarget, isSequencePattern, sequenceRegExp, type Target } from './target.js';
 
 export function startHash(file: LocalFile): EarlyHash {
   const before = fileState(file.fsPath);
-  const digest =
-    'error' in before
-      ? Promise.resolve({ error: before.error })
-      : !before.regular
-        ? Promise.resolve({ error: 'not a regular file' })
-        : hashFile(file.fsPath, { background: true, size: Number(before.size) }).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
-  return { file, before, digest };
+  const failed = (error: string) => {
+    const digest = Promise.resolve({ error });
+    return { file, before, digest, finish: () => digest };
+  };
+  if ('error' in before) return failed(before.error);
+  if (!before.regular) return failed('not a regular file');
+  const h = hashInBackground(file.fsPath, Number(before.size));
+  const asRecord = (p: Promise<FileDigest>) => p.catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+  return { file, before, digest: asRecord(h.digest), finish: () => asRecord(h.finish()) };
 }
 
 export interface TouchedContext {
@@ -43,7 +45,7 @@ function withExtras(rec: InputRecord, f: LocalFile | undefined, error?: string):
 
 async function recordLocal(f: LocalFile, early: EarlyHash | undefined): Promise<InputRecord> {
   if (early) {
-    const d = await early.digest;
+    const d = await early.finish();
     const after = fileState(f.fsPath);
     if ('error' in d) return withExtras({ path: f.path, size: null, sha256: null }, f, d.error);
     const rec: InputRecord = withExtras({ path: f.path, size: d.size, sha256: d.sha256 }, f);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { hashFile, READ_BLOCK, SLICE_BLOCK, StreamDigest, WORKER_MIN_BYTES } from './hash.js';
+import { hashFile, hashInBackground, READ_BLOCK, SLICE_BLOCK, StreamDigest, WORKER_MIN_BYTES } from './hash.js';
 import { ReportBannerFilter } from './stderr-filter.js';
 import { classifyTarget, isSequencePattern, sequenceRegExp } from './target.js';
 import { parseFfreport } from './user-report.js';
@@ -104,14 +104,14 @@ describe('hashing', () => {
         const data = randomBytes(size);
         const p = join(dir, `s${size}`);
         writeFileSync(p, data);
-        assert.deepEqual(await hashFile(p, { background: true, size }), { size, sha256: sha(data) });
+        assert.deepEqual(await hashInBackground(p, size).finish(), { size, sha256: sha(data) });
       }
       // Slices: 48 MiB hashed here while a timer keeps firing (it could not if the hash held the event loop).
       const mid = randomBytes(48 << 20);
       writeFileSync(join(dir, 'mid'), mid);
       let ticks = 0;
       const timer = setInterval(() => ticks++, 1);
-      const d = await hashFile(join(dir, 'mid'), { background: true, size: mid.length });
+      const d = await hashInBackground(join(dir, 'mid'), mid.length).digest;
       clearInterval(timer);
       assert.deepEqual(d, { size: mid.length, sha256: sha(mid) });
       assert.ok(ticks >= 3, `the event loop ran ${ticks} times while 48 MiB were hashed`);
@@ -119,8 +119,15 @@ describe('hashing', () => {
       const big = Buffer.concat([mid, randomBytes(WORKER_MIN_BYTES - mid.length + 12345)]);
       const raw = Buffer.concat([Buffer.from(join(dir, 'big-')), Buffer.from([0xff, 0xfe]), Buffer.from('.nut')]);
       writeFileSync(raw, big);
-      assert.deepEqual(await hashFile(raw, { background: true, size: big.length }), { size: big.length, sha256: sha(big) });
-      await assert.rejects(hashFile(join(dir, 'missing'), { background: true, size: WORKER_MIN_BYTES }), { code: 'IO' });
+      const want = { size: big.length, sha256: sha(big) };
+      assert.deepEqual(await hashInBackground(raw, big.length).finish(), want);
+      // A starved worker (here: looked at after 1 ms, and any progress counts as starvation) is raced by a hash at
+      // normal priority; whichever wins, the digest is the file's.
+      let fallbacks = 0;
+      const starved = hashInBackground(raw, big.length, { starvedBytes: Number.MAX_SAFE_INTEGER, watchMs: 1, onFallback: () => fallbacks++ });
+      assert.deepEqual(await starved.finish(), want);
+      assert.equal(fallbacks, 1);
+      await assert.rejects(hashInBackground(join(dir, 'missing'), WORKER_MIN_BYTES).finish(), { code: 'IO' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
