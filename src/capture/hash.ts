@@ -10,6 +10,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
 import { open, type FileHandle } from 'node:fs/promises';
 import { FfauditError } from '../core/errors.js';
 
@@ -121,7 +122,7 @@ export function hashInBackground(
   }
   const progress = new BigInt64Array(new SharedArrayBuffer(8));
   let settled = false;
-  let worker: import('node:worker_threads').Worker | undefined;
+  let worker: Worker | undefined;
   const digest = import('node:worker_threads').then(
     ({ Worker }) =>
       new Promise<FileDigest>((resolve, reject) => {
@@ -157,7 +158,7 @@ export function hashInBackground(
               void worker?.terminate();
               resolve(d);
             },
-            (e: unknown) => {
+            (e: Error) => {
               if (!abort.signal.aborted) reject(e);
             },
           );
@@ -170,7 +171,7 @@ export function hashInBackground(
           abort.abort();
           resolve(d);
         },
-        (e: unknown) => {
+        (e: Error) => {
           clearInterval(watch);
           if (!fallback) reject(e); // otherwise the hash here decides
         },
