@@ -7,11 +7,11 @@ const { parseCaptureInvocation } = require('../dist/bundle/invocation.cjs');
 
 const capture = parseCaptureInvocation(process.argv.slice(2));
 if (capture) {
-  require('../dist/bundle/capture.cjs')
-    .mainCapture(capture)
-    .then((status) => {
-      process.exitCode = status;
-    });
+  const bundle = require('./code-cache.js').requireCached(require('node:path').join(__dirname, '../dist/bundle/capture.cjs'));
+  bundle.exports.mainCapture(capture).then((status) => {
+    bundle.save();
+    process.exitCode = status;
+  });
 } else {
   import('../dist/cli/main.js');
 }

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -72,7 +73,7 @@ describe('bundled capture module', () => {
     assert.equal(r.status, 0, r.stderr.toString());
     const ours = (names: string[]) => names.filter((n) => n.startsWith(PROJECT_ROOT) && !n.includes('/node_modules/')).map((n) => n.slice(PROJECT_ROOT.length));
     const cjs = ours(readFileSync(cjsLog, 'utf8').split('\n'));
-    assert.deepEqual(cjs.sort(), ['bin/ffaudit.js', 'dist/bundle/better-sqlite3.cjs', 'dist/bundle/capture.cjs', 'dist/bundle/invocation.cjs']);
+    assert.deepEqual(cjs.sort(), ['bin/code-cache.js', 'bin/ffaudit.js', 'dist/bundle/better-sqlite3.cjs', 'dist/bundle/capture.cjs', 'dist/bundle/invocation.cjs']);
     // better-sqlite3's own JavaScript is not loaded beside its bundle (its native addon is).
     const driverFiles = readFileSync(cjsLog, 'utf8').split('\n').filter((n) => n.includes('/node_modules/better-sqlite3/') && n.endsWith('.js'));
     assert.deepEqual(driverFiles, []);
@@ -82,6 +83,46 @@ describe('bundled capture module', () => {
     assert.deepEqual(esm, [`${ROOT_URL}bin/ffaudit.js commonjs`]);
     assert.ok(readFileSync(cjsLog, 'utf8').includes('/node_modules/better-sqlite3/'), 'the hook found the SQLite driver loaded');
     assert.equal(fx.lastRun().status, 'ok');
+  });
+
+  it('compiles the capture path once: the V8 code cache is written after a run, used after, and never fails one', () => {
+    const cacheHome = fx.path('cache-home');
+    const run = (extra: NodeJS.ProcessEnv = {}) => {
+      const r = fx.ffaudit(['ffmpeg', ...transcode(fx.path('cached.mp4'))], { env: fx.env({ XDG_CACHE_HOME: cacheHome, ...extra }) });
+      assert.equal(r.status, 0, r.stderr.toString());
+      assert.equal(r.stderr.length, 0, r.stderr.toString());
+      return fx.lastRun();
+    };
+    const cacheFiles = () => {
+      try {
+        return readdirSync(join(cacheHome, 'ffaudit'));
+      } catch {
+        return [];
+      }
+    };
+    run({ FFAUDIT_CODE_CACHE: '0' });
+    assert.deepEqual(cacheFiles(), [], 'FFAUDIT_CODE_CACHE=0 writes nothing');
+    run();
+    const [name] = cacheFiles();
+    assert.match(name ?? '', /^capture-[0-9a-f]{32}\.v8$/);
+    const file = join(cacheHome, 'ffaudit', name!);
+    const made = readFileSync(file);
+    assert.ok(made.length > 10_000);
+    // Accepted by V8: not written again.
+    const mtime = statSync(file).mtimeMs;
+    assert.equal(run().status, 'ok');
+    assert.equal(statSync(file).mtimeMs, mtime);
+    // Garbage in its place is rejected, compiled over and replaced; a stale cache of another build is removed.
+    const garbage = randomBytes(made.length);
+    writeFileSync(file, garbage);
+    writeFileSync(join(cacheHome, 'ffaudit', `capture-${'0'.repeat(32)}.v8`), 'stale');
+    assert.equal(run().status, 'ok');
+    assert.deepEqual(cacheFiles(), [name]);
+    assert.ok(!readFileSync(file).equals(garbage), 'the rejected cache was replaced');
+    // A cache directory that cannot be written costs only the compile.
+    rmSync(join(cacheHome, 'ffaudit'), { recursive: true });
+    writeFileSync(join(cacheHome, 'ffaudit'), 'not a directory');
+    assert.equal(run().status, 'ok');
   });
 
   it('leaves every other command to dist/cli/main.js', () => {
