@@ -27,7 +27,13 @@ function requireCached(file) {
   if (process.env.FFAUDIT_CODE_CACHE === '0' || !loader) return { exports: require(file), save() {} };
   const source = fs.readFileSync(file);
   const key = createHash('sha256').update(source).update(`\0${process.version}\0${process.arch}`).digest('hex').slice(0, 32);
-  const cacheFile = path.join(cacheDir(), `capture-${key}.v8`);
+  let dir;
+  try {
+    dir = cacheDir();
+  } catch {
+    return { exports: require(file), save() {} }; // no home directory to keep a cache in
+  }
+  const cacheFile = path.join(dir, `capture-${key}.v8`);
   let cachedData;
   try {
     cachedData = fs.readFileSync(cacheFile);
@@ -46,7 +52,6 @@ function requireCached(file) {
     exports: m.exports,
     save() {
       if (!fresh) return;
-      const dir = cacheDir();
       const temp = `${cacheFile}.${process.pid}.tmp`;
       try {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
