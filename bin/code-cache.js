@@ -54,7 +54,14 @@ function requireCached(file) {
       if (!fresh) return;
       const temp = `${cacheFile}.${process.pid}.tmp`;
       try {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // The cache base ($XDG_CACHE_HOME or ~/.cache) is made if need be, but never a missing home above it.
+        for (const d of [path.dirname(dir), dir]) {
+          try {
+            fs.mkdirSync(d, { mode: 0o700 });
+          } catch (e) {
+            if (e.code !== 'EEXIST') throw e;
+          }
+        }
         fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
         fs.renameSync(temp, cacheFile);
         // Caches of earlier bundles (another version of ffaudit or of Node) are of no more use.
