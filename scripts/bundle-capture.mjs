@@ -3,9 +3,10 @@
 // `tsc`, as `npm run build` does):
 //   dist/bundle/invocation.cjs  recognises the command line (src/cli/capture-invocation.ts), nothing else;
 //   dist/bundle/capture.cjs     the whole capture path (src/cli/capture-main.ts and everything it imports);
-//   dist/bundle/better-sqlite3.cjs  better-sqlite3's JavaScript (14 files) as one file, which the store loads in
-//                               preference to the package (one file read and compiled: ~7 ms less start-up). Its
-//                               native addon and `bindings` stay in node_modules, as installed.
+//   dist/bundle/better-sqlite3-VERSION.cjs  better-sqlite3's JavaScript (14 files) as one file, which the store
+//                               loads instead of the package when the installed package is that version and its
+//                               addon is where a release build puts it (one file read and compiled: ~7 ms less
+//                               start-up). The native addon and `bindings` stay in node_modules, as installed.
 // Node 20's ES module loader resolves, reads and compiles each module separately, and starting it at all costs
 // about 10 ms; one CommonJS bundle loaded by a CommonJS bin/ffaudit.js skips both (bench/results-capture.md).
 // The end-of-run code, imported dynamically, is only evaluated when first used, while FFmpeg runs. Packages
@@ -13,7 +14,7 @@
 // The bundle sits at the same depth as dist/capture/, and import.meta.url is defined as its own URL, so the paths
 // its modules compute from it (../../bin/ffaudit.js, ../cli/main.js, createRequire) mean the same there.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -32,7 +33,9 @@ const common = {
   logLevel: 'warning',
 };
 await build({ ...common, entryPoints: { invocation: 'dist/cli/capture-invocation.js' } });
-await build({ ...common, packages: undefined, entryPoints: { 'better-sqlite3': 'better-sqlite3' }, external: ['bindings'] });
+// Named with the version it was built from: the store uses it only beside that very version's native addon.
+const { version } = JSON.parse(readFileSync(`${root}node_modules/better-sqlite3/package.json`, 'utf8'));
+await build({ ...common, packages: undefined, entryPoints: { [`better-sqlite3-${version}`]: 'better-sqlite3' }, external: ['bindings'] });
 await build({
   ...common,
   entryPoints: { capture: 'dist/cli/capture-main.js' },

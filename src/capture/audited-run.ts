@@ -26,7 +26,7 @@ import { StreamDigest } from './hash.js';
 import { identifyTool } from './identity.js';
 import { locateTool } from './locate.js';
 import { rawArgBytes } from './raw-argv.js';
-import { ReportBannerFilter } from './stderr-filter.js';
+import { ReportBannerFilter, writeAll } from './stderr-filter.js';
 import { fileState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
 import { classifyTarget } from './target.js';
 import { wantsOwnReport } from './user-report.js';
@@ -52,7 +52,7 @@ type Forwarded = (typeof FORWARDED)[number];
 const REPORT_LEVEL = 48; // AV_LOG_DEBUG: shows every "Opening '…' for reading/writing" and the stream dumps
 
 function warn(msg: string): void {
-  process.stderr.write(`ffaudit: ${msg}\n`);
+  writeAll(2, `ffaudit: ${msg}\n`);
 }
 
 /** FFREPORT values are ':'-separated with '\' escapes and '…' quoting (libavutil av_get_token). */
@@ -91,6 +91,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
 
   const tmp = mkdtempSync(join(tmpdir(), 'ffaudit-'));
   let child: ChildProcess | undefined;
+  let earlyHashes: Promise<Map<string, EarlyHash>> | undefined;
   const killOnExit = () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
@@ -228,14 +229,15 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     });
 
     // What runs after FFmpeg is loaded while it runs, off the critical path; the inputs known now are hashed
-    // while FFmpeg reads them.
+    // while FFmpeg reads them, when there is a ledger to record them in.
     const endModule = import('./run-end.js');
     const early = endModule.then(({ startHash, warmUp }) => {
       const m = new Map<string, EarlyHash>();
-      for (const f of known) if (!m.has(f.path)) m.set(f.path, startHash(f));
+      if (ledger && key) for (const f of known) if (!m.has(f.path)) m.set(f.path, startHash(f));
       setImmediate(warmUp);
       return m;
     });
+    earlyHashes = early;
 
     const pipes = new Map<string, StreamDigest>();
     if (pipeIn && c.stdin) {
@@ -270,7 +272,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       });
     }
     if (filterStderr && c.stderr) {
-      const filter = new ReportBannerFilter(tool, reportPath, (b) => process.stderr.write(b));
+      const filter = new ReportBannerFilter(tool, reportPath, (b) => writeAll(2, b));
       c.stderr.on('data', (chunk: Buffer) => filter.push(chunk));
       c.stderr.on('end', () => filter.end());
     }
@@ -309,6 +311,10 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     if (failure) throw failure;
     return exitStatus;
   } finally {
+    // Hashes nobody waited for (the run ended without a record) must not keep the process alive.
+    void earlyHashes?.then((m) => {
+      for (const h of m.values()) h.cancel();
+    });
     killOnExit();
     process.removeListener('exit', killOnExit);
     rmSync(tmp, { recursive: true, force: true });

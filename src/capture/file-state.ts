@@ -43,6 +43,8 @@ export interface EarlyHash {
   digest: Promise<FileDigest | { error: string }>;
   /** The digest, wanted now that FFmpeg is done (see hashInBackground). */
   finish(): Promise<FileDigest | { error: string }>;
+  /** Stops the hash if it still runs (the run ends without a record). */
+  cancel(): void;
 }
 
 /** A file name as given to FFmpeg, with the `-f` that applies to it. */

@@ -3,15 +3,16 @@
  * - in the foreground (nothing else to do, both cores free: a file FFmpeg has just written), large blocks are read
  *   into two reused buffers, the next block being read (libuv thread pool) while the current one is hashed
  *   (node:crypto, i.e. OpenSSL), so the slower of the two sets the pace;
- * - in the background (an input, while FFmpeg runs and wants the CPU), small blocks are read and hashed on this
- *   thread, a few milliseconds at a time between turns of the event loop. A block the size of a core's L2 cache is
- *   copied by the kernel and hashed while it is still there: about 0.9 s of CPU per GiB on a 2-core EPYC VM,
- *   where big blocks read on another thread cost 1.4 s (the copy leaves the data in the other core's cache).
+ * - in the background (an input, while FFmpeg runs and wants the CPU), small blocks are read and hashed on one
+ *   thread. A block the size of a core's L2 cache is copied by the kernel and hashed while it is still there: about
+ *   0.9 s of CPU per GiB on a 2-core EPYC VM, where big blocks read on another thread cost 1.4 s (the copy leaves
+ *   the data in the other core's cache). Small files are hashed here, a few milliseconds at a time between turns of
+ *   the event loop; large ones in a worker thread at low priority (hashInBackground).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
-import type { Worker } from 'node:worker_threads';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { Worker } from 'node:worker_threads';
 import { FfauditError } from '../core/errors.js';
 
 export const READ_BLOCK = 4 << 20;
@@ -24,27 +25,32 @@ export interface FileDigest {
   sha256: string;
 }
 
-async function readInto(fh: FileHandle, buf: Buffer): Promise<number> {
+const ioError = (path: string | Buffer, e: unknown) =>
+  e instanceof FfauditError ? e : new FfauditError('IO', `cannot read ${path.toString()}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+
+/** Fills `buf` from `position` (or from the file offset when null) as far as the file goes. */
+async function readInto(fh: FileHandle, buf: Buffer, position: number | null): Promise<number> {
   let filled = 0;
   while (filled < buf.length) {
-    const { bytesRead } = await fh.read(buf, filled, buf.length - filled, null);
+    const { bytesRead } = await fh.read(buf, filled, buf.length - filled, position === null ? null : position + filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
   return filled;
 }
 
-async function pipelined(fh: FileHandle, h: Hash, signal?: AbortSignal): Promise<number> {
+/** Hashes from byte 0 with positioned reads (the handle may be shared), or from the file offset (`positioned` false). */
+async function pipelined(fh: FileHandle, h: Hash, positioned: boolean, signal?: AbortSignal): Promise<number> {
   let size = 0;
   let filled = Buffer.allocUnsafe(READ_BLOCK);
   let spare = Buffer.allocUnsafe(READ_BLOCK);
-  let pending = readInto(fh, filled);
+  let pending = readInto(fh, filled, positioned ? 0 : null);
   for (;;) {
     const n = await pending;
     signal?.throwIfAborted();
     if (n === 0) return size;
     // A short read means end of file; otherwise start the next read before hashing this block.
-    pending = n < READ_BLOCK ? Promise.resolve(0) : readInto(fh, spare);
+    pending = n < READ_BLOCK ? Promise.resolve(0) : readInto(fh, spare, positioned ? size + n : null);
     h.update(n === READ_BLOCK ? filled : filled.subarray(0, n));
     size += n;
     [filled, spare] = [spare, filled];
@@ -67,143 +73,200 @@ async function inSlices(fh: FileHandle, h: Hash): Promise<number> {
 }
 
 /**
- * A large file hashed in the background goes to a worker thread that lowers its own scheduling priority (nice 19,
- * which on Linux applies to the calling thread only): it then takes only the CPU that FFmpeg leaves idle instead of
- * slowing FFmpeg's own threads, and needs no slicing. The thread costs ~50 ms of start-up, so small files stay here.
- * It counts the bytes it has hashed in shared memory, so that the end of a run can tell whether it is starved.
- */
-export const WORKER_MIN_BYTES = 64 << 20;
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { openSync, readSync, closeSync } = require('node:fs');
-const { createHash } = require('node:crypto');
-try { require('node:os').setPriority(19); } catch {}
-let fd;
-try {
-  fd = openSync(typeof workerData.path === 'string' ? workerData.path : Buffer.from(workerData.path), 'r');
-  const block = workerData.block, buf = Buffer.allocUnsafe(block), h = createHash('sha256'), done = workerData.progress;
-  let size = 0, n;
-  while ((n = readSync(fd, buf, 0, block, null)) > 0) {
-    h.update(n === block ? buf : buf.subarray(0, n));
-    size += n;
-    Atomics.store(done, 0, BigInt(size));
-  }
-  parentPort.postMessage({ size, sha256: h.digest('hex') });
-} catch (e) {
-  parentPort.postMessage({ error: (e && e.code) || String(e) });
-} finally {
-  if (fd !== undefined) closeSync(fd);
-}`;
-
-/** How often the end of a run looks at a background hash, and the least progress that is not starvation. */
-const WATCH_MS = 100;
-const STARVED_BYTES = 16 << 20; // per WATCH_MS: 160 MB/s, where an idle core hashes ~1.2 GB/s
-
-export interface BackgroundHash {
-  /** Settles with the background hash. */
-  digest: Promise<FileDigest>;
-  /**
-   * The run is over and the digest is wanted now: the background one, unless its niced thread is starved (other
-   * work keeps every core busy, where nice 19 gets ~1.5% of one). Then a hash at normal priority starts here, and
-   * the first of the two to finish is taken; the other is stopped.
-   */
-  finish(): Promise<FileDigest>;
-}
-
-/** Hashes a file while other work runs (an input, while FFmpeg reads it). `size`: what a stat said it was. */
-export function hashInBackground(
-  path: string | Buffer,
-  size: number,
-  opts: { starvedBytes?: number; watchMs?: number; onFallback?: () => void } = {},
-): BackgroundHash {
-  if (size < WORKER_MIN_BYTES) {
-    const digest = hashFile(path, { background: true });
-    return { digest, finish: () => digest };
-  }
-  const progress = new BigInt64Array(new SharedArrayBuffer(8));
-  let settled = false;
-  let worker: Worker | undefined;
-  const digest = import('node:worker_threads').then(
-    ({ Worker }) =>
-      new Promise<FileDigest>((resolve, reject) => {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, block: SLICE_BLOCK, progress } });
-        worker = w;
-        w.once('message', (m: FileDigest | { error: string }) => {
-          if ('error' in m) reject(new FfauditError('IO', `cannot read ${path.toString()}: ${m.error}`));
-          else resolve(m);
-          void w.terminate();
-        });
-        w.once('error', (e) => reject(new FfauditError('IO', `cannot hash ${path.toString()}: ${e.message}`)));
-      }),
-  );
-  digest.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  const starved = opts.starvedBytes ?? STARVED_BYTES;
-  const finish = (): Promise<FileDigest> => {
-    if (settled) return digest;
-    return new Promise<FileDigest>((resolve, reject) => {
-      const abort = new AbortController();
-      let fallback = false;
-      let last = Atomics.load(progress, 0);
-      const watch = setInterval(() => {
-        const now = Atomics.load(progress, 0);
-        if (now - last < BigInt(starved)) {
-          clearInterval(watch);
-          fallback = true;
-          opts.onFallback?.();
-          hashFile(path, { signal: abort.signal }).then(
-            (d) => {
-              void worker?.terminate();
-              resolve(d);
-            },
-            (e: Error) => {
-              if (!abort.signal.aborted) reject(e);
-            },
-          );
-        }
-        last = now;
-      }, opts.watchMs ?? WATCH_MS);
-      digest.then(
-        (d) => {
-          clearInterval(watch);
-          abort.abort();
-          resolve(d);
-        },
-        (e: Error) => {
-          clearInterval(watch);
-          if (!fallback) reject(e); // otherwise the hash here decides
-        },
-      );
-    });
-  };
-  return { digest, finish };
-}
-
-/**
  * Hashes a file's content as it is now (never a value cached on metadata). `path` may be a raw-byte Buffer.
- * `background`: in slices, letting other work run (see above). `signal`: stops it (rejects).
+ * `background`: in slices, letting other work run (see above).
  */
-export async function hashFile(path: string | Buffer, opts: { background?: boolean; signal?: AbortSignal } = {}): Promise<FileDigest> {
+export async function hashFile(path: string | Buffer, opts: { background?: boolean } = {}): Promise<FileDigest> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FfauditError('IO', `cannot read ${path.toString()}: ${code ?? String(e)}`);
+    throw ioError(path, e);
   }
   const h = createHash('sha256');
   let size: number;
   try {
-    size = await (opts.background ? inSlices(fh, h) : pipelined(fh, h, opts.signal));
+    size = await (opts.background ? inSlices(fh, h) : pipelined(fh, h, false));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FfauditError('IO', `cannot read ${path.toString()}: ${code ?? String(e)}`);
+    throw ioError(path, e);
   } finally {
     await fh.close();
   }
   return { size, sha256: h.digest('hex') };
+}
+
+/**
+ * A large file hashed in the background goes to a worker thread that lowers its own scheduling priority (nice 19,
+ * which on Linux applies to the calling thread only): it then takes only the CPU that FFmpeg leaves idle instead of
+ * slowing FFmpeg's own threads, and needs no slicing. The thread costs ~50 ms of start-up, so small files stay here.
+ * It reads the file through a descriptor opened here when the hash starts, with positioned reads, so that a hash
+ * at normal priority can share it (see finish): both hash the very file FFmpeg was given, even if its name is
+ * moved or replaced before the end of the run. It publishes the bytes hashed so far and the best rate it has
+ * reached, in shared memory.
+ */
+export const WORKER_MIN_BYTES = 64 << 20;
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { readSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+try { require('node:os').setPriority(19); } catch {}
+const { fd, block, shared, stall } = workerData;
+if (stall) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // tests: a worker that never gets the CPU
+try {
+  const buf = Buffer.allocUnsafe(block), h = createHash('sha256');
+  let size = 0, n, mark = size, t = performance.now();
+  while ((n = readSync(fd, buf, 0, block, size)) > 0) {
+    h.update(n === block ? buf : buf.subarray(0, n));
+    size += n;
+    Atomics.store(shared, 0, BigInt(size));
+    if (size - mark >= 8 << 20) {
+      const now = performance.now(), rate = BigInt(Math.floor(((size - mark) * 1000) / Math.max(now - t, 0.001)));
+      if (rate > Atomics.load(shared, 1)) Atomics.store(shared, 1, rate);
+      mark = size;
+      t = now;
+    }
+  }
+  parentPort.postMessage({ size, sha256: h.digest('hex') });
+} catch (e) {
+  parentPort.postMessage({ error: (e && e.code) || String(e) });
+}`;
+
+/** How often the end of a run looks at a background hash. */
+const WATCH_MS = 100;
+
+export interface BackgroundHash {
+  /** Settles with the background hash alone. */
+  digest: Promise<FileDigest>;
+  /**
+   * The run is over and the digest is wanted now: the background one, unless its niced thread is starved (other
+   * work keeps every core busy, where nice 19 gets ~1.5% of one): for two windows of 100 ms running it hashes at
+   * under a quarter of the best rate it reached, and at that rate would finish later than a new hash at its best
+   * rate (or, before it has a rate, under 160 MiB/s). Then a hash at normal
+   * priority starts here, on the same descriptor; the first of the two to succeed is taken and the other stopped.
+   * A worker limited by its disk or network, not by the CPU, keeps its rate and is left alone.
+   */
+  finish(): Promise<FileDigest>;
+  /** Stops whatever still runs (a run that ends without recording) and closes the file. */
+  cancel(): void;
+}
+
+export interface BackgroundHashTesting {
+  /** The worker never starts hashing. */
+  stallWorker?: boolean;
+  /** Told who produced the digest finish() returned. */
+  onOutcome?: (winner: 'worker' | 'fallback') => void;
+}
+
+/** Hashes a file while other work runs (an input, while FFmpeg reads it). `size`: what a stat said it was. */
+export function hashInBackground(path: string | Buffer, size: number, testing: BackgroundHashTesting = {}): BackgroundHash {
+  if (size < WORKER_MIN_BYTES) {
+    const digest = hashFile(path, { background: true });
+    return { digest, finish: () => digest, cancel: () => undefined };
+  }
+  const shared = new BigInt64Array(new SharedArrayBuffer(16)); // [bytes hashed, best rate in bytes per second]
+  const fallbackAbort = new AbortController();
+  let worker: Worker | undefined;
+  let cancelled = false;
+  const opened = open(path, 'r').catch((e: unknown) => {
+    throw ioError(path, e);
+  });
+  const digest = opened.then(async (fh) => {
+    const { Worker } = await import('node:worker_threads');
+    if (cancelled) throw new FfauditError('IO', `hashing ${path.toString()} was cancelled`);
+    return new Promise<FileDigest>((resolve, reject) => {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: fh.fd, block: SLICE_BLOCK, shared, stall: testing.stallWorker === true } });
+      worker = w;
+      w.once('message', (m: FileDigest | { error: string }) => {
+        if ('error' in m) reject(new FfauditError('IO', `cannot read ${path.toString()}: ${m.error}`));
+        else resolve(m);
+        void w.terminate();
+      });
+      w.once('error', (e) => reject(new FfauditError('IO', `cannot hash ${path.toString()}: ${e.message}`)));
+      w.once('exit', () => reject(new FfauditError('IO', `hashing ${path.toString()} was stopped`))); // no-op once settled
+    });
+  });
+  let workerDone = false;
+  const workerSettled = digest.then(
+    () => undefined,
+    () => undefined,
+  );
+  void workerSettled.then(() => (workerDone = true));
+
+  let fallback: Promise<FileDigest> | undefined;
+  let closing = false;
+  // The descriptor is closed once neither side can read it any more.
+  const closeWhenIdle = () => {
+    if (closing) return;
+    closing = true;
+    void Promise.all([workerSettled, fallback?.catch(() => undefined)]).then(() => opened.then((fh) => fh.close()).catch(() => undefined));
+  };
+  const stopWorker = () => {
+    if (!workerDone) void worker?.terminate();
+  };
+
+  let finishing: Promise<FileDigest> | undefined;
+  const race = (): Promise<FileDigest> =>
+    new Promise<FileDigest>((resolve, reject) => {
+      let settled = false;
+      let failures: unknown[] = [];
+      const win = (d: FileDigest, who: 'worker' | 'fallback') => {
+        if (settled) return;
+        settled = true;
+        clearInterval(watch);
+        if (who === 'worker') fallbackAbort.abort();
+        else stopWorker();
+        testing.onOutcome?.(who);
+        closeWhenIdle();
+        resolve(d);
+      };
+      // One side failing is final only when the other cannot succeed any more.
+      const lose = (e: unknown) => {
+        failures = [...failures, e];
+        if (settled || failures.length < (fallback ? 2 : 1)) return;
+        settled = true;
+        clearInterval(watch);
+        closeWhenIdle();
+        reject(failures[0] instanceof Error ? failures[0] : new FfauditError('IO', String(failures[0])));
+      };
+      let last = Atomics.load(shared, 0);
+      let slowWindows = 0;
+      const watch = setInterval(() => {
+        const done = Atomics.load(shared, 0);
+        const best = Number(Atomics.load(shared, 1));
+        const rate = (Number(done - last) * 1000) / WATCH_MS;
+        last = done;
+        const remaining = size - Number(done);
+        // Starved in two windows running: one slow window may be the thread still starting, or a pause.
+        const slow = best > 0 ? rate < best / 4 && remaining / Math.max(rate, 1) > size / best : rate < (16 << 20) * (1000 / WATCH_MS);
+        slowWindows = slow ? slowWindows + 1 : 0;
+        if (slowWindows < 2 || fallback) return;
+        clearInterval(watch);
+        fallback = opened.then(async (fh) => {
+          const h = createHash('sha256');
+          const n = await pipelined(fh, h, true, fallbackAbort.signal);
+          return { size: n, sha256: h.digest('hex') };
+        });
+        fallback.then(
+          (d) => win(d, 'fallback'),
+          (e: unknown) => lose(fallbackAbort.signal.aborted ? new FfauditError('IO', 'superseded') : ioError(path, e)),
+        );
+      }, WATCH_MS);
+      digest.then(
+        (d) => win(d, 'worker'),
+        (e: unknown) => lose(e),
+      );
+    });
+
+  return {
+    digest,
+    finish: () => (finishing ??= cancelled ? Promise.reject(new FfauditError('IO', `hashing ${path.toString()} was cancelled`)) : race()),
+    cancel() {
+      cancelled = true;
+      fallbackAbort.abort();
+      stopWorker();
+      closeWhenIdle();
+    },
+  };
 }
 
 /** Hashes the bytes of a stream as they pass through (FFmpeg's stdin or stdout): recorded as `pipe:0` / `pipe:1`. */

@@ -57,6 +57,24 @@ describe('passthrough', () => {
     assert.deepEqual(run.outputs, [{ path: 'pipe:1', size: aud.stdout.length, sha256: sha(aud.stdout) }]);
   });
 
+  it('leaves a pipe FFmpeg shares with ffaudit blocking: nothing is lost to a slow reader (2>&1 | slow reader)', () => {
+    // A user's pipeline, run by sh only to build it: ffprobe writes its JSON straight into the pipe it shares with
+    // ffaudit's stderr. Were that pipe made non-blocking while ffprobe runs (as building Node's process.stderr
+    // does), ffprobe's writes would fail with EAGAIN once the reader fell 64 KiB behind, and the output would be cut
+    // short. Quiet, and with FFmpeg's log on stderr (which ffaudit passes on while ffprobe writes its JSON).
+    fx.media('many-packets.nut', ['-f', 'lavfi', '-i', 'testsrc=duration=20:size=32x24:rate=50', '-c:v', 'rawvideo']);
+    const q = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    for (const level of [['-v', 'quiet'], []]) {
+      const probe = ['ffprobe', ...level, '-of', 'json', '-show_packets', 'many-packets.nut'];
+      const bare = spawnSync('sh', ['-c', `${probe.map(q).join(' ')} 2>&1 | wc -c`], { cwd: fx.dir, env: fx.env() });
+      const want = Number(bare.stdout.toString().trim());
+      assert.ok(want > 256 << 10, `${want} bytes are not enough to fill a pipe`);
+      const cmd = `${[process.execPath, BIN, '--ledger', fx.ledger, ...probe].map(q).join(' ')} 2>&1 | (sleep 1; wc -c)`;
+      const r = spawnSync('sh', ['-c', cmd], { cwd: fx.dir, env: fx.env() });
+      assert.equal(Number(r.stdout.toString().trim()), want, `${level.join(' ') || 'default log level'}: ${r.stderr.toString()}`);
+    }
+  });
+
   it('passes progress lines ending in \\r through unchanged', () => {
     const aud = fx.ffaudit(['ffmpeg', '-hide_banner', '-stats', '-f', 'lavfi', '-i', 'testsrc=duration=1:size=64x48:rate=25', '-f', 'null', '-']);
     assert.equal(aud.status, 0);

@@ -14,6 +14,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { EarlyHash, LocalFile, Operands } from './file-state.js';
 import type { StreamDigest } from './hash.js';
 import { collectTouched } from './touched.js';
+import { writeAll } from './stderr-filter.js';
 import { findOwnReport } from './user-report.js';
 
 export { startHash } from './touched.js';
@@ -47,17 +48,16 @@ export interface RunEndContext {
 
 /**
  * Called while FFmpeg runs: does now, off the critical path, the one-time set-up that the end of the run would
- * otherwise pay for after FFmpeg exits (~8 ms on a 2-core VM): zlib's first compression, and the process.stderr
- * stream, which Node builds on first use, and uses as soon as a child's pipe closes (net.Socket#_destroy compares
- * itself with it).
+ * otherwise pay for after FFmpeg exits (~4 ms on a 2-core VM): zlib's first compression. (Not process.stderr,
+ * though Node builds it when a child's pipe closes anyway: on a pipe it sets O_NONBLOCK on the pipe itself, which
+ * FFmpeg may share while it runs, and FFmpeg's writes would then fail with EAGAIN.)
  */
 export function warmUp(): void {
   gzipSync(Buffer.alloc(1));
-  void process.stderr;
 }
 
 function warn(msg: string): void {
-  process.stderr.write(`ffaudit: ${msg}\n`);
+  writeAll(2, `ffaudit: ${msg}\n`);
 }
 
 export async function recordRunEnd(c: RunEndContext): Promise<void> {

@@ -131,21 +131,20 @@ let driver: { Database: typeof BetterSqlite3; nativeBinding?: string } | undefin
 function loadDriver(): { Database: typeof BetterSqlite3; nativeBinding?: string } {
   if (!driver) {
     const require = createRequire(import.meta.url);
-    // The package's JavaScript bundled into one file at build time (scripts/bundle-capture.mjs), else the package.
-    let Database: typeof BetterSqlite3;
-    try {
-      Database = require('../bundle/better-sqlite3.cjs') as typeof BetterSqlite3;
-    } catch {
-      Database = require('better-sqlite3') as typeof BetterSqlite3;
-    }
-    driver = { Database };
     // Naming the addon's file spares the `bindings` package's search of a dozen candidate paths on every start
-    // (3-14 ms of an audited run's start-up); an install laid out otherwise falls back to that search.
+    // (3-14 ms of an audited run's start-up). With it found, and the installed package the version the build
+    // bundled into one file (scripts/bundle-capture.mjs), that file is loaded instead of the package's fourteen.
+    // An install laid out otherwise gets the package as it is, with its own search for the addon.
+    let nativeBinding: string | undefined;
+    let Database: typeof BetterSqlite3 | undefined;
     try {
-      driver.nativeBinding = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+      nativeBinding = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+      const { version } = require('better-sqlite3/package.json') as { version: string };
+      Database = require(`../bundle/better-sqlite3-${version}.cjs`) as typeof BetterSqlite3;
     } catch {
-      // keep the default
+      // keep what was found
     }
+    driver = { Database: Database ?? (require('better-sqlite3') as typeof BetterSqlite3), ...(nativeBinding ? { nativeBinding } : {}) };
   }
   return driver;
 }

@@ -155,10 +155,11 @@ export function isArchiveLocation(location: string): boolean {
 
 /**
  * The latest checkpoint of an archive, to use as the trusted one. The S3 endpoint: `endpoint` (--endpoint), else the
- * one in the ledger's archive config, else the AWS environment variables.
+ * AWS environment variables; never the ledger's config, which whoever rewrote the ledger can also rewrite to point
+ * at a server of their own.
  */
-export async function readArchiveCheckpoint(location: string, endpoint: string | undefined, ledgerDir: string): Promise<string> {
-  const target = await openTarget(location, { endpoint: endpoint ?? readArchiveConfig(ledgerDir).endpoint });
+export async function readArchiveCheckpoint(location: string, endpoint: string | undefined): Promise<string> {
+  const target = await openTarget(location, { endpoint });
   try {
     const o = await target.get('checkpoint');
     if (!o) throw new FfauditError('ARCHIVE', `${target.location} holds no checkpoint: nothing was archived there`);

@@ -149,7 +149,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .option('--trusted <file>', 'a checkpoint saved earlier: prove the log is an append-only extension of it')
     .option('--from <location>', 'verify an archived copy (s3://BUCKET/PREFIX or a directory) on its own, without a local ledger')
     .option('--pubkey <file>', 'with --from: the verifier key to check the archive against')
-    .option('--endpoint <url>', 'S3 endpoint URL for an s3:// --from or --trusted on an S3-compatible server (default: the ledger\'s archive config, $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)')
+    .option('--endpoint <url>', 'S3 endpoint URL for an s3:// --from or --trusted on an S3-compatible server (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL; never the ledger\'s config)')
     .option('--json', 'print {"ok","size","problems":[…]}')
     .action(async (o: { trusted?: string; from?: string; pubkey?: string; endpoint?: string; json?: boolean }) => {
       if (o.from !== undefined) {
@@ -161,7 +161,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
       const archive = o.trusted !== undefined ? await import('./archive.js') : undefined;
       const archiveTrusted = o.trusted !== undefined && archive?.isArchiveLocation(o.trusted) === true;
       if (o.trusted !== undefined && archiveTrusted) {
-        trusted = await archive.readArchiveCheckpoint(o.trusted, o.endpoint, resolveLedgerDir(g().ledger).dir);
+        trusted = await archive.readArchiveCheckpoint(o.trusted, o.endpoint);
       } else if (o.trusted !== undefined) {
         try {
           trusted = readFileSync(o.trusted, 'utf8');
