@@ -262,13 +262,9 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       const d = new StreamDigest();
       pipes.set('pipe:1', d);
       const src = c.stdout;
-      process.stdout.on('error', () => src.destroy()); // our reader went away: FFmpeg gets EPIPE, as it would have
       src.on('data', (chunk: Buffer) => {
         d.update(chunk);
-        if (!process.stdout.write(chunk)) {
-          src.pause();
-          process.stdout.once('drain', () => src.resume());
-        }
+        if (!writeAll(1, chunk)) src.destroy(); // our reader went away: FFmpeg gets EPIPE, as it would have
       });
     }
     if (filterStderr && c.stderr) {

@@ -75,6 +75,20 @@ describe('passthrough', () => {
     }
   });
 
+  it('stops FFmpeg as a closed pipe would when the reader of its stdout goes away (| head -c 1000)', () => {
+    const q = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    const ff = ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=600:size=320x240:rate=25', '-f', 'rawvideo', '-'];
+    const started = Date.now();
+    const cmd = `${[process.execPath, BIN, '--ledger', fx.ledger, 'ffmpeg', ...ff].map(q).join(' ')} 2>/dev/null; echo "exit $?" >&2`;
+    const r = spawnSync('sh', ['-c', `(${cmd}) | head -c 1000 | wc -c`], { cwd: fx.dir, env: fx.env(), timeout: 90_000 });
+    assert.equal(r.stdout.toString().trim(), '1000');
+    assert.match(r.stderr.toString(), /exit 1\n/);
+    assert.ok(Date.now() - started < 60_000, 'FFmpeg ran on after its reader had gone');
+    const run = fx.lastRun();
+    assert.equal(run.status, 'failed');
+    assert.deepEqual(run.outputs.map((o) => o.path), ['pipe:1']);
+  });
+
   it('passes progress lines ending in \\r through unchanged', () => {
     const aud = fx.ffaudit(['ffmpeg', '-hide_banner', '-stats', '-f', 'lavfi', '-i', 'testsrc=duration=1:size=64x48:rate=25', '-f', 'null', '-']);
     assert.equal(aud.status, 0);

@@ -86,12 +86,13 @@ export class ReportBannerFilter {
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * Writes all of `data` to file descriptor `fd` (our stderr) as a plain blocking write. Not through process.stderr:
- * Node builds that stream on a pipe by making the pipe non-blocking, and the pipe is the same one FFmpeg writes to
- * when the user joined the two (`2>&1 | …`): FFmpeg's own writes would then fail with EAGAIN whenever the reader
- * fell behind, and its output would be lost. A reader that has gone away (EPIPE) loses only what was for it.
+ * Writes all of `data` to file descriptor `fd` (our stdout or stderr) as a plain blocking write. Not through
+ * process.stdout/stderr: Node builds those streams on a pipe by making the pipe non-blocking, and the pipe may be
+ * the very one FFmpeg writes to when the user joined the two (`2>&1 | …`): FFmpeg's own writes would then fail with
+ * EAGAIN whenever the reader fell behind, and its output would be lost. A slow reader holds us up as it would hold
+ * up FFmpeg. Returns false when the reader has gone away (EPIPE).
  */
-export function writeAll(fd: number, data: Buffer | string): void {
+export function writeAll(fd: number, data: Buffer | string): boolean {
   const buf = typeof data === 'string' ? Buffer.from(data) : data;
   let off = 0;
   while (off < buf.length) {
@@ -100,8 +101,9 @@ export function writeAll(fd: number, data: Buffer | string): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') Atomics.wait(pause, 0, 0, 1); // made non-blocking by someone else: wait for room
-      else if (code === 'EPIPE' || code === 'EBADF') return;
+      else if (code === 'EPIPE' || code === 'EBADF') return false;
       else throw e;
     }
   }
+  return true;
 }
