@@ -60,6 +60,14 @@ for (const [name, args] of Object.entries(jobs)) {
   }
   const b = median(bare);
   const a = median(aud);
-  console.log(`${name.padEnd(9)} ffmpeg ${b.toFixed(0)} ms, ffaudit ffmpeg ${a.toFixed(0)} ms, added ${(a - b).toFixed(0)} ms (${((a / b - 1) * 100).toFixed(1)}%)` + (name === 'remux' ? `, hash-at-openssl-speed ${hashMs.toFixed(0)} ms` : ''));
+  // Each audited run follows its bare run: the median of those pairs' differences is steadier than the difference
+  // of the medians when the disk's state swings run times by a second either way.
+  const paired = median(aud.map((x, i) => x - bare[i]));
+  console.log(
+    `${name.padEnd(9)} ffmpeg ${b.toFixed(0)} ms, ffaudit ffmpeg ${a.toFixed(0)} ms, added ${(a - b).toFixed(0)} ms (${((a / b - 1) * 100).toFixed(1)}%); ` +
+      `paired: added ${paired.toFixed(0)} ms (${((paired / b) * 100).toFixed(1)}%)` +
+      (name === 'remux' ? `, hash-at-openssl-speed ${hashMs.toFixed(0)} ms` : '') +
+      `\n          runs: ${bare.map((x, i) => `${x.toFixed(0)}/${aud[i].toFixed(0)}`).join(' ')} (bare/ffaudit, ms)`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });

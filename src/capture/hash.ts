@@ -174,7 +174,7 @@ export function hashInBackground(path: string | Buffer, size: number, testing: B
     const { Worker } = await import('node:worker_threads');
     if (cancelled) throw new FfauditError('IO', `hashing ${path.toString()} was cancelled`);
     return new Promise<FileDigest>((resolve, reject) => {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: fh.fd, block: SLICE_BLOCK, shared, stall: testing.stallWorker === true } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { fd: fh.fd, block: SLICE_BLOCK, shared, stall: testing.stallWorker === true } });
       worker = w;
       w.once('message', (m: FileDigest | { error: string }) => {
         if ('error' in m) reject(new FfauditError('IO', `cannot read ${path.toString()}: ${m.error}`));

@@ -89,9 +89,13 @@ export class Findings {
 }
 const DEFAULT_BLOCK = 1 << 16;
 
-/** Scans blocks with a pool of worker threads (each with its own read-only connection), results in block order. */
+/**
+ * Scans blocks with a pool of worker threads (each with its own read-only connection), results in block order.
+ * The workers get no Node options of their own: inheriting the process's (`node -e …` in particular) left them
+ * doing nothing useful, and verify took as long as on one thread.
+ */
 function scanWithWorkers(path: string, jobs: BlockJob[], n: number): { results: Promise<BlockResult>[]; close: () => Promise<void> } {
-  const workers = Array.from({ length: n }, () => new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { path } }));
+  const workers = Array.from({ length: n }, () => new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { path }, execArgv: [] }));
   const settle: { resolve: (r: BlockResult) => void; reject: (e: Error) => void }[] = [];
   const results = jobs.map((_, i) => new Promise<BlockResult>((resolve, reject) => (settle[i] = { resolve, reject })));
   // Blocks after a failed one are never awaited: their rejections must not become unhandled.
