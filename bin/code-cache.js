@@ -4,9 +4,11 @@
 //
 // The cache lives in the user's own cache directory ($XDG_CACHE_HOME/ffaudit or ~/.cache/ffaudit, mode 0700), as
 // Node's own compile cache does, keyed by the SHA-256 of the bundle's bytes and the Node version: V8 checks the
-// version and its flags, but not the source text (only its length), so the key must. A missing, unreadable or
-// rejected cache costs only the compile; the cache is then written after the run, with the functions the run
-// compiled, and never fails the run. FFAUDIT_CODE_CACHE=0 turns it off.
+// version and its flags, but not the source text (only its length), so the key must. The cache is code: it is read
+// only from a directory and a file that are this user's own and writable by no one else, and only when it is a
+// regular file. A missing, unreadable, untrusted or rejected cache costs only the compile; the cache is then
+// written after the run, with the functions the run compiled, and never fails the run. FFAUDIT_CODE_CACHE=0 turns
+// it off. The bundle must hold no dynamic import(): a script compiled here has no loader for one (the build checks).
 'use strict';
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
@@ -20,11 +22,16 @@ function cacheDir() {
   return path.join(base, 'ffaudit');
 }
 
+/** True when `p` is this user's own, of the kind wanted, and writable by no one else. */
+function ours(p, kind) {
+  const st = fs.lstatSync(p);
+  const uid = typeof process.geteuid === 'function' ? process.geteuid() : st.uid;
+  return (kind === 'dir' ? st.isDirectory() : st.isFile()) && st.uid === uid && (st.mode & 0o022) === 0;
+}
+
 /** Requires `file` through the code cache; returns its exports and a function that saves the cache when it should. */
 function requireCached(file) {
-  // Lets import() inside the script load modules as it would elsewhere; Node versions without it load plainly.
-  const loader = vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-  if (process.env.FFAUDIT_CODE_CACHE === '0' || !loader) return { exports: require(file), save() {} };
+  if (process.env.FFAUDIT_CODE_CACHE === '0') return { exports: require(file), save() {} };
   const source = fs.readFileSync(file);
   const key = createHash('sha256').update(source).update(`\0${process.version}\0${process.arch}`).digest('hex').slice(0, 32);
   let dir;
@@ -36,11 +43,11 @@ function requireCached(file) {
   const cacheFile = path.join(dir, `capture-${key}.v8`);
   let cachedData;
   try {
-    cachedData = fs.readFileSync(cacheFile);
+    if (ours(dir, 'dir') && ours(cacheFile, 'file')) cachedData = fs.readFileSync(cacheFile);
   } catch {
     // none yet
   }
-  const script = new vm.Script(Module.wrap(source.toString('utf8')), { filename: file, cachedData, importModuleDynamically: loader });
+  const script = new vm.Script(Module.wrap(source.toString('utf8')), { filename: file, cachedData });
   const m = new Module(file, module);
   m.filename = file;
   m.paths = Module._nodeModulePaths(path.dirname(file));
@@ -62,7 +69,8 @@ function requireCached(file) {
             if (e.code !== 'EEXIST') throw e;
           }
         }
-        fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+        if (!ours(dir, 'dir')) return;
+        fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600, flag: 'wx' });
         fs.renameSync(temp, cacheFile);
         // Caches of earlier bundles (another version of ffaudit or of Node) are of no more use.
         for (const name of fs.readdirSync(dir)) {

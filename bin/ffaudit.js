@@ -9,8 +9,11 @@ const capture = parseCaptureInvocation(process.argv.slice(2));
 if (capture) {
   const bundle = require('./code-cache.js').requireCached(require('node:path').join(__dirname, '../dist/bundle/capture.cjs'));
   bundle.exports.mainCapture(capture).then((status) => {
-    bundle.save();
     process.exitCode = status;
+    bundle.save();
+    // Stopped by a signal (128 + n): output still queued for a reader that does not read is abandoned, as FFmpeg's
+    // would be, instead of keeping the process alive. The run is already recorded.
+    if (status > 128) process.exit(status);
   });
 } else {
   import('../dist/cli/main.js');

@@ -10,7 +10,8 @@
 // Node 20's ES module loader resolves, reads and compiles each module separately, and starting it at all costs
 // about 10 ms; one CommonJS bundle loaded by a CommonJS bin/ffaudit.js skips both (bench/results-capture.md).
 // The end-of-run code, imported dynamically, is only evaluated when first used, while FFmpeg runs. Packages
-// (better-sqlite3) stay external, as installed; so does the auto-archive module, loaded only when a ledger asks.
+// (better-sqlite3) stay external, as installed. The bundle holds no import() of its own (checked below): bin/ffaudit.js
+// compiles it through V8's code cache (bin/code-cache.js), where a dynamic import has no loader to call.
 // The bundle sits at the same depth as dist/capture/, and import.meta.url is defined as its own URL, so the paths
 // its modules compute from it (../../bin/ffaudit.js, ../cli/main.js, createRequire) mean the same there.
 import { build } from 'esbuild';
@@ -39,7 +40,10 @@ await build({ ...common, packages: undefined, entryPoints: { [`better-sqlite3-${
 await build({
   ...common,
   entryPoints: { capture: 'dist/cli/capture-main.js' },
-  external: ['../archive/auto.js'],
   define: { 'import.meta.url': '__ffaudit_module_url' },
   banner: { js: "const __ffaudit_module_url = require('node:url').pathToFileURL(__filename).href;" },
 });
+const bundled = readFileSync(`${outdir}/capture.cjs`, 'utf8');
+if (/\bimport\(/.test(bundled.replace(/\/\/.*$/gm, ''))) {
+  throw new Error('dist/bundle/capture.cjs holds a dynamic import(): load it with require (see bin/code-cache.js)');
+}

@@ -26,7 +26,8 @@ import { StreamDigest } from './hash.js';
 import { identifyTool } from './identity.js';
 import { locateTool } from './locate.js';
 import { rawArgBytes } from './raw-argv.js';
-import { ReportBannerFilter, writeAll } from './stderr-filter.js';
+import { FdWriter, stderrWriter } from './fd-writer.js';
+import { ReportBannerFilter } from './stderr-filter.js';
 import { fileState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
 import { classifyTarget } from './target.js';
 import { wantsOwnReport } from './user-report.js';
@@ -52,7 +53,7 @@ type Forwarded = (typeof FORWARDED)[number];
 const REPORT_LEVEL = 48; // AV_LOG_DEBUG: shows every "Opening '…' for reading/writing" and the stream dumps
 
 function warn(msg: string): void {
-  writeAll(2, `ffaudit: ${msg}\n`);
+  stderrWriter().write(`ffaudit: ${msg}\n`);
 }
 
 /** FFREPORT values are ':'-separated with '\' escapes and '…' quoting (libavutil av_get_token). */
@@ -238,6 +239,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       return m;
     });
     earlyHashes = early;
+    let stdout: FdWriter | undefined;
 
     const pipes = new Map<string, StreamDigest>();
     if (pipeIn && c.stdin) {
@@ -259,17 +261,35 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       });
     }
     if (pipeOut && c.stdout) {
+      // pipe:1 is hashed as its bytes reach our stdout: what a reader that went away never got is not in it.
       const d = new StreamDigest();
       pipes.set('pipe:1', d);
+      const out = new FdWriter(1, (b) => d.update(b));
+      stdout = out;
       const src = c.stdout;
+      // Our reader went away or our stdout failed: FFmpeg's next write fails, as it would have without us.
+      const stop = () => src.destroy();
       src.on('data', (chunk: Buffer) => {
-        d.update(chunk);
-        if (!writeAll(1, chunk)) src.destroy(); // our reader went away: FFmpeg gets EPIPE, as it would have
+        if (out.write(chunk)) return;
+        if (out.failed) {
+          stop();
+          return;
+        }
+        src.pause();
+        out.onDrain(() => (out.failed ? stop() : src.resume()));
       });
     }
     if (filterStderr && c.stderr) {
-      const filter = new ReportBannerFilter(tool, reportPath, (b) => writeAll(2, b));
-      c.stderr.on('data', (chunk: Buffer) => filter.push(chunk));
+      const err = stderrWriter();
+      const from = c.stderr;
+      const filter = new ReportBannerFilter(tool, reportPath, (b) => void err.write(b));
+      from.on('data', (chunk: Buffer) => {
+        filter.push(chunk);
+        if (err.full()) {
+          from.pause();
+          err.onDrain(() => from.resume());
+        }
+      });
       c.stderr.on('end', () => filter.end());
     }
 
@@ -288,17 +308,28 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     const late = () => undefined;
     for (const sig of FORWARDED) process.on(sig, late);
 
-    const exitStatus = outcome.signal ? 128 + signalNumber(outcome.signal) : received ? 128 + signalNumber(received) : (outcome.code ?? 1);
-    const failure = startFailure
-      ? new FfauditError('FFMPEG_NOT_FOUND', `cannot start ${binary}: ${(startFailure as NodeJS.ErrnoException).code ?? startFailure.message}`)
-      : undefined;
+    // Everything FFmpeg wrote to pipe:1 has reached our stdout, or the writing failed: FFmpeg exited 0 while its
+    // output was lost only because it wrote to us, so the run does not report success (FFmpeg writing to the
+    // pipe itself would have failed).
+    // (Not after a signal: a run told to stop does not wait for a stalled reader, as FFmpeg would not.)
+    if (!received && !outcome.signal) await stdout?.idle();
+    const notes = startFailure ? [`cannot start ${binary}: ${(startFailure as NodeJS.ErrnoException).code ?? startFailure.message}`] : [];
+    if (stdout?.failed) notes.push(`${tool}'s output to stdout (pipe:1) was cut short: ${stdout.failed}`);
+    const exitStatus = outcome.signal
+      ? 128 + signalNumber(outcome.signal)
+      : received
+        ? 128 + signalNumber(received)
+        : outcome.code === 0 && stdout?.failed
+          ? 1
+          : (outcome.code ?? 1);
+    const failure = startFailure ? new FfauditError('FFMPEG_NOT_FOUND', notes[0]!) : undefined;
     if (ledger && key) {
       // ---- run.end ----
       const { recordRunEnd } = await endModule;
       await recordRunEnd({
         ledger, key, extra, secrets, argvRedactions, runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
         reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
-        outcome, received, durationMs, actor: req.actor, verbose: req.verbose, notes: failure ? [failure.message] : [],
+        outcome, received, durationMs, actor: req.actor, verbose: req.verbose, notes,
       });
       // A ledger configured to archive by itself starts a detached archiver; the run does not wait for it.
       const archive = ledger.config.archive as { auto?: unknown } | undefined;
@@ -308,9 +339,11 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     return exitStatus;
   } finally {
     // Hashes nobody waited for (the run ended without a record) must not keep the process alive.
-    void earlyHashes?.then((m) => {
-      for (const h of m.values()) h.cancel();
-    });
+    earlyHashes
+      ?.then((m) => {
+        for (const h of m.values()) h.cancel();
+      })
+      .catch(() => undefined);
     killOnExit();
     process.removeListener('exit', killOnExit);
     rmSync(tmp, { recursive: true, force: true });

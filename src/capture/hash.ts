@@ -12,7 +12,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker as WorkerThread } from 'node:worker_threads';
 import { FfauditError } from '../core/errors.js';
 
 export const READ_BLOCK = 4 << 20;
@@ -131,8 +132,9 @@ try {
   parentPort.postMessage({ error: (e && e.code) || String(e) });
 }`;
 
-/** How often the end of a run looks at a background hash. */
+/** How often the end of a run looks at a background hash, and the least rate an idle core hashes at (bytes/s). */
 const WATCH_MS = 100;
+const FLOOR_RATE = 160 << 20;
 
 export interface BackgroundHash {
   /** Settles with the background hash alone. */
@@ -140,8 +142,8 @@ export interface BackgroundHash {
   /**
    * The run is over and the digest is wanted now: the background one, unless its niced thread is starved (other
    * work keeps every core busy, where nice 19 gets ~1.5% of one): for two windows of 100 ms running it hashes at
-   * under a quarter of the best rate it reached, and at that rate would finish later than a new hash at its best
-   * rate (or, before it has a rate, under 160 MiB/s). Then a hash at normal
+   * under a quarter of the better of its own best rate and 160 MiB/s, and at that rate would finish later than a
+   * new hash at that rate; or it failed. Then a hash at normal
    * priority starts here, on the same descriptor; the first of the two to succeed is taken and the other stopped.
    * A worker limited by its disk or network, not by the CPU, keeps its rate and is left alone.
    */
@@ -153,6 +155,8 @@ export interface BackgroundHash {
 export interface BackgroundHashTesting {
   /** The worker never starts hashing. */
   stallWorker?: boolean;
+  /** Told when the file is open (from then on its name may go). */
+  onOpen?: () => void;
   /** Told who produced the digest finish() returned. */
   onOutcome?: (winner: 'worker' | 'fallback') => void;
 }
@@ -165,13 +169,20 @@ export function hashInBackground(path: string | Buffer, size: number, testing: B
   }
   const shared = new BigInt64Array(new SharedArrayBuffer(16)); // [bytes hashed, best rate in bytes per second]
   const fallbackAbort = new AbortController();
-  let worker: Worker | undefined;
+  let worker: WorkerThread | undefined;
   let cancelled = false;
-  const opened = open(path, 'r').catch((e: unknown) => {
-    throw ioError(path, e);
-  });
+  const opened = open(path, 'r').then(
+    (fh) => {
+      testing.onOpen?.();
+      return fh;
+    },
+    (e: unknown) => {
+      throw ioError(path, e);
+    },
+  );
   const digest = opened.then(async (fh) => {
-    const { Worker } = await import('node:worker_threads');
+    // require, not import(): the bundled capture path runs from V8's code cache, without a dynamic-import loader.
+    const { Worker } = createRequire(import.meta.url)('node:worker_threads') as { Worker: typeof WorkerThread };
     if (cancelled) throw new FfauditError('IO', `hashing ${path.toString()} was cancelled`);
     return new Promise<FileDigest>((resolve, reject) => {
       const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { fd: fh.fd, block: SLICE_BLOCK, shared, stall: testing.stallWorker === true } });
@@ -205,14 +216,15 @@ export function hashInBackground(path: string | Buffer, size: number, testing: B
   };
 
   let finishing: Promise<FileDigest> | undefined;
+  let stopWatch = (): void => undefined;
   const race = (): Promise<FileDigest> =>
     new Promise<FileDigest>((resolve, reject) => {
       let settled = false;
-      let failures: unknown[] = [];
+      const failures: unknown[] = [];
       const win = (d: FileDigest, who: 'worker' | 'fallback') => {
         if (settled) return;
         settled = true;
-        clearInterval(watch);
+        stopWatch();
         if (who === 'worker') fallbackAbort.abort();
         else stopWorker();
         testing.onOutcome?.(who);
@@ -221,26 +233,16 @@ export function hashInBackground(path: string | Buffer, size: number, testing: B
       };
       // One side failing is final only when the other cannot succeed any more.
       const lose = (e: unknown) => {
-        failures = [...failures, e];
+        failures.push(e);
         if (settled || failures.length < (fallback ? 2 : 1)) return;
         settled = true;
-        clearInterval(watch);
+        stopWatch();
         closeWhenIdle();
         reject(failures[0] instanceof Error ? failures[0] : new FfauditError('IO', String(failures[0])));
       };
-      let last = Atomics.load(shared, 0);
-      let slowWindows = 0;
-      const watch = setInterval(() => {
-        const done = Atomics.load(shared, 0);
-        const best = Number(Atomics.load(shared, 1));
-        const rate = (Number(done - last) * 1000) / WATCH_MS;
-        last = done;
-        const remaining = size - Number(done);
-        // Starved in two windows running: one slow window may be the thread still starting, or a pause.
-        const slow = best > 0 ? rate < best / 4 && remaining / Math.max(rate, 1) > size / best : rate < (16 << 20) * (1000 / WATCH_MS);
-        slowWindows = slow ? slowWindows + 1 : 0;
-        if (slowWindows < 2 || fallback) return;
-        clearInterval(watch);
+      const startFallback = () => {
+        if (fallback || cancelled) return;
+        stopWatch();
         fallback = opened.then(async (fh) => {
           const h = createHash('sha256');
           const n = await pipelined(fh, h, true, fallbackAbort.signal);
@@ -250,10 +252,31 @@ export function hashInBackground(path: string | Buffer, size: number, testing: B
           (d) => win(d, 'fallback'),
           (e: unknown) => lose(fallbackAbort.signal.aborted ? new FfauditError('IO', 'superseded') : ioError(path, e)),
         );
+      };
+      let last = Atomics.load(shared, 0);
+      let lastAt = performance.now();
+      let slowWindows = 0;
+      const watch = setInterval(() => {
+        const now = performance.now();
+        const done = Atomics.load(shared, 0);
+        const rate = (Number(done - last) * 1000) / Math.max(now - lastAt, 1);
+        last = done;
+        lastAt = now;
+        // Against the better of its own best rate and what an idle core manages at the least: a worker starved
+        // from the start never had a best rate worth the name.
+        const ref = Math.max(Number(Atomics.load(shared, 1)), FLOOR_RATE);
+        const slow = rate < ref / 4 && (size - Number(done)) / Math.max(rate, 1) > size / ref;
+        // Two windows running: one slow window may be the thread still starting, or a pause.
+        slowWindows = slow ? slowWindows + 1 : 0;
+        if (slowWindows >= 2) startFallback();
       }, WATCH_MS);
+      stopWatch = () => clearInterval(watch);
       digest.then(
         (d) => win(d, 'worker'),
-        (e: unknown) => lose(e),
+        (e: unknown) => {
+          startFallback(); // a worker that failed (start-up, memory) leaves the hash to this thread
+          lose(e);
+        },
       );
     });
 
@@ -262,6 +285,7 @@ export function hashInBackground(path: string | Buffer, size: number, testing: B
     finish: () => (finishing ??= cancelled ? Promise.reject(new FfauditError('IO', `hashing ${path.toString()} was cancelled`)) : race()),
     cancel() {
       cancelled = true;
+      stopWatch();
       fallbackAbort.abort();
       stopWorker();
       closeWhenIdle();

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { Ledger } from '../ledger/ledger.js';
 import { BIN, Fixture } from '../testing/capture-fixture.js';
 import { locateTool } from './locate.js';
 
@@ -87,6 +88,29 @@ describe('passthrough', () => {
     const run = fx.lastRun();
     assert.equal(run.status, 'failed');
     assert.deepEqual(run.outputs.map((o) => o.path), ['pipe:1']);
+  });
+
+  it('records the run, and fails it, when its stdout cannot be written (> /dev/full)', () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const ff = ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=600:size=320x240:rate=25', '-f', 'rawvideo', '-'];
+      const r = spawnSync(process.execPath, [BIN, '--ledger', fx.ledger, 'ffmpeg', ...ff], { cwd: fx.dir, env: fx.env(), stdio: ['ignore', full, 'pipe'], timeout: 90_000 });
+      assert.notEqual(r.status, 0);
+      assert.equal(r.signal, null);
+      assert.ok(!r.stderr.toString().includes('    at '), r.stderr.toString());
+      const run = fx.lastRun();
+      assert.notEqual(run.status, 'incomplete');
+      assert.deepEqual(run.outputs.map((o) => [o.path, o.size]), [['pipe:1', 0]]);
+      const l = Ledger.open({ dir: fx.ledger, explicit: true });
+      try {
+        const end = JSON.parse(l.entryBytes(run.entries[1]!).toString('utf8')) as { notes?: string[] };
+        assert.match(JSON.stringify(end.notes ?? []), /stdout \(pipe:1\) was cut short: ENOSPC/);
+      } finally {
+        l.close();
+      }
+    } finally {
+      closeSync(full);
+    }
   });
 
   it('passes progress lines ending in \\r through unchanged', () => {

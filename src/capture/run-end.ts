@@ -14,7 +14,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { EarlyHash, LocalFile, Operands } from './file-state.js';
 import type { StreamDigest } from './hash.js';
 import { collectTouched } from './touched.js';
-import { writeAll } from './stderr-filter.js';
+import { stderrWriter } from './fd-writer.js';
 import { findOwnReport } from './user-report.js';
 
 export { startHash } from './touched.js';
@@ -57,7 +57,7 @@ export function warmUp(): void {
 }
 
 function warn(msg: string): void {
-  writeAll(2, `ffaudit: ${msg}\n`);
+  stderrWriter().write(`ffaudit: ${msg}\n`);
 }
 
 export async function recordRunEnd(c: RunEndContext): Promise<void> {

@@ -11,8 +11,6 @@
  * lines ending in \r and prompts without a newline reach the terminal as FFmpeg writes them.
  */
 
-import { writeSync } from 'node:fs';
-
 type Step = { prefix: string; re: RegExp; optional: boolean };
 
 function escapeRe(s: string): string {
@@ -81,29 +79,4 @@ export class ReportBannerFilter {
     if (this.buf.length) this.write(this.buf);
     this.buf = Buffer.alloc(0);
   }
-}
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/**
- * Writes all of `data` to file descriptor `fd` (our stdout or stderr) as a plain blocking write. Not through
- * process.stdout/stderr: Node builds those streams on a pipe by making the pipe non-blocking, and the pipe may be
- * the very one FFmpeg writes to when the user joined the two (`2>&1 | …`): FFmpeg's own writes would then fail with
- * EAGAIN whenever the reader fell behind, and its output would be lost. A slow reader holds us up as it would hold
- * up FFmpeg. Returns false when the reader has gone away (EPIPE).
- */
-export function writeAll(fd: number, data: Buffer | string): boolean {
-  const buf = typeof data === 'string' ? Buffer.from(data) : data;
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off, buf.length - off);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') Atomics.wait(pause, 0, 0, 1); // made non-blocking by someone else: wait for room
-      else if (code === 'EPIPE' || code === 'EBADF') return false;
-      else throw e;
-    }
-  }
-  return true;
 }

@@ -123,21 +123,30 @@ describe('hashing', () => {
       const want = { size: big.length, sha256: sha(big) };
       const outcomes: string[] = [];
       const onOutcome = (w: string) => outcomes.push(w);
+      const alone = hashInBackground(raw, big.length);
+      assert.deepEqual(await alone.digest, want, 'the worker alone');
+      alone.cancel(); // closes the file
       assert.deepEqual(await hashInBackground(raw, big.length, { onOutcome }).finish(), want);
       assert.equal(outcomes.length, 1);
       outcomes.length = 0;
       // A worker that never gets the CPU is overtaken by a hash at normal priority, which reads the file through the
       // descriptor opened when the hash started: the name may be gone by the end of the run. The worker is stopped.
-      const starved = hashInBackground(raw, big.length, { stallWorker: true, onOutcome });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      const opened = () => {
+        let open!: () => void;
+        return { wait: new Promise<void>((resolve) => (open = resolve)), onOpen: () => open() };
+      };
+      const o1 = opened();
+      const starved = hashInBackground(raw, big.length, { stallWorker: true, onOutcome, onOpen: o1.onOpen });
+      await o1.wait;
       rmSync(raw);
       assert.deepEqual(await starved.finish(), want);
       assert.deepEqual(outcomes, ['fallback']);
       await assert.rejects(starved.digest, /stopped/);
       // cancel() stops a stalled worker, so nothing keeps the process alive.
       writeFileSync(raw, big);
-      const cancelled = hashInBackground(raw, big.length, { stallWorker: true });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      const o2 = opened();
+      const cancelled = hashInBackground(raw, big.length, { stallWorker: true, onOpen: o2.onOpen });
+      await o2.wait;
       cancelled.cancel();
       await assert.rejects(cancelled.digest, /stopped|cancelled/);
       await assert.rejects(cancelled.finish(), /cancelled/);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -124,6 +124,25 @@ describe('bundled capture module', () => {
     rmSync(join(cacheHome, 'ffaudit'), { recursive: true });
     writeFileSync(join(cacheHome, 'ffaudit'), 'not a directory');
     assert.equal(run().status, 'ok');
+  });
+
+  it('hashes a large input in its worker thread when the capture path runs from the code cache', () => {
+    // 70 MiB of raw 1024x1024 gray frames; FFmpeg reads one frame, ffaudit hashes the whole file in a worker thread.
+    // A dynamic import() in the bundle would fail once V8 accepts the cache (no loader): the hash would be missing.
+    const big = Buffer.alloc(70 << 20, 0x40);
+    writeFileSync(fx.path('big.gray'), big);
+    const want = createHash('sha256').update(big).digest('hex');
+    const cacheHome = fx.path('cache-home-large');
+    for (let i = 0; i < 2; i++) {
+      const r = fx.ffaudit(['ffmpeg', '-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'gray', '-s', '1024x1024', '-i', 'big.gray', '-frames:v', '1', '-f', 'null', '-'], {
+        env: fx.env({ XDG_CACHE_HOME: cacheHome }),
+      });
+      assert.equal(r.status, 0, r.stderr.toString());
+      assert.equal(r.stderr.toString(), '', `run ${i + 1} printed on stderr`);
+      const input = fx.lastRun().inputs.find((f) => f.path.endsWith('/big.gray'));
+      assert.deepEqual({ sha256: input?.sha256, size: input?.size }, { sha256: want, size: big.length }, `run ${i + 1}: ${JSON.stringify(input)}`);
+    }
+    assert.equal(readdirSync(join(cacheHome, 'ffaudit')).length, 1, 'the second run ran from the cache');
   });
 
   it('leaves every other command to dist/cli/main.js', () => {
