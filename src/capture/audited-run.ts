@@ -189,6 +189,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
         throw new FfauditError('RECORD', `the run could not be recorded, so ${tool} was not started: ${msg}`, { cause: e });
       }
       warn(`WARNING: the run could not be recorded (${e instanceof Error ? e.message : String(e)}); running ${tool} UNAUDITED because FFAUDIT_POLICY=fail-open`);
+      await stderrWriter().idle(); // on the terminal before anything FFmpeg prints
       ledger?.close();
       ledger = undefined;
     }
