@@ -31,14 +31,15 @@ function ours(p, kind) {
 
 /** Requires `file` through the code cache; returns its exports and a function that saves the cache when it should. */
 function requireCached(file) {
-  if (process.env.FFAUDIT_CODE_CACHE === '0') return { exports: require(file), save() {} };
+  const plain = () => ({ exports: require(file), save() {} });
+  if (process.env.FFAUDIT_CODE_CACHE === '0') return plain();
   const source = fs.readFileSync(file);
   const key = createHash('sha256').update(source).update(`\0${process.version}\0${process.arch}`).digest('hex').slice(0, 32);
   let dir;
   try {
     dir = cacheDir();
   } catch {
-    return { exports: require(file), save() {} }; // no home directory to keep a cache in
+    return plain(); // no home directory to keep a cache in
   }
   const cacheFile = path.join(dir, `capture-${key}.v8`);
   let cachedData;

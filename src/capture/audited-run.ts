@@ -26,7 +26,7 @@ import { StreamDigest } from './hash.js';
 import { identifyTool } from './identity.js';
 import { locateTool } from './locate.js';
 import { rawArgBytes } from './raw-argv.js';
-import { FdWriter, stderrWriter } from './fd-writer.js';
+import { FdWriter, stderrWriter, warn } from './fd-writer.js';
 import { ReportBannerFilter } from './stderr-filter.js';
 import { fileState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
 import { classifyTarget } from './target.js';
@@ -51,10 +51,6 @@ export interface CaptureRequest {
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 type Forwarded = (typeof FORWARDED)[number];
 const REPORT_LEVEL = 48; // AV_LOG_DEBUG: shows every "Opening '…' for reading/writing" and the stream dumps
-
-function warn(msg: string): void {
-  stderrWriter().write(`ffaudit: ${msg}\n`);
-}
 
 /** FFREPORT values are ':'-separated with '\' escapes and '…' quoting (libavutil av_get_token). */
 function escapeFfreport(p: string): string {

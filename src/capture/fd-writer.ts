@@ -99,3 +99,8 @@ let stderr: FdWriter | undefined;
 export function stderrWriter(): FdWriter {
   return (stderr ??= new FdWriter(2));
 }
+
+/** One line of ffaudit's own on stderr, in order with FFmpeg's log. */
+export function warn(msg: string): void {
+  stderrWriter().write(`ffaudit: ${msg}\n`);
+}

@@ -36,11 +36,10 @@ export interface LocalFile {
   pathB64?: string;
 }
 
-/** An input hashed while FFmpeg runs: its state before, and the pending digest. */
+/** An input hashed while FFmpeg runs: its state before, and its digest. */
 export interface EarlyHash {
   file: LocalFile;
   before: FileState | { error: string };
-  digest: Promise<FileDigest | { error: string }>;
   /** The digest, wanted now that FFmpeg is done (see hashInBackground). */
   finish(): Promise<FileDigest | { error: string }>;
   /** Stops the hash if it still runs (the run ends without a record). */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { commandLine } from '../core/shell-quote.js';
 import { Ledger } from '../ledger/ledger.js';
 import { BIN, Fixture } from '../testing/capture-fixture.js';
 import { locateTool } from './locate.js';
@@ -64,23 +65,21 @@ describe('passthrough', () => {
     // does), ffprobe's writes would fail with EAGAIN once the reader fell 64 KiB behind, and the output would be cut
     // short. Quiet, and with FFmpeg's log on stderr (which ffaudit passes on while ffprobe writes its JSON).
     fx.media('many-packets.nut', ['-f', 'lavfi', '-i', 'testsrc=duration=20:size=32x24:rate=50', '-c:v', 'rawvideo']);
-    const q = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
     for (const level of [['-v', 'quiet'], []]) {
       const probe = ['ffprobe', ...level, '-of', 'json', '-show_packets', 'many-packets.nut'];
-      const bare = spawnSync('sh', ['-c', `${probe.map(q).join(' ')} 2>&1 | wc -c`], { cwd: fx.dir, env: fx.env() });
+      const bare = spawnSync('sh', ['-c', `${commandLine(probe)} 2>&1 | wc -c`], { cwd: fx.dir, env: fx.env() });
       const want = Number(bare.stdout.toString().trim());
       assert.ok(want > 256 << 10, `${want} bytes are not enough to fill a pipe`);
-      const cmd = `${[process.execPath, BIN, '--ledger', fx.ledger, ...probe].map(q).join(' ')} 2>&1 | (sleep 1; wc -c)`;
+      const cmd = `${commandLine([process.execPath, BIN, '--ledger', fx.ledger, ...probe])} 2>&1 | (sleep 1; wc -c)`;
       const r = spawnSync('sh', ['-c', cmd], { cwd: fx.dir, env: fx.env() });
       assert.equal(Number(r.stdout.toString().trim()), want, `${level.join(' ') || 'default log level'}: ${r.stderr.toString()}`);
     }
   });
 
   it('stops FFmpeg as a closed pipe would when the reader of its stdout goes away (| head -c 1000)', () => {
-    const q = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
     const ff = ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=600:size=320x240:rate=25', '-f', 'rawvideo', '-'];
     const started = Date.now();
-    const cmd = `${[process.execPath, BIN, '--ledger', fx.ledger, 'ffmpeg', ...ff].map(q).join(' ')} 2>/dev/null; echo "exit $?" >&2`;
+    const cmd = `${commandLine([process.execPath, BIN, '--ledger', fx.ledger, 'ffmpeg', ...ff])} 2>/dev/null; echo "exit $?" >&2`;
     const r = spawnSync('sh', ['-c', `(${cmd}) | head -c 1000 | wc -c`], { cwd: fx.dir, env: fx.env(), timeout: 90_000 });
     assert.equal(r.stdout.toString().trim(), '1000');
     assert.match(r.stderr.toString(), /exit 1\n/);

@@ -14,7 +14,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { EarlyHash, LocalFile, Operands } from './file-state.js';
 import type { StreamDigest } from './hash.js';
 import { collectTouched } from './touched.js';
-import { stderrWriter } from './fd-writer.js';
+import { warn } from './fd-writer.js';
 import { findOwnReport } from './user-report.js';
 
 export { startHash } from './touched.js';
@@ -54,10 +54,6 @@ export interface RunEndContext {
  */
 export function warmUp(): void {
   gzipSync(Buffer.alloc(1));
-}
-
-function warn(msg: string): void {
-  stderrWriter().write(`ffaudit: ${msg}\n`);
 }
 
 export async function recordRunEnd(c: RunEndContext): Promise<void> {

@@ -15,15 +15,12 @@ import { classifyTarget, isSequencePattern, sequenceRegExp, type Target } from '
 
 export function startHash(file: LocalFile): EarlyHash {
   const before = fileState(file.fsPath);
-  const failed = (error: string) => {
-    const digest = Promise.resolve({ error });
-    return { file, before, digest, finish: () => digest, cancel: () => undefined };
-  };
+  const failed = (error: string) => ({ file, before, finish: () => Promise.resolve({ error }), cancel: () => undefined });
   if ('error' in before) return failed(before.error);
   if (!before.regular) return failed('not a regular file');
   const h = hashInBackground(file.fsPath, Number(before.size));
   const asRecord = (p: Promise<FileDigest>) => p.catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
-  return { file, before, digest: asRecord(h.digest), finish: () => asRecord(h.finish()), cancel: () => h.cancel() };
+  return { file, before, finish: () => asRecord(h.finish()), cancel: () => h.cancel() };
 }
 
 export interface TouchedContext {
