@@ -55,12 +55,21 @@ for (const [name, args] of Object.entries(jobs)) {
   const bare = [];
   const aud = [];
   for (let i = 0; i < runs; i++) {
-    bare.push(time('ffmpeg', args, outputOf(args)));
-    aud.push(time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args], outputOf(args)));
+    // The order alternates: on this VM the second of two back-to-back 1 GiB writes is often the slower one
+    // (FFmpeg's own kernel time doubles, whichever of the two it runs under), so a fixed order charges it to one side.
+    const runBare = () => bare.push(time('ffmpeg', args, outputOf(args)));
+    const runAudited = () => aud.push(time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args], outputOf(args)));
+    if (i % 2 === 0) {
+      runBare();
+      runAudited();
+    } else {
+      runAudited();
+      runBare();
+    }
   }
   const b = median(bare);
   const a = median(aud);
-  // Each audited run follows its bare run: the median of those pairs' differences is steadier than the difference
+  // Each audited run is paired with the bare run beside it: the median of those pairs' differences is steadier than the difference
   // of the medians when the disk's state swings run times by a second either way.
   const paired = median(aud.map((x, i) => x - bare[i]));
   console.log(

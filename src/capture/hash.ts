@@ -1,7 +1,7 @@
 /**
  * SHA-256 of files and streams, two ways:
- * - in the foreground (nothing else to do, both cores free: a file FFmpeg has just written), large blocks are read
- *   into two reused buffers, the next block being read (libuv thread pool) while the current one is hashed
+ * - in the foreground (nothing else to do, both cores free: a file FFmpeg has just written), blocks are read into
+ *   two reused buffers, the next block being read (libuv thread pool) while the current one is hashed
  *   (node:crypto, i.e. OpenSSL), so the slower of the two sets the pace;
  * - in the background (an input, while FFmpeg runs and wants the CPU), small blocks are read and hashed on one
  *   thread. A block the size of a core's L2 cache is copied by the kernel and hashed while it is still there: about
@@ -16,7 +16,12 @@ import { createRequire } from 'node:module';
 import type { Worker as WorkerThread } from 'node:worker_threads';
 import { FfauditError } from '../core/errors.js';
 
-export const READ_BLOCK = 4 << 20;
+/**
+ * Foreground block size. Small enough that the two buffers cost little to fault in: a file's hash allocates them
+ * afresh, and on a VM two 4 MiB buffers cost ~25 ms of page faults, which doubled the time to hash a 40 MB output.
+ * 256 KiB blocks hash a 1 GiB file as fast as 4 MiB ones.
+ */
+export const READ_BLOCK = 256 << 10;
 /** Background hashing: the block size, and how long it holds the event loop before letting pipes and signals in. */
 export const SLICE_BLOCK = 128 << 10;
 const SLICE_MS = 4;
