@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// What `ffaudit ffmpeg …` adds to a short transcode (about 0.1 s of FFmpeg work), beside bare FFmpeg and the cost of
-// merely starting node. Runs are interleaved so that load changes hit all three alike; medians are reported.
-//   node bench/capture-overhead.mjs [--runs N] [--baseline OTHER/bin/ffaudit.js]
+// What `ffaudit ffmpeg …` adds to a short transcode (about 0.1 s of FFmpeg work), beside bare FFmpeg, the cost of
+// merely starting node, and a floor: the least a Node program does to keep a durable signed record of the run
+// (bench/capture-floor.cjs). Runs are interleaved so that load changes hit all of them alike; medians are reported.
+//   node bench/capture-overhead.mjs [--runs N] [--baseline OTHER/bin/ffaudit.js] [--keep-extra-ca-certs]
 // --baseline also times another build of ffaudit (e.g. a copy of an earlier commit's bin/ and dist/ beside a
-// node_modules link), interleaved with the rest, so that a change is compared under the same load.
+// node_modules link), interleaved with the rest, so that a change is compared under the same load. It keeps its
+// code cache in a directory of its own: builds sharing one would each delete the other's cache on every run.
+// Children run without NODE_EXTRA_CA_CERTS unless --keep-extra-ca-certs is given: with it, every node process parses
+// those certificates as it starts (~50 ms on a machine whose variable names the system bundle), which is node's
+// start-up, not ffaudit's, and not the usual case.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,16 +25,21 @@ spawnSync(process.execPath, [BIN, 'init', '--ledger', ledger], { stdio: 'ignore'
 const args = ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x120:rate=25', '-c:v', 'mpeg4', '-y', join(dir, 'out.mp4')];
 const env = { ...process.env };
 for (const k of Object.keys(env)) if (k.startsWith('FFAUDIT_') || k === 'FFREPORT') delete env[k];
+const keepCa = process.argv.includes('--keep-extra-ca-certs');
+if (!keepCa) delete env.NODE_EXTRA_CA_CERTS;
+console.log(`NODE_EXTRA_CA_CERTS ${keepCa && env.NODE_EXTRA_CA_CERTS ? `kept (${env.NODE_EXTRA_CA_CERTS})` : 'unset'} in the children's environment`);
+const FLOOR = fileURLToPath(new URL('./capture-floor.cjs', import.meta.url));
 
 // CPU time (user+sys, the command and its children) is also taken, through GNU time when present: on a loaded
 // machine it is far steadier than wall-clock time.
 const gnuTime = spawnSync('/usr/bin/time', ['-f', '%U %S', 'true']).status === 0;
 const cpu = {};
-function time(cmd, argv, kind) {
+function time(cmd, argv, kind, extraEnv) {
+  const e = extraEnv ? { ...env, ...extraEnv } : env;
   const t = process.hrtime.bigint();
   const r = gnuTime
-    ? spawnSync('/usr/bin/time', ['-f', 'cpu %U %S', cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env })
-    : spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], env });
+    ? spawnSync('/usr/bin/time', ['-f', 'cpu %U %S', cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env: e })
+    : spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: e });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed: ${r.stderr ?? ''}`);
   const m = gnuTime ? /cpu ([0-9.]+) ([0-9.]+)\s*$/.exec(r.stderr.toString()) : null;
@@ -41,9 +51,10 @@ const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const kinds = {
   'node -e 0': (k) => time(process.execPath, ['-e', '0'], k),
   'ffmpeg': (k) => time('ffmpeg', args, k),
+  'floor': (k) => time(process.execPath, [FLOOR, dir, 'ffmpeg', ...args], k),
   'ffaudit ffmpeg': (k) => time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args], k),
 };
-if (baseline) kinds['baseline ffaudit'] = (k) => time(process.execPath, [baseline, '--ledger', ledger, 'ffmpeg', ...args], k);
+if (baseline) kinds['baseline ffaudit'] = (k) => time(process.execPath, [baseline, '--ledger', ledger, 'ffmpeg', ...args], k, { XDG_CACHE_HOME: join(dir, 'baseline-cache') });
 for (const f of Object.values(kinds)) f(); // warm caches (and the ffmpeg identity cache)
 const t = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
 for (let i = 0; i < runs; i++) for (const [k, f] of Object.entries(kinds)) t[k].push(f(k));
@@ -52,13 +63,15 @@ for (const [k, v] of Object.entries(m)) console.log(`${k.padEnd(17)} median ${v.
 const added = m['ffaudit ffmpeg'] - m.ffmpeg;
 console.log(`added by ffaudit          ${added.toFixed(1)} ms (ratio ffaudit/ffmpeg ${(m['ffaudit ffmpeg'] / m.ffmpeg).toFixed(2)})`);
 console.log(`beyond node's own start   ${(added - m['node -e 0']).toFixed(1)} ms (target <= 25 ms)`);
+console.log(`floor beyond node's start ${(m.floor - m.ffmpeg - m['node -e 0']).toFixed(1)} ms (bench/capture-floor.cjs: the least any Node program recording the run pays)`);
 if (baseline) {
   const b = m['baseline ffaudit'] - m.ffmpeg - m['node -e 0'];
   console.log(`baseline beyond node's start ${b.toFixed(1)} ms; this build saves ${(m['baseline ffaudit'] - m['ffaudit ffmpeg']).toFixed(1)} ms`);
 }
 if (gnuTime) {
   const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)]));
-  console.log(`CPU time (user+sys) medians: node -e 0 ${c['node -e 0'].toFixed(0)} ms, ffmpeg ${c.ffmpeg.toFixed(0)} ms, ffaudit ffmpeg ${c['ffaudit ffmpeg'].toFixed(0)} ms${baseline ? `, baseline ffaudit ${c['baseline ffaudit'].toFixed(0)} ms` : ''}`);
-  console.log(`CPU beyond node's own start ${(c['ffaudit ffmpeg'] - c.ffmpeg - c['node -e 0']).toFixed(0)} ms${baseline ? ` (baseline ${(c['baseline ffaudit'] - c.ffmpeg - c['node -e 0']).toFixed(0)} ms)` : ''} (10 ms resolution)`);
+  console.log(`CPU time (user+sys) medians: ${Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
+  const beyond = (k) => (c[k] - c.ffmpeg - c['node -e 0']).toFixed(0);
+  console.log(`CPU beyond node's own start ${beyond('ffaudit ffmpeg')} ms (floor ${beyond('floor')} ms${baseline ? `, baseline ${beyond('baseline ffaudit')} ms` : ''}) (10 ms resolution)`);
 }
 rmSync(dir, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import { isatty } from 'node:tty';
 import { FfauditError } from '../core/errors.js';
 import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
 import { parseRedactionRules, redactArgv, redactFileRecords, redactPath, type RedactionRule } from '../core/redact.js';
+import type { Author } from '../core/entry.js';
 import type { FfmpegIdentity, InputRecord, Redaction, RunStartEntry, Tool } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -122,6 +123,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     let secrets: string[] = [];
     let argvRedactions: Redaction[] = [];
     let redactedArgv: string[] = [];
+    let author: Author | undefined;
     const known: LocalFile[] = [];
     // What FFmpeg is given (non-UTF-8 names replaced by their links); the same analysis when there are none.
     const operands = aliases.size ? operandsOf(tool, ffArgs) : named;
@@ -162,7 +164,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
         v: 1,
         type: 'run.start',
         time: startedAt,
-        by: currentAuthor(req.actor),
+        by: (author = currentAuthor(req.actor)),
         run: runId,
         tool,
         cwd: recordedCwd.path,
@@ -320,13 +322,13 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
           ? 1
           : (outcome.code ?? 1);
     const failure = startFailure ? new FfauditError('FFMPEG_NOT_FOUND', notes[0]!) : undefined;
-    if (ledger && key) {
+    if (ledger && key && author) {
       // ---- run.end ----
       const { recordRunEnd } = await endModule;
       await recordRunEnd({
         ledger, key, extra, secrets, argvRedactions, runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
         reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
-        outcome, received, durationMs, actor: req.actor, verbose: req.verbose, notes,
+        outcome, received, durationMs, by: author, verbose: req.verbose, notes,
       });
       // A ledger configured to archive by itself starts a detached archiver; the run does not wait for it.
       const archive = ledger.config.archive as { auto?: unknown } | undefined;

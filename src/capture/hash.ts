@@ -10,8 +10,9 @@
  *   the event loop; large ones in a worker thread at low priority (hashInBackground).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { readSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import type * as FsPromises from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Worker as WorkerThread } from 'node:worker_threads';
 import { FfauditError } from '../core/errors.js';
@@ -30,6 +31,18 @@ export interface FileDigest {
   size: number;
   sha256: string;
 }
+
+// require, not import(): the bundled capture path runs from V8's code cache, without a dynamic-import loader.
+const requireBuiltin = createRequire(import.meta.url);
+let fsPromises: typeof FsPromises | undefined;
+/**
+ * Loads node:fs/promises, which file hashing reads through. Not with this module: loading it costs ~2 ms on a
+ * 2-core VM, and a run's start, before FFmpeg, does not need it (a run calls this while FFmpeg runs).
+ */
+export function loadHashing(): typeof FsPromises {
+  return (fsPromises ??= requireBuiltin('node:fs/promises') as typeof FsPromises);
+}
+const open = (path: string | Buffer, flags: string): Promise<FileHandle> => loadHashing().open(path, flags);
 
 const ioError = (path: string | Buffer, e: unknown) =>
   e instanceof FfauditError ? e : new FfauditError('IO', `cannot read ${path.toString()}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
@@ -79,10 +92,45 @@ async function inSlices(fh: FileHandle, h: Hash): Promise<number> {
 }
 
 /**
+ * Regular files up to this size are hashed in the foreground with synchronous reads: for them the thread pool's
+ * round trips (and, on a run's first use of it, starting its threads) cost more than the reads, ~2–6 ms for a 30 KB
+ * output on a 2-core VM.
+ */
+export const SYNC_MAX = 8 << 20;
+
+/** The digest of a small regular file, read synchronously; undefined when the file is larger or not regular. */
+function hashSmallFile(path: string | Buffer): FileDigest | undefined {
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer (it is left to the asynchronous path, as before).
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    throw ioError(path, e);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > SYNC_MAX) return undefined;
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(READ_BLOCK);
+    let size = 0;
+    for (let n; (n = readSync(fd, buf, 0, READ_BLOCK, null)) > 0; size += n) h.update(n === READ_BLOCK ? buf : buf.subarray(0, n));
+    return { size, sha256: h.digest('hex') };
+  } catch (e) {
+    throw ioError(path, e);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Hashes a file's content as it is now (never a value cached on metadata). `path` may be a raw-byte Buffer.
  * `background`: in slices, letting other work run (see above).
  */
 export async function hashFile(path: string | Buffer, opts: { background?: boolean } = {}): Promise<FileDigest> {
+  if (!opts.background) {
+    const small = hashSmallFile(path);
+    if (small) return small;
+  }
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -186,8 +234,7 @@ export function hashInBackground(path: string | Buffer, size: number, testing: B
     },
   );
   const digest = opened.then(async (fh) => {
-    // require, not import(): the bundled capture path runs from V8's code cache, without a dynamic-import loader.
-    const { Worker } = createRequire(import.meta.url)('node:worker_threads') as { Worker: typeof WorkerThread };
+    const { Worker } = requireBuiltin('node:worker_threads') as { Worker: typeof WorkerThread };
     if (cancelled) throw new FfauditError('IO', `hashing ${path.toString()} was cancelled`);
     return new Promise<FileDigest>((resolve, reject) => {
       const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { fd: fh.fd, block: SLICE_BLOCK, shared, stall: testing.stallWorker === true } });

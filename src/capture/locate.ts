@@ -17,7 +17,8 @@ const BUNDLE: Record<Tool, string> = { ffmpeg: '@ffmpeg-installer/ffmpeg', ffpro
 
 function isExecutableFile(p: string): boolean {
   try {
-    if (!statSync(p).isFile()) return false;
+    // No exception for the PATH entries that lack the tool (most of them): building one costs more than the stat.
+    if (!statSync(p, { throwIfNoEntry: false })?.isFile()) return false;
     accessSync(p, constants.X_OK);
     return true;
   } catch {

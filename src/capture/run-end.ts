@@ -8,11 +8,12 @@ import { gzipSync } from 'node:zlib';
 import { sha256Hex } from '../core/entry.js';
 import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
 import { redactArgv, redactFileRecords, redactText, type RedactionRule } from '../core/redact.js';
+import type { Author } from '../core/entry.js';
 import type { Redaction, RunEndEntry, Tool } from '../core/run.js';
-import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
+import { nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { EarlyHash, LocalFile, Operands } from './file-state.js';
-import type { StreamDigest } from './hash.js';
+import { loadHashing, type StreamDigest } from './hash.js';
 import { collectTouched } from './touched.js';
 import { warn } from './fd-writer.js';
 import { findOwnReport } from './user-report.js';
@@ -40,7 +41,8 @@ export interface RunEndContext {
   /** A signal we received and passed on to FFmpeg. */
   received: string | undefined;
   durationMs: number;
-  actor: string | undefined;
+  /** Who recorded the start: this same process records the end, so the account is not looked up again. */
+  by: Author;
   verbose: boolean;
   /** Said in the record's `notes` (e.g. why FFmpeg could not be started). */
   notes: string[];
@@ -48,12 +50,14 @@ export interface RunEndContext {
 
 /**
  * Called while FFmpeg runs: does now, off the critical path, the one-time set-up that the end of the run would
- * otherwise pay for after FFmpeg exits (~4 ms on a 2-core VM): zlib's first compression. (Not process.stderr,
- * though Node builds it when a child's pipe closes anyway: on a pipe it sets O_NONBLOCK on the pipe itself, which
- * FFmpeg may share while it runs, and FFmpeg's writes would then fail with EAGAIN.)
+ * otherwise pay for after FFmpeg exits (~6 ms on a 2-core VM): zlib's first compression, and loading
+ * node:fs/promises for hashing the outputs. (Not process.stderr, though Node builds it when a child's pipe closes
+ * anyway: on a pipe it sets O_NONBLOCK on the pipe itself, which FFmpeg may share while it runs, and FFmpeg's
+ * writes would then fail with EAGAIN.)
  */
 export function warmUp(): void {
   gzipSync(Buffer.alloc(1));
+  loadHashing();
 }
 
 export async function recordRunEnd(c: RunEndContext): Promise<void> {
@@ -91,7 +95,7 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
     v: 1,
     type: 'run.end',
     time: nowRfc3339(),
-    by: currentAuthor(c.actor),
+    by: c.by,
     run: c.runId,
     start: c.startIndex,
     status,

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { hashFile, hashInBackground, READ_BLOCK, SLICE_BLOCK, StreamDigest, WORKER_MIN_BYTES } from './hash.js';
+import { hashFile, hashInBackground, READ_BLOCK, SLICE_BLOCK, StreamDigest, SYNC_MAX, WORKER_MIN_BYTES } from './hash.js';
 import { ReportBannerFilter } from './stderr-filter.js';
 import { classifyTarget, isSequencePattern, sequenceRegExp } from './target.js';
 import { parseFfreport } from './user-report.js';
@@ -78,10 +78,11 @@ describe('FFREPORT values', () => {
 });
 
 describe('hashing', () => {
-  it('hashes files across block boundaries exactly, and streams chunk by chunk', async () => {
+  it('hashes files across block boundaries exactly, read synchronously (small) or pipelined, and streams chunk by chunk', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffaudit-hash-'));
     try {
-      for (const size of [0, 1, READ_BLOCK - 1, READ_BLOCK, READ_BLOCK + 1, 2 * READ_BLOCK + 12345]) {
+      const sizes = [0, 1, READ_BLOCK - 1, READ_BLOCK, READ_BLOCK + 1, 2 * READ_BLOCK + 12345, SYNC_MAX, SYNC_MAX + 1, SYNC_MAX + 2 * READ_BLOCK + 777];
+      for (const size of sizes) {
         const data = randomBytes(size);
         const p = join(dir, `f${size}`);
         writeFileSync(p, data);

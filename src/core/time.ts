@@ -1,12 +1,23 @@
 /** RFC 3339 timestamps with nanoseconds, the form every ffaudit entry carries (FORMATS.md: no integer nanoseconds). */
 import { FfauditError } from './errors.js';
 
-/** 2026-11-28T06:23:59.123456789Z from nanoseconds since the Unix epoch. */
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
+
+/**
+ * 2026-11-28T06:23:59.123456789Z from nanoseconds since the Unix epoch. Built from the UTC fields rather than by
+ * Date#toISOString, whose first call in a process costs ~1 ms (it is on the path before FFmpeg starts); years
+ * outside 0000–9999 keep toISOString's expanded form.
+ */
 export function formatTimeNs(epochNs: bigint): string {
-  const ms = epochNs / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // …T06:23:59.123Z
-  const frac = (((epochNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).toString().padStart(9, '0');
-  return `${iso.slice(0, 19)}.${frac}Z`;
+  const ns = ((epochNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n; // floored: times before 1970 too
+  const d = new Date(Number((epochNs - ns) / 1_000_000n));
+  const frac = ns.toString().padStart(9, '0');
+  const y = d.getUTCFullYear();
+  const date =
+    y >= 0 && y <= 9999
+      ? `${String(y).padStart(4, '0')}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
+      : d.toISOString().slice(0, -5);
+  return `${date}.${frac}Z`;
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
