@@ -5,12 +5,14 @@
 // Every run writes a new output file, with the disk idle (`sync`, untimed) before it. `--overwrite` instead lets
 // each run overwrite the previous run's output (`-y`), which on ext4 (auto_da_alloc) writes FFmpeg's output to disk
 // when it closes it, so any durable commit right after it waits for that write (about 1 s per GiB here).
-//   node bench/capture-large.mjs [--size-mb N] [--runs N] [--overwrite]
+//   node bench/capture-large.mjs [--size-mb N] [--runs N] [--overwrite] [--keep-extra-ca-certs]
+// Children run without NODE_EXTRA_CA_CERTS unless --keep-extra-ca-certs is given (see captureBenchEnv in lib.mjs).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { captureBenchEnv } from './lib.mjs';
 
 const arg = (n, d) => Number(process.argv[process.argv.indexOf(n) + 1]) || d;
 const sizeMb = arg('--size-mb', 1024);
@@ -18,8 +20,7 @@ const runs = arg('--runs', 3);
 const BIN = fileURLToPath(new URL('../bin/ffaudit.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ffaudit-bench-'));
 const ledger = join(dir, 'ledger');
-const env = { ...process.env };
-for (const k of Object.keys(env)) if (k.startsWith('FFAUDIT_') || k === 'FFREPORT') delete env[k];
+const env = captureBenchEnv();
 spawnSync(process.execPath, [BIN, 'init', '--ledger', ledger], { stdio: 'ignore' });
 
 // 320x240 yuv420p = 115,200 bytes a frame.

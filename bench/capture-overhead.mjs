@@ -6,14 +6,13 @@
 // --baseline also times another build of ffaudit (e.g. a copy of an earlier commit's bin/ and dist/ beside a
 // node_modules link), interleaved with the rest, so that a change is compared under the same load. It keeps its
 // code cache in a directory of its own: builds sharing one would each delete the other's cache on every run.
-// Children run without NODE_EXTRA_CA_CERTS unless --keep-extra-ca-certs is given: with it, every node process parses
-// those certificates as it starts (~50 ms on a machine whose variable names the system bundle), which is node's
-// start-up, not ffaudit's, and not the usual case.
+// Children run without NODE_EXTRA_CA_CERTS unless --keep-extra-ca-certs is given (see captureBenchEnv in lib.mjs).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { captureBenchEnv } from './lib.mjs';
 
 const flag = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const runs = Number(flag('--runs')) || 15;
@@ -23,11 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ffaudit-bench-'));
 const ledger = join(dir, 'ledger');
 spawnSync(process.execPath, [BIN, 'init', '--ledger', ledger], { stdio: 'ignore' });
 const args = ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=1:size=160x120:rate=25', '-c:v', 'mpeg4', '-y', join(dir, 'out.mp4')];
-const env = { ...process.env };
-for (const k of Object.keys(env)) if (k.startsWith('FFAUDIT_') || k === 'FFREPORT') delete env[k];
-const keepCa = process.argv.includes('--keep-extra-ca-certs');
-if (!keepCa) delete env.NODE_EXTRA_CA_CERTS;
-console.log(`NODE_EXTRA_CA_CERTS ${keepCa && env.NODE_EXTRA_CA_CERTS ? `kept (${env.NODE_EXTRA_CA_CERTS})` : 'unset'} in the children's environment`);
+const env = captureBenchEnv();
 const FLOOR = fileURLToPath(new URL('./capture-floor.cjs', import.meta.url));
 
 // CPU time (user+sys, the command and its children) is also taken, through GNU time when present: on a loaded

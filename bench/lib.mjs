@@ -44,3 +44,18 @@ export function row(label, ours, baseline, unit, note = '') {
 function fmt(x) {
   return typeof x === 'number' ? (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(3)) : String(x);
 }
+
+/**
+ * The environment the capture benchmarks give their children: without FFAUDIT_* and FFREPORT (a run configured by
+ * the caller's shell is not the run measured), and without NODE_EXTRA_CA_CERTS unless --keep-extra-ca-certs is
+ * given: with it, every node process parses those certificates as it starts (~40–50 ms on a VM whose variable names
+ * the whole system bundle), which is node's start-up, not ffaudit's, and not the usual case.
+ */
+export function captureBenchEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('FFAUDIT_') || k === 'FFREPORT') delete env[k];
+  const keep = process.argv.includes('--keep-extra-ca-certs');
+  if (!keep) delete env.NODE_EXTRA_CA_CERTS;
+  console.log(`NODE_EXTRA_CA_CERTS ${keep && env.NODE_EXTRA_CA_CERTS ? `kept (${env.NODE_EXTRA_CA_CERTS})` : 'unset'} in the children's environment`);
+  return env;
+}
