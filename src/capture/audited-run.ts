@@ -160,11 +160,12 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       // and the end entry rely on them).
       const recordedCwd = redactPath(cwd, 'cwd', key, secrets, extra);
       const pathRedactions = [...recordedCwd.redactions, ...redactFileRecords(startInputs, 'inputs', key, secrets, extra)];
+      author = currentAuthor(req.actor);
       const start: RunStartEntry = {
         v: 1,
         type: 'run.start',
         time: startedAt,
-        by: (author = currentAuthor(req.actor)),
+        by: author,
         run: runId,
         tool,
         cwd: recordedCwd.path,

@@ -5,10 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { sha256Hex } from '../core/entry.js';
+import { sha256Hex, type Author } from '../core/entry.js';
 import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
 import { redactArgv, redactFileRecords, redactText, type RedactionRule } from '../core/redact.js';
-import type { Author } from '../core/entry.js';
 import type { Redaction, RunEndEntry, Tool } from '../core/run.js';
 import { nowRfc3339 } from '../ledger/clock.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -51,9 +50,9 @@ export interface RunEndContext {
 /**
  * Called while FFmpeg runs: does now, off the critical path, the one-time set-up that the end of the run would
  * otherwise pay for after FFmpeg exits (~6 ms on a 2-core VM): zlib's first compression, and loading
- * node:fs/promises for hashing the outputs. (Not process.stderr, though Node builds it when a child's pipe closes
- * anyway: on a pipe it sets O_NONBLOCK on the pipe itself, which FFmpeg may share while it runs, and FFmpeg's
- * writes would then fail with EAGAIN.)
+ * node:fs/promises, through which outputs larger than SYNC_MAX are hashed. (Not process.stderr, though Node builds
+ * it when a child's pipe closes anyway: on a pipe it sets O_NONBLOCK on the pipe itself, which FFmpeg may share
+ * while it runs, and FFmpeg's writes would then fail with EAGAIN.)
  */
 export function warmUp(): void {
   gzipSync(Buffer.alloc(1));

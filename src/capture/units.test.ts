@@ -1,7 +1,8 @@
 /** The capture layer's small pieces, without FFmpeg: stderr filtering, names, FFREPORT parsing, hashing. */
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -93,6 +94,30 @@ describe('hashing', () => {
       }
       await assert.rejects(hashFile(join(dir, 'missing')), { code: 'IO' });
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hashes a FIFO whose writer is already waiting as the bytes it writes (the small-file path never opens it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffaudit-hash-'));
+    const fifo = join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    // The writer blocks in open() until a reader comes; a reader that opened and closed at once would release it
+    // into a write with no reader left (EPIPE), and the hash would be that of nothing, or wait for ever.
+    const writer = spawn(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(fifo)}, 'hello world')`], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => writer.once('exit', (code) => resolve(code)));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const stuck = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('hashFile is still waiting for the FIFO')), 10_000).unref());
+      assert.deepEqual(await Promise.race([hashFile(fifo), stuck]), { size: 11, sha256: createHash('sha256').update('hello world').digest('hex') });
+      assert.equal(await exited, 0);
+    } finally {
+      writer.kill();
+      try {
+        closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK)); // releases a reader still waiting
+      } catch {
+        // no reader waits
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -6,13 +6,16 @@ import { createRequire } from 'node:module';
 import type * as Zlib from 'node:zlib';
 import { sha256Hex } from '../core/entry.js';
 
+const requireBuiltin = createRequire(import.meta.url);
+/** node:zlib, loaded on first use rather than with this module: an audited run's start does not need it (~1 ms). */
+export const zlib = (): typeof Zlib => requireBuiltin('node:zlib') as typeof Zlib;
+
 /** The blob's content when it decodes and hashes to `sha256`; undefined when it was damaged or altered. */
 export function checkedBlobContent(sha256: string, stored: { codec: unknown; data: unknown }): Buffer | undefined {
   if (!Buffer.isBuffer(stored.data)) return undefined;
   let data: Buffer;
   try {
-    // node:zlib is loaded on first use, not with this module: an audited run's start does not need it (~1 ms).
-    if (stored.codec === 'gzip') data = (createRequire(import.meta.url)('node:zlib') as typeof Zlib).gunzipSync(stored.data);
+    if (stored.codec === 'gzip') data = zlib().gunzipSync(stored.data);
     else if (stored.codec === 'identity') data = stored.data;
     else return undefined;
   } catch {

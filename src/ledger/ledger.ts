@@ -6,10 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type * as Zlib from 'node:zlib';
 import { signCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry, sha256Hex, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
@@ -18,7 +16,7 @@ import { formatVerifierKey, isValidKeyName, parseVerifierKey, type Signer, type 
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SCHEMA_VERSION, SqliteStore } from '../store/sqlite.js';
 import type { AppendTx, Store } from '../store/types.js';
-import { checkedBlobContent } from './blob.js';
+import { checkedBlobContent, zlib } from './blob.js';
 import { updateIndex } from './index-entry.js';
 import { createKeyFile, loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, type LedgerLocation } from './location.js';
@@ -287,8 +285,7 @@ export class Ledger {
   /** Stores a blob (content-addressed by the SHA-256 of its uncompressed bytes), gzip-compressed. */
   putBlob(data: Buffer, compress = true): string {
     const sha = sha256Hex(data);
-    // node:zlib is loaded here, not with this module: an audited run's start does not need it (~1 ms).
-    const stored = compress ? (createRequire(import.meta.url)('node:zlib') as typeof Zlib).gzipSync(data) : data;
+    const stored = compress ? zlib().gzipSync(data) : data;
     this.store.appendTransaction((tx) => tx.putBlob(sha, compress ? 'gzip' : 'identity', stored, data.length));
     return sha;
   }
