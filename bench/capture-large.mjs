@@ -70,8 +70,8 @@ for (const [name, args] of Object.entries(jobs)) {
   }
   const b = median(bare);
   const a = median(aud);
-  // Each audited run is paired with the bare run beside it: the median of those pairs' differences is steadier than the difference
-  // of the medians when the disk's state swings run times by a second either way.
+  // Each audited run is paired with the bare run beside it: the median of those pairs' differences is steadier than
+  // the difference of the medians when the disk's state swings run times by a second either way.
   const paired = median(aud.map((x, i) => x - bare[i]));
   console.log(
     `${name.padEnd(9)} ffmpeg ${b.toFixed(0)} ms, ffaudit ffmpeg ${a.toFixed(0)} ms, added ${(a - b).toFixed(0)} ms (${((a / b - 1) * 100).toFixed(1)}%); ` +

@@ -101,9 +101,15 @@ export const SYNC_MAX = 8 << 20;
 /** The digest of a small regular file, read synchronously; undefined when the file is larger or not regular. */
 function hashSmallFile(path: string | Buffer): FileDigest | undefined {
   // Anything but a small regular file is left to the asynchronous path, unopened: opening a FIFO here would block
-  // this thread until a writer came, or (non-blocking) release a waiting writer only to close on it.
-  const before = statSync(path, { throwIfNoEntry: false });
-  if (!before?.isFile() || before.size > SYNC_MAX) return undefined;
+  // this thread until a writer came, or (non-blocking) release a waiting writer only to close on it. So is a name
+  // that cannot be stat'ed: that path reports the error as every other read failure is reported.
+  let before;
+  try {
+    before = statSync(path);
+  } catch {
+    return undefined;
+  }
+  if (!before.isFile() || before.size > SYNC_MAX) return undefined;
   let fd: number;
   try {
     // O_NONBLOCK: should the name be swapped for a FIFO since the stat, the open still does not wait.
@@ -112,8 +118,7 @@ function hashSmallFile(path: string | Buffer): FileDigest | undefined {
     throw ioError(path, e);
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > SYNC_MAX) return undefined;
+    if (!fstatSync(fd).isFile()) return undefined;
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(READ_BLOCK);
     let size = 0;

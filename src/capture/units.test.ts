@@ -93,6 +93,7 @@ describe('hashing', () => {
         assert.deepEqual(d.digest(), { size, sha256: createHash('sha256').update(data).digest('hex') });
       }
       await assert.rejects(hashFile(join(dir, 'missing')), { code: 'IO' });
+      await assert.rejects(hashFile(join(dir, 'f1', 'below-a-file')), { code: 'IO' }); // ENOTDIR, not only ENOENT
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
