@@ -6,7 +6,7 @@
  * (`-`, `pipe:0`, `pipe:1`) must be hashed, and stderr is inherited whenever the user asked for their own report.
  * Otherwise stderr flows through ReportBannerFilter, which removes only the lines our FFREPORT adds.
  *
- * Fail closed (ARCHITECTURE.md invariant 3): FFmpeg is spawned only after `run.start` is durable, unless
+ * Fail closed (docs/design.md invariant 3): FFmpeg is spawned only after `run.start` is durable, unless
  * FFAUDIT_POLICY=fail-open. FFmpeg never outlives us: signals are forwarded, our own failures kill it, and if we
  * are killed outright its next write to the stderr pipe we held ends it (SIGPIPE).
  */

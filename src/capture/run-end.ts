@@ -71,7 +71,7 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
       notes.push(`report not readable: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   } else notes.push("the user's own report file was not found; files are taken from the command line only");
-  // Redaction happens before anything is parsed, hashed or stored (ARCHITECTURE.md invariant 4): even the paths
+  // Redaction happens before anything is parsed, hashed or stored (docs/design.md invariant 4): even the paths
   // and stream lines taken from the log come from its redacted text.
   const redactions: Redaction[] = [...c.argvRedactions];
   let report: { sha: string; gz: Buffer; size: number } | undefined;

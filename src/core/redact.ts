@@ -1,5 +1,5 @@
 /**
- * Secrets never reach the ledger (ARCHITECTURE.md): they are removed from the argv and from FFmpeg's report log
+ * Secrets never reach the ledger (docs/design.md): they are removed from the argv and from FFmpeg's report log
  * before anything is hashed or stored. Each removed value is replaced by a placeholder carrying the start of its
  * keyed hash, and the full hash is recorded as a `Redaction`: someone who holds the value can later show it was
  * that one (HMAC-SHA-256, RFC 2104, under the ledger's 32-byte redaction key), while the ledger alone reveals

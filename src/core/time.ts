@@ -1,4 +1,4 @@
-/** RFC 3339 timestamps with nanoseconds, the form every ffaudit entry carries (FORMATS.md: no integer nanoseconds). */
+/** RFC 3339 timestamps with nanoseconds, the form every ffaudit entry carries (docs/design.md: no integer nanoseconds). */
 import { FfauditError } from './errors.js';
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));

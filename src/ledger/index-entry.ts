@@ -1,5 +1,5 @@
 /**
- * Derived search indexes (files by content and path, runs). They are conveniences (ARCHITECTURE.md invariant 5):
+ * Derived search indexes (files by content and path, runs). They are conveniences (docs/design.md invariant 5):
  * readers confirm every hit against the entries themselves. They are filled from the stored entries after the
  * fact, in bulk and outside the durable append, so an append writes only the log and stays cheap; whoever reads
  * them first brings them up to the head (`updateIndex`).

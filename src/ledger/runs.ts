@@ -1,5 +1,5 @@
 /**
- * Reading runs back. The runs and file indexes only say where to look (ARCHITECTURE.md invariant 5): every run
+ * Reading runs back. The runs and file indexes only say where to look (docs/design.md invariant 5): every run
  * returned is rebuilt from its entries, whose bytes are checked against their recorded leaf hashes here.
  */
 import { parseEntry, resolveBlobs, type EntryBase } from '../core/entry.js';

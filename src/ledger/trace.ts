@@ -3,7 +3,7 @@
  * and so on back to sources that no audited run produced.
  *
  * Lookups go through the derived file and run indexes (content hash → entry indices → runs), so a trace costs a
- * few indexed reads per step whatever the size of the log. The indexes only say where to look (ARCHITECTURE.md
+ * few indexed reads per step whatever the size of the log. The indexes only say where to look (docs/design.md
  * invariant 5): every hit is rebuilt from its entries (whose bytes are checked against their leaf hashes) and
  * kept only if the entry itself names the content.
  */

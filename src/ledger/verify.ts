@@ -2,7 +2,7 @@
  * `ffaudit verify`: everything that can be checked about a ledger from its own files, and, given a checkpoint
  * saved elsewhere, that the log is an append-only extension of it.
  *
- * The store is untrusted input (ARCHITECTURE.md invariant 6): leaf hashes are recomputed from the stored bytes,
+ * The store is untrusted input (docs/design.md invariant 6): leaf hashes are recomputed from the stored bytes,
  * the tree is rebuilt from them in one streaming pass, and each kept signed checkpoint is compared with the root
  * rebuilt at its size. The pass runs in blocks of 2^16 entries (perfect subtrees) scanned by one worker thread per
  * core (verify-scan.ts), so memory is bounded by the block size and not by the log.

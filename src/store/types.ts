@@ -25,7 +25,7 @@ export interface AppendTx extends NodeSource {
 }
 
 /**
- * What one update of the derived search indexes may do (never evidence: ARCHITECTURE.md invariant 5). They are
+ * What one update of the derived search indexes may do (never evidence: docs/design.md invariant 5). They are
  * filled after the fact from the stored entries, outside the durable append, so an append writes only the log.
  */
 export interface IndexTx {

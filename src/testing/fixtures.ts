@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The project root (this file compiles to dist/testing/fixtures.js). */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** Known-answer vectors from outside the project, read in place (../shared/vectors). */
-export const VECTORS_DIR = join(PROJECT_ROOT, '..', 'shared', 'vectors');
+/** Known-answer vectors from outside the project, with their provenance and licences (testdata/vectors/README.md). */
+export const VECTORS_DIR = join(PROJECT_ROOT, 'testdata', 'vectors');
 export const CLI = join(PROJECT_ROOT, 'bin', 'ffaudit.js');
 
 /** A fresh temporary directory; `cleanup` removes it. */
@@ -100,7 +100,7 @@ export function naiveLeaf(data: Uint8Array): Buffer {
   return createHash('sha256').update(Buffer.from([0])).update(data).digest();
 }
 
-/** The `<<<`/`>>>` blocks of ../shared/vectors/c2sp-examples.txt, in order, each line ending in a newline. */
+/** The `<<<`/`>>>` blocks of testdata/vectors/c2sp-examples.txt, in order, each line ending in a newline. */
 export function c2spExamples(): string[] {
   const text = readFileSync(join(VECTORS_DIR, 'c2sp-examples.txt'), 'utf8');
   const blocks: string[] = [];
