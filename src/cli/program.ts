@@ -25,11 +25,13 @@ export async function runProgram(argv: string[]): Promise<number> {
     import('./commands/archive.js'),
     import('./commands/shim.js'),
   ]);
+  const { registerVerifierCommands } = await import('./commands/verifiers.js');
   registerLedgerCommands(program, setStatus);
   registerRunCommands(program, setStatus);
   registerProvenanceCommands(program, setStatus);
   registerArchiveCommands(program, setStatus);
   registerShimCommands(program, setStatus);
+  registerVerifierCommands(program, setStatus);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
