@@ -71,7 +71,7 @@ function period(o: { since?: string; until?: string }): Period {
   const now = Date.now();
   const p: Period = {};
   if (o.since !== undefined) p.since = parseWhen(o.since, now);
-  if (o.until !== undefined) p.until = parseWhen(o.until, now);
+  if (o.until !== undefined) p.until = parseWhen(o.until, now, 'until');
   if (p.since !== undefined && p.until !== undefined && p.until < p.since) throw new FfauditError('USAGE', '--until must not be earlier than --since');
   return p;
 }
@@ -151,7 +151,7 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
         const text = formatBundle(bundle);
         writeAtomically(o.output, text);
         const runs = new Set(traced.flatMap((t) => (t.runs.length > 0 ? t.runs : t.readBy).map((r) => r.id))).size;
-        out(`wrote ${o.output}: ${bundle.entries.length} entries (${runs} runs), ${bundle.blobs.length} blobs, ${text.length} bytes, against the checkpoint at tree size ${parseSignedCheckpoint(bundle.checkpoint).size}\n`);
+        out(`wrote ${o.output}: ${bundle.entries.length} entries (${runs} runs), ${bundle.blobs.length} blobs, ${Buffer.byteLength(text, 'utf8')} bytes, against the checkpoint at tree size ${parseSignedCheckpoint(bundle.checkpoint).size}\n`);
       } finally {
         l.close();
       }
