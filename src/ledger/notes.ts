@@ -1,7 +1,7 @@
 /**
- * Custody notes read back (`ffaudit log`, `ffaudit export`). Notes have no index of their own: they are found by
- * reading the log in order, and each one is parsed from bytes checked against its recorded leaf hash, so what is
- * listed is exactly what was recorded.
+ * Custody notes read back (`ffaudit log`, `ffaudit export`). Notes have no index of their own: the database finds
+ * the entries whose bytes hold a note's type (a hint, like every index), and each is then read, checked against its
+ * recorded leaf hash and parsed, so what is listed is exactly what was recorded.
  */
 import { parseEntry, resolveBlobs, type NoteRecord } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
@@ -45,7 +45,7 @@ export function matchesNote(n: NoteRecord, f: NoteFilter): boolean {
 // Every custody note's canonical bytes hold this exact text (RFC 8785: no whitespace between a key and its value),
 // so an entry without it is no note and need not be parsed. Entries with it are parsed and checked in full.
 const NOTE_MARK = Buffer.from('"type":"custody.note"');
-const CHUNK = 4096;
+const CHUNK = 65_536;
 
 /** A note that could not be read back as recorded (reported, never hidden). */
 export interface UnreadableNote {
@@ -59,8 +59,9 @@ export function scanNotes(ledger: Ledger, f: NoteFilter = {}): { notes: NoteReco
   const unreadable: UnreadableNote[] = [];
   const size = ledger.size();
   for (let from = 0; from < size; from += CHUNK) {
-    for (const e of ledger.store.entries(from, Math.min(from + CHUNK, size))) {
-      if (!e.data.includes(NOTE_MARK)) continue;
+    for (const i of ledger.store.indicesContaining(NOTE_MARK, from, Math.min(from + CHUNK, size))) {
+      const e = ledger.store.entry(i);
+      if (!e || !Buffer.isBuffer(e.data) || !Buffer.isBuffer(e.leaf) || !e.data.includes(NOTE_MARK)) continue; // verify reports such rows
       if (!hashLeaf(e.data).equals(e.leaf)) {
         unreadable.push({ index: e.index, error: new FfauditError('INTEGRITY', `entry ${e.index} was modified (run ffaudit verify)`) });
         continue;

@@ -4,7 +4,8 @@
  * bytes, bare `ffaudit`, and the audited-run options in --help. Real FFmpeg, a real ledger, the real CLI.
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { cpSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NoteRecord } from '../../core/entry.js';
@@ -101,6 +102,33 @@ describe('custody notes in ffaudit log', () => {
     assert.equal(r.status, 2);
     assert.equal(r.stderr, `ffaudit: entry ${handedIndex} is a custody note, not a run: see it with ffaudit entry ${handedIndex}\n`);
     assert.equal(cli('show', '999').stderr, 'ffaudit: no run "999" in the ledger\n');
+  });
+});
+
+describe('a custody note rewritten in the database', () => {
+  it('is reported by log (exit 1, the others listed) and stops the export (exit 1), never shown as recorded', () => {
+    const copy = join(tmp.dir, 'tampered');
+    cpSync(ledger, copy, { recursive: true });
+    const db = new Database(join(copy, 'ledger.db'));
+    try {
+      db.exec('DROP TRIGGER entries_no_update');
+      const row = db.prepare('SELECT data FROM entries WHERE idx = ?').get(handedIndex) as { data: Buffer };
+      const forged = Buffer.from(row.data.toString('utf8').replace('USB key 7', 'USB key 8'), 'utf8');
+      assert.equal(db.prepare('UPDATE entries SET data = ? WHERE idx = ?').run(forged, handedIndex).changes, 1);
+    } finally {
+      db.close();
+    }
+    const r = runCli(['--ledger', copy, 'log', '--json', '--type', 'note'], { env: cleanEnv() });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, `ffaudit: entry ${handedIndex} cannot be read back: entry ${handedIndex} was modified (run ffaudit verify)\n`);
+    assert.deepEqual(lines(r.stdout).map((x) => (x as NoteRecord).index), [viewedIndex]);
+    assert.ok(!r.stdout.includes('USB key 8'));
+    for (const format of ['ecs', 'in-toto']) {
+      const e = runCli(['--ledger', copy, 'export', '--format', format], { env: cleanEnv() });
+      assert.equal(e.status, 1, format);
+      assert.equal(e.stdout, '');
+      assert.equal(e.stderr, `ffaudit: entry ${handedIndex} was modified (run ffaudit verify)\n`);
+    }
   });
 });
 
