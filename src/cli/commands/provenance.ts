@@ -224,8 +224,8 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
     .description('print runs and custody notes as NDJSON: Elastic Common Schema documents (ecs) or in-toto Statements with the link predicate (in-toto)')
     .requiredOption('--format <format>', 'ecs or in-toto')
     .option('--sign', 'in-toto: each Statement in a DSSE envelope signed with the ledger\'s key')
-    .option('--since <when>', 'runs started at or after (RFC 3339 time, date, or age such as 7d)')
-    .option('--until <when>', 'runs started at or before')
+    .option('--since <when>', 'runs started (notes recorded) at or after (RFC 3339 time, date, "YYYY-MM-DD HH:MM" (UTC), or age such as 7d)')
+    .option('--until <when>', 'runs started (notes recorded) at or before; a date or a minute is included whole')
     .option('-o, --output <file>', 'write to a file instead of standard output')
     .action((o: { format: string; sign?: boolean; since?: string; until?: string; output?: string }) => {
       if (o.format !== 'ecs' && o.format !== 'in-toto') throw new FfauditError('USAGE', `--format must be ecs or in-toto, not ${JSON.stringify(o.format)}`);
