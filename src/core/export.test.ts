@@ -189,7 +189,7 @@ describe('ffaudit export', () => {
       assert.ok(Array.isArray(subject) && subject.length >= 1, `statement.md: subject has at least one entry (${JSON.stringify(d)})`);
       for (const s of subject) assert.match(s.digest.sha256 ?? '', /^[0-9a-f]{64}$/);
     }
-    assert.equal(r.stderr, 'ffaudit: 2 runs or notes left out: no hashed file to be an in-toto subject\n');
+    assert.equal(r.stderr, 'ffaudit: left out 2 runs with no hashed output: an in-toto Statement needs a subject with a digest\n');
     const note = docs.find((d) => (d.predicate as Doc).name === 'custody-note')!;
     const final = c.runs.final.outputs[0]!;
     assert.deepEqual(note.subject, [{ name: final.path, digest: { sha256: final.sha256 } }]);

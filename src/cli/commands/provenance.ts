@@ -238,19 +238,20 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
         if (tmp !== undefined) fd = openSync(tmp, 'w', 0o644);
         const write = (s: string) => (fd !== undefined ? writeSync(fd, s) : out(s));
         const signer = o.sign ? l.signer() : undefined;
-        let leftOut = 0;
+        const leftOut = { runs: 0, notes: 0 };
         for (const item of exportDocuments(l, p)) {
           let doc: object | null;
           if (o.format === 'ecs') doc = item.run ? runToEcs(item.run, l.origin) : noteToEcs(item.note, l.origin);
           else doc = item.run ? runToInToto(item.run, l.origin) : noteToInToto(item.note, l.origin);
           if (doc === null) {
-            leftOut++;
+            leftOut[item.run ? 'runs' : 'notes']++;
             continue;
           }
           if (signer) doc = signDsse(IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(doc), 'utf8'), signer);
           write(`${JSON.stringify(doc)}\n`);
         }
-        if (leftOut > 0) process.stderr.write(`ffaudit: ${leftOut} run${leftOut === 1 ? '' : 's'} or note${leftOut === 1 ? '' : 's'} left out: no hashed file to be an in-toto subject\n`);
+        const what = [leftOut.runs > 0 ? `${leftOut.runs} run${leftOut.runs === 1 ? '' : 's'} with no hashed output` : '', leftOut.notes > 0 ? `${leftOut.notes} custody note${leftOut.notes === 1 ? '' : 's'} naming no hashed file` : ''].filter((x) => x !== '');
+        if (what.length > 0) process.stderr.write(`ffaudit: left out ${what.join(' and ')}: an in-toto Statement needs a subject with a digest\n`);
         if (fd !== undefined) {
           closeSync(fd);
           fd = undefined;
