@@ -3,9 +3,11 @@
  * checkpoints, consistency proofs) with the public key only, no ledger. Exit 0 valid, 1 invalid, 2 could not run.
  */
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BIN } from '../testing/cli.js';
 import { cleanEnv, isOneErrorLine, runCli, tempDir } from '../testing/fixtures.js';
 
 const tmp = tempDir('verifiers');
@@ -55,6 +57,18 @@ describe('ffaudit verify-proof RECEIPT --entry FILE --pubkey VKEY', () => {
     const j = cli('verify-proof', p('proof2'), '--entry', p('entry2'), '--pubkey', p('vkey'), '--json');
     assert.equal(j.status, 0);
     assert.deepEqual(JSON.parse(j.stdout), { ok: true, failure: null, index: 2, size: 3, origin: 'example.org/verifiers' });
+  });
+
+  it('reads the entry from a pipe, as `--entry <(ffaudit entry 1 --raw)` gives it', async () => {
+    const fifo = p('entry1.fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const child = spawn(process.execPath, [BIN, 'verify-proof', p('proof1'), '--entry', fifo, '--pubkey', p('vkey')], { env: cleanEnv() });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+    const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+    writeFileSync(fifo, readFileSync(p('entry1'))); // blocks until the child opens the pipe
+    assert.equal(await done, 0, stdout);
+    assert.match(stdout, /^VALID: /);
   });
 
   it('one flipped byte of the entry: INVALID, exit 1', () => {
