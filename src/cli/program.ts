@@ -16,7 +16,21 @@ export async function runProgram(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `ffaudit: ${s.slice(7)}` : s) })
     .showSuggestionAfterError(true)
-    .usage('[options] <command> | [options] ffmpeg|ffprobe ARGS…');
+    .usage('[options] <command> | [options] ffmpeg|ffprobe ARGS…')
+    // The options of an audited run are read before any parser (capture-invocation.ts); they are listed here.
+    .addHelpText(
+      'after',
+      `
+Audited runs: ffaudit [--ledger DIR] [--key FILE] [--actor NAME] [--reason TEXT] [--ffmpeg PATH] [--ffprobe PATH] ffmpeg|ffprobe ARGS…
+  (everything after ffmpeg/ffprobe goes to FFmpeg verbatim)
+  --actor <name>                            who runs it, as asserted by the caller: recorded, not checked (default: $FFAUDIT_ACTOR)
+  --reason <text>                           why: a ticket or case number, recorded with the run (default: $FFAUDIT_REASON)
+  --ffmpeg <path>                           the FFmpeg binary to run (default: $FFAUDIT_FFMPEG, else the first on PATH)
+  --ffprobe <path>                          the FFprobe binary to run (default: $FFAUDIT_FFPROBE, else the first on PATH)
+
+Run bare, ffaudit prints this on standard error and exits with status 2 (no command was given).
+`,
+    );
 
   const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }] = await Promise.all([
     import('./commands/ledger.js'),
@@ -25,18 +39,22 @@ export async function runProgram(argv: string[]): Promise<number> {
     import('./commands/archive.js'),
     import('./commands/shim.js'),
   ]);
+  const { registerVerifierCommands } = await import('./commands/verifiers.js');
   registerLedgerCommands(program, setStatus);
   registerRunCommands(program, setStatus);
   registerProvenanceCommands(program, setStatus);
   registerArchiveCommands(program, setStatus);
   registerShimCommands(program, setStatus);
+  registerVerifierCommands(program, setStatus);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      // --help and --version are successes; every other parse failure is a usage error (one line, exit 2).
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : EXIT_USAGE;
+      // --help, `help` and --version are successes; every other parse failure is a usage error (one line, exit 2),
+      // and so is no command at all (commander then prints the help on stderr and asks for a non-zero status).
+      if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : EXIT_USAGE;
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : EXIT_USAGE;
     }
     throw e;
   }

@@ -1,11 +1,12 @@
 /**
- * Runs as Elastic Common Schema documents (ECS 8.x field reference), nested objects, one per run, ready for
+ * Runs and custody notes as Elastic Common Schema documents (ECS 8.x field reference), nested objects, one per
+ * run and one per note, ready for
  * Elasticsearch/OpenSearch bulk ingestion or a log shipper. The mapping is documented in docs/provenance.md.
  *
  * Field types follow the ECS reference: keyword fields are strings (arrays where ECS says "array of values"),
  * long fields are integers, date fields are RFC 3339 strings; `ffaudit.*` holds what ECS has no field for.
  */
-import type { FileRecord } from './entry.js';
+import type { FileRecord, NoteRecord } from './entry.js';
 import type { RunRecord } from './run.js';
 import { shellQuote } from './shell-quote.js';
 
@@ -102,5 +103,41 @@ export function runToEcs(run: RunRecord, origin: string): Record<string, unknown
   };
   // ECS `file` describes one file: the run's output when there is exactly one.
   if (run.outputs.length === 1) doc.file = fileDoc(run.outputs[0]!);
+  return doc;
+}
+
+/**
+ * A custody note: a person's statement about files (received, viewed, handed over). ECS has no category for a
+ * custody step; `file` with type `info` is the nearest allowed pair (event.category "file": "relating to the
+ * fields of a file", expected types access, change, creation, deletion, info), and `event.action` names it.
+ */
+export function noteToEcs(note: NoteRecord, origin: string): Record<string, unknown> {
+  const id = `note-${note.index}`;
+  const user: Record<string, unknown> = { name: note.user };
+  if (note.uid !== null) user.id = String(note.uid);
+  const relatedUsers = [note.user, ...(note.asserted_actor !== null ? [note.asserted_actor] : [])];
+  const doc: Record<string, unknown> = {
+    '@timestamp': note.time,
+    ecs: { version: ECS_VERSION },
+    message: `custody note (entry ${note.index}): ${note.text}`,
+    event: {
+      kind: 'event',
+      category: ['file'],
+      type: ['info'],
+      action: 'custody-note',
+      id,
+      dataset: 'ffaudit.notes',
+      provider: 'ffaudit',
+      module: 'ffaudit',
+      sequence: note.index,
+      created: note.time,
+    },
+    user,
+    host: { name: note.host, hostname: note.host },
+    related: { hash: [...new Set(hashes(note.files))], user: [...new Set(relatedUsers)] },
+    labels: { ffaudit_origin: origin, ffaudit_note: String(note.index) },
+    ffaudit: { note: note.index, text: note.text, asserted_actor: note.asserted_actor, files: note.files.map(fileDoc) },
+  };
+  if (note.files.length === 1) doc.file = fileDoc(note.files[0]!);
   return doc;
 }

@@ -46,6 +46,18 @@ export interface CustodyNote extends EntryBase {
   redactions?: Redaction[];
 }
 
+/** A custody note as `ffaudit log --json` and the exports show it: its log index and its fields, author flattened. */
+export interface NoteRecord {
+  index: number;
+  time: string;
+  user: string;
+  uid: number | null;
+  host: string;
+  asserted_actor: string | null;
+  text: string;
+  files: FileRecord[];
+}
+
 export interface BlobRef {
   $blob: string;
   size: number;

@@ -1,8 +1,10 @@
 /** `ffaudit export`: ECS documents checked against the ECS field reference, in-toto Statements against the spec. */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { runToInToto } from './in-toto.js';
+import { crypto as sigstoreCrypto, dsse } from '@sigstore/core';
+import { noteToInToto, runToInToto } from './in-toto.js';
 import { runFromEntries } from './run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -30,6 +32,7 @@ const ECS_TYPES: Record<string, 'date' | 'keyword' | 'keyword[]' | 'long' | 'tex
   'event.module': 'keyword',
   'event.sequence': 'long',
   'event.start': 'date',
+  'event.created': 'date',
   'event.end': 'date',
   'event.duration': 'long',
   'event.reason': 'keyword',
@@ -116,7 +119,7 @@ describe('ffaudit export', () => {
   it('ECS: one nested document per run, every field of the ECS type, outcome success|failure|unknown', () => {
     const r = cli('export', '--format', 'ecs');
     assert.equal(r.status, 0, r.stderr);
-    const docs = ndjson(r.stdout);
+    const docs = ndjson(r.stdout).filter((d) => (d.event as Doc).action !== 'custody-note');
     assert.equal(docs.length, 6);
     for (const d of docs) {
       for (const [name, v] of leaves(d)) checkEcsType(name, v);
@@ -153,11 +156,92 @@ describe('ffaudit export', () => {
     assert.ok(((byId.get(c.runs.s.id)!.related as Doc).user as string[]).includes('sound-dept'));
   });
 
-  it('in-toto: one Statement v1 per run with the link v0.3 predicate', () => {
+  it('ECS: one document per custody note, in log order, with the files it names', () => {
+    const r = cli('export', '--format', 'ecs');
+    assert.equal(r.status, 0, r.stderr);
+    const docs = ndjson(r.stdout);
+    assert.equal(docs.length, 7, 'six runs and one note');
+    const seq = docs.map((d) => (d.event as Doc).sequence as number);
+    assert.deepEqual(seq, [...seq].sort((a, b) => a - b), 'log order');
+    const notes = docs.filter((d) => (d.event as Doc).action === 'custody-note');
+    assert.equal(notes.length, 1);
+    const n = notes[0]!;
+    for (const [name, v] of leaves(n)) checkEcsType(name, v);
+    const event = n.event as Doc;
+    assert.deepEqual([event.kind, event.category, event.type, event.dataset, event.sequence], ['event', ['file'], ['info'], 'ffaudit.notes', c.noteIndex]);
+    assert.equal(event.id, `note-${c.noteIndex}`);
+    assert.match(n.message as string, /handed to the client on a USB drive/);
+    const final = c.runs.final.outputs[0]!;
+    assert.deepEqual(n.file, { path: final.path, name: 'final.mp4', size: final.size, hash: { sha256: final.sha256 } });
+    assert.deepEqual((n.related as Doc).hash, [final.sha256]);
+    assert.deepEqual((n.related as Doc).user, [currentAuthor().user, 'clerk']);
+    assert.equal((n.ffaudit as Doc).text, 'handed to the client on a USB drive');
+  });
+
+  it('in-toto: every Statement has at least one subject with a digest; runs and notes without one are counted on stderr', () => {
     const r = cli('export', '--format', 'in-toto');
     assert.equal(r.status, 0, r.stderr);
     const docs = ndjson(r.stdout);
-    assert.equal(docs.length, 6);
+    // a, b, s, final and the note; the failed run wrote nothing and the incomplete run has no end.
+    assert.equal(docs.length, 5);
+    for (const d of docs) {
+      const subject = d.subject as { name: string; digest: Record<string, string> }[];
+      assert.ok(Array.isArray(subject) && subject.length >= 1, `statement.md: subject has at least one entry (${JSON.stringify(d)})`);
+      for (const s of subject) assert.match(s.digest.sha256 ?? '', /^[0-9a-f]{64}$/);
+    }
+    assert.equal(r.stderr, 'ffaudit: left out 2 runs with no hashed output: an in-toto Statement needs a subject with a digest\n');
+    const note = docs.find((d) => (d.predicate as Doc).name === 'custody-note')!;
+    const final = c.runs.final.outputs[0]!;
+    assert.deepEqual(note.subject, [{ name: final.path, digest: { sha256: final.sha256 } }]);
+    assert.deepEqual((note.predicate as Doc).byproducts, { text: 'handed to the client on a USB drive' });
+    assert.equal((((note.predicate as Doc).environment as Doc).ffaudit as Doc).entry, c.noteIndex);
+    assert.equal(((note.predicate as Doc).environment as Doc).asserted_actor, 'clerk');
+  });
+
+  it('in-toto --sign: DSSE envelopes that @sigstore/core verifies with the ledger key, and that fail after one flipped byte', () => {
+    const plain = ndjson(cli('export', '--format', 'in-toto').stdout);
+    const r = cli('export', '--format', 'in-toto', '--sign');
+    assert.equal(r.status, 0, r.stderr);
+    const envelopes = ndjson(r.stdout) as unknown as { payloadType: string; payload: string; signatures: { keyid: string; sig: string }[] }[];
+    assert.equal(envelopes.length, plain.length);
+    const vkey = cli('pubkey').stdout.trim();
+    const [, keyIdHex] = vkey.split('+') as [string, string];
+    const keyB64 = vkey.slice(vkey.indexOf('+', vkey.indexOf('+') + 1) + 1); // base64 may itself hold '+'
+    const raw = Buffer.from(keyB64, 'base64').subarray(1); // 0x01 ‖ Ed25519 public key (c2sp signed-note)
+    const key = sigstoreCrypto.createPublicKey(Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), 'spki');
+    const other = sigstoreCrypto.createPublicKey(generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }), 'spki');
+    const verifies = (payloadType: string, payload: Buffer, sig: Buffer, k = key) => sigstoreCrypto.verify(dsse.preAuthEncoding(payloadType, payload), k, sig);
+    envelopes.forEach((env, i) => {
+      assert.deepEqual(Object.keys(env).sort(), ['payload', 'payloadType', 'signatures']);
+      assert.equal(env.payloadType, 'application/vnd.in-toto+json');
+      assert.equal(env.signatures.length, 1);
+      assert.equal(env.signatures[0]!.keyid, keyIdHex);
+      const payload = Buffer.from(env.payload, 'base64');
+      assert.equal(payload.toString('base64'), env.payload, 'standard padded base64');
+      assert.deepEqual(JSON.parse(payload.toString('utf8')), plain[i], 'the payload is the unsigned Statement');
+      const sig = Buffer.from(env.signatures[0]!.sig, 'base64');
+      assert.ok(verifies(env.payloadType, payload, sig), `envelope ${i} verifies`);
+      for (const at of [0, payload.length >> 1, payload.length - 1]) {
+        const flipped = Buffer.from(payload);
+        flipped[at]! ^= 0x01;
+        assert.equal(verifies(env.payloadType, flipped, sig), false, `payload byte ${at} flipped`);
+      }
+      const badSig = Buffer.from(sig);
+      badSig[5]! ^= 0x80;
+      assert.equal(verifies(env.payloadType, payload, badSig), false, 'signature byte flipped');
+      assert.equal(verifies('application/json', payload, sig), false, 'another payload type');
+      assert.equal(verifies(env.payloadType, payload, sig, other), false, 'another key');
+    });
+    const ecs = cli('export', '--format', 'ecs', '--sign');
+    assert.equal(ecs.status, 2);
+    assert.equal(ecs.stderr, 'ffaudit: --sign applies to --format in-toto only\n');
+  });
+
+  it('in-toto: one Statement v1 per run with the link v0.3 predicate', () => {
+    const r = cli('export', '--format', 'in-toto');
+    assert.equal(r.status, 0, r.stderr);
+    const docs = ndjson(r.stdout).filter((d) => (d.predicate as Doc).name !== 'custody-note');
+    assert.equal(docs.length, 4);
     for (const d of docs) {
       assert.deepEqual(Object.keys(d).sort(), ['_type', 'predicate', 'predicateType', 'subject']);
       assert.equal(d._type, 'https://in-toto.io/Statement/v1');
@@ -184,8 +268,7 @@ describe('ffaudit export', () => {
     assert.deepEqual(toMap(p.materials as never), Object.fromEntries(c.runs.final.inputs.map((f) => [f.path, { sha256: f.sha256 }])));
     assert.deepEqual((p.command as string[]).slice(1), ['-i', 'c.mp4', '-i', 's.wav', '-c:v', 'copy', '-c:a', 'aac', '-shortest', '-y', 'final.mp4']);
     assert.equal((p.byproducts as Doc)['return-value'], 0);
-    const fail = docs.find((d) => ((d.predicate as Doc).environment as { ffaudit: { run: string } }).ffaudit.run === failed.id)!;
-    assert.equal(((fail.predicate as Doc).byproducts as Doc)['return-value'], failed.exitCode);
+    assert.equal(docs.find((d) => ((d.predicate as Doc).environment as { ffaudit: { run: string } }).ffaudit.run === failed.id), undefined, 'a failed run that wrote nothing has no subject, so no Statement');
     const gen = docs.find((d) => ((d.predicate as Doc).environment as { ffaudit: { run: string } }).ffaudit.run === c.runs.a.id)!;
     assert.deepEqual((gen.predicate as Doc).materials, [], 'a lavfi graph has no digest, so it is no material');
   });
@@ -206,16 +289,20 @@ describe('ffaudit export', () => {
       { path: '/a.mov', size: 1, sha256: 'b'.repeat(64) },
       { path: 'pipe:0', size: null, sha256: null },
     ];
-    const st = runToInToto(run, 'o');
+    assert.equal(runToInToto(run, 'o'), null, 'no hashed output: no Statement (an empty subject is invalid)');
+    run.outputs = [{ path: 'pipe:1', size: null, sha256: null }, { path: '/out.mp4', size: 1, sha256: 'c'.repeat(64) }];
+    const st = runToInToto(run, 'o')!;
     assert.deepEqual(st.predicate.materials.map((m) => m.name), ['/a.mov', '/a.mov#2']);
-    assert.deepEqual(st.predicate.byproducts['unhashed-files'], ['pipe:0']);
+    assert.deepEqual(st.predicate.byproducts['unhashed-files'], ['pipe:0', 'pipe:1']);
     assert.equal(st.predicate.byproducts['return-value'], null);
-    assert.deepEqual(st.subject, []);
+    assert.deepEqual(st.subject, [{ name: '/out.mp4', digest: { sha256: 'c'.repeat(64) } }]);
+    const note = { index: 3, time: 't', user: 'u', uid: 1, host: 'h', asserted_actor: null, text: 'seen', files: [{ path: 'https://x/y.mp4', size: null, sha256: null }] };
+    assert.equal(noteToInToto(note, 'o'), null, 'a note naming no hashed file has no Statement');
   });
 
   it('filters by period and refuses bad options (exit 2, one line)', () => {
     assert.equal(cli('export', '--format', 'ecs', '--since', '2999-01-01').stdout, '');
-    assert.equal(ndjson(cli('export', '--format', 'in-toto', '--since', '1h').stdout).length, 6);
+    assert.equal(ndjson(cli('export', '--format', 'in-toto', '--since', '1h').stdout).length, 5);
     assert.equal(cli('export', '--format', 'ecs', '--until', '2000-01-01').stdout, '');
     const bad = cli('export', '--format', 'xml');
     assert.equal(bad.status, 2);

@@ -5,8 +5,11 @@
  *
  * Each ResourceDescriptor needs a `name` and a `digest`, and names must be unique within `subject` and within
  * `materials`: files without a SHA-256 (pipes, network URLs) cannot be described and are listed in byproducts.
+ * A Statement's `subject` must hold at least one ResourceDescriptor (statement.md, "Fields": subject, "Set of
+ * software artifacts that the attestation applies to", REQUIRED, with "at least one entry"): a run with no hashed
+ * output, or a custody note that names no hashed file, has no Statement (the functions return null).
  */
-import type { FileRecord } from './entry.js';
+import type { FileRecord, NoteRecord } from './entry.js';
 import type { RunRecord } from './run.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
@@ -43,14 +46,16 @@ function descriptors(files: readonly FileRecord[]): ResourceDescriptor[] {
   return out;
 }
 
-export function runToInToto(run: RunRecord, origin: string): LinkStatement {
+export function runToInToto(run: RunRecord, origin: string): LinkStatement | null {
+  const subject = descriptors(run.outputs);
+  if (subject.length === 0) return null;
   const byproducts: Record<string, unknown> = { 'return-value': run.exit_code, status: run.status };
   if (run.signal !== null) byproducts.signal = run.signal;
   const unhashed = [...run.inputs, ...run.outputs].filter((f) => f.sha256 === null).map((f) => f.path);
   if (unhashed.length > 0) byproducts['unhashed-files'] = unhashed;
   return {
     _type: STATEMENT_TYPE,
-    subject: descriptors(run.outputs),
+    subject,
     predicateType: LINK_PREDICATE_TYPE,
     predicate: {
       name: run.tool,
@@ -68,6 +73,35 @@ export function runToInToto(run: RunRecord, origin: string): LinkStatement {
         ended_at: run.ended_at,
         ffmpeg: run.ffmpeg,
         ffaudit: { origin, run: run.id, entries: run.entries },
+      },
+    },
+  };
+}
+
+/**
+ * A custody note as a link Statement: the step is a person's (`predicate.name` "custody-note", no command), the
+ * subjects are the files the note names with their digests, and the note's text is a byproduct. Null when the
+ * note names no hashed file.
+ */
+export function noteToInToto(note: NoteRecord, origin: string): LinkStatement | null {
+  const subject = descriptors(note.files);
+  if (subject.length === 0) return null;
+  return {
+    _type: STATEMENT_TYPE,
+    subject,
+    predicateType: LINK_PREDICATE_TYPE,
+    predicate: {
+      name: 'custody-note',
+      command: [],
+      materials: [],
+      byproducts: { text: note.text },
+      environment: {
+        user: note.user,
+        uid: note.uid,
+        host: note.host,
+        asserted_actor: note.asserted_actor,
+        time: note.time,
+        ffaudit: { origin, entry: note.index },
       },
     },
   };

@@ -103,6 +103,9 @@ interface DNode {
   cls: string;
 }
 
+/** The widest a lineage diagram is drawn, in CSS pixels: the report's text column, so it is never scaled down. */
+export const DIAGRAM_MAX_WIDTH = 840;
+
 /** A layered diagram: files and runs alternate in layers, from the sources at the top to the file at the bottom. */
 export function lineageSvg(runs: readonly RunRecord[], target?: string): string {
   if (runs.length === 0) return '';
@@ -143,24 +146,55 @@ export function lineageSvg(runs: readonly RunRecord[], target?: string): string 
       edges.push([rk, k]);
     }
   }
-  const minCol = Math.min(...[...nodes.values()].map((n) => n.col));
-  const rows = new Map<number, number>();
-  for (const n of nodes.values()) {
-    n.col -= minCol;
-    n.row = rows.get(n.col) ?? 0;
-    rows.set(n.col, n.row + 1);
-  }
-  // Top to bottom, so that a long chain fits the width of a printed page.
+  // Top to bottom, so that a long chain fits the width of a printed page. The page's text column is 840 px wide
+  // (body max-width 60em at 14 px) and a wider SVG is scaled down to it, text included: so the diagram never gets
+  // wider than that. Each independent lineage is laid out on its own, a layer with more boxes than fit across
+  // continues on the next line, and lineages are placed side by side while they fit, then below.
   const W = 210;
   const H = 46;
   const GX = 24;
   const GY = 34;
-  const x = (n: DNode) => 10 + n.row * (W + GX);
-  const y = (n: DNode) => 10 + n.col * (H + GY);
-  const layers = Math.max(...[...nodes.values()].map((n) => n.col)) + 1;
-  const across = Math.max(...rows.values());
-  const width = 20 + across * W + (across - 1) * GX;
-  const height = 20 + layers * H + (layers - 1) * GY;
+  const COLS = Math.floor((DIAGRAM_MAX_WIDTH - 20 + GX) / (W + GX));
+  const parent = new Map<string, string>();
+  const root = (k: string): string => {
+    let r = k;
+    while (parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(k, r);
+    return r;
+  };
+  for (const k of nodes.keys()) parent.set(k, k);
+  for (const [a, b] of edges) parent.set(root(a), root(b));
+  const components = new Map<string, DNode[]>();
+  for (const n of nodes.values()) {
+    const r = root(n.key);
+    components.set(r, [...(components.get(r) ?? []), n]);
+  }
+  const pos = new Map<string, { x: number; y: number }>();
+  let bandY = 10;
+  let bandLines = 0;
+  let usedCols = 0;
+  for (const members of components.values()) {
+    // The layers this lineage occupies, top to bottom (a file whose bytes a later run wrote again moves down, so a
+    // layer may be left empty: it takes no room).
+    const layers = [...new Set(members.map((n) => n.col))].sort((a, b) => a - b).map((c) => members.filter((n) => n.col === c));
+    const across = Math.min(COLS, Math.max(...layers.map((l) => l.length)));
+    if (usedCols > 0 && usedCols + across > COLS) {
+      bandY += bandLines * (H + GY) + GY;
+      bandLines = 0;
+      usedCols = 0;
+    }
+    let line = 0;
+    for (const layer of layers) {
+      layer.forEach((n, i) => pos.set(n.key, { x: 10 + (usedCols + (i % across)) * (W + GX), y: bandY + (line + Math.floor(i / across)) * (H + GY) }));
+      line += Math.ceil(layer.length / across);
+    }
+    bandLines = Math.max(bandLines, line);
+    usedCols += across;
+  }
+  const x = (n: DNode) => pos.get(n.key)!.x;
+  const y = (n: DNode) => pos.get(n.key)!.y;
+  const width = 20 + Math.max(...[...pos.values()].map((p) => p.x - 10 + W));
+  const height = 10 + Math.max(...[...pos.values()].map((p) => p.y + H));
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="lineage diagram" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,

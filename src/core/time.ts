@@ -32,21 +32,31 @@ export function parseTimeNs(text: string): bigint | null {
   return BigInt(base) * 1_000_000n + frac;
 }
 
+/** A UTC date, or a UTC date and time to the minute or the second, as people write them: no zone, T or a space. */
+const PARTIAL = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2}))?)?$/;
+
 /**
- * A point in time from a user: an RFC 3339 time, a date (YYYY-MM-DD, UTC midnight), or an age such as 90s, 15m,
- * 2h, 3d, 1w counted back from `nowMs`.
+ * A point in time from a user: an RFC 3339 time, an age such as 90s, 15m, 2h, 3d, 1w counted back from `nowMs`,
+ * or a UTC date (YYYY-MM-DD) or date and time to the minute or second (`2026-12-05 18:58`, `2026-12-05T18:58:30`).
+ * Those name a whole day, minute or second: as the start of a period (`bound` "since") they mean its first
+ * instant, as its end ("until") its last, so that `--until 2026-12-05` includes that day.
  */
-export function parseWhen(text: string, nowMs: number): bigint {
+export function parseWhen(text: string, nowMs: number, bound: 'since' | 'until' = 'since'): bigint {
   const age = /^(\d+)(s|m|h|d|w)$/.exec(text);
   if (age) {
     const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[age[2] as 's' | 'm' | 'h' | 'd' | 'w'];
     return BigInt(nowMs - Number(age[1]) * unit * 1000) * 1_000_000n;
   }
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
-    const t = parseTimeNs(`${text}T00:00:00Z`);
-    if (t !== null) return t;
+  const partial = PARTIAL.exec(text);
+  if (partial) {
+    const [, date, hh, mm, ss] = partial;
+    const t = parseTimeNs(`${date}T${hh ?? '00'}:${mm ?? '00'}:${ss ?? '00'}Z`);
+    if (t !== null) {
+      const unitS = hh === undefined ? 86_400n : ss === undefined ? 60n : 1n;
+      return bound === 'until' ? t + unitS * 1_000_000_000n - 1n : t;
+    }
   }
   const t = parseTimeNs(text);
-  if (t === null) throw new FfauditError('USAGE', `not a time: ${JSON.stringify(text)} (use an RFC 3339 time, a date, or an age such as 2h or 3d)`);
+  if (t === null) throw new FfauditError('USAGE', `not a time: ${JSON.stringify(text)} (use an RFC 3339 time, a date, a date and time such as "2026-12-05 18:58" (UTC), or an age such as 2h or 3d)`);
   return t;
 }

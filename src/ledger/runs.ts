@@ -157,9 +157,18 @@ export function runDetails(ledger: Ledger, ref: string): RunDetails {
   const start = readEntry(ledger, record.entries[0]!) as RunStartEntry;
   const end = record.entries[1] !== undefined ? (readEntry(ledger, record.entries[1]) as RunEndEntry) : undefined;
   const list = (v: unknown): Redaction[] => (Array.isArray(v) ? (v as Redaction[]) : []);
+  // A run's end repeats the redactions of its start (each entry stands on its own in a bundle): one secret in one
+  // place is listed once.
+  const seen = new Set<string>();
+  const redactions = [...list(start.redactions), ...list(end?.redactions)].filter((x) => {
+    const key = JSON.stringify([x.where, x.kind, x.hmac]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   return {
     record,
-    redactions: [...list(start.redactions), ...list(end?.redactions)],
+    redactions,
     notes: Array.isArray(end?.notes) ? end.notes.filter((n): n is string => typeof n === 'string') : [],
     policy: typeof start.policy === 'string' ? start.policy : null,
   };

@@ -84,6 +84,8 @@ const SQL = {
   entry: ['SELECT idx, leaf, data FROM entries WHERE idx = ?'],
   entries: ['SELECT idx, leaf, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
   entryData: ['SELECT idx, data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx', 'raw'],
+  // instr() on two BLOBs compares bytes (SQLite core functions: "the arguments are both BLOBs").
+  indicesContaining: ["SELECT idx FROM entries WHERE idx >= ? AND idx < ? AND typeof(data) = 'blob' AND instr(data, ?) > 0 ORDER BY idx", 'pluck'],
   leafAndData: [
     `SELECT idx, CASE WHEN typeof(leaf) = 'blob' AND length(leaf) = 32 AND typeof(data) = 'blob' THEN CAST(leaf || X'00' || data AS BLOB) END
      FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx`,
@@ -398,6 +400,10 @@ export class SqliteStore implements Store {
 
   entryData(from: number, to: number): { index: number; data: Buffer }[] {
     return this.run('reading entries', () => (this.q('entryData').all(from, to) as [number, Buffer][]).map((r) => ({ index: r[0], data: r[1] })));
+  }
+
+  indicesContaining(bytes: Buffer, from: number, to: number): number[] {
+    return this.run('reading entries', () => this.q('indicesContaining').all(from, to, bytes) as number[]);
   }
 
   leafAndData(from: number, to: number): [number, Buffer | null][] {

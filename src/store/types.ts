@@ -80,6 +80,8 @@ export interface Store extends NodeSource {
   indexTransaction(fn: (tx: IndexTx) => void): void;
   entry(index: number): StoredEntry | undefined;
   entries(from: number, to: number): StoredEntry[];
+  /** Indices from…to−1 of the entries whose bytes contain `bytes` (a hint for a scan: callers read and check each). */
+  indicesContaining(bytes: Buffer, from: number, to: number): number[];
   /** Entries' bytes without their recorded leaf hashes. */
   entryData(from: number, to: number): { index: number; data: Buffer }[];
   /**

@@ -5,14 +5,16 @@ import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { formatBundle, verifyBundle } from '../../core/bundle.js';
 import { parseSignedCheckpoint } from '../../core/checkpoint.js';
-import { runToEcs } from '../../core/ecs.js';
+import { IN_TOTO_PAYLOAD_TYPE, signDsse } from '../../core/dsse.js';
+import { noteToEcs, runToEcs } from '../../core/ecs.js';
 import { FfauditError } from '../../core/errors.js';
-import { runToInToto } from '../../core/in-toto.js';
+import { noteToInToto, runToInToto } from '../../core/in-toto.js';
 import { parseVerifierKey } from '../../core/note.js';
 import { renderActivityReport, renderFileReport } from '../../core/report-html.js';
 import { parseWhen } from '../../core/time.js';
-import { runsInPeriod, type Period } from '../../ledger/activity.js';
+import type { Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
+import { exportDocuments } from '../../ledger/export.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
 import { traceContent, type Lineage } from '../../ledger/trace.js';
@@ -69,7 +71,7 @@ function period(o: { since?: string; until?: string }): Period {
   const now = Date.now();
   const p: Period = {};
   if (o.since !== undefined) p.since = parseWhen(o.since, now);
-  if (o.until !== undefined) p.until = parseWhen(o.until, now);
+  if (o.until !== undefined) p.until = parseWhen(o.until, now, 'until');
   if (p.since !== undefined && p.until !== undefined && p.until < p.since) throw new FfauditError('USAGE', '--until must not be earlier than --since');
   return p;
 }
@@ -149,7 +151,7 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
         const text = formatBundle(bundle);
         writeAtomically(o.output, text);
         const runs = new Set(traced.flatMap((t) => (t.runs.length > 0 ? t.runs : t.readBy).map((r) => r.id))).size;
-        out(`wrote ${o.output}: ${bundle.entries.length} entries (${runs} runs), ${bundle.blobs.length} blobs, ${text.length} bytes, against the checkpoint at tree size ${parseSignedCheckpoint(bundle.checkpoint).size}\n`);
+        out(`wrote ${o.output}: ${bundle.entries.length} entries (${runs} runs), ${bundle.blobs.length} blobs, ${Buffer.byteLength(text, 'utf8')} bytes, against the checkpoint at tree size ${parseSignedCheckpoint(bundle.checkpoint).size}\n`);
       } finally {
         l.close();
       }
@@ -219,13 +221,15 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
 
   program
     .command('export')
-    .description('print runs as NDJSON: Elastic Common Schema documents (ecs) or in-toto Statements with the link predicate (in-toto)')
+    .description('print runs and custody notes as NDJSON: Elastic Common Schema documents (ecs) or in-toto Statements with the link predicate (in-toto)')
     .requiredOption('--format <format>', 'ecs or in-toto')
-    .option('--since <when>', 'runs started at or after (RFC 3339 time, date, or age such as 7d)')
-    .option('--until <when>', 'runs started at or before')
+    .option('--sign', 'in-toto: each Statement in a DSSE envelope signed with the ledger\'s key')
+    .option('--since <when>', 'runs started (notes recorded) at or after (RFC 3339 time, date, "YYYY-MM-DD HH:MM" (UTC), or age such as 7d)')
+    .option('--until <when>', 'runs started (notes recorded) at or before; a date or a minute is included whole')
     .option('-o, --output <file>', 'write to a file instead of standard output')
-    .action((o: { format: string; since?: string; until?: string; output?: string }) => {
+    .action((o: { format: string; sign?: boolean; since?: string; until?: string; output?: string }) => {
       if (o.format !== 'ecs' && o.format !== 'in-toto') throw new FfauditError('USAGE', `--format must be ecs or in-toto, not ${JSON.stringify(o.format)}`);
+      if (o.sign && o.format !== 'in-toto') throw new FfauditError('USAGE', '--sign applies to --format in-toto only');
       const p = period(o);
       const l = openLedger(g());
       let fd: number | undefined;
@@ -233,10 +237,21 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       try {
         if (tmp !== undefined) fd = openSync(tmp, 'w', 0o644);
         const write = (s: string) => (fd !== undefined ? writeSync(fd, s) : out(s));
-        for (const run of runsInPeriod(l, p)) {
-          const doc = o.format === 'ecs' ? runToEcs(run, l.origin) : runToInToto(run, l.origin);
+        const signer = o.sign ? l.signer() : undefined;
+        const leftOut = { runs: 0, notes: 0 };
+        for (const item of exportDocuments(l, p)) {
+          let doc: object | null;
+          if (o.format === 'ecs') doc = item.run ? runToEcs(item.run, l.origin) : noteToEcs(item.note, l.origin);
+          else doc = item.run ? runToInToto(item.run, l.origin) : noteToInToto(item.note, l.origin);
+          if (doc === null) {
+            leftOut[item.run ? 'runs' : 'notes']++;
+            continue;
+          }
+          if (signer) doc = signDsse(IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(doc), 'utf8'), signer);
           write(`${JSON.stringify(doc)}\n`);
         }
+        const what = [leftOut.runs > 0 ? `${leftOut.runs} run${leftOut.runs === 1 ? '' : 's'} with no hashed output` : '', leftOut.notes > 0 ? `${leftOut.notes} custody note${leftOut.notes === 1 ? '' : 's'} naming no hashed file` : ''].filter((x) => x !== '');
+        if (what.length > 0) process.stderr.write(`ffaudit: left out ${what.join(' and ')}: an in-toto Statement needs a subject with a digest\n`);
         if (fd !== undefined) {
           closeSync(fd);
           fd = undefined;

@@ -200,7 +200,8 @@ describe('ffaudit log --json', () => {
       [['--user', 'bob'], () => [runs.probe!.id, runs.failed!.id, runs.incomplete!.id]],
       [['--actor', 'carol'], () => [runs.failed!.id]],
       [['--tool', 'ffprobe'], () => [runs.probe!.id]],
-      [['--failed'], () => [runs.failed!.id, runs.killed!.id]],
+      [['--failed'], () => [runs.failed!.id, runs.incomplete!.id, runs.killed!.id]],
+      [['--failed', '--status', 'ok,failed'], () => [runs.failed!.id]],
       [['--status', 'incomplete'], () => [runs.incomplete!.id]],
       [['--status', 'ok,incomplete', '--user', 'alice'], () => [runs.transcode!.id, runs.odd!.id]],
     ]);
@@ -269,7 +270,8 @@ describe('ffaudit log (table)', () => {
     const r = cli('log', '--user', 'nobody');
     assert.equal(r.status, 0);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, 'ffaudit: no runs match\n');
+    assert.equal(r.stderr, 'ffaudit: no runs or custody notes match\n');
+    assert.equal(cli('log', '--user', 'nobody', '--type', 'run').stderr, 'ffaudit: no runs match\n');
   });
 });
 
@@ -438,6 +440,6 @@ describe('a tampered ledger', () => {
     assert.equal(r.status, 1);
     assert.deepEqual(ids(r.stdout), ['transcode', 'failed', 'odd', 'incomplete', 'killed'].map((k) => runs[k]!.id));
     assert.equal(r.stderr, `ffaudit: entry ${runs.probe!.start} cannot be read back: entry ${runs.probe!.start} was modified (run ffaudit verify)\n`);
-    assert.deepEqual(ids(cli('log', '--json', '--scan', '--failed').stdout), [runs.failed!.id, runs.killed!.id]);
+    assert.deepEqual(ids(cli('log', '--json', '--scan', '--failed').stdout), [runs.failed!.id, runs.incomplete!.id, runs.killed!.id]);
   });
 });

@@ -3,11 +3,13 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { FfauditError } from '../../core/errors.js';
-import type { FileRecord } from '../../core/entry.js';
+import type { FileRecord, NoteRecord } from '../../core/entry.js';
 import type { RunRecord, RunStatus } from '../../core/run.js';
 import { parseWhen } from '../../core/time.js';
 import { redactionHmac } from '../../core/redact.js';
-import { listRuns, queryRuns, runDetails, scanRuns, type RunDetails, type RunFilter } from '../../ledger/runs.js';
+import { scanNotes, type NoteFilter } from '../../ledger/notes.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { listRuns, queryRuns, readEntry, runDetails, scanRuns, type RunDetails, type RunFilter, type UnreadableRun } from '../../ledger/runs.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { parseIndex } from '../program.js';
@@ -28,6 +30,7 @@ interface LogOptions {
   tool?: string;
   json?: boolean;
   scan?: boolean;
+  type?: string;
 }
 
 /**
@@ -70,9 +73,16 @@ function shortTime(t: string): string {
   return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/.test(t) ? `${t.slice(0, 10)} ${t.slice(11, 19)}` : displayText(t);
 }
 
-export function formatRunTable(runs: readonly RunRecord[], width: number | undefined): string {
+/** A custody note's line in the table: what it says, then the files it names. */
+function noteText(n: NoteRecord): string {
+  const files = n.files.map((f) => f.path);
+  return displayText(`note: ${n.text}${files.length > 0 ? `  (${files.join(', ')})` : ''}`);
+}
+
+export function formatRunTable(items: readonly (RunRecord | NoteRecord)[], width: number | undefined): string {
   const header = ['RUN', 'ENTRY', 'STARTED (UTC)', 'USER', 'TOOL', 'STATUS', 'EXIT', 'TIME', 'COMMAND'];
-  const rows = runs.map((r) => [
+  const noteRow = (n: NoteRecord) => ['-', String(n.index), shortTime(n.time), displayText(n.asserted_actor ? `${n.user} (${n.asserted_actor})` : n.user), 'note', '-', '-', '-', noteText(n)];
+  const rows = items.map((r) => 'index' in r ? noteRow(r) : [
     r.id.slice(0, 12),
     String(r.entries[0]),
     shortTime(r.started_at),
@@ -132,8 +142,11 @@ export function formatRunDetails(d: RunDetails): string {
   }
   lines.push(`report     ${r.report_sha256 ? `sha256 ${r.report_sha256} (ffaudit show ${r.id.slice(0, 12)} --report)` : '-'}`);
   if (d.redactions.length) {
+    // One secret is one keyed hash, wherever it was removed (the command line, the report, a file name).
+    const secrets = new Set(d.redactions.map((x) => x.hmac)).size;
     const kinds = [...new Set(d.redactions.map((x) => x.kind))];
-    lines.push(`redacted   ${d.redactions.length} secret${d.redactions.length === 1 ? '' : 's'} (${displayText(kinds.join(', '))}); prove one with: ffaudit redaction-check`);
+    const places = d.redactions.length === secrets ? '' : ` in ${d.redactions.length} places`;
+    lines.push(`redacted   ${secrets} secret${secrets === 1 ? '' : 's'}${places} (${displayText(kinds.join(', '))}); prove one with: ffaudit redaction-check`);
     for (const x of d.redactions) lines.push(`  ${displayText(x.where).padEnd(10)} ${displayText(x.kind).padEnd(28)} hmac ${displayText(x.hmac)}`);
   }
   for (const n of d.notes) lines.push(`note       ${displayText(n)}`);
@@ -150,7 +163,7 @@ function filterFrom(o: LogOptions): RunFilter {
   }
   const now = Date.now();
   if (o.since !== undefined) f.sinceNs = parseWhen(o.since, now);
-  if (o.until !== undefined) f.untilNs = parseWhen(o.until, now);
+  if (o.until !== undefined) f.untilNs = parseWhen(o.until, now, 'until');
   let statuses: RunStatus[] | undefined;
   if (o.status !== undefined) {
     statuses = o.status.split(',').map((s) => {
@@ -158,7 +171,8 @@ function filterFrom(o: LogOptions): RunFilter {
       return s as RunStatus;
     });
   }
-  if (o.failed) statuses = (statuses ?? ['failed', 'terminated']).filter((s) => s === 'failed' || s === 'terminated');
+  // Anything but a clean end: an incomplete run never recorded its end (ffaudit was killed, or the machine stopped).
+  if (o.failed) statuses = (statuses ?? ['failed', 'terminated', 'incomplete']).filter((s) => s !== 'ok');
   if (statuses !== undefined) f.statuses = statuses;
   if (o.sha256 !== undefined) {
     if (!/^[0-9a-fA-F]{64}$/.test(o.sha256)) throw new FfauditError('USAGE', `--sha256 takes 64 hexadecimal digits, not ${JSON.stringify(o.sha256)}`);
@@ -172,27 +186,84 @@ function filterFrom(o: LogOptions): RunFilter {
   return f;
 }
 
+/** A run, or, when REF is the index of a custody note, an error that says where to read it. */
+function runDetailsOrNoteHint(l: Ledger, ref: string): RunDetails {
+  try {
+    return runDetails(l, ref);
+  } catch (e) {
+    if (!(e instanceof FfauditError) || e.code !== 'NOT_FOUND' || !/^(0|[1-9][0-9]{0,15})$/.test(ref)) throw e;
+    let type: string | undefined;
+    try {
+      type = readEntry(l, Number(ref)).type;
+    } catch {
+      throw e;
+    }
+    if (type === 'custody.note') throw new FfauditError('NOT_FOUND', `entry ${ref} is a custody note, not a run: see it with ffaudit entry ${ref}`);
+    throw e;
+  }
+}
+
+/**
+ * What `log` lists: runs, custody notes, or both (the default). Status and tool are conditions on runs: with
+ * them, only runs are listed.
+ */
+function typesFrom(o: LogOptions): { runs: boolean; notes: boolean } {
+  const runOnly = o.failed ? '--failed' : o.status !== undefined ? '--status' : o.tool !== undefined ? '--tool' : undefined;
+  if (o.type === undefined) return { runs: true, notes: runOnly === undefined };
+  if (o.type === 'run') return { runs: true, notes: false };
+  if (o.type === 'note') {
+    if (runOnly !== undefined) throw new FfauditError('USAGE', `${runOnly} selects runs, not custody notes: leave it out with --type note`);
+    return { runs: false, notes: true };
+  }
+  throw new FfauditError('USAGE', `--type must be run or note, not ${JSON.stringify(o.type)}`);
+}
+
+function noteFilterFrom(f: RunFilter): NoteFilter {
+  const n: NoteFilter = {};
+  if (f.user !== undefined) n.user = f.user;
+  if (f.actor !== undefined) n.actor = f.actor;
+  if (f.sinceNs !== undefined) n.sinceNs = f.sinceNs;
+  if (f.untilNs !== undefined) n.untilNs = f.untilNs;
+  if (f.sha256 !== undefined) n.sha256 = f.sha256;
+  if (f.path !== undefined) n.path = f.path;
+  if (f.grep !== undefined) n.grep = f.grep;
+  return n;
+}
+
+/** Runs (at the index of their start entry) and notes, in log order. */
+function mergeByIndex(runs: readonly RunRecord[], notes: readonly NoteRecord[]): (RunRecord | NoteRecord)[] {
+  const out: (RunRecord | NoteRecord)[] = [];
+  let i = 0;
+  for (const r of runs) {
+    while (i < notes.length && notes[i]!.index < r.entries[0]!) out.push(notes[i++]!);
+    out.push(r);
+  }
+  return out.concat(notes.slice(i));
+}
+
 export function registerRunCommands(program: Command, setStatus: (s: number) => void): void {
   const g = () => program.opts<GlobalOptions>();
 
   program
     .command('log')
-    .description('list recorded FFmpeg and FFprobe runs, oldest first')
+    .description('list recorded FFmpeg and FFprobe runs and custody notes, oldest first')
+    .option('--type <type>', 'run or note: only runs, or only custody notes (default: both)')
     .option('--user <name>', 'runs by this operating-system user')
     .option('--actor <name>', 'runs whose caller asserted this name (--actor / FFAUDIT_ACTOR)')
-    .option('--since <when>', 'runs started at or after WHEN (RFC 3339 time, YYYY-MM-DD, or an age: 90s, 15m, 2h, 3d, 1w)')
-    .option('--until <when>', 'runs started at or before WHEN')
+    .option('--since <when>', 'runs started (notes recorded) at or after WHEN: RFC 3339 time, YYYY-MM-DD or "YYYY-MM-DD HH:MM" (UTC), or an age: 90s, 15m, 2h, 3d, 1w')
+    .option('--until <when>', 'runs started (notes recorded) at or before WHEN; a date or a minute is included whole')
     .option('--file <path>', 'runs that read or wrote this file: by its current content, else by its path')
     .option('--sha256 <hex>', 'runs that read or wrote a file with this SHA-256')
-    .option('--failed', 'runs that failed or were ended by a signal')
+    .option('--failed', 'runs that failed, were ended by a signal, or never recorded an end (incomplete)')
     .option('--status <list>', 'runs with these statuses (comma-separated: ok, failed, incomplete, terminated)')
-    .option('--grep <text>', 'runs whose command line, cwd, reason, actor or file paths contain TEXT (case-insensitive)')
+    .option('--grep <text>', 'runs whose command line, cwd, reason, actor or file paths, and notes whose text, actor or file paths contain TEXT (case-insensitive)')
     .option('--tool <name>', 'ffmpeg or ffprobe runs only')
     .option('--limit <n>', 'the N most recent matching runs')
-    .option('--json', 'one JSON object per run, one per line (the format documented as a contract)')
+    .option('--json', 'one JSON object per run or note, one per line (the format documented as a contract)')
     .option('--scan', 'read every entry instead of using the search indexes (an edited index cannot hide a run)')
     .action(async (o: LogOptions) => {
       const f = filterFrom(o);
+      const want = typesFrom(o);
       let fileContent: { path: string; sha256: string } | undefined;
       if (o.file !== undefined) {
         const path = resolve(o.file);
@@ -205,28 +276,42 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
       }
       const l = openLedger(g());
       try {
-        // With nothing for the indexes to narrow, reading the log in order is faster than following them.
-        const narrowed = f.user !== undefined || f.tool !== undefined || f.statuses !== undefined || f.sinceNs !== undefined || f.untilNs !== undefined || f.sha256 !== undefined || f.path !== undefined || o.file !== undefined || f.limit !== undefined;
-        const query = o.scan || !narrowed ? scanRuns : queryRuns;
-        let result;
-        if (fileContent) {
-          result = query(l, { ...f, sha256: fileContent.sha256 });
-          // The file may have changed since it was recorded: fall back to its path.
-          if (result.runs.length === 0) result = query(l, { ...f, path: fileContent.path });
-        } else {
-          result = query(l, f);
+        let result: { runs: RunRecord[]; unreadable: UnreadableRun[] } = { runs: [], unreadable: [] };
+        if (want.runs) {
+          // With nothing for the indexes to narrow, reading the log in order is faster than following them.
+          const narrowed = f.user !== undefined || f.tool !== undefined || f.statuses !== undefined || f.sinceNs !== undefined || f.untilNs !== undefined || f.sha256 !== undefined || f.path !== undefined || o.file !== undefined || f.limit !== undefined;
+          const query = o.scan || !narrowed ? scanRuns : queryRuns;
+          if (fileContent) {
+            result = query(l, { ...f, sha256: fileContent.sha256 });
+            // The file may have changed since it was recorded: fall back to its path.
+            if (result.runs.length === 0) result = query(l, { ...f, path: fileContent.path });
+          } else {
+            result = query(l, f);
+          }
+        }
+        let notes: NoteRecord[] = [];
+        if (want.notes) {
+          const nf = noteFilterFrom(f);
+          let found = scanNotes(l, fileContent ? { ...nf, sha256: fileContent.sha256 } : nf);
+          if (fileContent && found.notes.length === 0) found = scanNotes(l, { ...nf, path: fileContent.path });
+          notes = found.notes;
+          // An entry the run scan already reported as modified is not reported twice.
+          const reported = new Set(result.unreadable.filter((u) => u.id === null).map((u) => u.startIndex));
+          for (const u of found.unreadable) if (!reported.has(u.index)) result.unreadable.push({ id: null, startIndex: u.index, error: u.error });
         }
         for (const u of result.unreadable) {
           const what = u.id === null ? `entry ${u.startIndex}` : `run ${u.id} (entry ${u.startIndex})`;
           process.stderr.write(`ffaudit: ${what} cannot be read back: ${u.error.message}\n`);
         }
         if (result.unreadable.length) setStatus(EXIT_INTEGRITY);
+        let items = mergeByIndex(result.runs, notes);
+        if (f.limit !== undefined) items = items.slice(-f.limit);
         if (o.json) {
-          process.stdout.write(result.runs.map((r) => `${JSON.stringify(r)}\n`).join(''));
-        } else if (result.runs.length === 0) {
-          process.stderr.write('ffaudit: no runs match\n');
+          process.stdout.write(items.map((x) => `${JSON.stringify('index' in x ? { type: 'custody.note', ...x } : x)}\n`).join(''));
+        } else if (items.length === 0) {
+          process.stderr.write(`ffaudit: no ${want.runs && want.notes ? 'runs or custody notes' : want.runs ? 'runs' : 'custody notes'} match\n`);
         } else {
-          process.stdout.write(formatRunTable(result.runs, process.stdout.isTTY ? process.stdout.columns : undefined));
+          process.stdout.write(formatRunTable(items, process.stdout.isTTY ? process.stdout.columns : undefined));
         }
       } finally {
         l.close();
@@ -243,7 +328,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
       if (o.json && o.report) throw new FfauditError('USAGE', 'use --json or --report, not both');
       const l = openLedger(g());
       try {
-        const d = runDetails(l, ref);
+        const d = runDetailsOrNoteHint(l, ref);
         if (o.report) {
           const sha = d.record.report_sha256;
           if (sha === null) throw new FfauditError('NOT_FOUND', `run ${d.record.id} has no stored report${d.record.status === 'incomplete' ? ' (it never ended)' : ''}`);
@@ -262,7 +347,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
 
   program
     .command('redaction-check')
-    .description('show that a value read from stdin is a secret redacted from a run (its keyed hash matches)')
+    .description('show that a value read from stdin is a secret redacted from a run (its keyed hash matches); URL credentials are checked as user:password')
     .argument('[run]', 'the run to check (default: every run)')
     .option('--exact', 'use stdin byte for byte (by default one trailing newline is dropped)')
     .action(async (ref: string | undefined, o: { exact?: boolean }) => {
@@ -278,6 +363,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
         const details = ref !== undefined ? [runDetails(l, ref)] : [...listRuns(l)].map((r) => runDetails(l, r.id));
         let found = 0;
         for (const d of details) {
+          // runDetails lists each place once, so each line is one place the secret was removed from.
           for (const r of d.redactions) {
             if (r.hmac !== hmac) continue;
             found++;

@@ -1,0 +1,93 @@
+/**
+ * Verifiers for what the ledger hands out, needing no ledger and no network: `verify-proof` (a receipt from
+ * `ffaudit proof N` against the entry's bytes from `ffaudit entry N --raw`) and `verify-consistency` (two saved
+ * checkpoints and the proof from `ffaudit consistency OLD NEW`). Exit 0 valid, 1 invalid, 2 could not run.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { Command } from 'commander';
+import { FfauditError } from '../../core/errors.js';
+import { parseVerifierKey, type Verifier } from '../../core/note.js';
+import { checkConsistency, checkReceipt } from '../../core/receipt-check.js';
+import { EXIT_INTEGRITY } from '../exit.js';
+import { printable } from '../lineage-format.js';
+
+/** Receipts, checkpoints, proofs and entries are small (an entry is below 64 KiB); anything far larger is not ours. */
+const MAX_INPUT = 1 << 20;
+
+/**
+ * A file given to us, read whole: a regular file, or a pipe (`--entry <(ffaudit entry 3 --raw)`), read up to the
+ * bound. Missing or unreadable: could not run (exit 2).
+ */
+function readSmall(path: string, what: string): Buffer {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (!st.isFile() && !st.isFIFO()) throw new FfauditError('IO', `${what} ${path} is not a regular file`);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const b = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, b, 0, b.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_INPUT) throw new FfauditError('BAD_INPUT', `${what} ${path} is larger than ${MAX_INPUT} bytes`);
+      chunks.push(b.subarray(0, n));
+    }
+    return Buffer.concat(chunks);
+  } catch (e) {
+    if (e instanceof FfauditError) throw e;
+    throw new FfauditError('IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function readKey(path: string): Verifier {
+  try {
+    return parseVerifierKey(readSmall(path, 'the key file').toString('utf8'));
+  } catch (e) {
+    if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${path} does not hold a verifier key (name+keyid+key): ${e.message}`);
+    throw e;
+  }
+}
+
+export function registerVerifierCommands(program: Command, setStatus: (s: number) => void): void {
+  program
+    .command('verify-proof')
+    .description('check a receipt (ffaudit proof N) against the entry\'s exact bytes (ffaudit entry N --raw) with the log\'s key; exit 0 valid, 1 invalid, 2 could not run')
+    .argument('<receipt>', 'the c2sp.org/tlog-proof@v1 receipt')
+    .requiredOption('--entry <file>', 'the entry\'s exact bytes')
+    .requiredOption('--pubkey <file>', 'the log\'s verifier key (ffaudit pubkey), obtained independently')
+    .option('--json', 'print {"ok","failure","index","size","origin"}')
+    .action((receiptPath: string, o: { entry: string; pubkey: string; json?: boolean }) => {
+      const key = readKey(o.pubkey);
+      const receipt = readSmall(receiptPath, 'the receipt').toString('utf8');
+      const entry = readSmall(o.entry, 'the entry');
+      const v = checkReceipt(receipt, entry, key);
+      if (o.json) process.stdout.write(`${JSON.stringify(v)}\n`);
+      else if (v.ok) process.stdout.write(`VALID: the entry is entry ${v.index} of the log ${printable(v.origin ?? '')}, included in its checkpoint at tree size ${v.size} signed by ${printable(key.name)}+${key.keyId.toString('hex')}\n`);
+      else process.stdout.write(`INVALID: ${printable(v.failure ?? '')}\n`);
+      setStatus(v.ok ? 0 : EXIT_INTEGRITY);
+    });
+
+  program
+    .command('verify-consistency')
+    .description('check that the log at NEW is an append-only extension of the log at OLD (two saved checkpoints) with the log\'s key; exit 0 consistent, 1 not, 2 could not run')
+    .argument('<old>', 'the older checkpoint (ffaudit checkpoint, saved earlier)')
+    .argument('<new>', 'the newer checkpoint')
+    .requiredOption('--proof <file>', 'the proof between their sizes: ffaudit consistency OLD_SIZE NEW_SIZE [--json]')
+    .requiredOption('--pubkey <file>', 'the log\'s verifier key (ffaudit pubkey), obtained independently')
+    .option('--json', 'print {"ok","failure","old_size","size","origin"}')
+    .action((oldPath: string, newPath: string, o: { proof: string; pubkey: string; json?: boolean }) => {
+      const key = readKey(o.pubkey);
+      const older = readSmall(oldPath, 'the checkpoint').toString('utf8');
+      const newer = readSmall(newPath, 'the checkpoint').toString('utf8');
+      const proof = readSmall(o.proof, 'the proof').toString('utf8');
+      const v = checkConsistency(older, newer, proof, key);
+      if (o.json) process.stdout.write(`${JSON.stringify({ ok: v.ok, failure: v.failure, old_size: v.oldSize, size: v.size, origin: v.origin })}\n`);
+      else if (v.ok) process.stdout.write(`CONSISTENT: the log ${printable(v.origin ?? '')} at tree size ${v.size} extends its checkpoint at tree size ${v.oldSize}, both signed by ${printable(key.name)}+${key.keyId.toString('hex')}\n`);
+      else process.stdout.write(`INCONSISTENT: ${printable(v.failure ?? '')}\n`);
+      setStatus(v.ok ? 0 : EXIT_INTEGRITY);
+    });
+}

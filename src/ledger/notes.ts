@@ -1,0 +1,97 @@
+/**
+ * Custody notes read back (`ffaudit log`, `ffaudit export`). Notes have no index of their own: the database finds
+ * the entries whose bytes hold a note's type (a hint, like every index), and each is then read, checked against its
+ * recorded leaf hash and parsed, so what is listed is exactly what was recorded.
+ */
+import { parseEntry, resolveBlobs, type NoteRecord } from '../core/entry.js';
+import { FfauditError } from '../core/errors.js';
+import { hashLeaf } from '../core/merkle.js';
+import { checkCustodyNote } from '../core/run-shape.js';
+import { parseTimeNs } from '../core/time.js';
+import type { Ledger } from './ledger.js';
+
+export type { NoteRecord };
+
+/** What a note can be filtered on: the subset of `ffaudit log`'s conditions that make sense for a note. */
+export interface NoteFilter {
+  user?: string;
+  actor?: string;
+  sinceNs?: bigint;
+  untilNs?: bigint;
+  sha256?: string;
+  path?: string;
+  grep?: string;
+}
+
+export function matchesNote(n: NoteRecord, f: NoteFilter): boolean {
+  if (f.user !== undefined && n.user !== f.user) return false;
+  if (f.actor !== undefined && n.asserted_actor !== f.actor) return false;
+  if (f.sinceNs !== undefined || f.untilNs !== undefined) {
+    const t = parseTimeNs(n.time);
+    if (t === null) return false;
+    if (f.sinceNs !== undefined && t < f.sinceNs) return false;
+    if (f.untilNs !== undefined && t > f.untilNs) return false;
+  }
+  if (f.sha256 !== undefined && !n.files.some((x) => x.sha256 === f.sha256)) return false;
+  if (f.path !== undefined && !n.files.some((x) => x.path === f.path)) return false;
+  if (f.grep !== undefined) {
+    const needle = f.grep.toLowerCase();
+    const hay = [n.text, n.asserted_actor ?? '', ...n.files.map((x) => x.path)];
+    if (!hay.some((h) => h.toLowerCase().includes(needle))) return false;
+  }
+  return true;
+}
+
+// Every custody note's canonical bytes hold this exact text (RFC 8785: no whitespace between a key and its value),
+// so an entry without it is no note and need not be parsed. Entries with it are parsed and checked in full.
+const NOTE_MARK = Buffer.from('"type":"custody.note"');
+const CHUNK = 65_536;
+
+/** A note that could not be read back as recorded (reported, never hidden). */
+export interface UnreadableNote {
+  index: number;
+  error: FfauditError;
+}
+
+/** Every custody note matching `f`, oldest first. */
+export function scanNotes(ledger: Ledger, f: NoteFilter = {}): { notes: NoteRecord[]; unreadable: UnreadableNote[] } {
+  const notes: NoteRecord[] = [];
+  const unreadable: UnreadableNote[] = [];
+  const size = ledger.size();
+  for (let from = 0; from < size; from += CHUNK) {
+    for (const i of ledger.store.indicesContaining(NOTE_MARK, from, Math.min(from + CHUNK, size))) {
+      const e = ledger.store.entry(i);
+      if (!e || !Buffer.isBuffer(e.data) || !Buffer.isBuffer(e.leaf) || !e.data.includes(NOTE_MARK)) continue; // verify reports such rows
+      if (!hashLeaf(e.data).equals(e.leaf)) {
+        unreadable.push({ index: e.index, error: new FfauditError('INTEGRITY', `entry ${e.index} was modified (run ffaudit verify)`) });
+        continue;
+      }
+      let note;
+      try {
+        const entry = parseEntry(e.data);
+        if (entry.type !== 'custody.note') continue;
+        note = checkCustodyNote(resolveBlobs(entry, (sha) => ledger.blob(sha)));
+      } catch (err) {
+        if (!(err instanceof FfauditError)) throw err;
+        unreadable.push({ index: e.index, error: err });
+        continue;
+      }
+      if (typeof note === 'string') {
+        unreadable.push({ index: e.index, error: new FfauditError('INTEGRITY', `entry ${e.index} is a malformed custody note: ${note}`) });
+        continue;
+      }
+      const r: NoteRecord = {
+        index: e.index,
+        time: note.time,
+        user: note.by.user,
+        uid: note.by.uid,
+        host: note.by.host,
+        asserted_actor: note.by.asserted_actor ?? null,
+        text: note.text,
+        files: note.files.map((x) => ({ path: x.path, size: x.size, sha256: x.sha256 })),
+      };
+      if (matchesNote(r, f)) notes.push(r);
+    }
+  }
+  return { notes, unreadable };
+}
