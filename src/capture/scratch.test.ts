@@ -24,11 +24,20 @@ describe('temporary directories left by dead runs', () => {
       assert.ok(await waitFor(() => report() !== undefined, 15_000), 'no report in $TMPDIR');
       const ff = childPids(c.pid!);
       c.kill('SIGKILL');
+      // FFmpeg would run on to its end (it ignores SIGPIPE); what matters here is what the dead run left behind.
+      for (const p of ff) process.kill(p, 'SIGKILL');
       await gone;
-      assert.ok(await waitFor(() => ff.every((p) => !alive(p)), 5000), 'FFmpeg outlived a killed ffaudit');
+      assert.ok(await waitFor(() => ff.every((p) => !alive(p)), 5000));
       const [leftover, ...others] = readdirSync(tmp);
       assert.equal(others.length, 0);
       assert.ok(readFileSync(join(tmp, leftover!, 'report.log')).includes(SECRET), 'the dead run left its unredacted report');
+
+      const next = () => {
+        const r = fx.ffaudit(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=32x32:rate=10', '-f', 'null', '-'], { env });
+        assert.equal(r.status, 0, r.stderr.toString());
+      };
+      next();
+      assert.deepEqual(readdirSync(tmp), [], 'the next run removed neither the dead run’s directory nor its own');
 
       // What must stay: a live process's directory (this test's own pid and start time), a symbolic link named
       // like a dead run's directory (never followed), another machine's or namespace's directory, and a name
@@ -46,9 +55,7 @@ describe('temporary directories left by dead runs', () => {
       for (const n of keep) mkdirSync(join(tmp, n));
       const link = `ffaudit-${m[1]}-${m[2]}-${key}-DDDDDD`;
       symlinkSync(precious, join(tmp, link));
-
-      const r = fx.ffaudit(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=32x32:rate=10', '-f', 'null', '-'], { env });
-      assert.equal(r.status, 0, r.stderr.toString());
+      next();
       assert.deepEqual(readdirSync(tmp).sort(), [...keep, link].sort());
       assert.equal(readFileSync(join(precious, 'keep.txt'), 'utf8'), 'keep');
     } finally {
