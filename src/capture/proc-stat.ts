@@ -3,7 +3,7 @@
  * foreground process group, to tell whether a Ctrl-C reached FFmpeg already; the start time, to tell a process from
  * a later one that reuses its pid. Undefined where there is no /proc (not Linux) or the process is gone.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 export interface ProcStat {
   /** Field 5: the process group. */
@@ -15,9 +15,17 @@ export interface ProcStat {
 }
 
 export function procStat(pid: number | 'self'): ProcStat | undefined {
+  // One read into a buffer the line fits in (a command name of at most 64 bytes and some fifty numbers): the kernel
+  // builds the line anew on every read, and readFileSync would read again to find the end.
+  const buf = Buffer.allocUnsafe(4096);
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fd = openSync(`/proc/${pid}/stat`, 'r');
+    try {
+      text = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return undefined;
   }

@@ -6,25 +6,25 @@
  * the directories of runs whose process is gone.
  *
  * A process is named by its pid and its start time (/proc/PID/stat), so a later process that reuses the pid is not
- * taken for it, and by a key for this boot of this machine and this pid namespace, since a $TMPDIR can be shared
+ * taken for it, and by a key for this machine (its host name) and this pid namespace, since a $TMPDIR can be shared
  * by containers or by machines (a network home), where the same pid is another process: a directory made under
- * another key is never judged, let alone removed. Without /proc (not Linux) the name carries no owner and nothing
- * is removed.
+ * another key is never judged, let alone removed. (After a reboot the key is the same, and the directories of the
+ * previous boot are removed: their processes are gone, or are others that started at other times.) Without /proc
+ * (not Linux) the name carries no owner and nothing is removed.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdtempSync, readdir, readFileSync, readlinkSync, rm } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstat, mkdtempSync, readdir, readlinkSync, rm } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { procStat, type ProcStat } from './proc-stat.js';
 
 const OWNED = /^ffaudit-(\d+)-(\d+)-([0-9a-f]{8})-[A-Za-z0-9]{6}$/;
 
-/** This boot of this machine, in this pid namespace (proc(5): /proc/sys/kernel/random/boot_id, /proc/PID/ns/pid). */
+/** This machine and its pid namespace (namespaces(7): the link /proc/self/ns/pid names it, e.g. `pid:[4026531836]`). */
 function hostKey(): string | undefined {
   try {
-    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
     const ns = readlinkSync('/proc/self/ns/pid');
-    return createHash('sha256').update(`${boot}\n${ns}`).digest('hex').slice(0, 8);
+    return createHash('sha256').update(`${hostname()}\n${ns}`).digest('hex').slice(0, 8);
   } catch {
     return undefined;
   }
