@@ -7,8 +7,8 @@
  * Otherwise stderr flows through ReportBannerFilter, which removes only the lines our FFREPORT adds.
  *
  * Fail closed (docs/design.md invariant 3): FFmpeg is spawned only after `run.start` is durable, unless
- * FFAUDIT_POLICY=fail-open. FFmpeg never outlives us: each signal reaches it once, our own failures kill it, and if we
- * are killed outright its next write to the stderr pipe we held ends it (SIGPIPE).
+ * FFAUDIT_POLICY=fail-open. Each signal reaches FFmpeg once, and our own failures kill it. Killed outright, we can no
+ * longer stop it: FFmpeg 5.1 ignores SIGPIPE, so its writes to the pipes we held fail and it runs on to its end.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -242,8 +242,8 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     const stdio: StdioOptions = [pipeIn ? 'pipe' : 'inherit', pipeOut ? 'pipe' : 'inherit', filterStderr ? 'pipe' : 'inherit'];
     const t0 = process.hrtime.bigint();
     const spawnedMs = Date.now();
-    // Exactly one copy of a signal must reach FFmpeg: FFmpeg 5.1 finishes its outputs on the first SIGINT or SIGTERM
-    // and abandons them on the second (ffmpeg.c: decode_interrupt_cb aborts all I/O once more than one signal came).
+    // Exactly one copy of a signal must reach FFmpeg: FFmpeg 5.1 finishes its outputs on the first SIGINT, SIGTERM or
+    // SIGQUIT and abandons them on the second (ffmpeg.c: decode_interrupt_cb aborts all I/O once more than one signal came).
     // A signal sent to a whole process group reaches FFmpeg directly when it shares ours, so a copy passed on
     // from here would be the second. In a terminal's foreground group FFmpeg must share it (the keyboard, `q` and
     // job control are its own), and there the keys' signals are not passed on. Anywhere else (a script, a service,
