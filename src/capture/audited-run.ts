@@ -33,7 +33,7 @@ import { ReportBannerFilter } from './stderr-filter.js';
 import { inTerminalForeground, procStat } from './proc-stat.js';
 import { makeScratch } from './scratch.js';
 import { fileState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
-import { classifyTarget } from './target.js';
+import { classifyTarget, isSequencePattern } from './target.js';
 import { wantsOwnReport } from './user-report.js';
 
 export interface CaptureRequest {
@@ -94,6 +94,21 @@ function plainExtension(name: Buffer): string {
   return /^\.[A-Za-z0-9_]{1,32}$/.test(ext) ? ext : '';
 }
 
+/** Muxers that write files named after their output, or write it under a temporary name and rename it over the name. */
+const MULTI_FILE_MUXERS = new Set(['hls', 'dash', 'segment', 'ssegment', 'stream_segment', 'webm_chunk', 'smoothstreaming', 'hds']);
+
+/**
+ * Whether a name stands for more than the one file a link can stand for: a sequence pattern (FFmpeg expands the
+ * name it is given, which the link's name is not), or the output of a muxer that writes further files beside it,
+ * named after it, or renames a temporary file over it (the link itself would be replaced, and the real file never
+ * written). `format` is the output's -f; without one FFmpeg picks HLS for `.m3u8` and DASH for `.mpd`.
+ */
+function namesSeveralFiles(name: string, format: string | null | undefined): boolean {
+  if (isSequencePattern(name)) return true;
+  if (format === undefined) return false; // not an output
+  return format === null ? /\.(m3u8|mpd)$/i.test(name) : MULTI_FILE_MUXERS.has(format);
+}
+
 function signalNumber(sig: string): number {
   return (osConstants.signals as Record<string, number>)[sig] ?? 0;
 }
@@ -127,6 +142,9 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       argvB64[String(i)] = b.toString('base64');
       if (!operandNames.has(args[i]!)) {
         throw new FfauditError('USAGE', `argument ${i + 1} is not valid UTF-8 and is not a file name; FFmpeg was not run (rename the file or use a UTF-8 name)`);
+      }
+      if (namesSeveralFiles(args[i]!, named.outputs.find((o) => o.name === args[i])?.format)) {
+        throw new FfauditError('USAGE', `argument ${i + 1} is not valid UTF-8 and names a set of files (a numbered sequence, or an HLS, DASH or segment output), which FFmpeg cannot be given through a link; FFmpeg was not run (use a UTF-8 name)`);
       }
       const abs = b[0] === 0x2f ? b : Buffer.concat([Buffer.from(cwd.endsWith('/') ? cwd : `${cwd}/`), b]);
       const link = join(tmp, `arg-${i}${plainExtension(abs)}`);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Ledger } from '../ledger/ledger.js';
 import { alive, BIN, childPids, Fixture, runAsync, waitFor } from '../testing/capture-fixture.js';
@@ -221,6 +221,21 @@ describe('bad input', () => {
     assert.equal(run.outputs[0]!.sha256, sha(readFileSync(rawPath)));
     // Matroska, as the extension says.
     assert.equal(readFileSync(rawPath).subarray(0, 4).toString('hex'), '1a45dfa3');
+  });
+
+  it('a non-UTF-8 name FFmpeg would write several files for (HLS, a numbered sequence) is refused before anything runs', () => {
+    const before = fx.runs().length;
+    for (const [name, args] of [
+      ['h\\351.m3u8', ['-f', 'hls']],
+      ['h\\351.mpd', []],
+      ['img\\351%%03d.png', []], // printf's %% is one %
+    ] as const) {
+      const r = spawnSync('sh', ['-c', `exec "$0" "$1" --ledger "$2" ffmpeg -v error -f lavfi -i testsrc=duration=1:size=32x32:rate=10 ${args.join(' ')} "$(printf "${name}")"`, process.execPath, BIN, fx.ledger], { cwd: fx.dir, env: fx.env() });
+      assert.equal(r.status, 2, name);
+      assert.match(r.stderr.toString(), /^ffaudit: argument \d+ is not valid UTF-8 and names a set of files .*FFmpeg was not run.*\n$/);
+    }
+    assert.equal(fx.runs().length, before);
+    assert.deepEqual(readdirSync(fx.dir).filter((n) => /^(h|img)/.test(n)), []);
   });
 
   it('an input that cannot be read (a directory) is recorded with its error, with FFmpeg’s own status', () => {
