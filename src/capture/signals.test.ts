@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { commandLine } from '../core/shell-quote.js';
-import { BIN, FFMPEG, Fixture, waitFor } from '../testing/capture-fixture.js';
+import { BIN, childPids, FFMPEG, Fixture, waitFor } from '../testing/capture-fixture.js';
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
 const codec = spawnSync(FFMPEG, ['-hide_banner', '-h', 'encoder=libx264']).stdout.toString().includes('libx264') ? 'libx264' : 'mpeg4';
@@ -61,10 +61,10 @@ describe('signals: one copy reaches FFmpeg', () => {
     return code;
   }
 
-  function assertRecorded(out: string): void {
+  function assertRecorded(out: string, signal = 'SIGINT'): void {
     const run = fx.lastRun();
     assert.equal(run.status, 'terminated');
-    assert.equal(run.signal, 'SIGINT');
+    assert.equal(run.signal, signal);
     assert.equal(run.exit_code, 255);
     assert.deepEqual(run.outputs.map((o) => o.path), [out]);
     assert.equal(run.outputs[0]!.sha256, createHash('sha256').update(readFileSync(out)).digest('hex'));
@@ -93,31 +93,48 @@ describe('signals: one copy reaches FFmpeg', () => {
     assertRecorded(out);
   });
 
+  /** Runs `argv` on a new pseudo-terminal as its foreground process group (script(1)), interrupts it with
+   *  `interrupt` once FFmpeg has written, and returns the exit status. */
+  async function atTerminal(argv: string[], out: string, interrupt: (script: ChildProcess) => void): Promise<number | null> {
+    const c = spawn('script', ['-qec', `exec ${commandLine(argv)}`, '/dev/null'], { cwd: fx.dir, env: fx.env({ SHELL: '/bin/sh' }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const tty: Buffer[] = [];
+    c.stdout.on('data', (b: Buffer) => tty.push(b));
+    const status = closed(c);
+    assert.ok(await waitFor(() => size(out) > 4096, 20_000), `FFmpeg wrote nothing: ${Buffer.concat(tty).toString()}`);
+    interrupt(c);
+    const code = await status;
+    c.stdin.destroy();
+    assert.ok(!Buffer.concat(tty).includes('Immediate exit requested'), Buffer.concat(tty).toString());
+    return code;
+  }
+  // Without -nostdin: at a terminal FFmpeg reads its keys, as it would.
+  const atTerminalArgs = (out: string) => encode(out).filter((a) => a !== '-nostdin');
+
   it('Ctrl-C typed at a terminal (a pty): a valid file and exit 255, as bare FFmpeg', { skip: !hasScript && 'script(1) is not installed' }, async () => {
-    // script(1) runs the command on a new pseudo-terminal, as its foreground process group; the byte 0x03 written
-    // to it is the terminal's VINTR key, which the line discipline turns into SIGINT for that whole group.
-    const atTerminal = async (argv: string[], out: string): Promise<number | null> => {
-      const c = spawn('script', ['-qec', `exec ${commandLine(argv)}`, '/dev/null'], { cwd: fx.dir, env: fx.env({ SHELL: '/bin/sh' }), stdio: ['pipe', 'pipe', 'pipe'] });
-      const tty: Buffer[] = [];
-      c.stdout.on('data', (b: Buffer) => tty.push(b));
-      const status = closed(c);
-      assert.ok(await waitFor(() => size(out) > 4096, 20_000), `FFmpeg wrote nothing: ${Buffer.concat(tty).toString()}`);
-      c.stdin.write('\x03');
-      const code = await status;
-      c.stdin.destroy();
-      assert.ok(!Buffer.concat(tty).includes('Immediate exit requested'), Buffer.concat(tty).toString());
-      return code;
-    };
-    // Without -nostdin: at a terminal FFmpeg reads its keys, as it would.
-    const args = (out: string) => encode(out).filter((a) => a !== '-nostdin');
+    // The byte 0x03 written to the terminal is its VINTR key, which the line discipline turns into SIGINT for the
+    // whole foreground process group.
+    const ctrlC = (c: ChildProcess) => c.stdin!.write('\x03');
     const bareOut = fx.path('tty-bare.mp4');
-    assert.equal(await atTerminal([FFMPEG, ...args(bareOut)], bareOut), 255);
+    assert.equal(await atTerminal([FFMPEG, ...atTerminalArgs(bareOut)], bareOut, ctrlC), 255);
     assert.equal(typeof probe(bareOut), 'number');
 
     const out = fx.path('tty.mp4');
-    assert.equal(await atTerminal([process.execPath, BIN, '--ledger', fx.ledger, 'ffmpeg', ...args(out)], out), 255);
+    assert.equal(await atTerminal([process.execPath, BIN, '--ledger', fx.ledger, 'ffmpeg', ...atTerminalArgs(out)], out, ctrlC), 255);
     const d = probe(out);
     assert.equal(typeof d, 'number', `the output is not readable: ${d}`);
-    assertRecorded(out);
+    assertRecorded(out, 'SIGINT');
+  });
+
+  it("SIGTERM to ffaudit's pid while it has the terminal: passed on (once); a valid file and exit 255", { skip: !hasScript && 'script(1) is not installed' }, async () => {
+    const out = fx.path('tty-term.mp4');
+    // script(1)'s child is ffaudit itself (exec).
+    const code = await atTerminal([process.execPath, BIN, '--ledger', fx.ledger, 'ffmpeg', ...atTerminalArgs(out)], out, (c) => {
+      const [ffaudit] = childPids(c.pid!);
+      process.kill(ffaudit!, 'SIGTERM');
+    });
+    assert.equal(code, 255);
+    const d = probe(out);
+    assert.equal(typeof d, 'number', `the output is not readable: ${d}`);
+    assertRecorded(out, 'SIGTERM');
   });
 });
