@@ -7,21 +7,22 @@
  * Otherwise stderr flows through ReportBannerFilter, which removes only the lines our FFREPORT adds.
  *
  * Fail closed (docs/design.md invariant 3): FFmpeg is spawned only after `run.start` is durable, unless
- * FFAUDIT_POLICY=fail-open. FFmpeg never outlives us: signals are forwarded, our own failures kill it, and if we
- * are killed outright its next write to the stderr pipe we held ends it (SIGPIPE).
+ * FFAUDIT_POLICY=fail-open. Each signal reaches FFmpeg once, and our own failures kill it. Killed outright, we can no
+ * longer stop it: FFmpeg 5.1 ignores SIGPIPE, so its writes to the pipes we held fail and it runs on to its end.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { rmSync, symlinkSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
 import { FfauditError } from '../core/errors.js';
 import { analyzeFfmpegArgs, analyzeFfprobeArgs } from '../core/ffargs.js';
-import { parseRedactionRules, redactArgv, redactFileRecords, redactPath, type RedactionRule } from '../core/redact.js';
+import { parseRedactionRules, redactArgv, redactField, redactFileRecords, redactPath, type RedactionRule } from '../core/redact.js';
 import type { Author } from '../core/entry.js';
 import type { FfmpegIdentity, InputRecord, Redaction, RunStartEntry, Tool } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
+import { ffauditVersion } from '../ledger/software.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { StreamDigest } from './hash.js';
 import { identifyTool } from './identity.js';
@@ -29,8 +30,10 @@ import { locateTool } from './locate.js';
 import { rawArgBytes } from './raw-argv.js';
 import { FdWriter, stderrWriter, warn } from './fd-writer.js';
 import { ReportBannerFilter } from './stderr-filter.js';
+import { inTerminalForeground, procStat } from './proc-stat.js';
+import { makeScratch } from './scratch.js';
 import { fileState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
-import { classifyTarget } from './target.js';
+import { classifyTarget, isSequencePattern } from './target.js';
 import { wantsOwnReport } from './user-report.js';
 
 export interface CaptureRequest {
@@ -49,8 +52,10 @@ export interface CaptureRequest {
   rawArgs?: (Buffer | undefined)[];
 }
 
-const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 type Forwarded = (typeof FORWARDED)[number];
+/** What a terminal's keys (Ctrl-C, Ctrl-\) send, to its whole foreground process group (termios(3): ISIG). */
+const TERMINAL_SIGNALS: ReadonlySet<Forwarded> = new Set(['SIGINT', 'SIGQUIT']);
 const REPORT_LEVEL = 48; // AV_LOG_DEBUG: shows every "Opening '…' for reading/writing" and the stream dumps
 
 /** FFREPORT values are ':'-separated with '\' escapes and '…' quoting (libavutil av_get_token). */
@@ -75,6 +80,35 @@ export function operandsOf(tool: Tool, args: readonly string[]): Operands & { us
   };
 }
 
+/**
+ * The extension of a name's last component (`.mp4`), when it is plain ASCII, else ''. FFmpeg chooses an output's
+ * muxer, and weighs an input's demuxer, by the text after the name's last '.' (libavformat av_guess_format and
+ * av_match_ext), so the link that stands for a non-UTF-8 name must end as the name does. No format's extension is
+ * anything but ASCII letters and digits, so an extension that is not has nothing to match and is left off.
+ */
+function plainExtension(name: Buffer): string {
+  const base = name.subarray(name.lastIndexOf(0x2f) + 1);
+  const dot = base.lastIndexOf(0x2e);
+  if (dot < 0) return '';
+  const ext = base.subarray(dot).toString('latin1');
+  return /^\.[A-Za-z0-9_]{1,32}$/.test(ext) ? ext : '';
+}
+
+/** Muxers that write files named after their output, or write it under a temporary name and rename it over the name. */
+const MULTI_FILE_MUXERS = new Set(['hls', 'dash', 'segment', 'ssegment', 'stream_segment', 'webm_chunk', 'smoothstreaming', 'hds']);
+
+/**
+ * Whether a name stands for more than the one file a link can stand for: a sequence pattern (FFmpeg expands the
+ * name it is given, which the link's name is not), or the output of a muxer that writes further files beside it,
+ * named after it, or renames a temporary file over it (the link itself would be replaced, and the real file never
+ * written). `format` is the output's -f; without one FFmpeg picks HLS for `.m3u8` and DASH for `.mpd`.
+ */
+function namesSeveralFiles(name: string, format: string | null | undefined): boolean {
+  if (isSequencePattern(name)) return true;
+  if (format === undefined) return false; // not an output
+  return format === null ? /\.(m3u8|mpd)$/i.test(name) : MULTI_FILE_MUXERS.has(format);
+}
+
 function signalNumber(sig: string): number {
   return (osConstants.signals as Record<string, number>)[sig] ?? 0;
 }
@@ -87,7 +121,9 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
   const failOpen = env.FFAUDIT_POLICY === 'fail-open';
   const runId = randomBytes(16).toString('hex');
 
-  const tmp = mkdtempSync(join(tmpdir(), 'ffaudit-'));
+  const self = procStat('self');
+  const scratch = makeScratch(self);
+  const tmp = scratch.dir;
   let child: ChildProcess | undefined;
   let earlyHashes: Promise<Map<string, EarlyHash>> | undefined;
   const killOnExit = () => {
@@ -107,8 +143,11 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       if (!operandNames.has(args[i]!)) {
         throw new FfauditError('USAGE', `argument ${i + 1} is not valid UTF-8 and is not a file name; FFmpeg was not run (rename the file or use a UTF-8 name)`);
       }
+      if (namesSeveralFiles(args[i]!, named.outputs.find((o) => o.name === args[i])?.format)) {
+        throw new FfauditError('USAGE', `argument ${i + 1} is not valid UTF-8 and names a set of files (a numbered sequence, or an HLS, DASH or segment output), which FFmpeg cannot be given through a link; FFmpeg was not run (use a UTF-8 name)`);
+      }
       const abs = b[0] === 0x2f ? b : Buffer.concat([Buffer.from(cwd.endsWith('/') ? cwd : `${cwd}/`), b]);
-      const link = join(tmp, `arg-${i}`);
+      const link = join(tmp, `arg-${i}${plainExtension(abs)}`);
       symlinkSync(abs, link);
       ffArgs[i] = link;
       const shown = abs.toString('utf8');
@@ -124,6 +163,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     let argvRedactions: Redaction[] = [];
     let redactedArgv: string[] = [];
     let author: Author | undefined;
+    let authorRedactions: Redaction[] = [];
     const known: LocalFile[] = [];
     // What FFmpeg is given (non-UTF-8 names replaced by their links); the same analysis when there are none.
     const operands = aliases.size ? operandsOf(tool, ffArgs) : named;
@@ -160,21 +200,27 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
       // and the end entry rely on them).
       const recordedCwd = redactPath(cwd, 'cwd', key, secrets, extra);
       const pathRedactions = [...recordedCwd.redactions, ...redactFileRecords(startInputs, 'inputs', key, secrets, extra)];
+      // What the user says about the run (--actor, --reason) is redacted as the argv is (docs/design.md invariant 4).
       author = currentAuthor(req.actor);
+      const actor = author.asserted_actor === undefined ? undefined : redactField(author.asserted_actor, 'by.asserted_actor', key, secrets, extra);
+      if (actor) author.asserted_actor = actor.value;
+      const reason = req.reason ? redactField(req.reason, 'reason', key, secrets, extra) : undefined;
+      authorRedactions = actor?.redactions ?? [];
       const start: RunStartEntry = {
         v: 1,
         type: 'run.start',
         time: startedAt,
         by: author,
+        ffaudit_version: ffauditVersion(),
         run: runId,
         tool,
         cwd: recordedCwd.path,
         argv: redactedArgv,
-        redactions: [...argvRedactions, ...pathRedactions],
+        redactions: [...argvRedactions, ...pathRedactions, ...authorRedactions, ...(reason?.redactions ?? [])],
         ffmpeg: identity,
         inputs: startInputs,
       };
-      if (req.reason) start.reason = req.reason;
+      if (reason) start.reason = reason.value;
       if (Object.keys(argvB64).length) {
         // Only arguments free of secrets are kept byte-exact (a redacted argument keeps only its keyed hash).
         const redactedAt = new Set(argvRedactions.map((x) => x.where));
@@ -214,14 +260,26 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     const stdio: StdioOptions = [pipeIn ? 'pipe' : 'inherit', pipeOut ? 'pipe' : 'inherit', filterStderr ? 'pipe' : 'inherit'];
     const t0 = process.hrtime.bigint();
     const spawnedMs = Date.now();
-    const c = spawn(binary, ffArgs, { stdio, env: childEnv, cwd });
+    // Exactly one copy of a signal must reach FFmpeg: FFmpeg 5.1 finishes its outputs on the first SIGINT, SIGTERM or
+    // SIGQUIT and abandons them on the second (ffmpeg.c: decode_interrupt_cb aborts all I/O once more than one signal came).
+    // A signal sent to a whole process group reaches FFmpeg directly when it shares ours, so a copy passed on
+    // from here would be the second. In a terminal's foreground group FFmpeg must share it (the keyboard, `q` and
+    // job control are its own), and there the keys' signals are not passed on. Anywhere else (a script, a service,
+    // a background job) FFmpeg gets a session and process group of its own (setsid, through `detached`), so every
+    // signal reaches it through us, once; except when our stdin is a terminal we do not have in the foreground:
+    // FFmpeg on its own would fight the shell for the keyboard instead of stopping as it does without us.
+    const detached = self !== undefined && !(self.tpgid > 0 && (inTerminalForeground(self) || isatty(0)));
+    const c = spawn(binary, ffArgs, { stdio, env: childEnv, cwd, detached });
     child = c;
     const spawnError = new Promise<Error>((resolve) => c.once('error', resolve));
 
     let received: Forwarded | undefined;
     const forward = (sig: Forwarded) => {
       received ??= sig;
-      if (c.exitCode === null && c.signalCode === null) c.kill(sig);
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      // Asked at signal time: a background job may have been brought to the foreground since it started.
+      if (!detached && TERMINAL_SIGNALS.has(sig) && inTerminalForeground()) return;
+      c.kill(sig);
     };
     const handlers = FORWARDED.map((sig) => {
       const h = () => forward(sig);
@@ -235,7 +293,10 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     const early = endModule.then(({ startHash, warmUp }) => {
       const m = new Map<string, EarlyHash>();
       if (ledger && key) for (const f of known) if (!m.has(f.path)) m.set(f.path, startHash(f));
-      setImmediate(warmUp);
+      setImmediate(() => {
+        warmUp();
+        scratch.removeLeftovers();
+      });
       return m;
     });
     earlyHashes = early;
@@ -315,19 +376,16 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     if (!received && !outcome.signal) await stdout?.idle();
     const notes = startFailure ? [`cannot start ${binary}: ${(startFailure as NodeJS.ErrnoException).code ?? startFailure.message}`] : [];
     if (stdout?.failed) notes.push(`${tool}'s output to stdout (pipe:1) was cut short: ${stdout.failed}`);
-    const exitStatus = outcome.signal
-      ? 128 + signalNumber(outcome.signal)
-      : received
-        ? 128 + signalNumber(received)
-        : outcome.code === 0 && stdout?.failed
-          ? 1
-          : (outcome.code ?? 1);
+    // FFmpeg's own status, also when a signal stopped it (255 from FFmpeg 5.1), as without us; 128 + N only when
+    // signal N killed FFmpeg itself, as a shell reports it.
+    const exitStatus = outcome.signal ? 128 + signalNumber(outcome.signal) : outcome.code === 0 && stdout?.failed ? 1 : (outcome.code ?? 1);
     const failure = startFailure ? new FfauditError('FFMPEG_NOT_FOUND', notes[0]!) : undefined;
     if (ledger && key && author) {
       // ---- run.end ----
       const { recordRunEnd } = await endModule;
       await recordRunEnd({
-        ledger, key, extra, secrets, argvRedactions, runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
+        // The end repeats `by`, so it lists what was removed from it too (after the argv's, which stay first).
+        ledger, key, extra, secrets, argvRedactions: [...argvRedactions, ...authorRedactions], runId, startIndex, tool, cwd, env, operands, aliases, early: await early, pipes,
         reportFile: ownReport ? { own: true, startedMs: spawnedMs, endedMs } : { own: false, path: reportPath },
         outcome, received, durationMs, by: author, verbose: req.verbose, notes,
       });

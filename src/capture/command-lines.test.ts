@@ -10,7 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { FileRecord } from '../core/entry.js';
+import { join } from 'node:path';
+import { Ledger } from '../ledger/ledger.js';
 import { BIN, Fixture, names, runAsync } from '../testing/capture-fixture.js';
+import { PROJECT_ROOT } from '../testing/fixtures.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -228,6 +231,80 @@ describe('extra redaction patterns', () => {
       for (const n of readdirSync(fx.ledger)) assert.ok(!readFileSync(`${fx.ledger}/${n}`).includes('CASE-31337'), n);
       const report = fx.ffaudit(['show', run.id, '--report']).stdout.toString();
       assert.ok(report.length > 0 && !report.includes('CASE-31337'));
+    } finally {
+      fx.remove();
+    }
+  });
+});
+
+/** Entry `i` of a fixture's ledger, parsed from its stored bytes. */
+function storedEntry(fx: Fixture, i: number): Record<string, unknown> & { by: { asserted_actor?: string }; redactions?: { where: string; kind: string }[] } {
+  const l = Ledger.open({ dir: fx.ledger, explicit: true });
+  try {
+    return JSON.parse(l.entryBytes(i).toString('utf8')) as ReturnType<typeof storedEntry>;
+  } finally {
+    l.close();
+  }
+}
+
+describe('what the user says about a run: --reason and --actor', () => {
+  it('are redacted as the argv is (built-in rules and the ledger’s own patterns), in runs and notes', () => {
+    const fx = new Fixture();
+    try {
+      writeFileSync(`${fx.ledger}/config.json`, JSON.stringify({ redact: [{ name: 'case', pattern: 'CASE-[0-9]{5}' }] }));
+      const secrets = ['31337', 'hunter22', 't0k3nv4lue'];
+      const reason = 'CASE-31337, from https://ingest:hunter22@nas.example/x?token=t0k3nv4lue';
+      const r = fx.ffaudit(['--actor', 'alice for CASE-31337', '--reason', reason, 'ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.1:size=32x32:rate=10', '-f', 'null', '-']);
+      assert.equal(r.status, 0, r.stderr.toString());
+      const byEnv = fx.ffaudit(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.1:size=32x32:rate=10', '-f', 'null', '-'], { env: fx.env({ FFAUDIT_ACTOR: 'CASE-31337', FFAUDIT_REASON: 'CASE-31337' }) });
+      assert.equal(byEnv.status, 0, byEnv.stderr.toString());
+      const note = fx.ffaudit(['note', 'viewed', '--actor', 'bob (CASE-31337)', '--json']);
+      assert.equal(note.status, 0, note.stderr.toString());
+
+      const [run, envRun] = fx.runs();
+      const [start, end] = run!.entries.map((i) => storedEntry(fx, i));
+      const placeholder = '<redacted:[0-9a-f]{12}>';
+      assert.match(start!.reason as string, new RegExp(`^${placeholder}, from https://${placeholder}@nas\\.example/x\\?token=${placeholder}$`));
+      assert.match(start!.by.asserted_actor!, new RegExp(`^alice for ${placeholder}$`));
+      assert.equal(end!.by.asserted_actor, start!.by.asserted_actor);
+      const said = (e: typeof start) => e!.redactions!.filter((x) => x.where === 'reason' || x.where === 'by.asserted_actor').map((x) => `${x.where} ${x.kind}`).sort();
+      assert.deepEqual(said(start), ['by.asserted_actor pattern:case', 'reason pattern:case', 'reason url-credentials', 'reason url-query:token']);
+      assert.deepEqual(said(end), ['by.asserted_actor pattern:case']);
+      assert.match(envRun!.reason!, new RegExp(`^${placeholder}$`));
+      assert.match(envRun!.asserted_actor!, new RegExp(`^${placeholder}$`));
+      const n = storedEntry(fx, (JSON.parse(note.stdout.toString()) as { index: number }).index);
+      assert.match(n.by.asserted_actor!, new RegExp(`^bob \\(${placeholder}\\)$`));
+      assert.deepEqual(n.redactions!.map((x) => `${x.where} ${x.kind}`), ['by.asserted_actor pattern:case']);
+      // No file of the ledger holds any of them.
+      for (const f of readdirSync(fx.ledger)) for (const secret of secrets) assert.ok(!readFileSync(`${fx.ledger}/${f}`).includes(secret), `${secret} in ${f}`);
+    } finally {
+      fx.remove();
+    }
+  });
+});
+
+describe('the version of ffaudit', () => {
+  it('`ffaudit --version` prints it; every entry (run.start, run.end, custody.note) records the version that wrote it', () => {
+    const fx = new Fixture();
+    try {
+      const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+      for (const flag of ['--version', '-V']) {
+        const v = fx.ffaudit([flag], { noLedger: true });
+        assert.equal(v.status, 0, v.stderr.toString());
+        assert.equal(v.stdout.toString(), `ffaudit ${version}\n`);
+        assert.equal(v.stderr.length, 0);
+      }
+      assert.equal(fx.ffaudit(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.1:size=32x32:rate=10', '-f', 'null', '-']).status, 0);
+      assert.equal(fx.ffaudit(['ffprobe', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.1']).status, 0);
+      assert.equal(fx.ffaudit(['note', 'checked']).status, 0);
+      const l = Ledger.open({ dir: fx.ledger, explicit: true });
+      const size = l.size();
+      l.close();
+      assert.equal(size, 5);
+      for (let i = 0; i < size; i++) {
+        const e = storedEntry(fx, i);
+        assert.equal(e.ffaudit_version, version, `entry ${i} (${String(e.type)})`);
+      }
     } finally {
       fx.remove();
     }

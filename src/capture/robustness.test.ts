@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Ledger } from '../ledger/ledger.js';
 import { alive, BIN, childPids, Fixture, runAsync, waitFor } from '../testing/capture-fixture.js';
@@ -21,9 +21,12 @@ describe('signals', () => {
   });
   after(() => fx.remove());
 
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-    it(`${sig} to ffaudit reaches FFmpeg; exit 128+N; the run is terminated`, async () => {
-      const c = fx.start(['ffmpeg', ...LONG]);
+  // FFmpeg stops cleanly on SIGINT, SIGTERM and SIGQUIT and exits 255, which is then ffaudit's status too; SIGHUP
+  // kills it (128 + 1). Outside a terminal's foreground group, as here (detached).
+  const expected = { SIGTERM: 255, SIGINT: 255, SIGHUP: 128 + 1, SIGQUIT: 255 };
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
+    it(`${sig} to ffaudit reaches FFmpeg; FFmpeg's status (${expected[sig]}); the run is terminated`, async () => {
+      const c = fx.start(['ffmpeg', ...LONG], { detached: true });
       const err: Buffer[] = [];
       c.stderr.on('data', (b: Buffer) => err.push(b));
       const closed = new Promise<{ code: number | null }>((r) => c.on('close', (code) => r({ code })));
@@ -32,7 +35,7 @@ describe('signals', () => {
       assert.equal(ff.length, 1);
       c.kill(sig);
       const { code } = await closed;
-      assert.equal(code, 128 + { SIGTERM: 15, SIGINT: 2, SIGHUP: 1 }[sig]);
+      assert.equal(code, expected[sig]);
       assert.ok(await waitFor(() => !alive(ff[0]!), 5000), 'FFmpeg outlived ffaudit');
       const run = fx.lastRun();
       assert.equal(run.status, 'terminated');
@@ -204,6 +207,35 @@ describe('bad input', () => {
     assert.equal(input.path_b64, rawPath.toString('base64'));
     assert.equal(input.sha256, sha(readFileSync(src)));
     assert.ok(existsSync(fx.path('out.mp4')));
+  });
+
+  it('an output named in bytes that are not UTF-8 gets its format from its extension, as with bare FFmpeg', () => {
+    const rawName = Buffer.from([0x6f, 0xff, 0xfe, 0x2e, 0x6d, 0x6b, 0x76]); // "o\xff\xfe.mkv"
+    const rawPath = Buffer.concat([Buffer.from(`${fx.dir}/`), rawName]);
+    const r = spawnSync('sh', ['-c', 'exec "$0" "$1" --ledger "$2" ffmpeg -v error -f lavfi -i testsrc=duration=0.2:size=32x32:rate=10 -y "$(printf "o\\377\\376.mkv")"', process.execPath, BIN, fx.ledger], { cwd: fx.dir, env: fx.env() });
+    assert.equal(r.status, 0, r.stderr.toString());
+    const run = fx.lastRun();
+    assert.equal(run.status, 'ok');
+    assert.equal(run.outputs.length, 1);
+    assert.equal((run.outputs[0] as { path_b64?: string }).path_b64, rawPath.toString('base64'));
+    assert.equal(run.outputs[0]!.sha256, sha(readFileSync(rawPath)));
+    // Matroska, as the extension says.
+    assert.equal(readFileSync(rawPath).subarray(0, 4).toString('hex'), '1a45dfa3');
+  });
+
+  it('a non-UTF-8 name FFmpeg would write several files for (HLS, a numbered sequence) is refused before anything runs', () => {
+    const before = fx.runs().length;
+    for (const [name, args] of [
+      ['h\\351.m3u8', ['-f', 'hls']],
+      ['h\\351.mpd', []],
+      ['img\\351%%03d.png', []], // printf's %% is one %
+    ] as const) {
+      const r = spawnSync('sh', ['-c', `exec "$0" "$1" --ledger "$2" ffmpeg -v error -f lavfi -i testsrc=duration=1:size=32x32:rate=10 ${args.join(' ')} "$(printf "${name}")"`, process.execPath, BIN, fx.ledger], { cwd: fx.dir, env: fx.env() });
+      assert.equal(r.status, 2, name);
+      assert.match(r.stderr.toString(), /^ffaudit: argument \d+ is not valid UTF-8 and names a set of files .*FFmpeg was not run.*\n$/);
+    }
+    assert.equal(fx.runs().length, before);
+    assert.deepEqual(readdirSync(fx.dir).filter((n) => /^(h|img)/.test(n)), []);
   });
 
   it('an input that cannot be read (a directory) is recorded with its error, with FFmpeg’s own status', () => {

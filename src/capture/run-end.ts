@@ -10,6 +10,7 @@ import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
 import { redactArgv, redactFileRecords, redactText, type RedactionRule } from '../core/redact.js';
 import type { Redaction, RunEndEntry, Tool } from '../core/run.js';
 import { nowRfc3339 } from '../ledger/clock.js';
+import { ffauditVersion } from '../ledger/software.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { EarlyHash, LocalFile, Operands } from './file-state.js';
 import { loadHashing, type StreamDigest } from './hash.js';
@@ -95,6 +96,7 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
     type: 'run.end',
     time: nowRfc3339(),
     by: c.by,
+    ffaudit_version: ffauditVersion(),
     run: c.runId,
     start: c.startIndex,
     status,

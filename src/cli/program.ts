@@ -1,6 +1,7 @@
 /** Every command but the capture ones, parsed with commander. Each action maps arguments to one library call. */
 import { Command, CommanderError, Option } from 'commander';
 import { FfauditError } from '../core/errors.js';
+import { ffauditVersion } from '../ledger/software.js';
 import { EXIT_USAGE } from './exit.js';
 
 export async function runProgram(argv: string[]): Promise<number> {
@@ -13,6 +14,7 @@ export async function runProgram(argv: string[]): Promise<number> {
     .addOption(new Option('--ledger <dir>', 'the ledger directory (default: $FFAUDIT_LEDGER, else the per-user data directory)'))
     .addOption(new Option('--key <file>', 'the signing key, when kept outside the ledger (default: $FFAUDIT_KEY)'))
     .option('-v, --verbose', 'show details, and stack traces on errors')
+    .version(`ffaudit ${ffauditVersion() ?? '(version unknown)'}`, '-V, --version', "print ffaudit's version")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `ffaudit: ${s.slice(7)}` : s) })
     .showSuggestionAfterError(true)

@@ -35,6 +35,8 @@ export interface EntryBase {
   type: string;
   time: string;
   by: Author;
+  /** The version of ffaudit that wrote the entry (null if it could not tell); absent from entries written before it was recorded. */
+  ffaudit_version?: string | null;
   [key: string]: unknown;
 }
 

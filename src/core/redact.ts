@@ -335,6 +335,16 @@ export function redactPath(path: string, where: string, key: Buffer, secrets: re
 }
 
 /**
+ * A free-text field of an entry (a run's `reason`, an asserted actor) redacted as a note's text is: the argv's
+ * secrets, credential headers, URL credentials, credential query parameters and the ledger's own patterns. What the
+ * user types about a run is as likely to hold a case number or a signed URL as the command line.
+ */
+export function redactField(value: string, where: string, key: Buffer, secrets: readonly string[], extra: readonly RedactionRule[] = []): { value: string; redactions: Redaction[] } {
+  const r = redactText(value, key, secrets, extra);
+  return { value: r.text, redactions: r.redactions.map((x) => ({ ...x, where })) };
+}
+
+/**
  * Redacts the paths of file records in place (`field[i].path`); a record whose path changed loses its exact-bytes
  * form (`path_b64`), which would hold the secret. Content hashes stay: they reveal nothing of the name.
  */

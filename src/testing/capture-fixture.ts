@@ -50,9 +50,12 @@ export class Fixture {
     return pick(spawnSync(FFMPEG, args, { cwd: opts.cwd ?? this.dir, env: this.env(), input: opts.input ?? '', maxBuffer: 64 << 20 }));
   }
 
-  /** Spawns ffaudit without waiting. */
-  start(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-    return spawn(process.execPath, [BIN, '--ledger', this.ledger, ...args], { cwd: opts.cwd ?? this.dir, env: opts.env ?? this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * Spawns ffaudit without waiting. `detached`: in a session and process group of its own (setsid), so that it is
+   * outside any terminal's foreground process group even when the tests run at a terminal.
+   */
+  start(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; detached?: boolean } = {}) {
+    return spawn(process.execPath, [BIN, '--ledger', this.ledger, ...args], { cwd: opts.cwd ?? this.dir, env: opts.env ?? this.env(), stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
   }
 
   /** Makes a small media file with lavfi. */

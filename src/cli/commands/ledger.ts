@@ -4,9 +4,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FfauditError } from '../../core/errors.js';
 import type { CustodyNote, FileRecord } from '../../core/entry.js';
-import { parseRedactionRules, redactFileRecords, redactText } from '../../core/redact.js';
+import { parseRedactionRules, redactField, redactFileRecords, redactText } from '../../core/redact.js';
 import { hashFile } from '../../capture/hash.js';
 import { currentAuthor, nowRfc3339 } from '../../ledger/clock.js';
+import { ffauditVersion } from '../../ledger/software.js';
 import { Ledger } from '../../ledger/ledger.js';
 import { resolveLedgerDir } from '../../ledger/location.js';
 import { verifyStore } from '../../ledger/verify.js';
@@ -55,7 +56,13 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
         const extra = parseRedactionRules(l.config);
         const redacted = redactText(text, key, [], extra);
         const redactions = [...redacted.redactions.map((x) => ({ ...x, where: 'text' })), ...redactFileRecords(files, 'files', key, [], extra)];
-        const entry: CustodyNote = { v: 1, type: 'custody.note', time: nowRfc3339(), by: currentAuthor(o.actor ?? process.env.FFAUDIT_ACTOR), text: redacted.text, files };
+        const by = currentAuthor(o.actor ?? process.env.FFAUDIT_ACTOR);
+        if (by.asserted_actor !== undefined) {
+          const actor = redactField(by.asserted_actor, 'by.asserted_actor', key, [], extra);
+          by.asserted_actor = actor.value;
+          redactions.push(...actor.redactions);
+        }
+        const entry: CustodyNote = { v: 1, type: 'custody.note', time: nowRfc3339(), by, ffaudit_version: ffauditVersion(), text: redacted.text, files };
         if (redactions.length > 0) entry.redactions = redactions;
         const r = l.append([entry]);
         out(o.json ? `${JSON.stringify({ index: r.indices[0], size: r.size })}\n` : `entry ${r.indices[0]}\n`);
