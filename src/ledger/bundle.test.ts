@@ -259,6 +259,23 @@ describe('bundles carry blob-externalised entry fields', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('verifies a genuine bundle whose report is more than 8 MiB of base64 (was a stack overflow, exit 2)', () => {
+    const ledger = join(dir, 'big-report');
+    Ledger.init(ledger, { origin: 'test.example/ffaudit/big-report' }).close();
+    // showinfo logs one line per frame: 20,000 frames make a report of about 7.5 MB.
+    const run = runCli(['--ledger', ledger, 'ffmpeg', '-f', 'lavfi', '-i', 'testsrc=duration=40:size=16x16:rate=500', '-vf', 'showinfo', '-f', 'framecrc', '-y', 'frames.crc'], { cwd: dir });
+    assert.equal(run.status, 0, run.stderr);
+    writeFileSync(join(dir, 'big.vkey'), runCli(['--ledger', ledger, 'pubkey']).stdout);
+    const out = join(dir, 'big-report.json');
+    const b = runCli(['--ledger', ledger, 'bundle', join(dir, 'frames.crc'), '-o', out, '--with-reports']);
+    assert.equal(b.status, 0, b.stderr);
+    const d = JSON.parse(readFileSync(out, 'utf8')) as BundleDoc;
+    assert.ok(d.blobs.some((x) => x.data.length > 8 << 20), 'a blob of more than 8 MiB of base64');
+    const r = runCli(['verify-bundle', out, '--file', join(dir, 'frames.crc'), '--pubkey', join(dir, 'big.vkey'), '--json']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { ok: boolean }).ok, true);
+  });
+
   it('includes the blob of an argv too large for an entry, and fails without it', () => {
     const ledger = join(dir, 'ledger');
     Ledger.init(ledger, { origin: 'test.example/ffaudit/blob' }).close();
