@@ -178,9 +178,13 @@ export interface BundleVerdict {
   file?: { sha256: string; subject: boolean; producedBy: string[] };
 }
 
+export type VerifierKey = Verifier & { publicKey: Buffer };
+
 export interface VerifyBundleOptions {
   /** The log's verifier key, obtained independently of the bundle. */
-  pubkey?: Verifier & { publicKey: Buffer };
+  pubkey?: VerifierKey;
+  /** More accepted keys (several --pubkey, or a tlog-policy's logs): the checkpoint must be signed by one of them. */
+  pubkeys?: VerifierKey[];
   /** SHA-256 (hex) of the file the bundle should vouch for. */
   fileSha256?: string;
 }
@@ -214,7 +218,7 @@ export function keyFingerprint(publicKey: Uint8Array): string {
  */
 export function verifyBundle(bytes: Uint8Array, opts: VerifyBundleOptions = {}): BundleVerdict {
   const v = emptyVerdict();
-  v.keyVerified = opts.pubkey !== undefined;
+  v.keyVerified = givenKeys(opts).length > 0;
   try {
     checkBundle(parseBundle(bytes), opts, v);
   } catch (e) {
@@ -223,6 +227,10 @@ export function verifyBundle(bytes: Uint8Array, opts: VerifyBundleOptions = {}):
   }
   v.ok = v.failures.length === 0;
   return v;
+}
+
+function givenKeys(opts: VerifyBundleOptions): VerifierKey[] {
+  return [...(opts.pubkey ? [opts.pubkey] : []), ...(opts.pubkeys ?? [])];
 }
 
 /** The cryptographic checks: key, checkpoint signature, every entry's hash and inclusion proof, every blob's hash. */
@@ -235,16 +243,18 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
   } catch (e) {
     fail(`the bundle's verifier key is malformed: ${(e as Error).message}`);
   }
-  const key = opts.pubkey ?? bundleKey;
+  // Several keys may be given (a key rotation, or a policy's logs): the checkpoint must be signed by one of them
+  // (c2sp.org/tlog-policy: "signed by any one of the listed logs"), and the bundle's own key must be one of them.
+  const given = givenKeys(opts);
+  const same = (k: VerifierKey) => bundleKey !== null && k.name === bundleKey.name && k.publicKey.equals(bundleKey.publicKey);
+  const key = given.length > 0 ? (given.find(same) ?? given.find((k) => k.name === b.origin) ?? given[0]!) : bundleKey;
   if (key) {
     v.keyName = key.name;
     v.keyId = key.keyId.toString('hex');
     v.keyFingerprint = keyFingerprint(key.publicKey);
   }
-  if (opts.pubkey) {
-    if (bundleKey && !(bundleKey.name === opts.pubkey.name && bundleKey.publicKey.equals(opts.pubkey.publicKey))) {
-      fail("the bundle's verifier key is not the key you gave (--pubkey): the bundle was signed by someone else");
-    }
+  if (given.length > 0 && bundleKey && !given.some(same)) {
+    fail(`the bundle's verifier key is not ${given.length === 1 ? 'the key' : 'one of the keys'} you gave (--pubkey or --policy): the bundle was signed by someone else`);
   }
   if (key && key.name !== b.origin) fail(`the key is named ${JSON.stringify(key.name)}, not after the log's origin ${JSON.stringify(b.origin)}`);
   v.origin = b.origin;
@@ -252,7 +262,7 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
   // 2. The checkpoint: c2sp.org/tlog-checkpoint, signed by the key (c2sp.org/signed-note).
   let cp: SignedCheckpoint | null = null;
   try {
-    cp = key ? openCheckpoint(b.checkpoint, [key], b.origin) : parseSignedCheckpoint(b.checkpoint);
+    cp = key ? openCheckpoint(b.checkpoint, given.length > 0 ? given.filter((k) => k.name === b.origin) : [key], b.origin) : parseSignedCheckpoint(b.checkpoint);
     v.checkpointSize = cp.size;
   } catch (e) {
     fail(`checkpoint: ${(e as Error).message}`);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256Hex } from '../core/entry.js';
+import { computeKeyId } from '../core/note.js';
 import { makeChain, type Chain } from '../testing/chain.js';
 import { runCli } from '../testing/cli.js';
 import { currentAuthor, nowRfc3339 } from './clock.js';
@@ -86,16 +87,67 @@ describe('ffaudit bundle and verify-bundle', () => {
     }
   });
 
-  it('without --pubkey says unmissably that the key itself was not verified', () => {
-    const r = verify(bundlePath, '--file', c.path('final.mp4'));
+  it('without --pubkey or --policy refuses to run (exit 2, one line saying what to pass)', () => {
+    for (const args of [[], ['--json'], ['--file', c.path('final.mp4')]]) {
+      const r = verify(bundlePath, ...args);
+      assert.equal(r.status, 2, r.stdout);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^ffaudit: verify-bundle needs the log's key, obtained independently: give --pubkey VKEY_FILE \(as `ffaudit pubkey` prints it\) or --policy FILE \(or --insecure-any-key to check the bundle against its own key only\)\n$/);
+    }
+    const both = verify(bundlePath, '--pubkey', vkeyPath, '--insecure-any-key');
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /^ffaudit: --insecure-any-key cannot be combined with --pubkey or --policy\n$/);
+    assert.match(runCli(['verify-bundle', '--help']).stdout, /--pubkey <file>[\s\S]*repeatable[\s\S]*--policy <file>[\s\S]*--insecure-any-key/);
+  });
+
+  it('with --insecure-any-key says unmissably that the key itself was not verified', () => {
+    const r = verify(bundlePath, '--file', c.path('final.mp4'), '--insecure-any-key');
     assert.equal(r.status, 0);
     assert.match(r.stdout, /verdict {5}VALID \(but the key was NOT verified: see the warning\)/);
     assert.match(r.stdout, /!!! WARNING: THE LOG KEY WAS NOT VERIFIED !!!/);
-    assert.match(r.stderr, /^ffaudit: WARNING: THE LOG KEY WAS NOT VERIFIED: no --pubkey was given\n$/);
-    const j = JSON.parse(verify(bundlePath, '--json').stdout) as { ok: boolean; key_verified: boolean; runs: unknown[] };
+    assert.match(r.stderr, /^ffaudit: WARNING: THE LOG KEY WAS NOT VERIFIED: --insecure-any-key was given\n$/);
+    const j = JSON.parse(verify(bundlePath, '--json', '--insecure-any-key').stdout) as { ok: boolean; key_verified: boolean; runs: unknown[] };
     assert.equal(j.ok, true);
     assert.equal(j.key_verified, false);
     assert.equal(j.runs.length, 4);
+  });
+
+  it('accepts the key from a tlog-policy file, or any one of several --pubkey keys; refuses quorums it cannot check', () => {
+    const vkey = readFileSync(vkeyPath, 'utf8').trim();
+    const policy = (name: string, text: string) => {
+      const p = join(work, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    const ok = verify(bundlePath, '--file', c.path('final.mp4'), '--policy', policy('ok.policy', `# our log\nlog ${vkey}\nquorum none\n`), '--json');
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.equal((JSON.parse(ok.stdout) as { key_verified: boolean }).key_verified, true);
+    assert.equal(ok.stderr, '');
+    // A policy naming someone else's log only: the bundle was not signed by a log the policy accepts.
+    const other = Ledger.init(join(work, 'other-ledger'), { origin: 'test.example/ffaudit/chain' });
+    const otherVkey = other.vkey;
+    other.close();
+    const foreign = verify(bundlePath, '--policy', policy('foreign.policy', `log ${otherVkey}\nquorum none\n`));
+    assert.equal(foreign.status, 1);
+    assert.match(foreign.stdout, /✗ the bundle's verifier key is not the key you gave \(--pubkey or --policy\)/);
+    // Several keys (a rotation): any one of them may have signed.
+    writeFileSync(join(work, 'other.vkey'), `${otherVkey}\n`);
+    const two = verify(bundlePath, '--pubkey', join(work, 'other.vkey'), '--pubkey', vkeyPath);
+    assert.equal(two.status, 0, two.stdout);
+    assert.match(two.stdout, /\(the key you gave\)/);
+    // Witness quorums are parsed, but not enforced yet: said, not silently passed.
+    const wpub = Buffer.alloc(32, 9);
+    const wkey = `w.example+${computeKeyId('w.example', 4, wpub).toString('hex')}+${Buffer.concat([Buffer.from([4]), wpub]).toString('base64')}`;
+    const witnessed = verify(bundlePath, '--policy', policy('w.policy', `log ${vkey}\nwitness W ${wkey}\nquorum W\n`));
+    assert.equal(witnessed.status, 2);
+    assert.match(witnessed.stderr, /^ffaudit: .*w\.policy: the quorum "W" needs witness cosignatures, which verify-bundle does not check yet \(ffaudit bundles carry none\): use a policy with `quorum none`\n$/);
+    const broken = verify(bundlePath, '--policy', policy('broken.policy', `log ${vkey}\n`));
+    assert.equal(broken.status, 2);
+    assert.match(broken.stderr, /^ffaudit: .*broken\.policy: policy: no quorum line/);
+    assert.equal(broken.stderr.split('\n').length, 2);
+    const empty = verify(bundlePath, '--policy', policy('empty.policy', 'quorum none\n'));
+    assert.equal(empty.status, 2);
+    assert.match(empty.stderr, /the policy lists no log/);
   });
 
   it('rejects another file, and the altered file (exit 1)', () => {
@@ -172,12 +224,12 @@ describe('ffaudit bundle and verify-bundle', () => {
       f.close();
       const forged = join(forgerDir, 'forged.json');
       assert.equal(runCli(['--ledger', join(forgerDir, 'ledger'), 'bundle', c.path('final.mp4'), '-o', forged]).status, 0);
-      const self = verify(forged, '--file', c.path('final.mp4'));
+      const self = verify(forged, '--file', c.path('final.mp4'), '--insecure-any-key');
       assert.equal(self.status, 0, 'internally consistent');
       assert.match(self.stdout, /NOT VERIFIED/);
       const real = verify(forged, '--file', c.path('final.mp4'), '--pubkey', vkeyPath);
       assert.equal(real.status, 1);
-      assert.match(real.stdout, /✗ the bundle's verifier key is not the key you gave \(--pubkey\): the bundle was signed by someone else/);
+      assert.match(real.stdout, /✗ the bundle's verifier key is not the key you gave \(--pubkey or --policy\): the bundle was signed by someone else/);
       assert.match(real.stdout, /✗ checkpoint: checkpoint is not signed by a known key/);
 
       // The key swapped inside the real bundle: its checkpoint no longer verifies under the bundle's own key either.
@@ -187,7 +239,7 @@ describe('ffaudit bundle and verify-bundle', () => {
       assert.equal(swapped.status, 1);
       assert.match(swapped.stdout, /✗ the bundle's verifier key is not the key you gave/);
       const p = join(work, 'key.json');
-      const alone = verify(p);
+      const alone = verify(p, '--insecure-any-key');
       assert.equal(alone.status, 1);
       assert.match(alone.stdout, /✗ checkpoint: checkpoint is not signed by a known key/);
     } finally {
@@ -239,7 +291,7 @@ describe('ffaudit bundle and verify-bundle', () => {
   });
 
   it('could not run: missing bundle, missing or malformed key file (exit 2, one line)', () => {
-    const missing = verify(join(work, 'nope.json'));
+    const missing = verify(join(work, 'nope.json'), '--pubkey', vkeyPath);
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /^ffaudit: cannot read the bundle .*nope\.json: ENOENT\n$/);
     const noKey = verify(bundlePath, '--pubkey', join(work, 'nope.vkey'));
