@@ -26,7 +26,12 @@ function runLine(r: RunRecord): string {
 export function formatLineageTree(lineage: Lineage): string {
   const out: string[] = [];
   const shown = new Set<string>();
-  const sourceHashes = new Set(lineage.sources.map((s) => s.sha256).filter((h) => h !== null));
+  const sourceBasis = new Map(lineage.sources.filter((s) => s.sha256 !== null).map((s) => [s.sha256!, s.basis]));
+  const SOURCE_TAG: Record<string, string> = {
+    signed: '  [source: the signed entry of the run that read it records that no run had produced these bytes]',
+    'index-checked': '  [source: no audited run produced these bytes]',
+    unproven: '  [source? no producer found in the search index, which was not checked: unproven]',
+  };
   const producersOf = (sha: string, before: number) =>
     lineage.runs.filter((r) => r.entries[1] !== undefined && r.entries[1] < before && r.outputs.some((o) => o.sha256 === sha));
 
@@ -53,14 +58,21 @@ export function formatLineageTree(lineage: Lineage): string {
       return;
     }
     const producers = producersOf(f.sha256, before);
-    const tag = producers.length === 0 ? (sourceHashes.has(f.sha256) ? '  [source: no audited run produced these bytes]' : '') : '';
+    const basis = sourceBasis.get(f.sha256);
+    const tag = producers.length === 0 && basis ? SOURCE_TAG[basis]! : '';
     out.push(`${prefix}${branch}${printable(f.path)}  sha256 ${f.sha256}${tag}`);
     producers.forEach((r, i) => drawRun(r, cont, i === producers.length - 1, f));
   };
 
   out.push(`${printable(lineage.file.path)}`, `sha256 ${lineage.file.sha256}`);
   const producers = producersOf(lineage.file.sha256, Number.MAX_SAFE_INTEGER);
-  if (producers.length === 0) out.push('   no audited run produced these bytes: this file is a source');
+  if (producers.length === 0) {
+    out.push(
+      lineage.indexChecked
+        ? '   no audited run produced these bytes (the search index was checked against every entry): this file is a source'
+        : '   no producer found in the search index, which was not checked (--no-index-check): unproven',
+    );
+  }
   const target: FileRecord = { path: lineage.file.path, size: null, sha256: lineage.file.sha256 };
   producers.forEach((r, i) => drawRun(r, '', i === producers.length - 1, target));
   out.push('', `${lineage.runs.length} run${lineage.runs.length === 1 ? '' : 's'} in the lineage, ${lineage.sources.length} source${lineage.sources.length === 1 ? '' : 's'}`);

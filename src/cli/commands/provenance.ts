@@ -16,7 +16,7 @@ import { runsInPeriod, type Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
-import { traceContent, type Lineage } from '../../ledger/trace.js';
+import { traceContent, type Lineage, type TraceOptions } from '../../ledger/trace.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, printable } from '../lineage-format.js';
@@ -45,10 +45,10 @@ interface Traced {
   size: number;
 }
 
-async function traceFile(l: Ledger, file: string): Promise<Traced> {
+async function traceFile(l: Ledger, file: string, opts: TraceOptions = {}): Promise<Traced> {
   const path = resolve(file);
   const d = await hashFile(path);
-  return { lineage: traceContent(l, path, d.sha256), size: d.size };
+  return { lineage: traceContent(l, path, d.sha256, opts), size: d.size };
 }
 
 function unknownLine(t: Lineage): string {
@@ -61,6 +61,7 @@ function lineageJson(t: Lineage): string {
     known: t.known,
     runs: t.runs,
     sources: t.sources,
+    index_checked: t.indexChecked,
     notes: t.notes,
     read_by: t.readBy,
   })}\n`;
@@ -156,10 +157,11 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
     .description("walk a file's lineage by content: the runs that produced these bytes, back to their sources (exit 1: unknown file)")
     .argument('<file>', 'the file to trace (renamed or copied files trace the same)')
     .option('--json', 'print {"file":{"path","sha256"},"runs":[…],…}, runs as in `log --json`, oldest first')
-    .action(async (file: string, o: { json?: boolean }) => {
+    .option('--no-index-check', 'do not check the search index against the entries before naming sources: sources are then marked unproven')
+    .action(async (file: string, o: { json?: boolean; indexCheck: boolean }) => {
       const l = openLedger(g());
       try {
-        const { lineage } = await traceFile(l, file);
+        const { lineage } = await traceFile(l, file, { checkIndex: o.indexCheck });
         if (!lineage.known) setStatus(EXIT_INTEGRITY);
         if (o.json) out(lineageJson(lineage));
         else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage));
