@@ -104,12 +104,25 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
   if (v.origin !== null) lines.push(`log         ${printable(v.origin)}${v.checkpointSize !== null ? `, checkpoint at tree size ${v.checkpointSize}` : ''}`);
   if (v.keyName !== null) lines.push(`key         ${printable(v.keyName)} (key ID ${v.keyId}), fingerprint SHA-256 ${v.keyFingerprint}${v.keyVerified ? ' (the key you gave)' : " (the bundle's own key: NOT verified)"}`);
   if (v.origin !== null) lines.push(`checked     ${v.entries} entries (hash and inclusion proof each), the checkpoint signature, ${v.blobs} blob${v.blobs === 1 ? '' : 's'}, ${v.runs.length} run${v.runs.length === 1 ? '' : 's'} chained by content`);
+  if (v.origin !== null && v.runs.length > 0) {
+    const l = v.lineage;
+    lines.push(`steps       ${l.signedLinks} input${l.signedLinks === 1 ? '' : 's'} linked to ${l.signedLinks === 1 ? 'its' : 'their'} producer by signed entries, ${l.contentLinks} by content only (recorded without a producer link)`);
+    lines.push(`sources     ${l.signedSources.length} recorded as such in signed entries; ${l.unsignedSources.length} named only by the bundle's own list (an unsigned label: no entry says that no run produced them)`);
+  }
+  // The subject's path is the bundle's unsigned label; its hash is what the entries name.
   for (const s of v.subjects) lines.push(`vouches for ${printable(s.path)}  sha256 ${s.sha256}`);
   if (v.file) {
-    const by = v.file.producedBy.length > 0 ? `, produced by run ${v.file.producedBy.join(', ')}` : v.file.subject ? ' (a source file, produced by no run)' : '';
+    const by = v.file.producedBy.length > 0 ? `, produced by run ${v.file.producedBy.join(', ')}` : v.file.subject ? ' (no run in the bundle produced it)' : '';
     lines.push(`file        sha256 ${v.file.sha256}${v.file.subject ? ` matches${by}` : ' does NOT match'}`);
   }
-  if (v.ok) lines.push(`verdict     VALID${v.keyVerified ? '' : ' (but the key was NOT verified: see the warning)'}`);
+  if (v.ok) {
+    lines.push(`verdict     VALID${v.keyVerified ? '' : ' (but the key was NOT verified: see the warning)'}`);
+    lines.push(
+      'proves      every entry is exactly as the log signed it, and no step that a signed entry links to is missing;',
+      '            not that the log holds nothing else about these files (that needs the whole log: ffaudit verify);',
+      "            unsigned: the bundle's date, its subject paths and its sources list",
+    );
+  }
   else {
     lines.push(`verdict     INVALID: ${v.failures.length} problem${v.failures.length === 1 ? '' : 's'}`);
     for (const f of v.failures.slice(0, 50)) lines.push(`  ✗ ${printable(f)}`);

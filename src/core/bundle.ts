@@ -175,6 +175,13 @@ export interface BundleVerdict {
   notes: BundleNote[];
   subjects: BundleSubject[];
   sources: string[];
+  /**
+   * How the runs connect (docs/provenance.md, "What a bundle proves"): inputs whose producer a signed entry names
+   * (`produced_by`, present in the bundle), inputs joined to an earlier bundled run by content only, and the
+   * sources: those a signed entry records as produced by no run, and those only the bundle's unsigned `sources`
+   * list calls sources.
+   */
+  lineage: { signedLinks: number; contentLinks: number; signedSources: string[]; unsignedSources: string[] };
   file?: { sha256: string; subject: boolean; producedBy: string[] };
 }
 
@@ -205,6 +212,7 @@ function emptyVerdict(): BundleVerdict {
     notes: [],
     subjects: [],
     sources: [],
+    lineage: { signedLinks: 0, contentLinks: 0, signedSources: [], unsignedSources: [] },
   };
 }
 
@@ -234,7 +242,7 @@ function givenKeys(opts: VerifyBundleOptions): VerifierKey[] {
 }
 
 /** The cryptographic checks: key, checkpoint signature, every entry's hash and inclusion proof, every blob's hash. */
-function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): { cp: SignedCheckpoint | null; good: Map<number, EntryBase> } {
+function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): { cp: SignedCheckpoint | null; good: Map<number, EntryBase>; leaves: Map<number, string> } {
   const fail = (m: string) => v.failures.push(m);
   // 1. The key. The bundle's own key only proves internal consistency; the caller's key proves who signed.
   let bundleKey: (Verifier & { publicKey: Buffer }) | null = null;
@@ -283,6 +291,7 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
 
   // 4. Entries: leaf hash = SHA-256(0x00 ‖ bytes) (RFC 6962 §2.1), inclusion proof (RFC 9162 §2.1.3.2) to the root.
   const good = new Map<number, EntryBase>();
+  const leaves = new Map<number, string>();
   const referenced = new Set<string>();
   for (const e of b.entries) {
     let proof;
@@ -300,7 +309,8 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
       fail(`entry ${e.index}: its tlog-proof is for entry ${proof.index}`);
       continue;
     }
-    if (cp && !verifyInclusion(hashLeaf(e.data), e.index, cp.size, proof.proof, cp.root)) {
+    const leaf = hashLeaf(e.data);
+    if (cp && !verifyInclusion(leaf, e.index, cp.size, proof.proof, cp.root)) {
       fail(`entry ${e.index}: not included in the signed log (its bytes or its inclusion proof were altered)`);
       continue;
     }
@@ -315,10 +325,11 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
     }
     if (typeof entry.report_sha256 === 'string') referenced.add(entry.report_sha256);
     good.set(e.index, entry);
+    leaves.set(e.index, leaf.toString('hex'));
   }
   v.entries = b.entries.length;
   for (const h of blobs.keys()) if (!referenced.has(h)) fail(`blob ${h} is not named by any entry in the bundle`);
-  return { cp, good };
+  return { cp, good, leaves };
 }
 
 function sortedUnique(xs: Iterable<string>): string[] {
@@ -326,7 +337,7 @@ function sortedUnique(xs: Iterable<string>): string[] {
 }
 
 /** The story checks: runs are whole, chain by content to the subjects, and every content is accounted for. */
-function checkChain(b: Bundle, good: Map<number, EntryBase>, opts: VerifyBundleOptions, v: BundleVerdict): void {
+function checkChain(b: Bundle, good: Map<number, EntryBase>, leaves: Map<number, string>, opts: VerifyBundleOptions, v: BundleVerdict): void {
   const fail = (m: string) => v.failures.push(m);
   const starts = new Map<number, RunStartEntry>();
   const ends = new Map<number, RunEndEntry>();
@@ -365,15 +376,56 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, opts: VerifyBundleO
   v.subjects = b.subjects;
   v.sources = b.sources;
 
-  // Chain by content: every hashed input was produced by a run that ended before this one started, or is a source.
+  // Signed links: a run.end that names, for an input, the run.end that produced it (log index and leaf hash) makes
+  // that step part of what the log signed; a bundle without it has a step cut out (docs/provenance.md).
   const sources = new Set(b.sources);
-  const producedBefore = (h: string, before: number) => runs.some((r) => r.entries[1]! < before && r.outputs.some((o) => o.sha256 === h));
+  const signedSources = new Set<string>();
+  const linked = new Set<string>(); // `${run id} ${input position}`: accounted for by a signed entry
+  let signedLinks = 0;
   for (const r of runs) {
-    for (const input of r.inputs) {
-      if (input.sha256 === null || producedBefore(input.sha256, r.entries[0]!) || sources.has(input.sha256)) continue;
-      fail(`run ${r.id} read ${input.path} (sha256 ${input.sha256}), which no earlier run in the bundle produced and the bundle does not name as a source`);
-    }
+    r.inputs.forEach((input, k) => {
+      const link: unknown = input.produced_by;
+      if (link === undefined || input.sha256 === null) return;
+      if (link === 'none') {
+        signedSources.add(input.sha256);
+        linked.add(`${r.id} ${k}`);
+        return;
+      }
+      if (link === 'unknown') return;
+      const l = link as Record<string, unknown>;
+      if (typeof l !== 'object' || l === null || !Number.isSafeInteger(l.index) || typeof l.leaf !== 'string' || !SHA256_HEX.test(l.leaf) || Object.keys(l).length !== 2) {
+        fail(`run ${r.id}: the producer it records for ${input.path} is malformed`);
+        return;
+      }
+      const at = l.index as number;
+      if (leaves.get(at) !== l.leaf) {
+        fail(`run ${r.id} read ${input.path} (sha256 ${input.sha256}), which its signed entry says entry ${at} (leaf ${l.leaf}) produced, and that entry is not in the bundle: a step of the lineage was cut out`);
+        return;
+      }
+      const producer = runs.find((p) => p.entries[1] === at);
+      if (!producer || at >= r.entries[0]! || !producer.outputs.some((o) => o.sha256 === input.sha256)) {
+        fail(`run ${r.id}: entry ${at}, which it records as the producer of ${input.path}, is not a run that wrote these bytes before it started`);
+        return;
+      }
+      linked.add(`${r.id} ${k}`);
+      signedLinks++;
+    });
   }
+
+  // Chain by content: every hashed input was produced by a run that ended before this one started, or is a source.
+  const producedBefore = (h: string, before: number) => runs.some((r) => r.entries[1]! < before && r.outputs.some((o) => o.sha256 === h));
+  let contentLinks = 0;
+  const unsignedSources = new Set<string>();
+  for (const r of runs) {
+    r.inputs.forEach((input, k) => {
+      if (input.sha256 === null || linked.has(`${r.id} ${k}`)) return;
+      if (producedBefore(input.sha256, r.entries[0]!)) contentLinks++;
+      else if (sources.has(input.sha256)) unsignedSources.add(input.sha256);
+      else fail(`run ${r.id} read ${input.path} (sha256 ${input.sha256}), which no earlier run in the bundle produced and the bundle does not name as a source`);
+    });
+  }
+  for (const s of sources) if (!signedSources.has(s)) unsignedSources.add(s);
+  v.lineage = { signedLinks, contentLinks, signedSources: sortedUnique(signedSources), unsignedSources: sortedUnique(unsignedSources) };
   const inputs = new Set(runs.flatMap((r) => r.inputs.map((f) => f.sha256)).filter((h): h is string => h !== null));
   for (const s of sources) if (!inputs.has(s) && !b.subjects.some((x) => x.sha256 === s)) fail(`source ${s} is read by no run in the bundle`);
 
@@ -416,8 +468,8 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, opts: VerifyBundleO
 }
 
 function checkBundle(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): void {
-  const { good } = checkEvidence(b, opts, v);
-  checkChain(b, good, opts, v);
+  const { good, leaves } = checkEvidence(b, opts, v);
+  checkChain(b, good, leaves, opts, v);
 }
 
 /** Only the cryptographic part, for entries that need not form a chain (an activity report's runs). */

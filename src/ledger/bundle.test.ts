@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,15 @@ describe('ffaudit bundle and verify-bundle', () => {
     const p = join(work, `${name}.json`);
     writeFileSync(p, JSON.stringify(d));
     return verify(p, '--pubkey', vkeyPath, ...args);
+  };
+
+  const leafOf = (i: number) => {
+    const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
+    try {
+      return l.store.entry(i)!.leaf.toString('hex');
+    } finally {
+      l.close();
+    }
   };
 
   before(() => {
@@ -261,6 +271,51 @@ describe('ffaudit bundle and verify-bundle', () => {
     assert.match(half.stdout, new RegExp(`✗ run ${c.runs.a.id} \\(entry ${c.runs.a.startIndex}\\) has no end in the bundle`));
   });
 
+  it('records, in each run.end, the run that produced each input (signed lineage)', () => {
+    const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
+    try {
+      const inputs = (i: number) => (JSON.parse(l.entryBytes(i).toString('utf8')) as { inputs: { path: string; sha256: string | null; produced_by?: unknown }[] }).inputs;
+      const leaf = (i: number) => l.store.entry(i)!.leaf.toString('hex');
+      assert.deepEqual(inputs(c.runs.b.endIndex).map((f) => f.produced_by), [{ index: c.runs.a.endIndex, leaf: leaf(c.runs.a.endIndex) }]);
+      const fin = inputs(c.runs.final.endIndex);
+      assert.deepEqual(fin.find((f) => f.path.endsWith('c.mp4'))!.produced_by, { index: c.runs.b.endIndex, leaf: leaf(c.runs.b.endIndex) });
+      assert.deepEqual(fin.find((f) => f.path.endsWith('s.wav'))!.produced_by, { index: c.runs.s.endIndex, leaf: leaf(c.runs.s.endIndex) });
+      // A generated input (lavfi) has no content hash and no producer to name.
+      assert.ok(inputs(c.runs.a.endIndex).every((f) => f.sha256 === null && f.produced_by === undefined));
+    } finally {
+      l.close();
+    }
+    const j = JSON.parse(verify(bundlePath, '--pubkey', vkeyPath, '--json').stdout) as { lineage: unknown };
+    assert.deepEqual(j.lineage, { signed_links: 3, content_links: 0, signed_sources: [], unsigned_sources: [] });
+    assert.match(verify(bundlePath, '--pubkey', vkeyPath).stdout, /steps {7}3 inputs linked to their producer by signed entries, 0 by content only/);
+  });
+
+  it('rejects a bundle with the upstream steps and the note cut out and the intermediate listed as a source', () => {
+    const intermediate = c.runs.b.outputs[0]!.sha256!;
+    const sound = c.runs.s.outputs[0]!.sha256!;
+    const keep = new Set([c.runs.final.startIndex, c.runs.final.endIndex]);
+    const r = tampered('cut', (d) => {
+      d.entries = d.entries.filter((e) => keep.has(e.index));
+      d.blobs = [];
+      d.sources = [intermediate, sound].sort();
+    }, '--json');
+    assert.equal(r.status, 1, r.stdout);
+    const j = JSON.parse(r.stdout) as { ok: boolean; failures: string[]; runs: unknown[] };
+    assert.equal(j.ok, false);
+    assert.equal(j.runs.length, 1);
+    assert.ok(
+      j.failures.includes(`run ${c.runs.final.id} read ${c.path('c.mp4')} (sha256 ${intermediate}), which its signed entry says entry ${c.runs.b.endIndex} (leaf ${leafOf(c.runs.b.endIndex)}) produced, and that entry is not in the bundle: a step of the lineage was cut out`),
+      j.failures.join('\n'),
+    );
+    const human = tampered('cut-human', (d) => {
+      d.entries = d.entries.filter((e) => keep.has(e.index));
+      d.blobs = [];
+      d.sources = [intermediate, sound].sort();
+    });
+    assert.equal(human.status, 1);
+    assert.match(human.stderr, /^ffaudit: the bundle is INVALID: run [0-9a-f]+ read .*: a step of the lineage was cut out\n$/);
+  });
+
   it('rejects an altered or unnamed report blob', () => {
     const r = tampered('blob', (d) => {
       const b = Buffer.from(d.blobs[0]!.data, 'base64');
@@ -310,6 +365,45 @@ describe('bundles carry blob-externalised entry fields', () => {
     dir = mkdtempSync(join(tmpdir(), 'ffaudit-bundle-blob-'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('tells signed sources from the bundle\'s unsigned label, and shows older entries without links as joined by content', () => {
+    const ledger = join(dir, 'sources');
+    Ledger.init(ledger, { origin: 'test.example/ffaudit/sources' }).close();
+    writeFileSync(join(dir, 'sources.vkey'), runCli(['--ledger', ledger, 'pubkey']).stdout);
+    for (const f of ['first.wav', 'second.wav']) {
+      const made = spawnSync('/usr/bin/ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=duration=0.3:frequency=${f.length * 100}`, '-y', join(dir, f)]);
+      assert.equal(made.status, 0);
+    }
+    const rec = (args: string[]) => assert.equal(runCli(['--ledger', ledger, 'ffmpeg', ...args], { cwd: dir }).status, 0);
+    rec(['-i', 'first.wav', '-c:a', 'flac', '-y', 'first.flac']); // nothing precedes it: no run can have produced its input
+    rec(['-i', 'second.wav', '-c:a', 'flac', '-y', 'second.flac']); // the index found no producer: that is not proof
+    const l = Ledger.open({ dir: ledger, explicit: true });
+    const links = [1, 3].map((i) => (JSON.parse(l.entryBytes(i).toString('utf8')) as { inputs: { produced_by?: unknown }[] }).inputs[0]!.produced_by);
+    assert.deepEqual(links, ['none', 'unknown']);
+    // Entries as written before producer links existed: x.bin produced by one run, read by the next.
+    const sha = sha256Hex(Buffer.from('x'));
+    const by = currentAuthor('editor');
+    const run = (id: string, inputs: unknown[], outputs: unknown[]) => {
+      const start = l.append([{ v: 1, type: 'run.start', time: nowRfc3339(), by, run: id, tool: 'ffmpeg', cwd: '/', argv: ['ffmpeg'], redactions: [], ffmpeg: { path: 'ffmpeg', version: null, sha256: null }, inputs }]).indices[0]!;
+      l.append([{ v: 1, type: 'run.end', time: nowRfc3339(), by, run: id, start, status: 'ok', exit_code: 0, signal: null, duration_ms: 1, inputs, outputs, streams: [], report_sha256: null, redactions: [] }]);
+    };
+    run('old1', [], [{ path: '/x.bin', size: 1, sha256: sha }]);
+    run('old2', [{ path: '/x.bin', size: 1, sha256: sha }], [{ path: '/y.bin', size: 1, sha256: sha256Hex(Buffer.from('y')) }]);
+    l.close();
+    writeFileSync(join(dir, 'y.bin'), 'y');
+    const check = (file: string) => {
+      const out = join(dir, `${file}.bundle.json`);
+      assert.equal(runCli(['--ledger', ledger, 'bundle', join(dir, file), '-o', out]).status, 0);
+      const r = runCli(['verify-bundle', out, '--pubkey', join(dir, 'sources.vkey'), '--json']);
+      assert.equal(r.status, 0, r.stdout);
+      return (JSON.parse(r.stdout) as { lineage: { signed_links: number; content_links: number; signed_sources: string[]; unsigned_sources: string[] } }).lineage;
+    };
+    const first = sha256Hex(readFileSync(join(dir, 'first.wav')));
+    const second = sha256Hex(readFileSync(join(dir, 'second.wav')));
+    assert.deepEqual(check('first.flac'), { signed_links: 0, content_links: 0, signed_sources: [first], unsigned_sources: [] });
+    assert.deepEqual(check('second.flac'), { signed_links: 0, content_links: 0, signed_sources: [], unsigned_sources: [second] });
+    assert.deepEqual(check('y.bin'), { signed_links: 0, content_links: 1, signed_sources: [], unsigned_sources: [] });
+  });
 
   it('verifies a genuine bundle whose report is more than 8 MiB of base64 (was a stack overflow, exit 2)', () => {
     const ledger = join(dir, 'big-report');

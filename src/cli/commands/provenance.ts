@@ -217,7 +217,7 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       const bytes = readInput(bundlePath, 'the bundle', MAX_BUNDLE_FILE);
       const v = verifyBundle(bytes, { pubkeys, ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
       if (o.json) {
-        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes })}\n`);
+        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
       } else {
         out(formatBundleVerdict(bundlePath, v));
       }
