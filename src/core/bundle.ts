@@ -376,8 +376,22 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, leaves: Map<number,
   v.subjects = b.subjects;
   v.sources = b.sources;
 
+  // The lineage of the subjects: the runs that produced a subject, or an input of such a run (the others in a
+  // bundle read a subject: its later uses, whose own inputs are not part of its story).
+  const wanted = new Set(b.subjects.map((s) => s.sha256));
+  const connected = new Set<string>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of runs) {
+      if (connected.has(r.id) || !r.outputs.some((o) => o.sha256 !== null && wanted.has(o.sha256))) continue;
+      connected.add(r.id);
+      for (const f of r.inputs) if (f.sha256) wanted.add(f.sha256);
+      grew = true;
+    }
+  }
+
   // Signed links: a run.end that names, for an input, the run.end that produced it (log index and leaf hash) makes
-  // that step part of what the log signed; a bundle without it has a step cut out (docs/provenance.md).
+  // that step part of what the log signed; a lineage without it has a step cut out (docs/provenance.md).
   const sources = new Set(b.sources);
   const signedSources = new Set<string>();
   const linked = new Set<string>(); // `${run id} ${input position}`: accounted for by a signed entry
@@ -398,6 +412,12 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, leaves: Map<number,
         return;
       }
       const at = l.index as number;
+      if (!leaves.has(at) && !connected.has(r.id) && !wanted.has(input.sha256)) {
+        // A later use of a subject: the producers of its other inputs are named by its signed entry, outside the
+        // subject's story. (The producer of a subject, or of anything in its lineage, must be in the bundle.)
+        linked.add(`${r.id} ${k}`);
+        return;
+      }
       if (leaves.get(at) !== l.leaf) {
         fail(`run ${r.id} read ${input.path} (sha256 ${input.sha256}), which its signed entry says entry ${at} (leaf ${l.leaf}) produced, and that entry is not in the bundle: a step of the lineage was cut out`);
         return;
@@ -430,17 +450,6 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, leaves: Map<number,
   for (const s of sources) if (!inputs.has(s) && !b.subjects.some((x) => x.sha256 === s)) fail(`source ${s} is read by no run in the bundle`);
 
   // Every run belongs to the story of a subject: it produced a subject, or an input of a run that does, or read a subject.
-  const wanted = new Set(b.subjects.map((s) => s.sha256));
-  const connected = new Set<string>();
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const r of runs) {
-      if (connected.has(r.id) || !r.outputs.some((o) => o.sha256 !== null && wanted.has(o.sha256))) continue;
-      connected.add(r.id);
-      for (const f of r.inputs) if (f.sha256) wanted.add(f.sha256);
-      grew = true;
-    }
-  }
   for (const r of runs) {
     if (connected.has(r.id)) continue;
     if (r.inputs.some((f) => f.sha256 !== null && b.subjects.some((s) => s.sha256 === f.sha256))) continue;

@@ -405,6 +405,40 @@ describe('bundles carry blob-externalised entry fields', () => {
     assert.deepEqual(check('y.bin'), { signed_links: 0, content_links: 1, signed_sources: [], unsigned_sources: [] });
   });
 
+  it('bundles a source file with the runs that read it, and refuses a produced file passed off as a source', () => {
+    const ledger = join(dir, 'uses');
+    Ledger.init(ledger, { origin: 'test.example/ffaudit/uses' }).close();
+    const vkey = join(dir, 'uses.vkey');
+    writeFileSync(vkey, runCli(['--ledger', ledger, 'pubkey']).stdout);
+    const rec = (args: string[]) => assert.equal(runCli(['--ledger', ledger, 'ffmpeg', ...args], { cwd: dir }).status, 0);
+    assert.equal(spawnSync('/usr/bin/ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=duration=0.3:frequency=300', '-y', join(dir, 'field.wav')]).status, 0);
+    rec(['-f', 'lavfi', '-i', 'sine=duration=0.3:frequency=500', '-y', 'tone.wav']);
+    rec(['-i', 'field.wav', '-i', 'tone.wav', '-filter_complex', 'amix=inputs=2', '-y', 'mix.wav']);
+    rec(['-i', 'mix.wav', '-c:a', 'flac', '-y', 'mix.flac']);
+    const bundle = (file: string) => {
+      const out = join(dir, `${file}.uses.json`);
+      assert.equal(runCli(['--ledger', ledger, 'bundle', join(dir, file), '-o', out]).status, 0);
+      return out;
+    };
+    // field.wav: a source, shown with the run that read it; tone.wav's producer is named by that run's signed
+    // entry but is not part of field.wav's story.
+    const source = runCli(['verify-bundle', bundle('field.wav'), '--file', join(dir, 'field.wav'), '--pubkey', vkey, '--json']);
+    assert.equal(source.status, 0, source.stdout);
+    // The lineage of mix.flac with the steps that made mix.wav cut out, mix.wav named the subject and a source:
+    // the run that read it signed who produced it.
+    const d = JSON.parse(readFileSync(bundle('mix.flac'), 'utf8')) as BundleDoc;
+    const mixSha = sha256Hex(readFileSync(join(dir, 'mix.wav')));
+    d.entries = d.entries.slice(-2);
+    d.subjects = [{ path: join(dir, 'mix.wav'), sha256: mixSha }];
+    d.sources = [mixSha];
+    d.blobs = [];
+    const forged = join(dir, 'passed-off.json');
+    writeFileSync(forged, JSON.stringify(d));
+    const r = runCli(['verify-bundle', forged, '--pubkey', vkey]);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /✗ run [0-9a-f]+ read .*mix\.wav \(sha256 [0-9a-f]{64}\), which its signed entry says entry \d+ \(leaf [0-9a-f]{64}\) produced, and that entry is not in the bundle: a step of the lineage was cut out/);
+  });
+
   it('verifies a genuine bundle whose report is more than 8 MiB of base64 (was a stack overflow, exit 2)', () => {
     const ledger = join(dir, 'big-report');
     Ledger.init(ledger, { origin: 'test.example/ffaudit/big-report' }).close();
