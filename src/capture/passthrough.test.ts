@@ -55,7 +55,10 @@ describe('passthrough', () => {
     assert.ok(aud.stdout.equals(bare.stdout), 'stdout bytes differ');
     assert.equal(stable(aud.stderr), stable(bare.stderr));
     const run = fx.lastRun();
-    assert.deepEqual(run.inputs, [{ path: 'pipe:0', size: wav.length, sha256: sha(wav) }]);
+    // The same WAV bytes went through pipe:1 of the test above: that run's end is named as their producer.
+    const { produced_by: producer, ...input } = run.inputs[0]!;
+    assert.deepEqual([input], [{ path: 'pipe:0', size: wav.length, sha256: sha(wav) }]);
+    assert.ok(typeof producer === 'object' && Number.isSafeInteger(producer.index) && /^[0-9a-f]{64}$/.test(producer.leaf), JSON.stringify(producer));
     assert.deepEqual(run.outputs, [{ path: 'pipe:1', size: aud.stdout.length, sha256: sha(aud.stdout) }]);
   });
 

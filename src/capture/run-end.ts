@@ -5,11 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { sha256Hex, type Author } from '../core/entry.js';
+import { sha256Hex, type Author, type FileRecord } from '../core/entry.js';
 import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
 import { redactArgv, redactFileRecords, redactText, type RedactionRule } from '../core/redact.js';
-import type { Redaction, RunEndEntry, Tool } from '../core/run.js';
+import { hashLeaf } from '../core/merkle.js';
+import type { InputRecord, Redaction, RunEndEntry, Tool } from '../core/run.js';
 import { nowRfc3339 } from '../ledger/clock.js';
+import { entryForIndex } from '../ledger/index-entry.js';
 import { ffauditVersion } from '../ledger/software.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { EarlyHash, LocalFile, Operands } from './file-state.js';
@@ -60,6 +62,35 @@ export function warmUp(): void {
   loadHashing();
 }
 
+/**
+ * Names, in each hashed input, the run that produced those bytes before this run started (docs/provenance.md,
+ * "Signed lineage"): like a commit naming its parents, so that a bundle that leaves the step out fails. The
+ * derived index only says where to look: the hit is re-read, its bytes checked against their recorded leaf hash,
+ * and kept only if that run.end names the content as an output. No hit is not proof that no run produced them
+ * (the index could have lost rows), so it is recorded as `unknown`; `none` only when nothing precedes this run.
+ */
+function linkProducers(ledger: Ledger, startIndex: number, inputs: InputRecord[]): void {
+  const hashed = inputs.filter((f) => f.sha256 !== null);
+  if (hashed.length === 0) return;
+  if (startIndex === 0) {
+    for (const f of hashed) f.produced_by = 'none';
+    return;
+  }
+  const index = ledger.searchIndex(); // caught up to the head, so past this run's start
+  for (const f of hashed) {
+    f.produced_by = 'unknown';
+    const hits = index.indicesByFileHashRole(f.sha256!, 'output').filter((i) => i < startIndex);
+    for (let k = hits.length - 1; k >= 0; k--) {
+      const stored = index.entry(hits[k]!);
+      if (!stored || !Buffer.isBuffer(stored.leaf) || !hashLeaf(stored.data).equals(stored.leaf)) continue;
+      const e = entryForIndex(index, stored.data);
+      if (e?.type !== 'run.end' || !Array.isArray(e.outputs) || !(e.outputs as unknown[]).some((o) => (o as FileRecord | null)?.sha256 === f.sha256)) continue;
+      f.produced_by = { index: hits[k]!, leaf: stored.leaf.toString('hex') };
+      break;
+    }
+  }
+}
+
 export async function recordRunEnd(c: RunEndContext): Promise<void> {
   const { ledger, key, extra } = c;
   const notes: string[] = [...c.notes];
@@ -89,6 +120,14 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
   const touched = await collectTouched({ cwd: c.cwd, operands: c.operands, report: facts, aliases: c.aliases, early: c.early, pipes: pipeDigests, redactUrl });
   // Paths taken from the command line are as the user typed them: they go through the same redaction.
   redactions.push(...redactFileRecords(touched.inputs, 'inputs', key, c.secrets, extra), ...redactFileRecords(touched.outputs, 'outputs', key, c.secrets, extra));
+
+  try {
+    linkProducers(ledger, c.startIndex, touched.inputs);
+  } catch (e) {
+    // The links are additive: a store that cannot answer leaves them unknown, and the end is still recorded.
+    for (const f of touched.inputs) if (f.sha256 !== null) f.produced_by = 'unknown';
+    notes.push(`producers not looked up: ${e instanceof Error ? e.message : String(e)}`);
+  }
 
   const status = c.outcome.signal || c.received ? 'terminated' : c.outcome.code === 0 ? 'ok' : 'failed';
   const end: RunEndEntry = {

@@ -26,7 +26,12 @@ function runLine(r: RunRecord): string {
 export function formatLineageTree(lineage: Lineage): string {
   const out: string[] = [];
   const shown = new Set<string>();
-  const sourceHashes = new Set(lineage.sources.map((s) => s.sha256).filter((h) => h !== null));
+  const sourceBasis = new Map(lineage.sources.filter((s) => s.sha256 !== null).map((s) => [s.sha256!, s.basis]));
+  const SOURCE_TAG: Record<string, string> = {
+    signed: '  [source: the signed entry of the run that read it records that no run had produced these bytes]',
+    'index-checked': '  [source: no audited run produced these bytes]',
+    unproven: '  [source? no producer found in the search index, which was not checked: unproven]',
+  };
   const producersOf = (sha: string, before: number) =>
     lineage.runs.filter((r) => r.entries[1] !== undefined && r.entries[1] < before && r.outputs.some((o) => o.sha256 === sha));
 
@@ -53,14 +58,21 @@ export function formatLineageTree(lineage: Lineage): string {
       return;
     }
     const producers = producersOf(f.sha256, before);
-    const tag = producers.length === 0 ? (sourceHashes.has(f.sha256) ? '  [source: no audited run produced these bytes]' : '') : '';
+    const basis = sourceBasis.get(f.sha256);
+    const tag = producers.length === 0 && basis ? SOURCE_TAG[basis]! : '';
     out.push(`${prefix}${branch}${printable(f.path)}  sha256 ${f.sha256}${tag}`);
     producers.forEach((r, i) => drawRun(r, cont, i === producers.length - 1, f));
   };
 
   out.push(`${printable(lineage.file.path)}`, `sha256 ${lineage.file.sha256}`);
   const producers = producersOf(lineage.file.sha256, Number.MAX_SAFE_INTEGER);
-  if (producers.length === 0) out.push('   no audited run produced these bytes: this file is a source');
+  if (producers.length === 0) {
+    out.push(
+      lineage.indexChecked
+        ? '   no audited run produced these bytes (the search index was checked against every entry): this file is a source'
+        : '   no producer found in the search index, which was not checked (--no-index-check): unproven',
+    );
+  }
   const target: FileRecord = { path: lineage.file.path, size: null, sha256: lineage.file.sha256 };
   producers.forEach((r, i) => drawRun(r, '', i === producers.length - 1, target));
   out.push('', `${lineage.runs.length} run${lineage.runs.length === 1 ? '' : 's'} in the lineage, ${lineage.sources.length} source${lineage.sources.length === 1 ? '' : 's'}`);
@@ -92,12 +104,25 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
   if (v.origin !== null) lines.push(`log         ${printable(v.origin)}${v.checkpointSize !== null ? `, checkpoint at tree size ${v.checkpointSize}` : ''}`);
   if (v.keyName !== null) lines.push(`key         ${printable(v.keyName)} (key ID ${v.keyId}), fingerprint SHA-256 ${v.keyFingerprint}${v.keyVerified ? ' (the key you gave)' : " (the bundle's own key: NOT verified)"}`);
   if (v.origin !== null) lines.push(`checked     ${v.entries} entries (hash and inclusion proof each), the checkpoint signature, ${v.blobs} blob${v.blobs === 1 ? '' : 's'}, ${v.runs.length} run${v.runs.length === 1 ? '' : 's'} chained by content`);
+  if (v.origin !== null && v.runs.length > 0) {
+    const l = v.lineage;
+    lines.push(`steps       ${l.signedLinks} input${l.signedLinks === 1 ? '' : 's'} linked to ${l.signedLinks === 1 ? 'its' : 'their'} producer by signed entries, ${l.contentLinks} by content only (recorded without a producer link)`);
+    lines.push(`sources     ${l.signedSources.length} recorded as such in signed entries; ${l.unsignedSources.length} named only by the bundle's own list (an unsigned label: no entry says that no run produced them)`);
+  }
+  // The subject's path is the bundle's unsigned label; its hash is what the entries name.
   for (const s of v.subjects) lines.push(`vouches for ${printable(s.path)}  sha256 ${s.sha256}`);
   if (v.file) {
-    const by = v.file.producedBy.length > 0 ? `, produced by run ${v.file.producedBy.join(', ')}` : v.file.subject ? ' (a source file, produced by no run)' : '';
+    const by = v.file.producedBy.length > 0 ? `, produced by run ${v.file.producedBy.join(', ')}` : v.file.subject ? ' (no run in the bundle produced it)' : '';
     lines.push(`file        sha256 ${v.file.sha256}${v.file.subject ? ` matches${by}` : ' does NOT match'}`);
   }
-  if (v.ok) lines.push(`verdict     VALID${v.keyVerified ? '' : ' (but the key was NOT verified: see the warning)'}`);
+  if (v.ok) {
+    lines.push(`verdict     VALID${v.keyVerified ? '' : ' (but the key was NOT verified: see the warning)'}`);
+    lines.push(
+      'proves      every entry is exactly as the log signed it, and no step that a signed entry links to is missing;',
+      '            not that the log holds nothing else about these files (that needs the whole log: ffaudit verify);',
+      "            unsigned: the bundle's date, its subject paths and its sources list",
+    );
+  }
   else {
     lines.push(`verdict     INVALID: ${v.failures.length} problem${v.failures.length === 1 ? '' : 's'}`);
     for (const f of v.failures.slice(0, 50)) lines.push(`  ✗ ${printable(f)}`);

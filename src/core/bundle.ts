@@ -175,12 +175,23 @@ export interface BundleVerdict {
   notes: BundleNote[];
   subjects: BundleSubject[];
   sources: string[];
+  /**
+   * How the runs connect (docs/provenance.md, "What a bundle proves"): inputs whose producer a signed entry names
+   * (`produced_by`, present in the bundle), inputs joined to an earlier bundled run by content only, and the
+   * sources: those a signed entry records as produced by no run, and those only the bundle's unsigned `sources`
+   * list calls sources.
+   */
+  lineage: { signedLinks: number; contentLinks: number; signedSources: string[]; unsignedSources: string[] };
   file?: { sha256: string; subject: boolean; producedBy: string[] };
 }
 
+export type VerifierKey = Verifier & { publicKey: Buffer };
+
 export interface VerifyBundleOptions {
   /** The log's verifier key, obtained independently of the bundle. */
-  pubkey?: Verifier & { publicKey: Buffer };
+  pubkey?: VerifierKey;
+  /** More accepted keys (several --pubkey, or a tlog-policy's logs): the checkpoint must be signed by one of them. */
+  pubkeys?: VerifierKey[];
   /** SHA-256 (hex) of the file the bundle should vouch for. */
   fileSha256?: string;
 }
@@ -201,6 +212,7 @@ function emptyVerdict(): BundleVerdict {
     notes: [],
     subjects: [],
     sources: [],
+    lineage: { signedLinks: 0, contentLinks: 0, signedSources: [], unsignedSources: [] },
   };
 }
 
@@ -214,7 +226,7 @@ export function keyFingerprint(publicKey: Uint8Array): string {
  */
 export function verifyBundle(bytes: Uint8Array, opts: VerifyBundleOptions = {}): BundleVerdict {
   const v = emptyVerdict();
-  v.keyVerified = opts.pubkey !== undefined;
+  v.keyVerified = givenKeys(opts).length > 0;
   try {
     checkBundle(parseBundle(bytes), opts, v);
   } catch (e) {
@@ -225,8 +237,12 @@ export function verifyBundle(bytes: Uint8Array, opts: VerifyBundleOptions = {}):
   return v;
 }
 
+function givenKeys(opts: VerifyBundleOptions): VerifierKey[] {
+  return [...(opts.pubkey ? [opts.pubkey] : []), ...(opts.pubkeys ?? [])];
+}
+
 /** The cryptographic checks: key, checkpoint signature, every entry's hash and inclusion proof, every blob's hash. */
-function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): { cp: SignedCheckpoint | null; good: Map<number, EntryBase> } {
+function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): { cp: SignedCheckpoint | null; good: Map<number, EntryBase>; leaves: Map<number, string> } {
   const fail = (m: string) => v.failures.push(m);
   // 1. The key. The bundle's own key only proves internal consistency; the caller's key proves who signed.
   let bundleKey: (Verifier & { publicKey: Buffer }) | null = null;
@@ -235,16 +251,18 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
   } catch (e) {
     fail(`the bundle's verifier key is malformed: ${(e as Error).message}`);
   }
-  const key = opts.pubkey ?? bundleKey;
+  // Several keys may be given (a key rotation, or a policy's logs): the checkpoint must be signed by one of them
+  // (c2sp.org/tlog-policy: "signed by any one of the listed logs"), and the bundle's own key must be one of them.
+  const given = givenKeys(opts);
+  const same = (k: VerifierKey) => bundleKey !== null && k.name === bundleKey.name && k.publicKey.equals(bundleKey.publicKey);
+  const key = given.length > 0 ? (given.find(same) ?? given.find((k) => k.name === b.origin) ?? given[0]!) : bundleKey;
   if (key) {
     v.keyName = key.name;
     v.keyId = key.keyId.toString('hex');
     v.keyFingerprint = keyFingerprint(key.publicKey);
   }
-  if (opts.pubkey) {
-    if (bundleKey && !(bundleKey.name === opts.pubkey.name && bundleKey.publicKey.equals(opts.pubkey.publicKey))) {
-      fail("the bundle's verifier key is not the key you gave (--pubkey): the bundle was signed by someone else");
-    }
+  if (given.length > 0 && bundleKey && !given.some(same)) {
+    fail(`the bundle's verifier key is not ${given.length === 1 ? 'the key' : 'one of the keys'} you gave (--pubkey or --policy): the bundle was signed by someone else`);
   }
   if (key && key.name !== b.origin) fail(`the key is named ${JSON.stringify(key.name)}, not after the log's origin ${JSON.stringify(b.origin)}`);
   v.origin = b.origin;
@@ -252,7 +270,7 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
   // 2. The checkpoint: c2sp.org/tlog-checkpoint, signed by the key (c2sp.org/signed-note).
   let cp: SignedCheckpoint | null = null;
   try {
-    cp = key ? openCheckpoint(b.checkpoint, [key], b.origin) : parseSignedCheckpoint(b.checkpoint);
+    cp = key ? openCheckpoint(b.checkpoint, given.length > 0 ? given.filter((k) => k.name === b.origin) : [key], b.origin) : parseSignedCheckpoint(b.checkpoint);
     v.checkpointSize = cp.size;
   } catch (e) {
     fail(`checkpoint: ${(e as Error).message}`);
@@ -273,6 +291,7 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
 
   // 4. Entries: leaf hash = SHA-256(0x00 ‖ bytes) (RFC 6962 §2.1), inclusion proof (RFC 9162 §2.1.3.2) to the root.
   const good = new Map<number, EntryBase>();
+  const leaves = new Map<number, string>();
   const referenced = new Set<string>();
   for (const e of b.entries) {
     let proof;
@@ -290,7 +309,8 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
       fail(`entry ${e.index}: its tlog-proof is for entry ${proof.index}`);
       continue;
     }
-    if (cp && !verifyInclusion(hashLeaf(e.data), e.index, cp.size, proof.proof, cp.root)) {
+    const leaf = hashLeaf(e.data);
+    if (cp && !verifyInclusion(leaf, e.index, cp.size, proof.proof, cp.root)) {
       fail(`entry ${e.index}: not included in the signed log (its bytes or its inclusion proof were altered)`);
       continue;
     }
@@ -305,10 +325,11 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
     }
     if (typeof entry.report_sha256 === 'string') referenced.add(entry.report_sha256);
     good.set(e.index, entry);
+    leaves.set(e.index, leaf.toString('hex'));
   }
   v.entries = b.entries.length;
   for (const h of blobs.keys()) if (!referenced.has(h)) fail(`blob ${h} is not named by any entry in the bundle`);
-  return { cp, good };
+  return { cp, good, leaves };
 }
 
 function sortedUnique(xs: Iterable<string>): string[] {
@@ -316,7 +337,7 @@ function sortedUnique(xs: Iterable<string>): string[] {
 }
 
 /** The story checks: runs are whole, chain by content to the subjects, and every content is accounted for. */
-function checkChain(b: Bundle, good: Map<number, EntryBase>, opts: VerifyBundleOptions, v: BundleVerdict): void {
+function checkChain(b: Bundle, good: Map<number, EntryBase>, leaves: Map<number, string>, opts: VerifyBundleOptions, v: BundleVerdict): void {
   const fail = (m: string) => v.failures.push(m);
   const starts = new Map<number, RunStartEntry>();
   const ends = new Map<number, RunEndEntry>();
@@ -355,19 +376,8 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, opts: VerifyBundleO
   v.subjects = b.subjects;
   v.sources = b.sources;
 
-  // Chain by content: every hashed input was produced by a run that ended before this one started, or is a source.
-  const sources = new Set(b.sources);
-  const producedBefore = (h: string, before: number) => runs.some((r) => r.entries[1]! < before && r.outputs.some((o) => o.sha256 === h));
-  for (const r of runs) {
-    for (const input of r.inputs) {
-      if (input.sha256 === null || producedBefore(input.sha256, r.entries[0]!) || sources.has(input.sha256)) continue;
-      fail(`run ${r.id} read ${input.path} (sha256 ${input.sha256}), which no earlier run in the bundle produced and the bundle does not name as a source`);
-    }
-  }
-  const inputs = new Set(runs.flatMap((r) => r.inputs.map((f) => f.sha256)).filter((h): h is string => h !== null));
-  for (const s of sources) if (!inputs.has(s) && !b.subjects.some((x) => x.sha256 === s)) fail(`source ${s} is read by no run in the bundle`);
-
-  // Every run belongs to the story of a subject: it produced a subject, or an input of a run that does, or read a subject.
+  // The lineage of the subjects: the runs that produced a subject, or an input of such a run (the others in a
+  // bundle read a subject: its later uses, whose own inputs are not part of its story).
   const wanted = new Set(b.subjects.map((s) => s.sha256));
   const connected = new Set<string>();
   for (let grew = true; grew; ) {
@@ -379,6 +389,67 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, opts: VerifyBundleO
       grew = true;
     }
   }
+
+  // Signed links: a run.end that names, for an input, the run.end that produced it (log index and leaf hash) makes
+  // that step part of what the log signed; a lineage without it has a step cut out (docs/provenance.md).
+  const sources = new Set(b.sources);
+  const signedSources = new Set<string>();
+  const linked = new Set<string>(); // `${run id} ${input position}`: accounted for by a signed entry
+  let signedLinks = 0;
+  for (const r of runs) {
+    r.inputs.forEach((input, k) => {
+      const link: unknown = input.produced_by;
+      if (link === undefined || input.sha256 === null) return;
+      if (link === 'none') {
+        signedSources.add(input.sha256);
+        linked.add(`${r.id} ${k}`);
+        return;
+      }
+      if (link === 'unknown') return;
+      const l = link as Record<string, unknown>;
+      if (typeof l !== 'object' || l === null || !Number.isSafeInteger(l.index) || typeof l.leaf !== 'string' || !SHA256_HEX.test(l.leaf) || Object.keys(l).length !== 2) {
+        fail(`run ${r.id}: the producer it records for ${input.path} is malformed`);
+        return;
+      }
+      const at = l.index as number;
+      if (!leaves.has(at) && !connected.has(r.id) && !wanted.has(input.sha256)) {
+        // A later use of a subject: the producers of its other inputs are named by its signed entry, outside the
+        // subject's story. (The producer of a subject, or of anything in its lineage, must be in the bundle.)
+        linked.add(`${r.id} ${k}`);
+        return;
+      }
+      if (leaves.get(at) !== l.leaf) {
+        fail(`run ${r.id} read ${input.path} (sha256 ${input.sha256}), which its signed entry says entry ${at} (leaf ${l.leaf}) produced, and that entry is not in the bundle: a step of the lineage was cut out`);
+        return;
+      }
+      const producer = runs.find((p) => p.entries[1] === at);
+      if (!producer || at >= r.entries[0]! || !producer.outputs.some((o) => o.sha256 === input.sha256)) {
+        fail(`run ${r.id}: entry ${at}, which it records as the producer of ${input.path}, is not a run that wrote these bytes before it started`);
+        return;
+      }
+      linked.add(`${r.id} ${k}`);
+      signedLinks++;
+    });
+  }
+
+  // Chain by content: every hashed input was produced by a run that ended before this one started, or is a source.
+  const producedBefore = (h: string, before: number) => runs.some((r) => r.entries[1]! < before && r.outputs.some((o) => o.sha256 === h));
+  let contentLinks = 0;
+  const unsignedSources = new Set<string>();
+  for (const r of runs) {
+    r.inputs.forEach((input, k) => {
+      if (input.sha256 === null || linked.has(`${r.id} ${k}`)) return;
+      if (producedBefore(input.sha256, r.entries[0]!)) contentLinks++;
+      else if (sources.has(input.sha256)) unsignedSources.add(input.sha256);
+      else fail(`run ${r.id} read ${input.path} (sha256 ${input.sha256}), which no earlier run in the bundle produced and the bundle does not name as a source`);
+    });
+  }
+  for (const s of sources) if (!signedSources.has(s)) unsignedSources.add(s);
+  v.lineage = { signedLinks, contentLinks, signedSources: sortedUnique(signedSources), unsignedSources: sortedUnique(unsignedSources) };
+  const inputs = new Set(runs.flatMap((r) => r.inputs.map((f) => f.sha256)).filter((h): h is string => h !== null));
+  for (const s of sources) if (!inputs.has(s) && !b.subjects.some((x) => x.sha256 === s)) fail(`source ${s} is read by no run in the bundle`);
+
+  // Every run belongs to the story of a subject: it produced a subject, or an input of a run that does, or read a subject.
   for (const r of runs) {
     if (connected.has(r.id)) continue;
     if (r.inputs.some((f) => f.sha256 !== null && b.subjects.some((s) => s.sha256 === f.sha256))) continue;
@@ -406,8 +477,8 @@ function checkChain(b: Bundle, good: Map<number, EntryBase>, opts: VerifyBundleO
 }
 
 function checkBundle(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): void {
-  const { good } = checkEvidence(b, opts, v);
-  checkChain(b, good, opts, v);
+  const { good, leaves } = checkEvidence(b, opts, v);
+  checkChain(b, good, leaves, opts, v);
 }
 
 /** Only the cryptographic part, for entries that need not form a chain (an activity report's runs). */

@@ -185,6 +185,17 @@ describe('parseNote: malformed input is BAD_INPUT', () => {
   it('decodes only strict, padded, standard base64', () => {
     assert.deepEqual(decodeBase64Strict('AAE='), Buffer.from([0, 1]));
     assert.deepEqual(decodeBase64Strict(''), Buffer.alloc(0));
-    for (const bad of ['AAE', 'AA-_', 'AAE=\n', ' AAE=', 'AAF=', 'A===']) assert.equal(decodeBase64Strict(bad), null, JSON.stringify(bad));
+    for (const bad of ['AAE', 'AA-_', 'AAE=\n', ' AAE=', 'AAF=', 'A===', '====', 'AA=A', '=AAA', 'AAA=AAA=']) assert.equal(decodeBase64Strict(bad), null, JSON.stringify(bad));
+  });
+
+  it('decodes and rejects megabytes of base64 in one pass (no stack overflow)', () => {
+    const bytes = Buffer.alloc(9 << 20, 0xa5);
+    bytes[bytes.length - 1] = 7;
+    const text = bytes.toString('base64');
+    assert.ok(text.length > 8 << 20);
+    assert.ok(decodeBase64Strict(text)?.equals(bytes));
+    assert.equal(decodeBase64Strict(`${text.slice(0, -4)}AA-=`), null);
+    assert.equal(decodeBase64Strict(`*${text.slice(1)}`), null);
+    assert.equal(decodeBase64Strict(`${text}AAA`), null);
   });
 });

@@ -88,9 +88,24 @@ export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
   return `${name}+${id}+${Buffer.concat([Buffer.from([ED25519_TYPE]), publicKey]).toString('base64')}`;
 }
 
-/** Strict standard base64 (RFC 4648 §4, padded): Buffer.from is lenient, so the text is checked first. */
+/** True for the 64 characters of the standard base64 alphabet (RFC 4648 §4). */
+function isBase64Char(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+}
+
+/**
+ * Strict standard base64 (RFC 4648 §4, padded): Buffer.from is lenient, so the text is checked first, in one
+ * linear pass (a regular expression over it recursed once per group and overflowed the stack on a few MiB).
+ * The alphabet only, a length that is a multiple of 4, at most two '=' and only at the end; and the text must be
+ * the canonical encoding of what it decodes to, which rejects non-zero padding bits (§3.5).
+ */
 export function decodeBase64Strict(text: string): Buffer | null {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) return null;
+  if (text.length % 4 !== 0) return null;
+  let end = text.length;
+  if (end > 0 && text.charCodeAt(end - 1) === 0x3d) end--;
+  if (end > 0 && text.charCodeAt(end - 1) === 0x3d) end--;
+  if (text.length - end > 0 && end % 4 < 2) return null; // '=' may only complete a group of 2 or 3 characters
+  for (let i = 0; i < end; i++) if (!isBase64Char(text.charCodeAt(i))) return null;
   const b = Buffer.from(text, 'base64');
   return b.toString('base64') === text ? b : null;
 }

@@ -74,7 +74,7 @@ describe('ffaudit report', () => {
     for (const run of Object.values(c.runs)) assert.ok(html.includes(run.id), `step ${run.id}`);
     assert.ok(html.includes('handed to the client on a USB drive'));
     // Shell-quoted, then HTML-escaped: pasting the command cannot run anything the file name holds.
-    assert.match(html, /ffaudit verify-bundle evidence\.ffaudit-bundle\.json --file &#39;&lt;img/);
+    assert.match(html, /ffaudit verify-bundle evidence\.ffaudit-bundle\.json --file &#39;&lt;img[^<]*--pubkey log\.vkey<\/code> \(or <code>--policy FILE<\/code>/);
     const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
     try {
       assert.ok(html.includes(escapeHtml(l.checkpoint())), 'the checkpoint it rests on');

@@ -272,9 +272,9 @@ function verificationHtml(v: ReportVerification, fileName: string | null): strin
 </table>
 <h3>How to check this yourself</h3>
 <ol>
-<li>Obtain the log's verifier key from its keeper through a channel you trust, and compare its fingerprint with the one above.</li>
+<li>Obtain the log's verifier key from its keeper through a channel you trust, save it as <code>log.vkey</code>, and compare its fingerprint with the one above.</li>
 <li>Ask the keeper for an evidence bundle (they run <code>ffaudit bundle ${e(fileName ? shellQuote(fileName) : 'FILE')} -o ${bundle}</code>).</li>
-<li>Without access to the ledger or the network, run <code>ffaudit verify-bundle ${bundle}${file} --pubkey log.vkey</code>: it checks every signature, inclusion proof and entry hash, and that the file's SHA-256 is the one the bundle vouches for. The bundle format is documented so that you can also check it with your own tools (RFC 6962 / RFC 9162 Merkle proofs, C2SP signed notes and checkpoints).</li>
+<li>Without access to the ledger or the network, run <code>ffaudit verify-bundle ${bundle}${file} --pubkey log.vkey</code> (or <code>--policy FILE</code>, a C2SP tlog-policy naming that key; the key is required): it checks every signature, inclusion proof and entry hash, that no step a signed entry links to is missing, and that the file's SHA-256 is the one the bundle vouches for. The bundle format is documented so that you can also check it with your own tools (RFC 6962 / RFC 9162 Merkle proofs, C2SP signed notes and checkpoints).</li>
 </ol>`;
 }
 

@@ -32,7 +32,15 @@ export interface InputRecord extends FileRecord {
   path_b64?: string;
   /** Why there is no hash: ENOENT, EACCES, not a regular file… */
   error?: string;
+  /**
+   * In run.end only, for a hashed input: the run that produced these bytes, as recorded when this run ended (like
+   * a commit naming its parents): its run.end's log index and leaf hash; `none` when the log provably held no
+   * producer; `unknown` when that could not be proven. docs/provenance.md gives the exact semantics.
+   */
+  produced_by?: ProducedBy;
 }
+
+export type ProducedBy = { index: number; leaf: string } | 'none' | 'unknown';
 
 export interface StreamSummary {
   /** 'input' or 'output', the file index in FFmpeg's numbering, and the stream index. */

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256Hex } from '../core/entry.js';
+import { computeKeyId } from '../core/note.js';
 import { makeChain, type Chain } from '../testing/chain.js';
 import { runCli } from '../testing/cli.js';
 import { currentAuthor, nowRfc3339 } from './clock.js';
@@ -36,6 +38,15 @@ describe('ffaudit bundle and verify-bundle', () => {
     const p = join(work, `${name}.json`);
     writeFileSync(p, JSON.stringify(d));
     return verify(p, '--pubkey', vkeyPath, ...args);
+  };
+
+  const leafOf = (i: number) => {
+    const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
+    try {
+      return l.store.entry(i)!.leaf.toString('hex');
+    } finally {
+      l.close();
+    }
   };
 
   before(() => {
@@ -86,16 +97,67 @@ describe('ffaudit bundle and verify-bundle', () => {
     }
   });
 
-  it('without --pubkey says unmissably that the key itself was not verified', () => {
-    const r = verify(bundlePath, '--file', c.path('final.mp4'));
+  it('without --pubkey or --policy refuses to run (exit 2, one line saying what to pass)', () => {
+    for (const args of [[], ['--json'], ['--file', c.path('final.mp4')]]) {
+      const r = verify(bundlePath, ...args);
+      assert.equal(r.status, 2, r.stdout);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^ffaudit: verify-bundle needs the log's key, obtained independently: give --pubkey VKEY_FILE \(as `ffaudit pubkey` prints it\) or --policy FILE \(or --insecure-any-key to check the bundle against its own key only\)\n$/);
+    }
+    const both = verify(bundlePath, '--pubkey', vkeyPath, '--insecure-any-key');
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /^ffaudit: --insecure-any-key cannot be combined with --pubkey or --policy\n$/);
+    assert.match(runCli(['verify-bundle', '--help']).stdout, /--pubkey <file>[\s\S]*repeatable[\s\S]*--policy <file>[\s\S]*--insecure-any-key/);
+  });
+
+  it('with --insecure-any-key says unmissably that the key itself was not verified', () => {
+    const r = verify(bundlePath, '--file', c.path('final.mp4'), '--insecure-any-key');
     assert.equal(r.status, 0);
     assert.match(r.stdout, /verdict {5}VALID \(but the key was NOT verified: see the warning\)/);
     assert.match(r.stdout, /!!! WARNING: THE LOG KEY WAS NOT VERIFIED !!!/);
-    assert.match(r.stderr, /^ffaudit: WARNING: THE LOG KEY WAS NOT VERIFIED: no --pubkey was given\n$/);
-    const j = JSON.parse(verify(bundlePath, '--json').stdout) as { ok: boolean; key_verified: boolean; runs: unknown[] };
+    assert.match(r.stderr, /^ffaudit: WARNING: THE LOG KEY WAS NOT VERIFIED: --insecure-any-key was given\n$/);
+    const j = JSON.parse(verify(bundlePath, '--json', '--insecure-any-key').stdout) as { ok: boolean; key_verified: boolean; runs: unknown[] };
     assert.equal(j.ok, true);
     assert.equal(j.key_verified, false);
     assert.equal(j.runs.length, 4);
+  });
+
+  it('accepts the key from a tlog-policy file, or any one of several --pubkey keys; refuses quorums it cannot check', () => {
+    const vkey = readFileSync(vkeyPath, 'utf8').trim();
+    const policy = (name: string, text: string) => {
+      const p = join(work, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    const ok = verify(bundlePath, '--file', c.path('final.mp4'), '--policy', policy('ok.policy', `# our log\nlog ${vkey}\nquorum none\n`), '--json');
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.equal((JSON.parse(ok.stdout) as { key_verified: boolean }).key_verified, true);
+    assert.equal(ok.stderr, '');
+    // A policy naming someone else's log only: the bundle was not signed by a log the policy accepts.
+    const other = Ledger.init(join(work, 'other-ledger'), { origin: 'test.example/ffaudit/chain' });
+    const otherVkey = other.vkey;
+    other.close();
+    const foreign = verify(bundlePath, '--policy', policy('foreign.policy', `log ${otherVkey}\nquorum none\n`));
+    assert.equal(foreign.status, 1);
+    assert.match(foreign.stdout, /✗ the bundle's verifier key is not the key you gave \(--pubkey or --policy\)/);
+    // Several keys (a rotation): any one of them may have signed.
+    writeFileSync(join(work, 'other.vkey'), `${otherVkey}\n`);
+    const two = verify(bundlePath, '--pubkey', join(work, 'other.vkey'), '--pubkey', vkeyPath);
+    assert.equal(two.status, 0, two.stdout);
+    assert.match(two.stdout, /\(the key you gave\)/);
+    // Witness quorums are parsed, but not enforced yet: said, not silently passed.
+    const wpub = Buffer.alloc(32, 9);
+    const wkey = `w.example+${computeKeyId('w.example', 4, wpub).toString('hex')}+${Buffer.concat([Buffer.from([4]), wpub]).toString('base64')}`;
+    const witnessed = verify(bundlePath, '--policy', policy('w.policy', `log ${vkey}\nwitness W ${wkey}\nquorum W\n`));
+    assert.equal(witnessed.status, 2);
+    assert.match(witnessed.stderr, /^ffaudit: .*w\.policy: the quorum "W" needs witness cosignatures, which verify-bundle does not check yet \(ffaudit bundles carry none\): use a policy with `quorum none`\n$/);
+    const broken = verify(bundlePath, '--policy', policy('broken.policy', `log ${vkey}\n`));
+    assert.equal(broken.status, 2);
+    assert.match(broken.stderr, /^ffaudit: .*broken\.policy: policy: no quorum line/);
+    assert.equal(broken.stderr.split('\n').length, 2);
+    const empty = verify(bundlePath, '--policy', policy('empty.policy', 'quorum none\n'));
+    assert.equal(empty.status, 2);
+    assert.match(empty.stderr, /the policy lists no log/);
   });
 
   it('rejects another file, and the altered file (exit 1)', () => {
@@ -172,12 +234,12 @@ describe('ffaudit bundle and verify-bundle', () => {
       f.close();
       const forged = join(forgerDir, 'forged.json');
       assert.equal(runCli(['--ledger', join(forgerDir, 'ledger'), 'bundle', c.path('final.mp4'), '-o', forged]).status, 0);
-      const self = verify(forged, '--file', c.path('final.mp4'));
+      const self = verify(forged, '--file', c.path('final.mp4'), '--insecure-any-key');
       assert.equal(self.status, 0, 'internally consistent');
       assert.match(self.stdout, /NOT VERIFIED/);
       const real = verify(forged, '--file', c.path('final.mp4'), '--pubkey', vkeyPath);
       assert.equal(real.status, 1);
-      assert.match(real.stdout, /✗ the bundle's verifier key is not the key you gave \(--pubkey\): the bundle was signed by someone else/);
+      assert.match(real.stdout, /✗ the bundle's verifier key is not the key you gave \(--pubkey or --policy\): the bundle was signed by someone else/);
       assert.match(real.stdout, /✗ checkpoint: checkpoint is not signed by a known key/);
 
       // The key swapped inside the real bundle: its checkpoint no longer verifies under the bundle's own key either.
@@ -187,7 +249,7 @@ describe('ffaudit bundle and verify-bundle', () => {
       assert.equal(swapped.status, 1);
       assert.match(swapped.stdout, /✗ the bundle's verifier key is not the key you gave/);
       const p = join(work, 'key.json');
-      const alone = verify(p);
+      const alone = verify(p, '--insecure-any-key');
       assert.equal(alone.status, 1);
       assert.match(alone.stdout, /✗ checkpoint: checkpoint is not signed by a known key/);
     } finally {
@@ -207,6 +269,51 @@ describe('ffaudit bundle and verify-bundle', () => {
     });
     assert.equal(half.status, 1);
     assert.match(half.stdout, new RegExp(`✗ run ${c.runs.a.id} \\(entry ${c.runs.a.startIndex}\\) has no end in the bundle`));
+  });
+
+  it('records, in each run.end, the run that produced each input (signed lineage)', () => {
+    const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
+    try {
+      const inputs = (i: number) => (JSON.parse(l.entryBytes(i).toString('utf8')) as { inputs: { path: string; sha256: string | null; produced_by?: unknown }[] }).inputs;
+      const leaf = (i: number) => l.store.entry(i)!.leaf.toString('hex');
+      assert.deepEqual(inputs(c.runs.b.endIndex).map((f) => f.produced_by), [{ index: c.runs.a.endIndex, leaf: leaf(c.runs.a.endIndex) }]);
+      const fin = inputs(c.runs.final.endIndex);
+      assert.deepEqual(fin.find((f) => f.path.endsWith('c.mp4'))!.produced_by, { index: c.runs.b.endIndex, leaf: leaf(c.runs.b.endIndex) });
+      assert.deepEqual(fin.find((f) => f.path.endsWith('s.wav'))!.produced_by, { index: c.runs.s.endIndex, leaf: leaf(c.runs.s.endIndex) });
+      // A generated input (lavfi) has no content hash and no producer to name.
+      assert.ok(inputs(c.runs.a.endIndex).every((f) => f.sha256 === null && f.produced_by === undefined));
+    } finally {
+      l.close();
+    }
+    const j = JSON.parse(verify(bundlePath, '--pubkey', vkeyPath, '--json').stdout) as { lineage: unknown };
+    assert.deepEqual(j.lineage, { signed_links: 3, content_links: 0, signed_sources: [], unsigned_sources: [] });
+    assert.match(verify(bundlePath, '--pubkey', vkeyPath).stdout, /steps {7}3 inputs linked to their producer by signed entries, 0 by content only/);
+  });
+
+  it('rejects a bundle with the upstream steps and the note cut out and the intermediate listed as a source', () => {
+    const intermediate = c.runs.b.outputs[0]!.sha256!;
+    const sound = c.runs.s.outputs[0]!.sha256!;
+    const keep = new Set([c.runs.final.startIndex, c.runs.final.endIndex]);
+    const r = tampered('cut', (d) => {
+      d.entries = d.entries.filter((e) => keep.has(e.index));
+      d.blobs = [];
+      d.sources = [intermediate, sound].sort();
+    }, '--json');
+    assert.equal(r.status, 1, r.stdout);
+    const j = JSON.parse(r.stdout) as { ok: boolean; failures: string[]; runs: unknown[] };
+    assert.equal(j.ok, false);
+    assert.equal(j.runs.length, 1);
+    assert.ok(
+      j.failures.includes(`run ${c.runs.final.id} read ${c.path('c.mp4')} (sha256 ${intermediate}), which its signed entry says entry ${c.runs.b.endIndex} (leaf ${leafOf(c.runs.b.endIndex)}) produced, and that entry is not in the bundle: a step of the lineage was cut out`),
+      j.failures.join('\n'),
+    );
+    const human = tampered('cut-human', (d) => {
+      d.entries = d.entries.filter((e) => keep.has(e.index));
+      d.blobs = [];
+      d.sources = [intermediate, sound].sort();
+    });
+    assert.equal(human.status, 1);
+    assert.match(human.stderr, /^ffaudit: the bundle is INVALID: run [0-9a-f]+ read .*: a step of the lineage was cut out\n$/);
   });
 
   it('rejects an altered or unnamed report blob', () => {
@@ -239,7 +346,7 @@ describe('ffaudit bundle and verify-bundle', () => {
   });
 
   it('could not run: missing bundle, missing or malformed key file (exit 2, one line)', () => {
-    const missing = verify(join(work, 'nope.json'));
+    const missing = verify(join(work, 'nope.json'), '--pubkey', vkeyPath);
     assert.equal(missing.status, 2);
     assert.match(missing.stderr, /^ffaudit: cannot read the bundle .*nope\.json: ENOENT\n$/);
     const noKey = verify(bundlePath, '--pubkey', join(work, 'nope.vkey'));
@@ -258,6 +365,96 @@ describe('bundles carry blob-externalised entry fields', () => {
     dir = mkdtempSync(join(tmpdir(), 'ffaudit-bundle-blob-'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('tells signed sources from the bundle\'s unsigned label, and shows older entries without links as joined by content', () => {
+    const ledger = join(dir, 'sources');
+    Ledger.init(ledger, { origin: 'test.example/ffaudit/sources' }).close();
+    writeFileSync(join(dir, 'sources.vkey'), runCli(['--ledger', ledger, 'pubkey']).stdout);
+    for (const f of ['first.wav', 'second.wav']) {
+      const made = spawnSync('/usr/bin/ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', `sine=duration=0.3:frequency=${f.length * 100}`, '-y', join(dir, f)]);
+      assert.equal(made.status, 0);
+    }
+    const rec = (args: string[]) => assert.equal(runCli(['--ledger', ledger, 'ffmpeg', ...args], { cwd: dir }).status, 0);
+    rec(['-i', 'first.wav', '-c:a', 'flac', '-y', 'first.flac']); // nothing precedes it: no run can have produced its input
+    rec(['-i', 'second.wav', '-c:a', 'flac', '-y', 'second.flac']); // the index found no producer: that is not proof
+    const l = Ledger.open({ dir: ledger, explicit: true });
+    const links = [1, 3].map((i) => (JSON.parse(l.entryBytes(i).toString('utf8')) as { inputs: { produced_by?: unknown }[] }).inputs[0]!.produced_by);
+    assert.deepEqual(links, ['none', 'unknown']);
+    // Entries as written before producer links existed: x.bin produced by one run, read by the next.
+    const sha = sha256Hex(Buffer.from('x'));
+    const by = currentAuthor('editor');
+    const run = (id: string, inputs: unknown[], outputs: unknown[]) => {
+      const start = l.append([{ v: 1, type: 'run.start', time: nowRfc3339(), by, run: id, tool: 'ffmpeg', cwd: '/', argv: ['ffmpeg'], redactions: [], ffmpeg: { path: 'ffmpeg', version: null, sha256: null }, inputs }]).indices[0]!;
+      l.append([{ v: 1, type: 'run.end', time: nowRfc3339(), by, run: id, start, status: 'ok', exit_code: 0, signal: null, duration_ms: 1, inputs, outputs, streams: [], report_sha256: null, redactions: [] }]);
+    };
+    run('old1', [], [{ path: '/x.bin', size: 1, sha256: sha }]);
+    run('old2', [{ path: '/x.bin', size: 1, sha256: sha }], [{ path: '/y.bin', size: 1, sha256: sha256Hex(Buffer.from('y')) }]);
+    l.close();
+    writeFileSync(join(dir, 'y.bin'), 'y');
+    const check = (file: string) => {
+      const out = join(dir, `${file}.bundle.json`);
+      assert.equal(runCli(['--ledger', ledger, 'bundle', join(dir, file), '-o', out]).status, 0);
+      const r = runCli(['verify-bundle', out, '--pubkey', join(dir, 'sources.vkey'), '--json']);
+      assert.equal(r.status, 0, r.stdout);
+      return (JSON.parse(r.stdout) as { lineage: { signed_links: number; content_links: number; signed_sources: string[]; unsigned_sources: string[] } }).lineage;
+    };
+    const first = sha256Hex(readFileSync(join(dir, 'first.wav')));
+    const second = sha256Hex(readFileSync(join(dir, 'second.wav')));
+    assert.deepEqual(check('first.flac'), { signed_links: 0, content_links: 0, signed_sources: [first], unsigned_sources: [] });
+    assert.deepEqual(check('second.flac'), { signed_links: 0, content_links: 0, signed_sources: [], unsigned_sources: [second] });
+    assert.deepEqual(check('y.bin'), { signed_links: 0, content_links: 1, signed_sources: [], unsigned_sources: [] });
+  });
+
+  it('bundles a source file with the runs that read it, and refuses a produced file passed off as a source', () => {
+    const ledger = join(dir, 'uses');
+    Ledger.init(ledger, { origin: 'test.example/ffaudit/uses' }).close();
+    const vkey = join(dir, 'uses.vkey');
+    writeFileSync(vkey, runCli(['--ledger', ledger, 'pubkey']).stdout);
+    const rec = (args: string[]) => assert.equal(runCli(['--ledger', ledger, 'ffmpeg', ...args], { cwd: dir }).status, 0);
+    assert.equal(spawnSync('/usr/bin/ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=duration=0.3:frequency=300', '-y', join(dir, 'field.wav')]).status, 0);
+    rec(['-f', 'lavfi', '-i', 'sine=duration=0.3:frequency=500', '-y', 'tone.wav']);
+    rec(['-i', 'field.wav', '-i', 'tone.wav', '-filter_complex', 'amix=inputs=2', '-y', 'mix.wav']);
+    rec(['-i', 'mix.wav', '-c:a', 'flac', '-y', 'mix.flac']);
+    const bundle = (file: string) => {
+      const out = join(dir, `${file}.uses.json`);
+      assert.equal(runCli(['--ledger', ledger, 'bundle', join(dir, file), '-o', out]).status, 0);
+      return out;
+    };
+    // field.wav: a source, shown with the run that read it; tone.wav's producer is named by that run's signed
+    // entry but is not part of field.wav's story.
+    const source = runCli(['verify-bundle', bundle('field.wav'), '--file', join(dir, 'field.wav'), '--pubkey', vkey, '--json']);
+    assert.equal(source.status, 0, source.stdout);
+    // The lineage of mix.flac with the steps that made mix.wav cut out, mix.wav named the subject and a source:
+    // the run that read it signed who produced it.
+    const d = JSON.parse(readFileSync(bundle('mix.flac'), 'utf8')) as BundleDoc;
+    const mixSha = sha256Hex(readFileSync(join(dir, 'mix.wav')));
+    d.entries = d.entries.slice(-2);
+    d.subjects = [{ path: join(dir, 'mix.wav'), sha256: mixSha }];
+    d.sources = [mixSha];
+    d.blobs = [];
+    const forged = join(dir, 'passed-off.json');
+    writeFileSync(forged, JSON.stringify(d));
+    const r = runCli(['verify-bundle', forged, '--pubkey', vkey]);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /✗ run [0-9a-f]+ read .*mix\.wav \(sha256 [0-9a-f]{64}\), which its signed entry says entry \d+ \(leaf [0-9a-f]{64}\) produced, and that entry is not in the bundle: a step of the lineage was cut out/);
+  });
+
+  it('verifies a genuine bundle whose report is more than 8 MiB of base64 (was a stack overflow, exit 2)', () => {
+    const ledger = join(dir, 'big-report');
+    Ledger.init(ledger, { origin: 'test.example/ffaudit/big-report' }).close();
+    // showinfo logs one line per frame: 20,000 frames make a report of about 7.5 MB.
+    const run = runCli(['--ledger', ledger, 'ffmpeg', '-f', 'lavfi', '-i', 'testsrc=duration=40:size=16x16:rate=500', '-vf', 'showinfo', '-f', 'framecrc', '-y', 'frames.crc'], { cwd: dir });
+    assert.equal(run.status, 0, run.stderr);
+    writeFileSync(join(dir, 'big.vkey'), runCli(['--ledger', ledger, 'pubkey']).stdout);
+    const out = join(dir, 'big-report.json');
+    const b = runCli(['--ledger', ledger, 'bundle', join(dir, 'frames.crc'), '-o', out, '--with-reports']);
+    assert.equal(b.status, 0, b.stderr);
+    const d = JSON.parse(readFileSync(out, 'utf8')) as BundleDoc;
+    assert.ok(d.blobs.some((x) => x.data.length > 8 << 20), 'a blob of more than 8 MiB of base64');
+    const r = runCli(['verify-bundle', out, '--file', join(dir, 'frames.crc'), '--pubkey', join(dir, 'big.vkey'), '--json']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { ok: boolean }).ok, true);
+  });
 
   it('includes the blob of an argv too large for an entry, and fails without it', () => {
     const ledger = join(dir, 'ledger');

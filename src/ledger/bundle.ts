@@ -73,8 +73,9 @@ export function bundleLineages(ledger: Ledger, lineages: readonly Lineage[], opt
     if (!subjects.some((s) => s.sha256 === l.file.sha256)) subjects.push({ path: l.file.path, sha256: l.file.sha256 });
     for (const i of lineageEntries(l)) indices.add(i);
     for (const s of l.sources) if (s.sha256) sources.add(s.sha256);
-    // A file no run produced: the bundle shows the runs that read it, and their inputs are its sources.
-    if (l.runs.length === 0) for (const r of l.readBy) for (const f of r.inputs) if (f.sha256) sources.add(f.sha256);
+    // A file no run produced: the bundle shows the runs that read it, and their inputs are its sources, except
+    // those whose producer their signed entry names (not part of this file's story).
+    if (l.runs.length === 0) for (const r of l.readBy) for (const f of r.inputs) if (f.sha256 && typeof f.produced_by !== 'object') sources.add(f.sha256);
   }
   return bundleEntries(ledger, indices, subjects, [...sources].sort(), opts);
 }

@@ -51,6 +51,24 @@ export function indexEntry(tx: IndexTx, index: number, e: EntryBase): void {
 }
 
 /**
+ * An entry's bytes as the indexes read them, or null when they are left out (the one derivation shared by the
+ * fill and by the check against the entries, index-check.ts).
+ */
+export function entryForIndex(store: Store, data: Buffer): EntryBase | null {
+  try {
+    const e = parseEntry(data); // a JSON object with a string type and time and an object author, or it throws
+    // A file list too long for the entry lives in a blob (entry.ts): index what it holds.
+    if (!FILE_FIELDS.some((k) => isBlobRef(e[k]))) return e;
+    return resolveBlobs(e, (sha) => {
+      const b = store.blob(sha);
+      return b && checkedBlobContent(sha, b);
+    });
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Brings the derived indexes up to `size` entries. Stored bytes are untrusted: an entry that does not parse, or
  * names a blob that is missing or damaged, is left out of the indexes (verify reports it; readers never rely on
  * the indexes alone).
@@ -69,20 +87,8 @@ export function updateIndex(store: Store, size: number): void {
       const start = tx.indexedSize(); // another process may have done part of it meanwhile
       if (start >= to) return;
       for (const { index, data } of store.entryData(start, to)) {
-        let e: EntryBase;
-        try {
-          e = parseEntry(data); // a JSON object with a string type and time and an object author, or it throws
-          // A file list too long for the entry lives in a blob (entry.ts): index what it holds.
-          if (FILE_FIELDS.some((k) => isBlobRef(e[k]))) {
-            e = resolveBlobs(e, (sha) => {
-              const b = store.blob(sha);
-              return b && checkedBlobContent(sha, b);
-            });
-          }
-        } catch {
-          continue;
-        }
-        indexEntry(tx, index, e);
+        const e = entryForIndex(store, data);
+        if (e) indexEntry(tx, index, e);
       }
       tx.setIndexedSize(to);
     });

@@ -104,7 +104,8 @@ describe('ffaudit trace', () => {
     assert.deepEqual(json.notes.map((n) => n.text), ['received from courier']);
     const out = c.path('received.json');
     assert.equal(runCli(['--ledger', c.ledgerDir, 'bundle', c.path('received.txt'), '-o', out]).status, 0);
-    const v = runCli(['verify-bundle', out, '--file', c.path('received.txt'), '--json']);
+    writeFileSync(c.path('log.vkey'), runCli(['--ledger', c.ledgerDir, 'pubkey']).stdout);
+    const v = runCli(['verify-bundle', out, '--file', c.path('received.txt'), '--pubkey', c.path('log.vkey'), '--json']);
     assert.equal(v.status, 0, v.stdout);
     assert.equal((JSON.parse(v.stdout) as { notes: unknown[] }).notes.length, 1);
   });

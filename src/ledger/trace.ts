@@ -9,9 +9,10 @@
  */
 import type { Author, CustodyNote, FileRecord } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import type { RunRecord } from '../core/run.js';
+import type { InputRecord, RunRecord } from '../core/run.js';
 import { isFileRecord } from '../core/run-shape.js';
 import type { Store } from '../store/types.js';
+import { checkIndex } from './index-check.js';
 import type { Ledger } from './ledger.js';
 import { readEntry, runFromIndexRow } from './runs.js';
 
@@ -23,6 +24,23 @@ export interface TraceNote {
   files: FileRecord[];
 }
 
+/**
+ * Why a content counts as a source (no run produced it): `signed`, the run that read it recorded in its signed
+ * end that no run had (`produced_by: "none"`); `index-checked`, no producer in a search index proven complete
+ * against every entry in this very trace; `unproven`, only that no producer was found in the index (not checked).
+ */
+export type SourceBasis = 'signed' | 'index-checked' | 'unproven';
+
+export interface LineageSource extends FileRecord {
+  /** Null for inputs that are not files (no content hash): nothing is claimed about their producers. */
+  basis: SourceBasis | null;
+}
+
+export interface TraceOptions {
+  /** Check the search index against the entries before saying that no run produced some content (default true). */
+  checkIndex?: boolean;
+}
+
 export interface Lineage {
   file: { path: string; sha256: string };
   /** False when no run produced or read these bytes and no custody note names them. */
@@ -30,7 +48,9 @@ export interface Lineage {
   /** The runs in the lineage, oldest first (sources first, the run that produced the file last). */
   runs: RunRecord[];
   /** Inputs of lineage runs that no earlier audited run produced (sha256 null: not a file, e.g. a lavfi graph or URL). */
-  sources: FileRecord[];
+  sources: LineageSource[];
+  /** The search index was checked against every entry up to the head in this trace (it is, whenever a source is claimed). */
+  indexChecked: boolean;
   /** Custody notes naming any content in the lineage, oldest first. */
   notes: TraceNote[];
   /** Runs that read the file's bytes (its uses, not its lineage), oldest first. */
@@ -82,21 +102,26 @@ function producers(index: Store, reader: RunReader, sha: string, before: number)
   return out;
 }
 
-/** Walks the lineage of the content `sha256` (the file at `path`). */
-export function traceContent(ledger: Ledger, path: string, sha256: string): Lineage {
+/**
+ * Walks the lineage of the content `sha256` (the file at `path`). Saying that no run produced some content rests
+ * on the index being complete, and the index is not evidence (anyone with write access can delete its rows): so
+ * unless the signed entries say it, the index is first checked against every entry (index-check.ts); a
+ * difference stops the trace (exit 1) rather than let a deleted row turn a rendered file into a "source".
+ */
+export function traceContent(ledger: Ledger, path: string, sha256: string, opts: TraceOptions = {}): Lineage {
   const sha = sha256.toLowerCase();
   const index = ledger.searchIndex();
   const reader = new RunReader(ledger, index);
   const lineage = new Map<string, RunRecord>();
-  const sources = new Map<string, FileRecord>();
+  const sources = new Map<string, LineageSource>();
   const seen = new Set<string>([sha]); // every content hash in the lineage, for custody notes
   // Each queue item is one (content, consumer) pair; items are queued only for runs newly added to the lineage,
   // so the walk ends. A content is a source for a consumer when no run produced it before that consumer started.
-  const queue: { sha: string; before: number; asInput?: FileRecord }[] = [{ sha, before: Number.MAX_SAFE_INTEGER }];
+  const queue: { sha: string; before: number; asInput?: InputRecord }[] = [{ sha, before: Number.MAX_SAFE_INTEGER }];
   while (queue.length > 0) {
     const { sha: s, before, asInput } = queue.shift()!;
     const found = producers(index, reader, s, before);
-    if (found.length === 0 && asInput && !sources.has(s)) sources.set(s, asInput);
+    if (found.length === 0 && asInput && !sources.has(s)) sources.set(s, { ...asInput, basis: asInput.produced_by === 'none' ? 'signed' : 'unproven' });
     for (const run of found) {
       if (lineage.has(run.id)) continue;
       lineage.set(run.id, run);
@@ -104,7 +129,7 @@ export function traceContent(ledger: Ledger, path: string, sha256: string): Line
       for (const input of run.inputs) {
         if (input.sha256 === null) {
           const key = `unhashed:${input.path}`;
-          if (!sources.has(key)) sources.set(key, input);
+          if (!sources.has(key)) sources.set(key, { ...input, basis: null });
         } else {
           queue.push({ sha: input.sha256, before: run.entries[0]!, asInput: input });
         }
@@ -134,11 +159,26 @@ export function traceContent(ledger: Ledger, path: string, sha256: string): Line
 
   const byStart = (a: RunRecord, b: RunRecord) => a.entries[0]! - b.entries[0]!;
   const runs = [...lineage.values()].sort(byStart);
+  // Negative claims: the file itself has no producer (a source, or unknown), or an input is a source by the index only.
+  const unproven = [...sources.values()].filter((x) => x.basis === 'unproven');
+  let indexChecked = false;
+  if ((runs.length === 0 || unproven.length > 0) && opts.checkIndex !== false) {
+    const diffs = checkIndex(index, ledger.size(), 3, true);
+    if (diffs.length > 0) {
+      throw new FfauditError(
+        'INTEGRITY',
+        `the search index disagrees with the entries (${diffs.map((d) => d.detail).join('; ')}): it was altered, so it cannot show which runs produced these bytes (run ffaudit verify)`,
+      );
+    }
+    indexChecked = true;
+    for (const x of unproven) x.basis = 'index-checked';
+  }
   return {
     file: { path, sha256: sha },
     known: runs.length > 0 || readBy.length > 0 || notes.length > 0,
     runs,
     sources: [...sources.values()],
+    indexChecked,
     notes: notes.sort((a, b) => a.index - b.index),
     readBy: readBy.sort(byStart),
   };

@@ -7,6 +7,7 @@ import { isBlobRef } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf, hashMessage } from '../core/merkle.js';
 import type { Store } from '../store/types.js';
+import { IndexCheck } from './index-check.js';
 import type { Problem } from './verify.js';
 
 export interface BlockJob {
@@ -14,6 +15,8 @@ export interface BlockJob {
   end: number;
   /** Sizes in (start, end] at which the caller needs the block's partial frontier. */
   sizes: number[];
+  /** The derived indexes cover entries below this: those of the block are checked against them (index-check.ts). */
+  indexed?: number;
 }
 
 /** A stored node that disagrees with the entries beneath it (only the lowest of each chain). */
@@ -79,9 +82,12 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
       return fallback;
     }
   };
+  const indexTo = Math.min(end, job.indexed ?? 0);
+  const index = indexTo > start ? new IndexCheck(store, start, indexTo) : undefined;
   const entryModified = (i: number) => {
     problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
     problemAt.push(i);
+    index?.skip(i);
   };
   /** A lookup of the stored hashes of nodes (level, lo…hi): one packed read when intact, else one row each. */
   const hashesFor = (level: number, lo: number, hi: number): ((idx: number) => Buffer | undefined) => {
@@ -120,6 +126,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
         leaf = hashMessage(packed.subarray(32));
         if (packed.indexOf(0x24, 33) !== -1 && packed.includes(BLOB_REF_MARK, 33)) noteBlobRefs(packed.subarray(33), i, blobRefs);
         if (leaf.compare(packed, 0, 32) !== 0) entryModified(i);
+        else if (i < indexTo) index!.add(i, packed.subarray(33));
       } else {
         let data: unknown;
         let stored: Buffer | undefined;
@@ -131,16 +138,19 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
         if (data !== undefined && !Buffer.isBuffer(data)) {
           problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i} is no longer stored as bytes` });
           problemAt.push(i);
+          index?.skip(i);
           leaf = ZERO;
         } else if (data === undefined) {
           problems.push({ kind: 'entry-missing', index: i, detail: `entry ${i} was deleted` });
           problemAt.push(i);
+          index?.skip(i);
           leaf = ZERO;
         } else {
           checked++;
           leaf = hashLeaf(data);
           if (data.indexOf(0x24) !== -1 && data.includes(BLOB_REF_MARK)) noteBlobRefs(data, i, blobRefs);
           if (!stored || !leaf.equals(stored)) entryModified(i);
+          else if (i < indexTo) index!.add(i, data);
         }
       }
       frontier.push(leaf, (level, idx, hash) => {
@@ -154,6 +164,10 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
       });
       if (wanted.has(frontier.size)) parts.push({ size: frontier.size, hashes: frontier.parts() });
     }
+  }
+  if (index) {
+    const found = read(() => index.differences(), []);
+    for (const d of found) problems.push({ kind: 'index-mismatch', index: d.index, detail: `${d.detail}: the search index was altered behind the log's back` });
   }
   const width = end - start;
   const whole = Number.isInteger(Math.log2(width)) && start % width === 0;

@@ -494,6 +494,27 @@ describe('verify --trusted: tampering with the signing key', () => {
     assert.equal((JSON.parse(cli.stdout) as { problems: { kind: string }[] }).problems[0]!.kind, 'rollback');
   });
 
+  it('a trusted checkpoint whose signature line is megabytes long is read, not a stack overflow', () => {
+    const dir = copy();
+    const cp = templateCheckpoints[SIZE - 1]!;
+    const at = cp.lastIndexOf(' ');
+    const withSignature = (sig: string) => {
+      const f = join(tmp.dir, `long${counter++}.checkpoint`);
+      writeFileSync(f, `${cp.slice(0, at + 1)}${sig}\n`);
+      return runCli(['--ledger', dir, 'verify', '--trusted', f]);
+    };
+    // Not base64 at its very end: malformed, one line, exit 2.
+    const bad = withSignature(`${'A'.repeat(12 << 20)}*`);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.ok(isOneErrorLine(bad.stderr), bad.stderr);
+    assert.match(bad.stderr, /^ffaudit: the trusted checkpoint is malformed: /);
+    // Well-formed but not this key's signature: the finding verify gives any checkpoint it did not sign.
+    const forged = withSignature('A'.repeat(12 << 20));
+    assert.equal(forged.status, 1, forged.stderr);
+    assert.match(forged.stdout, /✗ fork \(size \d+\): the trusted checkpoint is not signed by this ledger's current key/);
+    assert.doesNotMatch(bad.stderr + forged.stderr, /call stack/);
+  });
+
   it('an entry deleted, checked against a trusted checkpoint → entry-missing, not a fork', async () => {
     const dir = copy();
     attack(dir, (db) => db.exec('DELETE FROM entries WHERE idx = 4'));

@@ -31,6 +31,7 @@ export type ProblemKind =
   | 'fork'
   | 'blob-modified'
   | 'blob-missing'
+  | 'index-mismatch'
   | 'not-locked'
   | 'archive-behind';
 
@@ -231,10 +232,12 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   if (!Number.isInteger(Math.log2(B))) throw new FfauditError('INTERNAL', 'verify block size must be a power of two');
   const checkSizes = new Set(signed.keys());
   if (trusted && trusted.size <= size) checkSizes.add(trusted.size);
+  // The derived indexes are checked against the entries they cover (index-check.ts), in the same pass.
+  const indexed = read('the search index', () => store.indexedSize(), 0);
   const jobs: BlockJob[] = [];
   for (let a = 0; a < total; a += B) {
     const b = Math.min(a + B, total);
-    jobs.push({ start: a, end: b, sizes: [...checkSizes].filter((s) => s > a && s <= b) });
+    jobs.push({ start: a, end: b, sizes: [...checkSizes].filter((s) => s > a && s <= b), indexed });
   }
   const nWorkers = opts.workers ?? (jobs.length >= 2 ? Math.min(availableParallelism(), jobs.length) : 0);
   const pool = nWorkers > 0 ? scanWithWorkers(store.path, jobs, nWorkers) : undefined;

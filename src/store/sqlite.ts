@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { FfauditError } from '../core/errors.js';
-import type { AppendTx, Head, IndexTx, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
+import type { AppendTx, DerivedRows, Head, IndexTx, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
 
 export const BUSY_TIMEOUT_MS = 60_000;
 
@@ -123,6 +123,9 @@ const SQL = {
   runById: [`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`],
   runByIndex: [`SELECT ${RUN_COLUMNS} FROM runs WHERE start_idx = ? OR end_idx = ?`],
   runsByIdPrefix: [`SELECT ${RUN_COLUMNS} FROM runs WHERE substr(id, 1, ?) = ? ORDER BY start_idx LIMIT ?`],
+  // The rows of a range of entries, for checking them against the entries (each row rendered as one string).
+  hashRowsIn: ["SELECT idx, role || ' ' || lower(hex(sha256)) FROM file_by_hash WHERE seg >= ? AND seg <= ? AND idx >= ? AND idx < ? ORDER BY idx", 'raw'],
+  runsIn: [`SELECT ${RUN_COLUMNS} FROM runs WHERE (start_idx >= @from AND start_idx < @to) OR (end_idx >= @from AND end_idx < @to)`],
 } as const;
 
 type Database = BetterSqlite3.Database;
@@ -455,6 +458,23 @@ export class SqliteStore implements Store {
 
   runs(): RunIndexRow[] {
     return this.run('reading runs', () => this.q('runs').all() as RunIndexRow[]);
+  }
+
+  derivedRows(from: number, to: number): DerivedRows {
+    // A dropped table holds no rows: the check then reports every row it should hold.
+    const rows = <T>(what: string, fn: () => T[]): T[] => {
+      try {
+        return this.run(what, fn);
+      } catch (e) {
+        if (/no such table/.test((e as Error).message)) return [];
+        throw e;
+      }
+    };
+    const seg = [segmentOf(from), segmentOf(Math.max(from, to - 1)), from, to] as const;
+    return {
+      files: rows('reading the search index', () => this.q('hashRowsIn').all(...seg) as [number, string][]),
+      runs: rows('reading runs', () => this.q('runsIn').all({ from, to }) as RunIndexRow[]),
+    };
   }
 
   runsBetween(from: string | null, to: string | null): RunIndexRow[] {

@@ -38,6 +38,11 @@ export interface IndexTx {
   clear(): void;
 }
 
+export interface DerivedRows {
+  files: [number, string][];
+  runs: RunIndexRow[];
+}
+
 export interface RunIndexRow {
   id: string;
   startIndex: number;
@@ -108,6 +113,11 @@ export interface Store extends NodeSource {
   blobHashes(): string[];
   /** Entry indices that name this content hash in the given role ('input', 'output' or 'note'), ascending (derived index). */
   indicesByFileHashRole(sha256: string, role: string): number[];
+  /**
+   * The derived index rows that point into entries from…to−1, for checking them against the entries: the file
+   * rows as [idx, `role sha256hex`] in index order, and the runs whose start or end index lies in the range.
+   */
+  derivedRows(from: number, to: number): DerivedRows;
   runs(): RunIndexRow[];
   /** Runs whose indexed start time t satisfies from <= t <= to (RFC 3339 strings compared as text; null: unbounded), oldest first. */
   runsBetween(from: string | null, to: string | null): RunIndexRow[];

@@ -3,7 +3,7 @@ import { closeSync, openSync, readFileSync, renameSync, statSync, writeFileSync,
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
-import { formatBundle, verifyBundle } from '../../core/bundle.js';
+import { formatBundle, verifyBundle, type VerifierKey } from '../../core/bundle.js';
 import { parseSignedCheckpoint } from '../../core/checkpoint.js';
 import { IN_TOTO_PAYLOAD_TYPE, signDsse } from '../../core/dsse.js';
 import { noteToEcs, runToEcs } from '../../core/ecs.js';
@@ -12,12 +12,13 @@ import { noteToInToto, runToInToto } from '../../core/in-toto.js';
 import { parseVerifierKey } from '../../core/note.js';
 import { renderActivityReport, renderFileReport } from '../../core/report-html.js';
 import { parseWhen } from '../../core/time.js';
+import { parseTlogPolicy, type TlogPolicy } from '../../core/tlog-policy.js';
 import type { Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
 import { exportDocuments } from '../../ledger/export.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
-import { traceContent, type Lineage } from '../../ledger/trace.js';
+import { traceContent, type Lineage, type TraceOptions } from '../../ledger/trace.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, printable } from '../lineage-format.js';
@@ -46,10 +47,10 @@ interface Traced {
   size: number;
 }
 
-async function traceFile(l: Ledger, file: string): Promise<Traced> {
+async function traceFile(l: Ledger, file: string, opts: TraceOptions = {}): Promise<Traced> {
   const path = resolve(file);
   const d = await hashFile(path);
-  return { lineage: traceContent(l, path, d.sha256), size: d.size };
+  return { lineage: traceContent(l, path, d.sha256, opts), size: d.size };
 }
 
 function unknownLine(t: Lineage): string {
@@ -62,6 +63,7 @@ function lineageJson(t: Lineage): string {
     known: t.known,
     runs: t.runs,
     sources: t.sources,
+    index_checked: t.indexChecked,
     notes: t.notes,
     read_by: t.readBy,
   })}\n`;
@@ -94,6 +96,47 @@ function readInput(path: string, what: string, max: number): Buffer {
   }
 }
 
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * The keys a bundle may be signed by, from --pubkey (repeatable) and --policy (c2sp.org/tlog-policy). Without
+ * either, only --insecure-any-key lets the bundle's own key stand in: a script that checks only the exit status
+ * must not accept a bundle anyone could have made.
+ */
+function acceptedKeys(o: { pubkey?: string[]; policy?: string; insecureAnyKey?: boolean }): VerifierKey[] {
+  const files = o.pubkey ?? [];
+  const keyed = files.length > 0 || o.policy !== undefined;
+  if (o.insecureAnyKey && keyed) throw new FfauditError('USAGE', '--insecure-any-key cannot be combined with --pubkey or --policy');
+  if (!keyed && !o.insecureAnyKey) {
+    throw new FfauditError('USAGE', "verify-bundle needs the log's key, obtained independently: give --pubkey VKEY_FILE (as `ffaudit pubkey` prints it) or --policy FILE (or --insecure-any-key to check the bundle against its own key only)");
+  }
+  const keys = files.map((f) => {
+    const text = readInput(f, 'the key file', 64 * 1024).toString('utf8');
+    try {
+      return parseVerifierKey(text);
+    } catch (e) {
+      throw new FfauditError('USAGE', `${f} does not hold a verifier key (name+keyid+key): ${(e as Error).message}`);
+    }
+  });
+  if (o.policy !== undefined) {
+    let policy: TlogPolicy;
+    try {
+      policy = parseTlogPolicy(readInput(o.policy, 'the policy file', 1 << 20));
+    } catch (e) {
+      if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${o.policy}: ${e.message}`);
+      throw e;
+    }
+    if (policy.quorum !== 'none') {
+      throw new FfauditError('USAGE', `${o.policy}: the quorum ${JSON.stringify(policy.quorum)} needs witness cosignatures, which verify-bundle does not check yet (ffaudit bundles carry none): use a policy with \`quorum none\``);
+    }
+    if (policy.logs.length === 0) throw new FfauditError('USAGE', `${o.policy}: the policy lists no log, so no checkpoint could satisfy it`);
+    keys.push(...policy.logs);
+  }
+  return keys;
+}
+
 /**
  * A reader that stops early (`ffaudit export … | head`) closes the pipe: that ends the output, it is not a
  * failure worth a stack trace. Any other write error is one line and exit 2.
@@ -116,10 +159,11 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
     .description("walk a file's lineage by content: the runs that produced these bytes, back to their sources (exit 1: unknown file)")
     .argument('<file>', 'the file to trace (renamed or copied files trace the same)')
     .option('--json', 'print {"file":{"path","sha256"},"runs":[…],…}, runs as in `log --json`, oldest first')
-    .action(async (file: string, o: { json?: boolean }) => {
+    .option('--no-index-check', 'do not check the search index against the entries before naming sources: sources are then marked unproven')
+    .action(async (file: string, o: { json?: boolean; indexCheck: boolean }) => {
       const l = openLedger(g());
       try {
-        const { lineage } = await traceFile(l, file);
+        const { lineage } = await traceFile(l, file, { checkIndex: o.indexCheck });
         if (!lineage.known) setStatus(EXIT_INTEGRITY);
         if (o.json) out(lineageJson(lineage));
         else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage));
@@ -159,30 +203,27 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
 
   program
     .command('verify-bundle')
-    .description('check an evidence bundle offline (no ledger, no network); exit 0 valid, 1 invalid, 2 could not run')
+    .description(
+      'check an evidence bundle offline (no ledger, no network) against the log key you obtained independently: give --pubkey or --policy ' +
+        '(--insecure-any-key is the only way to go without); exit 0 valid, 1 invalid, 2 could not run',
+    )
     .argument('<bundle>', 'the bundle file')
     .option('--file <file>', 'the file the bundle should vouch for: its SHA-256 must be the bundle\'s final output')
-    .option('--pubkey <file>', "the log's verifier key, obtained independently (without it the key itself is not verified)")
+    .option('--pubkey <file>', "the log's verifier key (as `ffaudit pubkey` prints it), obtained independently; repeatable: any one of them may have signed", collect)
+    .option('--policy <file>', 'a C2SP tlog-policy file: its log lines are the accepted keys (witness cosignatures are not checked yet: the quorum must be none)')
+    .option('--insecure-any-key', "check the bundle against its own key: proves internal consistency only, not who made it (a warning is printed)")
     .option('--json', 'print the verdict as JSON')
-    .action(async (bundlePath: string, o: { file?: string; pubkey?: string; json?: boolean }) => {
-      let pubkey;
-      if (o.pubkey !== undefined) {
-        const text = readInput(o.pubkey, 'the key file', 64 * 1024).toString('utf8');
-        try {
-          pubkey = parseVerifierKey(text);
-        } catch (e) {
-          throw new FfauditError('USAGE', `${o.pubkey} does not hold a verifier key (name+keyid+key): ${(e as Error).message}`);
-        }
-      }
+    .action(async (bundlePath: string, o: { file?: string; pubkey?: string[]; policy?: string; insecureAnyKey?: boolean; json?: boolean }) => {
+      const pubkeys = acceptedKeys(o);
       const fileSha256 = o.file !== undefined ? (await hashFile(resolve(o.file))).sha256 : undefined;
       const bytes = readInput(bundlePath, 'the bundle', MAX_BUNDLE_FILE);
-      const v = verifyBundle(bytes, { ...(pubkey ? { pubkey } : {}), ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
+      const v = verifyBundle(bytes, { pubkeys, ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
       if (o.json) {
-        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes })}\n`);
+        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
       } else {
         out(formatBundleVerdict(bundlePath, v));
       }
-      if (!v.keyVerified) process.stderr.write(`ffaudit: ${KEY_NOT_VERIFIED[0]!.replace(/!/g, '').trim()}: no --pubkey was given\n`);
+      if (!v.keyVerified) process.stderr.write(`ffaudit: ${KEY_NOT_VERIFIED[0]!.replace(/!/g, '').trim()}: --insecure-any-key was given\n`);
       if (!v.ok && !o.json) process.stderr.write(`ffaudit: the bundle is INVALID: ${printable(v.failures[0] ?? 'unknown failure')}\n`);
       setStatus(v.ok ? 0 : EXIT_INTEGRITY);
     });

@@ -1,0 +1,114 @@
+/**
+ * c2sp.org/tlog-policy: which logs (and witnesses) a verifier accepts for a checkpoint. The file is untrusted
+ * text; everything the specification requires is checked. Witness cosignatures (c2sp.org/tlog-cosignature) are
+ * parsed but not verified here: a policy whose quorum is not `none` is reported as such, and the caller refuses it
+ * rather than claiming a quorum it did not check.
+ */
+import { FfauditError } from './errors.js';
+import { computeKeyId, decodeBase64Strict, ED25519_TYPE, isValidKeyName, parseVerifierKey, type Verifier } from './note.js';
+
+/** tlog-cosignature's signature type (c2sp.org/tlog-cosignature): a witness key of that kind. */
+const COSIGNATURE_TYPE = 0x04;
+/** Bounds on hostile input, well above the 32 logs, witnesses and groups the specification asks to support. */
+const MAX_LINES = 10_000;
+const MAX_ITEMS = 1_000;
+
+export interface TlogPolicy {
+  /** The logs: a checkpoint signed by any one of them is accepted (Ed25519 keys, named after the log's origin). */
+  logs: (Verifier & { publicKey: Buffer })[];
+  /** Witness names, in the order defined. */
+  witnesses: string[];
+  /** Group names, in the order defined. */
+  groups: string[];
+  /** The quorum: `none`, or a witness or group name. */
+  quorum: string;
+}
+
+function bad(line: number, message: string): FfauditError {
+  return new FfauditError('BAD_INPUT', `policy line ${line}: ${message}`);
+}
+
+/** A vkey's underlying key bytes (type byte and key), for the duplicate rule; any signature type. */
+function vkeyBytes(token: string, line: number): Buffer {
+  const [name, idHex, keyB64, ...rest] = token.split('+');
+  if (name === undefined || idHex === undefined || keyB64 === undefined) throw bad(line, 'a vkey is name+keyid+base64(key)');
+  // The base64 may hold '+': rejoin what follows the key ID.
+  const key = decodeBase64Strict([keyB64, ...rest].join('+'));
+  if (!isValidKeyName(name) || !/^[0-9a-f]{8}$/.test(idHex) || !key || key.length < 2) throw bad(line, 'malformed vkey');
+  if (computeKeyId(name, key[0]!, key.subarray(1)).toString('hex') !== idHex) throw bad(line, 'the vkey ID does not match its key');
+  return key;
+}
+
+/** Parses a policy file's bytes (octets; names are opaque byte strings, compared as such). */
+export function parseTlogPolicy(bytes: Uint8Array): TlogPolicy {
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c !== 0x09 && c !== 0x0a && (c < 0x20 || c === 0x7f)) throw new FfauditError('BAD_INPUT', `policy: control character 0x${c.toString(16).padStart(2, '0')} at byte ${i}`);
+  }
+  // latin1 maps each octet to one character, so names compare as their exact bytes; vkeys are decoded as UTF-8.
+  const lines = Buffer.from(bytes).toString('latin1').split('\n');
+  if (lines.length > MAX_LINES) throw new FfauditError('BAD_INPUT', `policy: more than ${MAX_LINES} lines`);
+  const logs: TlogPolicy['logs'] = [];
+  const keys: Buffer[] = [];
+  const witnesses: string[] = [];
+  const groups: string[] = [];
+  const defined = new Set<string>();
+  let quorum: string | undefined;
+  const unique = (key: Buffer, line: number, what: string) => {
+    if (keys.some((k) => k.subarray(1).equals(key.subarray(1)))) throw bad(line, `duplicate ${what}: the same public key is listed twice`);
+    keys.push(key);
+  };
+  const define = (name: string, line: number) => {
+    if (name === 'none' || defined.has(name)) throw bad(line, `the name ${JSON.stringify(name)} is ${name === 'none' ? 'reserved' : 'already defined'}`);
+    if (defined.size >= MAX_ITEMS) throw bad(line, `more than ${MAX_ITEMS} witnesses and groups`);
+    defined.add(name);
+  };
+  lines.forEach((raw, i) => {
+    const n = i + 1;
+    const t = raw.split(/[ \t]+/).filter((x) => x !== '');
+    if (t.length === 0 || t[0]!.startsWith('#')) return;
+    const [word, ...args] = t as [string, ...string[]];
+    switch (word) {
+      case 'log': {
+        if (args.length < 1 || args.length > 2) throw bad(n, 'log <vkey> [<url>]');
+        const key = vkeyBytes(Buffer.from(args[0]!, 'latin1').toString('utf8'), n);
+        if (key[0] !== ED25519_TYPE) throw bad(n, 'the log key is not an Ed25519 (type 0x01) key: checkpoints of this log cannot be checked with it');
+        unique(key, n, 'log');
+        if (logs.length >= MAX_ITEMS) throw bad(n, `more than ${MAX_ITEMS} logs`);
+        logs.push(parseVerifierKey(Buffer.from(args[0]!, 'latin1').toString('utf8')));
+        break;
+      }
+      case 'witness': {
+        if (args.length < 2 || args.length > 3) throw bad(n, 'witness <name> <vkey> [<url>]');
+        const key = vkeyBytes(Buffer.from(args[1]!, 'latin1').toString('utf8'), n);
+        if (key[0] !== COSIGNATURE_TYPE && key[0] !== ED25519_TYPE) throw bad(n, 'the witness key is of an unknown signature type');
+        unique(key, n, 'witness');
+        define(args[0]!, n);
+        witnesses.push(args[0]!);
+        break;
+      }
+      case 'group': {
+        if (args.length < 3) throw bad(n, 'group <name> all|any|<k> <name>...');
+        const [name, k, ...members] = args as [string, string, ...string[]];
+        if (new Set(members).size !== members.length) throw bad(n, 'a group lists a member more than once');
+        for (const m of members) if (!defined.has(m)) throw bad(n, `the group member ${JSON.stringify(m)} is not defined on an earlier line`);
+        if (k !== 'all' && k !== 'any') {
+          if (!/^[1-9][0-9]{0,5}$/.test(k) || Number(k) > members.length) throw bad(n, `the threshold ${JSON.stringify(k)} is not all, any or a number from 1 to ${members.length}`);
+        }
+        define(name, n);
+        groups.push(name);
+        break;
+      }
+      case 'quorum':
+        if (args.length !== 1) throw bad(n, 'quorum <name>');
+        if (quorum !== undefined) throw bad(n, 'a second quorum line');
+        if (args[0] !== 'none' && !defined.has(args[0]!)) throw bad(n, `the quorum ${JSON.stringify(args[0])} is not defined on an earlier line`);
+        quorum = args[0]!;
+        break;
+      default:
+        throw bad(n, `unknown line type ${JSON.stringify(word.slice(0, 40))}`);
+    }
+  });
+  if (quorum === undefined) throw new FfauditError('BAD_INPUT', 'policy: no quorum line (a policy without witnesses says `quorum none`)');
+  return { logs, witnesses, groups, quorum };
+}
