@@ -19,7 +19,7 @@ import type { AppendTx, Store } from '../store/types.js';
 import { checkedBlobContent, zlib } from './blob.js';
 import { updateIndex } from './index-entry.js';
 import { createKeyFile, loadKeyFile } from './keys.js';
-import { CONFIG_FILE, DB_FILE, KEY_FILE, type LedgerLocation } from './location.js';
+import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation } from './location.js';
 
 /** A signed checkpoint is kept in the history whenever the log crosses a multiple of this size. */
 export const KEEP_CHECKPOINT_EVERY = 256;
@@ -93,6 +93,11 @@ function readVkeyFile(dir: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A redaction key's text: hex, at least 32 bytes (init writes exactly 32); else undefined. */
+function parseRedactionKey(text: string): Buffer | undefined {
+  return /^(?:[0-9a-fA-F]{2}){32,}$/.test(text) ? Buffer.from(text, 'hex') : undefined;
 }
 
 function defaultOrigin(): string {
@@ -231,12 +236,22 @@ export class Ledger {
     return this.signerCache;
   }
 
+  /**
+   * The secret that keys the hashes of redacted values (HMAC-SHA-256, RFC 2104). A short or empty key would let
+   * anyone holding the ledger test guesses of a short secret (a PIN, a password) against those hashes, so only
+   * a key of at least 32 bytes in hex is accepted (init writes 32 random bytes).
+   */
   redactionKey(): Buffer {
+    const path = join(this.dir, REDACTION_KEY_FILE);
+    let text: string;
     try {
-      return Buffer.from(readFileSync(join(this.dir, 'redaction.key'), 'utf8').trim(), 'hex');
+      text = readFileSync(path, 'utf8').trim();
     } catch (e) {
-      throw new FfauditError('KEY', `cannot read ${join(this.dir, 'redaction.key')}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new FfauditError('KEY', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
+    const key = parseRedactionKey(text);
+    if (!key) throw new FfauditError('KEY', `${path} is not a redaction key (it must hold at least 64 hex digits; it holds ${text.length === 0 ? 'nothing' : `${text.length} characters`})`);
+    return key;
   }
 
   /**

@@ -1,6 +1,6 @@
 /** Provenance for people who were not there: trace, bundle, verify-bundle, report, export. */
-import { closeSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { formatBundle, verifyBundle } from '../../core/bundle.js';
@@ -15,6 +15,7 @@ import { runsInPeriod, type Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
+import { atomicFile, writeFileAtomically, type AtomicFile } from '../../ledger/safe-files.js';
 import { traceContent, type Lineage } from '../../ledger/trace.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
@@ -27,13 +28,13 @@ function out(text: string): void {
   process.stdout.write(text);
 }
 
-/** Writes OUT through a temporary file and a rename, so that a failure never leaves half a file under the name. */
+/**
+ * Writes OUT through an unpredictable, exclusively created temporary file and a rename (safe-files.ts), so that a
+ * failure never leaves half a file under the name and a link planted in the folder is never written through.
+ */
 function writeAtomically(path: string, text: string): void {
-  const abs = resolve(path);
-  const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, text, { mode: 0o644 });
-    renameSync(tmp, abs);
+    writeFileAtomically(path, text, 0o644);
   } catch (e) {
     throw new FfauditError('IO', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
@@ -228,25 +229,23 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       if (o.format !== 'ecs' && o.format !== 'in-toto') throw new FfauditError('USAGE', `--format must be ecs or in-toto, not ${JSON.stringify(o.format)}`);
       const p = period(o);
       const l = openLedger(g());
-      let fd: number | undefined;
-      const tmp = o.output !== undefined ? join(dirname(resolve(o.output)), `.${basename(o.output)}.${process.pid}.tmp`) : undefined;
+      let file: AtomicFile | undefined;
       try {
-        if (tmp !== undefined) fd = openSync(tmp, 'w', 0o644);
-        const write = (s: string) => (fd !== undefined ? writeSync(fd, s) : out(s));
+        if (o.output !== undefined) file = atomicFile(o.output, 0o644);
+        const write = (s: string) => (file !== undefined ? file.write(s) : out(s));
         for (const run of runsInPeriod(l, p)) {
           const doc = o.format === 'ecs' ? runToEcs(run, l.origin) : runToInToto(run, l.origin);
           write(`${JSON.stringify(doc)}\n`);
         }
-        if (fd !== undefined) {
-          closeSync(fd);
-          fd = undefined;
-          renameSync(tmp!, resolve(o.output!));
+        if (file !== undefined) {
+          file.commit();
+          file = undefined;
         }
       } catch (e) {
         if (e instanceof FfauditError) throw e;
         throw new FfauditError('IO', `cannot write ${o.output ?? 'the export'}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       } finally {
-        if (fd !== undefined) closeSync(fd);
+        file?.abort();
         l.close();
       }
     });
