@@ -12,7 +12,7 @@
  * finishes the folder with them.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FfauditError } from '../core/errors.js';
 import { formatSignerKey, formatVerifierKey, isValidKeyName, parseSignerKey, type Signer } from '../core/note.js';
@@ -147,13 +147,24 @@ function writeNew(path: string, text: string, mode: number): void {
   }
 }
 
-/** A file of DIR as text; undefined when absent. */
+/**
+ * A file of the ledger's folder as text; undefined when absent. Opened without following a symbolic link
+ * (O_NOFOLLOW), and only a regular file is read.
+ */
 function readIfThere(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
     if (errno(e) === 'ENOENT') return undefined;
+    if (errno(e) === 'ELOOP') throw new FfauditError('USAGE', `refusing ${path}: it is a symbolic link, where the ledger keeps a file of its own`);
     throw new FfauditError('IO', `cannot read ${path}: ${errno(e) ?? String(e)}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new FfauditError('USAGE', `refusing ${path}: it is not a regular file`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -281,7 +292,8 @@ function fill(target: string, opts: CreateOptions, inPlace: boolean, interrupted
     let keyPath: string;
     if (externalKey !== undefined) {
       keyPath = externalKey;
-      signer = readIfThere(keyPath) !== undefined ? loadKeyFile(keyPath) : createKeyFile(keyPath, opts.origin ?? opts.defaultOrigin());
+      // A signer kept apart from the data may be made beforehand (and reached through a link the user made).
+      signer = existsSync(keyPath) ? loadKeyFile(keyPath) : createKeyFile(keyPath, opts.origin ?? opts.defaultOrigin());
     } else {
       keyPath = join(target, KEY_FILE);
       const text = existing(KEY_FILE);
