@@ -125,7 +125,7 @@ function placeFor(path: string): { dir: string; exists: boolean } {
       mkdirSync(parent, { recursive: true, mode: 0o700 });
     } catch (e) {
       if (errno(e) === 'EACCES') throw permissionDenied(dirname(parent), 'create a folder in');
-      throw new FfauditError('IO', `cannot create ${parent}: ${errno(e) ?? String(e)}`);
+      throw new FfauditError('IO', `cannot create ${parent}: ${why(e)}`);
     }
   }
   const realParent = realpathSync(parent);
@@ -205,6 +205,24 @@ export interface CreateOptions {
  * Refuses an existing ledger (LEDGER_EXISTS) and a folder that lost its database.
  */
 export function createLedgerFiles(path: string, opts: CreateOptions): Made {
+  try {
+    return createLedger(path, opts);
+  } catch (e) {
+    if (e instanceof FfauditError) throw e;
+    throw new FfauditError('IO', `cannot create the ledger at ${resolve(path)}: ${why(e)}`, { cause: e });
+  }
+}
+
+/** A file system failure in words. */
+export function why(e: unknown): string {
+  const code = errno(e);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk is full';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EROFS') return 'the file system is read-only';
+  return code ?? String(e);
+}
+
+function createLedger(path: string, opts: CreateOptions): Made {
   if (opts.origin !== undefined && !isValidKeyName(opts.origin)) {
     throw new FfauditError('USAGE', `origin ${JSON.stringify(opts.origin)} must be non-empty, without spaces or '+'`);
   }
@@ -222,7 +240,7 @@ export function createLedgerFiles(path: string, opts: CreateOptions): Made {
     stage = mkdtempSync(join(parent, `.${basename(dir).slice(0, 64)}.init-${process.pid}-`));
   } catch (e) {
     const code = errno(e);
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw new FfauditError('IO', `cannot create a folder in ${parent}: ${code ?? String(e)}`);
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw new FfauditError('IO', `cannot create a folder in ${parent}: ${why(e)}`);
     // A parent this user may not write to: the folder itself can only be made if it is there already.
     throw permissionDenied(parent, 'create a ledger in');
   }
@@ -233,7 +251,7 @@ export function createLedgerFiles(path: string, opts: CreateOptions): Made {
     } catch (e) {
       const code = errno(e);
       if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dir}`);
-      throw new FfauditError('IO', `cannot create ${dir}: ${code ?? String(e)}`);
+      throw new FfauditError('IO', `cannot create ${dir}: ${why(e)}`);
     }
     syncDir(parent);
     removeLeftovers(parent, new RegExp(`^\\.${basename(dir).slice(0, 64).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.init-(\\d+)-.+$`));
@@ -258,7 +276,7 @@ function fill(target: string, opts: CreateOptions, inPlace: boolean, interrupted
         return true;
       } catch (e) {
         if (errno(e) === 'EEXIST') return false;
-        throw new FfauditError('IO', `cannot create ${join(target, name)}: ${errno(e) ?? String(e)}`);
+        throw new FfauditError('IO', `cannot create ${join(target, name)}: ${why(e)}`);
       }
     };
     /** An interrupted init's empty file (killed between creating and writing it) is as good as none. */

@@ -5,7 +5,7 @@
  * are filled later, from the entries (searchIndex).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { signCheckpoint } from '../core/checkpoint.js';
@@ -17,7 +17,7 @@ import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { AppendTx, Store } from '../store/types.js';
 import { checkedBlobContent, zlib } from './blob.js';
-import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage, type Made } from './create.js';
+import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage, permissionDenied, type Made } from './create.js';
 import { updateIndex } from './index-entry.js';
 import { loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation } from './location.js';
@@ -166,6 +166,12 @@ export class Ledger {
       // A missing or damaged config only loses settings; the evidence is in the database.
     }
     const keyPath = opts.keyPath ? resolve(opts.keyPath) : typeof config.key === 'string' ? config.key : join(dir, KEY_FILE);
+    try {
+      accessSync(join(dir, DB_FILE), constants.R_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') throw permissionDenied(join(dir, DB_FILE), 'read');
+    }
     const store = SqliteStore.open(join(dir, DB_FILE));
     try {
       return new Ledger(dir, store, config, keyPath);
