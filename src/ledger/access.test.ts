@@ -94,6 +94,12 @@ describe('ledgers that cannot be written, or not even read', { skip: !isRoot && 
     const show = cli(['--ledger', d, 'show', runIds[1]!]);
     assert.equal(show.status, 0, show.stderr);
     assert.match(show.stdout, /b\.mkv/);
+    const trace = cli(['--ledger', d, 'trace', fx.path('b.mkv')]);
+    assert.equal(trace.status, 0, trace.stderr);
+    assert.match(trace.stdout, /produced by/);
+    const report = cli(['--ledger', d, 'report', fx.path('b.mkv')]);
+    assert.equal(report.status, 0, report.stderr);
+    assert.match(report.stdout, /^<!DOCTYPE html>/);
     // Writing is refused in one line, and nothing changes.
     refused(cli(['--ledger', d, 'note', 'tampering attempt']), /^ffaudit: the ledger database .*ledger\.db is read-only/);
     assert.deepEqual(snapshot(d), before);

@@ -165,7 +165,7 @@ describe('a ledger creation killed half-way', () => {
     assert.ok(!existsSync(join(xdg, 'ffaudit', 'ledger.db')));
   });
 
-  it('SIGKILL during the first use of the default ledger never leaves it unusable', async () => {
+  it('SIGKILL during the first use of the default ledger never leaves it unusable', async (t) => {
     const deadline = Date.now() + 40_000;
     let tries = 0;
     let midway = 0;
@@ -195,6 +195,7 @@ describe('a ledger creation killed half-way', () => {
       assert.deepEqual(readdirSync(xdg), ['ffaudit']);
       rmSync(xdg, { recursive: true, force: true });
     }
+    t.diagnostic(`${midway} of ${tries} kills landed before the database was in place`);
     // The kills must have landed during creation often enough for the test to mean something.
     assert.ok(midway >= 3, `only ${midway} of ${tries} kills landed before the database was in place`);
   });
