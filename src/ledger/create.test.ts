@@ -136,13 +136,16 @@ describe('a ledger creation killed half-way', () => {
     assert.deepEqual(readdirSync(join(xdg, 'ffaudit')).sort(), ['config.json', 'ledger.db', 'redaction.key', 'signing.key', 'vkey']);
   });
 
-  it('an empty key (killed between creating and writing it) is replaced', () => {
+  it('an empty key (killed between creating and writing it) is replaced, and ffaudit ffmpeg runs', () => {
     const xdg = fresh('xdg');
     halfMade(join(xdg, 'ffaudit'), { emptyKey: true });
     const env = cleanEnv({ XDG_DATA_HOME: xdg });
-    const r = runCli(['note', 'first'], { env });
+    const out = join(xdg, 'out.mkv');
+    const r = runCli(['ffmpeg', '-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=32x24:rate=5', out], { env });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(runCli(['verify', '--json'], { env }).stdout), { ok: true, size: 1, problems: [] });
+    assert.match(r.stderr, /^ffaudit: finished the ledger at /);
+    assert.ok(existsSync(out));
+    assert.deepEqual(JSON.parse(runCli(['verify', '--json'], { env }).stdout), { ok: true, size: 2, problems: [] });
   });
 
   it('a named ledger left half-made is explained, and init finishes it', () => {
