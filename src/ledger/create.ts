@@ -196,7 +196,7 @@ function removeLeftovers(dir: string, pattern: RegExp): void {
 export interface CreateOptions {
   origin?: string | undefined;
   keyPath?: string | undefined;
-  /** Another name for origin's default. */
+  /** The origin when none is given and no existing key names one. */
   defaultOrigin: () => string;
 }
 
@@ -240,9 +240,9 @@ function createLedger(path: string, opts: CreateOptions): Made {
     stage = mkdtempSync(join(parent, `.${basename(dir).slice(0, 64)}.init-${process.pid}-`));
   } catch (e) {
     const code = errno(e);
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw new FfauditError('IO', `cannot create a folder in ${parent}: ${why(e)}`);
-    // A parent this user may not write to: the folder itself can only be made if it is there already.
-    throw permissionDenied(parent, 'create a ledger in');
+    // A parent this user may not write to: the folder can only be filled if someone who may has made it.
+    if (code === 'EACCES' || code === 'EPERM') throw permissionDenied(parent, 'create a ledger in');
+    throw new FfauditError('IO', `cannot create a ledger in ${parent}: ${why(e)}`);
   }
   try {
     const made = fill(stage, opts, false, false);

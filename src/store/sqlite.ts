@@ -326,9 +326,8 @@ export class SqliteStore implements Store {
   /**
    * Read-only. SQLite reads a WAL database read-only when its -shm file exists or can be made beside it
    * (https://sqlite.org/wal.html#readonly); where neither holds (a read-only folder, read-only media) the database
-   * and its -wal file are read from a private temporary copy of the same bytes, removed on close. (The driver
-   * opens no URI filenames, so SQLite's "immutable" parameter, which does not apply to WAL databases anyway, is
-   * out of reach.)
+   * and its -wal file are read from a private temporary copy of the same bytes, removed on close (the driver opens
+   * no URI filenames, so SQLite's "immutable" parameter is out of reach).
    */
   private static openReadOnly(path: string): SqliteStore {
     const { Database: Driver, nativeBinding } = loadDriver();
@@ -354,7 +353,6 @@ export class SqliteStore implements Store {
       }
     }
     try {
-      db.pragma('cache_size = -16384');
       checkLayout(db, path);
       // The derived indexes of a database that cannot be written are built in memory: TEMP tables of the same
       // names, which SQLite resolves before those of the file (https://sqlite.org/lang_naming.html).
