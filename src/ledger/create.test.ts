@@ -43,6 +43,21 @@ describe('init refuses ground someone else controls', () => {
     assert.deepEqual(readdirSync(d), []);
   });
 
+  it('a folder its group can write to: refused for a shared group, fine for the user\'s private group', { skip: !isRoot && 'needs root to change a folder\'s group' }, () => {
+    const shared = fresh('shared');
+    mkdirSync(shared);
+    chownSync(shared, 0, NOBODY); // group nogroup: not root's own
+    chmodSync(shared, 0o770);
+    refused(runCli(['--ledger', shared, 'init']), /^ffaudit: refusing .*: other users can write to it \(mode 0770\)/);
+    // root's group "root" has no other member: the user-private-group convention (umask 002).
+    const own = fresh('own');
+    mkdirSync(own);
+    chownSync(own, 0, 0);
+    chmodSync(own, 0o770);
+    const r = runCli(['--ledger', own, 'init']);
+    assert.equal(r.status, 0, r.stderr);
+  });
+
   it('a parent folder others can write to (not sticky)', () => {
     const p = fresh('parent');
     mkdirSync(p);

@@ -25,6 +25,28 @@ export function userLabel(uid: number): string {
   return `uid ${uid}`;
 }
 
+/**
+ * Whether `gid` is this user's private group (the user-private-group convention of many distributions, where the
+ * umask is 002 and folders are group-writable): a group named as the user, with no other member listed.
+ */
+function isPrivateGroup(gid: number, uid: number): boolean {
+  const user = userLabel(uid).split(' ')[0];
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 4 && f[2] === String(gid)) return f[0] === user && f[3]!.split(',').every((m) => m === '' || m === user);
+    }
+  } catch {
+    // no group file: not known to be private
+  }
+  return false;
+}
+
+/** Whether users other than the owner can write to the folder (mode bits; a private group does not count). */
+function othersCanWrite(st: Stats): boolean {
+  return (st.mode & 0o002) !== 0 || ((st.mode & 0o020) !== 0 && !isPrivateGroup(st.gid, st.uid));
+}
+
 const modeText = (st: Stats) => (st.mode & 0o7777).toString(8).padStart(4, '0');
 
 /** Who owns a file and its mode, for messages: "owned by bob (uid 1001), mode 0700". */
@@ -39,7 +61,7 @@ export function checkLedgerDir(path: string, st: Stats): void {
   if (st.uid !== me) {
     throw new FfauditError('USAGE', `refusing ${path}: it is ${ownerText(st)}, not by you (${userLabel(me)}), so its owner could replace the ledger's files`);
   }
-  if (st.mode & 0o022) {
+  if (othersCanWrite(st)) {
     throw new FfauditError('USAGE', `refusing ${path}: other users can write to it (mode ${modeText(st)}); a ledger's folder must be writable by its owner only (chmod go-w)`);
   }
 }
@@ -54,7 +76,7 @@ export function checkParentDir(path: string, st: Stats): void {
   if (st.uid !== me && st.uid !== 0) {
     throw new FfauditError('USAGE', `refusing to make a ledger in ${path}: it is ${ownerText(st)}, who could move the ledger's folder away and put another in its place`);
   }
-  if (st.mode & 0o022 && !(st.mode & 0o1000)) {
+  if (othersCanWrite(st) && !(st.mode & 0o1000)) {
     throw new FfauditError('USAGE', `refusing to make a ledger in ${path}: other users can write to it (mode ${modeText(st)}) and could replace the ledger's folder`);
   }
 }
