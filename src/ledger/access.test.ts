@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Fixture } from '../testing/capture-fixture.js';
 import { CLI, cleanEnv, isOneErrorLine, type CliResult } from '../testing/fixtures.js';
+import { Ledger } from './ledger.js';
+import { verifyStore } from './verify.js';
 
 const NOBODY = 65534;
 const isRoot = process.geteuid?.() === 0;
@@ -106,7 +108,7 @@ describe('ledgers that cannot be written, or not even read', { skip: !isRoot && 
     assert.deepEqual(copies(), had);
   });
 
-  it('a ledger on read-only media (a read-only mount) is read and verified', { skip: !isRoot && 'needs root to mount' }, (t) => {
+  it('a ledger on read-only media (a read-only mount) is read and verified', { skip: !isRoot && 'needs root to mount' }, async (t) => {
     const src = fx.path('media-src');
     cpSync(fx.ledger, src, { recursive: true });
     const mnt = fx.path('media');
@@ -122,6 +124,16 @@ describe('ledgers that cannot be written, or not even read', { skip: !isRoot && 
       assert.equal(log.stdout.trim().split('\n').length, 2, log.stderr);
       for (const args of [['entry', '0'], ['proof', '3'], ['checkpoint']]) assert.equal(cli(['--ledger', mnt, ...args], { asRoot: true }).status, 0, args.join(' '));
       refused(cli(['--ledger', mnt, 'note', 'x'], { asRoot: true }), /is read-only/);
+      // verify's workers open the same bytes the main connection reads (here a private copy).
+      const l = Ledger.open({ dir: mnt, explicit: true });
+      try {
+        assert.match(l.store.path, /ffaudit-ro-/);
+        const r = await verifyStore(l.store, l.origin, l.verifier, { workers: 2, blockSize: 1 });
+        assert.deepEqual(r.problems, []);
+        assert.equal(r.size, 4);
+      } finally {
+        l.close();
+      }
       assert.deepEqual(snapshot(mnt), before);
     } finally {
       spawnSync('umount', [mnt]);
