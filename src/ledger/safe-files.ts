@@ -58,21 +58,37 @@ export interface AtomicFile {
 }
 
 /**
- * A file that appears under `path` complete or not at all. It is written as `.NAME.RANDOM.tmp` beside the target
- * (created exclusively, mode 0600 until it is complete, then `mode` less the umask) and renamed into place.
+ * An unpredictable name beside `path` for the file that will replace it: `.NAME.RANDOM.tmp`, the name cut so that
+ * it stays within NAME_MAX however long the target's is.
+ */
+export function temporaryNameFor(path: string): string {
+  const target = resolve(path);
+  return join(dirname(target), `.${basename(target).slice(0, 64)}.${randomBytes(16).toString('hex')}.tmp`);
+}
+
+/**
+ * Completes a file written at `temp` (opened with openExclusive, mode 0600): gives it `mode` less the umask,
+ * flushes it to disk, closes it and renames it over `path`.
+ */
+export function commitTemporary(fd: number, temp: string, path: string, mode: number): void {
+  try {
+    fchmodSync(fd, mode & ~currentUmask());
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const target = resolve(path);
+  renameSync(temp, target);
+  syncDir(dirname(target));
+}
+
+/**
+ * A file that appears under `path` complete or not at all. It is written under temporaryNameFor(path), created
+ * exclusively with mode 0600 until it is complete, and renamed into place by commit.
  */
 export function atomicFile(path: string, mode = 0o644): AtomicFile {
-  const target = resolve(path);
-  // The name is cut so that the temporary name stays within NAME_MAX however long the target's name is.
-  const temp = join(dirname(target), `.${basename(target).slice(0, 64)}.${randomBytes(16).toString('hex')}.tmp`);
+  const temp = temporaryNameFor(path);
   let fd: number | undefined = openExclusive(temp, 0o600);
-  const close = () => {
-    if (fd !== undefined) {
-      const f = fd;
-      fd = undefined;
-      closeSync(f);
-    }
-  };
   return {
     write(data) {
       if (fd === undefined) throw new Error('write after commit or abort');
@@ -81,16 +97,15 @@ export function atomicFile(path: string, mode = 0o644): AtomicFile {
     },
     commit() {
       if (fd === undefined) throw new Error('commit after commit or abort');
-      fchmodSync(fd, mode & ~currentUmask());
-      fsyncSync(fd);
-      close();
-      renameSync(temp, target);
-      syncDir(dirname(target));
+      const f = fd;
+      fd = undefined;
+      commitTemporary(f, temp, path, mode);
     },
     abort() {
       try {
-        close();
+        if (fd !== undefined) closeSync(fd);
       } finally {
+        fd = undefined;
         rmSync(temp, { force: true });
       }
     },

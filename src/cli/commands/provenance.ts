@@ -1,5 +1,5 @@
 /** Provenance for people who were not there: trace, bundle, verify-bundle, report, export. */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
@@ -15,7 +15,7 @@ import { runsInPeriod, type Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
-import { atomicFile, writeFileAtomically, type AtomicFile } from '../../ledger/safe-files.js';
+import { commitTemporary, openExclusive, temporaryNameFor, writeFileAtomically } from '../../ledger/safe-files.js';
 import { traceContent, type Lineage } from '../../ledger/trace.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
@@ -229,23 +229,26 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       if (o.format !== 'ecs' && o.format !== 'in-toto') throw new FfauditError('USAGE', `--format must be ecs or in-toto, not ${JSON.stringify(o.format)}`);
       const p = period(o);
       const l = openLedger(g());
-      let file: AtomicFile | undefined;
+      let fd: number | undefined;
+      const tmp = o.output !== undefined ? temporaryNameFor(o.output) : undefined;
       try {
-        if (o.output !== undefined) file = atomicFile(o.output, 0o644);
-        const write = (s: string) => (file !== undefined ? file.write(s) : out(s));
+        if (tmp !== undefined) fd = openExclusive(tmp, 0o600); // never through a link planted at the name
+        const write = (s: string) => (fd !== undefined ? writeSync(fd, s) : out(s));
         for (const run of runsInPeriod(l, p)) {
           const doc = o.format === 'ecs' ? runToEcs(run, l.origin) : runToInToto(run, l.origin);
           write(`${JSON.stringify(doc)}\n`);
         }
-        if (file !== undefined) {
-          file.commit();
-          file = undefined;
+        if (fd !== undefined) {
+          const done = fd;
+          fd = undefined;
+          commitTemporary(done, tmp!, o.output!, 0o644);
         }
       } catch (e) {
         if (e instanceof FfauditError) throw e;
         throw new FfauditError('IO', `cannot write ${o.output ?? 'the export'}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       } finally {
-        file?.abort();
+        if (fd !== undefined) closeSync(fd);
+        if (tmp !== undefined) rmSync(tmp, { force: true }); // nothing there once renamed
         l.close();
       }
     });
