@@ -4,9 +4,10 @@
  * size, mtime and ctime (ctime cannot be set by a user: any replacement or touch of the file invalidates the entry).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FfmpegIdentity } from '../core/run.js';
+import { writeFileAtomically } from '../ledger/safe-files.js';
 import { hashFile } from './hash.js';
 
 export const TOOL_CACHE_FILE = 'tool-cache.json';
@@ -65,9 +66,7 @@ export async function identifyTool(path: string, cacheDir: string | undefined): 
   if (file && key && sha256 && statKey(path) === key) {
     const next = [{ key, version, sha256 }, ...rows.filter((r) => r.key !== key)].slice(0, MAX_CACHED);
     try {
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${JSON.stringify(next)}\n`, { mode: 0o644 });
-      renameSync(tmp, file);
+      writeFileAtomically(file, `${JSON.stringify(next)}\n`, 0o644);
     } catch {
       // A cache that cannot be written only costs time on the next run.
     }

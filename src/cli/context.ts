@@ -17,6 +17,11 @@ export function openLedger(g: GlobalOptions): Ledger {
   return Ledger.open(resolveLedgerDir(g.ledger), {
     keyPath: keyPathFrom(g),
     autoCreate: true,
-    onCreate: (l) => process.stderr.write(`ffaudit: created a new ledger at ${l.dir} (origin ${l.origin})\n`),
+    onCreate: (l) =>
+      process.stderr.write(
+        l.finished
+          ? `ffaudit: finished the ledger at ${l.dir} that an interrupted first use had left without a database (origin ${l.origin})\n`
+          : `ffaudit: created a new ledger at ${l.dir} (origin ${l.origin})\n`,
+      ),
   });
 }

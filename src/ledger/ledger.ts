@@ -5,21 +5,22 @@
  * are filled later, from the entries (searchIndex).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { signCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry, sha256Hex, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
-import { formatVerifierKey, isValidKeyName, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
+import { formatVerifierKey, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
-import { SCHEMA_VERSION, SqliteStore } from '../store/sqlite.js';
+import { SqliteStore } from '../store/sqlite.js';
 import type { AppendTx, Store } from '../store/types.js';
 import { checkedBlobContent, zlib } from './blob.js';
+import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage, permissionDenied, type Made } from './create.js';
 import { updateIndex } from './index-entry.js';
-import { createKeyFile, loadKeyFile } from './keys.js';
-import { CONFIG_FILE, DB_FILE, KEY_FILE, type LedgerLocation } from './location.js';
+import { loadKeyFile } from './keys.js';
+import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation } from './location.js';
 
 /** A signed checkpoint is kept in the history whenever the log crosses a multiple of this size. */
 export const KEEP_CHECKPOINT_EVERY = 256;
@@ -58,34 +59,6 @@ function waitFor(done: () => boolean, ms: number): boolean {
   return true;
 }
 
-/**
- * Creates the database at `path` so that it appears complete or not at all: it is built under a temporary name
- * beside it, closed, and then hard-linked into place, which fails if another process got there first (LEDGER_EXISTS).
- * Readers therefore never open a database without its schema and metadata.
- */
-function createDatabase(path: string, fill: (store: SqliteStore) => void): void {
-  const temp = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const store = SqliteStore.open(temp, { create: true });
-    try {
-      store.appendTransaction(() => fill(store));
-    } finally {
-      store.close();
-    }
-    try {
-      linkSync(temp, path);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dirname(path)}`);
-      // File systems without hard links: a rename, exclusive only as far as the check before it.
-      if (existsSync(path)) throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dirname(path)}`);
-      renameSync(temp, path);
-    }
-  } finally {
-    for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) rmSync(f, { force: true });
-  }
-}
-
 /** DIR/vkey, as init wrote it; undefined when it cannot be read. */
 function readVkeyFile(dir: string): string | undefined {
   try {
@@ -93,6 +66,11 @@ function readVkeyFile(dir: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A redaction key's text: hex, at least 32 bytes (init writes exactly 32); else undefined. */
+function parseRedactionKey(text: string): Buffer | undefined {
+  return /^(?:[0-9a-fA-F]{2}){32,}$/.test(text) ? Buffer.from(text, 'hex') : undefined;
 }
 
 function defaultOrigin(): string {
@@ -109,6 +87,8 @@ export class Ledger {
   readonly config: LedgerConfig;
   private readonly keyPath: string;
   private signerCache: Signer | undefined;
+  /** True when this process finished the folder of an interrupted init rather than making a new one. */
+  finished = false;
   /** The tree's right edge after this process's last append, with the checkpoint it signed (see append). */
   private last: { frontier: Frontier; checkpoint: string } | undefined;
 
@@ -143,58 +123,37 @@ export class Ledger {
     return existsSync(join(dir, DB_FILE));
   }
 
-  /** Creates a ledger; refuses to touch an existing one. */
+  /**
+   * Creates a ledger (create.ts: atomically, in a folder nobody else controls), or finishes the folder of an
+   * interrupted init; refuses to touch an existing one.
+   */
   static init(dir: string, opts: { origin?: string | undefined; keyPath?: string | undefined } = {}): Ledger {
-    dir = resolve(dir);
-    if (Ledger.exists(dir)) throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${dir}`);
-    const origin = opts.origin ?? defaultOrigin();
-    if (!isValidKeyName(origin)) throw new FfauditError('USAGE', `origin ${JSON.stringify(origin)} must be non-empty, without spaces or '+'`);
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (e) {
-      throw new FfauditError('IO', `cannot create ${dir}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-    const keyPath = opts.keyPath ? resolve(opts.keyPath) : join(dir, KEY_FILE);
-    let signer: Signer & { publicKey: Buffer };
-    if (opts.keyPath && existsSync(keyPath)) {
-      signer = loadKeyFile(keyPath); // a signer kept apart from the data may be made beforehand
-      if (signer.name !== origin && opts.origin) throw new FfauditError('USAGE', `the key at ${keyPath} is named ${signer.name}, not ${origin}`);
-    } else {
-      signer = createKeyFile(keyPath, origin);
-    }
-    const config: LedgerConfig = opts.keyPath ? { key: keyPath } : {};
-    writeFileSync(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
-    // The keyed hashes of redacted secrets use a per-ledger secret, so that short secrets cannot be guessed from them.
-    try {
-      writeFileSync(join(dir, 'redaction.key'), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new FfauditError(code === 'EEXIST' ? 'LEDGER_EXISTS' : 'IO', `cannot create ${join(dir, 'redaction.key')}: ${code}`);
-    }
-    const dbPath = join(dir, DB_FILE);
-    createDatabase(dbPath, (store) => {
-      store.setMeta('origin', signer.name);
-      store.setMeta('vkey', formatVerifierKey(signer.name, signer.publicKey));
-      store.setMeta('schema', SCHEMA_VERSION);
-    });
-    writeFileSync(join(dir, 'vkey'), `${formatVerifierKey(signer.name, signer.publicKey)}\n`);
-    const ledger = new Ledger(dir, SqliteStore.open(dbPath), config, keyPath);
-    ledger.signerCache = signer;
+    return Ledger.fromMade(createLedgerFiles(dir, { ...opts, defaultOrigin }));
+  }
+
+  private static fromMade(made: Made): Ledger {
+    const ledger = new Ledger(made.dir, SqliteStore.open(join(made.dir, DB_FILE)), made.config, made.keyPath);
+    ledger.signerCache = made.signer;
+    ledger.finished = made.finished;
     return ledger;
   }
 
   static open(loc: LedgerLocation, opts: OpenOptions = {}): Ledger {
     const dir = resolve(loc.dir);
-    if (!Ledger.exists(dir)) {
+    const state = ledgerState(dir);
+    if (state.kind === 'lost-database') throw new FfauditError('NO_LEDGER', lostDatabaseMessage(dir));
+    if (state.kind !== 'ready') {
       if (!loc.explicit && opts.autoCreate) {
         try {
-          const l = Ledger.init(dir, { keyPath: opts.keyPath });
+          const l = Ledger.fromMade(createLedgerFiles(dir, { keyPath: opts.keyPath, defaultOrigin }));
           opts.onCreate?.(l);
           return l;
         } catch (e) {
           // Another process is creating the same default ledger at this moment: use theirs once it is complete.
           if (!(e instanceof FfauditError && e.code === 'LEDGER_EXISTS') || !waitFor(() => Ledger.exists(dir), INIT_WAIT_MS)) throw e;
         }
+      } else if (state.kind === 'interrupted') {
+        throw new FfauditError('NO_LEDGER', interruptedMessage(dir));
       } else {
         throw new FfauditError('NO_LEDGER', `no ledger at ${dir} (create one with: ffaudit init --ledger ${dir})`);
       }
@@ -207,6 +166,12 @@ export class Ledger {
       // A missing or damaged config only loses settings; the evidence is in the database.
     }
     const keyPath = opts.keyPath ? resolve(opts.keyPath) : typeof config.key === 'string' ? config.key : join(dir, KEY_FILE);
+    try {
+      accessSync(join(dir, DB_FILE), constants.R_OK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') throw permissionDenied(join(dir, DB_FILE), 'read');
+    }
     const store = SqliteStore.open(join(dir, DB_FILE));
     try {
       return new Ledger(dir, store, config, keyPath);
@@ -231,12 +196,22 @@ export class Ledger {
     return this.signerCache;
   }
 
+  /**
+   * The secret that keys the hashes of redacted values (HMAC-SHA-256, RFC 2104). A short or empty key would let
+   * anyone holding the ledger test guesses of a short secret (a PIN, a password) against those hashes, so only
+   * a key of at least 32 bytes in hex is accepted (init writes 32 random bytes).
+   */
   redactionKey(): Buffer {
+    const path = join(this.dir, REDACTION_KEY_FILE);
+    let text: string;
     try {
-      return Buffer.from(readFileSync(join(this.dir, 'redaction.key'), 'utf8').trim(), 'hex');
+      text = readFileSync(path, 'utf8').trim();
     } catch (e) {
-      throw new FfauditError('KEY', `cannot read ${join(this.dir, 'redaction.key')}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw new FfauditError('KEY', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
+    const key = parseRedactionKey(text);
+    if (!key) throw new FfauditError('KEY', `${path} is not a redaction key (it must hold at least 64 hex digits; it holds ${text.length === 0 ? 'nothing' : `${text.length} characters`})`);
+    return key;
   }
 
   /**

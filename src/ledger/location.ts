@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 export const DB_FILE = 'ledger.db';
 export const KEY_FILE = 'signing.key';
 export const CONFIG_FILE = 'config.json';
+export const REDACTION_KEY_FILE = 'redaction.key';
+export const VKEY_FILE = 'vkey';
 
 export interface LedgerLocation {
   dir: string;

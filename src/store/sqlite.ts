@@ -7,7 +7,9 @@
  * waits (busy timeout) up to BUSY_TIMEOUT_MS, then fails with a clear error instead of waiting forever.
  */
 import * as crypto from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { FfauditError } from '../core/errors.js';
@@ -49,6 +51,11 @@ CREATE INDEX IF NOT EXISTS runs_start ON runs (start_idx);
 CREATE INDEX IF NOT EXISTS runs_end ON runs (end_idx);
 CREATE TABLE IF NOT EXISTS index_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
 `;
+
+const TEMP_DERIVED_SCHEMA = DERIVED_SCHEMA.replace(/CREATE TABLE IF NOT EXISTS/g, 'CREATE TEMP TABLE IF NOT EXISTS').replace(
+  /CREATE INDEX IF NOT EXISTS (\w+)/g,
+  'CREATE INDEX IF NOT EXISTS temp.$1',
+);
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -154,13 +161,38 @@ function loadDriver(): { Database: typeof BetterSqlite3; nativeBinding?: string 
   return driver;
 }
 
-function wrap(e: unknown, what: string): FfauditError {
+/** Failures of opening for writing that a read-only open may get past: no write permission, read-only media. */
+function isReadOnlyFailure(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH';
+}
+
+/**
+ * Whether the file system holding `path` has no room left. SQLite reports a full disk while writing the WAL or
+ * the database as an I/O error (SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC…), not SQLITE_FULL, so the space is asked.
+ */
+function diskFull(path: string | undefined): boolean {
+  if (path === undefined) return false;
+  try {
+    const st = statfsSync(dirname(path));
+    return st.bavail * st.bsize < 64 * 1024;
+  } catch {
+    return false;
+  }
+}
+
+function wrap(e: unknown, what: string, path?: string): FfauditError {
   if (e instanceof FfauditError) return e;
   const err = e as { code?: string; message?: string };
   if (err.code === 'SQLITE_BUSY' || err.code === 'SQLITE_LOCKED') {
     return new FfauditError('BUSY', `the ledger database stayed locked for ${BUSY_TIMEOUT_MS / 1000} s while ${what}`, { cause: e });
   }
-  if (err.code === 'SQLITE_FULL') return new FfauditError('IO', `disk full while ${what}`, { cause: e });
+  if (err.code === 'SQLITE_FULL' || (err.code?.startsWith('SQLITE_IOERR') && diskFull(path))) {
+    return new FfauditError('IO', `the disk is full: no room left ${path !== undefined ? `on the file system holding ${dirname(path)} ` : ''}while ${what}`, { cause: e });
+  }
+  if (err.code?.startsWith('SQLITE_READONLY')) {
+    return new FfauditError('STORE', `${path !== undefined ? `the ledger database ${path}` : 'the ledger database'} is read-only (read-only media, or no write permission to it or its folder): ${what} needs to write it`, { cause: e });
+  }
   // Extended result codes (SQLITE_CORRUPT_INDEX, …) name the same failure.
   if (err.code?.startsWith('SQLITE_CORRUPT') || err.code === 'SQLITE_NOTADB') {
     return new FfauditError('STORE', `the ledger database is damaged (${err.message ?? err.code})`, { cause: e });
@@ -232,14 +264,25 @@ function pathKey(path: string): number {
 
 export class SqliteStore implements Store {
   readonly path: string;
+  /** The database's own path, for messages. */
+  private readonly shownPath: string;
   private readonly db: Database;
   private readonly prepared = new Map<string, Statement>();
   // Made once: better-sqlite3 builds a new wrapper function on every db.transaction() call.
   private readonly transaction: BetterSqlite3.Transaction<(fn: () => unknown) => unknown>;
 
-  private constructor(path: string, db: Database) {
-    this.path = path;
+  /** Opened read-only: the file could not be written (see open). */
+  readonly readOnly: boolean;
+  /** The private copy read instead of the file (see openReadOnly), removed on close. */
+  private readonly copy: string | undefined;
+
+  private constructor(path: string, db: Database, readOnly: boolean, copy?: string) {
+    // What other connections to the same bytes open (verify's workers): the copy, when there is one.
+    this.path = copy !== undefined ? join(copy, 'ledger.db') : path;
+    this.shownPath = path;
     this.db = db;
+    this.readOnly = readOnly;
+    this.copy = copy;
     this.transaction = db.transaction((fn: () => unknown) => fn());
   }
 
@@ -259,24 +302,71 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  /** Opens (or with `create`, creates) the database at `path`. */
+  /**
+   * Opens (or with `create`, creates) the database at `path`. A database this process may read but not write (an
+   * evidence copy, read-only media, another user's ledger) is opened read-only: reading and verifying work, and
+   * any write fails with a clear error.
+   */
   static open(path: string, opts: { create?: boolean; readonly?: boolean } = {}): SqliteStore {
     if (!opts.create && !existsSync(path)) throw new FfauditError('NO_LEDGER', `no ledger database at ${path}`);
+    if (opts.readonly) return SqliteStore.openReadOnly(path);
     const { Database: Driver, nativeBinding } = loadDriver();
-    let db: Database;
+    let db: Database | undefined;
     try {
-      db = new Driver(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: !opts.create, readonly: opts.readonly === true, ...(nativeBinding ? { nativeBinding } : {}) });
-      if (!opts.readonly) {
-        db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = FULL');
-        // A larger page cache keeps the derived indexes' B-trees in memory while appending (default: 2 MB); 16 MB keeps verify's memory well under its bound.
-        db.pragma('cache_size = -16384');
-      }
+      db = new Driver(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: !opts.create, ...(nativeBinding ? { nativeBinding } : {}) });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      // A larger page cache keeps the derived indexes' B-trees in memory while appending (default: 2 MB); 16 MB keeps verify's memory well under its bound.
+      db.pragma('cache_size = -16384');
       if (opts.create) db.exec(SCHEMA);
       else checkLayout(db, path);
-      return new SqliteStore(path, db);
+      return new SqliteStore(path, db, false);
     } catch (e) {
-      throw wrap(e, `opening ${path}`);
+      db?.close();
+      if (!opts.create && isReadOnlyFailure(e)) return SqliteStore.openReadOnly(path);
+      throw wrap(e, `opening ${path}`, path);
+    }
+  }
+
+  /**
+   * Read-only. SQLite reads a WAL database read-only when its -shm file exists or can be made beside it
+   * (https://sqlite.org/wal.html#readonly); where neither holds (a read-only folder, read-only media) the database
+   * and its -wal file are read from a private temporary copy of the same bytes, removed on close (the driver opens
+   * no URI filenames, so SQLite's "immutable" parameter is out of reach).
+   */
+  private static openReadOnly(path: string): SqliteStore {
+    const { Database: Driver, nativeBinding } = loadDriver();
+    const base = { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS, ...(nativeBinding ? { nativeBinding } : {}) };
+    const firstRead = (db: Database) => db.prepare('SELECT count(*) FROM sqlite_master').get(); // opens the -shm file
+    let db: Database | undefined;
+    let copy: string | undefined;
+    try {
+      db = new Driver(path, base);
+      firstRead(db);
+    } catch (e) {
+      db?.close();
+      db = undefined;
+      if (!isReadOnlyFailure(e)) throw wrap(e, `opening ${path}`, path);
+      copy = readOnlyCopy(path);
+      try {
+        db = new Driver(join(copy, 'ledger.db'), base);
+        firstRead(db);
+      } catch (e2) {
+        db?.close();
+        rmSync(copy, { recursive: true, force: true });
+        throw wrap(e2, `opening ${path}`, path);
+      }
+    }
+    try {
+      checkLayout(db, path);
+      // The derived indexes of a database that cannot be written are built in memory: TEMP tables of the same
+      // names, which SQLite resolves before those of the file (https://sqlite.org/lang_naming.html).
+      db.exec(TEMP_DERIVED_SCHEMA);
+      return new SqliteStore(path, db, true, copy);
+    } catch (e) {
+      db.close();
+      if (copy !== undefined) rmSync(copy, { recursive: true, force: true });
+      throw wrap(e, `opening ${path}`, path);
     }
   }
 
@@ -284,7 +374,7 @@ export class SqliteStore implements Store {
     try {
       return fn();
     } catch (e) {
-      throw wrap(e, what);
+      throw wrap(e, what, this.shownPath);
     }
   }
 
@@ -376,6 +466,17 @@ export class SqliteStore implements Store {
     };
     // The indexes can always be rebuilt from the entries, so their commit need not wait for the disk: NORMAL in WAL
     // mode keeps the file consistent and may only lose the latest update on power loss, which the next one redoes.
+    if (this.readOnly) {
+      // In memory (TEMP tables): no write lock on the file to take.
+      this.run('updating the search index', () =>
+        this.transaction.deferred(() => {
+          this.db.exec(TEMP_DERIVED_SCHEMA);
+          fn(tx);
+          insertRows();
+        }),
+      );
+      return;
+    }
     this.db.pragma('synchronous = NORMAL');
     try {
       this.run('updating the search index', () =>
@@ -565,6 +666,25 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
-    this.db.close();
+    try {
+      this.db.close();
+    } finally {
+      if (this.copy !== undefined) rmSync(this.copy, { recursive: true, force: true });
+    }
+  }
+}
+
+/** A private copy of the database and its -wal file (mkdtemp: mode 0700), for reading read-only media. */
+function readOnlyCopy(path: string): string {
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'ffaudit-ro-'));
+    copyFileSync(path, join(dir, 'ledger.db'));
+    if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, join(dir, 'ledger.db-wal'));
+    return dir;
+  } catch (e) {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FfauditError('IO', `cannot read ${path}: it is read-only without a shared-memory file beside it, and copying it to ${tmpdir()} to read it failed (${code === 'ENOSPC' ? 'the disk is full' : code ?? String(e)})`);
   }
 }

@@ -1,6 +1,6 @@
 /** Provenance for people who were not there: trace, bundle, verify-bundle, report, export. */
-import { closeSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { closeSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { formatBundle, verifyBundle, type VerifierKey } from '../../core/bundle.js';
@@ -17,6 +17,7 @@ import type { Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
 import { exportDocuments } from '../../ledger/export.js';
 import type { Ledger } from '../../ledger/ledger.js';
+import { commitTemporary, openExclusive, temporaryNameFor, writeFileAtomically } from '../../ledger/safe-files.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
 import { traceContent, type Lineage, type TraceOptions } from '../../ledger/trace.js';
 import { openLedger, type GlobalOptions } from '../context.js';
@@ -30,13 +31,13 @@ function out(text: string): void {
   process.stdout.write(text);
 }
 
-/** Writes OUT through a temporary file and a rename, so that a failure never leaves half a file under the name. */
+/**
+ * Writes OUT through an unpredictable, exclusively created temporary file and a rename (safe-files.ts), so that a
+ * failure never leaves half a file under the name and a link planted in the folder is never written through.
+ */
 function writeAtomically(path: string, text: string): void {
-  const abs = resolve(path);
-  const tmp = join(dirname(abs), `.${basename(abs)}.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, text, { mode: 0o644 });
-    renameSync(tmp, abs);
+    writeFileAtomically(path, text, 0o644);
   } catch (e) {
     throw new FfauditError('IO', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
@@ -274,9 +275,9 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       const p = period(o);
       const l = openLedger(g());
       let fd: number | undefined;
-      const tmp = o.output !== undefined ? join(dirname(resolve(o.output)), `.${basename(o.output)}.${process.pid}.tmp`) : undefined;
+      const tmp = o.output !== undefined ? temporaryNameFor(o.output) : undefined;
       try {
-        if (tmp !== undefined) fd = openSync(tmp, 'w', 0o644);
+        if (tmp !== undefined) fd = openExclusive(tmp, 0o600); // never through a link planted at the name
         const write = (s: string) => (fd !== undefined ? writeSync(fd, s) : out(s));
         const signer = o.sign ? l.signer() : undefined;
         const leftOut = { runs: 0, notes: 0 };
@@ -294,15 +295,16 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
         const what = [leftOut.runs > 0 ? `${leftOut.runs} run${leftOut.runs === 1 ? '' : 's'} with no hashed output` : '', leftOut.notes > 0 ? `${leftOut.notes} custody note${leftOut.notes === 1 ? '' : 's'} naming no hashed file` : ''].filter((x) => x !== '');
         if (what.length > 0) process.stderr.write(`ffaudit: left out ${what.join(' and ')}: an in-toto Statement needs a subject with a digest\n`);
         if (fd !== undefined) {
-          closeSync(fd);
+          const done = fd;
           fd = undefined;
-          renameSync(tmp!, resolve(o.output!));
+          commitTemporary(done, tmp!, o.output!, 0o644);
         }
       } catch (e) {
         if (e instanceof FfauditError) throw e;
         throw new FfauditError('IO', `cannot write ${o.output ?? 'the export'}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       } finally {
         if (fd !== undefined) closeSync(fd);
+        if (tmp !== undefined) rmSync(tmp, { force: true }); // nothing there once renamed
         l.close();
       }
     });

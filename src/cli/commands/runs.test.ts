@@ -301,8 +301,8 @@ describe('ffaudit show', () => {
     assert.equal(j.redactions[0]!.hmac, redactionHmac(redactionKey, SECRET));
   });
 
-  it("prints the stored report byte for byte, without the secret", () => {
-    const r = spawnSync(process.execPath, [BIN, '--ledger', ledgerDir, 'show', runs.transcode!.id, '--report']);
+  it("prints the stored report byte for byte with --raw, without the secret", () => {
+    const r = spawnSync(process.execPath, [BIN, '--ledger', ledgerDir, 'show', runs.transcode!.id, '--report', '--raw']);
     assert.equal(r.status, 0);
     assert.equal(r.stdout.toString('utf8'), storedReport);
     assert.match(storedReport, /Opening 'in\.mp4' for reading/);

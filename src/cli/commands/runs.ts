@@ -46,6 +46,14 @@ export function displayText(s: string): string {
   });
 }
 
+/** FFmpeg's report log for reading: displayText line by line, tabs kept. */
+export function displayReport(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.split('\t').map(displayText).join('\t'))
+    .join('\n');
+}
+
 /** One argument as a POSIX shell would need it, for reading (never executed). */
 function shellWord(a: string): string {
   if (a !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(a)) return a;
@@ -323,9 +331,11 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
     .description('everything recorded about one run')
     .argument('<run>', 'a run id (or a unique prefix of at least 6 characters), or the index of either of its entries')
     .option('--json', 'the run as JSON: the log --json record plus its redactions, notes and policy')
-    .option('--report', "print FFmpeg's report log stored with the run (secrets already removed)")
-    .action((ref: string, o: { json?: boolean; report?: boolean }) => {
+    .option('--report', "print FFmpeg's report log stored with the run (secrets already removed), control characters escaped")
+    .option('--raw', 'with --report: the stored bytes exactly, unescaped (for checking against report_sha256)')
+    .action((ref: string, o: { json?: boolean; report?: boolean; raw?: boolean }) => {
       if (o.json && o.report) throw new FfauditError('USAGE', 'use --json or --report, not both');
+      if (o.raw && !o.report) throw new FfauditError('USAGE', '--raw goes with --report');
       const l = openLedger(g());
       try {
         const d = runDetailsOrNoteHint(l, ref);
@@ -334,7 +344,9 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
           if (sha === null) throw new FfauditError('NOT_FOUND', `run ${d.record.id} has no stored report${d.record.status === 'incomplete' ? ' (it never ended)' : ''}`);
           const report = l.blob(sha);
           if (!report) throw new FfauditError('INTEGRITY', `the report ${sha} of run ${d.record.id} is missing from the ledger`);
-          process.stdout.write(report);
+          // The report quotes file names, metadata and arguments someone else chose: like everything else shown from
+          // the ledger, it must not drive the terminal. Only line breaks and tabs are kept as they are.
+          process.stdout.write(o.raw ? report : displayReport(report.toString('utf8')));
         } else if (o.json) {
           process.stdout.write(`${JSON.stringify({ ...d.record, redactions: d.redactions, notes: d.notes, policy: d.policy })}\n`);
         } else {

@@ -4,12 +4,13 @@
  * SHIM_MARKER, so ffaudit never takes them for the real FFmpeg; arguments pass through `exec … "$@"`, which the
  * shell does not interpret. Without --ledger the ledger is found at run time (FFAUDIT_LEDGER, else the default).
  */
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { SHIM_MARKER } from '../../capture/locate.js';
 import { FfauditError } from '../../core/errors.js';
+import { writeFileAtomically } from '../../ledger/safe-files.js';
 import type { GlobalOptions } from '../context.js';
 
 /** A POSIX shell single-quoted word: nothing inside is interpreted. */
@@ -32,11 +33,10 @@ export function installShims(dir: string, ledger: string | undefined): string[] 
   const written: string[] = [];
   for (const tool of ['ffmpeg', 'ffprobe'] as const) {
     const p = join(dir, tool);
-    const tmp = `${p}.ffaudit-tmp`;
     try {
-      writeFileSync(tmp, shimScript(tool, process.execPath, bin, ledger), { mode: 0o755 });
-      chmodSync(tmp, 0o755);
-      renameSync(tmp, p); // atomic: a script running ffmpeg meanwhile sees the old file or the new one
+      // atomic: a script running ffmpeg meanwhile sees the old file or the new one, and a link planted in DIR is
+      // replaced, never written through
+      writeFileAtomically(p, shimScript(tool, process.execPath, bin, ledger), 0o755);
     } catch (e) {
       throw new FfauditError('IO', `cannot write ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
