@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CustodyNote } from '../core/entry.js';
@@ -26,6 +28,7 @@ import { openTarget, type ArchiveTarget, type StoredObject } from './target.js';
 import { verifyArchive } from './verify-archive.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ffaudit.js');
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const work = mkdtempSync(join(tmpdir(), 'ffaudit-archive-test-'));
 after(() => removeTree(work));
 
@@ -78,6 +81,26 @@ function makeLedger(entries: number, blobs = 0, opts: { origin?: string; keyPath
   appendNotes(l, entries, storeReports(l, blobs), opts.text);
   l.close();
   return dir;
+}
+
+/** Deletes a stored blob as an attacker would: triggers dropped, the row deleted, the triggers put back. */
+function deleteBlob(dir: string, sha: string): void {
+  const db = new Database(join(dir, 'ledger.db'));
+  const triggers = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all() as { name: string; sql: string }[];
+  for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
+  assert.equal(db.prepare('DELETE FROM blobs WHERE sha256 = ?').run(sha).changes, 1);
+  for (const t of triggers) db.exec(t.sql);
+  db.close();
+}
+
+/** The report an entry names (`report_sha256`). */
+function reportOf(dir: string, index: number): string {
+  const l = Ledger.open({ dir, explicit: true });
+  try {
+    return (JSON.parse(l.entryBytes(index).toString('utf8')) as { report_sha256: string }).report_sha256;
+  } finally {
+    l.close();
+  }
 }
 
 function addEntries(dir: string, n: number, blobs = 0): void {
@@ -426,6 +449,35 @@ function scenarios(get: () => Backend): void {
     assert.match(refused.stdout, /nothing was written/);
     assert.deepEqual(await b.snapshot(loc), before, 'nothing was written');
   });
+
+  it('refuses to archive entries whose report was deleted from the ledger (first, incremental and --full runs)', async () => {
+    const b = get();
+    // A first archive: nothing at all is written, not even the vkey.
+    const first = makeLedger(8, 3);
+    deleteBlob(first, reportOf(first, 1));
+    const empty = await b.newLocation();
+    const r0 = cli(b, first, ['archive', '--to', empty, '--json']);
+    assert.equal(r0.status, 1, r0.stderr);
+    assert.deepEqual((JSON.parse(r0.stdout) as { problems: { kind: string; index: number }[] }).problems.map((p) => `${p.kind}@${p.index}`), ['blob-missing@1']);
+    assert.equal(await b.read(empty, 'checkpoint'), undefined);
+    assert.equal(await b.read(empty, 'vkey'), undefined);
+
+    // Later runs: what was archived stays as it was.
+    const ledger = makeLedger(20);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, ledger, ['archive', '--to', loc]).status, 0);
+    addEntries(ledger, 5, 2); // entries 20 and 21 name a report each
+    deleteBlob(ledger, reportOf(ledger, 21));
+    const before = await b.snapshot(loc);
+    for (const extra of [[], ['--full']]) {
+      const r = cli(b, ledger, ['archive', '--to', loc, ...extra]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stdout, /REFUSED: entries to be archived name reports or values that are missing from the ledger/);
+      assert.match(r.stdout, new RegExp(`✗ blob-missing \\(entry 21\\): blob ${reportOf(ledger, 21)}, named by entry 21, is missing from the ledger`));
+      assert.equal(r.stderr, '');
+      assert.deepEqual(await b.snapshot(loc), before, `nothing was written (${extra.join(' ') || 'incremental'})`);
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -461,6 +513,20 @@ describe('archive to a directory', () => {
     assert.ok(problems.some((p) => p.kind === 'entry-modified' && p.index === 7), JSON.stringify(problems));
     assert.ok(problems.some((p) => p.kind === 'not-locked' && p.detail.includes('tile/entries/000.p/30')));
     assert.ok(problems.some((p) => p.kind === 'root-mismatch'));
+  });
+
+  it('verify --from finds a report deleted from the archive, naming the entry that names it', async () => {
+    const ledger = makeLedger(12, 3);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, ledger, ['archive', '--to', loc]).status, 0);
+    assert.equal(cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey')]).status, 0);
+    const blob = join(loc, 'blob', reportOf(ledger, 2));
+    spawnSync('chattr', ['-i', blob]);
+    unlinkSync(blob);
+    const v = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey'), '--json']);
+    assert.equal(v.status, 1);
+    const problems = (JSON.parse(v.stdout) as { problems: { kind: string; index?: number }[] }).problems;
+    assert.deepEqual(problems.map((p) => `${p.kind}@${p.index}`), ['blob-missing@2']);
   });
 
   it('refuses to build on a checkpoint an interrupted run left from another history', async () => {

@@ -3,7 +3,7 @@
  * node inside the block with what the bytes give, and return what the rest of the pass needs (the block's root and
  * its partial frontiers at the sizes where signed roots must be checked). Runs in-process or in a worker thread.
  */
-import { isBlobRef } from '../core/entry.js';
+import { namedBlobs } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf, hashMessage } from '../core/merkle.js';
 import type { Store } from '../store/types.js';
@@ -43,7 +43,6 @@ export interface BlockResult {
 }
 
 const ZERO = Buffer.alloc(32);
-const BLOB_REF_MARK = Buffer.from('"$blob":"');
 
 /** True when the ascending list `sorted` holds a value in [from, to). */
 export function anyInRange(sorted: readonly number[], from: number, to: number): boolean {
@@ -118,7 +117,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
       if (packed) {
         checked++;
         leaf = hashMessage(packed.subarray(32));
-        if (packed.indexOf(0x24, 33) !== -1 && packed.includes(BLOB_REF_MARK, 33)) noteBlobRefs(packed.subarray(33), i, blobRefs);
+        noteBlobRefs(packed.subarray(33), i, blobRefs);
         if (leaf.compare(packed, 0, 32) !== 0) entryModified(i);
       } else {
         let data: unknown;
@@ -139,7 +138,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
         } else {
           checked++;
           leaf = hashLeaf(data);
-          if (data.indexOf(0x24) !== -1 && data.includes(BLOB_REF_MARK)) noteBlobRefs(data, i, blobRefs);
+          noteBlobRefs(data, i, blobRefs);
           if (!stored || !leaf.equals(stored)) entryModified(i);
         }
       }
@@ -173,12 +172,5 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
 }
 
 function noteBlobRefs(data: Buffer, index: number, refs: Map<string, number>): void {
-  let entry: unknown;
-  try {
-    entry = JSON.parse(data.toString('utf8'));
-  } catch {
-    return; // not JSON: the leaf hash, not this check, says whether these are the signed bytes
-  }
-  if (typeof entry !== 'object' || entry === null) return;
-  for (const v of Object.values(entry)) if (isBlobRef(v) && !refs.has(v.$blob)) refs.set(v.$blob, index);
+  for (const sha of namedBlobs(data)) if (!refs.has(sha)) refs.set(sha, index);
 }

@@ -310,8 +310,9 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   }
   if (stray.length > MAX_LISTED) add({ kind: 'entry-unsigned', detail: 'more rows lie outside the signed log; not listed' });
 
-  // 4. Blobs: each stored one must hash to its name, and each one an entry names must be there. (Entries sign
-  // only the hash; this finds the damage before someone needs the content.)
+  // 4. Blobs: each stored one must hash to its name, and each one an entry names (a run's report, a field moved
+  // out: namedBlobs in core/entry.ts, collected by the scan) must be there. (Entries sign only the hash; this finds
+  // the damage before someone needs the content.)
   const blobHashes = read('the blobs', () => store.blobHashes(), []);
   for (const h of blobHashes) {
     const stored = read(`blob ${h}`, () => store.blob(h), undefined);

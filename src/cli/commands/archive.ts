@@ -43,7 +43,9 @@ function formatArchiveResult(target: ArchiveTarget, r: ArchiveResult): string {
     lines.push(
       r.problems.every((p) => p.kind === 'checkpoint-signature-invalid')
         ? "verdict    REFUSED: the archive's checkpoint is not validly signed by this log's key; nothing was written"
-        : `verdict    REFUSED: the local log is not an append-only extension of the archive (size ${r.size}); nothing was written`,
+        : r.problems.every((p) => p.kind === 'blob-missing')
+          ? 'verdict    REFUSED: entries to be archived name reports or values that are missing from the ledger (run ffaudit verify); nothing was written'
+          : `verdict    REFUSED: the local log is not an append-only extension of the archive (size ${r.size}); nothing was written`,
     );
     lines.push(...formatProblems(r.problems));
     return `${lines.join('\n')}\n`;
