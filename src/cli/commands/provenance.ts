@@ -9,7 +9,7 @@ import { runToEcs } from '../../core/ecs.js';
 import { FfauditError } from '../../core/errors.js';
 import { runToInToto } from '../../core/in-toto.js';
 import { parseVerifierKey } from '../../core/note.js';
-import { renderActivityReport, renderFileReport } from '../../core/report-html.js';
+import { renderActivityReport, renderFileReport, type ReportVerification } from '../../core/report-html.js';
 import { parseWhen } from '../../core/time.js';
 import { runsInPeriod, type Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
@@ -18,6 +18,7 @@ import { activityReport, fileReport } from '../../ledger/report.js';
 import { traceContent, type Lineage } from '../../ledger/trace.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
+import { progressBar } from '../format.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, printable } from '../lineage-format.js';
 
 /** A bundle larger than this is refused before it is read (a real one for thousands of runs is a few MiB). */
@@ -198,7 +199,9 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       const p = file === undefined ? period(o) : undefined;
       const l = openLedger(g());
       let html: string;
+      let checked: ReportVerification;
       try {
+        const bar = process.stderr.isTTY ? progressBar('verifying') : undefined;
         if (file !== undefined) {
           const { lineage, size } = await traceFile(l, file);
           if (!lineage.known) {
@@ -206,15 +209,29 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
             setStatus(EXIT_INTEGRITY);
             return;
           }
-          html = renderFileReport(fileReport(l, lineage, size));
+          const m = await fileReport(l, lineage, size, { onProgress: bar?.update });
+          html = renderFileReport(m);
+          checked = m.verification;
         } else {
-          html = renderActivityReport(activityReport(l, p!));
+          const m = await activityReport(l, p!, { onProgress: bar?.update });
+          html = renderActivityReport(m);
+          checked = m.verification;
         }
+        bar?.done();
       } finally {
         l.close();
       }
       if (o.output !== undefined) writeAtomically(o.output, html);
       else out(html);
+      // The document is written either way (it says what failed); the status says it too.
+      if (!checked.ledger.ok) {
+        const n = checked.ledger.problems.length;
+        process.stderr.write(`ffaudit: the ledger fails verification (${n} problem${n === 1 ? '' : 's'}; run ffaudit verify): the report says so and is not marked VERIFIED\n`);
+        setStatus(EXIT_INTEGRITY);
+      } else if (!checked.ok) {
+        process.stderr.write(`ffaudit: the report's entries fail verification (${printable(checked.failures[0] ?? 'unknown failure')}): the report says so\n`);
+        setStatus(EXIT_INTEGRITY);
+      }
     });
 
   program
