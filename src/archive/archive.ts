@@ -179,7 +179,7 @@ async function checkExtension(ledger: Ledger, target: ArchiveTarget, head: Signe
   }
   const proof = consistencyProof(ledger.store, cp.size, head.size);
   if (!verifyConsistency(cp.size, head.size, proof, cp.root, head.root)) {
-    return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: `the local log is not an extension of the archived checkpoint at size ${cp.size}: history was rewritten (with the signing key)` }] };
+    return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: `the local log is not an extension of the archived checkpoint at size ${cp.size}: an older copy of the ledger was restored and new entries appended, or history was rewritten with the signing key` }] };
   }
   return { size: cp.size, problems: [] };
 }

@@ -254,7 +254,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
     // Entries found changed or missing already explain a different root; a fork is a history that is
     // self-consistent yet not the trusted one.
     if (trusted && s === trusted.size && !root.equals(trusted.root) && !anyInRange(entryProblemAt, 0, s)) {
-      add({ kind: 'fork', size: s, detail: `the log's first ${s} entries do not hash to the trusted checkpoint's root: history was rewritten (with the signing key)` });
+      add({ kind: 'fork', size: s, detail: `the log's first ${s} entries do not hash to the trusted checkpoint's root: an older copy of the ledger was restored and new entries appended, or history was rewritten with the signing key` });
     }
     const cp = signed.get(s);
     if (!cp) return;
