@@ -14,7 +14,7 @@ describe('namedBlobs: the blobs an entry names', () => {
     const moved: Buffer[] = [];
     const bytes = encodeEntry({ ...base, argv: ['x'.repeat(70_000)], report_sha256: B }, (_sha, b) => moved.push(b));
     assert.equal(moved.length, 1);
-    assert.deepEqual(namedBlobs(bytes).sort(), [B, (JSON.parse(bytes.toString('utf8')) as { argv: { $blob: string } }).argv.$blob].sort());
+    assert.deepEqual([...namedBlobs(bytes)].sort(), [B, (JSON.parse(bytes.toString('utf8')) as { argv: { $blob: string } }).argv.$blob].sort());
   });
 
   it('does not take a report_sha256 nested in a value, or the same words inside a string, for a name', () => {

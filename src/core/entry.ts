@@ -72,12 +72,12 @@ for (const c of '0123456789abcdef') HEX[c.charCodeAt(0)] = 1;
  * inside a string is always escaped, so the mark can only be a member name; `depthAt` says whether it is a
  * top-level one). Untrusted bytes: anything malformed names nothing, and the leaf hash says whether they were signed.
  */
-export function namedBlobs(data: Buffer): string[] {
-  const out: string[] = [];
+export function namedBlobs(data: Buffer): readonly string[] {
+  let out: string[] | undefined;
   let at = data.indexOf(REPORT_MARK);
   while (at !== -1) {
     const from = at + REPORT_MARK.length;
-    if (data[from + 64] === 0x22 && isHex(data, from, from + 64) && depthAt(data, at) === 1) out.push(data.toString('latin1', from, from + 64));
+    if (data[from + 64] === 0x22 && isHex(data, from, from + 64) && depthAt(data, at) === 1) (out ??= []).push(data.toString('latin1', from, from + 64));
     at = data.indexOf(REPORT_MARK, from);
   }
   if (data.indexOf(0x24) !== -1 && data.includes(BLOB_MARK)) {
@@ -85,12 +85,14 @@ export function namedBlobs(data: Buffer): string[] {
     try {
       v = JSON.parse(data.toString('utf8'));
     } catch {
-      return out;
+      return out ?? NONE;
     }
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) for (const x of Object.values(v)) if (isBlobRef(x)) out.push(x.$blob);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) for (const x of Object.values(v)) if (isBlobRef(x)) (out ??= []).push(x.$blob);
   }
-  return out;
+  return out ?? NONE;
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 function isHex(d: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (HEX[d[i]!] !== 1) return false;

@@ -35,8 +35,12 @@ export interface BlockResult {
   treeMismatches: TreeMismatch[];
   /** The stored node over the whole block disagreed (so the caller's parent nodes need not be blamed). */
   topMismatch: boolean;
-  /** Blobs the entries name, with the first entry naming each. */
-  blobRefs: [string, number][];
+  /**
+   * Blobs the entries name (64 hex digits each, one after the other) and the first entry naming each: one string
+   * and one array rather than a pair per blob, because every run names its report and pairs are slow to pass
+   * between threads.
+   */
+  blobRefs: { names: string; at: number[] };
   /** The first read that failed on a damaged database, if any. */
   unreadable: string | null;
   checked: number;
@@ -165,7 +169,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
     problemAt,
     treeMismatches,
     topMismatch: whole && mismatched.has(`${Math.log2(width)}:${start / width}`),
-    blobRefs: [...blobRefs],
+    blobRefs: { names: [...blobRefs.keys()].join(''), at: [...blobRefs.values()] },
     unreadable,
     checked,
   };

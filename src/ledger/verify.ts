@@ -279,7 +279,11 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
       }
       entryProblemAt.push(...r.problemAt);
       treeMismatches.push(...r.treeMismatches);
-      for (const [h, i] of r.blobRefs) if (!blobRefs.has(h)) blobRefs.set(h, i);
+      const { names, at } = r.blobRefs;
+      for (let k = 0; k < at.length; k++) {
+        const h = names.slice(64 * k, 64 * k + 64);
+        if (!blobRefs.has(h)) blobRefs.set(h, at[k]!);
+      }
       checkedEntries += r.checked;
       const prefix = top.parts();
       for (const p of r.parts) checkRoot(p.size, foldParts([...prefix, ...p.hashes]));
