@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -642,8 +642,26 @@ describe('archive to a directory', () => {
     assert.equal(said.length, 1);
     assert.match(said[0]!, /^ffaudit: automatic archiving to \S+ is REFUSED since \S+ \(rollback at size 9\): the local log is not an append-only extension of the archive \(an older copy/);
     assert.equal(existsSync(join(ledger, REFUSED_FILE)), false, 'the archive succeeded: the refusal is over');
-    startAutoArchive(ledger, stderr);
+    await exited(startAutoArchive(ledger, stderr));
     assert.equal(said.length, 1, 'and no later run reports it');
+
+    // The folder is hostile: a FIFO there is no refusal and never a wait; a link there is never written through.
+    const fifo = join(ledger, REFUSED_FILE);
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    await exited(startAutoArchive(ledger, stderr));
+    assert.equal(said.length, 1);
+    rmSync(fifo);
+    const outside = join(fresh('outside'), 'precious');
+    mkdirSync(dirname(outside));
+    writeFileSync(outside, 'keep me');
+    symlinkSync(outside, fifo);
+    recordArchiveRefusal(ledger, loc, [{ kind: 'fork', size: 1 }]);
+    assert.equal(readFileSync(outside, 'utf8'), 'keep me');
+    assert.equal(lstatSync(fifo).isFile(), true, 'the link was replaced by a file');
+    rmSync(join(ledger, 'archive.log'));
+    symlinkSync(outside, join(ledger, 'archive.log'));
+    assert.equal(startAutoArchive(ledger, stderr), undefined, 'no archive logs through a link');
+    assert.equal(readFileSync(outside, 'utf8'), 'keep me');
   });
 
   it('refuses to build on a checkpoint an interrupted run left from another history', async () => {

@@ -10,7 +10,7 @@
  * succeeds: a refusal written only to archive.log, in a folder whoever forked the ledger controls, would go unseen.
  * (The run that starts the refused archive has returned by then: waiting for the archive would slow every run.)
  */
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,11 +27,16 @@ interface Refusal {
   problems: { kind: string; size?: number | undefined; index?: number | undefined }[];
 }
 
-/** Records that an archive to `location` refused (called by `ffaudit archive`); best effort. */
+/**
+ * Records that an archive to `location` refused (called by `ffaudit archive`); best effort. The name is removed
+ * and created anew, never opened through whatever link someone left there.
+ */
 export function recordArchiveRefusal(ledgerDir: string, location: string, problems: Refusal['problems']): void {
   const r: Refusal = { location, time: new Date().toISOString(), problems: problems.slice(0, 10).map((p) => ({ kind: p.kind, size: p.size, index: p.index })) };
+  const path = join(ledgerDir, REFUSED_FILE);
   try {
-    writeFileSync(join(ledgerDir, REFUSED_FILE), `${JSON.stringify(r)}\n`, { mode: 0o600 });
+    rmSync(path, { force: true });
+    writeFileSync(path, `${JSON.stringify(r)}\n`, { mode: 0o600, flag: 'wx' });
   } catch {
     // archive.log has it too
   }
@@ -42,12 +47,19 @@ export function clearArchiveRefusal(ledgerDir: string, location: string): void {
   if (readRefusal(ledgerDir)?.location === location) rmSync(join(ledgerDir, REFUSED_FILE), { force: true });
 }
 
+/** The recorded refusal. Read by every run: a link, a FIFO or a huge file there is no refusal, and never a wait. */
 function readRefusal(ledgerDir: string): Refusal | undefined {
+  let fd: number | undefined;
   try {
-    const r = JSON.parse(readFileSync(join(ledgerDir, REFUSED_FILE), 'utf8')) as Partial<Refusal> | null;
+    fd = openSync(join(ledgerDir, REFUSED_FILE), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > 65536) return undefined;
+    const r = JSON.parse(readFileSync(fd, 'utf8')) as Partial<Refusal> | null;
     return typeof r?.location === 'string' && Array.isArray(r.problems) ? (r as Refusal) : undefined;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -94,7 +106,8 @@ export function startAutoArchive(ledgerDir: string, stderr?: { write: (s: string
     }
     if (archiveLockHolder(ledgerDir) !== undefined) return undefined;
     const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-    const log = openSync(join(ledgerDir, AUTO_LOG), 'a', 0o600);
+    // Never through a link left in the folder: the archiver may run with more rights than whoever left it.
+    const log = openSync(join(ledgerDir, AUTO_LOG), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     try {
       const child = spawn(process.execPath, [main, '--ledger', ledgerDir, 'archive', '--if-idle'], {
         detached: true,

@@ -68,9 +68,10 @@ for (const c of '0123456789abcdef') HEX[c.charCodeAt(0)] = 1;
  * one must be in the store and hash to its name (`verify`: blob-missing, blob-modified).
  *
  * Called on every entry by verify's scan, so it never parses an entry that names no blob: the marks are searched
- * for in the bytes first, and a report's name is read in place (an RFC 8785 entry has no whitespace, and a `"`
- * inside a string is always escaped, so the mark can only be a member name; `depthAt` says whether it is a
- * top-level one). Untrusted bytes: anything malformed names nothing, and the leaf hash says whether they were signed.
+ * for in the bytes first, and a report's name is read in place: an RFC 8785 entry has no whitespace, and a `"`
+ * inside a string is always escaped, so the mark's later quotes are structural; `depthAt` says whether its first
+ * one is too (not `\"` inside a string), at the top level, which makes it a top-level member name. Untrusted bytes:
+ * anything malformed names nothing, and the leaf hash says whether they were signed.
  */
 export function namedBlobs(data: Buffer): readonly string[] {
   let out: string[] | undefined;
