@@ -5,12 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, symlinkSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CustodyNote } from '../core/entry.js';
@@ -19,13 +21,15 @@ import { Ledger } from '../ledger/ledger.js';
 import { tilePath, tilesForSize } from '../core/tiles.js';
 import { startS3TestServer, type S3TestServer } from '../testing/s3-server.js';
 import { archiveLedger, type ArchiveResult } from './archive.js';
-import { startAutoArchive } from './auto.js';
+import { recordArchiveRefusal, REFUSED_FILE, startAutoArchive } from './auto.js';
+import { archiveLockHolder } from './lock.js';
 import { readPendingRun } from './journal.js';
 import { parseRetention, type Retention } from './retention.js';
 import { openTarget, type ArchiveTarget, type StoredObject } from './target.js';
 import { verifyArchive } from './verify-archive.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ffaudit.js');
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const work = mkdtempSync(join(tmpdir(), 'ffaudit-archive-test-'));
 after(() => removeTree(work));
 
@@ -78,6 +82,35 @@ function makeLedger(entries: number, blobs = 0, opts: { origin?: string; keyPath
   appendNotes(l, entries, storeReports(l, blobs), opts.text);
   l.close();
   return dir;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes a stored blob as an attacker would: triggers dropped, the row deleted, the triggers put back. */
+function deleteBlob(dir: string, sha: string): void {
+  const db = new Database(join(dir, 'ledger.db'));
+  const triggers = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all() as { name: string; sql: string }[];
+  for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
+  assert.equal(db.prepare('DELETE FROM blobs WHERE sha256 = ?').run(sha).changes, 1);
+  for (const t of triggers) db.exec(t.sql);
+  db.close();
+}
+
+/** The report an entry names (`report_sha256`). */
+function reportOf(dir: string, index: number): string {
+  const l = Ledger.open({ dir, explicit: true });
+  try {
+    return (JSON.parse(l.entryBytes(index).toString('utf8')) as { report_sha256: string }).report_sha256;
+  } finally {
+    l.close();
+  }
 }
 
 function addEntries(dir: string, n: number, blobs = 0): void {
@@ -426,6 +459,84 @@ function scenarios(get: () => Backend): void {
     assert.match(refused.stdout, /nothing was written/);
     assert.deepEqual(await b.snapshot(loc), before, 'nothing was written');
   });
+
+  it('a ledger restored from a backup and appended to: auto-archive refuses and later runs say so on stderr; verify checks the configured archive by default', async () => {
+    const b = get();
+    const loc = await b.newLocation();
+    const ledger = makeLedger(5);
+    const cfgPath = join(ledger, 'config.json');
+    writeFileSync(cfgPath, JSON.stringify({ ...(JSON.parse(readFileSync(cfgPath, 'utf8')) as object), archive: { to: loc, auto: true } }));
+    const backup = fresh('backup');
+    cpSync(ledger, backup, { recursive: true });
+    addEntries(ledger, 3);
+    assert.equal(cli(b, ledger, ['archive']).status, 0);
+    const intact = cli(b, ledger, ['verify']);
+    assert.equal(intact.status, 0, intact.stderr);
+    assert.match(intact.stdout, new RegExp(`INTACT: all 8 entries are exactly as signed, and the log extends the checkpoint at size 8 of the archive ${loc}.* \\(named in the ledger's config\\)`));
+    assert.equal(intact.stderr, '');
+
+    // The backup restored, and the work goes on: a different history from entry 5 on, innocently.
+    rmSync(ledger, { recursive: true });
+    cpSync(backup, ledger, { recursive: true });
+    addEntries(ledger, 4);
+    const capture = (name: string) => cli(b, ledger, ['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=64x48:rate=10', '-y', `${fresh(name)}.mp4`]);
+    const first = capture('first');
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stderr, '', 'the first run returns before its archive has run');
+    const refused = join(ledger, REFUSED_FILE);
+    for (let i = 0; i < 600 && !(existsSync(refused) && archiveLockHolder(ledger) === undefined); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(existsSync(refused), 'the background archive refused');
+    assert.match(readFileSync(join(ledger, 'archive.log'), 'utf8'), /REFUSED: the local log is not an append-only extension of the archive/);
+    const before = await b.snapshot(loc);
+    const second = capture('second');
+    assert.equal(second.status, 0, 'the run keeps FFmpeg\'s status');
+    const line = new RegExp(
+      `^ffaudit: automatic archiving to ${loc.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is REFUSED since \\S+ \\(fork at size 8\\): the local log is not an append-only extension of the archive \\(an older copy of the ledger restored from a backup and new entries appended, or a history rewritten with the signing key\\); nothing is archived until this is resolved: run ffaudit verify, and see ${join(ledger, 'archive.log')}\n$`,
+    );
+    assert.match(second.stderr, line);
+    const refusals = () => readFileSync(join(ledger, 'archive.log'), 'utf8').split('REFUSED').length - 1;
+    for (let i = 0; i < 600 && !(refusals() === 2 && archiveLockHolder(ledger) === undefined); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(refusals(), 2, 'the second run\'s archive refused too');
+    assert.deepEqual(await b.snapshot(loc), before, 'nothing was archived');
+
+    // verify checks the ledger against the configured archive by default: the fork is a finding, worded with both causes.
+    const v = cli(b, ledger, ['verify']);
+    assert.equal(v.status, 1, v.stderr);
+    assert.match(v.stdout, /✗ fork \(size 8\): the log's first 8 entries do not hash to the trusted checkpoint's root: an older copy of the ledger was restored and new entries appended, or history was rewritten with the signing key/);
+    assert.match(v.stdout, /fork: the log is not an extension of the checkpoint you trusted: an older copy of the ledger was restored \(from a backup, say\) and new entries appended to it, or history was rewritten with the signing key/);
+    const skipped = cli(b, ledger, ['verify', '--no-archive']);
+    assert.equal(skipped.status, 0, 'on its own the restored ledger is intact');
+    assert.match(skipped.stdout, /\(a rollback to an older copy of the ledger, or a history rewritten with the signing key, is caught only against a\n {9}checkpoint kept elsewhere: --trusted CHECKPOINT, or an archive\)/);
+  });
+
+  it('refuses to archive entries whose report was deleted from the ledger (first, incremental and --full runs)', async () => {
+    const b = get();
+    // A first archive: nothing at all is written, not even the vkey.
+    const first = makeLedger(8, 3);
+    deleteBlob(first, reportOf(first, 1));
+    const empty = await b.newLocation();
+    const r0 = cli(b, first, ['archive', '--to', empty, '--json']);
+    assert.equal(r0.status, 1, r0.stderr);
+    assert.deepEqual((JSON.parse(r0.stdout) as { problems: { kind: string; index: number }[] }).problems.map((p) => `${p.kind}@${p.index}`), ['blob-missing@1']);
+    assert.equal(await b.read(empty, 'checkpoint'), undefined);
+    assert.equal(await b.read(empty, 'vkey'), undefined);
+
+    // Later runs: what was archived stays as it was.
+    const ledger = makeLedger(20);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, ledger, ['archive', '--to', loc]).status, 0);
+    addEntries(ledger, 5, 2); // entries 20 and 21 name a report each
+    deleteBlob(ledger, reportOf(ledger, 21));
+    const before = await b.snapshot(loc);
+    for (const extra of [[], ['--full']]) {
+      const r = cli(b, ledger, ['archive', '--to', loc, ...extra]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stdout, /REFUSED: entries to be archived name reports or values that are missing from the ledger/);
+      assert.match(r.stdout, new RegExp(`✗ blob-missing \\(entry 21\\): blob ${reportOf(ledger, 21)}, named by entry 21, is missing from the ledger`));
+      assert.equal(r.stderr, '');
+      assert.deepEqual(await b.snapshot(loc), before, `nothing was written (${extra.join(' ') || 'incremental'})`);
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -461,6 +572,96 @@ describe('archive to a directory', () => {
     assert.ok(problems.some((p) => p.kind === 'entry-modified' && p.index === 7), JSON.stringify(problems));
     assert.ok(problems.some((p) => p.kind === 'not-locked' && p.detail.includes('tile/entries/000.p/30')));
     assert.ok(problems.some((p) => p.kind === 'root-mismatch'));
+  });
+
+  it('verify --from finds a report deleted from the archive, naming the entry that names it', async () => {
+    const ledger = makeLedger(12, 3);
+    const loc = await b.newLocation();
+    assert.equal(cli(b, ledger, ['archive', '--to', loc]).status, 0);
+    assert.equal(cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey')]).status, 0);
+    const blob = join(loc, 'blob', reportOf(ledger, 2));
+    spawnSync('chattr', ['-i', blob]);
+    unlinkSync(blob);
+    const v = cli(b, undefined, ['verify', '--from', loc, '--pubkey', join(ledger, 'vkey'), '--json']);
+    assert.equal(v.status, 1);
+    const problems = (JSON.parse(v.stdout) as { problems: { kind: string; index?: number }[] }).problems;
+    assert.deepEqual(problems.map((p) => `${p.kind}@${p.index}`), ['blob-missing@2']);
+  });
+
+  it('verify warns, naming it, when the archive its config names cannot be read, and keeps the ledger\'s own verdict', () => {
+    const ledger = makeLedger(3);
+    const cfgPath = join(ledger, 'config.json');
+    const config = JSON.parse(readFileSync(cfgPath, 'utf8')) as object;
+    const missing = fresh('nowhere');
+    for (const [to, why] of [
+      [missing, `no archive at ${missing}`],
+      ['s3://no-such-bucket/x', 'S3 GetObject s3://no-such-bucket/x/checkpoint failed: '],
+    ] as const) {
+      writeFileSync(cfgPath, JSON.stringify({ ...config, archive: { to, endpoint: 'http://127.0.0.1:9' } }));
+      for (const json of [false, true]) {
+        const v = cli(b, ledger, ['verify', ...(json ? ['--json'] : [])]);
+        assert.equal(v.status, 0, v.stderr);
+        assert.ok(v.stderr.startsWith(`ffaudit: warning: the ledger was not checked against the archive its config names (${to}): ${why}`), v.stderr);
+        assert.equal(v.stderr.split('\n').length, 2, 'one line');
+        if (json) assert.deepEqual(JSON.parse(v.stdout), { ok: true, size: 3, problems: [] });
+        else assert.match(v.stdout, /INTACT: all 3 entries are exactly as signed\.\n/);
+      }
+      // An archive that exists but holds nothing yet is a warning too; --no-archive and --trusted skip the configured archive.
+      assert.equal(cli(b, ledger, ['verify', '--no-archive']).stderr, '');
+      writeFileSync(join(ledger, 'saved.checkpoint'), ledgerInfo(ledger).checkpoint);
+      const t = cli(b, ledger, ['verify', '--trusted', join(ledger, 'saved.checkpoint')]);
+      assert.equal(t.status, 0);
+      assert.equal(t.stderr, '');
+    }
+    const empty = fresh('empty');
+    mkdirSync(empty);
+    writeFileSync(cfgPath, JSON.stringify({ ...config, archive: { to: empty } }));
+    const v = cli(b, ledger, ['verify']);
+    assert.equal(v.status, 0);
+    assert.equal(v.stderr, `ffaudit: warning: the ledger was not checked against the archive its config names (${empty}): it holds no checkpoint (nothing was archived there yet)\n`);
+  });
+
+  it('an archive that succeeds where one was refused ends the refusal runs report', async () => {
+    const ledger = makeLedger(4);
+    const loc = await b.newLocation();
+    const cfgPath = join(ledger, 'config.json');
+    writeFileSync(cfgPath, JSON.stringify({ ...(JSON.parse(readFileSync(cfgPath, 'utf8')) as object), archive: { to: loc, auto: true } }));
+    recordArchiveRefusal(ledger, loc, [{ kind: 'rollback', size: 9 }]);
+    const said: string[] = [];
+    const stderr = { write: (s: string) => said.push(s) };
+    recordArchiveRefusal(ledger, `${loc}-elsewhere`, [{ kind: 'fork', size: 2 }]);
+    const exited = async (pid: number | undefined) => {
+      assert.ok(pid !== undefined, 'an archive was started');
+      for (let i = 0; i < 600 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    await exited(startAutoArchive(ledger, stderr));
+    assert.deepEqual(said, [], 'a refusal recorded for another location is not this archive\'s');
+    assert.equal(existsSync(join(ledger, REFUSED_FILE)), true, 'and it stays');
+    recordArchiveRefusal(ledger, loc, [{ kind: 'rollback', size: 9 }, { kind: '<b>\u001b[31m', size: 1 }]);
+    await exited(startAutoArchive(ledger, stderr));
+    assert.equal(said.length, 1);
+    assert.match(said[0]!, /^ffaudit: automatic archiving to \S+ is REFUSED since \S+ \(rollback at size 9\): the local log is not an append-only extension of the archive \(an older copy/);
+    assert.equal(existsSync(join(ledger, REFUSED_FILE)), false, 'the archive succeeded: the refusal is over');
+    await exited(startAutoArchive(ledger, stderr));
+    assert.equal(said.length, 1, 'and no later run reports it');
+
+    // The folder is hostile: a FIFO there is no refusal and never a wait; a link there is never written through.
+    const fifo = join(ledger, REFUSED_FILE);
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    await exited(startAutoArchive(ledger, stderr));
+    assert.equal(said.length, 1);
+    rmSync(fifo);
+    const outside = join(fresh('outside'), 'precious');
+    mkdirSync(dirname(outside));
+    writeFileSync(outside, 'keep me');
+    symlinkSync(outside, fifo);
+    recordArchiveRefusal(ledger, loc, [{ kind: 'fork', size: 1 }]);
+    assert.equal(readFileSync(outside, 'utf8'), 'keep me');
+    assert.equal(lstatSync(fifo).isFile(), true, 'the link was replaced by a file');
+    rmSync(join(ledger, 'archive.log'));
+    symlinkSync(outside, join(ledger, 'archive.log'));
+    assert.equal(startAutoArchive(ledger, stderr), undefined, 'no archive logs through a link');
+    assert.equal(readFileSync(outside, 'utf8'), 'keep me');
   });
 
   it('refuses to build on a checkpoint an interrupted run left from another history', async () => {

@@ -6,7 +6,9 @@
  * then `checkpoints/<size>`, then the latest `checkpoint`. So a checkpoint in the archive implies that every tile
  * of its size, and every blob its entries name, is there. Before writing anything, the archive's checkpoint must
  * be signed by the ledger's key and the local log must be an append-only extension of it (RFC 9162 §2.1.4
- * consistency proof against the local tree); otherwise nothing is written and the finding is returned.
+ * consistency proof against the local tree), and every blob the entries to be archived name must be in the store
+ * (a report deleted from the ledger must not leave an archive that verifies without it); otherwise nothing is
+ * written and the finding is returned.
  *
  * Incremental runs (the archive has a checkpoint at size M) cost what the new entries cost: they write the tiles a
  * tree of the local size has and a tree of size M has not, and the blobs named by entries M and up, read with one
@@ -18,11 +20,12 @@
  */
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { FfauditError } from '../core/errors.js';
+import { namedBlobs } from '../core/entry.js';
 import { consistencyProof, hashLeaf, verifyConsistency } from '../core/merkle.js';
 import { checkNote, parseVerifierKey } from '../core/note.js';
 import { encodeEntryBundle, encodeHashTile, hashPerfect, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
-import type { Problem } from '../ledger/verify.js';
+import { Findings, type Problem } from '../ledger/verify.js';
 import { clearPendingRun, readPendingRun, writePendingRun } from './journal.js';
 import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, checkpointHistoryWindows, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
@@ -40,7 +43,7 @@ export interface ArchiveOptions {
 
 export interface ArchiveResult {
   ok: boolean;
-  /** Findings that stopped the archive (fork, rollback, a forged checkpoint); nothing was written when there are any. */
+  /** Findings that stopped the archive (fork, rollback, a forged checkpoint, a named blob missing); nothing was written when there are any. */
   problems: Problem[];
   /** The archive's size before and after. */
   previousSize: number;
@@ -115,9 +118,9 @@ function hexMentions(d: Buffer): string[] {
  * stored by the run that names it, so no older entry names it. Other blobs (a large field moved out of an entry)
  * are shared by every entry with the same value, so an older entry may have named them already.
  */
-function blobsNamedBy(ledger: Ledger, rows: readonly Buffer[]): { sha: string; fresh: boolean }[] {
+function blobsNamedBy(ledger: Ledger, rows: readonly Buffer[], from: number, missing: Map<string, number>): { sha: string; fresh: boolean }[] {
   const found = new Map<string, boolean>();
-  for (const data of rows) {
+  for (const [k, data] of rows.entries()) {
     const mentions = hexMentions(data);
     if (mentions.length === 0) continue;
     let report: unknown;
@@ -134,6 +137,8 @@ function blobsNamedBy(ledger: Ledger, rows: readonly Buffer[]): { sha: string; f
       }
       if (ledger.store.blob(sha) !== undefined) found.set(sha, fresh);
     }
+    // What the entry names is among its mentions: one not found in the store is missing.
+    for (const sha of namedBlobs(data)) if (!found.has(sha) && !missing.has(sha)) missing.set(sha, from + k);
   }
   return [...found].map(([sha, fresh]) => ({ sha, fresh }));
 }
@@ -174,7 +179,7 @@ async function checkExtension(ledger: Ledger, target: ArchiveTarget, head: Signe
   }
   const proof = consistencyProof(ledger.store, cp.size, head.size);
   if (!verifyConsistency(cp.size, head.size, proof, cp.root, head.root)) {
-    return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: `the local log is not an extension of the archived checkpoint at size ${cp.size}: history was rewritten (with the signing key)` }] };
+    return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: `the local log is not an extension of the archived checkpoint at size ${cp.size}: an older copy of the ledger was restored and new entries appended, or history was rewritten with the signing key` }] };
   }
   return { size: cp.size, problems: [] };
 }
@@ -208,17 +213,31 @@ interface Plan {
   /** Entries read (and checked) already, from `entriesFrom` on. */
   entries: Buffer[];
   entriesFrom: number;
+  /** Blobs the entries to be archived name that the store lacks, with the first entry naming each. */
+  missing: Map<string, number>;
 }
 
 async function planFull(ledger: Ledger, target: ArchiveTarget, previousSize: number, size: number): Promise<Plan> {
-  const existing = await listExisting(target);
+  const listing = listExisting(target);
+  listing.catch(() => undefined); // awaited below; the local work runs meanwhile
+  const blobs = ledger.store.blobHashes();
+  const stored = new Set(blobs);
+  const missing = new Map<string, number>();
+  for (let a = previousSize; a < size; a += KEEP_ENTRIES) {
+    for (const r of ledger.store.entryData(a, Math.min(size, a + KEEP_ENTRIES))) {
+      if (!Buffer.isBuffer(r.data)) continue; // not bytes: the tiles' checks refuse it below
+      for (const sha of namedBlobs(r.data)) if (!stored.has(sha) && !missing.has(sha)) missing.set(sha, r.index);
+    }
+  }
+  const existing = await listing;
   return {
     tiles: tilesForSize(size),
-    blobs: ledger.store.blobHashes(),
+    blobs,
     existing,
     leftovers: [...existing].filter((n) => (parseCheckpointHistoryPath(n) ?? -1) > previousSize),
     entries: [],
     entriesFrom: size,
+    missing,
   };
 }
 
@@ -233,15 +252,16 @@ async function planIncremental(ledger: Ledger, target: ArchiveTarget, previousSi
   const entriesFrom = Math.floor(previousSize / TILE_WIDTH) * TILE_WIDTH;
   let entries: Buffer[] = [];
   let named: { sha: string; fresh: boolean }[];
+  const missing = new Map<string, number>();
   if (size === previousSize) {
     named = []; // nothing new: no entry to read
   } else if (size - entriesFrom <= KEEP_ENTRIES) {
     entries = readEntries(ledger, entriesFrom, size);
-    named = blobsNamedBy(ledger, entries.slice(previousSize - entriesFrom));
+    named = blobsNamedBy(ledger, entries.slice(previousSize - entriesFrom), previousSize, missing);
   } else {
     const all = new Map<string, boolean>();
     for (let a = previousSize; a < size; a += KEEP_ENTRIES) {
-      for (const b of blobsNamedBy(ledger, readEntries(ledger, a, Math.min(size, a + KEEP_ENTRIES)))) all.set(b.sha, (all.get(b.sha) ?? false) || b.fresh);
+      for (const b of blobsNamedBy(ledger, readEntries(ledger, a, Math.min(size, a + KEEP_ENTRIES)), a, missing)) all.set(b.sha, (all.get(b.sha) ?? false) || b.fresh);
     }
     named = [...all].map(([sha, fresh]) => ({ sha, fresh }));
   }
@@ -260,7 +280,7 @@ async function planIncremental(ledger: Ledger, target: ArchiveTarget, previousSi
   }
   const [existing, beyond] = await Promise.all([probeExisting(target, doubt), leftovers]);
   for (const n of beyond) existing.add(n);
-  return { tiles, blobs: named.map((b) => b.sha), existing, leftovers: beyond, entries, entriesFrom: entries.length > 0 ? entriesFrom : size };
+  return { tiles, blobs: named.map((b) => b.sha), existing, leftovers: beyond, entries, entriesFrom: entries.length > 0 ? entriesFrom : size, missing };
 }
 
 export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts: ArchiveOptions): Promise<ArchiveResult> {
@@ -305,6 +325,11 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
     if (!there) continue;
     const ext = await checkExtension(ledger, target, head, there.data.toString('utf8'), name);
     if (ext.problems.length) return { ...result, ok: false, problems: ext.problems };
+  }
+  if (plan.missing.size > 0) {
+    const found = new Findings();
+    for (const [sha, index] of plan.missing) found.add({ kind: 'blob-missing', index, detail: `blob ${sha}, named by entry ${index}, is missing from the ledger` });
+    return { ...result, ok: false, problems: found.list() };
   }
 
   // 2. What is missing. Tiles come from the store's nodes, checked bottom-up: leaves against the entries' bytes,

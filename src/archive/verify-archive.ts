@@ -6,7 +6,7 @@
  * that every object carries the retention it should (`not-locked`).
  */
 import { parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
-import { isBlobRef, sha256Hex } from '../core/entry.js';
+import { namedBlobs, sha256Hex } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf } from '../core/merkle.js';
 import { checkNote, parseVerifierKey, type Verifier } from '../core/note.js';
@@ -222,14 +222,14 @@ export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: stri
   const blobNames = (await target.list(BLOB_DIR)).filter((n) => parseBlobPath(n) !== undefined);
   const present = new Set(blobNames.map((n) => parseBlobPath(n)!));
   for (const [sha, index] of referencedBlobs) {
-    if (!present.has(sha)) add({ kind: 'entry-missing', index, detail: `blob ${sha} named by entry ${index} is missing from the archive` });
+    if (!present.has(sha)) add({ kind: 'blob-missing', index, detail: `blob ${sha}, named by entry ${index}, is missing from the archive` });
   }
   await runPool(blobNames, 16, async (name) => {
     const o = await target.get(name);
     if (!o) return;
     lockCheck(name, o);
     checked.blobs++;
-    if (sha256Hex(o.data) !== parseBlobPath(name)) add({ kind: 'entry-modified', detail: `${name} does not hash to its name: the report was altered` });
+    if (sha256Hex(o.data) !== parseBlobPath(name)) add({ kind: 'blob-modified', detail: `${name} does not hash to its name: the report was altered` });
   });
   return finish();
 
@@ -250,14 +250,7 @@ async function fetchAll(target: ArchiveTarget, names: readonly string[]): Promis
   return out;
 }
 
-/** Top-level {"$blob": sha, "size": n} values of an entry (src/core/entry.ts). Untrusted bytes: errors ignored. */
+/** The blobs an entry names (src/core/entry.ts namedBlobs: reports and large fields), with the first entry naming each. */
 function collectBlobRefs(data: Buffer, index: number, into: Map<string, number>): void {
-  if (!data.includes('"$blob"')) return;
-  try {
-    const v: unknown = JSON.parse(data.toString('utf8'));
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return;
-    for (const x of Object.values(v as Record<string, unknown>)) if (isBlobRef(x) && !into.has(x.$blob)) into.set(x.$blob, index);
-  } catch {
-    // Not JSON: the bundle check already says what matters.
-  }
+  for (const sha of namedBlobs(data)) if (!into.has(sha)) into.set(sha, index);
 }

@@ -13,7 +13,7 @@ const MEANING: Record<ProblemKind, string> = {
   'checkpoint-signature-invalid': "a checkpoint was forged or altered: its signature does not verify with this log's key",
   'root-mismatch': 'the entries no longer hash to what was signed: history was altered',
   rollback: 'the log is shorter than a checkpoint you trusted earlier: entries were removed or an old copy restored',
-  fork: 'the log is not an extension of the checkpoint you trusted: history was rewritten, with the signing key',
+  fork: 'the log is not an extension of the checkpoint you trusted: an older copy of the ledger was restored (from a backup, say) and new entries appended to it, or history was rewritten with the signing key',
   'not-locked': 'an archived object lacks the write-once retention it should have: it could be deleted or replaced',
   'archive-behind': 'entries were recorded but never copied to the archive for longer than allowed: check that archiving runs',
   'blob-modified': 'a large value kept outside its entry was altered or damaged; the entry still names the original by hash',
@@ -39,15 +39,20 @@ export function verdictWord(problems: readonly Problem[]): string {
   return 'TAMPERED';
 }
 
-export function formatVerifyReport(l: Ledger, r: VerifyReport): string {
+/** `against`: where the trusted checkpoint came from, when it was an archive. */
+export function formatVerifyReport(l: Ledger, r: VerifyReport, against?: string): string {
   const lines = [`ledger   ${l.dir}`, `origin   ${l.origin}`];
+  const trusted = r.checked.trusted ? (against ? `the checkpoint at size ${r.checked.trusted.size} of ${against}` : `the trusted checkpoint (size ${r.checked.trusted.size})`) : '';
   lines.push(
     `checked  database integrity, ${r.checked.entries} entr${r.checked.entries === 1 ? 'y' : 'ies'} (every leaf hash and tree node), ${r.checked.checkpoints} signed checkpoint${r.checked.checkpoints === 1 ? '' : 's'}` +
-      (r.checked.trusted ? `, and extension of the trusted checkpoint at size ${r.checked.trusted.size}` : ''),
+      (r.checked.trusted ? `, and extension of ${trusted}` : ''),
   );
   if (r.ok) {
-    lines.push(`verdict  INTACT: all ${r.size} entries are exactly as signed${r.checked.trusted ? `, and the log extends the trusted checkpoint (size ${r.checked.trusted.size})` : ''}.`);
-    if (!r.checked.trusted) lines.push('         (a history rewritten with the signing key is caught only with --trusted CHECKPOINT)');
+    lines.push(`verdict  INTACT: all ${r.size} entries are exactly as signed${r.checked.trusted ? `, and the log extends ${trusted}` : ''}.`);
+    if (!r.checked.trusted) {
+      lines.push('         (a rollback to an older copy of the ledger, or a history rewritten with the signing key, is caught only against a');
+      lines.push('         checkpoint kept elsewhere: --trusted CHECKPOINT, or an archive)');
+    }
   } else {
     lines.push(`verdict  ${verdictWord(r.problems)}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} found`);
     lines.push(...r.problems.map(describe));

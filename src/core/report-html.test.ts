@@ -1,12 +1,17 @@
 /** The chain-of-custody report: escaping, and the real document rendered and printed by headless Chromium. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Ledger } from '../ledger/ledger.js';
 import { makeChain, type Chain } from '../testing/chain.js';
 import { runCli } from '../testing/cli.js';
-import { escapeHtml, lineageSvg } from './report-html.js';
+import { escapeHtml, lineageSvg, renderActivityReport, type ReportVerification } from './report-html.js';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
 const CHROMIUM = '/usr/bin/chromium';
 const HOSTILE = '<img src=x onerror=alert(1)>.mp4';
@@ -71,6 +76,8 @@ describe('ffaudit report', () => {
     assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
     assert.match(html, /<svg [^>]*aria-label="lineage diagram"/);
     assert.match(html, /VERIFIED: all 11 log entries/);
+    assert.match(html, /and the whole ledger \(11 entries\) verifies intact/);
+    assert.match(html, /<p class="ok">The record below verifies against the signed log, and the whole ledger verifies intact/);
     for (const run of Object.values(c.runs)) assert.ok(html.includes(run.id), `step ${run.id}`);
     assert.ok(html.includes('handed to the client on a USB drive'));
     // Shell-quoted, then HTML-escaped: pasting the command cannot run anything the file name holds.
@@ -82,6 +89,60 @@ describe('ffaudit report', () => {
     } finally {
       l.close();
     }
+  });
+
+  it('refuses the green badge when the whole ledger fails verify, though the entries it shows are untouched (exit 1)', () => {
+    // An attacker rewrites the custody note (entry 8), which neither a.mp4's report nor the activity report shows.
+    const dir = c.path('tampered-ledger');
+    cpSync(c.ledgerDir, dir, { recursive: true });
+    const db = new Database(join(dir, 'ledger.db'));
+    const triggers = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all() as { name: string; sql: string }[];
+    for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
+    const row = db.prepare('SELECT data FROM entries WHERE idx = ?').get(c.noteIndex) as { data: Buffer };
+    const forged = row.data.toString('utf8').replace('on a USB drive', 'by courier');
+    assert.notEqual(forged, row.data.toString('utf8'));
+    db.prepare('UPDATE entries SET data = ? WHERE idx = ?').run(Buffer.from(forged), c.noteIndex);
+    for (const t of triggers) db.exec(t.sql);
+    db.close();
+    assert.equal(runCli(['--ledger', dir, 'verify']).status, 1);
+
+    for (const [name, args] of [
+      ['file', ['report', c.path('a.mp4')]],
+      ['activity', ['report', '--since', '1h']],
+    ] as const) {
+      const out = c.path(`tampered-${name}.html`);
+      const r = runCli(['--ledger', dir, ...args, '-o', out]);
+      assert.equal(r.status, 1, `${name}: ${r.stderr}`);
+      assert.equal(r.stderr, 'ffaudit: the ledger fails verification (1 problem; run ffaudit verify): the report says so and is not marked VERIFIED\n');
+      const html = readFileSync(out, 'utf8');
+      assert.doesNotMatch(html, /VERIFIED:|class="verdict ok"|<p class="ok">/, `${name}: no green verdict`);
+      assert.match(html, /<p class="bad">The ledger this report comes from FAILED verification: 1 problem found/);
+      assert.match(html, /<div class="verdict bad">LEDGER TAMPERED: verifying the whole ledger \(11 entries\) found 1 problem/);
+      assert.match(html, new RegExp(`<li><code>entry-modified</code> \\(entry ${c.noteIndex}\\): entry ${c.noteIndex}&#39;s bytes no longer match`));
+      assert.match(html, /On their own, all \d+ log entries this report rests on are exactly as recorded/);
+    }
+  });
+
+  it('words a damaged database file in amber (DAMAGED), and a failing bundle and ledger both in red', () => {
+    const v: ReportVerification = {
+      ok: true,
+      failures: [],
+      ledger: { ok: false, size: 3, problems: [{ kind: 'store-corrupt', detail: 'SQLite integrity check: <page 4>' }] },
+      origin: 'o',
+      checkpoint: 'c',
+      checkpointSize: 3,
+      keyName: 'k',
+      keyId: '00',
+      keyFingerprint: 'f',
+      vkey: 'v',
+      entries: 2,
+    };
+    const doc = (verification: ReportVerification) => renderActivityReport({ kind: 'activity', generatedAt: 't', period: { since: null, until: null }, runs: [], notes: [], verification });
+    const damaged = doc(v);
+    assert.match(damaged, /<div class="verdict warn">LEDGER DAMAGED: verifying the whole ledger \(3 entries\) found 1 problem, as <code>ffaudit verify<\/code> reports them:<ul><li><code>store-corrupt<\/code>: SQLite integrity check: &lt;page 4&gt;<\/li>/);
+    assert.doesNotMatch(damaged, /VERIFIED:|class="verdict ok"/);
+    const both = doc({ ...v, ok: false, failures: ['entry 1 does not match its proof'], ledger: { ok: false, size: 3, problems: [{ kind: 'entry-modified', index: 1, detail: 'changed' }] } });
+    assert.match(both, /LEDGER TAMPERED[^]*<div class="verdict bad">VERIFICATION FAILED: entry 1 does not match its proof/);
   });
 
   it('says so and exits 1 for a file no run produced or read; refuses mixed arguments (exit 2)', () => {

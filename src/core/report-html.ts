@@ -17,9 +17,19 @@ export interface ReportNote {
   files: FileRecord[];
 }
 
+/** `ffaudit verify` of the whole ledger the report comes from (src/ledger/verify.ts VerifyReport). */
+export interface LedgerVerdict {
+  ok: boolean;
+  size: number;
+  problems: { kind: string; index?: number | undefined; size?: number | undefined; detail: string }[];
+}
+
 export interface ReportVerification {
+  /** The report's own entries, bundled and checked as `verify-bundle` would. */
   ok: boolean;
   failures: string[];
+  /** The whole ledger: a report may be green only when this is intact too. */
+  ledger: LedgerVerdict;
   origin: string;
   checkpoint: string;
   checkpointSize: number | null;
@@ -85,7 +95,7 @@ code,pre,.mono{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size
 pre{background:#f4f4f4;border:1px solid #ddd;padding:.6em;white-space:pre-wrap}
 table{border-collapse:collapse;width:100%;margin:.4em 0}th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#f0f0f0;width:9em}.verdict{border:2px solid;padding:.6em 1em;font-weight:600;margin:1em 0}
-.verdict.ok{border-color:#1a7f37;background:#e9f7ee}.verdict.bad{border-color:#b42318;background:#fdecea}
+.verdict.ok{border-color:#1a7f37;background:#e9f7ee}.verdict.bad{border-color:#b42318;background:#fdecea}.verdict.warn{border-color:#9a6700;background:#fff8e1}
 .ok{color:#1a7f37}.bad{color:#b42318}.warn{color:#9a6700}.step{page-break-inside:avoid;break-inside:avoid}
 .muted{color:#555}svg{max-width:100%;height:auto;border:1px solid #ddd;background:#fff}
 @media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}h2{page-break-after:avoid}}
@@ -256,10 +266,45 @@ function timelineHtml(runs: readonly RunRecord[], notes: readonly ReportNote[]):
     .join('')}</table>`;
 }
 
+/** Green only when both the report's own entries and the whole ledger verify: a ledger with findings is no ground
+ * for a green badge, whichever entries the findings concern. */
+function verified(v: ReportVerification): boolean {
+  return v.ok && v.ledger.ok;
+}
+
+/** As `ffaudit verify` words it: DAMAGED when the only findings are a damaged file, else TAMPERED. */
+function ledgerWord(l: LedgerVerdict): { word: string; cls: string } {
+  return l.problems.every((p) => p.kind === 'store-corrupt') ? { word: 'DAMAGED', cls: 'warn' } : { word: 'TAMPERED', cls: 'bad' };
+}
+
+function summaryLine(v: ReportVerification, what: string): string {
+  if (verified(v)) return `<p class="ok">${what} verifies against the signed log, and the whole ledger verifies intact (details at the end).</p>`;
+  if (!v.ledger.ok) {
+    const n = v.ledger.problems.length;
+    return `<p class="bad">The ledger this report comes from FAILED verification: ${e(n)} problem${n === 1 ? '' : 's'} found (details at the end). Nothing below can be relied on until they are explained.</p>`;
+  }
+  return `<p class="bad">${what} FAILED verification (details at the end).</p>`;
+}
+
+function ledgerVerdictHtml(l: LedgerVerdict): string {
+  if (l.ok) return '';
+  const { word, cls } = ledgerWord(l);
+  const where = (p: LedgerVerdict['problems'][number]) => (p.index !== undefined ? ` (entry ${e(p.index)})` : p.size !== undefined ? ` (size ${e(p.size)})` : '');
+  const n = l.problems.length;
+  return `<div class="verdict ${cls}">LEDGER ${word}: verifying the whole ledger (${e(l.size)} entries) found ${e(n)} problem${n === 1 ? '' : 's'}, as <code>ffaudit verify</code> reports them:<ul>${l.problems
+    .map((p) => `<li><code>${e(p.kind)}</code>${where(p)}: ${e(p.detail)}</li>`)
+    .join('')}</ul></div>`;
+}
+
 function verificationHtml(v: ReportVerification, fileName: string | null): string {
-  const verdict = v.ok
-    ? `<div class="verdict ok">VERIFIED: all ${e(v.entries)} log entries this report rests on are exactly as recorded and are included in the log signed by key ${e(v.keyName ?? '')} (key ID ${e(v.keyId ?? '')}) at tree size ${e(v.checkpointSize ?? '')}.</div>`
-    : `<div class="verdict bad">VERIFICATION FAILED: ${v.failures.map((f) => e(f)).join('<br>')}</div>`;
+  const own = `all ${e(v.entries)} log entries this report rests on are exactly as recorded and are included in the log signed by key ${e(v.keyName ?? '')} (key ID ${e(v.keyId ?? '')}) at tree size ${e(v.checkpointSize ?? '')}`;
+  const verdict = verified(v)
+    ? `<div class="verdict ok">VERIFIED: ${own}, and the whole ledger (${e(v.ledger.size)} entries) verifies intact.</div>`
+    : `${ledgerVerdictHtml(v.ledger)}${
+        v.ok
+          ? `<p>On their own, ${own}; the findings above still mean the ledger was altered or damaged.</p>`
+          : `<div class="verdict bad">VERIFICATION FAILED: ${v.failures.map((f) => e(f)).join('<br>')}</div>`
+      }`;
   const bundle = 'evidence.ffaudit-bundle.json';
   // Shell-quoted: a recorded file name is hostile input, and these commands are meant to be pasted into a shell.
   const file = fileName ? ` --file ${e(shellQuote(fileName))}` : '';
@@ -309,8 +354,7 @@ export function renderFileReport(m: FileReport): string {
     `<h1>Chain-of-custody report</h1><p class="muted">Generated ${e(m.generatedAt)} from the ffaudit log <span class="mono">${e(m.verification.origin)}</span>.</p>`,
     `<table><tr><th>File</th><td class="mono">${e(m.file.path)}</td></tr><tr><th>SHA-256</th><td class="mono">${e(m.file.sha256)}</td></tr><tr><th>Size</th><td>${e(m.file.size)} bytes</td></tr></table>`,
   );
-  const verdictLine = m.verification.ok ? '<p class="ok">The record below verifies against the signed log (details at the end).</p>' : '<p class="bad">The record below FAILED verification (details at the end).</p>';
-  body.push(verdictLine);
+  body.push(summaryLine(m.verification, 'The record below'));
   if (m.runs.length > 0) {
     body.push(
       `<h2>Summary</h2><p>These exact bytes were produced by ${m.runs.length === 1 ? 'one audited FFmpeg run' : `a chain of ${e(m.runs.length)} audited FFmpeg runs`}${m.sources.length > 0 ? `, from ${e(m.sources.length)} source${m.sources.length === 1 ? '' : 's'} that no audited run produced` : ', from generated content only'}.</p>`,
@@ -332,6 +376,7 @@ export function renderActivityReport(m: ActivityReport): string {
   const period = `${m.period.since ?? 'the beginning'} to ${m.period.until ?? 'now'}`;
   const body: string[] = [
     `<h1>Activity report</h1><p class="muted">Generated ${e(m.generatedAt)} from the ffaudit log <span class="mono">${e(m.verification.origin)}</span>.</p>`,
+    summaryLine(m.verification, 'The record below'),
     `<p>Audited runs that started from ${e(period)}: <strong>${e(m.runs.length)}</strong> (${e(m.runs.filter((r) => r.status === 'ok').length)} ok, ${e(m.runs.filter((r) => r.status === 'failed' || r.status === 'terminated').length)} failed, ${e(m.runs.filter((r) => r.status === 'incomplete').length)} incomplete).</p>`,
   ];
   if (m.runs.length > 0 && m.runs.length <= 200) body.push(`<h2>Diagram</h2>${lineageSvg(m.runs)}`);

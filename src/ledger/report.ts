@@ -1,7 +1,9 @@
 /**
  * Chain-of-custody and activity reports: the data behind the HTML (src/core/report-html.ts). The verification
  * shown in a report is real: the report's entries are bundled and the bundle is verified offline with the
- * ledger's key, exactly as `ffaudit verify-bundle` would.
+ * ledger's key, exactly as `ffaudit verify-bundle` would; and the whole ledger is verified as `ffaudit verify`
+ * does, because entries a report does not show may be the ones that were altered (a deleted run, a rewritten note)
+ * and the report must not vouch for a ledger that fails.
  */
 import { formatBundle, verifyBundle, verifyEvidence, type BundleVerdict } from '../core/bundle.js';
 import { formatTimeNs } from '../core/time.js';
@@ -11,11 +13,19 @@ import { nowRfc3339 } from './clock.js';
 import type { Ledger } from './ledger.js';
 import { runsInPeriod, type Period } from './activity.js';
 import type { Lineage } from './trace.js';
+import { verifyStore } from './verify.js';
 
-function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict): ReportVerification {
+export interface ReportOptions {
+  /** Progress of the whole ledger's verification. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+async function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict, opts: ReportOptions): Promise<ReportVerification> {
+  const whole = await verifyStore(ledger.store, ledger.origin, ledger.verifier, { onProgress: opts.onProgress });
   return {
     ok: v.ok,
     failures: v.failures,
+    ledger: { ok: whole.ok, size: whole.size, problems: whole.problems },
     origin: ledger.origin,
     checkpoint,
     checkpointSize: v.checkpointSize,
@@ -27,7 +37,7 @@ function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict): Rep
   };
 }
 
-export function fileReport(ledger: Ledger, lineage: Lineage, size: number): FileReport {
+export async function fileReport(ledger: Ledger, lineage: Lineage, size: number, opts: ReportOptions = {}): Promise<FileReport> {
   const bundle = bundleLineages(ledger, [lineage]);
   const v = verifyBundle(Buffer.from(formatBundle(bundle)), { pubkey: ledger.verifier, fileSha256: lineage.file.sha256 });
   return {
@@ -38,11 +48,11 @@ export function fileReport(ledger: Ledger, lineage: Lineage, size: number): File
     sources: lineage.sources,
     notes: lineage.notes,
     readBy: lineage.readBy,
-    verification: verification(ledger, bundle.checkpoint, v),
+    verification: await verification(ledger, bundle.checkpoint, v, opts),
   };
 }
 
-export function activityReport(ledger: Ledger, period: Period): ActivityReport {
+export async function activityReport(ledger: Ledger, period: Period, opts: ReportOptions = {}): Promise<ActivityReport> {
   const runs = [...runsInPeriod(ledger, period)];
   const bundle = bundleEntries(ledger, runs.flatMap((r) => r.entries), [], []);
   const v = verifyEvidence(bundle, ledger.verifier);
@@ -52,6 +62,6 @@ export function activityReport(ledger: Ledger, period: Period): ActivityReport {
     period: { since: period.since === undefined ? null : formatTimeNs(period.since), until: period.until === undefined ? null : formatTimeNs(period.until) },
     runs,
     notes: [],
-    verification: verification(ledger, bundle.checkpoint, v),
+    verification: await verification(ledger, bundle.checkpoint, v, opts),
   };
 }

@@ -3,7 +3,7 @@
  * node inside the block with what the bytes give, and return what the rest of the pass needs (the block's root and
  * its partial frontiers at the sizes where signed roots must be checked). Runs in-process or in a worker thread.
  */
-import { isBlobRef } from '../core/entry.js';
+import { namedBlobs } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf, hashMessage } from '../core/merkle.js';
 import type { Store } from '../store/types.js';
@@ -38,15 +38,18 @@ export interface BlockResult {
   treeMismatches: TreeMismatch[];
   /** The stored node over the whole block disagreed (so the caller's parent nodes need not be blamed). */
   topMismatch: boolean;
-  /** Blobs the entries name, with the first entry naming each. */
-  blobRefs: [string, number][];
+  /**
+   * Blobs the entries name (64 hex digits each, one after the other) and the first entry naming each: one string
+   * and one array rather than a pair per blob, because every run names its report and pairs are slow to pass
+   * between threads.
+   */
+  blobRefs: { names: string; at: number[] };
   /** The first read that failed on a damaged database, if any. */
   unreadable: string | null;
   checked: number;
 }
 
 const ZERO = Buffer.alloc(32);
-const BLOB_REF_MARK = Buffer.from('"$blob":"');
 
 /** True when the ascending list `sorted` holds a value in [from, to). */
 export function anyInRange(sorted: readonly number[], from: number, to: number): boolean {
@@ -124,7 +127,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
       if (packed) {
         checked++;
         leaf = hashMessage(packed.subarray(32));
-        if (packed.indexOf(0x24, 33) !== -1 && packed.includes(BLOB_REF_MARK, 33)) noteBlobRefs(packed.subarray(33), i, blobRefs);
+        noteBlobRefs(packed.subarray(33), i, blobRefs);
         if (leaf.compare(packed, 0, 32) !== 0) entryModified(i);
         else if (i < indexTo) index!.add(i, packed.subarray(33));
       } else {
@@ -148,7 +151,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
         } else {
           checked++;
           leaf = hashLeaf(data);
-          if (data.indexOf(0x24) !== -1 && data.includes(BLOB_REF_MARK)) noteBlobRefs(data, i, blobRefs);
+          noteBlobRefs(data, i, blobRefs);
           if (!stored || !leaf.equals(stored)) entryModified(i);
           else if (i < indexTo) index!.add(i, data);
         }
@@ -180,19 +183,12 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
     problemAt,
     treeMismatches,
     topMismatch: whole && mismatched.has(`${Math.log2(width)}:${start / width}`),
-    blobRefs: [...blobRefs],
+    blobRefs: { names: [...blobRefs.keys()].join(''), at: [...blobRefs.values()] },
     unreadable,
     checked,
   };
 }
 
 function noteBlobRefs(data: Buffer, index: number, refs: Map<string, number>): void {
-  let entry: unknown;
-  try {
-    entry = JSON.parse(data.toString('utf8'));
-  } catch {
-    return; // not JSON: the leaf hash, not this check, says whether these are the signed bytes
-  }
-  if (typeof entry !== 'object' || entry === null) return;
-  for (const v of Object.values(entry)) if (isBlobRef(v) && !refs.has(v.$blob)) refs.set(v.$blob, index);
+  for (const sha of namedBlobs(data)) if (!refs.has(sha)) refs.set(sha, index);
 }

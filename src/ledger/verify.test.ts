@@ -402,6 +402,44 @@ describe('verify: blobs, the large values kept outside their entries', () => {
     attack(dir, (db) => db.prepare('DELETE FROM blobs WHERE sha256 = ?').run(blobHash));
     assert.deepEqual(summary((await verify(dir)).problems), ['blob-missing@1']);
   });
+
+  it("a run's FFmpeg report deleted → blob-missing, naming the run.end entry that names it (real FFmpeg run)", async () => {
+    const l = Ledger.init(join(tmp.dir, `reports${counter++}`), { origin: 'example.org/reports' });
+    l.close();
+    const run = runCli(['--ledger', l.dir, 'ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=64x48:rate=10', join(tmp.dir, `out${counter++}.mp4`)]);
+    assert.equal(run.status, 0, run.stderr);
+    const end = JSON.parse(entryData(l.dir, 1).toString('utf8')) as { type: string; report_sha256: unknown };
+    assert.equal(end.type, 'run.end');
+    assert.ok(typeof end.report_sha256 === 'string');
+    const report = end.report_sha256;
+    assert.deepEqual((await verify(l.dir)).problems, []);
+    const copyOf = () => {
+      const dir = join(tmp.dir, `reportcopy${counter++}`);
+      cpSync(l.dir, dir, { recursive: true });
+      return dir;
+    };
+
+    // Triggers put back afterwards: nothing but the missing report shows.
+    const hidden = copyOf();
+    attack(hidden, (db) => db.prepare('DELETE FROM blobs WHERE sha256 = ?').run(report));
+    const r = await verify(hidden);
+    assert.deepEqual(summary(r.problems), ['blob-missing@1']);
+    assert.match(r.problems[0]!.detail, new RegExp(`blob ${report}, named by entry 1, is missing`));
+    const cli = runCli(['--ledger', hidden, 'verify']);
+    assert.equal(cli.status, 1);
+    assert.match(cli.stdout, /verdict {2}TAMPERED: 1 problem found/);
+    assert.match(cli.stdout, /✗ blob-missing \(entry 1\)/);
+
+    // Triggers left dropped, the whole table emptied.
+    const open = copyOf();
+    attack(open, (db) => db.prepare('DELETE FROM blobs').run(), false);
+    assert.deepEqual(summary((await verify(open)).problems), ['triggers-missing', 'blob-missing@1']);
+
+    // The report rewritten: it no longer hashes to the name its entry gives.
+    const altered = copyOf();
+    attack(altered, (db) => db.prepare("UPDATE blobs SET codec = 'identity', data = ? WHERE sha256 = ?").run(Buffer.from('ffmpeg started\n'), report));
+    assert.deepEqual(summary((await verify(altered)).problems), ['blob-modified@1']);
+  });
 });
 
 describe('verify: a damaged database file', () => {

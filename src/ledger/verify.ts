@@ -257,7 +257,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
     // Entries found changed or missing already explain a different root; a fork is a history that is
     // self-consistent yet not the trusted one.
     if (trusted && s === trusted.size && !root.equals(trusted.root) && !anyInRange(entryProblemAt, 0, s)) {
-      add({ kind: 'fork', size: s, detail: `the log's first ${s} entries do not hash to the trusted checkpoint's root: history was rewritten (with the signing key)` });
+      add({ kind: 'fork', size: s, detail: `the log's first ${s} entries do not hash to the trusted checkpoint's root: an older copy of the ledger was restored and new entries appended, or history was rewritten with the signing key` });
     }
     const cp = signed.get(s);
     if (!cp) return;
@@ -282,7 +282,11 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
       }
       entryProblemAt.push(...r.problemAt);
       treeMismatches.push(...r.treeMismatches);
-      for (const [h, i] of r.blobRefs) if (!blobRefs.has(h)) blobRefs.set(h, i);
+      const { names, at } = r.blobRefs;
+      for (let k = 0; k < at.length; k++) {
+        const h = names.slice(64 * k, 64 * k + 64);
+        if (!blobRefs.has(h)) blobRefs.set(h, at[k]!);
+      }
       checkedEntries += r.checked;
       const prefix = top.parts();
       for (const p of r.parts) checkRoot(p.size, foldParts([...prefix, ...p.hashes]));
@@ -313,8 +317,9 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   }
   if (stray.length > MAX_LISTED) add({ kind: 'entry-unsigned', detail: 'more rows lie outside the signed log; not listed' });
 
-  // 4. Blobs: each stored one must hash to its name, and each one an entry names must be there. (Entries sign
-  // only the hash; this finds the damage before someone needs the content.)
+  // 4. Blobs: each stored one must hash to its name, and each one an entry names (a run's report, a field moved
+  // out: namedBlobs in core/entry.ts, collected by the scan) must be there. (Entries sign only the hash; this finds
+  // the damage before someone needs the content.)
   const blobHashes = read('the blobs', () => store.blobHashes(), []);
   for (const h of blobHashes) {
     const stored = read(`blob ${h}`, () => store.blob(h), undefined);

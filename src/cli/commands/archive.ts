@@ -2,10 +2,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FfauditError, isFfauditError } from '../../core/errors.js';
-import { archiveLedger, type ArchiveResult } from '../../archive/archive.js';
+import { archiveLedger, readArchiveCheckpointText, type ArchiveResult } from '../../archive/archive.js';
 import { readArchiveConfig, DEFAULT_MAX_LAG } from '../../archive/config.js';
 import { parseDuration } from '../../archive/duration.js';
 import { archiveBehindProblems } from '../../archive/lag.js';
+import { clearArchiveRefusal, recordArchiveRefusal } from '../../archive/auto.js';
 import { acquireArchiveLock } from '../../archive/lock.js';
 import { describeRetention, DEFAULT_MODE, DEFAULT_RETAIN, parseLockMode, parseRetention } from '../../archive/retention.js';
 import { isArchiveLocation as isArchive, openTarget, parseArchiveLocation, type ArchiveTarget } from '../../archive/target.js';
@@ -43,7 +44,9 @@ function formatArchiveResult(target: ArchiveTarget, r: ArchiveResult): string {
     lines.push(
       r.problems.every((p) => p.kind === 'checkpoint-signature-invalid')
         ? "verdict    REFUSED: the archive's checkpoint is not validly signed by this log's key; nothing was written"
-        : `verdict    REFUSED: the local log is not an append-only extension of the archive (size ${r.size}); nothing was written`,
+        : r.problems.every((p) => p.kind === 'blob-missing')
+          ? 'verdict    REFUSED: entries to be archived name reports or values that are missing from the ledger (run ffaudit verify); nothing was written'
+          : `verdict    REFUSED: the local log is not an append-only extension of the archive (size ${r.size}); nothing was written`,
     );
     lines.push(...formatProblems(r.problems));
     return `${lines.join('\n')}\n`;
@@ -89,6 +92,9 @@ async function runArchive(g: GlobalOptions, o: ArchiveCliOptions): Promise<numbe
       const r = await archiveLedger(ledger, target, { retention, full: o.full === true, onProgress: bar?.update });
       bar?.done();
       out(o.json ? `${JSON.stringify({ ...r, location: target.location, retention: { mode: retention.mode, until: retention.until.toISOString() } })}\n` : formatArchiveResult(target, r));
+      // Runs that archive by themselves say a refusal on their stderr until an archive there succeeds (auto.ts).
+      if (r.ok) clearArchiveRefusal(ledger.dir, to);
+      else recordArchiveRefusal(ledger.dir, to, r.problems);
       return r.ok ? 0 : EXIT_INTEGRITY;
     } finally {
       target.close();
@@ -166,6 +172,51 @@ export async function readArchiveCheckpoint(location: string, endpoint: string |
     return o.data.toString('utf8');
   } finally {
     target.close();
+  }
+}
+
+/** How long `verify` waits for the archive its config names before it goes on without it. */
+const CONFIGURED_ARCHIVE_TIMEOUT_S = 30;
+
+/**
+ * `verify` without --trusted, on a ledger whose config names an archive (`archive.to`): that archive's latest
+ * checkpoint, read where `archive` writes it (--endpoint, else `archive.endpoint`, else the AWS environment), to
+ * check the ledger against. An archive that cannot be read, holds nothing yet or holds another log is a warning on
+ * stderr that names it, and the verdict is then the ledger's alone: never a failure, never silence. This rests on
+ * the ledger's own config, which whoever can rewrite the ledger can rewrite too: it catches a restored backup or a
+ * rewrite that left the config alone; for proof, name the archive yourself (`verify --trusted LOCATION`).
+ */
+export async function configuredArchiveCheckpoint(ledger: Ledger, endpoint: string | undefined): Promise<{ location: string; checkpoint: string } | undefined> {
+  const cfg = readArchiveConfig(ledger.dir);
+  if (cfg.to === undefined) return undefined;
+  // eslint-disable-next-line no-control-regex
+  const where = cfg.to.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const warn = (why: string): undefined => {
+    process.stderr.write(`ffaudit: warning: the ledger was not checked against the archive its config names (${where}): ${why}\n`);
+    return undefined;
+  };
+  let target: ArchiveTarget | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    target = await openTarget(cfg.to, { endpoint: endpoint ?? cfg.endpoint });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new FfauditError('ARCHIVE', `no answer within ${CONFIGURED_ARCHIVE_TIMEOUT_S} s`)), CONFIGURED_ARCHIVE_TIMEOUT_S * 1000);
+    });
+    const text = await Promise.race([readArchiveCheckpointText(target), timeout]);
+    if (text === undefined) return warn('it holds no checkpoint (nothing was archived there yet)');
+    let origin: string;
+    try {
+      origin = parseSignedCheckpoint(text).origin;
+    } catch (e) {
+      return warn(`its checkpoint is malformed (${(e as Error).message}); check it with ffaudit verify --from`);
+    }
+    if (origin !== ledger.origin) return warn(`it holds another log (origin ${JSON.stringify(origin)})`);
+    return { location: target.location, checkpoint: text };
+  } catch (e) {
+    return warn((e instanceof Error ? e.message : String(e)).split('\n')[0]!);
+  } finally {
+    clearTimeout(timer);
+    target?.close();
   }
 }
 

@@ -156,17 +156,18 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .option('--trusted <file>', 'a checkpoint saved earlier: prove the log is an append-only extension of it')
     .option('--from <location>', 'verify an archived copy (s3://BUCKET/PREFIX or a directory) on its own, without a local ledger')
     .option('--pubkey <file>', 'with --from: the verifier key to check the archive against')
-    .option('--endpoint <url>', 'S3 endpoint URL for an s3:// --from or --trusted on an S3-compatible server (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL; never the ledger\'s config)')
+    .option('--endpoint <url>', 'S3 endpoint URL for an s3:// --from or --trusted on an S3-compatible server (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL; never the ledger\'s config), or for the archive the config names')
+    .option('--no-archive', "without --trusted: do not check the ledger against the archive its config names (archive.to)")
     .option('--json', 'print {"ok","size","problems":[…]}')
-    .action(async (o: { trusted?: string; from?: string; pubkey?: string; endpoint?: string; json?: boolean }) => {
+    .action(async (o: { trusted?: string; from?: string; pubkey?: string; endpoint?: string; json?: boolean; archive: boolean }) => {
       if (o.from !== undefined) {
         const { verifyArchiveCommand } = await import('./archive.js');
         setStatus(await verifyArchiveCommand(o.from, { pubkey: o.pubkey, json: o.json, endpoint: o.endpoint }));
         return;
       }
       let trusted: string | undefined;
-      const archive = o.trusted !== undefined ? await import('./archive.js') : undefined;
-      const archiveTrusted = o.trusted !== undefined && archive?.isArchiveLocation(o.trusted) === true;
+      const archive = await import('./archive.js');
+      const archiveTrusted = o.trusted !== undefined && archive.isArchiveLocation(o.trusted);
       if (o.trusted !== undefined && archiveTrusted) {
         trusted = await archive.readArchiveCheckpoint(o.trusted, o.endpoint);
       } else if (o.trusted !== undefined) {
@@ -178,15 +179,19 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
       }
       const l = Ledger.open(resolveLedgerDir(g().ledger), { keyPath: keyPathFrom(g()) });
       try {
+        // Without --trusted, the archive the ledger's config names is checked against by default (docs/archive.md).
+        const configured = o.trusted === undefined && o.archive ? await archive.configuredArchiveCheckpoint(l, o.endpoint) : undefined;
+        if (configured) trusted = configured.checkpoint;
         const bar = !o.json && process.stderr.isTTY ? progressBar('verifying') : undefined;
         const report = await verifyStore(l.store, l.origin, l.verifier, { trusted, onProgress: bar?.update });
         bar?.done();
-        if (archiveTrusted && trusted !== undefined) {
+        if ((archiveTrusted || configured) && trusted !== undefined) {
           const behind = archive.archiveLagProblems(l, trusted);
           report.problems.push(...behind);
           report.ok &&= behind.length === 0;
         }
-        out(o.json ? `${JSON.stringify({ ok: report.ok, size: report.size, problems: report.problems })}\n` : formatVerifyReport(l, report));
+        const against = configured ? `the archive ${configured.location} (named in the ledger's config)` : archiveTrusted ? `the archive ${o.trusted!}` : undefined;
+        out(o.json ? `${JSON.stringify({ ok: report.ok, size: report.size, problems: report.problems })}\n` : formatVerifyReport(l, report, against));
         setStatus(report.ok ? 0 : EXIT_INTEGRITY);
       } finally {
         l.close();

@@ -10,7 +10,7 @@ import { noteToEcs, runToEcs } from '../../core/ecs.js';
 import { FfauditError } from '../../core/errors.js';
 import { noteToInToto, runToInToto } from '../../core/in-toto.js';
 import { parseVerifierKey } from '../../core/note.js';
-import { renderActivityReport, renderFileReport } from '../../core/report-html.js';
+import { renderActivityReport, renderFileReport, type ReportVerification } from '../../core/report-html.js';
 import { parseWhen } from '../../core/time.js';
 import { parseTlogPolicy, type TlogPolicy } from '../../core/tlog-policy.js';
 import type { Period } from '../../ledger/activity.js';
@@ -22,6 +22,7 @@ import { activityReport, fileReport } from '../../ledger/report.js';
 import { traceContent, type Lineage, type TraceOptions } from '../../ledger/trace.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
+import { progressBar } from '../format.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, printable } from '../lineage-format.js';
 
 /** A bundle larger than this is refused before it is read (a real one for thousands of runs is a few MiB). */
@@ -242,7 +243,9 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       const p = file === undefined ? period(o) : undefined;
       const l = openLedger(g());
       let html: string;
+      let checked: ReportVerification;
       try {
+        const bar = process.stderr.isTTY ? progressBar('verifying') : undefined;
         if (file !== undefined) {
           const { lineage, size } = await traceFile(l, file);
           if (!lineage.known) {
@@ -250,15 +253,29 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
             setStatus(EXIT_INTEGRITY);
             return;
           }
-          html = renderFileReport(fileReport(l, lineage, size));
+          const m = await fileReport(l, lineage, size, { onProgress: bar?.update });
+          html = renderFileReport(m);
+          checked = m.verification;
         } else {
-          html = renderActivityReport(activityReport(l, p!));
+          const m = await activityReport(l, p!, { onProgress: bar?.update });
+          html = renderActivityReport(m);
+          checked = m.verification;
         }
+        bar?.done();
       } finally {
         l.close();
       }
       if (o.output !== undefined) writeAtomically(o.output, html);
       else out(html);
+      // The document is written either way (it says what failed); the status says it too.
+      if (!checked.ledger.ok) {
+        const n = checked.ledger.problems.length;
+        process.stderr.write(`ffaudit: the ledger fails verification (${n} problem${n === 1 ? '' : 's'}; run ffaudit verify): the report says so and is not marked VERIFIED\n`);
+        setStatus(EXIT_INTEGRITY);
+      } else if (!checked.ok) {
+        process.stderr.write(`ffaudit: the report's entries fail verification (${printable(checked.failures[0] ?? 'unknown failure')}): the report says so\n`);
+        setStatus(EXIT_INTEGRITY);
+      }
     });
 
   program
