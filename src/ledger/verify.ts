@@ -233,7 +233,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   const checkSizes = new Set(signed.keys());
   if (trusted && trusted.size <= size) checkSizes.add(trusted.size);
   // The derived indexes are checked against the entries they cover (index-check.ts), in the same pass.
-  const indexed = read('the search index', () => store.indexedSize(), 0);
+  const indexed = read('the search index', () => store.storedIndexedSize(), 0);
   const jobs: BlockJob[] = [];
   for (let a = 0; a < total; a += B) {
     const b = Math.min(a + B, total);

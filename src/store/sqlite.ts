@@ -120,6 +120,7 @@ const SQL = {
     'pluck',
   ],
   indexedSize: ['SELECT size FROM index_state WHERE id = 1', 'pluck'],
+  storedIndexedSize: ['SELECT size FROM main.index_state WHERE id = 1', 'pluck'],
   setIndexedSize: ['INSERT INTO index_state (id, size) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size'],
   indexRun: [
     `INSERT INTO runs (id, start_idx, end_idx, tool, user, time, status) VALUES (@id, @startIndex, @endIndex, @tool, @user, @time, @status)
@@ -359,9 +360,8 @@ export class SqliteStore implements Store {
     }
     try {
       checkLayout(db, path);
-      // The derived indexes of a database that cannot be written are built in memory: TEMP tables of the same
-      // names, which SQLite resolves before those of the file (https://sqlite.org/lang_naming.html).
-      db.exec(TEMP_DERIVED_SCHEMA);
+      // Reads see the file's own derived indexes until an update is needed: only then are they rebuilt in memory
+      // (indexTransaction). verify's worker threads open the file read-only and must check the stored indexes.
       return new SqliteStore(path, db, true, copy);
     } catch (e) {
       db.close();
@@ -429,8 +429,16 @@ export class SqliteStore implements Store {
   }
 
   indexedSize(): number {
+    return this.watermark('indexedSize');
+  }
+
+  storedIndexedSize(): number {
+    return this.watermark('storedIndexedSize');
+  }
+
+  private watermark(query: 'indexedSize' | 'storedIndexedSize'): number {
     try {
-      return (this.q('indexedSize').get() as number | undefined) ?? 0;
+      return (this.q(query).get() as number | undefined) ?? 0;
     } catch (e) {
       if (/no such table/.test((e as Error).message)) return 0; // dropped: the next update rebuilds it
       throw wrap(e, 'reading the search index');
@@ -467,7 +475,8 @@ export class SqliteStore implements Store {
     // The indexes can always be rebuilt from the entries, so their commit need not wait for the disk: NORMAL in WAL
     // mode keeps the file consistent and may only lose the latest update on power loss, which the next one redoes.
     if (this.readOnly) {
-      // In memory (TEMP tables): no write lock on the file to take.
+      // In memory: TEMP tables of the same names, which SQLite resolves before those of the file
+      // (https://sqlite.org/lang_naming.html), rebuilt from the entries; no write lock on the file to take.
       this.run('updating the search index', () =>
         this.transaction.deferred(() => {
           this.db.exec(TEMP_DERIVED_SCHEMA);

@@ -81,6 +81,11 @@ export interface Store extends NodeSource {
   appendTransaction<T>(fn: (tx: AppendTx) => T): T;
   /** The size of the log prefix the derived indexes cover (0 when never filled). */
   indexedSize(): number;
+  /**
+   * The size the derived indexes kept in the store itself cover: what verify checks. It differs from indexedSize()
+   * only where a read-only store rebuilt its indexes in memory.
+   */
+  storedIndexedSize(): number;
   /** Runs `fn` in an exclusive write transaction that need not reach the disk before returning (it can be redone). */
   indexTransaction(fn: (tx: IndexTx) => void): void;
   entry(index: number): StoredEntry | undefined;
