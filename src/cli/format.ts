@@ -18,7 +18,7 @@ const MEANING: Record<ProblemKind, string> = {
   'archive-behind': 'entries were recorded but never copied to the archive for longer than allowed: check that archiving runs',
   'blob-modified': 'a large value kept outside its entry was altered or damaged; the entry still names the original by hash',
   'blob-missing': 'a large value kept outside its entry was deleted; the entry still names it by hash',
-  'index-mismatch': "the search index (content → runs) no longer matches the entries: rows were deleted, added or changed, which can hide a file's producer from trace, report and bundle",
+  'index-mismatch': "the search index (content → runs) no longer matches the entries: rows were deleted, added or changed, which can hide a file's producer from trace, report and bundle; the entries are unaffected (keep a copy of the database as evidence, then ffaudit reindex rebuilds the index from them)",
 };
 
 /** The findings, one line each, then what each kind means. */

@@ -109,6 +109,22 @@ describe('derived indexes checked against the entries', () => {
     assert.ok(j.sources.some((s) => s.path.endsWith('c.mp4') && s.basis === 'unproven'), JSON.stringify(j.sources));
   });
 
+  it('reindex rebuilds an altered index from the entries, without touching the log', () => {
+    const dir = attacked(`${hideB()} INSERT INTO file_by_hash (seg, sha256, idx, role) VALUES (0, X'${c.runs.final.outputs[0]!.sha256!}', ${c.runs.a.endIndex}, 'output');`);
+    const cli = (...args: string[]) => runCli(['--ledger', dir, ...args]);
+    const before = cli('verify', '--json');
+    assert.equal(before.status, 1);
+    const cp = cli('checkpoint').stdout;
+    const r = cli('reindex');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^search index rebuilt from \d+ entries$/);
+    const after = JSON.parse(cli('verify', '--json').stdout) as { ok: boolean; problems: unknown[] };
+    assert.deepEqual(after, { ...after, ok: true, problems: [] });
+    assert.equal(cli('checkpoint').stdout, cp, 'the log is unchanged');
+    const t = JSON.parse(cli('trace', c.path('final.mp4'), '--json').stdout) as { runs: unknown[] };
+    assert.equal(t.runs.length, 4);
+  });
+
   it('on the intact ledger, a source is named only after the index was checked against every entry', () => {
     const t = runCli(['--ledger', c.ledgerDir, 'trace', c.path('final.mp4'), '--json']);
     assert.equal(t.status, 0, t.stderr);

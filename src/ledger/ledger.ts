@@ -257,6 +257,18 @@ export class Ledger {
     return this.store;
   }
 
+  /**
+   * Throws the derived indexes away and rebuilds them from the entries: the remedy for an `index-mismatch`. The
+   * log itself is not touched; the indexes are never evidence (docs/design.md invariant 5).
+   */
+  rebuildIndex(): number {
+    if (this.store.readOnly) throw new FfauditError('STORE', `the ledger database ${this.store.path} is read-only: reindex needs to write it`);
+    this.store.indexTransaction((tx) => tx.clear());
+    const size = this.size();
+    updateIndex(this.store, size);
+    return size;
+  }
+
   /** Stores a blob (content-addressed by the SHA-256 of its uncompressed bytes), gzip-compressed. */
   putBlob(data: Buffer, compress = true): string {
     const sha = sha256Hex(data);

@@ -74,6 +74,8 @@ export interface RunQuery {
 
 export interface Store extends NodeSource {
   readonly path: string;
+  /** Opened read-only (read-only media, no write permission): derived indexes are then rebuilt in memory only. */
+  readonly readOnly: boolean;
   meta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
   head(): Head | undefined;

@@ -84,6 +84,18 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     });
 
   program
+    .command('reindex')
+    .description("rebuild the search index from the entries (after verify reports index-mismatch); the log itself is not touched")
+    .action(() => {
+      const l = openLedger(g());
+      try {
+        out(`search index rebuilt from ${l.rebuildIndex()} entries`);
+      } finally {
+        l.close();
+      }
+    });
+
+  program
     .command('pubkey')
     .description("print the log's verifier key (vkey)")
     .action(() => {
