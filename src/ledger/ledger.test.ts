@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openCheckpoint, parseSignedCheckpoint } from '../core/checkpoint.js';
@@ -106,6 +107,16 @@ describe('init', () => {
     const g = Ledger.open({ dir: a.dir, explicit: true }, { keyPath: join(a.dir, 'config.json') });
     assert.throws(() => g.append([note('x')]), code('KEY'));
     g.close();
+  });
+
+  it('refuses a config.json that is not a regular file instead of waiting on it (a FIFO planted in the folder)', () => {
+    const dir = join(tmp.dir, 'fifo-config');
+    Ledger.init(dir).close();
+    rmSync(join(dir, 'config.json'));
+    assert.equal(spawnSync('mkfifo', [join(dir, 'config.json')]).status, 0);
+    const started = Date.now();
+    assert.throws(() => Ledger.open({ dir, explicit: true }), (e: unknown) => e instanceof FfauditError && e.code === 'USAGE' && /config\.json: it is not a regular file/.test(e.message));
+    assert.ok(Date.now() - started < 5000, 'no wait on the FIFO');
   });
 
   it('never creates a ledger named explicitly', () => {

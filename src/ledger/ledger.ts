@@ -5,7 +5,7 @@
  * are filled later, from the entries (searchIndex).
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { signCheckpoint } from '../core/checkpoint.js';
@@ -159,11 +159,12 @@ export class Ledger {
       }
     }
     let config: LedgerConfig = {};
+    const configText = readConfigFile(join(dir, CONFIG_FILE));
     try {
-      const parsed: unknown = JSON.parse(readFileSync(join(dir, CONFIG_FILE), 'utf8'));
+      const parsed: unknown = configText === undefined ? undefined : JSON.parse(configText);
       if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) config = parsed as LedgerConfig;
     } catch {
-      // A missing or damaged config only loses settings; the evidence is in the database.
+      // A damaged config only loses settings; the evidence is in the database.
     }
     const keyPath = opts.keyPath ? resolve(opts.keyPath) : typeof config.key === 'string' ? config.key : join(dir, KEY_FILE);
     try {
@@ -333,5 +334,28 @@ export class Ledger {
 
   close(): void {
     this.store.close();
+  }
+}
+
+/**
+ * The ledger's config.json, or undefined when it cannot be read (a missing config only loses settings). Opened
+ * without blocking and read only when it is a regular file: a FIFO planted there by someone who can write the
+ * folder would otherwise make every command, every audited run included, wait for ever.
+ */
+function readConfigFile(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new FfauditError('USAGE', `refusing ${path}: it is not a regular file (the ledger's config is one)`);
+    return readFileSync(fd, 'utf8');
+  } catch (e) {
+    if (e instanceof FfauditError) throw e;
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
