@@ -86,7 +86,14 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
     }
   };
   const indexTo = Math.min(end, job.indexed ?? 0);
-  const index = indexTo > start ? new IndexCheck(store, start, indexTo) : undefined;
+  // The index rows are checked a chunk at a time, so that only one chunk's expected and stored rows are held.
+  let index: IndexCheck | undefined;
+  const checkIndex = () => {
+    if (!index) return;
+    const found = read(() => index!.differences(), []);
+    for (const d of found) problems.push({ kind: 'index-mismatch', index: d.index, detail: `${d.detail}: the search index was altered behind the log's back` });
+    index = undefined;
+  };
   const entryModified = (i: number) => {
     problems.push({ kind: 'entry-modified', index: i, detail: `entry ${i}'s bytes no longer match the hash recorded when it was appended` });
     problemAt.push(i);
@@ -106,6 +113,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
 
   for (let a = start; a < end; a += chunk) {
     const b = Math.min(a + chunk, end);
+    if (a < indexTo) index = new IndexCheck(store, a, Math.min(b, indexTo));
     const rows = read(() => store.leafAndData(a, b), []);
     // Stored interior nodes completed by leaves in [a, b) inside the block: node (l, i) completes at leaf
     // (i+1)·2^l − 1 and starts at i·2^l.
@@ -167,10 +175,7 @@ export function scanBlock(store: Store, job: BlockJob, chunk = 8192): BlockResul
       });
       if (wanted.has(frontier.size)) parts.push({ size: frontier.size, hashes: frontier.parts() });
     }
-  }
-  if (index) {
-    const found = read(() => index.differences(), []);
-    for (const d of found) problems.push({ kind: 'index-mismatch', index: d.index, detail: `${d.detail}: the search index was altered behind the log's back` });
+    checkIndex();
   }
   const width = end - start;
   const whole = Number.isInteger(Math.log2(width)) && start % width === 0;
