@@ -12,7 +12,7 @@
  * finishes the folder with them.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FfauditError } from '../core/errors.js';
 import { formatSignerKey, formatVerifierKey, isValidKeyName, parseSignerKey, type Signer } from '../core/note.js';
@@ -20,7 +20,7 @@ import { SCHEMA_VERSION, SqliteStore } from '../store/sqlite.js';
 import { checkLedgerDir, checkLink, checkParentDir, ownerText } from './dir-trust.js';
 import { createKeyFile, loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, VKEY_FILE } from './location.js';
-import { openExclusive, syncDir } from './safe-files.js';
+import { openExclusive, readRegularFile, syncDir } from './safe-files.js';
 
 export interface Made {
   dir: string;
@@ -147,26 +147,7 @@ function writeNew(path: string, text: string, mode: number): void {
   }
 }
 
-/**
- * A file of the ledger's folder as text; undefined when absent. Opened without following a symbolic link
- * (O_NOFOLLOW), and only a regular file is read.
- */
-function readIfThere(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (e) {
-    if (errno(e) === 'ENOENT') return undefined;
-    if (errno(e) === 'ELOOP') throw new FfauditError('USAGE', `refusing ${path}: it is a symbolic link, where the ledger keeps a file of its own`);
-    throw new FfauditError('IO', `cannot read ${path}: ${errno(e) ?? String(e)}`);
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw new FfauditError('USAGE', `refusing ${path}: it is not a regular file`);
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
+const readIfThere = (path: string): string | undefined => readRegularFile(path, true);
 
 /** Whether process `pid` is gone (so that its temporary files are leftovers). */
 function isGone(pid: number): boolean {
@@ -214,7 +195,7 @@ export function createLedgerFiles(path: string, opts: CreateOptions): Made {
 }
 
 /** A file system failure in words. */
-export function why(e: unknown): string {
+function why(e: unknown): string {
   const code = errno(e);
   if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk is full';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
@@ -320,7 +301,7 @@ function fill(target: string, opts: CreateOptions, inPlace: boolean, interrupted
         const fresh = `${formatSignerKey(opts.origin ?? opts.defaultOrigin(), randomBytes(32))}\n`;
         writeNew(join(stage, KEY_FILE), fresh, 0o600);
         // Another process finishing the same folder may have put its key there first: then that one is used.
-        signer = place(KEY_FILE) ? parseSignerKey(fresh) : parseKeyOf(keyPath, readFileSync(keyPath, 'utf8'));
+        signer = place(KEY_FILE) ? parseSignerKey(fresh) : parseKeyOf(keyPath, readIfThere(keyPath) ?? '');
       }
     }
     if (opts.origin !== undefined && signer.name !== opts.origin) {

@@ -117,7 +117,7 @@ describe('derived indexes checked against the entries', () => {
     const cp = cli('checkpoint').stdout;
     const r = cli('reindex');
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^search index rebuilt from \d+ entries$/);
+    assert.match(r.stdout, /^search index rebuilt from \d+ entries\n$/);
     const after = JSON.parse(cli('verify', '--json').stdout) as { ok: boolean; problems: unknown[] };
     assert.deepEqual(after, { ...after, ok: true, problems: [] });
     assert.equal(cli('checkpoint').stdout, cp, 'the log is unchanged');

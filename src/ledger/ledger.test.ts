@@ -119,6 +119,16 @@ describe('init', () => {
     assert.ok(Date.now() - started < 5000, 'no wait on the FIFO');
   });
 
+  it('refuses a redaction.key that is not a regular file instead of waiting on it (every audited run reads it)', () => {
+    const l = Ledger.init(join(tmp.dir, 'fifo-redaction'));
+    rmSync(join(l.dir, 'redaction.key'));
+    assert.equal(spawnSync('mkfifo', [join(l.dir, 'redaction.key')]).status, 0);
+    const started = Date.now();
+    assert.throws(() => l.redactionKey(), (e: unknown) => e instanceof FfauditError && e.code === 'KEY' && /redaction\.key: it is not a regular file/.test(e.message));
+    assert.ok(Date.now() - started < 5000, 'no wait on the FIFO');
+    l.close();
+  });
+
   it('never creates a ledger named explicitly', () => {
     const dir = join(tmp.dir, 'missing', 'ledger');
     assert.throws(() => Ledger.open({ dir, explicit: true }, { autoCreate: true }), code('NO_LEDGER'));

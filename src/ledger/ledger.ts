@@ -5,7 +5,7 @@
  * are filled later, from the entries (searchIndex).
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { signCheckpoint } from '../core/checkpoint.js';
@@ -21,6 +21,7 @@ import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage
 import { updateIndex } from './index-entry.js';
 import { loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation } from './location.js';
+import { readRegularFile } from './safe-files.js';
 
 /** A signed checkpoint is kept in the history whenever the log crosses a multiple of this size. */
 export const KEEP_CHECKPOINT_EVERY = 256;
@@ -206,9 +207,11 @@ export class Ledger {
     const path = join(this.dir, REDACTION_KEY_FILE);
     let text: string;
     try {
-      text = readFileSync(path, 'utf8').trim();
+      const read = readRegularFile(path);
+      if (read === undefined) throw new FfauditError('KEY', `cannot read ${path}: ENOENT`);
+      text = read.trim();
     } catch (e) {
-      throw new FfauditError('KEY', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      throw e instanceof FfauditError && e.code !== 'KEY' ? new FfauditError('KEY', e.message) : e;
     }
     const key = parseRedactionKey(text);
     if (!key) throw new FfauditError('KEY', `${path} is not a redaction key (it must hold at least 64 hex digits; it holds ${text.length === 0 ? 'nothing' : `${text.length} characters`})`);
@@ -263,7 +266,7 @@ export class Ledger {
    * log itself is not touched; the indexes are never evidence (docs/design.md invariant 5).
    */
   rebuildIndex(): number {
-    if (this.store.readOnly) throw new FfauditError('STORE', `the ledger database ${this.store.path} is read-only: reindex needs to write it`);
+    if (this.store.readOnly) throw new FfauditError('STORE', `the ledger database ${join(this.dir, DB_FILE)} is read-only: reindex needs to write it`);
     this.store.indexTransaction((tx) => tx.clear());
     const size = this.size();
     updateIndex(this.store, size);
@@ -338,24 +341,14 @@ export class Ledger {
 }
 
 /**
- * The ledger's config.json, or undefined when it cannot be read (a missing config only loses settings). Opened
- * without blocking and read only when it is a regular file: a FIFO planted there by someone who can write the
- * folder would otherwise make every command, every audited run included, wait for ever.
+ * The ledger's config.json, or undefined when it cannot be read (a missing or unreadable config only loses
+ * settings). Anything but a regular file there is refused (readRegularFile).
  */
 function readConfigFile(path: string): string | undefined {
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw new FfauditError('USAGE', `refusing ${path}: it is not a regular file (the ledger's config is one)`);
-    return readFileSync(fd, 'utf8');
+    return readRegularFile(path);
   } catch (e) {
-    if (e instanceof FfauditError) throw e;
-    return undefined;
-  } finally {
-    closeSync(fd);
+    if (e instanceof FfauditError && e.code === 'IO') return undefined;
+    throw e;
   }
 }

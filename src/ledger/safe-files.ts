@@ -7,8 +7,9 @@
  * symbolic link there points to.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { FfauditError } from '../core/errors.js';
 
 const EXCLUSIVE = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
 
@@ -121,5 +122,32 @@ export function writeFileAtomically(path: string, data: string | Uint8Array, mod
   } catch (e) {
     f.abort();
     throw e;
+  }
+}
+
+/**
+ * A file of the ledger's folder as text, undefined when absent. Opened without blocking and read only when it is a
+ * regular file: a FIFO planted at the name by someone who can write the folder would otherwise make every reader,
+ * every audited run included, wait for ever. With `noFollow`, a symbolic link at the name is refused too
+ * (O_NOFOLLOW).
+ */
+export function readRegularFile(path: string, noFollow = false): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (noFollow ? constants.O_NOFOLLOW : 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP' && noFollow) throw new FfauditError('USAGE', `refusing ${path}: it is a symbolic link, where the ledger keeps a file of its own`);
+    throw new FfauditError('IO', `cannot read ${path}: ${code ?? String(e)}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw new FfauditError('USAGE', `refusing ${path}: it is not a regular file`);
+    return readFileSync(fd, 'utf8');
+  } catch (e) {
+    if (e instanceof FfauditError) throw e;
+    throw new FfauditError('IO', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -89,7 +89,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .action(() => {
       const l = openLedger(g());
       try {
-        out(`search index rebuilt from ${l.rebuildIndex()} entries`);
+        out(`search index rebuilt from ${l.rebuildIndex()} entries\n`);
       } finally {
         l.close();
       }
