@@ -17,9 +17,9 @@ export function openLedger(g: GlobalOptions): Ledger {
   return Ledger.open(resolveLedgerDir(g.ledger), {
     keyPath: keyPathFrom(g),
     autoCreate: true,
-    onCreate: (l) =>
+    onCreate: (l, finished) =>
       process.stderr.write(
-        l.finished
+        finished
           ? `ffaudit: finished the ledger at ${l.dir} that an interrupted first use had left without a database (origin ${l.origin})\n`
           : `ffaudit: created a new ledger at ${l.dir} (origin ${l.origin})\n`,
       ),

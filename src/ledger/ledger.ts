@@ -41,9 +41,9 @@ export interface AppendResult {
 export interface OpenOptions {
   /** FFAUDIT_KEY / --key: the signing key's file, overriding the config. */
   keyPath?: string | undefined;
-  /** Create the per-user default ledger on first use; `onCreate` is told. */
+  /** Create the per-user default ledger on first use; `onCreate` is told, and whether an interrupted one was finished. */
   autoCreate?: boolean;
-  onCreate?: (ledger: Ledger) => void;
+  onCreate?: (ledger: Ledger, finished: boolean) => void;
 }
 
 /** How long a process waits for another one that is creating the same per-user default ledger. */
@@ -88,8 +88,6 @@ export class Ledger {
   readonly config: LedgerConfig;
   private readonly keyPath: string;
   private signerCache: Signer | undefined;
-  /** True when this process finished the folder of an interrupted init rather than making a new one. */
-  finished = false;
   /** The tree's right edge after this process's last append, with the checkpoint it signed (see append). */
   private last: { frontier: Frontier; checkpoint: string } | undefined;
 
@@ -135,7 +133,6 @@ export class Ledger {
   private static fromMade(made: Made): Ledger {
     const ledger = new Ledger(made.dir, SqliteStore.open(join(made.dir, DB_FILE)), made.config, made.keyPath);
     ledger.signerCache = made.signer;
-    ledger.finished = made.finished;
     return ledger;
   }
 
@@ -146,8 +143,9 @@ export class Ledger {
     if (state.kind !== 'ready') {
       if (!loc.explicit && opts.autoCreate) {
         try {
-          const l = Ledger.fromMade(createLedgerFiles(dir, { keyPath: opts.keyPath, defaultOrigin }));
-          opts.onCreate?.(l);
+          const made = createLedgerFiles(dir, { keyPath: opts.keyPath, defaultOrigin });
+          const l = Ledger.fromMade(made);
+          opts.onCreate?.(l, made.finished);
           return l;
         } catch (e) {
           // Another process is creating the same default ledger at this moment: use theirs once it is complete.
