@@ -34,14 +34,14 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
 `,
     );
 
-  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }] = await Promise.all([
+  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }] = await Promise.all([
     import('./commands/ledger.js'),
     import('./commands/runs.js'),
     import('./commands/provenance.js'),
     import('./commands/archive.js'),
     import('./commands/shim.js'),
+    import('./commands/verifiers.js'),
   ]);
-  const { registerVerifierCommands } = await import('./commands/verifiers.js');
   registerLedgerCommands(program, setStatus);
   registerRunCommands(program, setStatus);
   registerProvenanceCommands(program, setStatus);

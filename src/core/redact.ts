@@ -330,8 +330,8 @@ export function redactText(text: string, key: Buffer, secrets: readonly string[]
  * (a case number, a stream key in a file name). `where` names the field in the entry.
  */
 export function redactPath(path: string, where: string, key: Buffer, secrets: readonly string[], extra: readonly RedactionRule[] = []): { path: string; redactions: Redaction[] } {
-  const r = redactText(path, key, secrets, extra);
-  return { path: r.text, redactions: r.redactions.map((x) => ({ ...x, where })) };
+  const r = redactField(path, where, key, secrets, extra);
+  return { path: r.value, redactions: r.redactions };
 }
 
 /**

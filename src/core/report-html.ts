@@ -177,7 +177,9 @@ export function lineageSvg(runs: readonly RunRecord[], target?: string): string 
   const components = new Map<string, DNode[]>();
   for (const n of nodes.values()) {
     const r = root(n.key);
-    components.set(r, [...(components.get(r) ?? []), n]);
+    const list = components.get(r);
+    if (list) list.push(n);
+    else components.set(r, [n]);
   }
   const pos = new Map<string, { x: number; y: number }>();
   let bandY = 10;
@@ -277,7 +279,8 @@ function ledgerWord(l: LedgerVerdict): { word: string; cls: string } {
   return l.problems.every((p) => p.kind === 'store-corrupt') ? { word: 'DAMAGED', cls: 'warn' } : { word: 'TAMPERED', cls: 'bad' };
 }
 
-function summaryLine(v: ReportVerification, what: string): string {
+function summaryLine(v: ReportVerification): string {
+  const what = 'The record below';
   if (verified(v)) return `<p class="ok">${what} verifies against the signed log, and the whole ledger verifies intact (details at the end).</p>`;
   if (!v.ledger.ok) {
     const n = v.ledger.problems.length;
@@ -354,7 +357,7 @@ export function renderFileReport(m: FileReport): string {
     `<h1>Chain-of-custody report</h1><p class="muted">Generated ${e(m.generatedAt)} from the ffaudit log <span class="mono">${e(m.verification.origin)}</span>.</p>`,
     `<table><tr><th>File</th><td class="mono">${e(m.file.path)}</td></tr><tr><th>SHA-256</th><td class="mono">${e(m.file.sha256)}</td></tr><tr><th>Size</th><td>${e(m.file.size)} bytes</td></tr></table>`,
   );
-  body.push(summaryLine(m.verification, 'The record below'));
+  body.push(summaryLine(m.verification));
   if (m.runs.length > 0) {
     body.push(
       `<h2>Summary</h2><p>These exact bytes were produced by ${m.runs.length === 1 ? 'one audited FFmpeg run' : `a chain of ${e(m.runs.length)} audited FFmpeg runs`}${m.sources.length > 0 ? `, from ${e(m.sources.length)} source${m.sources.length === 1 ? '' : 's'} that no audited run produced` : ', from generated content only'}.</p>`,
@@ -376,7 +379,7 @@ export function renderActivityReport(m: ActivityReport): string {
   const period = `${m.period.since ?? 'the beginning'} to ${m.period.until ?? 'now'}`;
   const body: string[] = [
     `<h1>Activity report</h1><p class="muted">Generated ${e(m.generatedAt)} from the ffaudit log <span class="mono">${e(m.verification.origin)}</span>.</p>`,
-    summaryLine(m.verification, 'The record below'),
+    summaryLine(m.verification),
     `<p>Audited runs that started from ${e(period)}: <strong>${e(m.runs.length)}</strong> (${e(m.runs.filter((r) => r.status === 'ok').length)} ok, ${e(m.runs.filter((r) => r.status === 'failed' || r.status === 'terminated').length)} failed, ${e(m.runs.filter((r) => r.status === 'incomplete').length)} incomplete).</p>`,
   ];
   if (m.runs.length > 0 && m.runs.length <= 200) body.push(`<h2>Diagram</h2>${lineageSvg(m.runs)}`);

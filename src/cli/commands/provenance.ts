@@ -1,5 +1,5 @@
 /** Provenance for people who were not there: trace, bundle, verify-bundle, report, export. */
-import { closeSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
@@ -9,7 +9,6 @@ import { IN_TOTO_PAYLOAD_TYPE, signDsse } from '../../core/dsse.js';
 import { noteToEcs, runToEcs } from '../../core/ecs.js';
 import { FfauditError } from '../../core/errors.js';
 import { noteToInToto, runToInToto } from '../../core/in-toto.js';
-import { parseVerifierKey } from '../../core/note.js';
 import { renderActivityReport, renderFileReport, type ReportVerification } from '../../core/report-html.js';
 import { parseWhen } from '../../core/time.js';
 import { parseTlogPolicy, type TlogPolicy } from '../../core/tlog-policy.js';
@@ -17,13 +16,14 @@ import type { Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
 import { exportDocuments } from '../../ledger/export.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { commitTemporary, openExclusive, temporaryNameFor, writeFileAtomically } from '../../ledger/safe-files.js';
+import { atomicFile, writeFileAtomically, type AtomicFile } from '../../ledger/safe-files.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
 import { traceContent, type Lineage, type TraceOptions } from '../../ledger/trace.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { progressBar } from '../format.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, printable } from '../lineage-format.js';
+import { readKey, readSmall } from '../inputs.js';
 
 /** A bundle larger than this is refused before it is read (a real one for thousands of runs is a few MiB). */
 export const MAX_BUNDLE_FILE = 1 << 30;
@@ -114,18 +114,11 @@ function acceptedKeys(o: { pubkey?: string[]; policy?: string; insecureAnyKey?: 
   if (!keyed && !o.insecureAnyKey) {
     throw new FfauditError('USAGE', "verify-bundle needs the log's key, obtained independently: give --pubkey VKEY_FILE (as `ffaudit pubkey` prints it) or --policy FILE (or --insecure-any-key to check the bundle against its own key only)");
   }
-  const keys = files.map((f) => {
-    const text = readInput(f, 'the key file', 64 * 1024).toString('utf8');
-    try {
-      return parseVerifierKey(text);
-    } catch (e) {
-      throw new FfauditError('USAGE', `${f} does not hold a verifier key (name+keyid+key): ${(e as Error).message}`);
-    }
-  });
+  const keys = files.map(readKey);
   if (o.policy !== undefined) {
     let policy: TlogPolicy;
     try {
-      policy = parseTlogPolicy(readInput(o.policy, 'the policy file', 1 << 20));
+      policy = parseTlogPolicy(readSmall(o.policy, 'the policy file'));
     } catch (e) {
       if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${o.policy}: ${e.message}`);
       throw e;
@@ -291,11 +284,10 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       if (o.sign && o.format !== 'in-toto') throw new FfauditError('USAGE', '--sign applies to --format in-toto only');
       const p = period(o);
       const l = openLedger(g());
-      let fd: number | undefined;
-      const tmp = o.output !== undefined ? temporaryNameFor(o.output) : undefined;
+      let file: AtomicFile | undefined;
       try {
-        if (tmp !== undefined) fd = openExclusive(tmp, 0o600); // never through a link planted at the name
-        const write = (s: string) => (fd !== undefined ? writeSync(fd, s) : out(s));
+        if (o.output !== undefined) file = atomicFile(o.output); // never through a link planted at the name
+        const write = (s: string) => (file ? file.write(s) : out(s));
         const signer = o.sign ? l.signer() : undefined;
         const leftOut = { runs: 0, notes: 0 };
         for (const item of exportDocuments(l, p)) {
@@ -311,17 +303,12 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
         }
         const what = [leftOut.runs > 0 ? `${leftOut.runs} run${leftOut.runs === 1 ? '' : 's'} with no hashed output` : '', leftOut.notes > 0 ? `${leftOut.notes} custody note${leftOut.notes === 1 ? '' : 's'} naming no hashed file` : ''].filter((x) => x !== '');
         if (what.length > 0) process.stderr.write(`ffaudit: left out ${what.join(' and ')}: an in-toto Statement needs a subject with a digest\n`);
-        if (fd !== undefined) {
-          const done = fd;
-          fd = undefined;
-          commitTemporary(done, tmp!, o.output!, 0o644);
-        }
+        file?.commit();
       } catch (e) {
         if (e instanceof FfauditError) throw e;
         throw new FfauditError('IO', `cannot write ${o.output ?? 'the export'}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
       } finally {
-        if (fd !== undefined) closeSync(fd);
-        if (tmp !== undefined) rmSync(tmp, { force: true }); // nothing there once renamed
+        file?.abort(); // nothing there once committed
         l.close();
       }
     });

@@ -3,54 +3,11 @@
  * `ffaudit proof N` against the entry's bytes from `ffaudit entry N --raw`) and `verify-consistency` (two saved
  * checkpoints and the proof from `ffaudit consistency OLD NEW`). Exit 0 valid, 1 invalid, 2 could not run.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Command } from 'commander';
-import { FfauditError } from '../../core/errors.js';
-import { parseVerifierKey, type Verifier } from '../../core/note.js';
 import { checkConsistency, checkReceipt } from '../../core/receipt-check.js';
 import { EXIT_INTEGRITY } from '../exit.js';
+import { readKey, readSmall } from '../inputs.js';
 import { printable } from '../lineage-format.js';
-
-/** Receipts, checkpoints, proofs and entries are small (an entry is below 64 KiB); anything far larger is not ours. */
-const MAX_INPUT = 1 << 20;
-
-/**
- * A file given to us, read whole: a regular file, or a pipe (`--entry <(ffaudit entry 3 --raw)`), read up to the
- * bound. Missing or unreadable: could not run (exit 2).
- */
-function readSmall(path: string, what: string): Buffer {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    const st = fstatSync(fd);
-    if (!st.isFile() && !st.isFIFO()) throw new FfauditError('IO', `${what} ${path} is not a regular file`);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const b = Buffer.alloc(64 * 1024);
-      const n = readSync(fd, b, 0, b.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > MAX_INPUT) throw new FfauditError('BAD_INPUT', `${what} ${path} is larger than ${MAX_INPUT} bytes`);
-      chunks.push(b.subarray(0, n));
-    }
-    return Buffer.concat(chunks);
-  } catch (e) {
-    if (e instanceof FfauditError) throw e;
-    throw new FfauditError('IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function readKey(path: string): Verifier {
-  try {
-    return parseVerifierKey(readSmall(path, 'the key file').toString('utf8'));
-  } catch (e) {
-    if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${path} does not hold a verifier key (name+keyid+key): ${e.message}`);
-    throw e;
-  }
-}
 
 export function registerVerifierCommands(program: Command, setStatus: (s: number) => void): void {
   program
