@@ -67,7 +67,7 @@ function readRefusal(ledgerDir: string): Refusal | undefined {
  * The line a run prints when the last archive to `location` refused. The file is as hostile as the rest of the
  * folder: only finding kinds and sizes are taken from it, and the location is the config's.
  */
-export function refusalLine(ledgerDir: string, location: string): string | undefined {
+function refusalLine(ledgerDir: string, location: string): string | undefined {
   const r = readRefusal(ledgerDir);
   if (!r || r.location !== location) return undefined;
   const found = r.problems

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from './checkpoint.js';
-import { isBlobRef, parseEntry, resolveBlobs, sha256Hex, type CustodyNote, type EntryBase, type FileRecord } from './entry.js';
+import { isBlobRef, parseEntry, resolveBlobs, SHA256_HEX, sha256Hex, type CustodyNote, type EntryBase, type FileRecord } from './entry.js';
 import { FfauditError, isFfauditError } from './errors.js';
 import { hashLeaf, verifyInclusion } from './merkle.js';
 import { decodeBase64Strict, parseVerifierKey, type Verifier } from './note.js';
@@ -20,7 +20,6 @@ export const MAX_BUNDLE_ENTRIES = 1_000_000;
 export const MAX_BUNDLE_BLOBS = 100_000;
 const MAX_PROOF_TEXT = 16 * 1024;
 const MAX_NOTE_TEXT = 64 * 1024;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export interface BundleSubject {
   path: string;

@@ -11,6 +11,8 @@ import { FfauditError } from './errors.js';
 import type { Redaction } from './run.js';
 
 export const ENTRY_SCHEMA_VERSION = 1;
+/** A SHA-256 as entries write it: 64 lowercase hex digits. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The largest entry a tlog-tiles entry bundle can hold (a 16-bit length prefix). */
 export const MAX_ENTRY_BYTES = 0xffff;
 

@@ -2,10 +2,9 @@
  * Shape checks for run and custody-note entries read from somewhere we do not control (a bundle, whose key may be
  * anyone's). Each returns the entry typed, or a sentence saying what is wrong; none throws.
  */
-import type { CustodyNote, EntryBase, FileRecord } from './entry.js';
+import { SHA256_HEX, type CustodyNote, type EntryBase, type FileRecord } from './entry.js';
 import type { InputRecord, RunEndEntry, RunStartEntry } from './run.js';
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const STATUSES = new Set(['ok', 'failed', 'terminated']);
 
 function isObject(v: unknown): v is Record<string, unknown> {

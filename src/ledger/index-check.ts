@@ -7,6 +7,7 @@
  */
 import { FfauditError } from '../core/errors.js';
 import type { IndexTx, RunIndexRow, Store } from '../store/types.js';
+import { SHA256_HEX } from '../core/entry.js';
 import { entryForIndex, indexEntry } from './index-entry.js';
 
 export interface IndexDifference {
@@ -17,8 +18,6 @@ export interface IndexDifference {
   detail: string;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-const BLOCK = 1 << 16;
 const CHUNK = 8192;
 
 /**
@@ -122,7 +121,7 @@ export class IndexCheck {
 
 /**
  * Checks the indexes against every entry they cover, up to `size` (the caller brings them up to it first). One
- * sequential pass over the entries' bytes; the rows are compared a block at a time. With `hiding`, only the
+ * sequential pass over the entries' bytes; the rows are compared a chunk at a time. With `hiding`, only the
  * differences that can hide a run from a lookup (rows missing or altered), which is what a claim that no run
  * produced some content must rule out.
  */
@@ -130,10 +129,11 @@ export function checkIndex(store: Store, size: number, limit = 20, hiding = fals
   const covered = store.indexedSize();
   if (covered < size) throw new FfauditError('INTERNAL', `the search index covers ${covered} entries, not ${size}`);
   const found: IndexDifference[] = [];
-  for (let a = 0; a < size && found.length < limit; a += BLOCK) {
-    const b = Math.min(a + BLOCK, size);
+  // A chunk at a time, as verify's scan does: only one chunk's expected and stored rows are held.
+  for (let a = 0; a < size && found.length < limit; a += CHUNK) {
+    const b = Math.min(a + CHUNK, size);
     const check = new IndexCheck(store, a, b);
-    for (let c = a; c < b; c += CHUNK) for (const { index, data } of store.entryData(c, Math.min(c + CHUNK, b))) check.add(index, data);
+    for (const { index, data } of store.entryData(a, b)) check.add(index, data);
     found.push(...check.differences().filter((d) => !hiding || d.kind !== 'added'));
   }
   return found.slice(0, limit);

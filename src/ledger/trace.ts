@@ -7,7 +7,7 @@
  * invariant 5): every hit is rebuilt from its entries (whose bytes are checked against their leaf hashes) and
  * kept only if the entry itself names the content.
  */
-import type { Author, CustodyNote, FileRecord } from '../core/entry.js';
+import { SHA256_HEX, type Author, type CustodyNote, type FileRecord } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import type { InputRecord, RunRecord } from '../core/run.js';
 import { isFileRecord } from '../core/run-shape.js';
@@ -57,7 +57,6 @@ export interface Lineage {
   readBy: RunRecord[];
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 class RunReader {
   private readonly cache = new Map<number, RunRecord | null>();

@@ -7,7 +7,7 @@ import type { FileRecord, NoteRecord } from '../../core/entry.js';
 import type { RunRecord, RunStatus } from '../../core/run.js';
 import { parseWhen } from '../../core/time.js';
 import { redactionHmac } from '../../core/redact.js';
-import { scanNotes, type NoteFilter } from '../../ledger/notes.js';
+import { matchesNote, scanNotes, type NoteFilter } from '../../ledger/notes.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { listRuns, queryRuns, readEntry, runDetails, scanRuns, type RunDetails, type RunFilter, type UnreadableRun } from '../../ledger/runs.js';
 import { openLedger, type GlobalOptions } from '../context.js';
@@ -300,9 +300,13 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
         let notes: NoteRecord[] = [];
         if (want.notes) {
           const nf = noteFilterFrom(f);
-          let found = scanNotes(l, fileContent ? { ...nf, sha256: fileContent.sha256 } : nf);
-          if (fileContent && found.notes.length === 0) found = scanNotes(l, { ...nf, path: fileContent.path });
+          // One scan: the notes naming the file's content, else (like runs) those naming its path.
+          const found = scanNotes(l, nf);
           notes = found.notes;
+          if (fileContent) {
+            const byContent = notes.filter((n) => matchesNote(n, { sha256: fileContent.sha256 }));
+            notes = byContent.length > 0 ? byContent : notes.filter((n) => matchesNote(n, { path: fileContent.path }));
+          }
           // An entry the run scan already reported as modified is not reported twice.
           const reported = new Set(result.unreadable.filter((u) => u.id === null).map((u) => u.startIndex));
           for (const u of found.unreadable) if (!reported.has(u.index)) result.unreadable.push({ id: null, startIndex: u.index, error: u.error });
