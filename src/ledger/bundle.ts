@@ -18,6 +18,8 @@ import type { Lineage } from './trace.js';
 
 export interface BundleOptions {
   withReports?: boolean;
+  /** The bundle's `created` time (default: now); passed in for reproducible output. */
+  now?: () => string;
 }
 
 /** The entry indices a lineage rests on: its runs (or, for a file no run produced, the runs that read it) and its notes. */
@@ -53,7 +55,7 @@ export function bundleEntries(ledger: Ledger, indices: Iterable<number>, subject
   });
   return {
     format: BUNDLE_FORMAT,
-    created: nowRfc3339(),
+    created: (opts.now ?? nowRfc3339)(),
     origin: ledger.origin,
     vkey: ledger.vkey,
     checkpoint: head.checkpoint,

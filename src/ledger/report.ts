@@ -18,6 +18,8 @@ import { verifyStore } from './verify.js';
 export interface ReportOptions {
   /** Progress of the whole ledger's verification. */
   onProgress?: (done: number, total: number) => void;
+  /** The report's generation time (default: now); passed in for reproducible output. */
+  now?: () => string;
 }
 
 async function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict, opts: ReportOptions): Promise<ReportVerification> {
@@ -38,11 +40,11 @@ async function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict
 }
 
 export async function fileReport(ledger: Ledger, lineage: Lineage, size: number, opts: ReportOptions = {}): Promise<FileReport> {
-  const bundle = bundleLineages(ledger, [lineage]);
+  const bundle = bundleLineages(ledger, [lineage], { ...(opts.now ? { now: opts.now } : {}) });
   const v = verifyBundle(Buffer.from(formatBundle(bundle)), { pubkey: ledger.verifier, fileSha256: lineage.file.sha256 });
   return {
     kind: 'file',
-    generatedAt: nowRfc3339(),
+    generatedAt: (opts.now ?? nowRfc3339)(),
     file: { path: lineage.file.path, sha256: lineage.file.sha256, size },
     runs: lineage.runs,
     sources: lineage.sources,
@@ -54,11 +56,11 @@ export async function fileReport(ledger: Ledger, lineage: Lineage, size: number,
 
 export async function activityReport(ledger: Ledger, period: Period, opts: ReportOptions = {}): Promise<ActivityReport> {
   const runs = [...runsInPeriod(ledger, period)];
-  const bundle = bundleEntries(ledger, runs.flatMap((r) => r.entries), [], []);
+  const bundle = bundleEntries(ledger, runs.flatMap((r) => r.entries), [], [], { ...(opts.now ? { now: opts.now } : {}) });
   const v = verifyEvidence(bundle, ledger.verifier);
   return {
     kind: 'activity',
-    generatedAt: nowRfc3339(),
+    generatedAt: (opts.now ?? nowRfc3339)(),
     period: { since: period.since === undefined ? null : formatTimeNs(period.since), until: period.until === undefined ? null : formatTimeNs(period.until) },
     runs,
     notes: [],
