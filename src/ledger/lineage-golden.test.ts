@@ -23,12 +23,14 @@ const FIXTURE = fileURLToPath(new URL('../../testdata/fixture-ledger/', import.m
 const RECORD = process.env.FFAUDIT_RECORD_GOLDEN === '1';
 const now = () => '2026-12-05T12:00:00.000000000Z';
 
-/** The fixture's contents (testdata/fixture-ledger/README.md): a → b (renamed c), s, c + s → final, a note on final. */
+/** The fixture's contents (testdata/fixture-ledger/README.md): a → b (renamed c), s, c + s → final, a note on final, a + ext → mix. */
 const SHA = {
   a: '2d8c3cb3c935e4e9f68ed43d2f5e8a6d2241079c83b2c7c32fcdcedde8628668',
   c: '17022ee0cf41a75ddd753e67ca9362c08ba57b45008bf9cdc6654ab6948617fa',
   s: '4b472c3822dbf87964dd3b24742fb02baac94a8a6c1bc5aa3b6833e7bb75f954',
   final: 'b1449d70fafd20ba18f5315264f8f076085bd41024543981f14c9a6089629dcf',
+  ext: '04a0f3ea69c0d82b56ed5eff18b77509c6529fab409151b57c77840aabc6da9c',
+  mix: 'e6dc5a1b464a7b7c281bc8e1cd56be5116b683bd202c8057a58e85ec02548372',
   altered: 'fc5a17909cf4348353c317e0ab79657c120c844b5af176205cf2dbf066f649d5',
 };
 const FINAL_SIZE = 16608;
@@ -55,18 +57,21 @@ function same(name: string, actual: string): void {
 const trace = (name: keyof typeof SHA, checkIndex = true) => traceContent(ledger, `/evidence/${name}`, SHA[name], { checkIndex });
 
 test('trace: the lineage of each fixture file, as data and as the drawn tree', () => {
-  for (const name of ['final', 'a', 'c', 's', 'altered'] as const) {
+  for (const name of ['final', 'a', 'c', 's', 'mix', 'ext', 'altered'] as const) {
     const l = trace(name);
     same(`trace-${name}.json`, `${JSON.stringify(l, null, 1)}\n`);
     if (l.known) same(`trace-${name}.txt`, formatLineageTree(l));
   }
-  same('trace-final-unchecked.json', `${JSON.stringify(trace('final', false), null, 1)}\n`);
+  // A source no signed entry vouches for (ext.wav): index-checked by default, unproven without the check.
+  same('trace-mix-unchecked.json', `${JSON.stringify(trace('mix', false), null, 1)}\n`);
+  same('trace-mix-unchecked.txt', formatLineageTree(trace('mix', false)));
 });
 
 test('bundle: one lineage, and two lineages with the report logs', () => {
   same('bundle-final.json', formatBundle(bundleLineages(ledger, [trace('final')], { now })));
   same('bundle-final-s-reports.json', formatBundle(bundleLineages(ledger, [trace('final'), trace('s')], { withReports: true, now })));
   same('bundle-a.json', formatBundle(bundleLineages(ledger, [trace('a')], { now })));
+  same('bundle-mix-ext.json', formatBundle(bundleLineages(ledger, [trace('mix'), trace('ext')], { now })));
 });
 
 test('report: the file report of the final output and the activity report of the whole ledger', async () => {
