@@ -131,3 +131,16 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
   if (!v.keyVerified) lines.push(...KEY_NOT_VERIFIED);
   return `${lines.join('\n')}\n`;
 }
+
+/** `trace --json`: one line. */
+export function lineageJson(t: Lineage): string {
+  return `${JSON.stringify({
+    file: t.file,
+    known: t.known,
+    runs: t.runs,
+    sources: t.sources,
+    index_checked: t.indexChecked,
+    notes: t.notes,
+    read_by: t.readBy,
+  })}\n`;
+}

@@ -22,7 +22,7 @@ import { traceContent, type Lineage, type TraceOptions } from '../../ledger/trac
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { progressBar } from '../format.js';
-import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, printable } from '../lineage-format.js';
+import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, lineageJson, printable } from '../lineage-format.js';
 import { readKey, readSmall } from '../inputs.js';
 
 /** A bundle larger than this is refused before it is read (a real one for thousands of runs is a few MiB). */
@@ -57,18 +57,6 @@ async function traceFile(l: Ledger, file: string, opts: TraceOptions = {}): Prom
 
 function unknownLine(t: Lineage): string {
   return `${printable(t.file.path)}: unknown to this ledger: no audited run produced or read these bytes and no custody note names them (sha256 ${t.file.sha256})\n`;
-}
-
-function lineageJson(t: Lineage): string {
-  return `${JSON.stringify({
-    file: t.file,
-    known: t.known,
-    runs: t.runs,
-    sources: t.sources,
-    index_checked: t.indexChecked,
-    notes: t.notes,
-    read_by: t.readBy,
-  })}\n`;
 }
 
 function period(o: { since?: string; until?: string }): Period {

@@ -1,9 +1,9 @@
 /**
- * Trace, bundle and report output on a committed fixture ledger (testdata/fixture-ledger), compared byte for byte
+ * Trace (`trace --json` and the drawn tree), bundle and report output on a committed fixture ledger (testdata/fixture-ledger), compared byte for byte
  * with the output recorded when the fixture was made. A change that alters what these commands say about a
  * recorded lineage (a run left out, a source mislabelled, a proof built differently) fails here.
  *
- * Re-record only for a deliberate change of output: FFAUDIT_RECORD_GOLDEN=1 node --test dist/ledger/lineage-golden.test.js
+ * Re-record only for a deliberate change of output: FFAUDIT_RECORD_GOLDEN=1 node --test dist/cli/lineage-golden.test.js
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,11 +13,11 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { formatBundle } from '../core/bundle.js';
 import { renderActivityReport, renderFileReport } from '../core/report-html.js';
-import { formatLineageTree } from '../cli/lineage-format.js';
-import { bundleLineages } from './bundle.js';
-import { Ledger } from './ledger.js';
-import { activityReport, fileReport } from './report.js';
-import { traceContent } from './trace.js';
+import { formatLineageTree, lineageJson } from './lineage-format.js';
+import { bundleLineages } from '../ledger/bundle.js';
+import { Ledger } from '../ledger/ledger.js';
+import { activityReport, fileReport } from '../ledger/report.js';
+import { traceContent } from '../ledger/trace.js';
 
 const FIXTURE = fileURLToPath(new URL('../../testdata/fixture-ledger/', import.meta.url));
 const RECORD = process.env.FFAUDIT_RECORD_GOLDEN === '1';
@@ -59,11 +59,11 @@ const trace = (name: keyof typeof SHA, checkIndex = true) => traceContent(ledger
 test('trace: the lineage of each fixture file, as data and as the drawn tree', () => {
   for (const name of ['final', 'a', 'c', 's', 'mix', 'ext', 'altered'] as const) {
     const l = trace(name);
-    same(`trace-${name}.json`, `${JSON.stringify(l, null, 1)}\n`);
+    same(`trace-${name}.json`, lineageJson(l));
     if (l.known) same(`trace-${name}.txt`, formatLineageTree(l));
   }
   // A source no signed entry vouches for (ext.wav): index-checked by default, unproven without the check.
-  same('trace-mix-unchecked.json', `${JSON.stringify(trace('mix', false), null, 1)}\n`);
+  same('trace-mix-unchecked.json', lineageJson(trace('mix', false)));
   same('trace-mix-unchecked.txt', formatLineageTree(trace('mix', false)));
 });
 
