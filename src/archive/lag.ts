@@ -1,6 +1,6 @@
 /** `archive-behind`: the local log holds entries the archive never received, older than the allowed lag. */
 import { parseEntry } from '../core/entry.js';
-import { parseTimeNs } from '../core/time.js';
+import { parseTimeNs } from '../time/time.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Problem } from '../ledger/verify.js';
 

@@ -52,7 +52,7 @@ export interface Operand {
   format: string | null;
 }
 
-/** What the command line names, from the argument analysis (src/core/ffargs.ts). */
+/** What the command line names, from the argument analysis (src/ffmpeg/ffargs.ts). */
 export interface Operands {
   inputs: Operand[];
   outputs: Operand[];

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { commandLine } from '../core/shell-quote.js';
+import { commandLine } from '../render/shell-quote.js';
 import { Ledger } from '../ledger/ledger.js';
 import { BIN, Fixture } from '../testing/capture-fixture.js';
 import { locateTool } from './locate.js';

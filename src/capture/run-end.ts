@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { sha256Hex, type Author, type FileRecord } from '../core/entry.js';
-import { parseReport, type ReportAnalysis } from '../core/ffreport.js';
-import { redactArgv, redactFileRecords, redactText, type RedactionRule } from '../core/redact.js';
+import { parseReport, type ReportAnalysis } from '../ffmpeg/ffreport.js';
+import { redactArgv, redactFileRecords, redactText, type RedactionRule } from '../redact/redact.js';
 import { hashLeaf } from '../core/merkle.js';
 import type { InputRecord, Redaction, RunEndEntry, Tool } from '../core/run.js';
 import { nowRfc3339 } from '../ledger/clock.js';

@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { commandLine } from '../core/shell-quote.js';
+import { commandLine } from '../render/shell-quote.js';
 import { BIN, childPids, FFMPEG, Fixture, waitFor } from '../testing/capture-fixture.js';
 
 const hasScript = spawnSync('script', ['--version']).status === 0;

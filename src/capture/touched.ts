@@ -10,7 +10,7 @@ import type { FileRecord } from '../core/entry.js';
 import type { InputRecord } from '../core/run.js';
 import { fileState, sameState, type EarlyHash, type LocalFile, type Operands } from './file-state.js';
 import { hashFile, hashInBackground, type FileDigest } from './hash.js';
-import type { ReportAnalysis } from '../core/ffreport.js';
+import type { ReportAnalysis } from '../ffmpeg/ffreport.js';
 import { classifyTarget, isSequencePattern, sequenceRegExp, type Target } from './target.js';
 
 export function startHash(file: LocalFile): EarlyHash {

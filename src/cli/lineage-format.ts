@@ -2,7 +2,7 @@
 import type { BundleVerdict } from '../core/bundle.js';
 import type { FileRecord } from '../core/entry.js';
 import type { RunRecord } from '../core/run.js';
-import { runCommandLine } from '../core/shell-quote.js';
+import { runCommandLine } from '../render/shell-quote.js';
 import type { Lineage, TraceNote } from '../ledger/trace.js';
 
 const MARK: Record<string, string> = { ok: '✓', failed: '✗', terminated: '✗', incomplete: '?' };

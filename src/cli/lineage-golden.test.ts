@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { formatBundle } from '../core/bundle.js';
-import { renderActivityReport, renderFileReport } from '../core/report-html.js';
+import { renderActivityReport, renderFileReport } from '../render/report-html.js';
 import { formatLineageTree, lineageJson } from './lineage-format.js';
 import { bundleLineages } from '../ledger/bundle.js';
 import { Ledger } from '../ledger/ledger.js';

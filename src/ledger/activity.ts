@@ -2,7 +2,7 @@
  * A period's activity: the runs that started within [since, until] (both inclusive, as `ffaudit log`). The run index narrows the search; each run
  * is rebuilt from its entries and its start time re-read from them (the index is never evidence).
  */
-import { formatTimeNs, parseTimeNs } from '../core/time.js';
+import { formatTimeNs, parseTimeNs } from '../time/time.js';
 import type { RunRecord } from '../core/run.js';
 import type { Ledger } from './ledger.js';
 import { runFromIndexRow } from './runs.js';

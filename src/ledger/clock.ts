@@ -1,6 +1,6 @@
 /** Who and when, for entries: the operating system's account and a wall clock with nanosecond resolution. */
 import { hostname, userInfo } from 'node:os';
-import { formatTimeNs } from '../core/time.js';
+import { formatTimeNs } from '../time/time.js';
 import type { Author } from '../core/entry.js';
 
 // Date.now() has millisecond resolution; hrtime adds the nanoseconds, anchored once per process.

@@ -7,7 +7,7 @@ import { parseEntry, resolveBlobs, type NoteRecord } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { hashLeaf } from '../core/merkle.js';
 import { checkCustodyNote } from '../core/run-shape.js';
-import { parseTimeNs } from '../core/time.js';
+import { parseTimeNs } from '../time/time.js';
 import type { Ledger } from './ledger.js';
 
 export type { NoteRecord };

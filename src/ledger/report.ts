@@ -1,13 +1,13 @@
 /**
- * Chain-of-custody and activity reports: the data behind the HTML (src/core/report-html.ts). The verification
+ * Chain-of-custody and activity reports: the data behind the HTML (src/render/report-html.ts). The verification
  * shown in a report is real: the report's entries are bundled and the bundle is verified offline with the
  * ledger's key, exactly as `ffaudit verify-bundle` would; and the whole ledger is verified as `ffaudit verify`
  * does, because entries a report does not show may be the ones that were altered (a deleted run, a rewritten note)
  * and the report must not vouch for a ledger that fails.
  */
 import { formatBundle, verifyBundle, verifyEvidence, type BundleVerdict } from '../core/bundle.js';
-import { formatTimeNs } from '../core/time.js';
-import type { ActivityReport, FileReport, ReportVerification } from '../core/report-html.js';
+import { formatTimeNs } from '../time/time.js';
+import type { ActivityReport, FileReport, ReportVerification } from '../render/report-html.js';
 import { bundleEntries, bundleLineages } from './bundle.js';
 import { nowRfc3339 } from './clock.js';
 import type { Ledger } from './ledger.js';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import type { RunEndEntry, RunStartEntry } from '../core/run.js';
-import { formatTimeNs } from '../core/time.js';
+import { formatTimeNs } from '../time/time.js';
 import { Ledger } from './ledger.js';
 import { findRun, queryRuns, scanRuns, type RunFilter } from './runs.js';
 

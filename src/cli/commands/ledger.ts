@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FfauditError } from '../../core/errors.js';
 import type { CustodyNote, FileRecord } from '../../core/entry.js';
-import { parseRedactionRules, redactField, redactFileRecords, redactText } from '../../core/redact.js';
+import { parseRedactionRules, redactField, redactFileRecords, redactText } from '../../redact/redact.js';
 import { hashFile } from '../../capture/hash.js';
 import { currentAuthor, nowRfc3339 } from '../../ledger/clock.js';
 import { ffauditVersion } from '../../ledger/software.js';

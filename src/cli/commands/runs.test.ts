@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Author, FileRecord } from '../../core/entry.js';
-import { parseReport } from '../../core/ffreport.js';
-import { redactArgv, redactionHmac, redactText } from '../../core/redact.js';
+import { parseReport } from '../../ffmpeg/ffreport.js';
+import { redactArgv, redactionHmac, redactText } from '../../redact/redact.js';
 import type { RunEndEntry, RunRecord, RunStartEntry, RunStatus, Tool } from '../../core/run.js';
-import { formatTimeNs } from '../../core/time.js';
+import { formatTimeNs } from '../../time/time.js';
 import { Ledger } from '../../ledger/ledger.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/ffaudit.js', import.meta.url));

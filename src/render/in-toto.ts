@@ -9,8 +9,8 @@
  * software artifacts that the attestation applies to", REQUIRED, with "at least one entry"): a run with no hashed
  * output, or a custody note that names no hashed file, has no Statement (the functions return null).
  */
-import type { FileRecord, NoteRecord } from './entry.js';
-import type { RunRecord } from './run.js';
+import type { FileRecord, NoteRecord } from '../core/entry.js';
+import type { RunRecord } from '../core/run.js';
 
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const LINK_PREDICATE_TYPE = 'https://in-toto.io/attestation/link/v0.3';

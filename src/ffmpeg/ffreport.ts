@@ -19,7 +19,7 @@
  * only inside their own file's dump, and a repeated dump of the same file replaces the earlier one (the real
  * dump follows any imitation embedded in the file name that precedes it).
  */
-import type { StreamSummary } from './run.js';
+import type { StreamSummary } from '../core/run.js';
 
 export interface ReportAnalysis {
   /** Every Opening message, in order, path exactly as logged. */

@@ -5,8 +5,8 @@
  * Every recorded value (file names, commands, notes, user names) is attacker-controllable, so every value goes
  * through `escapeHtml` whether it lands in text or in an attribute; nothing is ever inserted unescaped.
  */
-import type { FileRecord } from './entry.js';
-import type { RunRecord } from './run.js';
+import type { FileRecord } from '../core/entry.js';
+import type { RunRecord } from '../core/run.js';
 import { runCommandLine, shellQuote } from './shell-quote.js';
 
 export interface ReportNote {

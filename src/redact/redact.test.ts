@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FfauditError } from './errors.js';
+import { FfauditError } from '../core/errors.js';
 import { parseRedactionRules, redactArgv, redactFileRecords, redactionHmac, redactPath, redactText, REDACTED_PREFIX } from './redact.js';
 
 const key = Buffer.alloc(32, 7);

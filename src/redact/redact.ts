@@ -16,8 +16,8 @@
  * Pure: node:crypto's HMAC is the only dependency.
  */
 import { createHmac } from 'node:crypto';
-import { FfauditError } from './errors.js';
-import type { Redaction } from './run.js';
+import { FfauditError } from '../core/errors.js';
+import type { Redaction } from '../core/run.js';
 
 /** An extra pattern (a JavaScript regular expression, case-sensitive unless it says `(?i)`… which JS lacks: use [Aa]). */
 export interface RedactionRule {

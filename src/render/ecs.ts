@@ -6,8 +6,8 @@
  * Field types follow the ECS reference: keyword fields are strings (arrays where ECS says "array of values"),
  * long fields are integers, date fields are RFC 3339 strings; `ffaudit.*` holds what ECS has no field for.
  */
-import type { FileRecord, NoteRecord } from './entry.js';
-import type { RunRecord } from './run.js';
+import type { FileRecord, NoteRecord } from '../core/entry.js';
+import type { RunRecord } from '../core/run.js';
 import { shellQuote } from './shell-quote.js';
 
 export const ECS_VERSION = '8.11.0';

@@ -1,5 +1,5 @@
 /** RFC 3339 timestamps with nanoseconds, the form every ffaudit entry carries (docs/design.md: no integer nanoseconds). */
-import { FfauditError } from './errors.js';
+import { FfauditError } from '../core/errors.js';
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 

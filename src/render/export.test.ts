@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { crypto as sigstoreCrypto, dsse } from '@sigstore/core';
 import { noteToInToto, runToInToto } from './in-toto.js';
-import { runFromEntries } from './run.js';
+import { runFromEntries } from '../core/run.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import { Ledger } from '../ledger/ledger.js';
 import { makeChain, type Chain, type ChainRun } from '../testing/chain.js';
