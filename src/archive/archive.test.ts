@@ -25,7 +25,8 @@ import { recordArchiveRefusal, REFUSED_FILE, startAutoArchive } from './auto.js'
 import { archiveLockHolder } from './lock.js';
 import { readPendingRun } from './journal.js';
 import { parseRetention, type Retention } from './retention.js';
-import { openTarget, type ArchiveTarget, type StoredObject } from './target.js';
+import { openTarget } from './open-target.js';
+import type { ArchiveTarget, StoredObject } from './target.js';
 import { verifyArchive } from './verify-archive.js';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/ffaudit.js');

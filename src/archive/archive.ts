@@ -20,12 +20,12 @@
  */
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { FfauditError } from '../core/errors.js';
-import { namedBlobs } from '../core/entry.js';
+import { namedBlobs } from '../ledger/blob.js';
 import { consistencyProof, hashLeaf, verifyConsistency } from '../core/merkle.js';
 import { checkNote, parseVerifierKey } from '../core/note.js';
 import { encodeEntryBundle, encodeHashTile, hashPerfect, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { Findings, type Problem } from '../ledger/verify.js';
+import { Findings, type Problem } from '../ledger/problems.js';
 import { clearPendingRun, readPendingRun, writePendingRun } from './journal.js';
 import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, checkpointHistoryWindows, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';

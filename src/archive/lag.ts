@@ -2,7 +2,7 @@
 import { parseEntry } from '../core/entry.js';
 import { parseTimeNs } from '../time/time.js';
 import type { Ledger } from '../ledger/ledger.js';
-import type { Problem } from '../ledger/verify.js';
+import type { Problem } from '../ledger/problems.js';
 
 export function archiveBehindProblems(ledger: Ledger, archivedSize: number, maxLagMs: number, nowMs: number = Date.now()): Problem[] {
   const size = ledger.size();

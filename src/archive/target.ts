@@ -94,21 +94,3 @@ export function isArchiveLocation(text: string): boolean {
     return false;
   }
 }
-
-export interface OpenTargetOptions {
-  /** S3 endpoint URL (else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS itself). */
-  endpoint?: string | undefined;
-  /** Directory targets: create the directory when missing (archiving); verifying never creates. */
-  create?: boolean;
-}
-
-/** Opens a target; the AWS SDK is loaded only for s3:// locations. */
-export async function openTarget(text: string, opts: OpenTargetOptions = {}): Promise<ArchiveTarget> {
-  const loc = parseArchiveLocation(text);
-  if (loc.kind === 's3') {
-    const { S3Target } = await import('./s3-target.js');
-    return S3Target.open(loc, opts.endpoint);
-  }
-  const { DirTarget } = await import('./dir-target.js');
-  return DirTarget.open(loc.dir, opts.create ?? false);
-}

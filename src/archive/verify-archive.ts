@@ -6,12 +6,13 @@
  * that every object carries the retention it should (`not-locked`).
  */
 import { parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
-import { namedBlobs, sha256Hex } from '../core/entry.js';
+import { sha256Hex } from '../core/entry.js';
+import { namedBlobs } from '../ledger/blob.js';
 import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf } from '../core/merkle.js';
 import { checkNote, parseVerifierKey, type Verifier } from '../core/note.js';
 import { decodeEntryBundle, decodeHashTile, hashPerfect, rootFromTiles, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
-import { Findings, type Problem } from '../ledger/verify.js';
+import { Findings, type Problem } from '../ledger/problems.js';
 import { BLOB_DIR, CHECKPOINT, CHECKPOINTS_DIR, parseBlobPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
 import type { ArchiveTarget, StoredObject } from './target.js';
@@ -250,7 +251,7 @@ async function fetchAll(target: ArchiveTarget, names: readonly string[]): Promis
   return out;
 }
 
-/** The blobs an entry names (src/core/entry.ts namedBlobs: reports and large fields), with the first entry naming each. */
+/** The blobs an entry names (src/ledger/blob.ts namedBlobs: reports and large fields), with the first entry naming each. */
 function collectBlobRefs(data: Buffer, index: number, into: Map<string, number>): void {
   for (const sha of namedBlobs(data)) if (!into.has(sha)) into.set(sha, index);
 }

@@ -1,6 +1,7 @@
 /** Human output shared by commands. */
 import type { Ledger } from '../ledger/ledger.js';
-import type { Problem, ProblemKind, VerifyReport } from '../ledger/verify.js';
+import type { Problem, ProblemKind } from '../ledger/problems.js';
+import type { VerifyReport } from '../ledger/verify.js';
 
 const MEANING: Record<ProblemKind, string> = {
   'store-corrupt': 'the database file is damaged on disk; restore it from a copy and verify again',

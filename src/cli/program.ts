@@ -1,6 +1,5 @@
 /** Every command but the capture ones, parsed with commander. Each action maps arguments to one library call. */
 import { Command, CommanderError, Option } from 'commander';
-import { FfauditError } from '../core/errors.js';
 import { ffauditVersion } from '../ledger/software.js';
 import { EXIT_USAGE } from './exit.js';
 
@@ -61,12 +60,4 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
     throw e;
   }
   return status;
-}
-
-/** Parses a non-negative integer argument, or fails with a usage error. */
-export function parseIndex(text: string, what: string): number {
-  if (!/^(0|[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(Number(text))) {
-    throw new FfauditError('USAGE', `${what} must be a non-negative integer, not ${JSON.stringify(text)}`);
-  }
-  return Number(text);
 }

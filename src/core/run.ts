@@ -4,7 +4,7 @@
  *
  * `RunRecord` is the shape `ffaudit log --json` prints, one per line: a contract documented in the README.
  */
-import type { EntryBase, FileRecord } from './entry.js';
+import type { EntryBase, FileRecord, Redaction } from './entry.js';
 
 export type Tool = 'ffmpeg' | 'ffprobe';
 export type RunStatus = 'ok' | 'failed' | 'incomplete' | 'terminated';
@@ -13,16 +13,6 @@ export interface FfmpegIdentity {
   path: string;
   version: string | null;
   sha256: string | null;
-}
-
-/** A secret removed before storage, with a keyed hash (HMAC-SHA-256 under the ledger's redaction key). */
-export interface Redaction {
-  /** Where it was: `argv[<i>]`, `report`, `cwd`, `inputs[<i>].path` or `outputs[<i>].path`. */
-  where: string;
-  /** What kind of secret: url-credentials, url-query:<name>, option:<name>, pattern:<name>. */
-  kind: string;
-  /** hex HMAC-SHA-256(redaction key, value). */
-  hmac: string;
 }
 
 export interface InputRecord extends FileRecord {

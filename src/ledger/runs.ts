@@ -5,7 +5,8 @@
 import { parseEntry, resolveBlobs, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { hashLeaf } from '../core/merkle.js';
-import { runFromEntries, type Redaction, type RunEndEntry, type RunRecord, type RunStartEntry, type RunStatus, type Tool } from '../core/run.js';
+import type { Redaction } from '../core/entry.js';
+import { runFromEntries, type RunEndEntry, type RunRecord, type RunStartEntry, type RunStatus, type Tool } from '../core/run.js';
 import { formatTimeNs, parseTimeNs } from '../time/time.js';
 import type { RunIndexRow, RunQuery } from '../store/types.js';
 import type { Ledger } from './ledger.js';

@@ -3,12 +3,12 @@
  * node inside the block with what the bytes give, and return what the rest of the pass needs (the block's root and
  * its partial frontiers at the sizes where signed roots must be checked). Runs in-process or in a worker thread.
  */
-import { namedBlobs } from '../core/entry.js';
+import { namedBlobs } from './blob.js';
 import { FfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf, hashMessage } from '../core/merkle.js';
 import type { Store } from '../store/types.js';
 import { IndexCheck } from './index-check.js';
-import type { Problem } from './verify.js';
+import type { Problem } from './problems.js';
 
 export interface BlockJob {
   start: number;

@@ -17,7 +17,8 @@ import { formatVerifierKey, makeEd25519Signer, signNote } from '../core/note.js'
 import { isOneErrorLine, runCli, tempDir } from '../testing/fixtures.js';
 import { currentAuthor, nowRfc3339 } from './clock.js';
 import { KEEP_CHECKPOINT_EVERY, Ledger } from './ledger.js';
-import { verifyStore, type Problem, type VerifyReport } from './verify.js';
+import type { Problem } from './problems.js';
+import { verifyStore, type VerifyReport } from './verify.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const tmp = tempDir('verify');

@@ -15,32 +15,8 @@ import { foldParts, Frontier } from '../core/merkle.js';
 import { checkNote, type Verifier } from '../core/note.js';
 import type { Store } from '../store/types.js';
 import { checkedBlobContent } from './blob.js';
+import { Findings, MAX_LISTED, type Problem } from './problems.js';
 import { anyInRange, scanBlock, type BlockJob, type BlockResult, type TreeMismatch } from './verify-scan.js';
-
-export type ProblemKind =
-  | 'store-corrupt'
-  | 'triggers-missing'
-  | 'entry-modified'
-  | 'entry-missing'
-  | 'entry-unsigned'
-  | 'tree-modified'
-  | 'checkpoint-missing'
-  | 'checkpoint-signature-invalid'
-  | 'root-mismatch'
-  | 'rollback'
-  | 'fork'
-  | 'blob-modified'
-  | 'blob-missing'
-  | 'index-mismatch'
-  | 'not-locked'
-  | 'archive-behind';
-
-export interface Problem {
-  kind: ProblemKind;
-  index?: number;
-  size?: number;
-  detail: string;
-}
 
 export interface VerifyReport {
   ok: boolean;
@@ -59,35 +35,6 @@ export interface VerifyOptions {
   workers?: number;
 }
 
-const MAX_LISTED = 1000; // per kind: a log rewritten wholesale still yields a readable report
-
-/** Findings as they are found, at most MAX_LISTED of each kind, so a log rewritten wholesale stays readable. */
-export class Findings {
-  readonly problems: Problem[] = [];
-  private readonly counts = new Map<ProblemKind, number>();
-
-  add(p: Problem): void {
-    const n = (this.counts.get(p.kind) ?? 0) + 1;
-    this.counts.set(p.kind, n);
-    if (n <= MAX_LISTED) this.problems.push(p);
-  }
-
-  /** Puts findings ahead of those already listed. */
-  addFirst(ps: readonly Problem[]): void {
-    for (const p of ps) this.counts.set(p.kind, (this.counts.get(p.kind) ?? 0) + 1);
-    this.problems.unshift(...ps);
-  }
-
-  has(kind: ProblemKind): boolean {
-    return this.counts.has(kind);
-  }
-
-  /** The findings, with one more line for each kind that was cut short. */
-  list(): Problem[] {
-    const cut = [...this.counts].filter(([, n]) => n > MAX_LISTED);
-    return [...this.problems, ...cut.map(([kind, n]): Problem => ({ kind, detail: `${n - MAX_LISTED} more ${kind} findings not listed` }))];
-  }
-}
 const DEFAULT_BLOCK = 1 << 16;
 
 /**
@@ -318,7 +265,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   if (stray.length > MAX_LISTED) add({ kind: 'entry-unsigned', detail: 'more rows lie outside the signed log; not listed' });
 
   // 4. Blobs: each stored one must hash to its name, and each one an entry names (a run's report, a field moved
-  // out: namedBlobs in core/entry.ts, collected by the scan) must be there. (Entries sign only the hash; this finds
+  // out: namedBlobs in blob.ts, collected by the scan) must be there. (Entries sign only the hash; this finds
   // the damage before someone needs the content.)
   const blobHashes = read('the blobs', () => store.blobHashes(), []);
   for (const h of blobHashes) {

@@ -17,7 +17,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { FfauditError } from '../core/errors.js';
-import type { Redaction } from '../core/run.js';
+import type { Redaction } from '../core/entry.js';
 
 /** An extra pattern (a JavaScript regular expression, case-sensitive unless it says `(?i)`… which JS lacks: use [Aa]). */
 export interface RedactionRule {

@@ -13,7 +13,7 @@ import { resolveLedgerDir } from '../../ledger/location.js';
 import { verifyStore } from '../../ledger/verify.js';
 import { keyPathFrom, openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
-import { parseIndex } from '../program.js';
+import { parseIndex } from '../arguments.js';
 import { formatVerifyReport, progressBar } from '../format.js';
 
 function out(text: string | Buffer): void {

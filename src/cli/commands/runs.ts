@@ -12,7 +12,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { listRuns, queryRuns, readEntry, runDetails, scanRuns, type RunDetails, type RunFilter, type UnreadableRun } from '../../ledger/runs.js';
 import { openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
-import { parseIndex } from '../program.js';
+import { parseIndex } from '../arguments.js';
 
 const STATUSES: readonly RunStatus[] = ['ok', 'failed', 'incomplete', 'terminated'];
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalBytes } from './canonical-json.js';
-import { encodeEntry, namedBlobs, type EntryBase } from './entry.js';
+import { canonicalBytes } from '../core/canonical-json.js';
+import type { EntryBase } from '../core/entry.js';
+import { encodeEntry, namedBlobs } from './blob.js';
 
 const base: EntryBase = { v: 1, type: 'run.end', time: '2026-12-05T10:00:00.000000000Z', by: { user: 'u', uid: 1, host: 'h' } };
 const A = 'a'.repeat(64);
