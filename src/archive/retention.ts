@@ -4,6 +4,7 @@
  * the account's root user included, until it expires: that is what makes a copy evidence.
  */
 import { FfauditError } from '../core/errors.js';
+import { parseDurationText } from '../time/duration.js';
 
 export type LockMode = 'governance' | 'compliance';
 
@@ -24,12 +25,11 @@ export function parseLockMode(text: string): LockMode {
 
 /** `<n>d` (days) or `<n>y` (calendar years, UTC), counted from `now`. */
 export function parseRetention(mode: LockMode, period: string, now: Date = new Date()): Retention {
-  const m = /^([1-9][0-9]{0,4})([dy])$/.exec(period);
-  if (!m) throw new FfauditError('USAGE', `--retain must be a number of days or years such as 90d or 7y, not ${JSON.stringify(period)}`);
-  const n = Number(m[1]);
+  const d = parseDurationText(period, { units: ['d', 'y'], positive: true, maxDigits: 5 });
+  if (!d) throw new FfauditError('USAGE', `--retain must be a number of days or years such as 90d or 7y, not ${JSON.stringify(period)}`);
   const until = new Date(now.getTime());
-  if (m[2] === 'd') until.setUTCDate(until.getUTCDate() + n);
-  else until.setUTCFullYear(until.getUTCFullYear() + n);
+  if (d.unit === 'd') until.setUTCDate(until.getUTCDate() + d.count);
+  else until.setUTCFullYear(until.getUTCFullYear() + d.count);
   if (until.getUTCFullYear() > 9999) throw new FfauditError('USAGE', `--retain ${period} reaches beyond the year 9999`);
   return { mode, period, until };
 }

@@ -1,5 +1,6 @@
 /** RFC 3339 timestamps with nanoseconds, the form every ffaudit entry carries (docs/design.md: no integer nanoseconds). */
 import { FfauditError } from '../core/errors.js';
+import { durationMs, parseDurationText } from './duration.js';
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 
@@ -42,11 +43,9 @@ const PARTIAL = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2}))?)?$/;
  * instant, as its end ("until") its last, so that `--until 2026-12-05` includes that day.
  */
 export function parseWhen(text: string, nowMs: number, bound: 'since' | 'until' = 'since'): bigint {
-  const age = /^(\d+)(s|m|h|d|w)$/.exec(text);
-  if (age) {
-    const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[age[2] as 's' | 'm' | 'h' | 'd' | 'w'];
-    return BigInt(nowMs - Number(age[1]) * unit * 1000) * 1_000_000n;
-  }
+  const age = parseDurationText(text, { units: ['s', 'm', 'h', 'd', 'w'] });
+  // An age of so many digits that it overflows is no time either (below).
+  if (age && Number.isFinite(durationMs(age))) return BigInt(nowMs - durationMs(age)) * 1_000_000n;
   const partial = PARTIAL.exec(text);
   if (partial) {
     const [, date, hh, mm, ss] = partial;
