@@ -10,10 +10,11 @@
  * succeeds: a refusal written only to archive.log, in a folder whoever forked the ledger controls, would go unseen.
  * (The run that starts the refused archive has returned by then: waiting for the archive would slow every run.)
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomically } from '../ledger/safe-files.js';
 import { readArchiveConfig } from './config.js';
 import { archiveLockHolder } from './lock.js';
 
@@ -28,15 +29,14 @@ interface Refusal {
 }
 
 /**
- * Records that an archive to `location` refused (called by `ffaudit archive`); best effort. The name is removed
- * and created anew, never opened through whatever link someone left there.
+ * Records that an archive to `location` refused (called by `ffaudit archive`); best effort. The file is written
+ * whole and renamed over the name (safe-files.ts), never through whatever link someone left there.
  */
 export function recordArchiveRefusal(ledgerDir: string, location: string, problems: Refusal['problems']): void {
   const r: Refusal = { location, time: new Date().toISOString(), problems: problems.slice(0, 10).map((p) => ({ kind: p.kind, size: p.size, index: p.index })) };
   const path = join(ledgerDir, REFUSED_FILE);
   try {
-    rmSync(path, { force: true });
-    writeFileSync(path, `${JSON.stringify(r)}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileAtomically(path, `${JSON.stringify(r)}\n`, 0o600);
   } catch {
     // archive.log has it too
   }

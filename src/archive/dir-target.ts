@@ -8,9 +8,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { FfauditError } from '../core/errors.js';
+import { writeNewFile } from '../ledger/safe-files.js';
 import { CHECKPOINT, checkpointHistoryPath } from './layout.js';
 import type { Retention } from './retention.js';
 import type { ArchiveTarget, LockStatus, StoredObject } from './target.js';
@@ -146,22 +147,11 @@ export class DirTarget implements ArchiveTarget {
   /** Writes bytes to a new private file, fsync'ed and read-only; returns its path. */
   private stage(data: Buffer): string {
     const tmp = join(this.dir, INCOMING, randomBytes(12).toString('hex'));
-    let fd: number;
     try {
-      fd = openSync(tmp, 'wx', 0o444);
+      writeNewFile(tmp, data, 0o444);
     } catch (e) {
       throw ioError(`cannot write into ${this.dir}`, e);
     }
-    try {
-      let at = 0;
-      while (at < data.length) at += writeSync(fd, data, at, data.length - at);
-      fsyncSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      unlinkSync(tmp);
-      throw ioError(`cannot write into ${this.dir}`, e);
-    }
-    closeSync(fd);
     return tmp;
   }
 

@@ -10,8 +10,9 @@
  * identical, locked version of an object.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../ledger/safe-files.js';
 
 export interface PendingRun {
   location: string;
@@ -45,7 +46,7 @@ export function readPendingRun(ledgerDir: string, location: string): PendingRun 
 /** Records that a run is about to write; returns false when the ledger directory cannot take the file. */
 export function writePendingRun(ledgerDir: string, run: PendingRun): boolean {
   try {
-    writeFileSync(journalPath(ledgerDir, run.location), `${JSON.stringify(run)}\n`, { mode: 0o600 });
+    writeFileAtomically(journalPath(ledgerDir, run.location), `${JSON.stringify(run)}\n`, 0o600);
     return true;
   } catch {
     return false;

@@ -12,7 +12,7 @@
  * finishes the folder with them.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FfauditError } from '../core/errors.js';
 import { formatSignerKey, formatVerifierKey, isValidKeyName, parseSignerKey, type Signer } from '../core/note.js';
@@ -20,7 +20,7 @@ import { SCHEMA_VERSION, SqliteStore } from '../store/sqlite.js';
 import { checkLedgerDir, checkLink, checkParentDir, ownerText } from './dir-trust.js';
 import { createKeyFile, loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, VKEY_FILE } from './location.js';
-import { openExclusive, readRegularFile, syncDir } from './safe-files.js';
+import { readRegularFile, syncDir, writeNewFile } from './safe-files.js';
 
 export interface Made {
   dir: string;
@@ -136,17 +136,6 @@ function placeFor(path: string): { dir: string; exists: boolean } {
 }
 
 /** Writes a new file exclusively and durably. */
-function writeNew(path: string, text: string, mode: number): void {
-  const fd = openExclusive(path, mode);
-  try {
-    const b = Buffer.from(text, 'utf8');
-    for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 const readIfThere = (path: string): string | undefined => readRegularFile(path, true);
 
 /** Whether process `pid` is gone (so that its temporary files are leftovers). */
@@ -283,7 +272,7 @@ function fill(target: string, opts: CreateOptions, inPlace: boolean, interrupted
     const externalKey = opts.keyPath !== undefined ? resolve(opts.keyPath) : typeof config.key === 'string' ? config.key : undefined;
     if (configText === undefined) {
       config = opts.keyPath !== undefined ? { key: resolve(opts.keyPath) } : {};
-      writeNew(join(stage, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, 0o644);
+      writeNewFile(join(stage, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, 0o644);
       place(CONFIG_FILE);
     }
 
@@ -299,7 +288,7 @@ function fill(target: string, opts: CreateOptions, inPlace: boolean, interrupted
       if (text !== undefined) signer = parseKeyOf(keyPath, text);
       else {
         const fresh = `${formatSignerKey(opts.origin ?? opts.defaultOrigin(), randomBytes(32))}\n`;
-        writeNew(join(stage, KEY_FILE), fresh, 0o600);
+        writeNewFile(join(stage, KEY_FILE), fresh, 0o600);
         // Another process finishing the same folder may have put its key there first: then that one is used.
         signer = place(KEY_FILE) ? parseSignerKey(fresh) : parseKeyOf(keyPath, readIfThere(keyPath) ?? '');
       }
@@ -311,7 +300,7 @@ function fill(target: string, opts: CreateOptions, inPlace: boolean, interrupted
     // The keyed hashes of redacted secrets use a per-ledger secret, so that short secrets cannot be guessed from them.
     const redaction = existing(REDACTION_KEY_FILE);
     if (redaction === undefined) {
-      writeNew(join(stage, REDACTION_KEY_FILE), `${randomBytes(32).toString('hex')}\n`, 0o600);
+      writeNewFile(join(stage, REDACTION_KEY_FILE), `${randomBytes(32).toString('hex')}\n`, 0o600);
       place(REDACTION_KEY_FILE);
     }
 
@@ -326,7 +315,7 @@ function fill(target: string, opts: CreateOptions, inPlace: boolean, interrupted
     } finally {
       store.close();
     }
-    writeNew(join(stage, VKEY_FILE), `${vkey}\n`, 0o644);
+    writeNewFile(join(stage, VKEY_FILE), `${vkey}\n`, 0o644);
     syncDir(stage);
     if (inPlace) {
       if (!place(DB_FILE)) throw new FfauditError('LEDGER_EXISTS', `a ledger already exists at ${target}`);

@@ -18,6 +18,29 @@ export function openExclusive(path: string, mode = 0o600): number {
   return openSync(path, EXCLUSIVE, mode);
 }
 
+/** Writes all of `data` at the file's current offset (writeSync may write less than it is given). */
+function writeAll(fd: number, data: string | Uint8Array): void {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+/**
+ * Writes `data` to a new file at `path` (openExclusive: never through anything already there), flushed to disk.
+ * On failure the partial file is removed.
+ */
+export function writeNewFile(path: string, data: string | Uint8Array, mode = 0o600): void {
+  const fd = openExclusive(path, mode);
+  try {
+    writeAll(fd, data);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(path, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+}
+
 let umaskCache: number | undefined;
 
 /**
@@ -93,8 +116,7 @@ export function atomicFile(path: string, mode = 0o644): AtomicFile {
   return {
     write(data) {
       if (fd === undefined) throw new Error('write after commit or abort');
-      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+      writeAll(fd, data);
     },
     commit() {
       if (fd === undefined) throw new Error('commit after commit or abort');
