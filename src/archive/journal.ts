@@ -9,9 +9,9 @@
  * bundles of a given tree size, blobs by SHA-256), so the worst an absent or lost journal can cause is a second,
  * identical, locked version of an object.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256Hex } from '../core/entry.js';
 import { writeFileAtomically } from '../ledger/safe-files.js';
 
 export interface PendingRun {
@@ -22,7 +22,7 @@ export interface PendingRun {
 }
 
 function journalPath(ledgerDir: string, location: string): string {
-  const id = createHash('sha256').update(location).digest('hex').slice(0, 16);
+  const id = sha256Hex(location).slice(0, 16);
   return join(ledgerDir, `archive-pending-${id}.json`);
 }
 

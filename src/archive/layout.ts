@@ -5,6 +5,8 @@
  *   vkey                  the log's verifier key (signed-note vkey text and a newline)
  *   blob/<sha256>         each stored report log (or other blob), uncompressed, named by the SHA-256 of its bytes
  */
+import { SHA256_HEX } from '../core/entry.js';
+
 export const CHECKPOINT = 'checkpoint';
 export const CHECKPOINTS_DIR = 'checkpoints/';
 export const VKEY = 'vkey';
@@ -29,8 +31,8 @@ export function blobPath(sha256: string): string {
 
 /** The hash named by a `blob/<sha256>` path, or undefined. */
 export function parseBlobPath(name: string): string | undefined {
-  const m = /^blob\/([0-9a-f]{64})$/.exec(name);
-  return m ? m[1] : undefined;
+  const sha256 = name.startsWith(BLOB_DIR) ? name.slice(BLOB_DIR.length) : undefined;
+  return sha256 !== undefined && SHA256_HEX.test(sha256) ? sha256 : undefined;
 }
 
 /**

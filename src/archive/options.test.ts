@@ -48,5 +48,8 @@ describe('archive options', () => {
     assert.equal(parseCheckpointHistoryPath('checkpoints/0300'), undefined);
     assert.equal(parseBlobPath(`blob/${'a'.repeat(64)}`), 'a'.repeat(64));
     assert.equal(parseBlobPath(`blob/${'A'.repeat(64)}`), undefined);
+    for (const bad of [`blob/${'a'.repeat(63)}`, `blob/${'a'.repeat(65)}`, `blob/x/${'a'.repeat(64)}`, `xblob/${'a'.repeat(64)}`, `blob/${'a'.repeat(64)}\n`, 'a'.repeat(64)]) {
+      assert.equal(parseBlobPath(bad), undefined, bad);
+    }
   });
 });

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { SHA256_HEX } from '../core/entry.js';
 import type { FfmpegIdentity } from '../core/run.js';
 import { writeFileAtomically } from '../ledger/safe-files.js';
 import { hashFile } from './hash.js';
@@ -35,7 +36,7 @@ function readCache(file: string): CacheRow[] {
     if (!Array.isArray(v)) return [];
     return v.filter(
       (r): r is CacheRow =>
-        !!r && typeof r === 'object' && typeof (r as CacheRow).key === 'string' && typeof (r as CacheRow).sha256 === 'string' && /^[0-9a-f]{64}$/.test((r as CacheRow).sha256) && ((r as CacheRow).version === null || typeof (r as CacheRow).version === 'string'),
+        !!r && typeof r === 'object' && typeof (r as CacheRow).key === 'string' && typeof (r as CacheRow).sha256 === 'string' && SHA256_HEX.test((r as CacheRow).sha256) && ((r as CacheRow).version === null || typeof (r as CacheRow).version === 'string'),
     );
   } catch {
     return [];

@@ -12,10 +12,10 @@
  * previous boot are removed: their processes are gone, or are others that started at other times.) Without /proc
  * (not Linux) the name carries no owner and nothing is removed.
  */
-import { createHash } from 'node:crypto';
 import { lstat, mkdtempSync, readdir, readlinkSync, rm } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sha256Hex } from '../core/entry.js';
 import { procStat, type ProcStat } from './proc-stat.js';
 
 const OWNED = /^ffaudit-(\d+)-(\d+)-([0-9a-f]{8})-[A-Za-z0-9]{6}$/;
@@ -24,7 +24,7 @@ const OWNED = /^ffaudit-(\d+)-(\d+)-([0-9a-f]{8})-[A-Za-z0-9]{6}$/;
 function hostKey(): string | undefined {
   try {
     const ns = readlinkSync('/proc/self/ns/pid');
-    return createHash('sha256').update(`${hostname()}\n${ns}`).digest('hex').slice(0, 8);
+    return sha256Hex(`${hostname()}\n${ns}`).slice(0, 8);
   } catch {
     return undefined;
   }

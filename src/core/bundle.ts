@@ -4,7 +4,6 @@
  * checkpoint, and the log's verifier key, so that anyone can check the story offline. docs/provenance.md
  * documents every field; this module parses (hostile input: every byte may be an attacker's) and verifies.
  */
-import { createHash } from 'node:crypto';
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from './checkpoint.js';
 import { isBlobRef, parseEntry, resolveBlobs, SHA256_HEX, sha256Hex, type CustodyNote, type EntryBase, type FileRecord } from './entry.js';
 import { FfauditError, isFfauditError } from './errors.js';
@@ -216,7 +215,7 @@ function emptyVerdict(): BundleVerdict {
 }
 
 export function keyFingerprint(publicKey: Uint8Array): string {
-  return createHash('sha256').update(publicKey).digest('hex');
+  return sha256Hex(publicKey);
 }
 
 /**

@@ -78,10 +78,11 @@ export interface BlobRef {
 export function isBlobRef(v: unknown): v is BlobRef {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
-  return typeof o.$blob === 'string' && /^[0-9a-f]{64}$/.test(o.$blob) && typeof o.size === 'number';
+  return typeof o.$blob === 'string' && SHA256_HEX.test(o.$blob) && typeof o.size === 'number';
 }
 
-export function sha256Hex(data: Uint8Array): string {
+/** SHA-256 as entries write it (SHA256_HEX); a string is hashed as its UTF-8 bytes. */
+export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
+import { SHA256_HEX } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import type { AppendTx, DerivedRows, Head, IndexTx, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
 
@@ -455,7 +456,7 @@ export class SqliteStore implements Store {
       indexedSize: () => this.indexedSize(),
       indexFile: (sha, path, idx, role) => {
         const seg = segmentOf(idx);
-        if (sha && /^[0-9a-f]{64}$/.test(sha)) hashRows.push({ seg, sha, idx, role });
+        if (sha && SHA256_HEX.test(sha)) hashRows.push({ seg, sha, idx, role });
         pathRows.push({ seg, key: pathKey(path), idx });
       },
       indexRun: (row) => void this.q('indexRun').run(row),
@@ -562,7 +563,7 @@ export class SqliteStore implements Store {
   }
 
   indicesByFileHashRole(sha256: string, role: string): number[] {
-    if (!/^[0-9a-f]{64}$/.test(sha256)) return [];
+    if (!SHA256_HEX.test(sha256)) return [];
     return this.run('searching', () => this.q('byHashRole').all(this.lastSegment(), Buffer.from(sha256, 'hex'), role) as number[]);
   }
 
