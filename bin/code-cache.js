@@ -1,5 +1,5 @@
 // Loads a CommonJS bundle with V8's code cache, so that an audited run does not parse and compile the capture path
-// again on every start (about 10 ms on a 2-core VM, where `node -e 0` takes 120 ms). Node 22 offers this as
+// again on every start (BENCHMARKS.md has what it saves). Node 22 offers this as
 // module.enableCompileCache(); Node 20 does not, hence this file.
 //
 // The cache lives in the user's own cache directory ($XDG_CACHE_HOME/ffaudit or ~/.cache/ffaudit, mode 0700), as

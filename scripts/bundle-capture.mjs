@@ -5,10 +5,10 @@
 //   dist/bundle/capture.cjs     the whole capture path (src/cli/capture-main.ts and everything it imports);
 //   dist/bundle/better-sqlite3-VERSION.cjs  better-sqlite3's JavaScript (14 files) as one file, which the store
 //                               loads instead of the package when the installed package is that version and its
-//                               addon is where a release build puts it (one file read and compiled: ~7 ms less
-//                               start-up). The native addon and `bindings` stay in node_modules, as installed.
-// Node 20's ES module loader resolves, reads and compiles each module separately, and starting it at all costs
-// about 10 ms; one CommonJS bundle loaded by a CommonJS bin/ffaudit.js skips both (bench/results-capture.md).
+//                               addon is where a release build puts it (one file read and compiled instead of
+//                               fourteen). The native addon and `bindings` stay in node_modules, as installed.
+// Node 20's ES module loader resolves, reads and compiles each module separately, and starting it at all has a cost
+// of its own; one CommonJS bundle loaded by a CommonJS bin/ffaudit.js skips both (bench/results-capture.md).
 // The end-of-run code, imported dynamically, is only evaluated when first used, while FFmpeg runs. Packages
 // (better-sqlite3) stay external, as installed. The bundle holds no import() of its own (checked below): bin/ffaudit.js
 // compiles it through V8's code cache (bin/code-cache.js), where a dynamic import has no loader to call.

@@ -5,10 +5,10 @@
  *   (node:crypto, i.e. OpenSSL), so the slower of the two sets the pace; regular files up to SYNC_MAX are simply
  *   read and hashed on this thread;
  * - in the background (an input, while FFmpeg runs and wants the CPU), small blocks are read and hashed on one
- *   thread. A block the size of a core's L2 cache is copied by the kernel and hashed while it is still there: about
- *   0.9 s of CPU per GiB on a 2-core EPYC VM, where big blocks read on another thread cost 1.4 s (the copy leaves
- *   the data in the other core's cache). Small files are hashed here, a few milliseconds at a time between turns of
- *   the event loop; large ones in a worker thread at low priority (hashInBackground).
+ *   thread. A block the size of a core's L2 cache is copied by the kernel and hashed while it is still there, which
+ *   takes less CPU than big blocks read on another thread (the copy leaves the data in the other core's cache;
+ *   BENCHMARKS.md has the figures). Small files are hashed here, a few milliseconds at a time between turns of the
+ *   event loop; large ones in a worker thread at low priority (hashInBackground).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync } from 'node:fs';
@@ -19,8 +19,8 @@ import { FfauditError } from '../core/errors.js';
 
 /**
  * Foreground block size. Small enough that the two buffers cost little to fault in: a file's hash allocates them
- * afresh, and on a VM two 4 MiB buffers cost ~25 ms of page faults, which doubled the time to hash a 40 MB output.
- * 256 KiB blocks hash a 1 GiB file as fast as 4 MiB ones.
+ * afresh, and the page faults of buffers of several MiB cost as much as hashing a small output. Blocks this size
+ * hash a large file as fast as far larger ones (BENCHMARKS.md, "Figures behind design choices").
  */
 export const READ_BLOCK = 256 << 10;
 /** Background hashing: the block size, and how long it holds the event loop before letting pipes and signals in. */
@@ -36,8 +36,8 @@ export interface FileDigest {
 const requireBuiltin = createRequire(import.meta.url);
 let fsPromises: typeof FsPromises | undefined;
 /**
- * Loads node:fs/promises, which file hashing reads through. Not with this module: loading it costs ~2 ms on a
- * 2-core VM, and a run's start, before FFmpeg, does not need it (a run calls this while FFmpeg runs).
+ * Loads node:fs/promises, which file hashing reads through. Not with this module: loading it takes time a run's
+ * start, before FFmpeg, should not spend, and the start does not need it (a run calls this while FFmpeg runs).
  */
 export function loadHashing(): typeof FsPromises {
   return (fsPromises ??= requireBuiltin('node:fs/promises') as typeof FsPromises);
@@ -93,8 +93,7 @@ async function inSlices(fh: FsPromises.FileHandle, h: Hash): Promise<number> {
 
 /**
  * Regular files up to this size are hashed in the foreground with synchronous reads: for them the thread pool's
- * round trips (and, on a run's first use of it, starting its threads) cost more than the reads, ~2–6 ms for a 30 KB
- * output on a 2-core VM.
+ * round trips (and, on a run's first use of it, starting its threads) cost more than the reads (BENCHMARKS.md).
  */
 export const SYNC_MAX = 8 << 20;
 
@@ -161,7 +160,7 @@ export async function hashFile(path: string | Buffer, opts: { background?: boole
 /**
  * A large file hashed in the background goes to a worker thread that lowers its own scheduling priority (nice 19,
  * which on Linux applies to the calling thread only): it then takes only the CPU that FFmpeg leaves idle instead of
- * slowing FFmpeg's own threads, and needs no slicing. The thread costs ~50 ms of start-up, so small files stay here.
+ * slowing FFmpeg's own threads, and needs no slicing. Starting the thread costs more than hashing a small file, so small files stay here.
  * It reads the file through a descriptor opened here when the hash starts, with positioned reads, so that a hash
  * at normal priority can share it (see finish): both hash the very file FFmpeg was given, even if its name is
  * moved or replaced before the end of the run. It publishes the bytes hashed so far and the best rate it has

@@ -1,5 +1,5 @@
 /**
- * The FFmpeg binary's identity: path, version and SHA-256. Hashing a 70 MB static binary and running `-version` on
+ * The FFmpeg binary's identity: path, version and SHA-256. Hashing a static FFmpeg binary and running `-version` on
  * every run would cost more than many runs, so both are cached in a small file keyed on the binary's device, inode,
  * size, mtime and ctime (ctime cannot be set by a user: any replacement or touch of the file invalidates the entry).
  */

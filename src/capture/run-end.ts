@@ -53,7 +53,7 @@ export interface RunEndContext {
 
 /**
  * Called while FFmpeg runs: does now, off the critical path, the one-time set-up that the end of the run would
- * otherwise pay for after FFmpeg exits (~6 ms on a 2-core VM): zlib's first compression, and loading
+ * otherwise pay for after FFmpeg exits: zlib's first compression, and loading
  * node:fs/promises, through which outputs larger than SYNC_MAX are hashed. (Not process.stderr, though Node builds
  * it when a child's pipe closes anyway: on a pipe it sets O_NONBLOCK on the pipe itself, which FFmpeg may share
  * while it runs, and FFmpeg's writes would then fail with EAGAIN.)

@@ -11,7 +11,7 @@ import { isBlobRef, MAX_ENTRY_BYTES, sha256Hex, type BlobRef, type EntryBase } f
 import { FfauditError } from '../core/errors.js';
 
 const requireBuiltin = createRequire(import.meta.url);
-/** node:zlib, loaded on first use rather than with this module: an audited run's start does not need it (~1 ms). */
+/** node:zlib, loaded on first use rather than with this module: an audited run's start does not need it, nor pay to load it. */
 export const zlib = (): typeof Zlib => requireBuiltin('node:zlib') as typeof Zlib;
 
 /** The blob's content when it decodes and hashes to `sha256`; undefined when it was damaged or altered. */

@@ -145,8 +145,8 @@ let driver: { Database: typeof BetterSqlite3; nativeBinding?: string } | undefin
 function loadDriver(): { Database: typeof BetterSqlite3; nativeBinding?: string } {
   if (!driver) {
     const require = createRequire(import.meta.url);
-    // Naming the addon's file spares the `bindings` package's search of a dozen candidate paths on every start
-    // (3-14 ms of an audited run's start-up). With it found, and the installed package the version the build
+    // Naming the addon's file spares the `bindings` package's search of a dozen candidate paths on every start, a
+    // visible part of an audited run's start-up (BENCHMARKS.md). With it found, and the installed package the version the build
     // bundled into one file (scripts/bundle-capture.mjs), that file is loaded instead of the package's fourteen.
     // An install laid out otherwise gets the package as it is, with its own search for the addon.
     let nativeBinding: string | undefined;

@@ -6,8 +6,8 @@ const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 
 /**
  * 2026-11-28T06:23:59.123456789Z from nanoseconds since the Unix epoch. Built from the UTC fields rather than by
- * Date#toISOString, whose first call in a process costs ~1 ms (it is on the path before FFmpeg starts); years
- * outside 0000–9999 keep toISOString's expanded form.
+ * Date#toISOString, whose first call in a process is slow (it is on the path before FFmpeg starts; BENCHMARKS.md);
+ * years outside 0000–9999 keep toISOString's expanded form.
  */
 export function formatTimeNs(epochNs: bigint): string {
   const ns = ((epochNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n; // floored: times before 1970 too
