@@ -1,9 +1,9 @@
-/** The SQLite backend against the store contract (conformance.ts), each store in a file of its own. */
+/** The SQLite backend against the store contract (src/testing/store-conformance.ts), each store in a file of its own. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { storeConformance } from './conformance.js';
+import { storeConformance } from '../testing/store-conformance.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
-import { naiveConsistency, naivePath, naiveRoot } from '../testing/fixtures.js';
-import type { AppendTx, RunIndexRow, Store } from './types.js';
+import { naiveConsistency, naivePath, naiveRoot } from './fixtures.js';
+import type { AppendTx, RunIndexRow, Store } from '../store/types.js';
 
 export interface StoreBackend {
   /** A new, empty store open for writing (as `ffaudit init` leaves it, before any append). */
