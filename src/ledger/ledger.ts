@@ -8,20 +8,22 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { signCheckpoint } from '../core/checkpoint.js';
-import { encodeEntry, sha256Hex, type EntryBase } from '../core/entry.js';
+import { openCheckpoint, signCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
+import { encodeEntry, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
+import { consistencyProof, Frontier, hashLeaf, HASH_SIZE, inclusionProof, rootAt, type NodeSource } from '../core/merkle.js';
 import { formatVerifierKey, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { AppendTx, Store } from '../store/types.js';
-import { checkedBlobContent, zlib } from './blob.js';
+import type { RunIndexRow, RunQuery, Store } from '../store/types.js';
+import { checkedBlobContent, prepareBlob, type PreparedBlob } from './blob.js';
 import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage, permissionDenied, type Made } from './create.js';
+import { checkIndex, type IndexDifference } from './index-check.js';
 import { updateIndex } from './index-entry.js';
 import { loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation } from './location.js';
 import { readRegularFile } from './safe-files.js';
+import type { VerifyOptions, VerifyReport } from './verify.js';
 
 /** A signed checkpoint is kept in the history whenever the log crosses a multiple of this size. */
 export const KEEP_CHECKPOINT_EVERY = 256;
@@ -31,6 +33,26 @@ export interface LedgerConfig {
   key?: string;
   [k: string]: unknown;
 }
+
+/**
+ * The derived search indexes, as readers query them: where to look, never evidence (docs/design.md invariant 5).
+ * Every row is re-read through the ledger's checked reads before anything rests on it.
+ */
+export interface SearchIndex {
+  /** The size of the log prefix the indexes cover. */
+  indexedSize(): number;
+  /** Entry indices that name this content hash in the given role ('input', 'output' or 'note'), ascending. */
+  indicesByFileHashRole(sha256: string, role: string): number[];
+  runs(): RunIndexRow[];
+  runsBetween(from: string | null, to: string | null): RunIndexRow[];
+  runById(id: string): RunIndexRow | undefined;
+  runByIndex(index: number): RunIndexRow | undefined;
+  runsWhere(q: RunQuery): RunIndexRow[];
+  runsByIdPrefix(prefix: string, limit: number): RunIndexRow[];
+}
+
+/** One entry of a checked range: its bytes, or why they were refused. */
+export type EntryRead = { index: number; data: Buffer } | { index: number; error: FfauditError };
 
 export interface AppendResult {
   indices: number[];
@@ -82,7 +104,7 @@ function defaultOrigin(): string {
 
 export class Ledger {
   readonly dir: string;
-  readonly store: Store;
+  private readonly store: Store;
   readonly origin: string;
   readonly verifier: Verifier & { publicKey: Buffer };
   readonly config: LedgerConfig;
@@ -90,6 +112,8 @@ export class Ledger {
   private signerCache: Signer | undefined;
   /** The tree's right edge after this process's last append, with the checkpoint it signed (see append). */
   private last: { frontier: Frontier; checkpoint: string } | undefined;
+  /** The latest checkpoint whose signature was checked, by its text (checked reads prove entries against it). */
+  private proven: { text: string; cp: SignedCheckpoint } | undefined;
 
   private constructor(dir: string, store: Store, config: LedgerConfig, keyPath: string) {
     this.dir = dir;
@@ -181,6 +205,11 @@ export class Ledger {
     }
   }
 
+  /** The database file being read (a private copy when the ledger is on read-only media: sqlite.ts). */
+  get databasePath(): string {
+    return this.store.path;
+  }
+
   get vkey(): string {
     return formatVerifierKey(this.verifier.name, this.verifier.publicKey);
   }
@@ -217,10 +246,10 @@ export class Ledger {
   }
 
   /**
-   * Appends entries in one durable transaction and signs a checkpoint covering them. `extra` runs inside the
-   * same transaction (blobs the entries name).
+   * Appends entries in one durable transaction and signs a checkpoint covering them. `blobs` (prepared outside the
+   * write lock: blob.ts) are stored in the same transaction, so an entry never names a blob that is not there.
    */
-  append(entries: readonly EntryBase[], extra?: (tx: AppendTx, indices: number[]) => void): AppendResult {
+  append(entries: readonly EntryBase[], blobs: readonly PreparedBlob[] = []): AppendResult {
     const signer = this.signer(); // before taking the write lock
     const last = this.last;
     this.last = undefined; // until this transaction commits
@@ -239,7 +268,7 @@ export class Ledger {
         frontier.push(leaf, (level, i, h) => tx.insertNode(level, i, h));
         indices.push(index);
       }
-      extra?.(tx, indices);
+      for (const b of blobs) tx.putBlob(b.sha256, b.codec, b.data, b.size);
       const size = frontier.size;
       const checkpoint = signCheckpoint({ origin: this.origin, size, root: frontier.root(), extensions: [] }, signer);
       const keep = oldSize === 0 || Math.floor(size / KEEP_CHECKPOINT_EVERY) > Math.floor(oldSize / KEEP_CHECKPOINT_EVERY);
@@ -254,9 +283,19 @@ export class Ledger {
    * The store, with its derived search indexes (files, runs) brought up to the head first: they are filled lazily
    * from the entries, not by appends.
    */
-  searchIndex(): Store {
+  searchIndex(): SearchIndex {
     updateIndex(this.store, this.size());
     return this.store;
+  }
+
+  /**
+   * The differences between the search index and every entry up to the head (index-check.ts), the entries read
+   * checked; `hiding`: only those that can hide a run from a lookup.
+   */
+  searchIndexProblems(limit = 20, hiding = false): IndexDifference[] {
+    const size = this.size();
+    updateIndex(this.store, size);
+    return checkIndex(this.store, size, (a, b) => this.entries(a, b), limit, hiding);
   }
 
   /**
@@ -273,10 +312,25 @@ export class Ledger {
 
   /** Stores a blob (content-addressed by the SHA-256 of its uncompressed bytes), gzip-compressed. */
   putBlob(data: Buffer, compress = true): string {
-    const sha = sha256Hex(data);
-    const stored = compress ? zlib().gzipSync(data) : data;
-    this.store.appendTransaction((tx) => tx.putBlob(sha, compress ? 'gzip' : 'identity', stored, data.length));
-    return sha;
+    return this.putBlobs([prepareBlob(data, compress)])[0]!;
+  }
+
+  /** Stores blobs in one durable transaction; returns their hashes. */
+  putBlobs(blobs: readonly PreparedBlob[]): string[] {
+    this.store.appendTransaction((tx) => {
+      for (const b of blobs) tx.putBlob(b.sha256, b.codec, b.data, b.size);
+    });
+    return blobs.map((b) => b.sha256);
+  }
+
+  /** Whether the store holds a blob of this hash (unchecked: read it with blob()). */
+  hasBlob(sha256: string): boolean {
+    return this.store.blob(sha256) !== undefined;
+  }
+
+  /** The hashes of every stored blob, ascending (unchecked: read each with blob()). */
+  blobHashes(): string[] {
+    return this.store.blobHashes();
   }
 
   /** A blob's content, checked against its hash; undefined when absent. */
@@ -304,11 +358,128 @@ export class Ledger {
     }
   }
 
-  entryBytes(n: number): Buffer {
+  /**
+   * The latest checkpoint, its signature checked with the ledger's key: what checked reads prove entries against.
+   * Undefined for an empty ledger.
+   */
+  signedHead(): SignedCheckpoint | undefined {
+    const head = this.store.head();
+    if (!head) return undefined;
+    if (this.proven?.text !== head.checkpoint) {
+      try {
+        this.proven = { text: head.checkpoint, cp: openCheckpoint(head.checkpoint, [this.verifier], this.origin) };
+      } catch (e) {
+        if (!(e instanceof FfauditError)) throw e;
+        throw new FfauditError('INTEGRITY', `the ledger's latest checkpoint does not verify (${e.message}): run ffaudit verify`);
+      }
+    }
+    return this.proven.cp;
+  }
+
+  /**
+   * Entry n's bytes, checked: the one way to read an entry, for everyone but verify (which scans the store on
+   * purpose and reports what it finds). See scanEntries for what "checked" means.
+   */
+  entry(n: number): Buffer {
     this.checkIndex(n, this.size());
-    const e = this.store.entry(n);
-    if (!e) throw new FfauditError('NOT_FOUND', `entry ${n} is missing from the store (run ffaudit verify)`);
-    return e.data;
+    return this.entries(n, n + 1)[0]!;
+  }
+
+  /** Entries from…to−1, checked (scanEntries); the first refused entry throws. */
+  entries(from: number, to: number): Buffer[] {
+    return this.scanEntries(from, to).map((r) => {
+      if ('error' in r) throw r.error;
+      return r.data;
+    });
+  }
+
+  /**
+   * Entries from…to−1 (within the latest checkpoint), each checked, with a verdict each: for scans that report a
+   * damaged entry and go on. Checked means proven part of the log the latest checkpoint signs (docs/design.md
+   * invariants 2 and 6): each entry's bytes must hash (RFC 6962 §2.1: SHA-256(0x00 ‖ entry)) to its level-0 node,
+   * and those nodes, folded with the stored subtree hashes left and right of the range, must give the checkpoint's
+   * root. So rewriting a row, even together with its recorded leaf hash, is refused, as a bundle's inclusion proof
+   * would refuse it; only the signing key can make a different history pass (docs/design.md, threat model). The
+   * cost is the range's own hashes plus O(log n) stored nodes per call.
+   */
+  scanEntries(from: number, to: number): EntryRead[] {
+    const cp = this.signedHead();
+    const size = cp?.size ?? 0;
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > size || from > to) {
+      throw new FfauditError('NOT_FOUND', `no entries ${from} to ${to - 1}: the signed log holds ${size === 0 ? 'none' : `entries 0 to ${size - 1}`}`);
+    }
+    if (from === to) return [];
+    const rows = new Map(this.store.entries(from, to).map((r) => [r.index, r]));
+    const out: EntryRead[] = [];
+    const leaves: Buffer[] = [];
+    for (let i = from; i < to; i++) {
+      const r = rows.get(i);
+      if (!r || !Buffer.isBuffer(r.data)) {
+        out.push({ index: i, error: new FfauditError('INTEGRITY', `entry ${i} is missing from the store (run ffaudit verify)`) });
+        continue;
+      }
+      const leaf = hashLeaf(r.data);
+      if (!Buffer.isBuffer(r.leaf) || !leaf.equals(r.leaf)) {
+        out.push({ index: i, error: new FfauditError('INTEGRITY', `entry ${i} was modified (run ffaudit verify)`) });
+        continue;
+      }
+      out.push({ index: i, data: r.data });
+      leaves.push(leaf);
+    }
+    // The usual case proves the whole range at once; otherwise (a refused entry, or a rewritten leaf hash) each
+    // entry is proven on its own, so that only the entries that fail are refused.
+    if (leaves.length === to - from && this.inTree(from, leaves, cp!)) return out;
+    return out.map((r) => {
+      if ('error' in r || this.inTree(r.index, [hashLeaf(r.data)], cp!)) return r;
+      return { index: r.index, error: new FfauditError('INTEGRITY', `entry ${r.index} is not the one the signed checkpoint covers: it was modified (run ffaudit verify)`) };
+    });
+  }
+
+  /**
+   * Whether these consecutive leaf hashes, from leaf `from` on, belong to the tree `cp` signs: the compact range of
+   * [0, from) and the perfect subtrees of [from + n, size) are read from the store (untrusted) and the root they
+   * fold to with the leaves (RFC 9162 §2.1.1) must be the signed one.
+   */
+  private inTree(from: number, leaves: readonly Buffer[], cp: SignedCheckpoint): boolean {
+    const src: NodeSource = {
+      perfect: (level, index) => {
+        const h = this.store.perfect(level, index);
+        if (!Buffer.isBuffer(h) || h.length !== HASH_SIZE) throw new FfauditError('INTEGRITY', `tree node ${level}/${index} is malformed in the store (run ffaudit verify)`);
+        return h;
+      },
+    };
+    const f = Frontier.at(src, from);
+    for (const leaf of leaves) f.push(leaf);
+    for (let p = f.size; p < cp.size; ) {
+      // The largest perfect subtree that starts at p and ends within the tree.
+      let level = 0;
+      while (p % 2 ** (level + 1) === 0 && p + 2 ** (level + 1) <= cp.size) level++;
+      f.pushSubtree(level, src.perfect(level, p / 2 ** level));
+      p += 2 ** level;
+    }
+    return f.root().equals(cp.root);
+  }
+
+  /** Indices from…to−1 of the entries whose stored bytes contain `bytes`: a hint for a scan (read each with entry()). */
+  indicesContaining(bytes: Buffer, from: number, to: number): number[] {
+    return this.store.indicesContaining(bytes, from, to);
+  }
+
+  /** Stored tree nodes (perfect subtree hashes), unchecked: the caller checks what it builds from them against a signed root. */
+  treeNode(level: number, index: number): Buffer {
+    return this.store.perfect(level, index);
+  }
+
+  /** The inclusion proof of entry n in the tree of `size` leaves, from the stored nodes (unchecked: verify it). */
+  inclusionProof(n: number, size: number): Buffer[] {
+    this.checkIndex(n, size);
+    return inclusionProof(this.store, n, size);
+  }
+
+  /** Verifies the whole ledger as `ffaudit verify` does (verify.ts, loaded only when needed). */
+  async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    const { verifyStore } = await import('./verify.js');
+    return verifyStore(this.store, this.origin, this.verifier, opts);
   }
 
   /** A c2sp.org/tlog-proof@v1 receipt for entry n against the latest checkpoint. */

@@ -16,8 +16,9 @@ import { Frontier, hashChildren, hashLeaf } from '../core/merkle.js';
 import { formatVerifierKey, makeEd25519Signer, signNote } from '../core/note.js';
 import { isOneErrorLine, runCli, tempDir } from '../testing/fixtures.js';
 import { currentAuthor, nowRfc3339 } from './clock.js';
+import { SqliteStore } from '../store/sqlite.js';
 import { KEEP_CHECKPOINT_EVERY, Ledger } from './ledger.js';
-import { verifyStore, type Problem, type VerifyReport } from './verify.js';
+import { type Problem, type VerifyReport } from './verify.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const tmp = tempDir('verify');
@@ -65,8 +66,8 @@ function attack(dir: string, edit: (db: BetterSqlite3.Database) => void, restore
 async function verify(dir: string, trusted?: string): Promise<VerifyReport> {
   const l = Ledger.open({ dir, explicit: true });
   try {
-    const whole = await verifyStore(l.store, l.origin, l.verifier, { trusted, workers: 0 });
-    const blocks = await verifyStore(l.store, l.origin, l.verifier, { trusted, workers: 2, blockSize: 4 });
+    const whole = await l.verify({ trusted, workers: 0 });
+    const blocks = await l.verify({ trusted, workers: 2, blockSize: 4 });
     if (!whole.problems.some((p) => p.kind === 'store-corrupt')) {
       assert.deepEqual(summary(blocks.problems), summary(whole.problems), 'the block-parallel pass finds the same');
     }
@@ -320,7 +321,9 @@ describe('verify: tampering without the signing key', () => {
     l.append([note('first')]);
     l.append(Array.from({ length: KEEP_CHECKPOINT_EVERY }, (_, i) => note(`bulk ${i}`)));
     l.append([note('after')]);
-    const kept = l.store.keptCheckpoints();
+    const store = SqliteStore.open(join(l.dir, 'ledger.db'));
+    const kept = store.keptCheckpoints();
+    store.close();
     assert.deepEqual(kept.map((k) => k.size), [1, KEEP_CHECKPOINT_EVERY + 1]);
     l.close();
     attack(l.dir, (db) => {
