@@ -431,7 +431,9 @@ export class Ledger {
     if (leaves.length === to - from && this.inTree(from, leaves, cp!)) return out;
     return out.map((r) => {
       if ('error' in r || this.inTree(r.index, [hashLeaf(r.data)], cp!)) return r;
-      return { index: r.index, error: new FfauditError('INTEGRITY', `entry ${r.index} is not the one the signed checkpoint covers: it was modified (run ffaudit verify)`) };
+      // Either the entry or a stored node its proof needs was rewritten (a proof needs the leaf hashes of its
+      // neighbours, and the right edge's): either way the entry cannot be shown to be the one the log signed.
+      return { index: r.index, error: new FfauditError('INTEGRITY', `entry ${r.index} cannot be proven part of the log the signed checkpoint covers: it, or a tree node its proof needs, was modified (run ffaudit verify)`) };
     });
   }
 
