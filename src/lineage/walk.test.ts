@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CustodyNote } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import type { Verifier } from '../core/note.js';
 import type { FileRecord } from '../core/entry.js';
@@ -59,7 +58,7 @@ class MemoryLookup implements LineageLookup {
 const a1 = run('a1', 0, [5, 10], [{ path: 'lavfi:testsrc', size: null, sha256: null }], [file('x.mp4', 'a')]);
 const a2 = run('a2', 2, [25, 30], [{ path: 'lavfi:testsrc', size: null, sha256: null }], [file('x.mp4', 'a')]);
 const b1 = run('b1', 0, [20, 21], [file('x.mp4', 'a', { produced_by: 'unknown' })], [file('y.mp4', 'b')]);
-const note: NoteStep = { log: A, index: 4, note: { v: 1, type: 'custody.note', time: at(40), by, text: 'sent to B', files: [file('x.mp4', 'a')] } as CustodyNote };
+const note: NoteStep = { log: A, index: 4, note: { v: 1, type: 'custody.note', time: at(40), by, text: 'sent to B', files: [file('x.mp4', 'a')] } };
 
 describe('the lineage walk over a lookup', () => {
   it('crosses logs: a file produced in log A, read by a run in log B whose output is traced', async () => {
