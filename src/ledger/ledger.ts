@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { openCheckpoint, signCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { encodeEntry, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import { consistencyProof, Frontier, hashLeaf, HASH_SIZE, inclusionProof, rootAt, type NodeSource } from '../core/merkle.js';
+import { consistencyProof, Frontier, hashChildren, hashLeaf, HASH_SIZE, inclusionProof, rootAt } from '../core/merkle.js';
 import { formatVerifierKey, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
@@ -24,6 +24,11 @@ import { loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation } from './location.js';
 import { readRegularFile } from './safe-files.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
+
+/** Ranges up to this many entries are proven entry by entry (Ledger.proveLeaf), longer ones at once (inTree). */
+const FEW = 8;
+/** The most proven tree nodes a Ledger keeps (about 100 bytes each): a bound on memory, not on correctness. */
+const PROVEN_NODES_KEPT = 65_536;
 
 /** A signed checkpoint is kept in the history whenever the log crosses a multiple of this size. */
 export const KEEP_CHECKPOINT_EVERY = 256;
@@ -114,6 +119,9 @@ export class Ledger {
   private last: { frontier: Frontier; checkpoint: string } | undefined;
   /** The latest checkpoint whose signature was checked, by its text (checked reads prove entries against it). */
   private proven: { text: string; cp: SignedCheckpoint } | undefined;
+  /** Tree nodes proven part of the tree `provenFor` signs, by `level/index` (proveLeaf). */
+  private readonly provenNodes = new Map<string, Buffer>();
+  private provenFor: SignedCheckpoint | undefined;
 
   private constructor(dir: string, store: Store, config: LedgerConfig, keyPath: string) {
     this.dir = dir;
@@ -359,10 +367,13 @@ export class Ledger {
   }
 
   /**
-   * The latest checkpoint, its signature checked with the ledger's key: what checked reads prove entries against.
-   * Undefined for an empty ledger.
+   * A signed checkpoint covering at least `size` entries, its signature checked with the ledger's key: what checked
+   * reads prove entries against. The one checked last serves while it covers them (an entry proven against an
+   * older signed checkpoint is proven all the same); otherwise the latest one is read. Undefined when the log
+   * holds fewer entries.
    */
-  signedHead(): SignedCheckpoint | undefined {
+  private provenHead(size: number): SignedCheckpoint | undefined {
+    if (this.proven && this.proven.cp.size >= size) return this.proven.cp;
     const head = this.store.head();
     if (!head) return undefined;
     if (this.proven?.text !== head.checkpoint) {
@@ -373,7 +384,7 @@ export class Ledger {
         throw new FfauditError('INTEGRITY', `the ledger's latest checkpoint does not verify (${e.message}): run ffaudit verify`);
       }
     }
-    return this.proven.cp;
+    return this.proven.cp.size >= size ? this.proven.cp : undefined;
   }
 
   /**
@@ -381,7 +392,7 @@ export class Ledger {
    * purpose and reports what it finds). See scanEntries for what "checked" means.
    */
   entry(n: number): Buffer {
-    this.checkIndex(n, this.size());
+    if (!Number.isSafeInteger(n) || n < 0 || this.provenHead(n + 1) === undefined) this.checkIndex(n, this.size());
     return this.entries(n, n + 1)[0]!;
   }
 
@@ -403,12 +414,12 @@ export class Ledger {
    * cost is the range's own hashes plus O(log n) stored nodes per call.
    */
   scanEntries(from: number, to: number): EntryRead[] {
-    const cp = this.signedHead();
-    const size = cp?.size ?? 0;
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > size || from > to) {
+    if (Number.isSafeInteger(from) && from === to && from >= 0 && from <= this.size()) return [];
+    const cp = Number.isSafeInteger(to) ? this.provenHead(to) : undefined;
+    if (!cp || !Number.isSafeInteger(from) || from < 0 || from > to) {
+      const size = this.size();
       throw new FfauditError('NOT_FOUND', `no entries ${from} to ${to - 1}: the signed log holds ${size === 0 ? 'none' : `entries 0 to ${size - 1}`}`);
     }
-    if (from === to) return [];
     const rows = new Map(this.store.entries(from, to).map((r) => [r.index, r]));
     const out: EntryRead[] = [];
     const leaves: Buffer[] = [];
@@ -426,38 +437,73 @@ export class Ledger {
       out.push({ index: i, data: r.data });
       leaves.push(leaf);
     }
-    // The usual case proves the whole range at once; otherwise (a refused entry, or a rewritten leaf hash) each
-    // entry is proven on its own, so that only the entries that fail are refused.
-    if (leaves.length === to - from && this.inTree(from, leaves, cp!)) return out;
+    // A few entries are proven one by one (climbing to nodes proven before); a range at once. Otherwise (a refused
+    // entry, or a rewritten leaf hash) each entry is proven on its own, so that only the entries that fail are refused.
+    if (leaves.length === to - from && (to - from > FEW ? this.inTree(from, 0, leaves, cp) : leaves.every((leaf, k) => this.proveLeaf(from + k, leaf, cp)))) return out;
     return out.map((r) => {
-      if ('error' in r || this.inTree(r.index, [hashLeaf(r.data)], cp!)) return r;
+      if ('error' in r || this.proveLeaf(r.index, hashLeaf(r.data), cp)) return r;
       // Either the entry or a stored node its proof needs was rewritten (a proof needs the leaf hashes of its
       // neighbours, and the right edge's): either way the entry cannot be shown to be the one the log signed.
       return { index: r.index, error: new FfauditError('INTEGRITY', `entry ${r.index} cannot be proven part of the log the signed checkpoint covers: it, or a tree node its proof needs, was modified (run ffaudit verify)`) };
     });
   }
 
+  /** A stored tree node (untrusted), refused when it is not a hash. */
+  private node(level: number, index: number): Buffer {
+    const h = this.store.perfect(level, index);
+    if (!Buffer.isBuffer(h) || h.length !== HASH_SIZE) throw new FfauditError('INTEGRITY', `tree node ${level}/${index} is malformed in the store (run ffaudit verify)`);
+    return h;
+  }
+
   /**
-   * Whether these consecutive leaf hashes, from leaf `from` on, belong to the tree `cp` signs: the compact range of
-   * [0, from) and the perfect subtrees of [from + n, size) are read from the store (untrusted) and the root they
-   * fold to with the leaves (RFC 9162 §2.1.1) must be the signed one.
+   * Whether leaf `index` with this hash belongs to the tree `cp` signs. It climbs the perfect subtrees that hold the
+   * leaf, hashing in each sibling read from the store (RFC 9162 §2.1.3's audit path), until it meets a node proven
+   * before against the same checkpoint, or reaches the largest such subtree and folds that to the signed root
+   * (inTree). Every node of a path that succeeds is authentic (SHA-256 is collision resistant) and is kept, so that
+   * reads near each other cost a node or two each instead of a whole path.
    */
-  private inTree(from: number, leaves: readonly Buffer[], cp: SignedCheckpoint): boolean {
-    const src: NodeSource = {
-      perfect: (level, index) => {
-        const h = this.store.perfect(level, index);
-        if (!Buffer.isBuffer(h) || h.length !== HASH_SIZE) throw new FfauditError('INTEGRITY', `tree node ${level}/${index} is malformed in the store (run ffaudit verify)`);
-        return h;
-      },
-    };
-    const f = Frontier.at(src, from);
-    for (const leaf of leaves) f.push(leaf);
+  private proveLeaf(index: number, leaf: Buffer, cp: SignedCheckpoint): boolean {
+    if (this.provenFor !== cp) {
+      this.provenNodes.clear();
+      this.provenFor = cp;
+    }
+    const path: [string, Buffer][] = [];
+    let hash = leaf;
+    for (let level = 0, i = index; ; level++, i = Math.floor(i / 2)) {
+      const known = this.provenNodes.get(`${level}/${i}`);
+      if (known) {
+        if (!known.equals(hash)) return false;
+        break;
+      }
+      path.push([`${level}/${i}`, hash]);
+      if ((Math.floor(i / 2) + 1) * 2 ** (level + 1) > cp.size) {
+        // The largest perfect subtree holding the leaf: the rest of the tree is folded around it.
+        if (!this.inTree(i * 2 ** level, level, [hash], cp)) return false;
+        break;
+      }
+      const sibling = this.node(level, i ^ 1);
+      path.push([`${level}/${i ^ 1}`, sibling]);
+      hash = i % 2 === 0 ? hashChildren(hash, sibling) : hashChildren(sibling, hash);
+    }
+    if (this.provenNodes.size + path.length > PROVEN_NODES_KEPT) this.provenNodes.clear();
+    for (const [k, h] of path) this.provenNodes.set(k, h);
+    return true;
+  }
+
+  /**
+   * Whether these consecutive perfect subtree hashes (of 2^level leaves each, the first starting at leaf `from`)
+   * belong to the tree `cp` signs: the compact range of [0, from) and the perfect subtrees after them are read from
+   * the store (untrusted), and the root they all fold to (RFC 9162 §2.1.1) must be the signed one.
+   */
+  private inTree(from: number, level: number, hashes: readonly Buffer[], cp: SignedCheckpoint): boolean {
+    const f = Frontier.at({ perfect: (l, i) => this.node(l, i) }, from);
+    for (const h of hashes) f.pushSubtree(level, h);
     for (let p = f.size; p < cp.size; ) {
       // The largest perfect subtree that starts at p and ends within the tree.
-      let level = 0;
-      while (p % 2 ** (level + 1) === 0 && p + 2 ** (level + 1) <= cp.size) level++;
-      f.pushSubtree(level, src.perfect(level, p / 2 ** level));
-      p += 2 ** level;
+      let k = 0;
+      while (p % 2 ** (k + 1) === 0 && p + 2 ** (k + 1) <= cp.size) k++;
+      f.pushSubtree(k, this.node(k, p / 2 ** k));
+      p += 2 ** k;
     }
     return f.root().equals(cp.root);
   }
