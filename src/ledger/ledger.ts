@@ -288,8 +288,8 @@ export class Ledger {
   }
 
   /**
-   * The store, with its derived search indexes (files, runs) brought up to the head first: they are filled lazily
-   * from the entries, not by appends.
+   * The derived search indexes (files, runs), brought up to the head first: they are filled lazily from the
+   * entries, not by appends.
    */
   searchIndex(): SearchIndex {
     updateIndex(this.store, this.size());
