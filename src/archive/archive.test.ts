@@ -10,13 +10,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { CustodyNote } from '../core/entry.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
+import { prepareBlob } from '../ledger/blob.js';
 import { Ledger } from '../ledger/ledger.js';
 import { tilePath, tilesForSize } from '../core/tiles.js';
 import { startS3TestServer, type S3TestServer } from '../testing/s3-server.js';
@@ -51,16 +51,7 @@ function note(i: number, text = 'note'): CustodyNote {
 
 /** Stores `count` random report blobs as the ledger does (gzip, named by the SHA-256 of the content). */
 function storeReports(l: Ledger, count: number): string[] {
-  const shas: string[] = [];
-  l.store.appendTransaction((tx) => {
-    for (let i = 0; i < count; i++) {
-      const data = randomBytes(2048);
-      const sha = sha256(data).toString('hex');
-      tx.putBlob(sha, 'gzip', gzipSync(data), data.length);
-      shas.push(sha);
-    }
-  });
-  return shas;
+  return l.putBlobs(Array.from({ length: count }, () => prepareBlob(randomBytes(2048))));
 }
 
 /** Appends `count` notes; the first ones name the given reports, as a run's end entry names its report. */
@@ -108,7 +99,7 @@ function deleteBlob(dir: string, sha: string): void {
 function reportOf(dir: string, index: number): string {
   const l = Ledger.open({ dir, explicit: true });
   try {
-    return (JSON.parse(l.entryBytes(index).toString('utf8')) as { report_sha256: string }).report_sha256;
+    return (JSON.parse(l.entry(index).toString('utf8')) as { report_sha256: string }).report_sha256;
   } finally {
     l.close();
   }
@@ -770,14 +761,7 @@ function incNote(text: string): CustodyNote {
 /** Appends `count` notes; the first `reports` of them name a fresh report each, as a run's end entry does. */
 function incGrow(l: Ledger, count: number, reports: number): string[] {
   const shas: string[] = [];
-  l.store.appendTransaction((tx) => {
-    for (let i = 0; i < reports; i++) {
-      const data = randomBytes(1024);
-      const sha = createHash('sha256').update(data).digest('hex');
-      tx.putBlob(sha, 'gzip', gzipSync(data), data.length);
-      shas.push(sha);
-    }
-  });
+  shas.push(...l.putBlobs(Array.from({ length: reports }, () => prepareBlob(randomBytes(1024)))));
   l.append(Array.from({ length: count }, (_, k) => (k < reports ? { ...incNote('run'), report_sha256: shas[k]! } : incNote('note'))));
   return shas;
 }
@@ -996,7 +980,7 @@ function incrementalScenarios(get: () => { s3: typeof S3Sdk; client: S3Sdk.S3Cli
     // A report that never reached the archive (as if written by hand around the tool) is found by --full only.
     const data = randomBytes(512);
     const orphan = createHash('sha256').update(data).digest('hex');
-    l.store.appendTransaction((tx) => tx.putBlob(orphan, 'gzip', gzipSync(data), data.length));
+    l.putBlob(data);
     const inc = await run(l, await open(bucket));
     assert.equal(inc.written.blobs, 0, 'an incremental run writes the blobs new entries name');
     const full = await run(l, await open(bucket), true);

@@ -21,7 +21,7 @@
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { FfauditError } from '../core/errors.js';
 import { namedBlobs } from '../ledger/blob.js';
-import { consistencyProof, hashLeaf, verifyConsistency } from '../core/merkle.js';
+import { verifyConsistency } from '../core/merkle.js';
 import { checkNote, parseVerifierKey } from '../core/note.js';
 import { encodeEntryBundle, encodeHashTile, hashPerfect, rootFromTiles, TILE_HEIGHT, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -135,7 +135,7 @@ function blobsNamedBy(ledger: Ledger, rows: readonly Buffer[], from: number, mis
         if (fresh) found.set(sha, true);
         continue;
       }
-      if (ledger.store.blob(sha) !== undefined) found.set(sha, fresh);
+      if (ledger.hasBlob(sha)) found.set(sha, fresh);
     }
     // What the entry names is among its mentions: one not found in the store is missing.
     for (const sha of namedBlobs(data)) if (!found.has(sha) && !missing.has(sha)) missing.set(sha, from + k);
@@ -177,29 +177,22 @@ async function checkExtension(ledger: Ledger, target: ArchiveTarget, head: Signe
   if (cp.size > head.size) {
     return { size: cp.size, problems: [{ kind: 'rollback', size: cp.size, detail: `the archive already holds ${cp.size} entries but the local log only ${head.size}: entries were removed or an older copy was restored` }] };
   }
-  const proof = consistencyProof(ledger.store, cp.size, head.size);
+  const proof = ledger.consistency(cp.size, head.size);
   if (!verifyConsistency(cp.size, head.size, proof, cp.root, head.root)) {
     return { size: cp.size, problems: [{ kind: 'fork', size: cp.size, detail: `the local log is not an extension of the archived checkpoint at size ${cp.size}: an older copy of the ledger was restored and new entries appended, or history was rewritten with the signing key` }] };
   }
   return { size: cp.size, problems: [] };
 }
 
-/** Reads entries [from, to) with one ranged read, checking each against its stored leaf hash. */
+/** Reads entries [from, to) with one ranged read, each checked against the signed tree (Ledger.entries). */
 function readEntries(ledger: Ledger, from: number, to: number): Buffer[] {
-  const rows = ledger.store.entryData(from, to);
-  if (rows.length !== to - from) throw new FfauditError('INTEGRITY', `entries ${from} to ${to - 1} are not all in the store: run ffaudit verify`);
-  return rows.map((r, k) => {
-    if (r.index !== from + k || !hashLeaf(r.data).equals(ledger.store.perfect(0, r.index))) {
-      throw new FfauditError('INTEGRITY', `entry ${from + k} does not match the log's tree: run ffaudit verify`);
-    }
-    return r.data;
-  });
+  return ledger.entries(from, to);
 }
 
 /** The hashes of a tile, from the store's perfect subtree nodes. */
 function tileHashes(ledger: Ledger, t: TileRef & { level: number }): Buffer[] {
   const out: Buffer[] = [];
-  for (let i = 0; i < t.width; i++) out.push(ledger.store.perfect(t.level * TILE_HEIGHT, t.index * TILE_WIDTH + i));
+  for (let i = 0; i < t.width; i++) out.push(ledger.treeNode(t.level * TILE_HEIGHT, t.index * TILE_WIDTH + i));
   return out;
 }
 
@@ -220,13 +213,12 @@ interface Plan {
 async function planFull(ledger: Ledger, target: ArchiveTarget, previousSize: number, size: number): Promise<Plan> {
   const listing = listExisting(target);
   listing.catch(() => undefined); // awaited below; the local work runs meanwhile
-  const blobs = ledger.store.blobHashes();
+  const blobs = ledger.blobHashes();
   const stored = new Set(blobs);
   const missing = new Map<string, number>();
   for (let a = previousSize; a < size; a += KEEP_ENTRIES) {
-    for (const r of ledger.store.entryData(a, Math.min(size, a + KEEP_ENTRIES))) {
-      if (!Buffer.isBuffer(r.data)) continue; // not bytes: the tiles' checks refuse it below
-      for (const sha of namedBlobs(r.data)) if (!stored.has(sha) && !missing.has(sha)) missing.set(sha, r.index);
+    for (const [k, data] of readEntries(ledger, a, Math.min(size, a + KEEP_ENTRIES)).entries()) {
+      for (const sha of namedBlobs(data)) if (!stored.has(sha) && !missing.has(sha)) missing.set(sha, a + k);
     }
   }
   const existing = await listing;
@@ -284,11 +276,11 @@ async function planIncremental(ledger: Ledger, target: ArchiveTarget, previousSi
 }
 
 export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts: ArchiveOptions): Promise<ArchiveResult> {
-  const headRow = ledger.store.head();
-  if (!headRow) throw new FfauditError('NOT_FOUND', 'the ledger is empty: nothing to archive');
+  if (ledger.size() === 0) throw new FfauditError('NOT_FOUND', 'the ledger is empty: nothing to archive');
+  const headText = ledger.checkpoint();
   let head: SignedCheckpoint;
   try {
-    head = openCheckpoint(headRow.checkpoint, [ledger.verifier], ledger.origin);
+    head = openCheckpoint(headText, [ledger.verifier], ledger.origin);
   } catch {
     throw new FfauditError('INTEGRITY', "the ledger's latest checkpoint does not verify: run ffaudit verify");
   }
@@ -364,7 +356,7 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
         make: () => {
           const hashes = tileHashes(ledger, ref);
           if (ref.level === 0) entriesOf(ref.index * TILE_WIDTH, ref.index * TILE_WIDTH + ref.width);
-          if (ref.width === TILE_WIDTH && !hashPerfect(hashes).equals(ledger.store.perfect((ref.level + 1) * TILE_HEIGHT, ref.index))) {
+          if (ref.width === TILE_WIDTH && !hashPerfect(hashes).equals(ledger.treeNode((ref.level + 1) * TILE_HEIGHT, ref.index))) {
             throw new FfauditError('INTEGRITY', `the log's stored tree is inconsistent at ${name}: run ffaudit verify`);
           }
           return encodeHashTile(hashes);
@@ -395,7 +387,7 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
   }
   const history = checkpointHistoryPath(size);
   const writeHistory = !existing.has(history) && !(result.mode === 'incremental' && size === result.previousSize);
-  const publish = archived !== headRow.checkpoint;
+  const publish = archived !== headText;
   await ready;
   if (jobs.length === 0 && !writeHistory && !publish) {
     if (existing.has(history)) result.alreadyThere++;
@@ -413,7 +405,7 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
     else result.written[j.kind]++;
     opts.onProgress?.(++done, jobs.length);
   });
-  const note = Buffer.from(headRow.checkpoint, 'utf8');
+  const note = Buffer.from(headText, 'utf8');
   if (writeHistory) {
     if (!(await target.put(history, note, opts.retention))) result.alreadyThere++;
   } else if (existing.has(history)) result.alreadyThere++;

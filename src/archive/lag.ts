@@ -7,10 +7,9 @@ import type { Problem } from '../ledger/problems.js';
 export function archiveBehindProblems(ledger: Ledger, archivedSize: number, maxLagMs: number, nowMs: number = Date.now()): Problem[] {
   const size = ledger.size();
   if (size <= archivedSize) return [];
-  const first = ledger.store.entry(archivedSize);
   let ns: bigint | null = null;
   try {
-    ns = first ? parseTimeNs(parseEntry(first.data).time) : null;
+    ns = parseTimeNs(parseEntry(ledger.entry(archivedSize)).time);
   } catch {
     ns = null;
   }

@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { FileRecord } from '../core/entry.js';
 import { join } from 'node:path';
@@ -183,10 +182,7 @@ describe('network inputs and secrets', () => {
       const blobs: Buffer[] = [];
       const { Ledger } = await import('../ledger/ledger.js');
       const l = Ledger.open({ dir: fx.ledger, explicit: true });
-      for (const h of l.store.blobHashes()) {
-        const b = l.store.blob(h)!;
-        blobs.push(b.codec === 'gzip' ? gunzipSync(b.data) : b.data);
-      }
+      for (const h of l.blobHashes()) blobs.push(l.blob(h)!);
       const report = l.blob(run.report_sha256)!.toString();
       l.close();
       assert.match(report, /Opening 'http:\/\/<redacted:/);
@@ -222,7 +218,7 @@ describe('extra redaction patterns', () => {
       assert.ok(run.outputs[0]!.sha256);
       const { Ledger } = await import('../ledger/ledger.js');
       const l = Ledger.open({ dir: fx.ledger, explicit: true });
-      const [start, end] = run.entries.map((i) => JSON.parse(l.entryBytes(i).toString('utf8')) as { redactions: { where: string }[] });
+      const [start, end] = run.entries.map((i) => JSON.parse(l.entry(i).toString('utf8')) as { redactions: { where: string }[] });
       l.close();
       const where = (e: { redactions: { where: string }[] } | undefined) => new Set(e!.redactions.map((x) => x.where));
       for (const w of ['cwd', 'inputs[0].path']) assert.ok(where(start).has(w), `${w} in run.start`);
@@ -241,7 +237,7 @@ describe('extra redaction patterns', () => {
 function storedEntry(fx: Fixture, i: number): Record<string, unknown> & { by: { asserted_actor?: string }; redactions?: { where: string; kind: string }[] } {
   const l = Ledger.open({ dir: fx.ledger, explicit: true });
   try {
-    return JSON.parse(l.entryBytes(i).toString('utf8')) as ReturnType<typeof storedEntry>;
+    return JSON.parse(l.entry(i).toString('utf8')) as ReturnType<typeof storedEntry>;
   } finally {
     l.close();
   }

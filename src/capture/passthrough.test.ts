@@ -105,7 +105,7 @@ describe('passthrough', () => {
       assert.deepEqual(run.outputs.map((o) => [o.path, o.size]), [['pipe:1', 0]]);
       const l = Ledger.open({ dir: fx.ledger, explicit: true });
       try {
-        const end = JSON.parse(l.entryBytes(run.entries[1]!).toString('utf8')) as { notes?: string[] };
+        const end = JSON.parse(l.entry(run.entries[1]!).toString('utf8')) as { notes?: string[] };
         assert.match(JSON.stringify(end.notes ?? []), /stdout \(pipe:1\) was cut short: ENOSPC/);
       } finally {
         l.close();

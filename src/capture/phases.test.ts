@@ -54,7 +54,7 @@ const openAt = (dir: string) => () => Ledger.open({ dir, explicit: true });
 function entries(dir: string): Record<string, unknown>[] {
   const l = Ledger.open({ dir, explicit: true });
   try {
-    return l.store.entryData(0, l.size()).map((e) => JSON.parse(e.data.toString('utf8')) as Record<string, unknown>);
+    return l.entries(0, l.size()).map((data) => JSON.parse(data.toString('utf8')) as Record<string, unknown>);
   } finally {
     l.close();
   }

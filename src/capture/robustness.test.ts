@@ -263,7 +263,7 @@ describe('bad input', () => {
       assert.deepEqual(run.outputs.map((o) => o.path), [other.path('full.mkv')]);
       assert.ok(run.outputs[0]!.sha256);
       const l = Ledger.open({ dir: other.ledger, explicit: true });
-      const end = JSON.parse(l.entryBytes(run.entries[1]!).toString()) as { notes?: string[] };
+      const end = JSON.parse(l.entry(run.entries[1]!).toString()) as { notes?: string[] };
       l.close();
       assert.match(end.notes?.[0] ?? '', /^report not stored: /);
       assert.equal(other.ffaudit(['verify']).status, 0);

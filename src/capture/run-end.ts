@@ -5,14 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { sha256Hex, type Author, type FileRecord } from '../core/entry.js';
+import { parseEntry, resolveBlobs, sha256Hex, type Author, type EntryBase, type FileRecord } from '../core/entry.js';
+import { FfauditError } from '../core/errors.js';
 import { parseReport, type ReportAnalysis } from '../ffmpeg/ffreport.js';
 import { redactArgv, redactFileRecords, redactText, type RedactionRule } from '../redact/redact.js';
 import { hashLeaf } from '../core/merkle.js';
 import type { Redaction } from '../core/entry.js';
+import type { PreparedBlob } from '../ledger/blob.js';
 import type { InputRecord, RunEndEntry, Tool } from '../core/run.js';
 import { nowRfc3339 } from '../ledger/clock.js';
-import { entryForIndex } from '../ledger/index-entry.js';
 import { ffauditVersion } from '../ledger/software.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { EarlyHash, LocalFile, Operands } from './file-state.js';
@@ -66,8 +67,8 @@ export function warmUp(): void {
 /**
  * Names, in each hashed input, the run that produced those bytes before this run started (docs/provenance.md,
  * "Signed lineage"): like a commit naming its parents, so that a bundle that leaves the step out fails. The
- * derived index only says where to look: the hit is re-read, its bytes checked against their recorded leaf hash,
- * and kept only if that run.end names the content as an output. No hit is not proof that no run produced them
+ * derived index only says where to look: the hit is re-read through the ledger's checked reads (Ledger.entry), and
+ * kept only if that run.end names the content as an output. No hit is not proof that no run produced them
  * (the index could have lost rows), so it is recorded as `unknown`; `none` only when nothing precedes this run.
  */
 function linkProducers(ledger: Ledger, startIndex: number, inputs: InputRecord[]): void {
@@ -82,11 +83,18 @@ function linkProducers(ledger: Ledger, startIndex: number, inputs: InputRecord[]
     f.produced_by = 'unknown';
     const hits = index.indicesByFileHashRole(f.sha256!, 'output').filter((i) => i < startIndex);
     for (let k = hits.length - 1; k >= 0; k--) {
-      const stored = index.entry(hits[k]!);
-      if (!stored || !Buffer.isBuffer(stored.leaf) || !hashLeaf(stored.data).equals(stored.leaf)) continue;
-      const e = entryForIndex(index, stored.data);
-      if (e?.type !== 'run.end' || !Array.isArray(e.outputs) || !(e.outputs as unknown[]).some((o) => (o as FileRecord | null)?.sha256 === f.sha256)) continue;
-      f.produced_by = { index: hits[k]!, leaf: stored.leaf.toString('hex') };
+      let data: Buffer;
+      let e: EntryBase;
+      try {
+        data = ledger.entry(hits[k]!);
+        e = resolveBlobs(parseEntry(data), (sha) => ledger.blob(sha));
+      } catch (err) {
+        // A damaged or unreadable entry names no producer (verify reports it); a store that cannot answer stops the lookup.
+        if (err instanceof FfauditError && err.code !== 'STORE' && err.code !== 'BUSY') continue;
+        throw err;
+      }
+      if (e.type !== 'run.end' || !Array.isArray(e.outputs) || !(e.outputs as unknown[]).some((o) => (o as FileRecord | null)?.sha256 === f.sha256)) continue;
+      f.produced_by = { index: hits[k]!, leaf: hashLeaf(data).toString('hex') };
       break;
     }
   }
@@ -107,14 +115,14 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
   // Redaction happens before anything is parsed, hashed or stored (docs/design.md invariant 4): even the paths
   // and stream lines taken from the log come from its redacted text.
   const redactions: Redaction[] = [...c.argvRedactions];
-  let report: { sha: string; gz: Buffer; size: number } | undefined;
+  let report: PreparedBlob | undefined;
   let facts: ReportAnalysis | undefined;
   if (reportText !== undefined) {
     const r = redactText(reportText, key, c.secrets, extra);
     redactions.push(...r.redactions);
     facts = parseReport(r.text);
     const bytes = Buffer.from(r.text, 'utf8');
-    report = { sha: sha256Hex(bytes), gz: gzipSync(bytes), size: bytes.length };
+    report = { sha256: sha256Hex(bytes), codec: 'gzip', data: gzipSync(bytes), size: bytes.length };
   }
   const pipeDigests = new Map([...c.pipes].map(([k, d]) => [k, d.digest()]));
   const redactUrl = (u: string) => redactArgv([u], key, extra).argv[0]!;
@@ -146,11 +154,11 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
     inputs: touched.inputs,
     outputs: touched.outputs,
     streams: facts?.streams ?? [],
-    report_sha256: report?.sha ?? null,
+    report_sha256: report?.sha256 ?? null,
     redactions,
   };
   if (notes.length) end.notes = notes;
-  const append = (e: RunEndEntry, blob: typeof report) => ledger.append([e], blob ? (tx) => tx.putBlob(blob.sha, 'gzip', blob.gz, blob.size) : undefined);
+  const append = (e: RunEndEntry, blob: typeof report) => ledger.append([e], blob ? [blob] : []);
   try {
     let r;
     try {

@@ -42,7 +42,7 @@ before(() => {
 function storedBytes(dir: string, n: number): Buffer {
   const l = Ledger.open({ dir, explicit: true });
   try {
-    return l.entryBytes(n);
+    return l.entry(n);
   } finally {
     l.close();
   }

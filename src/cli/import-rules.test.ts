@@ -91,8 +91,20 @@ describe('scripts/check-imports.mjs: the layers of docs/design.md', () => {
       'src/core/entry.ts → node:fs: core/ imports only node:crypto and core/',
       'src/core/entry.ts → src/time/time.ts: core/ imports only node:crypto and core/',
       'src/core/merkle.ts → merkletreejs: core/ imports only node:crypto and core/',
-      'src/render/html.ts → marked: a pure folder imports only core/ and built-ins that do no I/O',
-      'src/time/time.ts → node:fs: a pure folder imports only core/ and built-ins that do no I/O',
+      'src/render/html.ts → marked: a pure folder imports only folders of ours and built-ins that do no I/O',
+      'src/time/time.ts → node:fs: a pure folder imports only folders of ours and built-ins that do no I/O',
+    ]);
+  });
+
+  it('lets lineage/ build on the pure folders, but not reach the store or do I/O', () => {
+    const src = tree({
+      ...CLEAN,
+      'lineage/walk.ts': "import { parseTimeNs } from '../time/time.js';\nimport { readFileSync } from 'node:fs';\n",
+      'lineage/bundle.ts': "import type { Ledger } from '../ledger/ledger.js';\n",
+    });
+    assert.deepEqual(checkImports(src), [
+      'src/lineage/bundle.ts → src/ledger/ledger.ts: ledger/ is above lineage/',
+      'src/lineage/walk.ts → node:fs: a pure folder imports only folders of ours and built-ins that do no I/O',
     ]);
   });
 

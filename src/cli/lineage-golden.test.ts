@@ -56,25 +56,25 @@ function same(name: string, actual: string): void {
 
 const trace = (name: keyof typeof SHA, checkIndex = true) => traceContent(ledger, `/evidence/${name}`, SHA[name], { checkIndex });
 
-test('trace: the lineage of each fixture file, as data and as the drawn tree', () => {
+test('trace: the lineage of each fixture file, as data and as the drawn tree', async () => {
   for (const name of ['final', 'a', 'c', 's', 'mix', 'ext', 'altered'] as const) {
-    const l = trace(name);
+    const l = await trace(name);
     same(`trace-${name}.json`, lineageJson(l));
     if (l.known) same(`trace-${name}.txt`, formatLineageTree(l));
   }
   // A source no signed entry vouches for (ext.wav): index-checked by default, unproven without the check.
-  same('trace-mix-unchecked.json', lineageJson(trace('mix', false)));
-  same('trace-mix-unchecked.txt', formatLineageTree(trace('mix', false)));
+  same('trace-mix-unchecked.json', lineageJson(await trace('mix', false)));
+  same('trace-mix-unchecked.txt', formatLineageTree(await trace('mix', false)));
 });
 
-test('bundle: one lineage, and two lineages with the report logs', () => {
-  same('bundle-final.json', formatBundle(bundleLineages(ledger, [trace('final')], { now })));
-  same('bundle-final-s-reports.json', formatBundle(bundleLineages(ledger, [trace('final'), trace('s')], { withReports: true, now })));
-  same('bundle-a.json', formatBundle(bundleLineages(ledger, [trace('a')], { now })));
-  same('bundle-mix-ext.json', formatBundle(bundleLineages(ledger, [trace('mix'), trace('ext')], { now })));
+test('bundle: one lineage, and two lineages with the report logs', async () => {
+  same('bundle-final.json', formatBundle(await bundleLineages(ledger, [await trace('final')], { now })));
+  same('bundle-final-s-reports.json', formatBundle(await bundleLineages(ledger, [await trace('final'), await trace('s')], { withReports: true, now })));
+  same('bundle-a.json', formatBundle(await bundleLineages(ledger, [await trace('a')], { now })));
+  same('bundle-mix-ext.json', formatBundle(await bundleLineages(ledger, [await trace('mix'), await trace('ext')], { now })));
 });
 
 test('report: the file report of the final output and the activity report of the whole ledger', async () => {
-  same('report-final.html', renderFileReport(await fileReport(ledger, trace('final'), FINAL_SIZE, { now })));
+  same('report-final.html', renderFileReport(await fileReport(ledger, await trace('final'), FINAL_SIZE, { now })));
   same('report-activity.html', renderActivityReport(await activityReport(ledger, {}, { now })));
 });

@@ -115,7 +115,7 @@ describe('verify-bundle on hostile input', () => {
   let pubkey: ReturnType<typeof parseVerifierKey>;
   let fileSha: string;
 
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ffaudit-fuzz-'));
     const l = Ledger.init(join(dir, 'ledger'), { origin: 'test.example/ffaudit/fuzz' });
     try {
@@ -130,7 +130,7 @@ describe('verify-bundle on hostile input', () => {
       run('r1', [file('src.mov', src)], [file('mid.mp4', mid)]);
       run('r2', [file('mid.mp4', mid), { path: 'lavfi:sine', size: null, sha256: null } as never], [file('out.mp4', out)]);
       l.append([{ v: 1, type: 'custody.note', time: nowRfc3339(), by, text: 'delivered', files: [file('out.mp4', out)] }]);
-      valid = Buffer.from(formatBundle(bundleLineages(l, [traceContent(l, '/work/out.mp4', out)])));
+      valid = Buffer.from(formatBundle(await bundleLineages(l, [await traceContent(l, '/work/out.mp4', out)])));
       pubkey = parseVerifierKey(l.vkey);
       writeFileSync(join(dir, 'log.vkey'), `${l.vkey}\n`);
     } finally {

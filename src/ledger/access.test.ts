@@ -12,7 +12,6 @@ import { after, before, describe, it } from 'node:test';
 import { Fixture } from '../testing/capture-fixture.js';
 import { CLI, cleanEnv, isOneErrorLine, type CliResult } from '../testing/fixtures.js';
 import { Ledger } from './ledger.js';
-import { verifyStore } from './verify.js';
 
 const NOBODY = 65534;
 const isRoot = process.geteuid?.() === 0;
@@ -127,8 +126,8 @@ describe('ledgers that cannot be written, or not even read', { skip: !isRoot && 
       // verify's workers open the same bytes the main connection reads (here a private copy).
       const l = Ledger.open({ dir: mnt, explicit: true });
       try {
-        assert.match(l.store.path, /ffaudit-ro-/);
-        const r = await verifyStore(l.store, l.origin, l.verifier, { workers: 2, blockSize: 1 });
+        assert.match(l.databasePath, /ffaudit-ro-/);
+        const r = await l.verify({ workers: 2, blockSize: 1 });
         assert.deepEqual(r.problems, []);
         assert.equal(r.size, 4);
       } finally {

@@ -117,3 +117,16 @@ export function encodeEntry(entry: EntryBase, putBlob: (sha256: string, bytes: B
   }
   return bytes;
 }
+
+/** A blob ready to store: its content hash, its bytes as stored, how they are coded, and the content's size. */
+export interface PreparedBlob {
+  sha256: string;
+  codec: 'gzip' | 'identity';
+  data: Buffer;
+  size: number;
+}
+
+/** Prepares content for storing (gzip-compressed unless `compress` is false), outside any write lock. */
+export function prepareBlob(content: Buffer, compress = true): PreparedBlob {
+  return { sha256: sha256Hex(content), codec: compress ? 'gzip' : 'identity', data: compress ? zlib().gzipSync(content) : content, size: content.length };
+}

@@ -43,7 +43,7 @@ describe('ffaudit bundle and verify-bundle', () => {
   const leafOf = (i: number) => {
     const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
     try {
-      return l.store.entry(i)!.leaf.toString('hex');
+      return l.treeNode(0, i).toString('hex');
     } finally {
       l.close();
     }
@@ -68,7 +68,7 @@ describe('ffaudit bundle and verify-bundle', () => {
     const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
     try {
       for (const e of doc.entries) {
-        assert.ok(Buffer.from(e.data, 'base64').equals(l.entryBytes(e.index)), `entry ${e.index} verbatim`);
+        assert.ok(Buffer.from(e.data, 'base64').equals(l.entry(e.index)), `entry ${e.index} verbatim`);
         assert.ok(e.proof.startsWith(`c2sp.org/tlog-proof@v1\nindex ${e.index}\n`));
         assert.ok(e.proof.endsWith(`\n\n${doc.checkpoint}`));
       }
@@ -274,8 +274,8 @@ describe('ffaudit bundle and verify-bundle', () => {
   it('records, in each run.end, the run that produced each input (signed lineage)', () => {
     const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
     try {
-      const inputs = (i: number) => (JSON.parse(l.entryBytes(i).toString('utf8')) as { inputs: { path: string; sha256: string | null; produced_by?: unknown }[] }).inputs;
-      const leaf = (i: number) => l.store.entry(i)!.leaf.toString('hex');
+      const inputs = (i: number) => (JSON.parse(l.entry(i).toString('utf8')) as { inputs: { path: string; sha256: string | null; produced_by?: unknown }[] }).inputs;
+      const leaf = (i: number) => l.treeNode(0, i).toString('hex');
       assert.deepEqual(inputs(c.runs.b.endIndex).map((f) => f.produced_by), [{ index: c.runs.a.endIndex, leaf: leaf(c.runs.a.endIndex) }]);
       const fin = inputs(c.runs.final.endIndex);
       assert.deepEqual(fin.find((f) => f.path.endsWith('c.mp4'))!.produced_by, { index: c.runs.b.endIndex, leaf: leaf(c.runs.b.endIndex) });
@@ -378,7 +378,7 @@ describe('bundles carry blob-externalised entry fields', () => {
     rec(['-i', 'first.wav', '-c:a', 'flac', '-y', 'first.flac']); // nothing precedes it: no run can have produced its input
     rec(['-i', 'second.wav', '-c:a', 'flac', '-y', 'second.flac']); // the index found no producer: that is not proof
     const l = Ledger.open({ dir: ledger, explicit: true });
-    const links = [1, 3].map((i) => (JSON.parse(l.entryBytes(i).toString('utf8')) as { inputs: { produced_by?: unknown }[] }).inputs[0]!.produced_by);
+    const links = [1, 3].map((i) => (JSON.parse(l.entry(i).toString('utf8')) as { inputs: { produced_by?: unknown }[] }).inputs[0]!.produced_by);
     assert.deepEqual(links, ['none', 'unknown']);
     // Entries as written before producer links existed: x.bin produced by one run, read by the next.
     const sha = sha256Hex(Buffer.from('x'));
@@ -464,7 +464,7 @@ describe('bundles carry blob-externalised entry fields', () => {
     assert.equal(run.status, 0, run.stderr);
     const l = Ledger.open({ dir: ledger, explicit: true });
     try {
-      assert.match(l.entryBytes(0).toString('utf8'), /"argv":\{"\$blob":"[0-9a-f]{64}"/, 'argv moved to a blob');
+      assert.match(l.entry(0).toString('utf8'), /"argv":\{"\$blob":"[0-9a-f]{64}"/, 'argv moved to a blob');
       writeFileSync(join(dir, 'log.vkey'), `${l.vkey}\n`);
     } finally {
       l.close();

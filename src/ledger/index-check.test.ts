@@ -14,7 +14,6 @@ import { makeChain, type Chain } from '../testing/chain.js';
 import { runCli } from '../testing/cli.js';
 import { isOneErrorLine } from '../testing/fixtures.js';
 import { Ledger } from './ledger.js';
-import { verifyStore } from './verify.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
@@ -40,8 +39,8 @@ describe('derived indexes checked against the entries', () => {
   const findings = async (dir: string) => {
     const l = Ledger.open({ dir, explicit: true });
     try {
-      const a = await verifyStore(l.store, l.origin, l.verifier, { workers: 0 });
-      const b = await verifyStore(l.store, l.origin, l.verifier, { workers: 2, blockSize: 4 });
+      const a = await l.verify({ workers: 0 });
+      const b = await l.verify({ workers: 2, blockSize: 4 });
       assert.deepEqual(b.problems, a.problems, 'the block-parallel pass finds the same');
       return a.problems;
     } finally {

@@ -121,11 +121,12 @@ export class IndexCheck {
 
 /**
  * Checks the indexes against every entry they cover, up to `size` (the caller brings them up to it first). One
- * sequential pass over the entries' bytes; the rows are compared a chunk at a time. With `hiding`, only the
- * differences that can hide a run from a lookup (rows missing or altered), which is what a claim that no run
- * produced some content must rule out.
+ * sequential pass over the entries' bytes, read with `read` (the ledger's checked reads: a claim that no run
+ * produced some content must rest on the entries the checkpoint signs); the rows are compared a chunk at a time.
+ * With `hiding`, only the differences that can hide a run from a lookup (rows missing or altered), which is what
+ * a claim that no run produced some content must rule out.
  */
-export function checkIndex(store: Store, size: number, limit = 20, hiding = false): IndexDifference[] {
+export function checkIndex(store: Store, size: number, read: (from: number, to: number) => Buffer[], limit = 20, hiding = false): IndexDifference[] {
   const covered = store.indexedSize();
   if (covered < size) throw new FfauditError('INTERNAL', `the search index covers ${covered} entries, not ${size}`);
   const found: IndexDifference[] = [];
@@ -133,7 +134,7 @@ export function checkIndex(store: Store, size: number, limit = 20, hiding = fals
   for (let a = 0; a < size && found.length < limit; a += CHUNK) {
     const b = Math.min(a + CHUNK, size);
     const check = new IndexCheck(store, a, b);
-    for (const { index, data } of store.entryData(a, b)) check.add(index, data);
+    for (const [k, data] of read(a, b).entries()) check.add(a + k, data);
     found.push(...check.differences().filter((d) => !hiding || d.kind !== 'added'));
   }
   return found.slice(0, limit);

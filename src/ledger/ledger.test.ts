@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { openCheckpoint, parseSignedCheckpoint } from '../core/checkpoint.js';
 import { isBlobRef, MAX_ENTRY_BYTES, parseEntry, resolveBlobs, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
+import { SqliteStore } from '../store/sqlite.js';
 import { hashLeaf, verifyConsistency, verifyInclusion } from '../core/merkle.js';
 import { parseVerifierKey } from '../core/note.js';
 import { verifyTlogProof } from '../core/tlog-proof.js';
@@ -21,7 +22,6 @@ import {
 } from '../testing/fixtures.js';
 import { currentAuthor, nowRfc3339 } from './clock.js';
 import { KEEP_CHECKPOINT_EVERY, Ledger } from './ledger.js';
-import { verifyStore } from './verify.js';
 
 const tmp = tempDir('ledger');
 after(tmp.cleanup);
@@ -30,7 +30,7 @@ const fresh = (origin?: string) => Ledger.init(join(tmp.dir, `l${counter++}`), {
 const note = (text: string): EntryBase => ({ v: 1, type: 'custody.note', time: nowRfc3339(), by: currentAuthor(), text, files: [] });
 const code = (c: string) => (e: unknown) => e instanceof FfauditError && e.code === c;
 /** Leaf hashes recomputed from the stored bytes. */
-const leavesOf = (l: Ledger) => Array.from({ length: l.size() }, (_, i) => naiveLeaf(l.entryBytes(i)));
+const leavesOf = (l: Ledger) => Array.from({ length: l.size() }, (_, i) => naiveLeaf(l.entry(i)));
 
 describe('init', () => {
   it('creates a ledger with a unique default origin, a 0600 key and the verifier key', () => {
@@ -168,14 +168,14 @@ describe('append', () => {
   });
 
   it('stores the canonical bytes of each entry, and hashes exactly them', () => {
-    const bytes = l.entryBytes(2);
+    const bytes = l.entry(2);
     const e = parseEntry(bytes);
     assert.equal(e.type, 'custody.note');
     assert.equal((e as unknown as { text: string }).text, 'three');
     assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
-    assert.equal(l.store.entry(2)!.leaf.toString('hex'), hashLeaf(bytes).toString('hex'));
-    assert.throws(() => l.entryBytes(5), code('NOT_FOUND'));
-    assert.throws(() => l.entryBytes(-1), code('NOT_FOUND'));
+    assert.equal(l.treeNode(0, 2).toString('hex'), hashLeaf(bytes).toString('hex'));
+    assert.throws(() => l.entry(5), code('NOT_FOUND'));
+    assert.throws(() => l.entry(-1), code('NOT_FOUND'));
   });
 
   it('serves inclusion proofs for every index that verify, and match the RFC 6962 PATH', () => {
@@ -215,17 +215,19 @@ describe('append', () => {
     const batch = Array.from({ length: KEEP_CHECKPOINT_EVERY + 10 }, (_, i) => note(`batch ${i}`));
     m.append(batch);
     m.append([note('last')]);
-    const kept = m.store.keptCheckpoints().map((k) => k.size);
-    assert.deepEqual(kept, [1, KEEP_CHECKPOINT_EVERY + 11]);
-    for (const k of m.store.keptCheckpoints()) assert.equal(openCheckpoint(k.checkpoint, [m.verifier]).size, k.size);
-    assert.ok((await verifyStore(m.store, m.origin, m.verifier)).ok);
+    const store = SqliteStore.open(join(m.dir, 'ledger.db'));
+    const keptCheckpoints = store.keptCheckpoints();
+    store.close();
+    assert.deepEqual(keptCheckpoints.map((k) => k.size), [1, KEEP_CHECKPOINT_EVERY + 11]);
+    for (const k of keptCheckpoints) assert.equal(openCheckpoint(k.checkpoint, [m.verifier]).size, k.size);
+    assert.ok((await m.verify()).ok);
     m.close();
   });
 
   it('moves a field too large for an entry (> 64 KiB) into a content-addressed blob that reads back', async () => {
     const big = 'x'.repeat(100_000);
     const r = l.append([{ ...note('large'), report: { log: big } }]);
-    const bytes = l.entryBytes(r.indices[0]!);
+    const bytes = l.entry(r.indices[0]!);
     assert.ok(bytes.length <= MAX_ENTRY_BYTES, `${bytes.length} bytes`);
     const e = parseEntry(bytes) as EntryBase & { report: unknown };
     assert.ok(isBlobRef(e.report));
@@ -233,7 +235,7 @@ describe('append', () => {
     assert.deepEqual(blob, Buffer.from(JSON.stringify({ log: big })));
     const resolved = resolveBlobs(e, (h) => l.blob(h));
     assert.deepEqual(resolved.report, { log: big });
-    assert.ok((await verifyStore(l.store, l.origin, l.verifier)).ok);
+    assert.ok((await l.verify()).ok);
     assert.equal(l.blob('0'.repeat(64)), undefined);
   });
 });
@@ -251,9 +253,9 @@ describe('many processes appending at the same moment', () => {
     assert.deepEqual(indices, Array.from({ length: 16 }, (_, i) => i + 1));
     const again = Ledger.open({ dir: l.dir, explicit: true });
     assert.equal(again.size(), 17);
-    const texts = new Set(Array.from({ length: 16 }, (_, i) => (parseEntry(again.entryBytes(i + 1)) as unknown as { text: string }).text));
+    const texts = new Set(Array.from({ length: 16 }, (_, i) => (parseEntry(again.entry(i + 1)) as unknown as { text: string }).text));
     assert.equal(texts.size, 16);
-    const report = await verifyStore(again.store, again.origin, again.verifier);
+    const report = await again.verify();
     assert.deepEqual(report.problems, []);
     assert.ok(report.ok);
     again.close();

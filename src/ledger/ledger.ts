@@ -8,20 +8,27 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { signCheckpoint } from '../core/checkpoint.js';
-import { sha256Hex, type EntryBase } from '../core/entry.js';
+import { openCheckpoint, signCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
+import type { EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
+import { consistencyProof, Frontier, hashChildren, hashLeaf, HASH_SIZE, inclusionProof, rootAt } from '../core/merkle.js';
 import { formatVerifierKey, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { AppendTx, Store } from '../store/types.js';
-import { checkedBlobContent, encodeEntry, zlib } from './blob.js';
+import type { RunIndexRow, RunQuery, Store } from '../store/types.js';
+import { checkedBlobContent, encodeEntry, prepareBlob, type PreparedBlob } from './blob.js';
 import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage, permissionDenied, type Made } from './create.js';
+import { checkIndex, type IndexDifference } from './index-check.js';
 import { updateIndex } from './index-entry.js';
 import { loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation } from './location.js';
 import { readRegularFile } from './safe-files.js';
+import type { VerifyOptions, VerifyReport } from './verify.js';
+
+/** Ranges up to this many entries are proven entry by entry (Ledger.proveLeaf), longer ones at once (inTree). */
+const FEW = 8;
+/** The most proven tree nodes a Ledger keeps (about 100 bytes each): a bound on memory, not on correctness. */
+const PROVEN_NODES_KEPT = 65_536;
 
 /** A signed checkpoint is kept in the history whenever the log crosses a multiple of this size. */
 export const KEEP_CHECKPOINT_EVERY = 256;
@@ -31,6 +38,26 @@ export interface LedgerConfig {
   key?: string;
   [k: string]: unknown;
 }
+
+/**
+ * The derived search indexes, as readers query them: where to look, never evidence (docs/design.md invariant 5).
+ * Every row is re-read through the ledger's checked reads before anything rests on it.
+ */
+export interface SearchIndex {
+  /** The size of the log prefix the indexes cover. */
+  indexedSize(): number;
+  /** Entry indices that name this content hash in the given role ('input', 'output' or 'note'), ascending. */
+  indicesByFileHashRole(sha256: string, role: string): number[];
+  runs(): RunIndexRow[];
+  runsBetween(from: string | null, to: string | null): RunIndexRow[];
+  runById(id: string): RunIndexRow | undefined;
+  runByIndex(index: number): RunIndexRow | undefined;
+  runsWhere(q: RunQuery): RunIndexRow[];
+  runsByIdPrefix(prefix: string, limit: number): RunIndexRow[];
+}
+
+/** One entry of a checked range: its bytes, or why they were refused. */
+export type EntryRead = { index: number; data: Buffer } | { index: number; error: FfauditError };
 
 export interface AppendResult {
   indices: number[];
@@ -82,7 +109,7 @@ function defaultOrigin(): string {
 
 export class Ledger {
   readonly dir: string;
-  readonly store: Store;
+  private readonly store: Store;
   readonly origin: string;
   readonly verifier: Verifier & { publicKey: Buffer };
   readonly config: LedgerConfig;
@@ -90,6 +117,11 @@ export class Ledger {
   private signerCache: Signer | undefined;
   /** The tree's right edge after this process's last append, with the checkpoint it signed (see append). */
   private last: { frontier: Frontier; checkpoint: string } | undefined;
+  /** The latest checkpoint whose signature was checked, by its text (checked reads prove entries against it). */
+  private proven: { text: string; cp: SignedCheckpoint } | undefined;
+  /** Tree nodes proven part of the tree `provenFor` signs, by `level/index` (proveLeaf). */
+  private readonly provenNodes = new Map<string, Buffer>();
+  private provenFor: SignedCheckpoint | undefined;
 
   private constructor(dir: string, store: Store, config: LedgerConfig, keyPath: string) {
     this.dir = dir;
@@ -181,6 +213,11 @@ export class Ledger {
     }
   }
 
+  /** The database file being read (a private copy when the ledger is on read-only media: sqlite.ts). */
+  get databasePath(): string {
+    return this.store.path;
+  }
+
   get vkey(): string {
     return formatVerifierKey(this.verifier.name, this.verifier.publicKey);
   }
@@ -217,10 +254,10 @@ export class Ledger {
   }
 
   /**
-   * Appends entries in one durable transaction and signs a checkpoint covering them. `extra` runs inside the
-   * same transaction (blobs the entries name).
+   * Appends entries in one durable transaction and signs a checkpoint covering them. `blobs` (prepared outside the
+   * write lock: blob.ts) are stored in the same transaction, so an entry never names a blob that is not there.
    */
-  append(entries: readonly EntryBase[], extra?: (tx: AppendTx, indices: number[]) => void): AppendResult {
+  append(entries: readonly EntryBase[], blobs: readonly PreparedBlob[] = []): AppendResult {
     const signer = this.signer(); // before taking the write lock
     const last = this.last;
     this.last = undefined; // until this transaction commits
@@ -239,7 +276,7 @@ export class Ledger {
         frontier.push(leaf, (level, i, h) => tx.insertNode(level, i, h));
         indices.push(index);
       }
-      extra?.(tx, indices);
+      for (const b of blobs) tx.putBlob(b.sha256, b.codec, b.data, b.size);
       const size = frontier.size;
       const checkpoint = signCheckpoint({ origin: this.origin, size, root: frontier.root(), extensions: [] }, signer);
       const keep = oldSize === 0 || Math.floor(size / KEEP_CHECKPOINT_EVERY) > Math.floor(oldSize / KEEP_CHECKPOINT_EVERY);
@@ -251,12 +288,22 @@ export class Ledger {
   }
 
   /**
-   * The store, with its derived search indexes (files, runs) brought up to the head first: they are filled lazily
-   * from the entries, not by appends.
+   * The derived search indexes (files, runs), brought up to the head first: they are filled lazily from the
+   * entries, not by appends.
    */
-  searchIndex(): Store {
+  searchIndex(): SearchIndex {
     updateIndex(this.store, this.size());
     return this.store;
+  }
+
+  /**
+   * The differences between the search index and every entry up to the head (index-check.ts), the entries read
+   * checked; `hiding`: only those that can hide a run from a lookup.
+   */
+  searchIndexProblems(limit = 20, hiding = false): IndexDifference[] {
+    const size = this.size();
+    updateIndex(this.store, size);
+    return checkIndex(this.store, size, (a, b) => this.entries(a, b), limit, hiding);
   }
 
   /**
@@ -273,10 +320,25 @@ export class Ledger {
 
   /** Stores a blob (content-addressed by the SHA-256 of its uncompressed bytes), gzip-compressed. */
   putBlob(data: Buffer, compress = true): string {
-    const sha = sha256Hex(data);
-    const stored = compress ? zlib().gzipSync(data) : data;
-    this.store.appendTransaction((tx) => tx.putBlob(sha, compress ? 'gzip' : 'identity', stored, data.length));
-    return sha;
+    return this.putBlobs([prepareBlob(data, compress)])[0]!;
+  }
+
+  /** Stores blobs in one durable transaction; returns their hashes. */
+  putBlobs(blobs: readonly PreparedBlob[]): string[] {
+    this.store.appendTransaction((tx) => {
+      for (const b of blobs) tx.putBlob(b.sha256, b.codec, b.data, b.size);
+    });
+    return blobs.map((b) => b.sha256);
+  }
+
+  /** Whether the store holds a blob of this hash (unchecked: read it with blob()). */
+  hasBlob(sha256: string): boolean {
+    return this.store.blob(sha256) !== undefined;
+  }
+
+  /** The hashes of every stored blob, ascending (unchecked: read each with blob()). */
+  blobHashes(): string[] {
+    return this.store.blobHashes();
   }
 
   /** A blob's content, checked against its hash; undefined when absent. */
@@ -304,11 +366,168 @@ export class Ledger {
     }
   }
 
-  entryBytes(n: number): Buffer {
-    this.checkIndex(n, this.size());
-    const e = this.store.entry(n);
-    if (!e) throw new FfauditError('NOT_FOUND', `entry ${n} is missing from the store (run ffaudit verify)`);
-    return e.data;
+  /**
+   * A signed checkpoint covering at least `size` entries, its signature checked with the ledger's key: what checked
+   * reads prove entries against. The one checked last serves while it covers them (an entry proven against an
+   * older signed checkpoint is proven all the same); otherwise the latest one is read. Undefined when the log
+   * holds fewer entries.
+   */
+  private provenHead(size: number): SignedCheckpoint | undefined {
+    if (this.proven && this.proven.cp.size >= size) return this.proven.cp;
+    const head = this.store.head();
+    if (!head) return undefined;
+    if (this.proven?.text !== head.checkpoint) {
+      try {
+        this.proven = { text: head.checkpoint, cp: openCheckpoint(head.checkpoint, [this.verifier], this.origin) };
+      } catch (e) {
+        if (!(e instanceof FfauditError)) throw e;
+        throw new FfauditError('INTEGRITY', `the ledger's latest checkpoint does not verify (${e.message}): run ffaudit verify`);
+      }
+    }
+    return this.proven.cp.size >= size ? this.proven.cp : undefined;
+  }
+
+  /**
+   * Entry n's bytes, checked: the one way to read an entry, for everyone but verify (which scans the store on
+   * purpose and reports what it finds). See scanEntries for what "checked" means.
+   */
+  entry(n: number): Buffer {
+    if (!Number.isSafeInteger(n) || n < 0 || this.provenHead(n + 1) === undefined) this.checkIndex(n, this.size());
+    return this.entries(n, n + 1)[0]!;
+  }
+
+  /** Entries from…to−1, checked (scanEntries); the first refused entry throws. */
+  entries(from: number, to: number): Buffer[] {
+    return this.scanEntries(from, to).map((r) => {
+      if ('error' in r) throw r.error;
+      return r.data;
+    });
+  }
+
+  /**
+   * Entries from…to−1 (within the latest checkpoint), each checked, with a verdict each: for scans that report a
+   * damaged entry and go on. Checked means proven part of the log the latest checkpoint signs (docs/design.md
+   * invariants 2 and 6): each entry's bytes must hash (RFC 6962 §2.1: SHA-256(0x00 ‖ entry)) to its level-0 node,
+   * and those nodes, folded with the stored subtree hashes left and right of the range, must give the checkpoint's
+   * root. So rewriting a row, even together with its recorded leaf hash, is refused, as a bundle's inclusion proof
+   * would refuse it; only the signing key can make a different history pass (docs/design.md, threat model). The
+   * cost is the range's own hashes plus O(log n) stored nodes per call.
+   */
+  scanEntries(from: number, to: number): EntryRead[] {
+    if (Number.isSafeInteger(from) && from === to && from >= 0 && from <= this.size()) return [];
+    const cp = Number.isSafeInteger(to) ? this.provenHead(to) : undefined;
+    if (!cp || !Number.isSafeInteger(from) || from < 0 || from > to) {
+      const size = this.size();
+      throw new FfauditError('NOT_FOUND', `no entries ${from} to ${to - 1}: the signed log holds ${size === 0 ? 'none' : `entries 0 to ${size - 1}`}`);
+    }
+    const rows = new Map(this.store.entries(from, to).map((r) => [r.index, r]));
+    const out: EntryRead[] = [];
+    const leaves: Buffer[] = [];
+    for (let i = from; i < to; i++) {
+      const r = rows.get(i);
+      if (!r || !Buffer.isBuffer(r.data)) {
+        out.push({ index: i, error: new FfauditError('INTEGRITY', `entry ${i} is missing from the store (run ffaudit verify)`) });
+        continue;
+      }
+      const leaf = hashLeaf(r.data);
+      if (!Buffer.isBuffer(r.leaf) || !leaf.equals(r.leaf)) {
+        out.push({ index: i, error: new FfauditError('INTEGRITY', `entry ${i} was modified (run ffaudit verify)`) });
+        continue;
+      }
+      out.push({ index: i, data: r.data });
+      leaves.push(leaf);
+    }
+    // A few entries are proven one by one (climbing to nodes proven before); a range at once. Otherwise (a refused
+    // entry, or a rewritten leaf hash) each entry is proven on its own, so that only the entries that fail are refused.
+    if (leaves.length === to - from && (to - from > FEW ? this.inTree(from, 0, leaves, cp) : leaves.every((leaf, k) => this.proveLeaf(from + k, leaf, cp)))) return out;
+    return out.map((r) => {
+      if ('error' in r || this.proveLeaf(r.index, hashLeaf(r.data), cp)) return r;
+      // Either the entry or a stored node its proof needs was rewritten (a proof needs the leaf hashes of its
+      // neighbours, and the right edge's): either way the entry cannot be shown to be the one the log signed.
+      return { index: r.index, error: new FfauditError('INTEGRITY', `entry ${r.index} cannot be proven part of the log the signed checkpoint covers: it, or a tree node its proof needs, was modified (run ffaudit verify)`) };
+    });
+  }
+
+  /** A stored tree node (untrusted), refused when it is not a hash. */
+  private node(level: number, index: number): Buffer {
+    const h = this.store.perfect(level, index);
+    if (!Buffer.isBuffer(h) || h.length !== HASH_SIZE) throw new FfauditError('INTEGRITY', `tree node ${level}/${index} is malformed in the store (run ffaudit verify)`);
+    return h;
+  }
+
+  /**
+   * Whether leaf `index` with this hash belongs to the tree `cp` signs. It climbs the perfect subtrees that hold the
+   * leaf, hashing in each sibling read from the store (RFC 9162 §2.1.3's audit path), until it meets a node proven
+   * before against the same checkpoint, or reaches the largest such subtree and folds that to the signed root
+   * (inTree). Every node of a path that succeeds is authentic (SHA-256 is collision resistant) and is kept, so that
+   * reads near each other cost a node or two each instead of a whole path.
+   */
+  private proveLeaf(index: number, leaf: Buffer, cp: SignedCheckpoint): boolean {
+    if (this.provenFor !== cp) {
+      this.provenNodes.clear();
+      this.provenFor = cp;
+    }
+    const path: [string, Buffer][] = [];
+    let hash = leaf;
+    for (let level = 0, i = index; ; level++, i = Math.floor(i / 2)) {
+      const known = this.provenNodes.get(`${level}/${i}`);
+      if (known) {
+        if (!known.equals(hash)) return false;
+        break;
+      }
+      path.push([`${level}/${i}`, hash]);
+      if ((Math.floor(i / 2) + 1) * 2 ** (level + 1) > cp.size) {
+        // The largest perfect subtree holding the leaf: the rest of the tree is folded around it.
+        if (!this.inTree(i * 2 ** level, level, [hash], cp)) return false;
+        break;
+      }
+      const sibling = this.node(level, i ^ 1);
+      path.push([`${level}/${i ^ 1}`, sibling]);
+      hash = i % 2 === 0 ? hashChildren(hash, sibling) : hashChildren(sibling, hash);
+    }
+    if (this.provenNodes.size + path.length > PROVEN_NODES_KEPT) this.provenNodes.clear();
+    for (const [k, h] of path) this.provenNodes.set(k, h);
+    return true;
+  }
+
+  /**
+   * Whether these consecutive perfect subtree hashes (of 2^level leaves each, the first starting at leaf `from`)
+   * belong to the tree `cp` signs: the compact range of [0, from) and the perfect subtrees after them are read from
+   * the store (untrusted), and the root they all fold to (RFC 9162 §2.1.1) must be the signed one.
+   */
+  private inTree(from: number, level: number, hashes: readonly Buffer[], cp: SignedCheckpoint): boolean {
+    const f = Frontier.at({ perfect: (l, i) => this.node(l, i) }, from);
+    for (const h of hashes) f.pushSubtree(level, h);
+    for (let p = f.size; p < cp.size; ) {
+      // The largest perfect subtree that starts at p and ends within the tree.
+      let k = 0;
+      while (p % 2 ** (k + 1) === 0 && p + 2 ** (k + 1) <= cp.size) k++;
+      f.pushSubtree(k, this.node(k, p / 2 ** k));
+      p += 2 ** k;
+    }
+    return f.root().equals(cp.root);
+  }
+
+  /** Indices from…to−1 of the entries whose stored bytes contain `bytes`: a hint for a scan (read each with entry()). */
+  indicesContaining(bytes: Buffer, from: number, to: number): number[] {
+    return this.store.indicesContaining(bytes, from, to);
+  }
+
+  /** Stored tree nodes (perfect subtree hashes), unchecked: the caller checks what it builds from them against a signed root. */
+  treeNode(level: number, index: number): Buffer {
+    return this.store.perfect(level, index);
+  }
+
+  /** The inclusion proof of entry n in the tree of `size` leaves, from the stored nodes (unchecked: verify it). */
+  inclusionProof(n: number, size: number): Buffer[] {
+    this.checkIndex(n, size);
+    return inclusionProof(this.store, n, size);
+  }
+
+  /** Verifies the whole ledger as `ffaudit verify` does (verify.ts, loaded only when needed). */
+  async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    const { verifyStore } = await import('./verify.js');
+    return verifyStore(this.store, this.origin, this.verifier, opts);
   }
 
   /** A c2sp.org/tlog-proof@v1 receipt for entry n against the latest checkpoint. */

@@ -1,11 +1,10 @@
 /**
  * Custody notes read back (`ffaudit log`, `ffaudit export`). Notes have no index of their own: the database finds
- * the entries whose bytes hold a note's type (a hint, like every index), and each is then read, checked against its
- * recorded leaf hash and parsed, so what is listed is exactly what was recorded.
+ * the entries whose bytes hold a note's type (a hint, like every index), and each is then read through the checked
+ * reads (Ledger.entry) and parsed, so what is listed is exactly what was recorded.
  */
 import { parseEntry, resolveBlobs, type NoteRecord } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import { hashLeaf } from '../core/merkle.js';
 import { checkCustodyNote } from '../core/run-shape.js';
 import { parseTimeNs } from '../time/time.js';
 import type { Ledger } from './ledger.js';
@@ -59,13 +58,17 @@ export function scanNotes(ledger: Ledger, f: NoteFilter = {}): { notes: NoteReco
   const unreadable: UnreadableNote[] = [];
   const size = ledger.size();
   for (let from = 0; from < size; from += CHUNK) {
-    for (const i of ledger.store.indicesContaining(NOTE_MARK, from, Math.min(from + CHUNK, size))) {
-      const e = ledger.store.entry(i);
-      if (!e || !Buffer.isBuffer(e.data) || !Buffer.isBuffer(e.leaf) || !e.data.includes(NOTE_MARK)) continue; // verify reports such rows
-      if (!hashLeaf(e.data).equals(e.leaf)) {
-        unreadable.push({ index: e.index, error: new FfauditError('INTEGRITY', `entry ${e.index} was modified (run ffaudit verify)`) });
+    for (const i of ledger.indicesContaining(NOTE_MARK, from, Math.min(from + CHUNK, size))) {
+      let data: Buffer;
+      try {
+        data = ledger.entry(i);
+      } catch (err) {
+        if (!(err instanceof FfauditError)) throw err;
+        unreadable.push({ index: i, error: err });
         continue;
       }
+      if (!data.includes(NOTE_MARK)) continue;
+      const e = { index: i, data };
       let note;
       try {
         const entry = parseEntry(e.data);

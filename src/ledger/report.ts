@@ -13,7 +13,6 @@ import { nowRfc3339 } from './clock.js';
 import type { Ledger } from './ledger.js';
 import { runsInPeriod, type Period } from './activity.js';
 import type { Lineage } from './trace.js';
-import { verifyStore } from './verify.js';
 
 export interface ReportOptions {
   /** Progress of the whole ledger's verification. */
@@ -23,7 +22,7 @@ export interface ReportOptions {
 }
 
 async function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict, opts: ReportOptions): Promise<ReportVerification> {
-  const whole = await verifyStore(ledger.store, ledger.origin, ledger.verifier, { onProgress: opts.onProgress });
+  const whole = await ledger.verify({ onProgress: opts.onProgress });
   return {
     ok: v.ok,
     failures: v.failures,
@@ -40,7 +39,7 @@ async function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict
 }
 
 export async function fileReport(ledger: Ledger, lineage: Lineage, size: number, opts: ReportOptions = {}): Promise<FileReport> {
-  const bundle = bundleLineages(ledger, [lineage], { ...(opts.now ? { now: opts.now } : {}) });
+  const bundle = await bundleLineages(ledger, [lineage], { ...(opts.now ? { now: opts.now } : {}) });
   const v = verifyBundle(Buffer.from(formatBundle(bundle)), { pubkey: ledger.verifier, fileSha256: lineage.file.sha256 });
   return {
     kind: 'file',
@@ -56,7 +55,7 @@ export async function fileReport(ledger: Ledger, lineage: Lineage, size: number,
 
 export async function activityReport(ledger: Ledger, period: Period, opts: ReportOptions = {}): Promise<ActivityReport> {
   const runs = [...runsInPeriod(ledger, period)];
-  const bundle = bundleEntries(ledger, runs.flatMap((r) => r.entries), [], [], { ...(opts.now ? { now: opts.now } : {}) });
+  const bundle = await bundleEntries(ledger, runs.flatMap((r) => r.entries), [], [], { ...(opts.now ? { now: opts.now } : {}) });
   const v = verifyEvidence(bundle, ledger.verifier);
   return {
     kind: 'activity',

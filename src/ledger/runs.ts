@@ -1,22 +1,18 @@
 /**
  * Reading runs back. The runs and file indexes only say where to look (docs/design.md invariant 5): every run
- * returned is rebuilt from its entries, whose bytes are checked against their recorded leaf hashes here.
+ * returned is rebuilt from its entries, read through the ledger's checked reads (Ledger.scanEntries).
  */
 import { parseEntry, resolveBlobs, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import { hashLeaf } from '../core/merkle.js';
 import type { Redaction } from '../core/entry.js';
 import { runFromEntries, type RunEndEntry, type RunRecord, type RunStartEntry, type RunStatus, type Tool } from '../core/run.js';
 import { formatTimeNs, parseTimeNs } from '../time/time.js';
 import type { RunIndexRow, RunQuery } from '../store/types.js';
 import type { Ledger } from './ledger.js';
 
-/** Entry n, parsed and with blobs resolved; fails if its bytes no longer match its recorded leaf hash. */
+/** Entry n, checked (Ledger.entry), parsed and with its blobs resolved (checked against their hashes). */
 export function readEntry(ledger: Ledger, index: number): EntryBase {
-  const e = ledger.store.entry(index);
-  if (!e) throw new FfauditError('NOT_FOUND', `entry ${index} is not in the ledger`);
-  if (!hashLeaf(e.data).equals(e.leaf)) throw new FfauditError('INTEGRITY', `entry ${index} was modified (run ffaudit verify)`);
-  return resolveBlobs(parseEntry(e.data), (sha) => ledger.blob(sha));
+  return resolveBlobs(parseEntry(ledger.entry(index)), (sha) => ledger.blob(sha));
 }
 
 export function runFromIndexRow(ledger: Ledger, row: RunIndexRow): RunRecord {
@@ -178,10 +174,10 @@ export function runDetails(ledger: Ledger, ref: string): RunDetails {
 const SCAN_CHUNK = 4096;
 
 /**
- * Every run, oldest first, rebuilt from the log itself without the runs index: each entry is read in order, its
- * bytes checked against its leaf hash, and each `run.end` joined to the `run.start` it names. Slower than the
+ * Every run, oldest first, rebuilt from the log itself without the runs index: each entry is read in order through
+ * the checked reads, and each `run.end` joined to the `run.start` it names. Slower than the
  * index, but an index row deleted or edited by someone with write access to the database cannot hide a run.
- * Entries that fail their leaf hash are reported in `unreadable` (by index), and an end that names no start is
+ * Entries that fail the check are reported in `unreadable` (by index), and an end that names no start is
  * reported too.
  */
 export function scanRuns(ledger: Ledger, f: RunFilter): { runs: RunRecord[]; unreadable: UnreadableRun[] } {
@@ -192,10 +188,10 @@ export function scanRuns(ledger: Ledger, f: RunFilter): { runs: RunRecord[]; unr
   const damaged = new Set<number>();
   const size = ledger.size();
   for (let from = 0; from < size; from += SCAN_CHUNK) {
-    for (const e of ledger.store.entries(from, Math.min(from + SCAN_CHUNK, size))) {
-      if (!hashLeaf(e.data).equals(e.leaf)) {
+    for (const e of ledger.scanEntries(from, Math.min(from + SCAN_CHUNK, size))) {
+      if ('error' in e) {
         damaged.add(e.index);
-        unreadable.push({ id: null, startIndex: e.index, error: new FfauditError('INTEGRITY', `entry ${e.index} was modified (run ffaudit verify)`) });
+        unreadable.push({ id: null, startIndex: e.index, error: e.error });
         continue;
       }
       let entry: EntryBase;

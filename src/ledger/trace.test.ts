@@ -8,6 +8,8 @@ import { runFromEntries, type RunRecord } from '../core/run.js';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { makeChain, type Chain, type ChainRun } from '../testing/chain.js';
+import { currentAuthor, nowRfc3339 } from './clock.js';
+import { Ledger } from './ledger.js';
 import { runCli } from '../testing/cli.js';
 
 interface TraceJson {
@@ -189,7 +191,7 @@ describe('ffaudit trace treats the indexes as hints and the entries as evidence'
     assert.equal(r.stderr, `ffaudit: entry ${c.runs.b.endIndex} was modified (run ffaudit verify)\n`);
   });
 
-  it('stops clearly on a malformed entry whose leaf hash was rewritten to match (exit 1, one line)', () => {
+  it('refuses an entry rewritten together with its leaf hash: the signed checkpoint no longer covers it (exit 1, one line)', () => {
     const d = db();
     d.exec('DROP TRIGGER IF EXISTS entries_no_update');
     const row = d.prepare('SELECT data FROM entries WHERE idx = ?').get(c.runs.final.endIndex) as { data: Buffer };
@@ -200,6 +202,30 @@ describe('ffaudit trace treats the indexes as hints and the entries as evidence'
     d.close();
     const r = runCli(['--ledger', c.ledgerDir, 'trace', c.path('copy.mp4')]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`^ffaudit: run ${c.runs.final.id} \\(entry ${c.runs.final.startIndex}\\) is malformed: [^\\n]+\\n$`));
+    // The run's start is read first: refused too when it is the rewritten entry's neighbour, whose leaf hash its proof needs.
+    assert.match(r.stderr, new RegExp(`^ffaudit: entry (${c.runs.final.startIndex}|${c.runs.final.endIndex}) cannot be proven part of the log the signed checkpoint covers[^\\n]+\\n$`));
+  });
+});
+
+describe('ffaudit trace on a malformed run', () => {
+  let c: Chain;
+  before(() => {
+    c = makeChain('ffaudit-trace4-');
+  });
+  after(() => c.cleanup());
+
+  it('stops clearly on a malformed run, even one signed with the key (exit 1, one line)', () => {
+    // Entries are untrusted input even when signed: someone holding the key can sign anything.
+    const l = Ledger.open({ dir: c.ledgerDir, explicit: true });
+    const by = currentAuthor();
+    const sha = c.runs.final.outputs[0]!.sha256;
+    const start = { v: 1, type: 'run.start', time: nowRfc3339(), by, run: 'malformed-run', tool: 'ffmpeg', cwd: '/', argv: [], redactions: [], ffmpeg: { path: 'ffmpeg', version: null, sha256: null }, inputs: [] };
+    const [at] = l.append([start]).indices;
+    const end = { v: 1, type: 'run.end', time: nowRfc3339(), by, run: 'malformed-run', start: at, status: 'ok', exit_code: 0, signal: null, duration_ms: 1, inputs: 'not a list', outputs: [{ path: '/x', size: 1, sha256: sha }], streams: [], report_sha256: null, redactions: [] };
+    l.append([end]);
+    l.close();
+    const r = runCli(['--ledger', c.ledgerDir, 'trace', c.path('copy.mp4')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`^ffaudit: run malformed-run \\(entry ${at}\\) is malformed: [^\\n]+\\n$`));
   });
 });

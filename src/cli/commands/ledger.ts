@@ -10,7 +10,6 @@ import { currentAuthor, nowRfc3339 } from '../../ledger/clock.js';
 import { ffauditVersion } from '../../ledger/software.js';
 import { Ledger } from '../../ledger/ledger.js';
 import { resolveLedgerDir } from '../../ledger/location.js';
-import { verifyStore } from '../../ledger/verify.js';
 import { keyPathFrom, openLedger, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { parseIndex } from '../arguments.js';
@@ -115,7 +114,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .action((n: string, o: { raw?: boolean }) => {
       const l = openLedger(g());
       try {
-        const bytes = l.entryBytes(parseIndex(n, 'N'));
+        const bytes = l.entry(parseIndex(n, 'N'));
         if (o.raw) out(bytes);
         else {
           let pretty: string;
@@ -195,7 +194,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
         const configured = o.trusted === undefined && o.archive ? await archive.configuredArchiveCheckpoint(l, o.endpoint) : undefined;
         if (configured) trusted = configured.checkpoint;
         const bar = !o.json && process.stderr.isTTY ? progressBar('verifying') : undefined;
-        const report = await verifyStore(l.store, l.origin, l.verifier, { trusted, onProgress: bar?.update });
+        const report = await l.verify({ trusted, onProgress: bar?.update });
         bar?.done();
         if ((archiveTrusted || configured) && trusted !== undefined) {
           const behind = archive.archiveLagProblems(l, trusted);

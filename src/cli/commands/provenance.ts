@@ -52,7 +52,7 @@ interface Traced {
 async function traceFile(l: Ledger, file: string, opts: TraceOptions = {}): Promise<Traced> {
   const path = resolve(file);
   const d = await hashFile(path);
-  return { lineage: traceContent(l, path, d.sha256, opts), size: d.size };
+  return { lineage: await traceContent(l, path, d.sha256, opts), size: d.size };
 }
 
 function unknownLine(t: Lineage): string {
@@ -174,7 +174,7 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
           }
           traced.push(lineage);
         }
-        const bundle = bundleLineages(l, traced, { withReports: o.withReports ?? false });
+        const bundle = await bundleLineages(l, traced, { withReports: o.withReports ?? false });
         const text = formatBundle(bundle);
         writeAtomically(o.output, text);
         const runs = new Set(traced.flatMap((t) => (t.runs.length > 0 ? t.runs : t.readBy).map((r) => r.id))).size;
