@@ -1,5 +1,4 @@
 /** Reading runs back: `ffaudit log`, `ffaudit show`, and `ffaudit redaction-check` to prove a redacted value. */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { FfauditError } from '../../core/errors.js';
@@ -10,8 +9,9 @@ import { redactionHmac } from '../../redact/redact.js';
 import { matchesNote, scanNotes, type NoteFilter } from '../../ledger/notes.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { listRuns, queryRuns, readEntry, runDetails, scanRuns, type RunDetails, type RunFilter, type UnreadableRun } from '../../ledger/runs.js';
-import { openLedger, type GlobalOptions } from '../context.js';
+import { openLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
+import { pathFrom } from '../io.js';
 import { parseIndex } from '../program.js';
 
 const STATUSES: readonly RunStatus[] = ['ok', 'failed', 'incomplete', 'terminated'];
@@ -249,7 +249,7 @@ function mergeByIndex(runs: readonly RunRecord[], notes: readonly NoteRecord[]):
   return out.concat(notes.slice(i));
 }
 
-export function registerRunCommands(program: Command, setStatus: (s: number) => void): void {
+export function registerRunCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
 
   program
@@ -274,7 +274,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
       const want = typesFrom(o);
       let fileContent: { path: string; sha256: string } | undefined;
       if (o.file !== undefined) {
-        const path = resolve(o.file);
+        const path = pathFrom(io, o.file);
         try {
           fileContent = { path, sha256: (await hashFile(path)).sha256 };
         } catch (e) {
@@ -282,7 +282,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
           f.path = path; // gone or unreadable: look it up by the path recorded
         }
       }
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         let result: { runs: RunRecord[]; unreadable: UnreadableRun[] } = { runs: [], unreadable: [] };
         if (want.runs) {
@@ -313,17 +313,17 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
         }
         for (const u of result.unreadable) {
           const what = u.id === null ? `entry ${u.startIndex}` : `run ${u.id} (entry ${u.startIndex})`;
-          process.stderr.write(`ffaudit: ${what} cannot be read back: ${u.error.message}\n`);
+          io.err(`ffaudit: ${what} cannot be read back: ${u.error.message}\n`);
         }
         if (result.unreadable.length) setStatus(EXIT_INTEGRITY);
         let items = mergeByIndex(result.runs, notes);
         if (f.limit !== undefined) items = items.slice(-f.limit);
         if (o.json) {
-          process.stdout.write(items.map((x) => `${JSON.stringify('index' in x ? { type: 'custody.note', ...x } : x)}\n`).join(''));
+          io.out(items.map((x) => `${JSON.stringify('index' in x ? { type: 'custody.note', ...x } : x)}\n`).join(''));
         } else if (items.length === 0) {
-          process.stderr.write(`ffaudit: no ${want.runs && want.notes ? 'runs or custody notes' : want.runs ? 'runs' : 'custody notes'} match\n`);
+          io.err(`ffaudit: no ${want.runs && want.notes ? 'runs or custody notes' : want.runs ? 'runs' : 'custody notes'} match\n`);
         } else {
-          process.stdout.write(formatRunTable(items, process.stdout.isTTY ? process.stdout.columns : undefined));
+          io.out(formatRunTable(items, io.outTTY ? io.columns : undefined));
         }
       } finally {
         l.close();
@@ -340,7 +340,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
     .action((ref: string, o: { json?: boolean; report?: boolean; raw?: boolean }) => {
       if (o.json && o.report) throw new FfauditError('USAGE', 'use --json or --report, not both');
       if (o.raw && !o.report) throw new FfauditError('USAGE', '--raw goes with --report');
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         const d = runDetailsOrNoteHint(l, ref);
         if (o.report) {
@@ -350,11 +350,11 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
           if (!report) throw new FfauditError('INTEGRITY', `the report ${sha} of run ${d.record.id} is missing from the ledger`);
           // The report quotes file names, metadata and arguments someone else chose: like everything else shown from
           // the ledger, it must not drive the terminal. Only line breaks and tabs are kept as they are.
-          process.stdout.write(o.raw ? report : displayReport(report.toString('utf8')));
+          io.out(o.raw ? report : displayReport(report.toString('utf8')));
         } else if (o.json) {
-          process.stdout.write(`${JSON.stringify({ ...d.record, redactions: d.redactions, notes: d.notes, policy: d.policy })}\n`);
+          io.out(`${JSON.stringify({ ...d.record, redactions: d.redactions, notes: d.notes, policy: d.policy })}\n`);
         } else {
-          process.stdout.write(formatRunDetails(d));
+          io.out(formatRunDetails(d));
         }
       } finally {
         l.close();
@@ -369,11 +369,11 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
     .action(async (ref: string | undefined, o: { exact?: boolean }) => {
       // The value comes on stdin so that it never appears in a command line, a shell history or a process list.
       const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
+      for await (const c of io.stdin) chunks.push(Buffer.from(c));
       let value = Buffer.concat(chunks).toString('utf8');
       if (!o.exact) value = value.replace(/\r?\n$/, '');
       if (value === '') throw new FfauditError('USAGE', 'give the value to check on stdin');
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         const hmac = redactionHmac(l.redactionKey(), value);
         const details = ref !== undefined ? [runDetails(l, ref)] : [...listRuns(l)].map((r) => runDetails(l, r.id));
@@ -383,11 +383,11 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
           for (const r of d.redactions) {
             if (r.hmac !== hmac) continue;
             found++;
-            process.stdout.write(`run ${d.record.id}  ${displayText(r.where)}  ${displayText(r.kind)}\n`);
+            io.out(`run ${d.record.id}  ${displayText(r.where)}  ${displayText(r.kind)}\n`);
           }
         }
         if (found === 0) {
-          process.stderr.write('ffaudit: the value matches no redaction\n');
+          io.err('ffaudit: the value matches no redaction\n');
           setStatus(EXIT_INTEGRITY);
         }
       } finally {
