@@ -7,9 +7,9 @@ import { resolve } from 'node:path';
 
 export interface Io {
   /** Standard output: the command's result, written as given (bytes stay bytes: `entry --raw`, `show --report --raw`). */
-  out(data: string | Uint8Array): void;
+  out: (data: string | Uint8Array) => void;
   /** Standard error: notices, warnings, progress and the one-line error. */
-  err(text: string): void;
+  err: (text: string) => void;
   /** Whether standard output is a terminal, and how wide (a table is cut to fit one). */
   outTTY: boolean;
   columns: number | undefined;

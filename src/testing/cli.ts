@@ -6,6 +6,7 @@
  * processes at once).
  */
 import { spawnSync } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseCaptureInvocation } from '../cli/capture-invocation.js';
 import type { Io } from '../cli/io.js';
@@ -48,7 +49,6 @@ export async function runCliInProcess(args: readonly string[], opts: InProcessOp
   if (parseCaptureInvocation(args)) throw new Error(`an audited run needs a process of its own (runCli): ${args.join(' ')}`);
   const out: Buffer[] = [];
   let err = '';
-  const input = opts.input === undefined ? [] : [Buffer.from(opts.input)];
   const io: Io = {
     out: (data) => void out.push(Buffer.from(data)),
     err: (text) => void (err += text),
@@ -57,9 +57,7 @@ export async function runCliInProcess(args: readonly string[], opts: InProcessOp
     errTTY: false,
     env: opts.env ?? cleanEnv(),
     cwd: opts.cwd ?? process.cwd(),
-    stdin: (async function* () {
-      yield* input;
-    })(),
+    stdin: Readable.from(opts.input === undefined ? [] : [Buffer.from(opts.input)]),
   };
   const status = await runProgram(args, io);
   const stdoutBytes = Buffer.concat(out);

@@ -4,16 +4,13 @@ import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { formatBundle, verifyBundle, type VerifierKey } from '../../core/bundle.js';
 import { parseSignedCheckpoint } from '../../core/checkpoint.js';
-import { IN_TOTO_PAYLOAD_TYPE, signDsse } from '../../core/dsse.js';
-import { noteToEcs, runToEcs } from '../../render/ecs.js';
 import { FfauditError } from '../../core/errors.js';
-import { noteToInToto, runToInToto } from '../../render/in-toto.js';
 import { renderActivityReport, renderFileReport, type ReportVerification } from '../../render/report-html.js';
 import { parseWhen } from '../../time/time.js';
 import { parseTlogPolicy, type TlogPolicy } from '../../core/tlog-policy.js';
 import type { Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
-import { exportDocuments } from '../../ledger/export.js';
+import { exportAs } from '../../ledger/export.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { atomicFile, writeFileAtomically, type AtomicFile } from '../../ledger/safe-files.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
@@ -260,18 +257,10 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
       try {
         if (o.output !== undefined) file = atomicFile(pathFrom(io, o.output)); // never through a link planted at the name
         const write = (s: string) => (file ? file.write(s) : out(s));
-        const signer = o.sign ? l.signer() : undefined;
         const leftOut = { runs: 0, notes: 0 };
-        for (const item of exportDocuments(l, p)) {
-          let doc: object | null;
-          if (o.format === 'ecs') doc = item.run ? runToEcs(item.run, l.origin) : noteToEcs(item.note, l.origin);
-          else doc = item.run ? runToInToto(item.run, l.origin) : noteToInToto(item.note, l.origin);
-          if (doc === null) {
-            leftOut[item.run ? 'runs' : 'notes']++;
-            continue;
-          }
-          if (signer) doc = signDsse(IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(doc), 'utf8'), signer);
-          write(`${JSON.stringify(doc)}\n`);
+        for (const x of exportAs(l, p, o.format, { sign: o.sign })) {
+          if (x.leftOut) leftOut[x.leftOut]++;
+          else write(`${JSON.stringify(x.doc)}\n`);
         }
         const what = [leftOut.runs > 0 ? `${leftOut.runs} run${leftOut.runs === 1 ? '' : 's'} with no hashed output` : '', leftOut.notes > 0 ? `${leftOut.notes} custody note${leftOut.notes === 1 ? '' : 's'} naming no hashed file` : ''].filter((x) => x !== '');
         if (what.length > 0) io.err(`ffaudit: left out ${what.join(' and ')}: an in-toto Statement needs a subject with a digest\n`);
