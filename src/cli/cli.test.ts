@@ -276,6 +276,22 @@ describe('the same through the binary', () => {
       assert.deepEqual({ ...inProcess, stdout: undefined }, { ...spawned, stdout: undefined }, args.join(' '));
     }
   });
+
+  it('in-process, a command leaves the process as it found it: directory, environment, exit status, listeners', async () => {
+    const env = { ...process.env };
+    const cwd = process.cwd();
+    const listeners = () => ['error', 'close'].map((e) => process.stdout.listenerCount(e) + process.stderr.listenerCount(e)).concat(['SIGINT', 'SIGTERM', 'exit'].map((e) => process.listenerCount(e)));
+    const before = listeners();
+    const elsewhere = join(tmp.dir, `cwd${counter++}`);
+    mkdirSync(elsewhere);
+    assert.equal((await cli(['--ledger', ledger, 'verify'], { cwd: elsewhere, env: cleanEnv({ FFAUDIT_ACTOR: 'x' }) })).status, 0);
+    assert.equal((await cli(['--ledger', ledger, 'entry', '9999'])).status, 2);
+    assert.equal((await cli(['--ledger', ledger, 'export', '--format', 'ecs'])).status, 0);
+    assert.equal(process.exitCode, undefined);
+    assert.equal(process.cwd(), cwd);
+    assert.deepEqual({ ...process.env }, env);
+    assert.deepEqual(listeners(), before);
+  });
 });
 
 describe('the per-user default ledger', () => {
