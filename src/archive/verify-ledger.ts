@@ -13,7 +13,6 @@ import { DEFAULT_MAX_LAG, readArchiveConfig } from './config.js';
 import { parseDuration } from './duration.js';
 import { archiveBehindProblems } from './lag.js';
 import { openTarget, type ArchiveTarget } from './target.js';
-import { verifyArchive, type ArchiveVerifyReport } from './verify-archive.js';
 
 /** The checkpoint to check the log's extension of: its text, or the latest one of an archive (s3://… or a directory). */
 export type Trusted = { checkpoint: string } | { archive: string };
@@ -132,17 +131,4 @@ function archiveLagProblems(ledger: Ledger, archivedCheckpoint: string): Problem
   }
   const maxLag = parseDuration(readArchiveConfig(ledger.dir).maxLag ?? DEFAULT_MAX_LAG, 'archive.maxLag in the ledger config');
   return archiveBehindProblems(ledger, size, maxLag);
-}
-
-/** `verify --from LOCATION`: an archived copy on its own, without a ledger. `pubkey`: the verifier key's text. */
-export async function verifyArchiveAt(
-  location: string,
-  opts: { pubkey?: string | undefined; endpoint?: string | undefined; onProgress?: ((done: number, total: number) => void) | undefined },
-): Promise<{ location: string; report: ArchiveVerifyReport }> {
-  const target = await openTarget(location, { endpoint: opts.endpoint });
-  try {
-    return { location: target.location, report: await verifyArchive(target, { pubkey: opts.pubkey, onProgress: opts.onProgress }) };
-  } finally {
-    target.close();
-  }
 }

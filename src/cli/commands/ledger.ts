@@ -7,7 +7,7 @@ import { hashFile } from '../../capture/hash.js';
 import { Ledger } from '../../ledger/ledger.js';
 import { recordNote } from '../../ledger/notes.js';
 import { isArchiveLocation } from '../../archive/target.js';
-import type { Trusted } from '../../archive/verify-ledger.js';
+import { verifyLedger, type Trusted } from '../../archive/verify-ledger.js';
 import { keyPathFrom, ledgerLocation, openLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { locationFrom, pathFrom, type Io } from '../io.js';
@@ -162,7 +162,6 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
       const trusted = o.trusted === undefined ? undefined : trustedFrom(io, o.trusted);
       const l = Ledger.open(ledgerLocation(g(), io), { keyPath: keyPathFrom(g(), io) });
       try {
-        const { verifyLedger } = await import('../../archive/verify-ledger.js');
         const bar = o.json ? undefined : progressBar(io, 'verifying');
         // Without --trusted, the archive the ledger's config names is checked against by default (docs/archive.md).
         const r = await verifyLedger(l, { trusted, configuredArchive: o.archive, endpoint: o.endpoint, onProgress: bar?.update });
