@@ -15,6 +15,7 @@ import { decodeEntryBundle, decodeHashTile, hashPerfect, rootFromTiles, TILE_WID
 import { Findings, type Problem } from '../ledger/problems.js';
 import { BLOB_DIR, CHECKPOINT, CHECKPOINTS_DIR, parseBlobPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
+import { openTarget } from './open-target.js';
 import type { ArchiveTarget, StoredObject } from './target.js';
 
 export interface ArchiveVerifyReport {
@@ -254,4 +255,17 @@ async function fetchAll(target: ArchiveTarget, names: readonly string[]): Promis
 /** The blobs an entry names (src/ledger/blob.ts namedBlobs: reports and large fields), with the first entry naming each. */
 function collectBlobRefs(data: Buffer, index: number, into: Map<string, number>): void {
   for (const sha of namedBlobs(data)) if (!into.has(sha)) into.set(sha, index);
+}
+
+/** `verify --from LOCATION`: an archived copy on its own, without a ledger. `pubkey`: the verifier key's text. */
+export async function verifyArchiveAt(
+  location: string,
+  opts: { pubkey?: string | undefined; endpoint?: string | undefined; onProgress?: ((done: number, total: number) => void) | undefined },
+): Promise<{ location: string; report: ArchiveVerifyReport }> {
+  const target = await openTarget(location, { endpoint: opts.endpoint });
+  try {
+    return { location: target.location, report: await verifyArchive(target, { pubkey: opts.pubkey, onProgress: opts.onProgress }) };
+  } finally {
+    target.close();
+  }
 }

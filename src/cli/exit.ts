@@ -33,10 +33,26 @@ export function exitStatusFor(e: unknown): number {
   return isFfauditError(e) ? STATUS[e.code] : EXIT_USAGE;
 }
 
-/** Prints one line (the stack only with --verbose) and returns the exit status. */
-export function reportError(e: unknown, verbose: boolean): number {
+/**
+ * Prints one line to `err` (the stack only with --verbose) and returns the exit status: the one path from an error
+ * to what the user sees, whether the command runs in its own process or in a test's.
+ */
+export function reportError(e: unknown, verbose: boolean, err: (text: string) => void = (t) => process.stderr.write(t)): number {
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`ffaudit: ${msg.split('\n')[0]}\n`);
-  if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  err(`ffaudit: ${msg.split('\n')[0]}\n`);
+  if (verbose && e instanceof Error && e.stack) err(`${e.stack}\n`);
   return exitStatusFor(e);
+}
+
+/**
+ * Ends the process when standard output fails. A reader that stops early (`ffaudit export … | head`) closes the
+ * pipe: that ends the output with the status so far, it is not a failure worth a stack trace. Any other write
+ * error is one line and exit 2.
+ */
+export function exitOnStdoutError(stdout: NodeJS.WriteStream, stderr: NodeJS.WriteStream): void {
+  stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+    stderr.write(`ffaudit: cannot write to standard output: ${e.code ?? e.message}\n`);
+    process.exit(EXIT_USAGE);
+  });
 }

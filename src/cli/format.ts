@@ -2,6 +2,7 @@
 import type { Ledger } from '../ledger/ledger.js';
 import type { Problem, ProblemKind } from '../ledger/problems.js';
 import type { VerifyReport } from '../ledger/verify.js';
+import type { Io } from './io.js';
 
 const MEANING: Record<ProblemKind, string> = {
   'store-corrupt': 'the database file is damaged on disk; restore it from a copy and verify again',
@@ -63,8 +64,9 @@ export function formatVerifyReport(l: Ledger, r: VerifyReport, against?: string)
   return `${lines.join('\n')}\n`;
 }
 
-/** A one-line progress bar on stderr (only used when stderr is a terminal). */
-export function progressBar(label: string): { update: (done: number, total: number) => void; done: () => void } {
+/** A one-line progress bar on stderr, drawn only when stderr is a terminal (else undefined). */
+export function progressBar(io: Io, label: string): { update: (done: number, total: number) => void; done: () => void } | undefined {
+  if (!io.errTTY) return undefined;
   let last = -1;
   return {
     update: (done, total) => {
@@ -73,10 +75,10 @@ export function progressBar(label: string): { update: (done: number, total: numb
       last = pct;
       const width = 30;
       const fill = Math.round((pct / 100) * width);
-      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}% (${done}/${total})`);
+      io.err(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}% (${done}/${total})`);
     },
     done: () => {
-      if (last >= 0) process.stderr.write('\r\x1b[K');
+      if (last >= 0) io.err('\r\x1b[K');
     },
   };
 }

@@ -9,14 +9,14 @@ const MAX_INPUT = 1 << 20;
 
 /**
  * A file given to us, read whole: a regular file, or a pipe (`--entry <(ffaudit entry 3 --raw)`), read up to the
- * bound. Missing or unreadable: could not run (exit 2).
+ * bound. Missing or unreadable: could not run (exit 2). `given`: the name as the user typed it, for messages.
  */
-export function readSmall(path: string, what: string): Buffer {
+export function readSmall(path: string, what: string, given: string = path): Buffer {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
     const st = fstatSync(fd);
-    if (!st.isFile() && !st.isFIFO()) throw new FfauditError('IO', `${what} ${path} is not a regular file`);
+    if (!st.isFile() && !st.isFIFO()) throw new FfauditError('IO', `${what} ${given} is not a regular file`);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -24,23 +24,23 @@ export function readSmall(path: string, what: string): Buffer {
       const n = readSync(fd, b, 0, b.length, null);
       if (n === 0) break;
       total += n;
-      if (total > MAX_INPUT) throw new FfauditError('BAD_INPUT', `${what} ${path} is larger than ${MAX_INPUT} bytes`);
+      if (total > MAX_INPUT) throw new FfauditError('BAD_INPUT', `${what} ${given} is larger than ${MAX_INPUT} bytes`);
       chunks.push(b.subarray(0, n));
     }
     return Buffer.concat(chunks);
   } catch (e) {
     if (e instanceof FfauditError) throw e;
-    throw new FfauditError('IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new FfauditError('IO', `cannot read ${what} ${given}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
 }
 
-export function readKey(path: string): VerifierKey {
+export function readKey(path: string, given: string = path): VerifierKey {
   try {
-    return parseVerifierKey(readSmall(path, 'the key file').toString('utf8'));
+    return parseVerifierKey(readSmall(path, 'the key file', given).toString('utf8'));
   } catch (e) {
-    if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${path} does not hold a verifier key (name+keyid+key): ${e.message}`);
+    if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${given} does not hold a verifier key (name+keyid+key): ${e.message}`);
     throw e;
   }
 }

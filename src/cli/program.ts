@@ -1,12 +1,21 @@
 /** Every command but the capture ones, parsed with commander. Each action maps arguments to one library call. */
 import { Command, CommanderError, Option } from 'commander';
 import { ffauditVersion } from '../ledger/software.js';
-import { EXIT_USAGE } from './exit.js';
+import type { CommandContext } from './context.js';
+import { EXIT_USAGE, reportError } from './exit.js';
+import type { Io } from './io.js';
 
-export async function runProgram(argv: string[]): Promise<number> {
+/**
+ * Runs one command line against `io` and returns its exit status; an error the action throws is reported here, on
+ * io.err, by exit.ts, so it reads the same whether the command runs in its own process (main.ts) or in a test's.
+ */
+export async function runProgram(argv: readonly string[], io: Io): Promise<number> {
   let status = 0;
-  const setStatus = (s: number) => {
-    status = s;
+  const cli: CommandContext = {
+    io,
+    setStatus: (s: number) => {
+      status = s;
+    },
   };
   const program = new Command('ffaudit')
     .description('Immutable, independently verifiable audit records for every FFmpeg run')
@@ -15,7 +24,12 @@ export async function runProgram(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'show details, and stack traces on errors')
     .version(`ffaudit ${ffauditVersion() ?? '(version unknown)'}`, '-V, --version', "print ffaudit's version")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `ffaudit: ${s.slice(7)}` : s) })
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s.startsWith('error:') ? `ffaudit: ${s.slice(7)}` : s),
+      getOutHelpWidth: () => io.columns ?? 80,
+      getErrHelpWidth: () => 80,
+    })
     .showSuggestionAfterError(true)
     .usage('[options] <command> | [options] ffmpeg|ffprobe ARGS…')
     // The options of an audited run are read before any parser (capture-invocation.ts); they are listed here.
@@ -41,15 +55,15 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
     import('./commands/shim.js'),
     import('./commands/verifiers.js'),
   ]);
-  registerLedgerCommands(program, setStatus);
-  registerRunCommands(program, setStatus);
-  registerProvenanceCommands(program, setStatus);
-  registerArchiveCommands(program, setStatus);
-  registerShimCommands(program, setStatus);
-  registerVerifierCommands(program, setStatus);
+  registerLedgerCommands(program, cli);
+  registerRunCommands(program, cli);
+  registerProvenanceCommands(program, cli);
+  registerArchiveCommands(program, cli);
+  registerShimCommands(program, cli);
+  registerVerifierCommands(program, cli);
 
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help, `help` and --version are successes; every other parse failure is a usage error (one line, exit 2),
@@ -57,7 +71,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
       if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : EXIT_USAGE;
       return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : EXIT_USAGE;
     }
-    throw e;
+    return reportError(e, argv.includes('--verbose') || argv.includes('-v') || io.env.FFAUDIT_VERBOSE === '1', io.err);
   }
   return status;
 }

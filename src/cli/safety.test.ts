@@ -1,12 +1,14 @@
 /**
  * Local attacks and robustness: output files written through names another user prepared, a weak redaction key,
- * terminal escapes in a stored report.
+ * terminal escapes in a stored report. The -o writes and audited runs spawn the binary (the links are planted at the
+ * names the next process ids would use); the other commands run in this process (runCliInProcess).
  */
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Fixture } from '../testing/capture-fixture.js';
+import { runCliInProcess } from '../testing/cli.js';
 import { isOneErrorLine } from '../testing/fixtures.js';
 import { atomicFile, openExclusive } from '../ledger/safe-files.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -85,15 +87,15 @@ describe('safety', () => {
       ['not hex', `${'zz'.repeat(32)}\n`],
       ['short', 'abcd\n'],
     ] as const) {
-      it(`a redaction key that is ${what} is refused: no note, no run, nothing recorded`, () => {
+      it(`a redaction key that is ${what} is refused: no note, no run, nothing recorded`, async () => {
         const c = new Fixture('ffaudit-safety-rk-');
         try {
           c.media('in.mp4');
           writeFileSync(c.path('ledger', 'redaction.key'), text);
-          const note = c.ffaudit(['note', 'received the tape']);
+          const note = await runCliInProcess(['--ledger', c.ledger, 'note', 'received the tape'], { cwd: c.dir });
           assert.equal(note.status, 2);
-          assert.ok(isOneErrorLine(note.stderr.toString()), note.stderr.toString());
-          assert.match(note.stderr.toString(), /redaction\.key is not a redaction key/);
+          assert.ok(isOneErrorLine(note.stderr), note.stderr);
+          assert.match(note.stderr, /redaction\.key is not a redaction key/);
           const run = c.ffaudit(['ffmpeg', '-nostdin', '-v', 'error', '-i', 'in.mp4', 'out.mkv']);
           assert.equal(run.status, 125, run.stderr.toString());
           assert.match(run.stderr.toString(), /redaction\.key is not a redaction key/);
@@ -108,21 +110,22 @@ describe('safety', () => {
   });
 
   describe('show --report', () => {
-    it('escapes control characters from the report (file names someone chose), keeping line breaks', () => {
+    it('escapes control characters from the report (file names someone chose), keeping line breaks', async () => {
       const id = fx.lastRun().id;
-      const raw = fx.ffaudit(['show', id, '--report', '--raw']);
-      assert.equal(raw.status, 0, raw.stderr.toString());
+      const cli = (...args: string[]) => runCliInProcess(['--ledger', fx.ledger, ...args], { cwd: fx.dir });
+      const raw = await cli('show', id, '--report', '--raw');
+      assert.equal(raw.status, 0, raw.stderr);
       assert.ok(raw.stdout.includes('\x1b]0;owned'), 'the stored report holds the escape sequence');
-      const shown = fx.ffaudit(['show', id, '--report']);
-      assert.equal(shown.status, 0, shown.stderr.toString());
-      const text = shown.stdout.toString('utf8');
+      const shown = await cli('show', id, '--report');
+      assert.equal(shown.status, 0, shown.stderr);
+      const text = shown.stdout;
       // eslint-disable-next-line no-control-regex -- looking for control characters is the point
       assert.doesNotMatch(text, /[\x00-\x08\x0b-\x1f\x7f]/);
       assert.ok(text.includes('out\\x1b]0;owned\\x07\\x1b[2J.mp4'));
-      assert.equal(text.split('\n').length, raw.stdout.toString('utf8').split('\n').length);
-      const bad = fx.ffaudit(['show', id, '--raw']);
+      assert.equal(text.split('\n').length, raw.stdout.split('\n').length);
+      const bad = await cli('show', id, '--raw');
       assert.equal(bad.status, 2);
-      assert.ok(isOneErrorLine(bad.stderr.toString()));
+      assert.ok(isOneErrorLine(bad.stderr));
     });
   });
 });

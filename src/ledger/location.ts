@@ -18,9 +18,10 @@ export interface LedgerLocation {
   explicit: boolean;
 }
 
-export function resolveLedgerDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): LedgerLocation {
-  if (flag) return { dir: resolve(flag), explicit: true };
-  if (env.FFAUDIT_LEDGER) return { dir: resolve(env.FFAUDIT_LEDGER), explicit: true };
+/** `cwd`: what a relative flag or FFAUDIT_LEDGER is relative to. */
+export function resolveLedgerDir(flag: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env, cwd: string = process.cwd()): LedgerLocation {
+  if (flag) return { dir: resolve(cwd, flag), explicit: true };
+  if (env.FFAUDIT_LEDGER) return { dir: resolve(cwd, env.FFAUDIT_LEDGER), explicit: true };
   const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
   return { dir: join(base, 'ffaudit'), explicit: false };
 }

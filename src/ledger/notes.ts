@@ -1,15 +1,52 @@
 /**
- * Custody notes read back (`ffaudit log`, `ffaudit export`). Notes have no index of their own: the database finds
- * the entries whose bytes hold a note's type (a hint, like every index), and each is then read through the checked
- * reads (Ledger.entry) and parsed, so what is listed is exactly what was recorded.
+ * Custody notes: recorded (`ffaudit note`) and read back (`ffaudit log`, `ffaudit export`). Notes have no index of
+ * their own: the database finds the entries whose bytes hold a note's type (a hint, like every index), and each is
+ * then read through the checked reads (Ledger.entry) and parsed, so what is listed is exactly what was recorded.
  */
-import { parseEntry, resolveBlobs, type NoteRecord } from '../core/entry.js';
+import { parseEntry, resolveBlobs, type CustodyNote, type FileRecord, type NoteRecord } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { checkCustodyNote } from '../core/run-shape.js';
+import { parseRedactionRules, redactField, redactFileRecords, redactText } from '../redact/redact.js';
 import { parseTimeNs } from '../time/time.js';
+import { currentAuthor, nowRfc3339 } from './clock.js';
 import type { Ledger } from './ledger.js';
+import { ffauditVersion } from './software.js';
 
 export type { NoteRecord };
+
+export interface NoteInput {
+  /** What happened (received, viewed, handed over…). */
+  text: string;
+  /** The files the note is about, already hashed by the caller (hashing a file is the caller's I/O). */
+  files: readonly FileRecord[];
+  /** Who did it, as asserted by the caller; recorded beside the operating-system user (clock.ts). */
+  actor?: string | undefined;
+  /** The note's time (default: now). */
+  now?: () => string;
+}
+
+/**
+ * Appends a custody note. It is redacted as a run is (docs/design.md invariant 4): URL credentials, credential query
+ * parameters and the ledger's own patterns (config.json "redact") never reach the log, whether in the text, a
+ * file's name or the asserted actor.
+ */
+export function recordNote(ledger: Ledger, note: NoteInput): { index: number; size: number } {
+  const key = ledger.redactionKey();
+  const extra = parseRedactionRules(ledger.config);
+  const files = note.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 }));
+  const text = redactText(note.text, key, [], extra);
+  const redactions = [...text.redactions.map((x) => ({ ...x, where: 'text' })), ...redactFileRecords(files, 'files', key, [], extra)];
+  const by = currentAuthor(note.actor);
+  if (by.asserted_actor !== undefined) {
+    const actor = redactField(by.asserted_actor, 'by.asserted_actor', key, [], extra);
+    by.asserted_actor = actor.value;
+    redactions.push(...actor.redactions);
+  }
+  const entry: CustodyNote = { v: 1, type: 'custody.note', time: (note.now ?? nowRfc3339)(), by, ffaudit_version: ffauditVersion(), text: text.text, files };
+  if (redactions.length > 0) entry.redactions = redactions;
+  const r = ledger.append([entry]);
+  return { index: r.indices[0]!, size: r.size };
+}
 
 /** What a note can be filtered on: the subset of `ffaudit log`'s conditions that make sense for a note. */
 export interface NoteFilter {

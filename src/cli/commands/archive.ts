@@ -1,23 +1,16 @@
-/** WORM copies: archive to S3 Object Lock or a directory as C2SP tlog-tiles, and verification against them. */
+/** WORM copies: archive to S3 Object Lock or a directory as C2SP tlog-tiles, and verification of an archived copy. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FfauditError, isFfauditError } from '../../core/errors.js';
-import { archiveLedger, readArchiveCheckpointText, type ArchiveResult } from '../../archive/archive.js';
-import { readArchiveConfig, DEFAULT_MAX_LAG } from '../../archive/config.js';
+import type { ArchiveResult } from '../../archive/archive.js';
 import { parseDuration } from '../../archive/duration.js';
-import { archiveBehindProblems } from '../../archive/lag.js';
-import { clearArchiveRefusal, recordArchiveRefusal } from '../../archive/auto.js';
-import { acquireArchiveLock } from '../../archive/lock.js';
-import { describeRetention, DEFAULT_MODE, DEFAULT_RETAIN, parseLockMode, parseRetention } from '../../archive/retention.js';
-import { openTarget } from '../../archive/open-target.js';
-import { isArchiveLocation as isArchive, parseArchiveLocation, type ArchiveTarget } from '../../archive/target.js';
-import { verifyArchive, type ArchiveVerifyReport } from '../../archive/verify-archive.js';
-import { parseSignedCheckpoint } from '../../core/checkpoint.js';
-import type { Ledger } from '../../ledger/ledger.js';
-import type { Problem } from '../../ledger/problems.js';
-import { openLedger, type GlobalOptions } from '../context.js';
+import { describeRetention, DEFAULT_MODE, DEFAULT_RETAIN } from '../../archive/retention.js';
+import { runArchive } from '../../archive/run-archive.js';
+import { verifyArchiveAt, type ArchiveVerifyReport } from '../../archive/verify-archive.js';
+import { openLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY, reportError } from '../exit.js';
 import { formatProblems, progressBar, verdictWord } from '../format.js';
+import { locationFrom, pathFrom, type Io } from '../io.js';
 
 interface ArchiveCliOptions {
   to?: string;
@@ -31,16 +24,12 @@ interface ArchiveCliOptions {
   full?: boolean;
 }
 
-function out(text: string): void {
-  process.stdout.write(text);
-}
-
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-function formatArchiveResult(target: ArchiveTarget, r: ArchiveResult): string {
-  const lines = [`archive    ${target.location}`];
+function formatArchiveResult(location: string, r: ArchiveResult): string {
+  const lines = [`archive    ${location}`];
   if (!r.ok) {
     lines.push(
       r.problems.every((p) => p.kind === 'checkpoint-signature-invalid')
@@ -66,48 +55,35 @@ function formatArchiveResult(target: ArchiveTarget, r: ArchiveResult): string {
 }
 
 /** One archive run: returns the exit status. */
-async function runArchive(g: GlobalOptions, o: ArchiveCliOptions): Promise<number> {
-  const ledger = openLedger(g);
+async function archiveCommand(io: Io, g: GlobalOptions, o: ArchiveCliOptions): Promise<number> {
+  const ledger = openLedger(g, io);
   try {
-    const cfg = readArchiveConfig(ledger.dir);
-    const to = o.to ?? cfg.to;
-    if (!to) throw new FfauditError('USAGE', 'say where to archive: --to s3://BUCKET/PREFIX or --to DIR (or set "archive": {"to": …} in the ledger config)');
-    const retention = parseRetention(parseLockMode(o.mode ?? cfg.mode ?? DEFAULT_MODE), o.retain ?? cfg.retain ?? DEFAULT_RETAIN);
-    let release: () => void;
-    try {
-      release = acquireArchiveLock(ledger.dir);
-    } catch (e) {
-      if (o.ifIdle && isFfauditError(e) && e.code === 'BUSY') return 0;
-      throw e;
-    }
-    const target = await openTarget(to, { endpoint: o.endpoint ?? cfg.endpoint, create: true });
-    try {
-      if (!o.json) {
-        out(
-          parseArchiveLocation(to).kind === 's3'
-            ? `retention  ${describeRetention(retention)}\n`
-            : 'retention  none on a directory: files are made read-only, and immutable (chattr +i) where privileges allow\n',
-        );
-      }
-      const bar = !o.json && process.stderr.isTTY ? progressBar('archiving') : undefined;
-      const r = await archiveLedger(ledger, target, { retention, full: o.full === true, onProgress: bar?.update });
-      bar?.done();
-      out(o.json ? `${JSON.stringify({ ...r, location: target.location, retention: { mode: retention.mode, until: retention.until.toISOString() } })}\n` : formatArchiveResult(target, r));
-      // Runs that archive by themselves say a refusal on their stderr until an archive there succeeds (auto.ts).
-      if (r.ok) clearArchiveRefusal(ledger.dir, to);
-      else recordArchiveRefusal(ledger.dir, to, r.problems);
-      return r.ok ? 0 : EXIT_INTEGRITY;
-    } finally {
-      target.close();
-      release();
-    }
+    const bar = o.json ? undefined : progressBar(io, 'archiving');
+    const run = await runArchive(ledger, {
+      to: o.to === undefined ? undefined : locationFrom(io, o.to),
+      endpoint: o.endpoint,
+      mode: o.mode,
+      retain: o.retain,
+      full: o.full === true,
+      ifIdle: o.ifIdle === true,
+      onStart: ({ kind, retention }) => {
+        if (o.json) return;
+        io.out(kind === 's3' ? `retention  ${describeRetention(retention)}\n` : 'retention  none on a directory: files are made read-only, and immutable (chattr +i) where privileges allow\n');
+      },
+      onProgress: bar?.update,
+    });
+    bar?.done();
+    if (run.busy) return 0;
+    const { result: r, retention } = run;
+    io.out(o.json ? `${JSON.stringify({ ...r, location: run.location, retention: { mode: retention.mode, until: retention.until.toISOString() } })}\n` : formatArchiveResult(run.location, r));
+    return r.ok ? 0 : EXIT_INTEGRITY;
   } finally {
     ledger.close();
   }
 }
 
 /** `archive --watch`: archives, waits, again, until interrupted. Transient failures are reported and retried. */
-async function watchArchive(g: GlobalOptions, o: ArchiveCliOptions): Promise<number> {
+async function watchArchive(io: Io, g: GlobalOptions, o: ArchiveCliOptions): Promise<number> {
   const interval = parseDuration(o.interval, '--interval');
   let stop: () => void = () => undefined;
   let stopped = false;
@@ -119,23 +95,28 @@ async function watchArchive(g: GlobalOptions, o: ArchiveCliOptions): Promise<num
   });
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  while (!stopped) {
-    let status: number;
-    try {
-      status = await runArchive(g, o);
-    } catch (e) {
-      status = reportError(e, g.verbose ?? false);
-      if (isFfauditError(e) && (e.code === 'ARCHIVE' || e.code === 'BUSY' || e.code === 'IO')) status = 0;
+  try {
+    while (!stopped) {
+      let status: number;
+      try {
+        status = await archiveCommand(io, g, o);
+      } catch (e) {
+        status = reportError(e, g.verbose ?? false, io.err);
+        if (isFfauditError(e) && (e.code === 'ARCHIVE' || e.code === 'BUSY' || e.code === 'IO')) status = 0;
+      }
+      if (status !== 0) return status; // a fork, or a setting that will not fix itself
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([stopped$, new Promise<void>((resolve) => (timer = setTimeout(resolve, interval)))]);
+      clearTimeout(timer);
     }
-    if (status !== 0) return status; // a fork, or a setting that will not fix itself
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([stopped$, new Promise<void>((resolve) => (timer = setTimeout(resolve, interval)))]);
-    clearTimeout(timer);
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   }
-  return 0;
 }
 
-export function registerArchiveCommands(program: Command, setStatus: (s: number) => void): void {
+export function registerArchiveCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
   program
     .command('archive')
@@ -151,89 +132,8 @@ export function registerArchiveCommands(program: Command, setStatus: (s: number)
     .option('--json', 'print the result as JSON')
     .action(async (o: ArchiveCliOptions) => {
       if (o.to !== undefined && o.to === '') throw new FfauditError('USAGE', '--to must not be empty');
-      setStatus(o.watch ? await watchArchive(g(), o) : await runArchive(g(), o));
+      setStatus(o.watch ? await watchArchive(io, g(), o) : await archiveCommand(io, g(), o));
     });
-}
-
-/** True when a --trusted/--from value names an archive (s3://… or a directory) rather than a checkpoint file. */
-export function isArchiveLocation(location: string): boolean {
-  return isArchive(location);
-}
-
-/**
- * The latest checkpoint of an archive, to use as the trusted one. The S3 endpoint: `endpoint` (--endpoint), else the
- * AWS environment variables; never the ledger's config, which whoever rewrote the ledger can also rewrite to point
- * at a server of their own.
- */
-export async function readArchiveCheckpoint(location: string, endpoint: string | undefined): Promise<string> {
-  const target = await openTarget(location, { endpoint });
-  try {
-    const o = await target.get('checkpoint');
-    if (!o) throw new FfauditError('ARCHIVE', `${target.location} holds no checkpoint: nothing was archived there`);
-    return o.data.toString('utf8');
-  } finally {
-    target.close();
-  }
-}
-
-/** How long `verify` waits for the archive its config names before it goes on without it. */
-const CONFIGURED_ARCHIVE_TIMEOUT_S = 30;
-
-/**
- * `verify` without --trusted, on a ledger whose config names an archive (`archive.to`): that archive's latest
- * checkpoint, read where `archive` writes it (--endpoint, else `archive.endpoint`, else the AWS environment), to
- * check the ledger against. An archive that cannot be read, holds nothing yet or holds another log is a warning on
- * stderr that names it, and the verdict is then the ledger's alone: never a failure, never silence. This rests on
- * the ledger's own config, which whoever can rewrite the ledger can rewrite too: it catches a restored backup or a
- * rewrite that left the config alone; for proof, name the archive yourself (`verify --trusted LOCATION`).
- */
-export async function configuredArchiveCheckpoint(ledger: Ledger, endpoint: string | undefined): Promise<{ location: string; checkpoint: string } | undefined> {
-  const cfg = readArchiveConfig(ledger.dir);
-  if (cfg.to === undefined) return undefined;
-  // eslint-disable-next-line no-control-regex
-  const where = cfg.to.replace(/[\u0000-\u001f\u007f]/g, '?');
-  const warn = (why: string): undefined => {
-    process.stderr.write(`ffaudit: warning: the ledger was not checked against the archive its config names (${where}): ${why}\n`);
-    return undefined;
-  };
-  let target: ArchiveTarget | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    target = await openTarget(cfg.to, { endpoint: endpoint ?? cfg.endpoint });
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FfauditError('ARCHIVE', `no answer within ${CONFIGURED_ARCHIVE_TIMEOUT_S} s`)), CONFIGURED_ARCHIVE_TIMEOUT_S * 1000);
-    });
-    const text = await Promise.race([readArchiveCheckpointText(target), timeout]);
-    if (text === undefined) return warn('it holds no checkpoint (nothing was archived there yet)');
-    let origin: string;
-    try {
-      origin = parseSignedCheckpoint(text).origin;
-    } catch (e) {
-      return warn(`its checkpoint is malformed (${(e as Error).message}); check it with ffaudit verify --from`);
-    }
-    if (origin !== ledger.origin) return warn(`it holds another log (origin ${JSON.stringify(origin)})`);
-    return { location: target.location, checkpoint: text };
-  } catch (e) {
-    return warn((e instanceof Error ? e.message : String(e)).split('\n')[0]!);
-  } finally {
-    clearTimeout(timer);
-    target?.close();
-  }
-}
-
-/**
- * `verify --trusted ARCHIVE`: local entries the archive never received, older than the ledger's archive.maxLag
- * (default 24h), are an `archive-behind` finding.
- */
-export function archiveLagProblems(ledger: Ledger, archivedCheckpoint: string): Problem[] {
-  let size: number;
-  try {
-    size = parseSignedCheckpoint(archivedCheckpoint).size;
-  } catch {
-    return []; // verify reports a malformed trusted checkpoint itself
-  }
-  const maxLag = parseDuration(readArchiveConfig(ledger.dir).maxLag ?? DEFAULT_MAX_LAG, 'archive.maxLag in the ledger config');
-  return archiveBehindProblems(ledger, size, maxLag);
 }
 
 function formatArchiveVerify(location: string, r: ArchiveVerifyReport): string {
@@ -255,27 +155,19 @@ function formatArchiveVerify(location: string, r: ArchiveVerifyReport): string {
 }
 
 /** `verify --from LOCATION [--pubkey FILE] [--json]`: returns the exit status. */
-export async function verifyArchiveCommand(location: string, opts: { pubkey?: string; json?: boolean; endpoint?: string }): Promise<number> {
+export async function verifyArchiveCommand(io: Io, location: string, opts: { pubkey?: string | undefined; json?: boolean | undefined; endpoint?: string | undefined }): Promise<number> {
   let pubkey: string | undefined;
   if (opts.pubkey !== undefined) {
     try {
-      pubkey = readFileSync(opts.pubkey, 'utf8');
+      pubkey = readFileSync(pathFrom(io, opts.pubkey), 'utf8');
     } catch (e) {
       throw new FfauditError('IO', `cannot read the verifier key ${opts.pubkey}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
-  const target = await openTarget(location, { endpoint: opts.endpoint });
-  try {
-    const bar = !opts.json && process.stderr.isTTY ? progressBar('verifying') : undefined;
-    const r = await verifyArchive(target, { pubkey, onProgress: bar?.update });
-    bar?.done();
-    out(
-      opts.json
-        ? `${JSON.stringify({ ok: r.ok, size: r.size, key_verified: r.keyVerified, origin: r.origin, problems: r.problems })}\n`
-        : formatArchiveVerify(target.location, r),
-    );
-    return r.ok ? 0 : EXIT_INTEGRITY;
-  } finally {
-    target.close();
-  }
+  const bar = opts.json ? undefined : progressBar(io, 'verifying');
+  const v = await verifyArchiveAt(locationFrom(io, location), { pubkey, endpoint: opts.endpoint, onProgress: bar?.update });
+  bar?.done();
+  const r = v.report;
+  io.out(opts.json ? `${JSON.stringify({ ok: r.ok, size: r.size, key_verified: r.keyVerified, origin: r.origin, problems: r.problems })}\n` : formatArchiveVerify(v.location, r));
+  return r.ok ? 0 : EXIT_INTEGRITY;
 }

@@ -14,7 +14,7 @@ export async function runCapture(inv: CaptureInvocation): Promise<number> {
   return captureRun({
     tool: inv.tool,
     args: inv.args,
-    openLedger: () => openLedger({ ledger: opt(o, 'ledger'), key: opt(o, 'key') }),
+    openLedger: () => openLedger({ ledger: opt(o, 'ledger'), key: opt(o, 'key') }, { env, cwd: process.cwd(), err: (t) => process.stderr.write(t) }),
     binary: opt(o, inv.tool),
     actor: opt(o, 'actor') ?? env.FFAUDIT_ACTOR,
     reason: opt(o, 'reason') ?? env.FFAUDIT_REASON,

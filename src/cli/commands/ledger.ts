@@ -1,34 +1,30 @@
 /** The ledger's own commands: init, note, checkpoint, pubkey, entry, proof, consistency, verify. */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FfauditError } from '../../core/errors.js';
-import type { CustodyNote, FileRecord } from '../../core/entry.js';
-import { parseRedactionRules, redactField, redactFileRecords, redactText } from '../../redact/redact.js';
+import type { FileRecord } from '../../core/entry.js';
 import { hashFile } from '../../capture/hash.js';
-import { currentAuthor, nowRfc3339 } from '../../ledger/clock.js';
-import { ffauditVersion } from '../../ledger/software.js';
 import { Ledger } from '../../ledger/ledger.js';
-import { resolveLedgerDir } from '../../ledger/location.js';
-import { keyPathFrom, openLedger, type GlobalOptions } from '../context.js';
+import { recordNote } from '../../ledger/notes.js';
+import { isArchiveLocation } from '../../archive/target.js';
+import { verifyLedger, type Trusted } from '../../archive/verify-ledger.js';
+import { keyPathFrom, ledgerLocation, openLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
+import { locationFrom, pathFrom, type Io } from '../io.js';
 import { parseIndex } from '../arguments.js';
 import { formatVerifyReport, progressBar } from '../format.js';
 
-function out(text: string | Buffer): void {
-  process.stdout.write(text);
-}
-
-export function registerLedgerCommands(program: Command, setStatus: (s: number) => void): void {
+export function registerLedgerCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
+  const out = io.out;
 
   program
     .command('init')
     .description('create a ledger (never overwrites one)')
     .option('--origin <name>', 'the log origin line and key name (default: unique per ledger)')
     .action((o: { origin?: string }) => {
-      const loc = resolveLedgerDir(g().ledger);
-      const l = Ledger.init(loc.dir, { origin: o.origin, keyPath: keyPathFrom(g()) });
+      const loc = ledgerLocation(g(), io);
+      const l = Ledger.init(loc.dir, { origin: o.origin, keyPath: keyPathFrom(g(), io) });
       out(`created ledger ${l.dir}\norigin ${l.origin}\nvkey ${l.vkey}\n`);
       l.close();
     });
@@ -41,30 +37,17 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .option('--actor <name>', 'who did it, as asserted by the caller (default: $FFAUDIT_ACTOR)')
     .option('--json', 'print the result as JSON')
     .action(async (text: string, o: { file: string[]; actor?: string; json?: boolean }) => {
+      // Every file is hashed before the ledger is opened: one that cannot be read appends nothing.
       const files: FileRecord[] = [];
       for (const f of o.file) {
-        const path = resolve(f);
+        const path = pathFrom(io, f);
         const d = await hashFile(path);
         files.push({ path, size: d.size, sha256: d.sha256 });
       }
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
-        // A note is redacted as a run is: URL credentials, credential query parameters and the ledger's own patterns
-        // (config.json "redact") never reach the log, whether in the text or in a file's name.
-        const key = l.redactionKey();
-        const extra = parseRedactionRules(l.config);
-        const redacted = redactText(text, key, [], extra);
-        const redactions = [...redacted.redactions.map((x) => ({ ...x, where: 'text' })), ...redactFileRecords(files, 'files', key, [], extra)];
-        const by = currentAuthor(o.actor ?? process.env.FFAUDIT_ACTOR);
-        if (by.asserted_actor !== undefined) {
-          const actor = redactField(by.asserted_actor, 'by.asserted_actor', key, [], extra);
-          by.asserted_actor = actor.value;
-          redactions.push(...actor.redactions);
-        }
-        const entry: CustodyNote = { v: 1, type: 'custody.note', time: nowRfc3339(), by, ffaudit_version: ffauditVersion(), text: redacted.text, files };
-        if (redactions.length > 0) entry.redactions = redactions;
-        const r = l.append([entry]);
-        out(o.json ? `${JSON.stringify({ index: r.indices[0], size: r.size })}\n` : `entry ${r.indices[0]}\n`);
+        const r = recordNote(l, { text, files, actor: o.actor ?? io.env.FFAUDIT_ACTOR });
+        out(o.json ? `${JSON.stringify({ index: r.index, size: r.size })}\n` : `entry ${r.index}\n`);
       } finally {
         l.close();
       }
@@ -74,7 +57,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .command('checkpoint')
     .description('print the latest signed checkpoint, byte-exact')
     .action(() => {
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         out(l.checkpoint());
       } finally {
@@ -86,7 +69,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .command('reindex')
     .description("rebuild the search index from the entries (after verify reports index-mismatch); the log itself is not touched")
     .action(() => {
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         out(`search index rebuilt from ${l.rebuildIndex()} entries\n`);
       } finally {
@@ -98,7 +81,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .command('pubkey')
     .description("print the log's verifier key (vkey)")
     .action(() => {
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         out(`${l.vkey}\n`);
       } finally {
@@ -112,7 +95,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .argument('<n>', 'entry index')
     .option('--raw', 'the exact stored bytes, nothing added')
     .action((n: string, o: { raw?: boolean }) => {
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         const bytes = l.entry(parseIndex(n, 'N'));
         if (o.raw) out(bytes);
@@ -135,7 +118,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .description('print a c2sp.org/tlog-proof@v1 receipt for entry N against the latest checkpoint')
     .argument('<n>', 'entry index')
     .action((n: string) => {
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         out(l.proof(parseIndex(n, 'N')));
       } finally {
@@ -150,7 +133,7 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .argument('[new]', 'the newer tree size')
     .option('--json', 'print {"old_size","size","hashes"}')
     .action((oldText: string, newText: string | undefined, o: { json?: boolean }) => {
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         const oldSize = parseIndex(oldText, 'OLD');
         const newSize = newText === undefined ? l.size() : parseIndex(newText, 'NEW');
@@ -173,39 +156,33 @@ export function registerLedgerCommands(program: Command, setStatus: (s: number) 
     .action(async (o: { trusted?: string; from?: string; pubkey?: string; endpoint?: string; json?: boolean; archive: boolean }) => {
       if (o.from !== undefined) {
         const { verifyArchiveCommand } = await import('./archive.js');
-        setStatus(await verifyArchiveCommand(o.from, { pubkey: o.pubkey, json: o.json, endpoint: o.endpoint }));
+        setStatus(await verifyArchiveCommand(io, o.from, { pubkey: o.pubkey, json: o.json, endpoint: o.endpoint }));
         return;
       }
-      let trusted: string | undefined;
-      const archive = await import('./archive.js');
-      const archiveTrusted = o.trusted !== undefined && archive.isArchiveLocation(o.trusted);
-      if (o.trusted !== undefined && archiveTrusted) {
-        trusted = await archive.readArchiveCheckpoint(o.trusted, o.endpoint);
-      } else if (o.trusted !== undefined) {
-        try {
-          trusted = readFileSync(o.trusted, 'utf8');
-        } catch (e) {
-          throw new FfauditError('IO', `cannot read the trusted checkpoint ${o.trusted}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-        }
-      }
-      const l = Ledger.open(resolveLedgerDir(g().ledger), { keyPath: keyPathFrom(g()) });
+      const trusted = o.trusted === undefined ? undefined : trustedFrom(io, o.trusted);
+      const l = Ledger.open(ledgerLocation(g(), io), { keyPath: keyPathFrom(g(), io) });
       try {
+        const bar = o.json ? undefined : progressBar(io, 'verifying');
         // Without --trusted, the archive the ledger's config names is checked against by default (docs/archive.md).
-        const configured = o.trusted === undefined && o.archive ? await archive.configuredArchiveCheckpoint(l, o.endpoint) : undefined;
-        if (configured) trusted = configured.checkpoint;
-        const bar = !o.json && process.stderr.isTTY ? progressBar('verifying') : undefined;
-        const report = await l.verify({ trusted, onProgress: bar?.update });
+        const r = await verifyLedger(l, { trusted, configuredArchive: o.archive, endpoint: o.endpoint, onProgress: bar?.update });
         bar?.done();
-        if ((archiveTrusted || configured) && trusted !== undefined) {
-          const behind = archive.archiveLagProblems(l, trusted);
-          report.problems.push(...behind);
-          report.ok &&= behind.length === 0;
-        }
-        const against = configured ? `the archive ${configured.location} (named in the ledger's config)` : archiveTrusted ? `the archive ${o.trusted!}` : undefined;
-        out(o.json ? `${JSON.stringify({ ok: report.ok, size: report.size, problems: report.problems })}\n` : formatVerifyReport(l, report, against));
-        setStatus(report.ok ? 0 : EXIT_INTEGRITY);
+        if (r.skippedArchive) io.err(`ffaudit: warning: the ledger was not checked against the archive its config names (${r.skippedArchive.location}): ${r.skippedArchive.reason}\n`);
+        const against = r.archive && (r.archive.configured ? `the archive ${r.archive.location} (named in the ledger's config)` : `the archive ${o.trusted!}`);
+        out(o.json ? `${JSON.stringify({ ok: r.report.ok, size: r.report.size, problems: r.report.problems })}\n` : formatVerifyReport(l, r.report, against));
+        setStatus(r.report.ok ? 0 : EXIT_INTEGRITY);
       } finally {
         l.close();
       }
     });
+}
+
+/** --trusted: an archive (s3://… or a directory), else a checkpoint file saved earlier. */
+function trustedFrom(io: Io, given: string): Trusted {
+  const location = locationFrom(io, given);
+  if (isArchiveLocation(location)) return { archive: location };
+  try {
+    return { checkpoint: readFileSync(location, 'utf8') };
+  } catch (e) {
+    throw new FfauditError('IO', `cannot read the trusted checkpoint ${given}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
 }

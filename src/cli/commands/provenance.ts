@@ -1,46 +1,39 @@
 /** Provenance for people who were not there: trace, bundle, verify-bundle, report, export. */
 import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { formatBundle, verifyBundle, type VerifierKey } from '../../core/bundle.js';
 import { parseSignedCheckpoint } from '../../core/checkpoint.js';
-import { IN_TOTO_PAYLOAD_TYPE, signDsse } from '../../core/dsse.js';
-import { noteToEcs, runToEcs } from '../../render/ecs.js';
 import { FfauditError } from '../../core/errors.js';
-import { noteToInToto, runToInToto } from '../../render/in-toto.js';
 import { renderActivityReport, renderFileReport, type ReportVerification } from '../../render/report-html.js';
 import { parseWhen } from '../../time/time.js';
 import { parseTlogPolicy, type TlogPolicy } from '../../core/tlog-policy.js';
 import type { Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
-import { exportDocuments } from '../../ledger/export.js';
+import { exportAs } from '../../ledger/export.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { atomicFile, writeFileAtomically, type AtomicFile } from '../../ledger/safe-files.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
 import { traceContent, type Lineage, type TraceOptions } from '../../ledger/trace.js';
-import { openLedger, type GlobalOptions } from '../context.js';
+import { openLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { progressBar } from '../format.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, lineageJson, printable } from '../lineage-format.js';
 import { readKey, readSmall } from '../inputs.js';
+import { pathFrom, type Io } from '../io.js';
 
 /** A bundle larger than this is refused before it is read (a real one for thousands of runs is a few MiB). */
 export const MAX_BUNDLE_FILE = 1 << 30;
-
-function out(text: string): void {
-  process.stdout.write(text);
-}
 
 /**
  * Writes OUT through an unpredictable, exclusively created temporary file and a rename (safe-files.ts), so that a
  * failure never leaves half a file under the name and a link planted in the folder is never written through.
  */
-function writeAtomically(path: string, text: string): void {
+function writeAtomically(path: string, given: string, text: string): void {
   try {
     writeFileAtomically(path, text, 0o644);
   } catch (e) {
-    throw new FfauditError('IO', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new FfauditError('IO', `cannot write ${given}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
@@ -49,8 +42,8 @@ interface Traced {
   size: number;
 }
 
-async function traceFile(l: Ledger, file: string, opts: TraceOptions = {}): Promise<Traced> {
-  const path = resolve(file);
+async function traceFile(io: Io, l: Ledger, file: string, opts: TraceOptions = {}): Promise<Traced> {
+  const path = pathFrom(io, file);
   const d = await hashFile(path);
   return { lineage: await traceContent(l, path, d.sha256, opts), size: d.size };
 }
@@ -68,21 +61,22 @@ function period(o: { since?: string; until?: string }): Period {
   return p;
 }
 
-function readInput(path: string, what: string, max: number): Buffer {
+/** `path`: where to read; `given`: as the user typed it, for messages. */
+function readInput(path: string, given: string, what: string, max: number): Buffer {
   let size: number;
   try {
     const st = statSync(path);
-    if (!st.isFile()) throw new FfauditError('IO', `${what} ${path} is not a regular file`);
+    if (!st.isFile()) throw new FfauditError('IO', `${what} ${given} is not a regular file`);
     size = st.size;
   } catch (e) {
     if (e instanceof FfauditError) throw e;
-    throw new FfauditError('IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new FfauditError('IO', `cannot read ${what} ${given}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  if (size > max) throw new FfauditError('INTEGRITY', `${what} ${path} is larger than ${max} bytes: not a bundle this tool makes`);
+  if (size > max) throw new FfauditError('INTEGRITY', `${what} ${given} is larger than ${max} bytes: not a bundle this tool makes`);
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new FfauditError('IO', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new FfauditError('IO', `cannot read ${what} ${given}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
@@ -95,18 +89,18 @@ function collect(value: string, previous: string[] | undefined): string[] {
  * either, only --insecure-any-key lets the bundle's own key stand in: a script that checks only the exit status
  * must not accept a bundle anyone could have made.
  */
-function acceptedKeys(o: { pubkey?: string[]; policy?: string; insecureAnyKey?: boolean }): VerifierKey[] {
+function acceptedKeys(io: Io, o: { pubkey?: string[]; policy?: string; insecureAnyKey?: boolean }): VerifierKey[] {
   const files = o.pubkey ?? [];
   const keyed = files.length > 0 || o.policy !== undefined;
   if (o.insecureAnyKey && keyed) throw new FfauditError('USAGE', '--insecure-any-key cannot be combined with --pubkey or --policy');
   if (!keyed && !o.insecureAnyKey) {
     throw new FfauditError('USAGE', "verify-bundle needs the log's key, obtained independently: give --pubkey VKEY_FILE (as `ffaudit pubkey` prints it) or --policy FILE (or --insecure-any-key to check the bundle against its own key only)");
   }
-  const keys = files.map(readKey);
+  const keys = files.map((f) => readKey(pathFrom(io, f), f));
   if (o.policy !== undefined) {
     let policy: TlogPolicy;
     try {
-      policy = parseTlogPolicy(readSmall(o.policy, 'the policy file'));
+      policy = parseTlogPolicy(readSmall(pathFrom(io, o.policy), 'the policy file', o.policy));
     } catch (e) {
       if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${o.policy}: ${e.message}`);
       throw e;
@@ -120,22 +114,9 @@ function acceptedKeys(o: { pubkey?: string[]; policy?: string; insecureAnyKey?: 
   return keys;
 }
 
-/**
- * A reader that stops early (`ffaudit export … | head`) closes the pipe: that ends the output, it is not a
- * failure worth a stack trace. Any other write error is one line and exit 2.
- */
-function endQuietlyOnClosedPipe(): void {
-  if (process.stdout.listenerCount('error') > 0) return;
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    process.stderr.write(`ffaudit: cannot write to standard output: ${e.code ?? e.message}\n`);
-    process.exit(2);
-  });
-}
-
-export function registerProvenanceCommands(program: Command, setStatus: (s: number) => void): void {
+export function registerProvenanceCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
-  endQuietlyOnClosedPipe();
+  const out = io.out;
 
   program
     .command('trace')
@@ -144,9 +125,9 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
     .option('--json', 'print {"file":{"path","sha256"},"runs":[…],…}, runs as in `log --json`, oldest first')
     .option('--no-index-check', 'do not check the search index against the entries before naming sources: sources are then marked unproven')
     .action(async (file: string, o: { json?: boolean; indexCheck: boolean }) => {
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
-        const { lineage } = await traceFile(l, file, { checkIndex: o.indexCheck });
+        const { lineage } = await traceFile(io, l, file, { checkIndex: o.indexCheck });
         if (!lineage.known) setStatus(EXIT_INTEGRITY);
         if (o.json) out(lineageJson(lineage));
         else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage));
@@ -162,13 +143,13 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
     .requiredOption('-o, --output <file>', 'where to write the bundle')
     .option('--with-reports', "include FFmpeg's (redacted) report logs")
     .action(async (files: string[], o: { output: string; withReports?: boolean }) => {
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         const traced: Lineage[] = [];
         for (const f of files) {
-          const { lineage } = await traceFile(l, f);
+          const { lineage } = await traceFile(io, l, f);
           if (!lineage.known) {
-            process.stderr.write(`ffaudit: ${unknownLine(lineage)}`);
+            io.err(`ffaudit: ${unknownLine(lineage)}`);
             setStatus(EXIT_INTEGRITY);
             return;
           }
@@ -176,7 +157,7 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
         }
         const bundle = await bundleLineages(l, traced, { withReports: o.withReports ?? false });
         const text = formatBundle(bundle);
-        writeAtomically(o.output, text);
+        writeAtomically(pathFrom(io, o.output), o.output, text);
         const runs = new Set(traced.flatMap((t) => (t.runs.length > 0 ? t.runs : t.readBy).map((r) => r.id))).size;
         out(`wrote ${o.output}: ${bundle.entries.length} entries (${runs} runs), ${bundle.blobs.length} blobs, ${Buffer.byteLength(text, 'utf8')} bytes, against the checkpoint at tree size ${parseSignedCheckpoint(bundle.checkpoint).size}\n`);
       } finally {
@@ -197,17 +178,17 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
     .option('--insecure-any-key', "check the bundle against its own key: proves internal consistency only, not who made it (a warning is printed)")
     .option('--json', 'print the verdict as JSON')
     .action(async (bundlePath: string, o: { file?: string; pubkey?: string[]; policy?: string; insecureAnyKey?: boolean; json?: boolean }) => {
-      const pubkeys = acceptedKeys(o);
-      const fileSha256 = o.file !== undefined ? (await hashFile(resolve(o.file))).sha256 : undefined;
-      const bytes = readInput(bundlePath, 'the bundle', MAX_BUNDLE_FILE);
+      const pubkeys = acceptedKeys(io, o);
+      const fileSha256 = o.file !== undefined ? (await hashFile(pathFrom(io, o.file))).sha256 : undefined;
+      const bytes = readInput(pathFrom(io, bundlePath), bundlePath, 'the bundle', MAX_BUNDLE_FILE);
       const v = verifyBundle(bytes, { pubkeys, ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
       if (o.json) {
         out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
       } else {
         out(formatBundleVerdict(bundlePath, v));
       }
-      if (!v.keyVerified) process.stderr.write(`ffaudit: ${KEY_NOT_VERIFIED[0]!.replace(/!/g, '').trim()}: --insecure-any-key was given\n`);
-      if (!v.ok && !o.json) process.stderr.write(`ffaudit: the bundle is INVALID: ${printable(v.failures[0] ?? 'unknown failure')}\n`);
+      if (!v.keyVerified) io.err(`ffaudit: ${KEY_NOT_VERIFIED[0]!.replace(/!/g, '').trim()}: --insecure-any-key was given\n`);
+      if (!v.ok && !o.json) io.err(`ffaudit: the bundle is INVALID: ${printable(v.failures[0] ?? 'unknown failure')}\n`);
       setStatus(v.ok ? 0 : EXIT_INTEGRITY);
     });
 
@@ -222,15 +203,15 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       if (file !== undefined && (o.since !== undefined || o.until !== undefined)) throw new FfauditError('USAGE', 'give either FILE or --since/--until, not both');
       if (file === undefined && o.since === undefined && o.until === undefined) throw new FfauditError('USAGE', 'give a FILE, or --since/--until for an activity report');
       const p = file === undefined ? period(o) : undefined;
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       let html: string;
       let checked: ReportVerification;
       try {
-        const bar = process.stderr.isTTY ? progressBar('verifying') : undefined;
+        const bar = progressBar(io, 'verifying');
         if (file !== undefined) {
-          const { lineage, size } = await traceFile(l, file);
+          const { lineage, size } = await traceFile(io, l, file);
           if (!lineage.known) {
-            process.stderr.write(`ffaudit: ${unknownLine(lineage)}`);
+            io.err(`ffaudit: ${unknownLine(lineage)}`);
             setStatus(EXIT_INTEGRITY);
             return;
           }
@@ -246,15 +227,15 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       } finally {
         l.close();
       }
-      if (o.output !== undefined) writeAtomically(o.output, html);
+      if (o.output !== undefined) writeAtomically(pathFrom(io, o.output), o.output, html);
       else out(html);
       // The document is written either way (it says what failed); the status says it too.
       if (!checked.ledger.ok) {
         const n = checked.ledger.problems.length;
-        process.stderr.write(`ffaudit: the ledger fails verification (${n} problem${n === 1 ? '' : 's'}; run ffaudit verify): the report says so and is not marked VERIFIED\n`);
+        io.err(`ffaudit: the ledger fails verification (${n} problem${n === 1 ? '' : 's'}; run ffaudit verify): the report says so and is not marked VERIFIED\n`);
         setStatus(EXIT_INTEGRITY);
       } else if (!checked.ok) {
-        process.stderr.write(`ffaudit: the report's entries fail verification (${printable(checked.failures[0] ?? 'unknown failure')}): the report says so\n`);
+        io.err(`ffaudit: the report's entries fail verification (${printable(checked.failures[0] ?? 'unknown failure')}): the report says so\n`);
         setStatus(EXIT_INTEGRITY);
       }
     });
@@ -271,26 +252,18 @@ export function registerProvenanceCommands(program: Command, setStatus: (s: numb
       if (o.format !== 'ecs' && o.format !== 'in-toto') throw new FfauditError('USAGE', `--format must be ecs or in-toto, not ${JSON.stringify(o.format)}`);
       if (o.sign && o.format !== 'in-toto') throw new FfauditError('USAGE', '--sign applies to --format in-toto only');
       const p = period(o);
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       let file: AtomicFile | undefined;
       try {
-        if (o.output !== undefined) file = atomicFile(o.output); // never through a link planted at the name
+        if (o.output !== undefined) file = atomicFile(pathFrom(io, o.output)); // never through a link planted at the name
         const write = (s: string) => (file ? file.write(s) : out(s));
-        const signer = o.sign ? l.signer() : undefined;
         const leftOut = { runs: 0, notes: 0 };
-        for (const item of exportDocuments(l, p)) {
-          let doc: object | null;
-          if (o.format === 'ecs') doc = item.run ? runToEcs(item.run, l.origin) : noteToEcs(item.note, l.origin);
-          else doc = item.run ? runToInToto(item.run, l.origin) : noteToInToto(item.note, l.origin);
-          if (doc === null) {
-            leftOut[item.run ? 'runs' : 'notes']++;
-            continue;
-          }
-          if (signer) doc = signDsse(IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(doc), 'utf8'), signer);
-          write(`${JSON.stringify(doc)}\n`);
+        for (const x of exportAs(l, p, o.format, { sign: o.sign })) {
+          if (x.leftOut) leftOut[x.leftOut]++;
+          else write(`${JSON.stringify(x.doc)}\n`);
         }
         const what = [leftOut.runs > 0 ? `${leftOut.runs} run${leftOut.runs === 1 ? '' : 's'} with no hashed output` : '', leftOut.notes > 0 ? `${leftOut.notes} custody note${leftOut.notes === 1 ? '' : 's'} naming no hashed file` : ''].filter((x) => x !== '');
-        if (what.length > 0) process.stderr.write(`ffaudit: left out ${what.join(' and ')}: an in-toto Statement needs a subject with a digest\n`);
+        if (what.length > 0) io.err(`ffaudit: left out ${what.join(' and ')}: an in-toto Statement needs a subject with a digest\n`);
         file?.commit();
       } catch (e) {
         if (e instanceof FfauditError) throw e;

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Author, FileRecord } from '../../core/entry.js';
@@ -13,37 +12,25 @@ import { redactArgv, redactionHmac, redactText } from '../../redact/redact.js';
 import type { RunEndEntry, RunRecord, RunStartEntry, RunStatus, Tool } from '../../core/run.js';
 import { formatTimeNs } from '../../time/time.js';
 import { Ledger } from '../../ledger/ledger.js';
+import { runCliInProcess } from '../../testing/cli.js';
+import type { CliResult } from '../../testing/fixtures.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/ffaudit.js', import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ffaudit-runs-'));
 const ledgerDir = path.join(tmp, 'ledger');
 const media = path.join(tmp, 'media');
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+/** The CLI in this process (runCliInProcess): no test here needs one of its own. */
+function cli(...args: string[]): Promise<CliResult> {
   return cliWithInput('', ...args);
 }
 
-function cliWithInput(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--ledger', ledgerDir, ...args], { encoding: 'utf8', cwd: media, input });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** The CLI, asynchronously, so that independent invocations run side by side. */
-function cliAsync(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--ledger', ledgerDir, ...args], { cwd: media, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+function cliWithInput(input: string, ...args: string[]): Promise<CliResult> {
+  return runCliInProcess(['--ledger', ledgerDir, ...args], { cwd: media, input });
 }
 
 /** Runs `log --json ARGS` for every case at once and checks the run ids each prints. */
 async function expectRuns(cases: [string[], () => string[]][]): Promise<void> {
-  const results = await Promise.all(cases.map(([args]) => cliAsync('log', '--json', ...args)));
+  const results = await Promise.all(cases.map(([args]) => cli('log', '--json', ...args)));
   results.forEach((r, i) => {
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(ids(r.stdout), cases[i]![1](), cases[i]![0].join(' '));
@@ -163,8 +150,8 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const ids = (text: string) => jsonLines(text).map((r) => r.id);
 
 describe('ffaudit log --json', () => {
-  it('prints every run, oldest first, in exactly the documented shape', () => {
-    const r = cli('log', '--json');
+  it('prints every run, oldest first, in exactly the documented shape', async () => {
+    const r = await cli('log', '--json');
     assert.equal(r.status, 0, r.stderr);
     const all = jsonLines(r.stdout);
     assert.deepEqual(
@@ -253,8 +240,8 @@ describe('ffaudit log --json', () => {
 });
 
 describe('ffaudit log (table)', () => {
-  it('shows one line per run with escaped control characters', () => {
-    const r = cli('log');
+  it('shows one line per run with escaped control characters', async () => {
+    const r = await cli('log');
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 7);
@@ -266,26 +253,26 @@ describe('ffaudit log (table)', () => {
     assert.ok(!r.stdout.includes('\u001b') && !r.stdout.includes('\u202e'));
   });
 
-  it('says so on stderr when nothing matches', () => {
-    const r = cli('log', '--user', 'nobody');
+  it('says so on stderr when nothing matches', async () => {
+    const r = await cli('log', '--user', 'nobody');
     assert.equal(r.status, 0);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, 'ffaudit: no runs or custody notes match\n');
-    assert.equal(cli('log', '--user', 'nobody', '--type', 'run').stderr, 'ffaudit: no runs match\n');
+    assert.equal((await cli('log', '--user', 'nobody', '--type', 'run')).stderr, 'ffaudit: no runs match\n');
   });
 });
 
 describe('ffaudit show', () => {
-  it('finds a run by id, id prefix, or either entry index', () => {
+  it('finds a run by id, id prefix, or either entry index', async () => {
     const t = runs.transcode!;
-    const full = cli('show', t.id, '--json');
+    const full = await cli('show', t.id, '--json');
     assert.equal(full.status, 0, full.stderr);
-    for (const ref of [t.id.slice(0, 8), String(t.start), String(t.end)]) assert.equal(cli('show', ref, '--json').stdout, full.stdout, ref);
+    for (const ref of [t.id.slice(0, 8), String(t.start), String(t.end)]) assert.equal((await cli('show', ref, '--json')).stdout, full.stdout, ref);
   });
 
-  it('prints everything for people, and the redactions in --json', () => {
+  it('prints everything for people, and the redactions in --json', async () => {
     const t = runs.transcode!;
-    const r = cli('show', t.id);
+    const r = await cli('show', t.id);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^run +${t.id}$`, 'm'));
     assert.match(r.stdout, /^status +ok \(exit 0\)$/m);
@@ -295,44 +282,44 @@ describe('ffaudit show', () => {
     assert.match(r.stdout, /^redacted +1 secret \(option:decryption_key\)/m);
     assert.match(r.stdout, new RegExp(`^ {2}argv\\[3\\] +option:decryption_key +hmac ${redactionHmac(redactionKey, SECRET)}$`, 'm'));
     assert.ok(!r.stdout.includes(SECRET));
-    const j = JSON.parse(cli('show', t.id, '--json').stdout) as { redactions: { hmac: string; where: string }[] };
+    const j = JSON.parse((await cli('show', t.id, '--json')).stdout) as { redactions: { hmac: string; where: string }[] };
     assert.deepEqual(j.redactions.map((x) => x.where), ['argv[3]']);
     // The keyed hash proves the value to someone who holds it.
     assert.equal(j.redactions[0]!.hmac, redactionHmac(redactionKey, SECRET));
   });
 
-  it("prints the stored report byte for byte with --raw, without the secret", () => {
-    const r = spawnSync(process.execPath, [BIN, '--ledger', ledgerDir, 'show', runs.transcode!.id, '--report', '--raw']);
+  it("prints the stored report byte for byte with --raw, without the secret", async () => {
+    const r = await cli('show', runs.transcode!.id, '--report', '--raw');
     assert.equal(r.status, 0);
-    assert.equal(r.stdout.toString('utf8'), storedReport);
+    assert.equal(r.stdout, storedReport);
     assert.match(storedReport, /Opening 'in\.mp4' for reading/);
     assert.ok(!storedReport.includes(SECRET));
   });
 
-  it('shows an incomplete run, which has no report', () => {
-    const r = cli('show', runs.incomplete!.id);
+  it('shows an incomplete run, which has no report', async () => {
+    const r = await cli('show', runs.incomplete!.id);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /^status +incomplete/m);
     assert.match(r.stdout, /^ended +-$/m);
-    const rep = cli('show', runs.incomplete!.id, '--report');
+    const rep = await cli('show', runs.incomplete!.id, '--report');
     assert.equal(rep.status, 2);
     assert.match(rep.stderr, /^ffaudit: run [0-9a-f]+ has no stored report \(it never ended\)\n$/);
   });
 });
 
 describe('ffaudit redaction-check', () => {
-  it('proves a value read from stdin was the redacted one, and only that value', () => {
+  it('proves a value read from stdin was the redacted one, and only that value', async () => {
     const t = runs.transcode!;
-    const yes = cliWithInput(`${SECRET}\n`, 'redaction-check', t.id);
+    const yes = await cliWithInput(`${SECRET}\n`, 'redaction-check', t.id);
     assert.equal(yes.status, 0, yes.stderr);
     assert.equal(yes.stdout, `run ${t.id}  argv[3]  option:decryption_key\n`);
-    assert.equal(cliWithInput(SECRET, 'redaction-check').stdout, yes.stdout);
-    const no = cliWithInput(`${SECRET}0`, 'redaction-check', t.id);
+    assert.equal((await cliWithInput(SECRET, 'redaction-check')).stdout, yes.stdout);
+    const no = await cliWithInput(`${SECRET}0`, 'redaction-check', t.id);
     assert.equal(no.status, 1);
     assert.equal(no.stdout, '');
     assert.equal(no.stderr, 'ffaudit: the value matches no redaction\n');
-    assert.equal(cliWithInput(`${SECRET}\n`, 'redaction-check', '--exact', t.id).status, 1);
-    assert.equal(cliWithInput('', 'redaction-check').status, 2);
+    assert.equal((await cliWithInput(`${SECRET}\n`, 'redaction-check', '--exact', t.id)).status, 1);
+    assert.equal((await cliWithInput('', 'redaction-check')).status, 2);
   });
 });
 
@@ -355,12 +342,12 @@ describe('bad input', () => {
       ['log', '--status', 'fine'],
       ['show', runs.transcode!.id, '--json', '--report'],
     ];
-    const results = await Promise.all(cases.map((c) => cliAsync(...c)));
+    const results = await Promise.all(cases.map((c) => cli(...c)));
     results.forEach((r, i) => oneLine(r, 2, cases[i]!.join(' ')));
   });
-  it('exits 2 when the ledger does not exist, and creates nothing', () => {
+  it('exits 2 when the ledger does not exist, and creates nothing', async () => {
     const missing = path.join(tmp, 'nope');
-    const r = spawnSync(process.execPath, [BIN, '--ledger', missing, 'log'], { encoding: 'utf8' });
+    const r = await runCliInProcess(['--ledger', missing, 'log']);
     oneLine(r, 2);
     assert.ok(!fs.existsSync(missing));
   });
@@ -377,10 +364,10 @@ describe('a tampered ledger', () => {
     await expectRuns([
       [['--user', 'mallory'], () => []],
     ]);
-    assert.equal(jsonLines(cli('log', '--json').stdout).find((x) => x.id === runs.odd!.id)!.user, 'alice');
+    assert.equal(jsonLines((await cli('log', '--json')).stdout).find((x) => x.id === runs.odd!.id)!.user, 'alice');
   });
 
-  it('reports a run whose entry was rewritten, and still lists the others', () => {
+  it('reports a run whose entry was rewritten, and still lists the others', async () => {
     const db = new Database(path.join(ledgerDir, 'ledger.db'));
     try {
       const row = db.prepare('SELECT data FROM entries WHERE idx = ?').get(runs.probe!.start) as { data: Buffer };
@@ -390,21 +377,21 @@ describe('a tampered ledger', () => {
       db.close();
     }
     // Through the index (a filter it narrows), and reading the log in order (no filter): the same verdict.
-    const r = cli('log', '--json', '--since', '1w');
+    const r = await cli('log', '--json', '--since', '1w');
     assert.equal(r.status, 1);
     assert.equal(r.stderr, `ffaudit: run ${runs.probe!.id} (entry ${runs.probe!.start}) cannot be read back: entry ${runs.probe!.start} was modified (run ffaudit verify)\n`);
     assert.equal(jsonLines(r.stdout).length, 5);
     assert.ok(!r.stdout.includes('"eve"'));
-    const all = cli('log', '--json');
+    const all = await cli('log', '--json');
     assert.equal(all.status, 1);
     assert.equal(all.stderr, `ffaudit: entry ${runs.probe!.start} cannot be read back: entry ${runs.probe!.start} was modified (run ffaudit verify)\n`);
     assert.equal(all.stdout, r.stdout);
-    const s = cli('show', runs.probe!.id);
+    const s = await cli('show', runs.probe!.id);
     assert.equal(s.status, 1);
     assert.match(s.stderr, /^ffaudit: entry \d+ was modified \(run ffaudit verify\)\n$/);
   });
 
-  it('refuses to print a stored report that was altered or removed', () => {
+  it('refuses to print a stored report that was altered or removed', async () => {
     const sha = createHash('sha256').update(storedReport).digest('hex');
     const db = new Database(path.join(ledgerDir, 'ledger.db'));
     try {
@@ -413,7 +400,7 @@ describe('a tampered ledger', () => {
     } finally {
       db.close();
     }
-    const altered = cli('show', runs.transcode!.id, '--report');
+    const altered = await cli('show', runs.transcode!.id, '--report');
     assert.equal(altered.status, 1);
     assert.equal(altered.stdout, '');
     assert.equal(altered.stderr, `ffaudit: blob ${sha} is damaged or does not match its hash\n`);
@@ -423,23 +410,23 @@ describe('a tampered ledger', () => {
     } finally {
       db2.close();
     }
-    const removed = cli('show', runs.transcode!.id, '--report');
+    const removed = await cli('show', runs.transcode!.id, '--report');
     assert.equal(removed.status, 1);
     assert.equal(removed.stderr, `ffaudit: the report ${sha} of run ${runs.transcode!.id} is missing from the ledger\n`);
   });
 
-  it('with --scan, finds a run whose index row was deleted', () => {
+  it('with --scan, finds a run whose index row was deleted', async () => {
     const db = new Database(path.join(ledgerDir, 'ledger.db'));
     try {
       assert.equal(db.prepare('DELETE FROM runs WHERE id = ?').run(runs.killed!.id).changes, 1);
     } finally {
       db.close();
     }
-    assert.ok(!ids(cli('log', '--json', '--since', '1w').stdout).includes(runs.killed!.id));
-    const r = cli('log', '--json', '--scan', '--since', '1w');
+    assert.ok(!ids((await cli('log', '--json', '--since', '1w')).stdout).includes(runs.killed!.id));
+    const r = await cli('log', '--json', '--scan', '--since', '1w');
     assert.equal(r.status, 1);
     assert.deepEqual(ids(r.stdout), ['transcode', 'failed', 'odd', 'incomplete', 'killed'].map((k) => runs[k]!.id));
     assert.equal(r.stderr, `ffaudit: entry ${runs.probe!.start} cannot be read back: entry ${runs.probe!.start} was modified (run ffaudit verify)\n`);
-    assert.deepEqual(ids(cli('log', '--json', '--scan', '--failed').stdout), [runs.failed!.id, runs.incomplete!.id, runs.killed!.id]);
+    assert.deepEqual(ids((await cli('log', '--json', '--scan', '--failed')).stdout), [runs.failed!.id, runs.incomplete!.id, runs.killed!.id]);
   });
 });

@@ -1,17 +1,17 @@
 /** Reading runs back: `ffaudit log`, `ffaudit show`, and `ffaudit redaction-check` to prove a redacted value. */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { FfauditError } from '../../core/errors.js';
 import type { FileRecord, NoteRecord } from '../../core/entry.js';
 import type { RunRecord, RunStatus } from '../../core/run.js';
 import { parseWhen } from '../../time/time.js';
-import { redactionHmac } from '../../redact/redact.js';
-import { matchesNote, scanNotes, type NoteFilter } from '../../ledger/notes.js';
+import { listLog } from '../../ledger/log.js';
+import { findRedactions } from '../../ledger/redaction-check.js';
 import type { Ledger } from '../../ledger/ledger.js';
-import { listRuns, queryRuns, readEntry, runDetails, scanRuns, type RunDetails, type RunFilter, type UnreadableRun } from '../../ledger/runs.js';
-import { openLedger, type GlobalOptions } from '../context.js';
+import { readEntry, runDetails, type RunDetails, type RunFilter } from '../../ledger/runs.js';
+import { openLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
+import { pathFrom } from '../io.js';
 import { parseIndex } from '../arguments.js';
 
 const STATUSES: readonly RunStatus[] = ['ok', 'failed', 'incomplete', 'terminated'];
@@ -226,30 +226,7 @@ function typesFrom(o: LogOptions): { runs: boolean; notes: boolean } {
   throw new FfauditError('USAGE', `--type must be run or note, not ${JSON.stringify(o.type)}`);
 }
 
-function noteFilterFrom(f: RunFilter): NoteFilter {
-  const n: NoteFilter = {};
-  if (f.user !== undefined) n.user = f.user;
-  if (f.actor !== undefined) n.actor = f.actor;
-  if (f.sinceNs !== undefined) n.sinceNs = f.sinceNs;
-  if (f.untilNs !== undefined) n.untilNs = f.untilNs;
-  if (f.sha256 !== undefined) n.sha256 = f.sha256;
-  if (f.path !== undefined) n.path = f.path;
-  if (f.grep !== undefined) n.grep = f.grep;
-  return n;
-}
-
-/** Runs (at the index of their start entry) and notes, in log order. */
-function mergeByIndex(runs: readonly RunRecord[], notes: readonly NoteRecord[]): (RunRecord | NoteRecord)[] {
-  const out: (RunRecord | NoteRecord)[] = [];
-  let i = 0;
-  for (const r of runs) {
-    while (i < notes.length && notes[i]!.index < r.entries[0]!) out.push(notes[i++]!);
-    out.push(r);
-  }
-  return out.concat(notes.slice(i));
-}
-
-export function registerRunCommands(program: Command, setStatus: (s: number) => void): void {
+export function registerRunCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
 
   program
@@ -274,7 +251,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
       const want = typesFrom(o);
       let fileContent: { path: string; sha256: string } | undefined;
       if (o.file !== undefined) {
-        const path = resolve(o.file);
+        const path = pathFrom(io, o.file);
         try {
           fileContent = { path, sha256: (await hashFile(path)).sha256 };
         } catch (e) {
@@ -282,48 +259,21 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
           f.path = path; // gone or unreadable: look it up by the path recorded
         }
       }
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
-        let result: { runs: RunRecord[]; unreadable: UnreadableRun[] } = { runs: [], unreadable: [] };
-        if (want.runs) {
-          // With nothing for the indexes to narrow, reading the log in order is faster than following them.
-          const narrowed = f.user !== undefined || f.tool !== undefined || f.statuses !== undefined || f.sinceNs !== undefined || f.untilNs !== undefined || f.sha256 !== undefined || f.path !== undefined || o.file !== undefined || f.limit !== undefined;
-          const query = o.scan || !narrowed ? scanRuns : queryRuns;
-          if (fileContent) {
-            result = query(l, { ...f, sha256: fileContent.sha256 });
-            // The file may have changed since it was recorded: fall back to its path.
-            if (result.runs.length === 0) result = query(l, { ...f, path: fileContent.path });
-          } else {
-            result = query(l, f);
-          }
-        }
-        let notes: NoteRecord[] = [];
-        if (want.notes) {
-          const nf = noteFilterFrom(f);
-          // One scan: the notes naming the file's content, else (like runs) those naming its path.
-          const found = scanNotes(l, nf);
-          notes = found.notes;
-          if (fileContent) {
-            const byContent = notes.filter((n) => matchesNote(n, { sha256: fileContent.sha256 }));
-            notes = byContent.length > 0 ? byContent : notes.filter((n) => matchesNote(n, { path: fileContent.path }));
-          }
-          // An entry the run scan already reported as modified is not reported twice.
-          const reported = new Set(result.unreadable.filter((u) => u.id === null).map((u) => u.startIndex));
-          for (const u of found.unreadable) if (!reported.has(u.index)) result.unreadable.push({ id: null, startIndex: u.index, error: u.error });
-        }
+        const result = listLog(l, { filter: f, runs: want.runs, notes: want.notes, scan: o.scan, file: fileContent });
         for (const u of result.unreadable) {
           const what = u.id === null ? `entry ${u.startIndex}` : `run ${u.id} (entry ${u.startIndex})`;
-          process.stderr.write(`ffaudit: ${what} cannot be read back: ${u.error.message}\n`);
+          io.err(`ffaudit: ${what} cannot be read back: ${u.error.message}\n`);
         }
         if (result.unreadable.length) setStatus(EXIT_INTEGRITY);
-        let items = mergeByIndex(result.runs, notes);
-        if (f.limit !== undefined) items = items.slice(-f.limit);
+        const items = result.items;
         if (o.json) {
-          process.stdout.write(items.map((x) => `${JSON.stringify('index' in x ? { type: 'custody.note', ...x } : x)}\n`).join(''));
+          io.out(items.map((x) => `${JSON.stringify('index' in x ? { type: 'custody.note', ...x } : x)}\n`).join(''));
         } else if (items.length === 0) {
-          process.stderr.write(`ffaudit: no ${want.runs && want.notes ? 'runs or custody notes' : want.runs ? 'runs' : 'custody notes'} match\n`);
+          io.err(`ffaudit: no ${want.runs && want.notes ? 'runs or custody notes' : want.runs ? 'runs' : 'custody notes'} match\n`);
         } else {
-          process.stdout.write(formatRunTable(items, process.stdout.isTTY ? process.stdout.columns : undefined));
+          io.out(formatRunTable(items, io.outTTY ? io.columns : undefined));
         }
       } finally {
         l.close();
@@ -340,7 +290,7 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
     .action((ref: string, o: { json?: boolean; report?: boolean; raw?: boolean }) => {
       if (o.json && o.report) throw new FfauditError('USAGE', 'use --json or --report, not both');
       if (o.raw && !o.report) throw new FfauditError('USAGE', '--raw goes with --report');
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
         const d = runDetailsOrNoteHint(l, ref);
         if (o.report) {
@@ -350,11 +300,11 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
           if (!report) throw new FfauditError('INTEGRITY', `the report ${sha} of run ${d.record.id} is missing from the ledger`);
           // The report quotes file names, metadata and arguments someone else chose: like everything else shown from
           // the ledger, it must not drive the terminal. Only line breaks and tabs are kept as they are.
-          process.stdout.write(o.raw ? report : displayReport(report.toString('utf8')));
+          io.out(o.raw ? report : displayReport(report.toString('utf8')));
         } else if (o.json) {
-          process.stdout.write(`${JSON.stringify({ ...d.record, redactions: d.redactions, notes: d.notes, policy: d.policy })}\n`);
+          io.out(`${JSON.stringify({ ...d.record, redactions: d.redactions, notes: d.notes, policy: d.policy })}\n`);
         } else {
-          process.stdout.write(formatRunDetails(d));
+          io.out(formatRunDetails(d));
         }
       } finally {
         l.close();
@@ -369,25 +319,16 @@ export function registerRunCommands(program: Command, setStatus: (s: number) => 
     .action(async (ref: string | undefined, o: { exact?: boolean }) => {
       // The value comes on stdin so that it never appears in a command line, a shell history or a process list.
       const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
+      for await (const c of io.stdin) chunks.push(Buffer.from(c));
       let value = Buffer.concat(chunks).toString('utf8');
       if (!o.exact) value = value.replace(/\r?\n$/, '');
       if (value === '') throw new FfauditError('USAGE', 'give the value to check on stdin');
-      const l = openLedger(g());
+      const l = openLedger(g(), io);
       try {
-        const hmac = redactionHmac(l.redactionKey(), value);
-        const details = ref !== undefined ? [runDetails(l, ref)] : [...listRuns(l)].map((r) => runDetails(l, r.id));
-        let found = 0;
-        for (const d of details) {
-          // runDetails lists each place once, so each line is one place the secret was removed from.
-          for (const r of d.redactions) {
-            if (r.hmac !== hmac) continue;
-            found++;
-            process.stdout.write(`run ${d.record.id}  ${displayText(r.where)}  ${displayText(r.kind)}\n`);
-          }
-        }
-        if (found === 0) {
-          process.stderr.write('ffaudit: the value matches no redaction\n');
+        const found = findRedactions(l, value, ref);
+        for (const r of found) io.out(`run ${r.run}  ${displayText(r.where)}  ${displayText(r.kind)}\n`);
+        if (found.length === 0) {
+          io.err('ffaudit: the value matches no redaction\n');
           setStatus(EXIT_INTEGRITY);
         }
       } finally {

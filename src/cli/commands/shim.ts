@@ -5,13 +5,14 @@
  * shell does not interpret. Without --ledger the ledger is found at run time (FFAUDIT_LEDGER, else the default).
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { SHIM_MARKER } from '../../capture/locate.js';
 import { FfauditError } from '../../core/errors.js';
 import { writeFileAtomically } from '../../ledger/safe-files.js';
-import type { GlobalOptions } from '../context.js';
+import type { CommandContext, GlobalOptions } from '../context.js';
+import { pathFrom } from '../io.js';
 
 /** A POSIX shell single-quoted word: nothing inside is interpreted. */
 function shellQuote(s: string): string {
@@ -45,7 +46,7 @@ export function installShims(dir: string, ledger: string | undefined): string[] 
   return written;
 }
 
-export function registerShimCommands(program: Command, _setStatus: (s: number) => void): void {
+export function registerShimCommands(program: Command, { io }: CommandContext): void {
   const shim = program.command('shim').description('audit programs that call ffmpeg/ffprobe by name');
   shim
     .command('install')
@@ -54,7 +55,7 @@ export function registerShimCommands(program: Command, _setStatus: (s: number) =
     .option('--ledger <dir>', 'the ledger the scripts record to (default: found when they run: $FFAUDIT_LEDGER, else the per-user one)')
     .action((dir: string, o: { ledger?: string }) => {
       const ledger = o.ledger ?? program.opts<GlobalOptions>().ledger;
-      const written = installShims(resolve(dir), ledger ? resolve(ledger) : undefined);
-      process.stdout.write(`${written.join('\n')}\nput ${resolve(dir)} first on PATH to audit every ffmpeg and ffprobe call\n`);
+      const written = installShims(pathFrom(io, dir), ledger ? pathFrom(io, ledger) : undefined);
+      io.out(`${written.join('\n')}\nput ${pathFrom(io, dir)} first on PATH to audit every ffmpeg and ffprobe call\n`);
     });
 }

@@ -6,10 +6,15 @@
 import type { Command } from 'commander';
 import { checkConsistency, checkReceipt } from '../../core/receipt-check.js';
 import { EXIT_INTEGRITY } from '../exit.js';
+import type { CommandContext } from '../context.js';
 import { readKey, readSmall } from '../inputs.js';
+import { pathFrom } from '../io.js';
 import { printable } from '../lineage-format.js';
 
-export function registerVerifierCommands(program: Command, setStatus: (s: number) => void): void {
+export function registerVerifierCommands(program: Command, { io, setStatus }: CommandContext): void {
+  const key = (file: string) => readKey(pathFrom(io, file), file);
+  const read = (file: string, what: string) => readSmall(pathFrom(io, file), what, file);
+
   program
     .command('verify-proof')
     .description('check a receipt (ffaudit proof N) against the entry\'s exact bytes (ffaudit entry N --raw) with the log\'s key; exit 0 valid, 1 invalid, 2 could not run')
@@ -18,13 +23,13 @@ export function registerVerifierCommands(program: Command, setStatus: (s: number
     .requiredOption('--pubkey <file>', 'the log\'s verifier key (ffaudit pubkey), obtained independently')
     .option('--json', 'print {"ok","failure","index","size","origin"}')
     .action((receiptPath: string, o: { entry: string; pubkey: string; json?: boolean }) => {
-      const key = readKey(o.pubkey);
-      const receipt = readSmall(receiptPath, 'the receipt').toString('utf8');
-      const entry = readSmall(o.entry, 'the entry');
-      const v = checkReceipt(receipt, entry, key);
-      if (o.json) process.stdout.write(`${JSON.stringify(v)}\n`);
-      else if (v.ok) process.stdout.write(`VALID: the entry is entry ${v.index} of the log ${printable(v.origin ?? '')}, included in its checkpoint at tree size ${v.size} signed by ${printable(key.name)}+${key.keyId.toString('hex')}\n`);
-      else process.stdout.write(`INVALID: ${printable(v.failure ?? '')}\n`);
+      const pubkey = key(o.pubkey);
+      const receipt = read(receiptPath, 'the receipt').toString('utf8');
+      const entry = read(o.entry, 'the entry');
+      const v = checkReceipt(receipt, entry, pubkey);
+      if (o.json) io.out(`${JSON.stringify(v)}\n`);
+      else if (v.ok) io.out(`VALID: the entry is entry ${v.index} of the log ${printable(v.origin ?? '')}, included in its checkpoint at tree size ${v.size} signed by ${printable(pubkey.name)}+${pubkey.keyId.toString('hex')}\n`);
+      else io.out(`INVALID: ${printable(v.failure ?? '')}\n`);
       setStatus(v.ok ? 0 : EXIT_INTEGRITY);
     });
 
@@ -37,14 +42,14 @@ export function registerVerifierCommands(program: Command, setStatus: (s: number
     .requiredOption('--pubkey <file>', 'the log\'s verifier key (ffaudit pubkey), obtained independently')
     .option('--json', 'print {"ok","failure","old_size","size","origin"}')
     .action((oldPath: string, newPath: string, o: { proof: string; pubkey: string; json?: boolean }) => {
-      const key = readKey(o.pubkey);
-      const older = readSmall(oldPath, 'the checkpoint').toString('utf8');
-      const newer = readSmall(newPath, 'the checkpoint').toString('utf8');
-      const proof = readSmall(o.proof, 'the proof').toString('utf8');
-      const v = checkConsistency(older, newer, proof, key);
-      if (o.json) process.stdout.write(`${JSON.stringify({ ok: v.ok, failure: v.failure, old_size: v.oldSize, size: v.size, origin: v.origin })}\n`);
-      else if (v.ok) process.stdout.write(`CONSISTENT: the log ${printable(v.origin ?? '')} at tree size ${v.size} extends its checkpoint at tree size ${v.oldSize}, both signed by ${printable(key.name)}+${key.keyId.toString('hex')}\n`);
-      else process.stdout.write(`INCONSISTENT: ${printable(v.failure ?? '')}\n`);
+      const pubkey = key(o.pubkey);
+      const older = read(oldPath, 'the checkpoint').toString('utf8');
+      const newer = read(newPath, 'the checkpoint').toString('utf8');
+      const proof = read(o.proof, 'the proof').toString('utf8');
+      const v = checkConsistency(older, newer, proof, pubkey);
+      if (o.json) io.out(`${JSON.stringify({ ok: v.ok, failure: v.failure, old_size: v.oldSize, size: v.size, origin: v.origin })}\n`);
+      else if (v.ok) io.out(`CONSISTENT: the log ${printable(v.origin ?? '')} at tree size ${v.size} extends its checkpoint at tree size ${v.oldSize}, both signed by ${printable(pubkey.name)}+${pubkey.keyId.toString('hex')}\n`);
+      else io.out(`INCONSISTENT: ${printable(v.failure ?? '')}\n`);
       setStatus(v.ok ? 0 : EXIT_INTEGRITY);
     });
 }
