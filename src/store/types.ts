@@ -15,7 +15,11 @@ export interface Head {
   checkpoint: string;
 }
 
-/** What one append transaction may do; only valid inside `Store.appendTransaction`. */
+/**
+ * What one append transaction may do; only valid inside `Store.appendTransaction`. Its reads (head, the nodes of
+ * NodeSource) see the store as it was when the transaction began, not the rows this transaction inserted: the
+ * ledger keeps the tree's new right edge in memory (merkle.ts Frontier) instead of reading it back.
+ */
 export interface AppendTx extends NodeSource {
   head(): Head | undefined;
   insertEntry(index: number, leaf: Buffer, data: Buffer): void;
@@ -77,11 +81,18 @@ export interface Store extends NodeSource {
   /** Opened read-only (read-only media, no write permission): derived indexes are then rebuilt in memory only. */
   readonly readOnly: boolean;
   meta(key: string): string | undefined;
+  /** Sets a key once (origin, vkey at init): setting an existing key throws and leaves the first value. */
   setMeta(key: string, value: string): void;
   head(): Head | undefined;
-  /** Runs `fn` in an exclusive, durable write transaction. */
+  /**
+   * Runs `fn` in an exclusive, durable write transaction; if `fn` throws, nothing it did is kept, and the error is
+   * rethrown as an FfauditError (code STORE, unless it already was an FfauditError).
+   */
   appendTransaction<T>(fn: (tx: AppendTx) => T): T;
-  /** The size of the log prefix the derived indexes cover (0 when never filled). */
+  /**
+   * The size of the log prefix the derived indexes cover (0 when never filled). The index lookups below answer for
+   * that prefix only: rows for entries at or beyond it are never returned.
+   */
   indexedSize(): number;
   /**
    * The size the derived indexes kept in the store itself cover: what verify checks. It differs from indexedSize()
@@ -91,6 +102,7 @@ export interface Store extends NodeSource {
   /** Runs `fn` in an exclusive write transaction that need not reach the disk before returning (it can be redone). */
   indexTransaction(fn: (tx: IndexTx) => void): void;
   entry(index: number): StoredEntry | undefined;
+  /** Entries from…to−1 (the end excluded, as for every entry range here), in index order. */
   entries(from: number, to: number): StoredEntry[];
   /** Indices from…to−1 of the entries whose bytes contain `bytes` (a hint for a scan: callers read and check each). */
   indicesContaining(bytes: Buffer, from: number, to: number): number[];
@@ -109,9 +121,10 @@ export interface Store extends NodeSource {
   maxEntryIndex(): number;
   entryCount(): number;
   keptCheckpoints(): { size: number; checkpoint: string }[];
+  /** The stored nodes (level, fromIndex…toIndex), both ends included, unlike the entry ranges. */
   nodesInRange(level: number, fromIndex: number, toIndex: number): Map<number, Buffer>;
   /**
-   * The hashes stored for nodes (level, fromIndex…toIndex), concatenated, when every one is present and 32 bytes
+   * The hashes stored for nodes (level, fromIndex…toIndex, both ends included), concatenated, when every one is present and 32 bytes
    * long; undefined otherwise (the caller falls back to nodesInRange). Levels from 1 (the leaf hashes come with
    * leafAndData). Reading one value instead of one per node is what keeps verify fast.
    */
