@@ -15,7 +15,7 @@ import { consistencyProof, Frontier, hashChildren, hashLeaf, HASH_SIZE, inclusio
 import { formatVerifierKey, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { RunIndexRow, RunQuery, Store } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { checkedBlobContent, encodeEntry, prepareBlob, type PreparedBlob } from './blob.js';
 import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage, permissionDenied, type Made } from './create.js';
 import { checkIndex, type IndexDifference } from './index-check.js';
@@ -43,18 +43,7 @@ export interface LedgerConfig {
  * The derived search indexes, as readers query them: where to look, never evidence (docs/design.md invariant 5).
  * Every row is re-read through the ledger's checked reads before anything rests on it.
  */
-export interface SearchIndex {
-  /** The size of the log prefix the indexes cover. */
-  indexedSize(): number;
-  /** Entry indices that name this content hash in the given role ('input', 'output' or 'note'), ascending. */
-  indicesByFileHashRole(sha256: string, role: string): number[];
-  runs(): RunIndexRow[];
-  runsBetween(from: string | null, to: string | null): RunIndexRow[];
-  runById(id: string): RunIndexRow | undefined;
-  runByIndex(index: number): RunIndexRow | undefined;
-  runsWhere(q: RunQuery): RunIndexRow[];
-  runsByIdPrefix(prefix: string, limit: number): RunIndexRow[];
-}
+export type SearchIndex = Pick<Store, 'indexedSize' | 'indicesByFileHashRole' | 'runs' | 'runsBetween' | 'runById' | 'runByIndex' | 'runsWhere' | 'runsByIdPrefix'>;
 
 /** One entry of a checked range: its bytes, or why they were refused. */
 export type EntryRead = { index: number; data: Buffer } | { index: number; error: FfauditError };
