@@ -202,7 +202,7 @@ export interface BackgroundHash {
   digest: Promise<FileDigest>;
   /**
    * The run is over and the digest is wanted now: the background one, unless its niced thread is starved (other
-   * work keeps every core busy, where nice 19 gets ~1.5% of one): for two windows of 100 ms running it hashes at
+   * work keeps every core busy, where a nice 19 thread gets a small share of one): for two windows of 100 ms running it hashes at
    * under a quarter of the better of its own best rate and 160 MiB/s, and at that rate would finish later than a
    * new hash at that rate; or it failed. Then a hash at normal
    * priority starts here, on the same descriptor; the first of the two to succeed is taken and the other stopped.

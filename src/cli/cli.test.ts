@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { verifyTlogProof } from '../core/tlog-proof.js';
 import { parseVerifierKey } from '../core/note.js';
@@ -24,7 +26,7 @@ import {
   tempDir,
   type CliResult,
 } from '../testing/fixtures.js';
-import { runCliInProcess } from '../testing/cli.js';
+import { BIN, runCliInProcess } from '../testing/cli.js';
 
 const cli = runCliInProcess;
 const tmp = tempDir('cli');
@@ -275,6 +277,22 @@ describe('the same through the binary', () => {
       const inProcess = await cli(args, { env });
       assert.deepEqual({ ...inProcess, stdout: undefined }, { ...spawned, stdout: undefined }, args.join(' '));
     }
+  });
+
+  it('runs from a directory that was deleted when every path it needs is absolute (the directory is read only for a relative one)', () => {
+    // The binary started in a directory that is then removed, as a shell left in a deleted folder would start it.
+    const run = (args: string[]) => {
+      const gone = join(tmp.dir, `gone${counter++}`);
+      mkdirSync(gone);
+      const start = `process.chdir(${JSON.stringify(gone)}); require('node:fs').rmdirSync(${JSON.stringify(gone)}); process.argv.splice(1, 0, ${JSON.stringify(BIN)});`;
+      return spawnSync(process.execPath, ['-e', `${start} import(${JSON.stringify(pathToFileURL(BIN).href)})`, '--', ...args], { encoding: 'utf8', env: cleanEnv() });
+    };
+    const ok = run(['--ledger', ledger, 'verify']);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /INTACT/);
+    const relative = run(['--ledger', 'ledger-here', 'verify']);
+    assert.equal(relative.status, 2);
+    assert.equal(relative.stderr, 'ffaudit: cannot resolve ledger-here: the current directory no longer exists\n');
   });
 
   it('in-process, a command leaves the process as it found it: directory, environment, exit status, listeners', async () => {

@@ -26,7 +26,7 @@ export function keyPathFrom(g: GlobalOptions, io: Pick<Io, 'env' | 'cwd'>): stri
 
 /** --ledger, else FFAUDIT_LEDGER, else the per-user default (location.ts). */
 export function ledgerLocation(g: GlobalOptions, io: Pick<Io, 'env' | 'cwd'>): LedgerLocation {
-  return resolveLedgerDir(g.ledger, io.env, io.cwd);
+  return resolveLedgerDir(g.ledger, io.env, (p) => pathFrom(io, p));
 }
 
 /** Opens the ledger; the per-user default is created on first use, with a one-line notice on stderr. */

@@ -3,7 +3,8 @@
  * streams, environment and directory; tests give a capturing one and run the commands in their own process. A
  * command that wrote to process.stdout or read process.cwd() directly would behave differently in the two.
  */
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
+import { FfauditError } from '../core/errors.js';
 
 export interface Io {
   /** Standard output: the command's result, written as given (bytes stay bytes: `entry --raw`, `show --report --raw`). */
@@ -25,7 +26,14 @@ export interface Io {
 
 /** A path given on the command line, made absolute against the command's directory. */
 export function pathFrom(io: Pick<Io, 'cwd'>, path: string): string {
-  return resolve(io.cwd, path);
+  if (isAbsolute(path)) return resolve(path);
+  let cwd: string;
+  try {
+    cwd = io.cwd;
+  } catch {
+    throw new FfauditError('IO', `cannot resolve ${path}: the current directory no longer exists`);
+  }
+  return resolve(cwd, path);
 }
 
 /** An archive location (s3://… or a directory): a URL as given, a directory made absolute as a path is. */
@@ -42,7 +50,13 @@ export function processIo(): Io {
     columns: process.stdout.isTTY ? process.stdout.columns : undefined,
     errTTY: process.stderr.isTTY === true,
     env: process.env,
-    cwd: process.cwd(),
-    stdin: process.stdin,
+    // Both read on first use only: a command that names only absolute paths runs from a deleted directory (whose
+    // process.cwd() throws), and creating process.stdin puts a pipe shared with other processes in non-blocking mode.
+    get cwd() {
+      return process.cwd();
+    },
+    get stdin() {
+      return process.stdin;
+    },
   };
 }

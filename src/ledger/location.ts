@@ -18,10 +18,15 @@ export interface LedgerLocation {
   explicit: boolean;
 }
 
-/** `cwd`: what a relative flag or FFAUDIT_LEDGER is relative to. */
-export function resolveLedgerDir(flag: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env, cwd: string = process.cwd()): LedgerLocation {
-  if (flag) return { dir: resolve(cwd, flag), explicit: true };
-  if (env.FFAUDIT_LEDGER) return { dir: resolve(cwd, env.FFAUDIT_LEDGER), explicit: true };
-  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share');
+/**
+ * `absolute` makes a relative flag or FFAUDIT_LEDGER absolute (default: against the process's directory, which is
+ * read only then: a command naming an absolute ledger still works from a directory that was deleted). The per-user
+ * default follows `env` (HOME, XDG_DATA_HOME), so that a caller passing its own environment gets its own default.
+ */
+export function resolveLedgerDir(flag: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env, absolute: (path: string) => string = (p) => resolve(p)): LedgerLocation {
+  if (flag) return { dir: absolute(flag), explicit: true };
+  if (env.FFAUDIT_LEDGER) return { dir: absolute(env.FFAUDIT_LEDGER), explicit: true };
+  const home = env.HOME && env.HOME.startsWith('/') ? env.HOME : homedir();
+  const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME.startsWith('/') ? env.XDG_DATA_HOME : join(home, '.local', 'share');
   return { dir: join(base, 'ffaudit'), explicit: false };
 }

@@ -97,22 +97,28 @@ export function producedBefore(producer: Step, consumer: Step): boolean {
  * the lineage's own log first, then by origin).
  */
 function oldestFirst<T>(items: readonly T[], home: string, log: (t: T) => string, index: (t: T) => number, time: (t: T) => string): T[] {
-  const byLog = new Map<string, T[]>();
-  for (const t of items) byLog.set(log(t), [...(byLog.get(log(t)) ?? []), t]);
-  const lists = [...byLog.values()].map((l) => l.sort((a, b) => index(a) - index(b)));
-  const ns = (t: T) => parseTimeNs(time(t)) ?? 0n;
-  const rank = (t: T) => (log(t) === home ? '' : log(t));
+  const byLog = new Map<string, { t: T; ns: bigint }[]>();
+  for (const t of items) {
+    let l = byLog.get(log(t));
+    if (!l) byLog.set(log(t), (l = []));
+    l.push({ t, ns: parseTimeNs(time(t)) ?? 0n });
+  }
+  if (byLog.size === 1) return [...items].sort((a, b) => index(a) - index(b));
+  const lists = [...byLog].map(([origin, l]) => ({ rank: origin === home ? '' : origin, l: l.sort((a, b) => index(a.t) - index(b.t)), at: 0 }));
   const out: T[] = [];
   for (;;) {
-    let best: T[] | undefined;
-    for (const l of lists) {
-      if (l.length === 0) continue;
-      const a = l[0]!;
-      const b = best?.[0];
-      if (b === undefined || ns(a) < ns(b) || (ns(a) === ns(b) && rank(a) < rank(b))) best = l;
+    let best: (typeof lists)[number] | undefined;
+    for (const c of lists) {
+      if (c.at === c.l.length) continue;
+      if (!best) best = c;
+      else {
+        const x = c.l[c.at]!.ns;
+        const y = best.l[best.at]!.ns;
+        if (x < y || (x === y && c.rank < best.rank)) best = c;
+      }
     }
     if (!best) return out;
-    out.push(best.shift()!);
+    out.push(best.l[best.at++]!.t);
   }
 }
 
