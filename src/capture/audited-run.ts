@@ -126,12 +126,14 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
   const self = procStat('self');
   const scratch = makeScratch(self);
   let early: Promise<Map<string, EarlyHash>> | undefined;
+  const ignore = () => undefined;
   try {
     const intent = prepareIntent(req, scratch.dir);
     const started = await commitStart(intent, { openLedger: req.openLedger, binary, runId, actor: req.actor, reason: req.reason, failOpen: env.FFAUDIT_POLICY === 'fail-open' });
     // Once FFmpeg has exited, a signal must not cut the end record short: it is recorded, then we exit. Installed
     // before FFmpeg starts (it does nothing while runFfmpeg passes signals on), so that no signal finds no handler.
-    for (const sig of FORWARDED) process.on(sig, () => undefined);
+    // Removed once the end is recorded (finally): a caller that goes on (a test, a server) keeps its own handling.
+    for (const sig of FORWARDED) process.on(sig, ignore);
     const reportPath = join(scratch.dir, 'report.log');
     const ran = await runFfmpeg(intent, { binary, env, reportPath, self }, () => {
       // What runs after FFmpeg is loaded while it runs, off the critical path; the inputs known now are hashed
@@ -151,6 +153,7 @@ export async function captureRun(req: CaptureRequest): Promise<number> {
     if (collected.failure) throw collected.failure;
     return collected.exitStatus;
   } finally {
+    for (const sig of FORWARDED) process.off(sig, ignore);
     // Hashes nobody waited for (the run ended without a record) must not keep the process alive.
     early
       ?.then((m) => {

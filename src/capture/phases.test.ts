@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { FfauditError } from '../core/errors.js';
 import type { RunEndEntry, RunStartEntry } from '../core/run.js';
 import { Ledger } from '../ledger/ledger.js';
-import { collectRun, commitEnd } from './audited-run.js';
+import { captureRun, collectRun, commitEnd } from './audited-run.js';
 import type { EarlyHash } from './file-state.js';
 import { runFfmpeg, type Ran } from './ffmpeg-process.js';
 import { prepareIntent, type RunIntent } from './intent.js';
@@ -303,5 +303,21 @@ describe('collecting and committing the end (real files)', () => {
     } finally {
       l.close();
     }
+  });
+});
+
+describe('the whole run, in-process', () => {
+  it('records the start and the end, and leaves the signal handling of its caller as it found it', async () => {
+    // Guards: the handlers that keep a late signal from cutting the end record short left installed, so that a
+    // caller that goes on (a test runner, a server) would ignore SIGINT and SIGTERM from then on.
+    const cwd = freshDir('whole-run');
+    const dir = makeLedger('whole-run-ledger');
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+    const before = signals.map((s) => process.listenerCount(s));
+    const args = ['-v', 'quiet', '-f', 'lavfi', '-i', 'testsrc=duration=0.1:size=32x24:rate=10', '-y', 'whole.nut'];
+    const status = await captureRun({ tool: 'ffmpeg', args, openLedger: openAt(dir), verbose: false, env: process.env, cwd, rawArgs: utf8(args) });
+    assert.equal(status, 0);
+    assert.deepEqual(entries(dir).map((e) => e.type), ['run.start', 'run.end']);
+    assert.deepEqual(signals.map((s) => process.listenerCount(s)), before);
   });
 });
