@@ -23,8 +23,6 @@ import type { RunEndContext } from './run-end.js';
 import { makeScratch } from './scratch.js';
 import { commitStart, type Started } from './start.js';
 
-export { operandsOf } from './intent.js';
-
 export interface CaptureRequest {
   tool: Tool;
   args: string[];

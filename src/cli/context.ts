@@ -42,3 +42,13 @@ export function openLedger(g: GlobalOptions, io: LedgerIo): Ledger {
       ),
   });
 }
+
+/** Runs `fn` on the opened ledger and closes it whatever happens: what almost every command does. */
+export async function withLedger<T>(g: GlobalOptions, io: LedgerIo, fn: (l: Ledger) => T | Promise<T>): Promise<T> {
+  const l = openLedger(g, io);
+  try {
+    return await fn(l);
+  } finally {
+    l.close();
+  }
+}

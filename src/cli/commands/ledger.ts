@@ -8,7 +8,7 @@ import { Ledger } from '../../ledger/ledger.js';
 import { recordNote } from '../../ledger/notes.js';
 import { isArchiveLocation } from '../../archive/target.js';
 import { verifyLedger, type Trusted } from '../../archive/verify-ledger.js';
-import { keyPathFrom, ledgerLocation, openLedger, type CommandContext, type GlobalOptions } from '../context.js';
+import { keyPathFrom, ledgerLocation, withLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { locationFrom, pathFrom, type Io } from '../io.js';
 import { parseIndex } from '../arguments.js';
@@ -44,49 +44,37 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
         const d = await hashFile(path);
         files.push({ path, size: d.size, sha256: d.sha256 });
       }
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         const r = recordNote(l, { text, files, actor: o.actor ?? io.env.FFAUDIT_ACTOR });
         out(o.json ? `${JSON.stringify({ index: r.index, size: r.size })}\n` : `entry ${r.index}\n`);
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
     .command('checkpoint')
     .description('print the latest signed checkpoint, byte-exact')
     .action(() => {
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         out(l.checkpoint());
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
     .command('reindex')
     .description("rebuild the search index from the entries (after verify reports index-mismatch); the log itself is not touched")
     .action(() => {
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         out(`search index rebuilt from ${l.rebuildIndex()} entries\n`);
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
     .command('pubkey')
     .description("print the log's verifier key (vkey)")
     .action(() => {
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         out(`${l.vkey}\n`);
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
@@ -95,8 +83,7 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
     .argument('<n>', 'entry index')
     .option('--raw', 'the exact stored bytes, nothing added')
     .action((n: string, o: { raw?: boolean }) => {
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         const bytes = l.entry(parseIndex(n, 'N'));
         if (o.raw) out(bytes);
         else {
@@ -108,9 +95,7 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
           }
           out(`${pretty}\n`);
         }
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
@@ -118,12 +103,9 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
     .description('print a c2sp.org/tlog-proof@v1 receipt for entry N against the latest checkpoint')
     .argument('<n>', 'entry index')
     .action((n: string) => {
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         out(l.proof(parseIndex(n, 'N')));
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
@@ -133,15 +115,12 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
     .argument('[new]', 'the newer tree size')
     .option('--json', 'print {"old_size","size","hashes"}')
     .action((oldText: string, newText: string | undefined, o: { json?: boolean }) => {
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         const oldSize = parseIndex(oldText, 'OLD');
         const newSize = newText === undefined ? l.size() : parseIndex(newText, 'NEW');
         const hashes = l.consistency(oldSize, newSize).map((h) => h.toString('base64'));
         out(o.json ? `${JSON.stringify({ old_size: oldSize, size: newSize, hashes })}\n` : hashes.map((h) => `${h}\n`).join(''));
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program

@@ -15,7 +15,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { atomicFile, writeFileAtomically, type AtomicFile } from '../../ledger/safe-files.js';
 import { activityReport, fileReport } from '../../ledger/report.js';
 import { traceContent, type Lineage, type TraceOptions } from '../../ledger/trace.js';
-import { openLedger, type CommandContext, type GlobalOptions } from '../context.js';
+import { openLedger, withLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { progressBar } from '../format.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, lineageJson, printable } from '../lineage-format.js';
@@ -125,15 +125,12 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
     .option('--json', 'print {"file":{"path","sha256"},"runs":[…],…}, runs as in `log --json`, oldest first')
     .option('--no-index-check', 'do not check the search index against the entries before naming sources: sources are then marked unproven')
     .action(async (file: string, o: { json?: boolean; indexCheck: boolean }) => {
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, async (l) => {
         const { lineage } = await traceFile(io, l, file, { checkIndex: o.indexCheck });
         if (!lineage.known) setStatus(EXIT_INTEGRITY);
         if (o.json) out(lineageJson(lineage));
         else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage));
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
@@ -143,8 +140,7 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
     .requiredOption('-o, --output <file>', 'where to write the bundle')
     .option('--with-reports', "include FFmpeg's (redacted) report logs")
     .action(async (files: string[], o: { output: string; withReports?: boolean }) => {
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, async (l) => {
         const traced: Lineage[] = [];
         for (const f of files) {
           const { lineage } = await traceFile(io, l, f);
@@ -160,9 +156,7 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
         writeAtomically(pathFrom(io, o.output), o.output, text);
         const runs = new Set(traced.flatMap((t) => (t.runs.length > 0 ? t.runs : t.readBy).map((r) => r.id))).size;
         out(`wrote ${o.output}: ${bundle.entries.length} entries (${runs} runs), ${bundle.blobs.length} blobs, ${Buffer.byteLength(text, 'utf8')} bytes, against the checkpoint at tree size ${parseSignedCheckpoint(bundle.checkpoint).size}\n`);
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program

@@ -9,7 +9,7 @@ import { listLog } from '../../ledger/log.js';
 import { findRedactions } from '../../ledger/redaction-check.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { readEntry, runDetails, type RunDetails, type RunFilter } from '../../ledger/runs.js';
-import { openLedger, type CommandContext, type GlobalOptions } from '../context.js';
+import { withLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { pathFrom } from '../io.js';
 import { parseIndex } from '../arguments.js';
@@ -259,8 +259,7 @@ export function registerRunCommands(program: Command, { io, setStatus }: Command
           f.path = path; // gone or unreadable: look it up by the path recorded
         }
       }
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         const result = listLog(l, { filter: f, runs: want.runs, notes: want.notes, scan: o.scan, file: fileContent });
         for (const u of result.unreadable) {
           const what = u.id === null ? `entry ${u.startIndex}` : `run ${u.id} (entry ${u.startIndex})`;
@@ -275,9 +274,7 @@ export function registerRunCommands(program: Command, { io, setStatus }: Command
         } else {
           io.out(formatRunTable(items, io.outTTY ? io.columns : undefined));
         }
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
@@ -290,8 +287,7 @@ export function registerRunCommands(program: Command, { io, setStatus }: Command
     .action((ref: string, o: { json?: boolean; report?: boolean; raw?: boolean }) => {
       if (o.json && o.report) throw new FfauditError('USAGE', 'use --json or --report, not both');
       if (o.raw && !o.report) throw new FfauditError('USAGE', '--raw goes with --report');
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         const d = runDetailsOrNoteHint(l, ref);
         if (o.report) {
           const sha = d.record.report_sha256;
@@ -306,9 +302,7 @@ export function registerRunCommands(program: Command, { io, setStatus }: Command
         } else {
           io.out(formatRunDetails(d));
         }
-      } finally {
-        l.close();
-      }
+      });
     });
 
   program
@@ -323,16 +317,13 @@ export function registerRunCommands(program: Command, { io, setStatus }: Command
       let value = Buffer.concat(chunks).toString('utf8');
       if (!o.exact) value = value.replace(/\r?\n$/, '');
       if (value === '') throw new FfauditError('USAGE', 'give the value to check on stdin');
-      const l = openLedger(g(), io);
-      try {
+      return withLedger(g(), io, (l) => {
         const found = findRedactions(l, value, ref);
         for (const r of found) io.out(`run ${r.run}  ${displayText(r.where)}  ${displayText(r.kind)}\n`);
         if (found.length === 0) {
           io.err('ffaudit: the value matches no redaction\n');
           setStatus(EXIT_INTEGRITY);
         }
-      } finally {
-        l.close();
-      }
+      });
     });
 }
