@@ -1,0 +1,27 @@
+/**
+ * What every route module is given (the database, the keys, the log, the clock), apart from app.ts, so that the
+ * route modules app.ts wires can name these types without importing app.ts back (scripts/check-imports.mjs refuses
+ * import cycles).
+ */
+import type { Hono } from 'hono';
+import type { Db } from './db/pool.js';
+import type { ServerKeys } from './keys.js';
+
+export interface ServerDeps {
+  db: Db;
+  keys: ServerKeys;
+  /** One line per request and per server event; never bodies, tokens or query strings. */
+  log: (line: string) => void;
+  /** The clock, for cosignature timestamps (seconds since the epoch); tests pass their own. */
+  now?: () => number;
+  /**
+   * Where the witness publishes the latest checkpoint it cosigned for each log, outside the database (published.ts),
+   * so that a server whose database was restored from an older backup is not led to cosign a fork.
+   */
+  published?: string | undefined;
+}
+
+export type AppEnv = { Variables: { deps: ServerDeps } };
+
+/** Route modules register here; each takes the app and the dependencies. */
+export type RouteModule = (app: Hono<AppEnv>, deps: ServerDeps) => void;
