@@ -8,6 +8,7 @@ import { FfauditError } from '../core/errors.js';
 import { createApp, type ServerDeps } from './app.js';
 import { displayUrl, migrate, openDb } from './db/pool.js';
 import { loadServerKeys, serverVkeys } from './keys.js';
+import { checkPublished } from './published.js';
 
 export interface ServeOptions {
   db: string;
@@ -16,6 +17,8 @@ export interface ServeOptions {
   listen: string;
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
+  /** published.ts: the directory of the latest cosigned checkpoints, outside the database's backups. */
+  published?: string | undefined;
   log: (line: string) => void;
 }
 
@@ -45,11 +48,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   try {
     const { from, to } = await migrate(db);
     if (from !== to) o.log(`database ${displayUrl(o.db)}: schema migrated from version ${from} to ${to}`);
+    // Before the first request: a host whose database state is behind what was published is held (published.ts).
+    if (o.published) await checkPublished(db, o.published, keys.witness, o.log);
   } catch (e) {
     await db.close();
     throw e;
   }
-  const deps: ServerDeps = { db, keys, log: o.log };
+  const deps: ServerDeps = { db, keys, log: o.log, published: o.published };
   const app = createApp(deps);
   const { serve } = await import('@hono/node-server');
   const https = tls ? await import('node:https') : undefined;

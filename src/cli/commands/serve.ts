@@ -44,7 +44,11 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     .option('--listen <host:port>', 'where to listen', '127.0.0.1:8080')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this private key (PEM)')
-    .action(async (o: DbOption & { keys?: string; listen: string; tlsCert?: string; tlsKey?: string }) => {
+    .option(
+      '--published <dir>',
+      "also write the latest cosigned checkpoint of each log to DIR/<hex sha256(origin)>/checkpoint, and at start hold any log the database is behind on (keep DIR outside the database's backups)",
+    )
+    .action(async (o: DbOption & { keys?: string; listen: string; tlsCert?: string; tlsKey?: string; published?: string }) => {
       const { startServer } = await import('../../server/serve.js');
       const log = (line: string) => io.out(`${new Date().toISOString()} ${line}\n`);
       const server = await startServer({
@@ -53,6 +57,7 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
         listen: o.listen,
         tlsCert: o.tlsCert && pathFrom(io, o.tlsCert),
         tlsKey: o.tlsKey && pathFrom(io, o.tlsKey),
+        published: o.published && pathFrom(io, o.published),
         log,
       });
       // Runs until SIGTERM or SIGINT: stop accepting, let in-flight requests finish, close the pool.
@@ -153,5 +158,39 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
       const { resetHost } = await import('../../server/hosts.js');
       const { epoch } = await withDb(o, io, (db) => resetHost(db, name, o.reason));
       io.out(`host ${name}: new history accepted from size 0 (epoch ${epoch}); the old one is kept as evidence\n`);
+    });
+  hosts
+    .command('resolve <name>')
+    .description("lift the hold on a host: the checkpoint this server published for it becomes its witness state (after checking the log's signature and the witness cosignature)")
+    .requiredOption('--published <dir>', 'the directory `serve --published` writes')
+    .option('--keys <dir>', 'the server keys, to check the witness cosignature (default: $FFAUDIT_SERVER_KEYS)')
+    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
+    .action(async (name: string, o: DbOption & { published: string; keys?: string }) => {
+      const { loadServerKeys } = await import('../../server/keys.js');
+      const { resolveHold } = await import('../../server/published.js');
+      const keys = loadServerKeys(keysDir(o, io));
+      const r = await withDb(o, io, (db) => resolveHold(db, name, pathFrom(io, o.published), keys.witness));
+      io.out(
+        r.imported
+          ? `host ${name}: hold lifted; the witness state is now the published checkpoint (size ${r.size}): the next checkpoint must extend it\n`
+          : `host ${name}: hold lifted; the database already holds the published checkpoint (size ${r.size}) or one beyond it\n`,
+      );
+    });
+
+  serve
+    .command('conflicts')
+    .description('the checkpoints refused and kept as evidence (equivocation, unproven, contradicted) and the histories set aside (reset)')
+    .option('--host <name>', 'of this host only')
+    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
+    .option('--json', 'one JSON object per conflict, with both checkpoints')
+    .action(async (o: DbOption & { host?: string; json?: boolean }) => {
+      const { listConflicts } = await import('../../server/conflicts.js');
+      const rows = await withDb(o, io, (db) => listConflicts(db, o.host === undefined ? {} : { hostName: o.host }));
+      if (o.json) {
+        for (const r of rows) io.out(`${JSON.stringify(r)}\n`);
+        return;
+      }
+      if (rows.length === 0) io.out(`no conflicts${o.host === undefined ? '' : ` for host ${o.host}`}\n`);
+      for (const r of rows) io.out(`${r.host}  epoch ${r.epoch}  ${r.kind}  size ${r.size ?? '-'}  ${r.seen_at}  ${r.detail}\n`);
     });
 }
