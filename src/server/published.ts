@@ -64,31 +64,27 @@ export async function readPublished(dir: string, origin: string, vkey: string, w
   return { size: cp.size, root: cp.root, note };
 }
 
-/** The size of the note already published for `origin`, unchecked (0 when none or unreadable): only to skip stale writes. */
-async function publishedSize(path: string): Promise<number> {
-  try {
-    const text = await readFile(path, 'utf8');
-    const size = Number(text.split('\n', 2)[1]);
-    return Number.isSafeInteger(size) ? size : 0;
-  } catch {
-    return 0;
-  }
-}
+/** The last note each (directory, origin) was published with by this process, so a slower, older write never follows a newer one. */
+const lastWritten = new Map<string, { epoch: number; size: number }>();
 
 /**
- * Publishes `note` (size `size`) as the latest cosigned checkpoint of `origin`: written to a temporary file in the
- * same directory and renamed over the old one, so a reader sees a whole note or the previous one. A note no larger
- * than the one already there is not written: two processes answering two requests may finish in either order, and
- * the published copy must not go back. It is written after the database commits, so it never runs ahead of what
- * the database holds; a crash between the two only leaves it one step behind (a weaker tripwire, never a false hold).
+ * Publishes `note` (size `size`, of the host's `epoch`) as the latest cosigned checkpoint of `origin`: written to a
+ * temporary file in the same directory and renamed over the old one, so a reader sees a whole note or the previous
+ * one. Requests answered at once may reach this in either order; a note older than the one this process last
+ * published for the same epoch is not written. It is written after the database commits, so it never runs ahead of
+ * what the database holds; a crash between the two, or two processes finishing in the other order, only leaves it
+ * behind (a weaker tripwire until the next cosignature, never a false hold).
  */
-export async function writePublished(dir: string, origin: string, size: number, note: string): Promise<void> {
+export async function writePublished(dir: string, origin: string, epoch: number, size: number, note: string): Promise<void> {
+  const key = `${dir}\0${origin}`;
+  const last = lastWritten.get(key);
+  if (last && last.epoch === epoch && last.size > size) return;
+  lastWritten.set(key, { epoch, size });
   const path = publishedPath(dir, origin);
-  if ((await publishedSize(path)) > size) return;
   const folder = join(path, '..');
-  await mkdir(folder, { recursive: true, mode: 0o755 });
   const tmp = join(folder, `.checkpoint.${process.pid}.${randomBytes(6).toString('hex')}`);
   try {
+    await mkdir(folder, { recursive: true, mode: 0o755 });
     await writeFile(tmp, note, { mode: 0o644, flag: 'wx' });
     await rename(tmp, path);
   } catch (e) {
@@ -105,69 +101,69 @@ interface HostState {
 }
 
 /**
- * Why `host` must be held, or undefined: its witness state is below the published checkpoint, or at its size with
- * another root. A published checkpoint that the database cosigned under an earlier epoch is history an
- * administrator set aside (hosts reset), not a sign of a restored database.
+ * How the database's witness state of a host compares with the checkpoint published for it: 'hold' (with the
+ * reason) when it is behind, or at the same size with another root; 'set-aside' when the published checkpoint is
+ * history the database cosigned under an earlier epoch (an administrator's hosts reset, not a restored database);
+ * 'behind' when the published copy lags (a lost write, or DIR is new); else 'same'.
  */
-async function holdReason(db: Db, s: HostState, p: PublishedCheckpoint): Promise<string | undefined> {
+async function compare(db: Db, s: HostState, p: PublishedCheckpoint): Promise<{ hold: string } | 'set-aside' | 'behind' | 'same'> {
   const { rows } = await db.pool.query<{ epoch: number }>("SELECT epoch FROM cosigned WHERE host_id = $1 AND role = 'witness' AND size = $2 AND root = $3", [
     s.host.id,
     p.size,
     p.root,
   ]);
-  if (rows.some((r) => r.epoch < s.host.epoch)) return undefined;
+  if (rows.some((r) => r.epoch < s.host.epoch)) return 'set-aside';
   const have = s.size ?? 0;
   const resolve = `cosigning below it is refused until \`ffaudit serve hosts resolve ${s.host.name}\``;
   if (p.size > have) {
-    return `the database's witness state (size ${have}) is behind the checkpoint this server published (size ${p.size}): restored from an older backup? ${resolve}`;
+    return { hold: `the database's witness state (size ${have}) is behind the checkpoint this server published (size ${p.size}): restored from an older backup? ${resolve}` };
   }
   if (p.size === have && s.root && !s.root.equals(p.root)) {
-    return `the database's witness state (size ${have}) has another root than the checkpoint this server published at that size: ${resolve}`;
+    return { hold: `the database's witness state (size ${have}) has another root than the checkpoint this server published at that size: ${resolve}` };
   }
-  return undefined;
+  return p.size < have ? 'behind' : 'same';
 }
 
-async function hostStates(db: Db, name?: string): Promise<HostState[]> {
+async function hostStates(db: Db): Promise<HostState[]> {
   const { rows } = await db.pool.query<HostRow & { w_size: number | null; w_root: Buffer | null; w_note: string | null }>(
     `SELECT h.*, w.size AS w_size, w.root AS w_root, w.note AS w_note
        FROM hosts h LEFT JOIN witness_state w ON w.host_id = h.id AND w.epoch = h.epoch
-      WHERE h.origin IS NOT NULL AND ($1::text IS NULL OR h.name = $1)
+      WHERE h.origin IS NOT NULL
       ORDER BY h.name`,
-    [name ?? null],
   );
   return rows.map((r) => ({ host: r, size: r.w_size, root: r.w_root, note: r.w_note }));
 }
 
 /**
  * At start: compares each enrolled host's witness state with what DIR holds. A host behind it is held (hosts.hold,
- * one line, logged); a host ahead of it (the last write was lost in a crash, or DIR is new) is published again.
- * Returns the names held.
+ * one line, logged); where the published copy is behind (or of a set-aside history, or missing), the database's
+ * state is published again. Returns the names held.
  */
 export async function checkPublished(db: Db, dir: string, witness: Pick<Cosigner, 'name' | 'publicKey'>, log: (line: string) => void): Promise<string[]> {
   const held: string[] = [];
   for (const s of await hostStates(db)) {
     const origin = s.host.origin!;
-    let p: PublishedCheckpoint | undefined;
-    try {
-      p = await readPublished(dir, origin, s.host.vkey!, witness);
-    } catch (e) {
-      // Not ours, or damaged: it proves nothing either way, and a stranger able to write there must not be able to
-      // stop the witness. Said once, at start.
-      log(`published: host ${s.host.name}: ignored: ${(e as Error).message.split('\n')[0]}`);
-      continue;
-    }
     if (s.host.hold) {
       held.push(s.host.name);
       log(`host ${s.host.name} is held: ${s.host.hold}`);
       continue;
     }
-    const reason = p && (await holdReason(db, s, p));
-    if (reason) {
-      await db.pool.query('UPDATE hosts SET hold = $2 WHERE id = $1 AND hold IS NULL', [s.host.id, reason]);
+    let p: PublishedCheckpoint | undefined;
+    try {
+      p = await readPublished(dir, origin, s.host.vkey!, witness);
+    } catch (e) {
+      // Not ours, or damaged: it proves nothing either way, and a stranger able to write there must not be able to
+      // stop the witness. Said at start; the next cosignature replaces it.
+      log(`published: host ${s.host.name}: ignored: ${(e as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    const verdict = p ? await compare(db, s, p) : 'behind';
+    if (typeof verdict === 'object') {
+      await db.pool.query('UPDATE hosts SET hold = $2 WHERE id = $1 AND hold IS NULL', [s.host.id, verdict.hold]);
       held.push(s.host.name);
-      log(`host ${s.host.name} is held: ${reason}`);
-    } else if (s.note && s.size !== null && (!p || s.size > p.size)) {
-      await writePublished(dir, origin, s.size, s.note).catch((e: Error) => log(`published: host ${s.host.name}: ${e.message}`));
+      log(`host ${s.host.name} is held: ${verdict.hold}`);
+    } else if (verdict !== 'same' && s.note && s.size !== null) {
+      await writePublished(dir, origin, s.host.epoch, s.size, s.note).catch((e: Error) => log(`published: host ${s.host.name}: ${e.message}`));
     }
   }
   return held;

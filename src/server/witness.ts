@@ -37,7 +37,7 @@ export const MAX_ADD_CHECKPOINT_BODY = DEFAULT_MAX_ADD_CHECKPOINT_BYTES;
 
 /** What one add-checkpoint comes to; only `cosigned` changed the witness state. */
 type Outcome =
-  | { kind: 'cosigned'; line: string; size: number; note: string }
+  | { kind: 'cosigned'; line: string; epoch: number; size: number; note: string }
   | { kind: 'size'; size: number } // 409, text/x.tlog.size
   | { kind: 'refused'; status: 404 | 409 | 422; message: string };
 
@@ -102,7 +102,7 @@ export async function addCheckpoint(deps: ServerDeps, body: Uint8Array): Promise
   if (outcome.kind === 'cosigned' && deps.published) {
     // After the commit (published.ts: the published copy never runs ahead of the database). The cosignature stands
     // even if this fails; the next one, or the next start, publishes again.
-    await writePublished(deps.published, cp.origin, outcome.size, outcome.note).catch((e: Error) => deps.log(`published: ${e.message}`));
+    await writePublished(deps.published, cp.origin, outcome.epoch, outcome.size, outcome.note).catch((e: Error) => deps.log(`published: ${e.message}`));
   }
   if (outcome.kind === 'refused' && outcome.status === 409 && publishedError && host.hold) {
     deps.log(`published: host ${host.name}: ${publishedError.split('\n')[0]}`);
@@ -206,7 +206,7 @@ async function decide(
   await c.query("INSERT INTO cosigned (host_id, epoch, role, size, root, note) VALUES ($1, $2, 'witness', $3, $4, $5) ON CONFLICT DO NOTHING", [hostId, epoch, cp.size, cp.root, note]);
   // tlog-mirror §add-checkpoint: the same request updates the mirror's pending checkpoint, with the log's signature.
   await c.query('INSERT INTO pending_checkpoints (host_id, epoch, size, root, note) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [hostId, epoch, cp.size, cp.root, logNote]);
-  return { kind: 'cosigned', line, size: cp.size, note };
+  return { kind: 'cosigned', line, epoch, size: cp.size, note };
 }
 
 const ORIGIN_HASH = /^[0-9a-f]{64}$/;

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { FfauditError } from '../../core/errors.js';
+import type { Db } from '../../server/db/pool.js';
 import type { CommandContext } from '../context.js';
 import { pathFrom, type Io } from '../io.js';
 
@@ -23,19 +24,27 @@ function keysDir(o: { keys?: string }, io: Io): string {
   return pathFrom(io, dir);
 }
 
-async function withDb<T>(o: DbOption, io: Io, fn: (db: import('../../server/db/pool.js').Db) => Promise<T>): Promise<T> {
-  const { openDb, migrate } = await import('../../server/db/pool.js');
-  const db = await openDb(dbUrl(o, io), { max: 2 });
-  try {
-    await migrate(db);
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
-}
-
 export function registerServeCommands(program: Command, cli: CommandContext): void {
   const { io } = cli;
+  /**
+   * commander gives `serve`'s own options (--db, --keys, --published) to `serve` wherever they appear, so in
+   * `serve hosts list --db URL` the value lands on `serve`: a subcommand reads its option, else serve's.
+   */
+  const inherited = <T extends object>(o: T): T => {
+    const merged: Record<string, unknown> = { ...serve.opts<Record<string, unknown>>() };
+    for (const [k, v] of Object.entries(o)) if (v !== undefined) merged[k] = v;
+    return merged as T;
+  };
+  const withDb = async <T>(o: DbOption, io: Io, fn: (db: Db) => Promise<T>): Promise<T> => {
+    const { openDb, migrate } = await import('../../server/db/pool.js');
+    const db = await openDb(dbUrl(inherited(o), io), { max: 2 });
+    try {
+      await migrate(db);
+      return await fn(db);
+    } finally {
+      await db.close();
+    }
+  };
   const serve = program
     .command('serve')
     .description("run the team server: the witness and mirror of every enrolled host's log, on PostgreSQL")
@@ -162,14 +171,17 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   hosts
     .command('resolve <name>')
     .description("lift the hold on a host: the checkpoint this server published for it becomes its witness state (after checking the log's signature and the witness cosignature)")
-    .requiredOption('--published <dir>', 'the directory `serve --published` writes')
+    .option('--published <dir>', 'the directory `serve --published` writes (required)')
     .option('--keys <dir>', 'the server keys, to check the witness cosignature (default: $FFAUDIT_SERVER_KEYS)')
     .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
-    .action(async (name: string, o: DbOption & { published: string; keys?: string }) => {
+    .action(async (name: string, given: DbOption & { published?: string; keys?: string }) => {
+      const o = inherited(given);
+      if (!o.published) throw new FfauditError('USAGE', 'give --published DIR: the directory `serve --published` writes');
       const { loadServerKeys } = await import('../../server/keys.js');
       const { resolveHold } = await import('../../server/published.js');
       const keys = loadServerKeys(keysDir(o, io));
-      const r = await withDb(o, io, (db) => resolveHold(db, name, pathFrom(io, o.published), keys.witness));
+      const published = pathFrom(io, o.published);
+      const r = await withDb(o, io, (db) => resolveHold(db, name, published, keys.witness));
       io.out(
         r.imported
           ? `host ${name}: hold lifted; the witness state is now the published checkpoint (size ${r.size}): the next checkpoint must extend it\n`
