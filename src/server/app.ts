@@ -5,8 +5,8 @@
  */
 import { Hono } from 'hono';
 import { FfauditError } from '../core/errors.js';
-import { httpStatusFor, textError } from './http.js';
 import type { AppEnv, RouteModule, ServerDeps } from './deps.js';
+import { httpStatusFor, textError } from './http.js';
 import { joinRoutes } from './join.js';
 import { witnessRoutes } from './witness.js';
 

@@ -1,8 +1,4 @@
-/**
- * What every route module is given (the database, the keys, the log, the clock), apart from app.ts, so that the
- * route modules app.ts wires can name these types without importing app.ts back (scripts/check-imports.mjs refuses
- * import cycles).
- */
+/** What every route module is given: the database, the server's keys, the request log and the clock. */
 import type { Hono } from 'hono';
 import type { Db } from './db/pool.js';
 import type { ServerKeys } from './keys.js';
@@ -23,5 +19,5 @@ export interface ServerDeps {
 
 export type AppEnv = { Variables: { deps: ServerDeps } };
 
-/** Route modules register here; each takes the app and the dependencies. */
+/** A route module registers its routes on the app (app.ts lists them). */
 export type RouteModule = (app: Hono<AppEnv>, deps: ServerDeps) => void;

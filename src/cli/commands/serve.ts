@@ -24,27 +24,19 @@ function keysDir(o: { keys?: string }, io: Io): string {
   return pathFrom(io, dir);
 }
 
+async function withDb<T>(o: DbOption, io: Io, fn: (db: Db) => Promise<T>): Promise<T> {
+  const { openDb, migrate } = await import('../../server/db/pool.js');
+  const db = await openDb(dbUrl(o, io), { max: 2 });
+  try {
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
 export function registerServeCommands(program: Command, cli: CommandContext): void {
   const { io } = cli;
-  /**
-   * commander gives `serve`'s own options (--db, --keys, --published) to `serve` wherever they appear, so in
-   * `serve hosts list --db URL` the value lands on `serve`: a subcommand reads its option, else serve's.
-   */
-  const inherited = <T extends object>(o: T): T => {
-    const merged: Record<string, unknown> = { ...serve.opts<Record<string, unknown>>() };
-    for (const [k, v] of Object.entries(o)) if (v !== undefined) merged[k] = v;
-    return merged as T;
-  };
-  const withDb = async <T>(o: DbOption, io: Io, fn: (db: Db) => Promise<T>): Promise<T> => {
-    const { openDb, migrate } = await import('../../server/db/pool.js');
-    const db = await openDb(dbUrl(inherited(o), io), { max: 2 });
-    try {
-      await migrate(db);
-      return await fn(db);
-    } finally {
-      await db.close();
-    }
-  };
   const serve = program
     .command('serve')
     .description("run the team server: the witness and mirror of every enrolled host's log, on PostgreSQL")
@@ -91,30 +83,32 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     .command('init')
     .description('create the server keys once: NAME/witness and NAME/mirror (two distinct Ed25519 cosigners)')
     .requiredOption('--name <name>', 'the server name, e.g. audit.example.com (the key names are NAME/witness and NAME/mirror)')
-    .requiredOption('--keys <dir>', 'the directory to create them in (created, mode 0700)')
-    .action(async (o: { name: string; keys: string }) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ name: string; keys?: string }>();
       const { initServerKeys } = await import('../../server/keys.js');
-      const v = initServerKeys(pathFrom(io, o.keys), o.name);
-      io.out(`created the server keys in ${pathFrom(io, o.keys)}\nwitness ${v.witness}\nmirror  ${v.mirror}\n`);
+      const dir = keysDir(o, io);
+      const v = initServerKeys(dir, o.name);
+      io.out(`created the server keys in ${dir}\nwitness ${v.witness}\nmirror  ${v.mirror}\n`);
     });
 
   serve
     .command('key')
     .description("print the server's two verifier keys (vkeys): give them to whoever checks its cosignatures")
-    .requiredOption('--keys <dir>', 'the directory `serve init` wrote')
-    .action(async (o: { keys: string }) => {
+    .action(async (_o: unknown, cmd: Command) => {
       const { loadServerKeys, serverVkeys } = await import('../../server/keys.js');
-      const v = serverVkeys(loadServerKeys(pathFrom(io, o.keys)));
+      const v = serverVkeys(loadServerKeys(keysDir(cmd.optsWithGlobals(), io)));
       io.out(`witness ${v.witness}\nmirror  ${v.mirror}\n`);
     });
 
+  // --db and --keys belong to `serve` and are read by every subcommand through optsWithGlobals: commander gives an
+  // option to the parent that declares it, wherever it appears on the line.
   const hosts = serve.command('hosts').description('enrol, list, disable and reset hosts (one host = one ledger)');
   hosts
     .command('add <name>')
     .description('create a host and print its one-time enrolment token (for `ffaudit join`)')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
     .option('--expires <hours>', 'how long the token stays valid', '24')
-    .action(async (name: string, o: DbOption & { expires: string }) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { expires: string }>();
       const hours = Number(o.expires);
       if (!(hours > 0 && hours <= 24 * 30)) throw new FfauditError('USAGE', '--expires: hours between 0 and 720');
       const { addHost } = await import('../../server/hosts.js');
@@ -126,9 +120,9 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   hosts
     .command('list')
     .description('every host with its status and what the witness and mirror hold')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
     .option('--json', 'one JSON object per host')
-    .action(async (o: DbOption & { json?: boolean }) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { json?: boolean }>();
       const { listHosts } = await import('../../server/hosts.js');
       const rows = await withDb(o, io, (db) => listHosts(db));
       if (o.json) {
@@ -143,8 +137,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   hosts
     .command('disable <name>')
     .description('make a host unknown again (its pushes get 404); what was mirrored is kept')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
-    .action(async (name: string, o: DbOption) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption>();
       const { disableHost } = await import('../../server/hosts.js');
       await withDb(o, io, (db) => disableHost(db, name));
       io.out(`host ${name} disabled\n`);
@@ -152,8 +146,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   hosts
     .command('enable <name>')
     .description('make a disabled host known again, with its history')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
-    .action(async (name: string, o: DbOption) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption>();
       const { enableHost } = await import('../../server/hosts.js');
       await withDb(o, io, (db) => enableHost(db, name));
       io.out(`host ${name} enabled\n`);
@@ -162,20 +156,19 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     .command('reset <name>')
     .description("accept a host's new history after an innocent restore from backup (the old history and the conflict are kept)")
     .requiredOption('--reason <text>', 'why: recorded with the set-aside history')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
-    .action(async (name: string, o: DbOption & { reason: string }) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { reason: string }>();
       const { resetHost } = await import('../../server/hosts.js');
       const { epoch } = await withDb(o, io, (db) => resetHost(db, name, o.reason));
       io.out(`host ${name}: new history accepted from size 0 (epoch ${epoch}); the old one is kept as evidence\n`);
     });
   hosts
     .command('resolve <name>')
-    .description("lift the hold on a host: the checkpoint this server published for it becomes its witness state (after checking the log's signature and the witness cosignature)")
-    .option('--published <dir>', 'the directory `serve --published` writes (required)')
-    .option('--keys <dir>', 'the server keys, to check the witness cosignature (default: $FFAUDIT_SERVER_KEYS)')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
-    .action(async (name: string, given: DbOption & { published?: string; keys?: string }) => {
-      const o = inherited(given);
+    .description(
+      "lift the hold on a host (serve --published): the checkpoint this server published for it becomes its witness state, after checking the log's signature and the witness cosignature (needs --published and --keys)",
+    )
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { keys?: string; published?: string }>();
       if (!o.published) throw new FfauditError('USAGE', 'give --published DIR: the directory `serve --published` writes');
       const { loadServerKeys } = await import('../../server/keys.js');
       const { resolveHold } = await import('../../server/published.js');
@@ -193,9 +186,9 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     .command('conflicts')
     .description('the checkpoints refused and kept as evidence (equivocation, unproven, contradicted) and the histories set aside (reset)')
     .option('--host <name>', 'of this host only')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
     .option('--json', 'one JSON object per conflict, with both checkpoints')
-    .action(async (o: DbOption & { host?: string; json?: boolean }) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { host?: string; json?: boolean }>();
       const { listConflicts } = await import('../../server/conflicts.js');
       const rows = await withDb(o, io, (db) => listConflicts(db, o.host === undefined ? {} : { hostName: o.host }));
       if (o.json) {
