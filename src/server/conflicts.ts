@@ -6,7 +6,7 @@
  * by itself, so never called equivocation). Rows are kept per host and bounded, so a noisy or hostile host cannot
  * fill the database's disk with refusals.
  */
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Db } from './db/pool.js';
 
 /** The first this many refusals of each host are kept (resets by an administrator are not counted). */
@@ -27,11 +27,11 @@ export interface NewConflict {
 }
 
 /**
- * Records a conflict in the caller's transaction, unless the host already has MAX_CONFLICTS_PER_HOST of them or the
- * same refusal (kind and checkpoint) is already kept. Returns whether a row was written. The caller holds the
- * host's row lock (witness.ts), so the count and the insert are not raced by the same host's other requests.
+ * Records a conflict, unless the host already has MAX_CONFLICTS_PER_HOST of them or the same refusal (kind and
+ * checkpoint) is already kept. Returns whether a row was written. One statement: requests of one host refused at
+ * the same moment may each see the count below the bound, so it can be passed by as many as arrive at once.
  */
-export async function recordConflict(c: PoolClient, x: NewConflict): Promise<boolean> {
+export async function recordConflict(c: Pool | PoolClient, x: NewConflict): Promise<boolean> {
   const { rowCount } = await c.query(
     `INSERT INTO conflicts (host_id, epoch, kind, size, note, other_note, detail)
      SELECT $1, $2, $3, $4, $5, $6, $7
