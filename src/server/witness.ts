@@ -15,8 +15,8 @@
  * it read, and only if that took, writes the trail row and the mirror's pending checkpoint (tlog-mirror
  * §add-checkpoint: one request updates both). If anything moved in between, nothing is written and the request is
  * decided again on the new state. So any number of server processes on one database never cosign two checkpoints of
- * one size and never roll a log back, and the answer is sent only after the commit. Two round trips to PostgreSQL
- * per request, no transaction held open across them.
+ * one size and never roll a log back, and the answer is sent only after the commit. No transaction is held open
+ * across round trips; a request that extends the state this process last saw skips the read (one round trip).
  */
 import type { Context, Hono } from 'hono';
 import { parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
@@ -57,8 +57,8 @@ interface HostEntry {
 
 // Enrolled hosts by origin, so a request costs no lookup before its transaction. Only what never changes once a
 // host has joined is trusted from here (its id, name and log key; the origin is unique and fixed): whether it is
-// still active, its epoch and any hold are checked by the statements of every request. Unknown origins are never cached (a host may
-// join at any moment). Bounded: dropped whole past any real number of hosts.
+// still active, its epoch and any hold are checked by the statements of every request. Unknown origins are never
+// cached (a host may join at any moment). Bounded: dropped whole past any real number of hosts.
 const hostCache = new Map<string, HostEntry>();
 // Parsing a verifier key builds a KeyObject: done once per key, not once per request.
 const verifiers = new Map<string, Verifier>();
@@ -115,10 +115,10 @@ SELECT h.status, h.epoch, h.hold, w.epoch AS w_epoch, w.size AS w_size, w.root A
 /**
  * The cosignature persisted, one statement and so one transaction: l locks the host's row, re-checked on its newest
  * version once the lock is free (still active, same epoch $2, same hold $7), provided no checkpoint of this size was
- * cosigned with another root; w compare-and-sets the witness state;
- * only if w wrote a row, the trail row ($5 the cosigned note) and the mirror's pending checkpoint ($6 the log's note).
- * $1 host, $3 size, $4 root. The state is created for a log never cosigned, or moved from the ($8 epoch, $9 size,
- * $10 root) that was read: a state that moved meanwhile fails w's WHERE, re-checked on the newest row as well.
+ * cosigned with another root; w compare-and-sets the witness state; only if w wrote a row, the trail row ($5 the
+ * cosigned note) and the mirror's pending checkpoint ($6 the log's note). $1 host, $3 size, $4 root. The state is
+ * created for a log never cosigned, or moved from the ($8 epoch, $9 size, $10 root) that was read: a state that moved
+ * meanwhile fails w's WHERE, which PostgreSQL re-checks on the newest row version once that row's lock is free.
  */
 const persistStatement = (w: string) => `
 WITH l AS (SELECT id FROM hosts WHERE id = $1 AND status = 'active' AND epoch = $2 AND hold IS NOT DISTINCT FROM $7::text
@@ -217,9 +217,9 @@ async function decide(deps: ServerDeps, host: HostEntry, oldSize: number, proof:
   if (!r || r.status !== 'active') return unknownOrigin(cp.origin);
   const epoch = r.epoch;
   const stored = r.w_epoch === epoch && r.w_size !== null ? { size: r.w_size, root: r.w_root!, note: r.w_note! } : undefined;
+  host.last = stored && !r.hold ? { epoch, size: stored.size, root: stored.root } : undefined;
   // The latest cosigned checkpoint, as far as this request is concerned: the database's, or for a held host the
   // published one when it is further (a restored database forgot it; published.ts).
-  host.last = stored && !r.hold ? { epoch, size: stored.size, root: stored.root } : undefined;
   const published = r.hold ? await publishedFor(deps, host, cp.origin) : undefined;
   const latest = published && published.size > (stored?.size ?? 0) ? published : stored;
 
