@@ -190,6 +190,13 @@ export async function resolveHold(db: Db, name: string, dir: string, witness: Pi
       throw new FfauditError('CONFLICT', `host ${name}: the database and the published checkpoint hold two roots for size ${p.size}; look at both before choosing (hosts reset sets the history aside)`);
     }
     if (imported) {
+      const { rows: other } = await c.query(
+        "SELECT 1 FROM cosigned WHERE host_id = $1 AND epoch = $2 AND role = 'witness' AND size = $3 AND root <> $4",
+        [host.id, host.epoch, p.size, p.root],
+      );
+      if (other.length > 0) {
+        throw new FfauditError('CONFLICT', `host ${name}: the trail and the published checkpoint hold two roots for size ${p.size}; look at both before choosing (hosts reset sets the history aside)`);
+      }
       const parsed = parseSignedCheckpoint(p.note).parsed;
       const logNote = noteOf(parsed.text, verifiedLogLines(parsed, parseVerifierKey(host.vkey!)));
       await c.query(
