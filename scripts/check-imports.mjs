@@ -13,9 +13,12 @@ import { fileURLToPath } from 'node:url';
  * layer, so they may not import each other (today none does): each is knowledge of its own over core/. lineage/
  * (the lineage walk and bundle assembly over a lookup passed in) is pure too, one step up: it may use them. capture/
  * sits above archive/ because a run ends by archiving automatically (capture/audited-run.ts calls archive/auto.ts);
- * archive/ never needs to know how a run was captured. testing/ sits above everything and only tests import it.
+ * archive/ never needs to know how a run was captured. push/ (a host sending its log to the team server) shares
+ * archive/'s layer for the same reason, and neither knows the other. server/ (`ffaudit serve`) is a face like cli/,
+ * below it only because the CLI starts it. Folders sharing a layer never import each other. testing/ sits above
+ * everything and only tests import it.
  */
-const LAYERS = [['core'], ['ffmpeg', 'redact', 'render', 'time'], ['lineage'], ['store'], ['ledger'], ['archive'], ['capture'], ['cli'], ['testing']];
+const LAYERS = [['core'], ['ffmpeg', 'redact', 'render', 'time'], ['lineage'], ['store'], ['ledger'], ['archive', 'push'], ['capture'], ['server'], ['cli'], ['testing']];
 const RANK = new Map(LAYERS.flatMap((folders, rank) => folders.map((f) => [f, rank])));
 /** The folders with no I/O: the first share a layer over core/ alone; lineage/ builds on them. */
 const PURE_BASE = new Set(LAYERS[1]);
@@ -94,6 +97,7 @@ export function checkImports(srcDir) {
         : from === 'core' ? 'core/ imports only node:crypto and core/'
         : PURE_BASE.has(from) && to !== 'core' ? 'a pure folder imports only core/'
         : RANK.has(to) && RANK.has(from) && RANK.get(to) > RANK.get(from) ? `${to}/ is above ${from}/`
+        : RANK.has(to) && RANK.has(from) && RANK.get(to) === RANK.get(from) ? `${to}/ shares a layer with ${from}/`
         : null;
       if (why) problems.push(`${shown(file)} → ${shown(target)}: ${why}`);
     }

@@ -47,13 +47,14 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
 `,
     );
 
-  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }] = await Promise.all([
+  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }] = await Promise.all([
     import('./commands/ledger.js'),
     import('./commands/runs.js'),
     import('./commands/provenance.js'),
     import('./commands/archive.js'),
     import('./commands/shim.js'),
     import('./commands/verifiers.js'),
+    import('./commands/serve.js'),
   ]);
   registerLedgerCommands(program, cli);
   registerRunCommands(program, cli);
@@ -61,6 +62,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
   registerArchiveCommands(program, cli);
   registerShimCommands(program, cli);
   registerVerifierCommands(program, cli);
+  registerServeCommands(program, cli);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,0 +1,157 @@
+/**
+ * `ffaudit serve …`: the team server (witness and mirror of every host's log, on PostgreSQL). Everything it needs
+ * (pg, hono) is imported inside the actions, so no other command, and never the capture path, loads it.
+ */
+import type { Command } from 'commander';
+import { FfauditError } from '../../core/errors.js';
+import type { CommandContext } from '../context.js';
+import { pathFrom, type Io } from '../io.js';
+
+interface DbOption {
+  db?: string;
+}
+
+function dbUrl(o: DbOption, io: Io): string {
+  const url = o.db ?? io.env.FFAUDIT_DB;
+  if (!url) throw new FfauditError('USAGE', 'no database: give --db postgres://user@host:port/database (or $FFAUDIT_DB)');
+  return url;
+}
+
+function keysDir(o: { keys?: string }, io: Io): string {
+  const dir = o.keys ?? io.env.FFAUDIT_SERVER_KEYS;
+  if (!dir) throw new FfauditError('USAGE', "no keys: give --keys DIR (the directory `ffaudit serve init` wrote)");
+  return pathFrom(io, dir);
+}
+
+async function withDb<T>(o: DbOption, io: Io, fn: (db: import('../../server/db/pool.js').Db) => Promise<T>): Promise<T> {
+  const { openDb, migrate } = await import('../../server/db/pool.js');
+  const db = await openDb(dbUrl(o, io), { max: 2 });
+  try {
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+export function registerServeCommands(program: Command, cli: CommandContext): void {
+  const { io } = cli;
+  const serve = program
+    .command('serve')
+    .description("run the team server: the witness and mirror of every enrolled host's log, on PostgreSQL")
+    .option('--db <url>', 'the PostgreSQL connection string, without a password (default: $FFAUDIT_DB)')
+    .option('--keys <dir>', 'the directory of the server keys made by `serve init` (default: $FFAUDIT_SERVER_KEYS)')
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:8080')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
+    .option('--tls-key <file>', 'and this private key (PEM)')
+    .action(async (o: DbOption & { keys?: string; listen: string; tlsCert?: string; tlsKey?: string }) => {
+      const { startServer } = await import('../../server/serve.js');
+      const log = (line: string) => io.out(`${new Date().toISOString()} ${line}\n`);
+      const server = await startServer({
+        db: dbUrl(o, io),
+        keys: keysDir(o, io),
+        listen: o.listen,
+        tlsCert: o.tlsCert && pathFrom(io, o.tlsCert),
+        tlsKey: o.tlsKey && pathFrom(io, o.tlsKey),
+        log,
+      });
+      // Runs until SIGTERM or SIGINT: stop accepting, let in-flight requests finish, close the pool.
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          log(`${sig}: stopping (requests in flight finish first)`);
+          void server.close().then(() => {
+            log('stopped');
+            resolve();
+          });
+        };
+        const onTerm = () => stop('SIGTERM');
+        const onInt = () => stop('SIGINT');
+        process.on('SIGTERM', onTerm);
+        process.on('SIGINT', onInt);
+      });
+    });
+
+  serve
+    .command('init')
+    .description('create the server keys once: NAME/witness and NAME/mirror (two distinct Ed25519 cosigners)')
+    .requiredOption('--name <name>', 'the server name, e.g. audit.example.com (the key names are NAME/witness and NAME/mirror)')
+    .requiredOption('--keys <dir>', 'the directory to create them in (created, mode 0700)')
+    .action(async (o: { name: string; keys: string }) => {
+      const { initServerKeys } = await import('../../server/keys.js');
+      const v = initServerKeys(pathFrom(io, o.keys), o.name);
+      io.out(`created the server keys in ${pathFrom(io, o.keys)}\nwitness ${v.witness}\nmirror  ${v.mirror}\n`);
+    });
+
+  serve
+    .command('key')
+    .description("print the server's two verifier keys (vkeys): give them to whoever checks its cosignatures")
+    .requiredOption('--keys <dir>', 'the directory `serve init` wrote')
+    .action(async (o: { keys: string }) => {
+      const { loadServerKeys, serverVkeys } = await import('../../server/keys.js');
+      const v = serverVkeys(loadServerKeys(pathFrom(io, o.keys)));
+      io.out(`witness ${v.witness}\nmirror  ${v.mirror}\n`);
+    });
+
+  const hosts = serve.command('hosts').description('enrol, list, disable and reset hosts (one host = one ledger)');
+  hosts
+    .command('add <name>')
+    .description('create a host and print its one-time enrolment token (for `ffaudit join`)')
+    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
+    .option('--expires <hours>', 'how long the token stays valid', '24')
+    .action(async (name: string, o: DbOption & { expires: string }) => {
+      const hours = Number(o.expires);
+      if (!(hours > 0 && hours <= 24 * 30)) throw new FfauditError('USAGE', '--expires: hours between 0 and 720');
+      const { addHost } = await import('../../server/hosts.js');
+      const { token, expires } = await withDb(o, io, (db) => addHost(db, name, Math.round(hours * 3600)));
+      // The token on stdout alone, so `… | ffaudit join URL` works; what it is, on stderr.
+      io.err(`host ${name}: one-time token, valid until ${expires.toISOString()}; on the host: ffaudit join URL (token on standard input)\n`);
+      io.out(`${token}\n`);
+    });
+  hosts
+    .command('list')
+    .description('every host with its status and what the witness and mirror hold')
+    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
+    .option('--json', 'one JSON object per host')
+    .action(async (o: DbOption & { json?: boolean }) => {
+      const { listHosts } = await import('../../server/hosts.js');
+      const rows = await withDb(o, io, (db) => listHosts(db));
+      if (o.json) {
+        for (const r of rows) io.out(`${JSON.stringify(r)}\n`);
+        return;
+      }
+      if (rows.length === 0) io.out('no hosts (add one with `ffaudit serve hosts add NAME`)\n');
+      for (const r of rows) {
+        io.out(`${r.name}  ${r.status}  epoch ${r.epoch}  witness ${r.witness_size ?? '-'}  mirror ${r.mirror_size ?? '-'}  conflicts ${r.conflicts}${r.hold ? `  HELD: ${r.hold}` : ''}  ${r.origin ?? ''}\n`);
+      }
+    });
+  hosts
+    .command('disable <name>')
+    .description('make a host unknown again (its pushes get 404); what was mirrored is kept')
+    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
+    .action(async (name: string, o: DbOption) => {
+      const { disableHost } = await import('../../server/hosts.js');
+      await withDb(o, io, (db) => disableHost(db, name));
+      io.out(`host ${name} disabled\n`);
+    });
+  hosts
+    .command('enable <name>')
+    .description('make a disabled host known again, with its history')
+    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
+    .action(async (name: string, o: DbOption) => {
+      const { enableHost } = await import('../../server/hosts.js');
+      await withDb(o, io, (db) => enableHost(db, name));
+      io.out(`host ${name} enabled\n`);
+    });
+  hosts
+    .command('reset <name>')
+    .description("accept a host's new history after an innocent restore from backup (the old history and the conflict are kept)")
+    .requiredOption('--reason <text>', 'why: recorded with the set-aside history')
+    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
+    .action(async (name: string, o: DbOption & { reason: string }) => {
+      const { resetHost } = await import('../../server/hosts.js');
+      const { epoch } = await withDb(o, io, (db) => resetHost(db, name, o.reason));
+      io.out(`host ${name}: new history accepted from size 0 (epoch ${epoch}); the old one is kept as evidence\n`);
+    });
+}

@@ -1,0 +1,46 @@
+/**
+ * The HTTP face of `ffaudit serve`: a hono app over the database and the server's keys. Routes live beside it, one
+ * module per role (witness.ts, mirror.ts, join.ts, …); this file wires them, logs one line per request and turns
+ * every error into the status of http.ts, never a stack trace.
+ */
+import { Hono } from 'hono';
+import { FfauditError } from '../core/errors.js';
+import type { Db } from './db/pool.js';
+import { httpStatusFor, textError } from './http.js';
+import type { ServerKeys } from './keys.js';
+import { joinRoutes } from './join.js';
+
+export interface ServerDeps {
+  db: Db;
+  keys: ServerKeys;
+  /** One line per request and per server event; never bodies, tokens or query strings. */
+  log: (line: string) => void;
+  /** The clock, for cosignature timestamps (seconds since the epoch); tests pass their own. */
+  now?: () => number;
+}
+
+export type AppEnv = { Variables: { deps: ServerDeps } };
+
+/** Route modules register here; each takes the app and the dependencies. */
+export type RouteModule = (app: Hono<AppEnv>, deps: ServerDeps) => void;
+
+export function createApp(deps: ServerDeps, modules: readonly RouteModule[] = DEFAULT_ROUTES): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    const t0 = performance.now();
+    c.set('deps', deps);
+    await next();
+    // The path only: query strings may carry what does not belong in a log.
+    deps.log(`${c.req.method} ${new URL(c.req.url).pathname} ${c.res.status} ${(performance.now() - t0).toFixed(1)}ms`);
+  });
+  app.onError((e, c) => {
+    const status = httpStatusFor(e);
+    if (status >= 500) deps.log(`error: ${c.req.method} ${new URL(c.req.url).pathname}: ${e instanceof FfauditError ? e.code : 'unexpected'}: ${(e.message ?? String(e)).split('\n')[0]}`);
+    return textError(c, status, e.message);
+  });
+  app.notFound((c) => textError(c, 404, 'not found'));
+  for (const m of modules) m(app, deps);
+  return app;
+}
+
+export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes];

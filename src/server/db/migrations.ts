@@ -1,0 +1,134 @@
+/**
+ * The server's schema, as versioned SQL migrations applied in order at start (db/pool.ts `migrate`). A migration,
+ * once released, never changes: a change is a new version appended here. Every table is keyed by the host (one log,
+ * one origin) and its `epoch`: `ffaudit serve hosts reset` starts a new epoch for a host whose ledger was restored
+ * from a backup, so the old history and the conflict stay as evidence beside the new one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'hosts, witness, mirror',
+    sql: `
+CREATE TABLE hosts (
+  id          bigserial PRIMARY KEY,
+  name        text NOT NULL UNIQUE,
+  status      text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'active', 'disabled')),
+  origin      text UNIQUE,
+  origin_hash bytea UNIQUE,                  -- SHA-256 of the origin: the path component of /witness and /mirror
+  vkey        text,                          -- the log's signed-note verifier key
+  epoch       integer NOT NULL DEFAULT 0,    -- bumped by hosts reset
+  hold        text,                          -- why cosigning is held (a restored server database), until resolved
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  joined_at   timestamptz
+);
+
+-- One-time enrolment tokens: only their SHA-256 is stored; the token is shown once, by hosts add.
+CREATE TABLE enrol_tokens (
+  token_hash  bytea PRIMARY KEY,
+  host_id     bigint NOT NULL REFERENCES hosts (id),
+  expires_at  timestamptz NOT NULL,
+  used_at     timestamptz
+);
+
+-- tlog-witness: the latest checkpoint cosigned for each log; compare-and-set on (size, root).
+CREATE TABLE witness_state (
+  host_id     bigint PRIMARY KEY REFERENCES hosts (id),
+  epoch       integer NOT NULL,
+  size        bigint NOT NULL,
+  root        bytea NOT NULL,
+  note        text NOT NULL,                 -- the log's note with our cosignature line(s) appended
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every checkpoint ever cosigned, by role: the trail a restored or disputed server is checked against.
+CREATE TABLE cosigned (
+  host_id     bigint NOT NULL REFERENCES hosts (id),
+  epoch       integer NOT NULL,
+  role        text NOT NULL CHECK (role IN ('witness', 'mirror')),
+  size        bigint NOT NULL,
+  root        bytea NOT NULL,
+  note        text NOT NULL,
+  cosigned_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (host_id, epoch, role, size)
+);
+
+-- Checkpoints refused and kept as evidence. 'equivocation': signed by the log's key, same size as one we cosigned,
+-- another root (or a root the mirrored entries contradict); 'unproven': known log, valid signature, but the
+-- consistency proof failed (not proof of misbehaviour by itself); 'reset': the history an admin set aside.
+CREATE TABLE conflicts (
+  id          bigserial PRIMARY KEY,
+  host_id     bigint NOT NULL REFERENCES hosts (id),
+  epoch       integer NOT NULL,
+  kind        text NOT NULL CHECK (kind IN ('equivocation', 'unproven', 'contradicted', 'reset')),
+  size        bigint,
+  note        text NOT NULL,
+  other_note  text,
+  detail      text NOT NULL,
+  seen_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX conflicts_by_host ON conflicts (host_id, seen_at);
+
+-- tlog-mirror: every valid pending checkpoint (any of them is an acceptable upload_end), and the mirror checkpoint.
+CREATE TABLE pending_checkpoints (
+  host_id     bigint NOT NULL REFERENCES hosts (id),
+  epoch       integer NOT NULL,
+  size        bigint NOT NULL,
+  root        bytea NOT NULL,
+  note        text NOT NULL,
+  PRIMARY KEY (host_id, epoch, size)
+);
+
+CREATE TABLE mirror_state (
+  host_id     bigint PRIMARY KEY REFERENCES hosts (id),
+  epoch       integer NOT NULL,
+  size        bigint NOT NULL,
+  root        bytea NOT NULL,
+  note        text NOT NULL,                 -- the log's note with the mirror's cosignature line(s)
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Mirrored entries, one row each: the bytes and their RFC 6962 leaf hash.
+CREATE TABLE mirror_entries (
+  host_id     bigint NOT NULL,
+  epoch       integer NOT NULL,
+  idx         bigint NOT NULL,
+  data        bytea NOT NULL,
+  leaf        bytea NOT NULL,
+  PRIMARY KEY (host_id, epoch, idx)
+);
+
+-- Interior nodes of each mirrored tree (level >= 1; the leaves are mirror_entries.leaf), written as packages
+-- complete them: at least the tile levels 8, 16, 24, … that hash tiles are read from (tlog-tiles).
+CREATE TABLE mirror_nodes (
+  host_id     bigint NOT NULL,
+  epoch       integer NOT NULL,
+  level       smallint NOT NULL,
+  idx         bigint NOT NULL,
+  hash        bytea NOT NULL,
+  PRIMARY KEY (host_id, epoch, level, idx)
+);
+
+-- Blobs (FFmpeg reports) are content addressed and shared by every log; entry_blobs says which mirrored entry of
+-- which log names which blob, so a push is refused unless a mirrored entry names its bytes.
+CREATE TABLE blobs (
+  sha256      bytea PRIMARY KEY,
+  size        bigint NOT NULL,
+  data        bytea NOT NULL
+);
+CREATE TABLE entry_blobs (
+  host_id     bigint NOT NULL,
+  epoch       integer NOT NULL,
+  sha256      bytea NOT NULL,
+  size        bigint NOT NULL,
+  idx         bigint NOT NULL,
+  PRIMARY KEY (host_id, epoch, sha256)
+);
+`,
+  },
+];

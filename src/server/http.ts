@@ -1,0 +1,69 @@
+/**
+ * What every route shares: the one mapping from FfauditError codes to HTTP statuses, plain one-line error bodies,
+ * and request bodies read with a bound (after decompression, so a small gzip bomb cannot grow past it).
+ */
+import type { Context } from 'hono';
+import { FfauditError, isFfauditError, type ErrorCode } from '../core/errors.js';
+
+/** The HTTP status for each error code: the server's counterpart of cli/exit.ts. */
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  USAGE: 400,
+  BAD_INPUT: 400,
+  NOT_FOUND: 404,
+  FORBIDDEN: 403,
+  CONFLICT: 409,
+  TOO_LARGE: 413,
+  INTEGRITY: 422,
+  KEY: 500,
+  STORE: 503,
+  BUSY: 503,
+  IO: 500,
+  ARCHIVE: 500,
+  INTERNAL: 500,
+  NO_LEDGER: 500,
+  LEDGER_EXISTS: 500,
+  FFMPEG_NOT_FOUND: 500,
+  RECORD: 500,
+};
+
+export function httpStatusFor(e: unknown): number {
+  return isFfauditError(e) ? HTTP_STATUS[e.code] : 500;
+}
+
+/** A one-line plain-text answer; the line never carries a stack, and a 5xx never carries internals. */
+export function textError(c: Context, status: number, message: string): Response {
+  const line = status >= 500 ? (status === 503 ? 'the server cannot reach its database; try again' : 'internal error') : message.split('\n')[0]!;
+  return c.text(`${line}\n`, status as 400, { 'Cache-Control': 'no-store' });
+}
+
+/** Streams a body through gzip decompression when the request says Content-Encoding: gzip (tlog-mirror requires it). */
+export function bodyStream(req: Request): ReadableStream<Uint8Array> {
+  const body = req.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
+  const enc = (req.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (enc === 'identity' || enc === '') return body;
+  if (enc === 'gzip' || enc === 'x-gzip') return body.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
+  throw new FfauditError('BAD_INPUT', `Content-Encoding ${enc} is not supported (gzip is)`);
+}
+
+/** Reads a whole (decompressed) body, refusing more than `max` bytes. */
+export async function readBody(req: Request, max: number): Promise<Buffer> {
+  const declared = Number(req.headers.get('content-length') ?? NaN);
+  if (declared > max && !req.headers.get('content-encoding')) throw new FfauditError('TOO_LARGE', `the body is larger than ${max} bytes`);
+  const reader = bodyStream(req).getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) throw new FfauditError('TOO_LARGE', `the body is larger than ${max} bytes`);
+      parts.push(value);
+    }
+  } catch (e) {
+    await reader.cancel().catch(() => undefined);
+    if (isFfauditError(e)) throw e;
+    throw new FfauditError('BAD_INPUT', `the body could not be read: ${(e as Error).message}`);
+  }
+  return Buffer.concat(parts);
+}
