@@ -603,10 +603,13 @@ export class Ledger {
     return inclusionProof(this.store, n, size);
   }
 
-  /** Verifies the whole ledger as `ffaudit verify` does (verify.ts, loaded only when needed). */
+  /**
+   * Verifies the whole ledger as `ffaudit verify` does (verify.ts, loaded only when needed), against the
+   * cosignatures kept from the server of the config too (unless `opts.cosigners` says otherwise).
+   */
   async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
     const { verifyStore } = await import('./verify.js');
-    return verifyStore(this.store, this.origin, this.verifier, opts);
+    return verifyStore(this.store, this.origin, this.verifier, { cosigners: this.serverKeys(), ...opts });
   }
 
   /** A c2sp.org/tlog-proof@v1 receipt for entry n against the latest checkpoint. */
