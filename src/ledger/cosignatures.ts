@@ -13,15 +13,6 @@ import { FfauditError } from '../core/errors.js';
 import { checkNote, parseNote, type Verifier } from '../core/note.js';
 import type { CosignatureRow } from '../store/types.js';
 
-/** The lines of a signature block: `— name base64`, each ending in a newline once read. Untrusted text. */
-export function splitSignatureLines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.replace(/\r$/, ''))
-    .filter((l) => l !== '')
-    .map((l) => `${l}\n`);
-}
-
 export interface ReadCosignature {
   name: string;
   keyId: Buffer;
