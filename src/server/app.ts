@@ -9,6 +9,7 @@ import type { Db } from './db/pool.js';
 import { httpStatusFor, textError } from './http.js';
 import type { ServerKeys } from './keys.js';
 import { joinRoutes } from './join.js';
+import { mirrorRoutes } from './mirror.js';
 
 export interface ServerDeps {
   db: Db;
@@ -43,4 +44,4 @@ export function createApp(deps: ServerDeps, modules: readonly RouteModule[] = DE
   return app;
 }
 
-export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes];
+export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes, mirrorRoutes];
