@@ -94,6 +94,29 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
       io.out(`witness ${v.witness}\nmirror  ${v.mirror}\n`);
     });
 
+  serve
+    .command('import <file>')
+    .description('take in a push file (`ffaudit push --to FILE` on an air-gapped host) with the checks of the endpoints; exit 1 if any record was refused')
+    .option('--db <url>', 'the PostgreSQL connection string, without a password (default: $FFAUDIT_DB)')
+    .option('--keys <dir>', 'the directory of the server keys made by `serve init` (default: $FFAUDIT_SERVER_KEYS)')
+    .action(async (file: string, given: DbOption & { keys?: string }) => {
+      // `serve` itself takes --db and --keys too, and commander gives them to it: take them from either.
+      const parent = serve.opts<DbOption & { keys?: string }>();
+      const o = { db: given.db ?? parent.db, keys: given.keys ?? parent.keys };
+      const { loadServerKeys } = await import('../../server/keys.js');
+      const { createApp } = await import('../../server/app.js');
+      const { importPushFile } = await import('../../server/import.js');
+      const keys = loadServerKeys(keysDir(o, io));
+      const r = await withDb(o, io, (db) =>
+        // The server's own routes, in this process: each record meets the checks a request over the network meets.
+        importPushFile(createApp({ db, keys, log: () => undefined }), pathFrom(io, file), (x) => {
+          io.out(`${x.index} ${x.type}${x.what ? ` ${x.what}` : ''}: ${x.status} ${x.line}\n`);
+        }),
+      );
+      io.err(`${r.records} record${r.records === 1 ? '' : 's'}, ${r.refused} refused\n`);
+      if (r.refused > 0) cli.setStatus(1);
+    });
+
   const hosts = serve.command('hosts').description('enrol, list, disable and reset hosts (one host = one ledger)');
   hosts
     .command('add <name>')
