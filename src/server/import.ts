@@ -149,7 +149,7 @@ export async function importPushFile(app: Hono<AppEnv>, path: string, onRecord: 
         status = 400;
         line = 'no record before this blob names its log';
       } else {
-        const res = await app.request(req.path, { method: req.method, body: req.body, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } } as RequestInit);
+        const res = await app.request(req.path, { method: req.method, body: req.body, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } });
         status = res.status;
         line = describe(h.type, status, await res.text());
       }
