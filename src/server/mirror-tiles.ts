@@ -13,6 +13,7 @@ import type { Context, Hono } from 'hono';
 import type { PoolClient } from 'pg';
 import { encodeEntryBundle, encodeHashTile, parseTilePath, TILE_HEIGHT, TILE_WIDTH, type TileRef } from '../core/tiles.js';
 import type { AppEnv, ServerDeps } from './app.js';
+import { withClient } from './db/pool.js';
 import { levelHashes } from './mirror-tree.js';
 
 const gzipAsync = promisify(gzip);
@@ -99,13 +100,7 @@ export function mirrorTileRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
     const log = t && (await logByOriginHash(deps, h));
     const cp = log && (await mirrorCheckpoint(deps, log));
     if (!t || !log || !cp) return c.text('not found\n', 404, { 'Cache-Control': 'no-store' });
-    const client = await deps.db.pool.connect();
-    let data: Buffer | undefined;
-    try {
-      data = await readTile(client, log, cp.size, t);
-    } finally {
-      client.release();
-    }
+    const data = await withClient(deps.db, (client) => readTile(client, log, cp.size, t));
     // Beyond the mirrored tree: not there (yet). Not cacheable, since it will be.
     if (!data) return c.text('not found\n', 404, { 'Cache-Control': 'no-store' });
     // tlog-tiles §Log entries: bundles SHOULD be compressed at the HTTP layer; hash tiles do not compress.

@@ -28,6 +28,7 @@ import { AddEntriesParser, formatMirrorInfo, PACKAGE_WIDTH, type AddEntriesHeade
 import { parseNote } from '../core/note.js';
 import { verifySubtreeConsistency } from '../core/subtree.js';
 import type { AppEnv, ServerDeps } from './app.js';
+import { withClient } from './db/pool.js';
 import { bodyStream } from './http.js';
 import { insertCompletedNodes, leafHashes, nextEntry, storedRoot } from './mirror-tree.js';
 import { blobRoutes } from './blobs.js';
@@ -230,7 +231,7 @@ export async function addEntries(deps: ServerDeps, body: ReadableStream<Uint8Arr
     // §Processing: an unknown log is a 404, sent without reading the rest of the body.
     if (!log) throw new FfauditError('NOT_FOUND', 'unknown log');
     const { uploadStart, uploadEnd } = header;
-    const view = await withClient(deps, (c) => mirrorView(c, log, uploadEnd));
+    const view = await withClient(deps.db, (c) => mirrorView(c, log, uploadEnd));
     const { pending } = view;
     if (!pending || uploadEnd < view.mirrorSize) {
       return {
@@ -264,7 +265,7 @@ export async function addEntries(deps: ServerDeps, body: ReadableStream<Uint8Arr
     }
     if (!parser.finished()) {
       if (committed === 0) throw new FfauditError('BAD_INPUT', problem ?? 'add-entries: the body ends before its first entry package is complete');
-      const next = await withClient(deps, (c) => nextEntry(c, log.id, log.epoch));
+      const next = await withClient(deps.db, (c) => nextEntry(c, log.id, log.epoch));
       return { status: 202, info: { size: uploadEnd, next }, why: problem ?? `the body ended after ${committed} of the packages` };
     }
     return await advanceMirror(deps, log, pending);
@@ -272,15 +273,6 @@ export async function addEntries(deps: ServerDeps, body: ReadableStream<Uint8Arr
     // Whatever was not read is not wanted: let the transport drop it rather than buffer it.
     if (!ended) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
-  }
-}
-
-async function withClient<T>(deps: ServerDeps, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const c = await deps.db.pool.connect();
-  try {
-    return await fn(c);
-  } finally {
-    c.release();
   }
 }
 
