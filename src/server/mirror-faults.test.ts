@@ -78,12 +78,12 @@ function startServe(url: string, keysDir: string): Promise<{ child: ChildProcess
     const child = spawn(process.execPath, [CLI, 'serve', '--db', url, '--keys', keysDir, '--listen', '127.0.0.1:0'], { env: cleanEnv(), cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout!.on('data', (b: Buffer) => {
+    child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /listening on (http:\/\/[^;\s]+)/.exec(out);
       if (m) resolve({ child, base: m[1]! });
     });
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
     child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
   });
 }
@@ -193,7 +193,7 @@ test("kill -9 of PostgreSQL's postmaster in the middle of a push: whole packages
         ctl.close();
       },
     });
-    const answer = Promise.resolve(app.request('/add-entries', { method: 'POST', body: stream, duplex: 'half' } as RequestInit));
+    const answer = Promise.resolve(app.request('/add-entries', { method: 'POST', body: stream, duplex: 'half' }));
     await waitFor('two packages committed', async () => (await held(db!)).entries === 512);
     const postmaster = Number(readFileSync(join(clusterDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
     process.kill(postmaster, 'SIGKILL');
