@@ -6,6 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { parseSignedCheckpoint } from '../core/checkpoint.js';
@@ -92,6 +93,28 @@ async function expectInfo(r: Response, status: number, info: string): Promise<vo
   assert.equal(r.status, status, await r.clone().text());
   assert.equal(r.headers.get('content-type'), 'text/x.tlog.mirror-info');
   assert.equal(await r.text(), info);
+}
+
+/** POSTs the start of a body over a real socket and never ends it: resolves with the answer, or fails after 5 s. */
+function unfinishedPost(base: string, start: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL('/add-entries', base);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST' }, (res) => {
+      let text = '';
+      res.on('data', (b: Buffer) => (text += b.toString()));
+      res.on('end', () => {
+        clearTimeout(timer);
+        req.destroy();
+        resolve({ status: res.statusCode!, text });
+      });
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error('no answer before the body ended'));
+    }, 5000);
+    req.on('error', (e) => reject(e));
+    req.write(start);
+  });
 }
 
 async function rootOf(db: Db, hostId: number, size: number): Promise<Buffer> {
@@ -289,6 +312,16 @@ test("the mirror's tiles equal the host's own archive, `verify --from` the mirro
 
     r = await w.app.request('/add-entries', { method: 'POST', body: specBody(log, 0, 1337) });
     assert.equal(r.status, 200);
+
+    // Over a real socket, a 404 and a 409 come back while the client is still sending: §Processing says the mirror
+    // SHOULD answer them without waiting for the body.
+    for (const [header, status, text] of [
+      [specHeader('nobody.example/log', 0, 10), 404, 'unknown log\n'],
+      [specHeader(log.origin, 0, 999), 409, '1337\n1337\n\n'],
+    ] as const) {
+      const early = await unfinishedPost(server.url, Buffer.concat([header, Buffer.alloc(5000, 7)]));
+      assert.deepEqual(early, { status, text });
+    }
 
     r = await w.app.request(`${base}/checkpoint`);
     assert.equal(r.status, 200);
