@@ -5,25 +5,12 @@
  */
 import { Hono } from 'hono';
 import { FfauditError } from '../core/errors.js';
-import type { Db } from './db/pool.js';
+import type { AppEnv, RouteModule, ServerDeps } from './deps.js';
 import { httpStatusFor, textError } from './http.js';
-import type { ServerKeys } from './keys.js';
 import { joinRoutes } from './join.js';
 import { mirrorRoutes } from './mirror.js';
 
-export interface ServerDeps {
-  db: Db;
-  keys: ServerKeys;
-  /** One line per request and per server event; never bodies, tokens or query strings. */
-  log: (line: string) => void;
-  /** The clock, for cosignature timestamps (seconds since the epoch); tests pass their own. */
-  now?: () => number;
-}
-
-export type AppEnv = { Variables: { deps: ServerDeps } };
-
-/** Route modules register here; each takes the app and the dependencies. */
-export type RouteModule = (app: Hono<AppEnv>, deps: ServerDeps) => void;
+export type { AppEnv, RouteModule, ServerDeps } from './deps.js';
 
 export function createApp(deps: ServerDeps, modules: readonly RouteModule[] = DEFAULT_ROUTES): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

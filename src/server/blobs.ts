@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Hono } from 'hono';
 import { SHA256_HEX } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import type { AppEnv, ServerDeps } from './app.js';
+import type { AppEnv, ServerDeps } from './deps.js';
 import { readBody } from './http.js';
 import { bodyBytes, IMMUTABLE, logByOriginHash } from './mirror-tiles.js';
 

@@ -136,8 +136,8 @@ test('enrolment: a one-time token, stored hashed, spent by POST /join; reuse, ex
     assert.equal(listed.find((x) => x.name === 'edit-ws-1')!.status, 'disabled');
     const { epoch } = await resetHost(db, 'edit-ws-1', 'restored from backup');
     assert.equal(epoch, 1);
-    const c = await db.pool.query("SELECT kind, detail FROM conflicts WHERE kind = 'reset'");
-    assert.match(c.rows[0].detail, /restored from backup/);
+    const c = await db.pool.query<{ detail: string }>("SELECT kind, detail FROM conflicts WHERE kind = 'reset'");
+    assert.match(c.rows[0]!.detail, /restored from backup/);
     await assert.rejects(resetHost(db, 'nobody', 'x'), { code: 'NOT_FOUND' });
   } finally {
     await db.close();

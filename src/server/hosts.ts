@@ -95,8 +95,10 @@ export async function resetHost(db: Db, name: string, reason: string): Promise<{
   });
 }
 
-export async function listHosts(db: Db): Promise<(HostRow & { witness_size: number | null; mirror_size: number | null; conflicts: number })[]> {
-  const { rows } = await db.pool.query(`
+export type HostListing = HostRow & { witness_size: number | null; mirror_size: number | null; conflicts: number };
+
+export async function listHosts(db: Db): Promise<HostListing[]> {
+  const { rows } = await db.pool.query<HostListing>(`
     SELECT h.id, h.name, h.status, h.origin, h.vkey, h.epoch, h.hold,
            w.size AS witness_size, m.size AS mirror_size,
            (SELECT count(*)::int FROM conflicts x WHERE x.host_id = h.id AND x.kind <> 'reset') AS conflicts

@@ -55,7 +55,7 @@ export function bodyStream(req: Request): ReadableStream<Uint8Array> {
   const body = req.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() });
   const enc = (req.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
   if (enc === 'identity' || enc === '') return body;
-  if (enc === 'gzip' || enc === 'x-gzip') return body.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);
+  if (enc === 'gzip' || enc === 'x-gzip') return body.pipeThrough(new DecompressionStream('gzip'));
   throw new FfauditError('BAD_INPUT', `Content-Encoding ${enc} is not supported (gzip is)`);
 }
 

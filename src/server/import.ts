@@ -14,7 +14,7 @@ import { FfauditError } from '../core/errors.js';
 import { checkPushFileMagic, parsePushRecordHeader, PUSH_FILE_MAGIC, PUSH_RECORD_HEADER_BYTES, type PushRecordType } from '../core/push-file.js';
 import { parseMirrorInfo } from '../core/mirror-protocol.js';
 import { parseAddCheckpoint } from '../core/witness-protocol.js';
-import type { AppEnv } from './app.js';
+import type { AppEnv } from './deps.js';
 import { originHash } from './hosts.js';
 
 /** What became of one record: the endpoint's status and one line saying what it means. */

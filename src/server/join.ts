@@ -1,7 +1,7 @@
 /** POST /join: a host spends its one-time token to enrol its log (hosts.ts), and learns the server's cosigner keys. */
 import type { Hono } from 'hono';
 import { FfauditError } from '../core/errors.js';
-import type { AppEnv, ServerDeps } from './app.js';
+import type { AppEnv, ServerDeps } from './deps.js';
 import { readBody } from './http.js';
 import { joinHost } from './hosts.js';
 import { serverVkeys } from './keys.js';

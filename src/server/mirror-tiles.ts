@@ -12,7 +12,7 @@ import { gzip } from 'node:zlib';
 import type { Context, Hono } from 'hono';
 import type { PoolClient } from 'pg';
 import { encodeEntryBundle, encodeHashTile, parseTilePath, TILE_HEIGHT, TILE_WIDTH, type TileRef } from '../core/tiles.js';
-import type { AppEnv, ServerDeps } from './app.js';
+import type { AppEnv, ServerDeps } from './deps.js';
 import { withClient } from './db/pool.js';
 import { levelHashes } from './mirror-tree.js';
 

@@ -27,7 +27,7 @@ import { Frontier, hashLeaf } from '../core/merkle.js';
 import { AddEntriesParser, formatMirrorInfo, PACKAGE_WIDTH, type AddEntriesHeader, type EntryPackage } from '../core/mirror-protocol.js';
 import { parseNote } from '../core/note.js';
 import { verifySubtreeConsistency } from '../core/subtree.js';
-import type { AppEnv, ServerDeps } from './app.js';
+import type { AppEnv, ServerDeps } from './deps.js';
 import { withClient } from './db/pool.js';
 import { bodyStream } from './http.js';
 import { insertCompletedNodes, leafHashes, nextEntry, storedRoot } from './mirror-tree.js';

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { FfauditError } from '../../core/errors.js';
+import type { Db } from '../../server/db/pool.js';
 import type { CommandContext } from '../context.js';
 import { pathFrom, type Io } from '../io.js';
 
@@ -23,7 +24,7 @@ function keysDir(o: { keys?: string }, io: Io): string {
   return pathFrom(io, dir);
 }
 
-async function withDb<T>(o: DbOption, io: Io, fn: (db: import('../../server/db/pool.js').Db) => Promise<T>): Promise<T> {
+async function withDb<T>(o: DbOption, io: Io, fn: (db: Db) => Promise<T>): Promise<T> {
   const { openDb, migrate } = await import('../../server/db/pool.js');
   const db = await openDb(dbUrl(o, io), { max: 2 });
   try {
@@ -77,32 +78,30 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     .command('init')
     .description('create the server keys once: NAME/witness and NAME/mirror (two distinct Ed25519 cosigners)')
     .requiredOption('--name <name>', 'the server name, e.g. audit.example.com (the key names are NAME/witness and NAME/mirror)')
-    .requiredOption('--keys <dir>', 'the directory to create them in (created, mode 0700)')
-    .action(async (o: { name: string; keys: string }) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<{ name: string; keys?: string }>();
       const { initServerKeys } = await import('../../server/keys.js');
-      const v = initServerKeys(pathFrom(io, o.keys), o.name);
-      io.out(`created the server keys in ${pathFrom(io, o.keys)}\nwitness ${v.witness}\nmirror  ${v.mirror}\n`);
+      const dir = keysDir(o, io);
+      const v = initServerKeys(dir, o.name);
+      io.out(`created the server keys in ${dir}\nwitness ${v.witness}\nmirror  ${v.mirror}\n`);
     });
 
   serve
     .command('key')
     .description("print the server's two verifier keys (vkeys): give them to whoever checks its cosignatures")
-    .requiredOption('--keys <dir>', 'the directory `serve init` wrote')
-    .action(async (o: { keys: string }) => {
+    .action(async (_o: unknown, cmd: Command) => {
       const { loadServerKeys, serverVkeys } = await import('../../server/keys.js');
-      const v = serverVkeys(loadServerKeys(pathFrom(io, o.keys)));
+      const v = serverVkeys(loadServerKeys(keysDir(cmd.optsWithGlobals(), io)));
       io.out(`witness ${v.witness}\nmirror  ${v.mirror}\n`);
     });
 
+  // --db and --keys belong to `serve` and are read by every subcommand through optsWithGlobals: commander gives an
+  // option to the parent that declares it, wherever it appears on the line.
   serve
     .command('import <file>')
     .description('take in a push file (`ffaudit push --to FILE` on an air-gapped host) with the checks of the endpoints; exit 1 if any record was refused')
-    .option('--db <url>', 'the PostgreSQL connection string, without a password (default: $FFAUDIT_DB)')
-    .option('--keys <dir>', 'the directory of the server keys made by `serve init` (default: $FFAUDIT_SERVER_KEYS)')
-    .action(async (file: string, given: DbOption & { keys?: string }) => {
-      // `serve` itself takes --db and --keys too, and commander gives them to it: take them from either.
-      const parent = serve.opts<DbOption & { keys?: string }>();
-      const o = { db: given.db ?? parent.db, keys: given.keys ?? parent.keys };
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { keys?: string }>();
       const { loadServerKeys } = await import('../../server/keys.js');
       const { createApp } = await import('../../server/app.js');
       const { importPushFile } = await import('../../server/import.js');
@@ -121,9 +120,9 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   hosts
     .command('add <name>')
     .description('create a host and print its one-time enrolment token (for `ffaudit join`)')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
     .option('--expires <hours>', 'how long the token stays valid', '24')
-    .action(async (name: string, o: DbOption & { expires: string }) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { expires: string }>();
       const hours = Number(o.expires);
       if (!(hours > 0 && hours <= 24 * 30)) throw new FfauditError('USAGE', '--expires: hours between 0 and 720');
       const { addHost } = await import('../../server/hosts.js');
@@ -135,9 +134,9 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   hosts
     .command('list')
     .description('every host with its status and what the witness and mirror hold')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
     .option('--json', 'one JSON object per host')
-    .action(async (o: DbOption & { json?: boolean }) => {
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { json?: boolean }>();
       const { listHosts } = await import('../../server/hosts.js');
       const rows = await withDb(o, io, (db) => listHosts(db));
       if (o.json) {
@@ -152,8 +151,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   hosts
     .command('disable <name>')
     .description('make a host unknown again (its pushes get 404); what was mirrored is kept')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
-    .action(async (name: string, o: DbOption) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption>();
       const { disableHost } = await import('../../server/hosts.js');
       await withDb(o, io, (db) => disableHost(db, name));
       io.out(`host ${name} disabled\n`);
@@ -161,8 +160,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   hosts
     .command('enable <name>')
     .description('make a disabled host known again, with its history')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
-    .action(async (name: string, o: DbOption) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption>();
       const { enableHost } = await import('../../server/hosts.js');
       await withDb(o, io, (db) => enableHost(db, name));
       io.out(`host ${name} enabled\n`);
@@ -171,8 +170,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     .command('reset <name>')
     .description("accept a host's new history after an innocent restore from backup (the old history and the conflict are kept)")
     .requiredOption('--reason <text>', 'why: recorded with the set-aside history')
-    .option('--db <url>', 'the PostgreSQL connection string (default: $FFAUDIT_DB)')
-    .action(async (name: string, o: DbOption & { reason: string }) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { reason: string }>();
       const { resetHost } = await import('../../server/hosts.js');
       const { epoch } = await withDb(o, io, (db) => resetHost(db, name, o.reason));
       io.out(`host ${name}: new history accepted from size 0 (epoch ${epoch}); the old one is kept as evidence\n`);

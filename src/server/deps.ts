@@ -1,0 +1,18 @@
+/** What every route module is given: the database, the server's keys, the request log and the clock. */
+import type { Hono } from 'hono';
+import type { Db } from './db/pool.js';
+import type { ServerKeys } from './keys.js';
+
+export interface ServerDeps {
+  db: Db;
+  keys: ServerKeys;
+  /** One line per request and per server event; never bodies, tokens or query strings. */
+  log: (line: string) => void;
+  /** The clock, for cosignature timestamps (seconds since the epoch); tests pass their own. */
+  now?: () => number;
+}
+
+export type AppEnv = { Variables: { deps: ServerDeps } };
+
+/** A route module registers its routes on the app (app.ts lists them). */
+export type RouteModule = (app: Hono<AppEnv>, deps: ServerDeps) => void;
