@@ -120,21 +120,26 @@ export async function mirroredRoot(c: PoolClient, hostId: number, epoch: number,
 }
 
 /**
- * Writes the nodes above a block of 256 entries that a package just completed (its level-8 node is `blockHash`,
- * block index `block`), climbing while each node written is the last of its 256 (tlog-tiles: a level-L tile hash
- * is the hash of a full tile below). Part of the package's transaction.
+ * Writes the level-8 nodes of blocks of 256 entries that packages just completed, and above each the nodes it
+ * completes in turn, climbing while a node written is the last of its 256 (tlog-tiles: a level-L tile hash is the
+ * hash of a full tile below). Part of the packages' transaction.
  */
-export async function insertCompletedNodes(c: PoolClient, hostId: number, epoch: number, block: number, blockHash: Buffer): Promise<void> {
-  let level = TILE_HEIGHT;
-  let index = block;
-  let hash = blockHash;
-  for (;;) {
-    await c.query('INSERT INTO mirror_nodes (host_id, epoch, level, idx, hash) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [hostId, epoch, level, index, hash]);
-    if (index % TILE_WIDTH !== TILE_WIDTH - 1) return;
+export async function insertCompletedBlocks(c: PoolClient, hostId: number, epoch: number, blocks: readonly { index: number; hash: Buffer }[]): Promise<void> {
+  if (blocks.length === 0) return;
+  await c.query(
+    'INSERT INTO mirror_nodes (host_id, epoch, level, idx, hash) SELECT $1, $2, $3, n.idx, n.hash FROM unnest($4::bigint[], $5::bytea[]) AS n(idx, hash) ON CONFLICT DO NOTHING',
+    [hostId, epoch, TILE_HEIGHT, blocks.map((b) => b.index), blocks.map((b) => b.hash)],
+  );
+  for (const b of blocks) {
+    let level = TILE_HEIGHT;
+    let index = b.index;
     // The 256th node of its tile: the tile is full, its hash is the node one tile level up.
-    const first = index - (TILE_WIDTH - 1);
-    hash = hashPerfect(await levelHashes(c, hostId, epoch, level, first, index + 1));
-    index = first / TILE_WIDTH;
-    level += TILE_HEIGHT;
+    while (index % TILE_WIDTH === TILE_WIDTH - 1) {
+      const first = index - (TILE_WIDTH - 1);
+      const hash = hashPerfect(await levelHashes(c, hostId, epoch, level, first, index + 1));
+      index = first / TILE_WIDTH;
+      level += TILE_HEIGHT;
+      await c.query('INSERT INTO mirror_nodes (host_id, epoch, level, idx, hash) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [hostId, epoch, level, index, hash]);
+    }
   }
 }

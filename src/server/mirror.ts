@@ -24,18 +24,20 @@ import { addSignatureLines } from '../core/cosignature.js';
 import { isBlobRef, parseEntry, SHA256_HEX } from '../core/entry.js';
 import { FfauditError, isFfauditError } from '../core/errors.js';
 import { Frontier, hashLeaf } from '../core/merkle.js';
-import { AddEntriesParser, formatMirrorInfo, PACKAGE_WIDTH, type AddEntriesHeader, type EntryPackage } from '../core/mirror-protocol.js';
+import { AddEntriesParser, formatMirrorInfo, PACKAGE_WIDTH, type AddEntriesHeader, type EntryPackage, type PackageRange } from '../core/mirror-protocol.js';
 import { parseNote } from '../core/note.js';
 import { verifySubtreeConsistency } from '../core/subtree.js';
 import type { AppEnv, ServerDeps } from './deps.js';
 import { withClient } from './db/pool.js';
 import { bodyStream } from './http.js';
-import { insertCompletedNodes, leafHashes, nextEntry, storedRoot } from './mirror-tree.js';
+import { insertCompletedBlocks, leafHashes, nextEntry, storedRoot } from './mirror-tree.js';
 import { blobRoutes } from './blobs.js';
 import { mirrorTileRoutes } from './mirror-tiles.js';
 
 /** The most entries below the mirror's next entry that one request may send again (see above). */
 export const MAX_REUPLOAD = PACKAGE_WIDTH;
+/** Verified packages that may wait for their transaction while more of the body is read and verified. */
+const MAX_UNCOMMITTED_BYTES = 8 * 1024 * 1024;
 
 /** A log the mirror accepts entries for: an enrolled, active host, at its current epoch. */
 export interface MirrorLog {
@@ -95,40 +97,76 @@ export function blobsNamedBy(data: Buffer): { sha256: string; size: number | nul
   return out;
 }
 
+/** A package whose subtree consistency proof verified, waiting for its transaction. */
+interface VerifiedPackage {
+  range: PackageRange;
+  entries: Buffer[];
+  leaves: Buffer[];
+  /** MTH of [subtreeStart, end): the level-8 node of its block when the package completes one. */
+  subtree: Buffer;
+  bytes: number;
+}
+
 /**
  * §Processing, for one entry package: rebuild the subtree hash of [subtreeStart, end) from the entries held below
- * `start` and the ones received, verify its subtree consistency proof against the pending checkpoint of size
- * upload_end, and commit the entries (skipping those already held), the tile-level nodes they complete and the
- * blobs they name, all in one transaction. INTEGRITY (422) when the proof fails: nothing of the package is stored.
+ * `start` (only the first package of a request can start inside its block, at or below the next entry, so those
+ * are committed) and the ones received, and verify its subtree consistency proof against the pending checkpoint of
+ * size upload_end. INTEGRITY (422) when it fails.
  */
-async function commitPackage(deps: ServerDeps, log: MirrorLog, pending: PendingCheckpoint, pkg: EntryPackage): Promise<void> {
+async function verifyPackage(deps: ServerDeps, log: MirrorLog, pending: PendingCheckpoint, pkg: EntryPackage): Promise<VerifiedPackage> {
   const { range, entries, proof } = pkg;
   const leaves = entries.map((e) => hashLeaf(e));
+  const frontier = new Frontier();
+  if (range.start > range.subtreeStart) {
+    for (const h of await withClient(deps.db, (c) => leafHashes(c, log.id, log.epoch, range.subtreeStart, range.start))) frontier.push(h);
+  }
+  for (const h of leaves) frontier.push(h);
+  const subtree = frontier.root();
+  if (!verifySubtreeConsistency(range.subtreeStart, range.end, pending.size, proof, subtree, pending.root)) {
+    throw new FfauditError(
+      'INTEGRITY',
+      `entries ${range.start} to ${range.end - 1}: the subtree consistency proof of [${range.subtreeStart}, ${range.end}) does not verify against the checkpoint of size ${pending.size}`,
+    );
+  }
+  return { range, entries, leaves, subtree, bytes: entries.reduce((n, e) => n + e.length, 0) };
+}
+
+/**
+ * Commits verified, consecutive packages in one transaction: their entries (skipping those already held: a
+ * concurrent upload may have stored them, and both copies were proven against consistent checkpoints), the
+ * tile-level nodes they complete, and the blobs they name. A package is never split across transactions; several
+ * are committed together when they were verified while the previous transaction ran (tlog-mirror §Implementation
+ * Considerations lets a mirror buffer packages and defer committing them).
+ */
+async function commitPackages(deps: ServerDeps, log: MirrorLog, batch: readonly VerifiedPackage[]): Promise<void> {
+  const first = batch[0]!.range.start;
+  const entries = batch.flatMap((p) => p.entries);
+  // All the entries as one binary parameter, cut in SQL by offset and length: pg sends a Buffer parameter as binary,
+  // where a bytea[] goes as hex text, which costs more than the insert itself.
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  let at = 1; // SQL substring counts from 1
+  for (const e of entries) {
+    offsets.push(at);
+    lengths.push(e.length);
+    at += e.length;
+  }
   await deps.db.tx(async (c) => {
-    // The prefix invariant (mirror-tree.ts): a package may start at the first missing index, never beyond it.
+    // The prefix invariant (mirror-tree.ts): packages may start at the first missing index, never beyond it.
     // upload_start was checked against a view that may be stale, and next only grows, so this holds unless the
     // database was changed behind our back.
     const next = await nextEntry(c, log.id, log.epoch);
-    if (range.start > next) throw new FfauditError('CONFLICT', `entries from ${range.start} would leave a gap after ${next}`);
-    const frontier = new Frontier();
-    for (const h of await leafHashes(c, log.id, log.epoch, range.subtreeStart, range.start)) frontier.push(h);
-    for (const h of leaves) frontier.push(h);
-    const subtree = frontier.root();
-    if (!verifySubtreeConsistency(range.subtreeStart, range.end, pending.size, proof, subtree, pending.root)) {
-      throw new FfauditError(
-        'INTEGRITY',
-        `entries ${range.start} to ${range.end - 1}: the subtree consistency proof of [${range.subtreeStart}, ${range.end}) does not verify against the checkpoint of size ${pending.size}`,
-      );
-    }
-    const idx = entries.map((_, i) => range.start + i);
+    if (first > next) throw new FfauditError('CONFLICT', `entries from ${first} would leave a gap after ${next}`);
     await c.query(
       `INSERT INTO mirror_entries (host_id, epoch, idx, data, leaf)
-       SELECT $1, $2, e.idx, e.data, e.leaf FROM unnest($3::bigint[], $4::bytea[], $5::bytea[]) AS e(idx, data, leaf)
+       SELECT $1, $2, $3::bigint + e.i - 1, substring($4::bytea FROM e.o FOR e.l), substring($5::bytea FROM ((e.i - 1) * 32 + 1)::int FOR 32)
+         FROM unnest($6::int[], $7::int[]) WITH ORDINALITY AS e(o, l, i)
        ON CONFLICT DO NOTHING`,
-      [log.id, log.epoch, idx, entries, leaves],
+      [log.id, log.epoch, first, Buffer.concat(entries), Buffer.concat(batch.flatMap((p) => p.leaves)), offsets, lengths],
     );
-    if (range.end - range.subtreeStart === PACKAGE_WIDTH) await insertCompletedNodes(c, log.id, log.epoch, range.subtreeStart / PACKAGE_WIDTH, subtree);
-    const named = entries.flatMap((e, i) => blobsNamedBy(e).map((b) => ({ ...b, idx: range.start + i })));
+    const blocks = batch.filter((p) => p.range.end - p.range.subtreeStart === PACKAGE_WIDTH).map((p) => ({ index: p.range.subtreeStart / PACKAGE_WIDTH, hash: p.subtree }));
+    await insertCompletedBlocks(c, log.id, log.epoch, blocks);
+    const named = entries.flatMap((e, i) => blobsNamedBy(e).map((b) => ({ ...b, idx: first + i })));
     if (named.length > 0) {
       await c.query(
         `INSERT INTO entry_blobs (host_id, epoch, sha256, size, idx)
@@ -248,21 +286,70 @@ export async function addEntries(deps: ServerDeps, body: ReadableStream<Uint8Arr
       };
     }
 
+    // Packages are verified as they arrive and committed in order, one transaction at a time; those verified while a
+    // transaction runs go into the next one together. At most MAX_UNCOMMITTED_BYTES wait: then reading waits too.
     let committed = 0;
-    for (;;) {
-      let pkg: EntryPackage | undefined;
-      try {
-        while ((pkg = parser.nextPackage())) {
-          await commitPackage(deps, log, pending, pkg);
-          committed++;
+    let queue: VerifiedPackage[] = [];
+    let queued = 0;
+    let inflight: Promise<void> | undefined;
+    let commitFailure: unknown;
+    let integrityFailure: unknown;
+    const startCommit = (): void => {
+      if (inflight || queue.length === 0 || commitFailure !== undefined) return;
+      const batch = queue;
+      queue = [];
+      inflight = commitPackages(deps, log, batch)
+        .then(
+          () => {
+            committed += batch.length;
+          },
+          (e: unknown) => {
+            commitFailure ??= e;
+          },
+        )
+        .finally(() => {
+          queued -= batch.reduce((n, p) => n + p.bytes, 0);
+          inflight = undefined;
+          startCommit();
+        });
+    };
+    const drain = async (): Promise<void> => {
+      while (inflight) await inflight;
+    };
+    try {
+      for (;;) {
+        if (commitFailure !== undefined) break;
+        let pkg: EntryPackage | undefined;
+        try {
+          pkg = parser.nextPackage();
+        } catch (e) {
+          if (!(isFfauditError(e) && e.code === 'BAD_INPUT')) throw e;
+          problem = e.message; // malformed bytes after the packages authenticated so far: they are discarded
+          break;
         }
-      } catch (e) {
-        if (!(isFfauditError(e) && e.code === 'BAD_INPUT')) throw e;
-        problem = e.message; // malformed bytes after the packages committed so far: they are discarded
-        break;
+        if (pkg) {
+          try {
+            const v = await verifyPackage(deps, log, pending, pkg);
+            queue.push(v);
+            queued += v.bytes;
+          } catch (e) {
+            integrityFailure = e;
+            break;
+          }
+          startCommit();
+          while (queued > MAX_UNCOMMITTED_BYTES && inflight) await inflight;
+          continue;
+        }
+        if (parser.finished() || ended || !(await read())) break;
       }
-      if (parser.finished() || ended || !(await read())) break;
+    } finally {
+      // What was verified is committed before any answer, the 422 included (§Processing: the packages before the
+      // one that failed were authenticated and are saved).
+      startCommit();
+      await drain();
     }
+    if (commitFailure !== undefined) throw commitFailure;
+    if (integrityFailure !== undefined) throw integrityFailure;
     if (!parser.finished()) {
       if (committed === 0) throw new FfauditError('BAD_INPUT', problem ?? 'add-entries: the body ends before its first entry package is complete');
       const next = await withClient(deps.db, (c) => nextEntry(c, log.id, log.epoch));
