@@ -292,8 +292,8 @@ export async function addEntries(deps: ServerDeps, body: ReadableStream<Uint8Arr
     let queue: VerifiedPackage[] = [];
     let queued = 0;
     let inflight: Promise<void> | undefined;
-    let commitFailure: unknown;
-    let integrityFailure: unknown;
+    let commitFailure: Error | undefined;
+    let integrityFailure: Error | undefined;
     const startCommit = (): void => {
       if (inflight || queue.length === 0 || commitFailure !== undefined) return;
       const batch = queue;
@@ -304,7 +304,7 @@ export async function addEntries(deps: ServerDeps, body: ReadableStream<Uint8Arr
             committed += batch.length;
           },
           (e: unknown) => {
-            commitFailure ??= e;
+            commitFailure ??= e instanceof Error ? e : new Error(String(e));
           },
         )
         .finally(() => {
@@ -333,7 +333,7 @@ export async function addEntries(deps: ServerDeps, body: ReadableStream<Uint8Arr
             queue.push(v);
             queued += v.bytes;
           } catch (e) {
-            integrityFailure = e;
+            integrityFailure = e instanceof Error ? e : new Error(String(e));
             break;
           }
           startCommit();
