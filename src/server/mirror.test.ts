@@ -285,6 +285,23 @@ test('two concurrent add-entries over overlapping ranges leave one consistent co
     assert.ok(data.rows.every((x) => x.data.equals(log.entries[x.idx]!)));
     assert.deepEqual(await rootOf(w.db, host, 1337), naiveRoot(log.leaves));
     assert.equal((await w.db.pool.query<{ size: number }>('SELECT size FROM mirror_state')).rows[0]!.size, 1337);
+
+    // The last step's compare-and-set, forced: another process is creating the mirror checkpoint at 1337 (its row
+    // not yet committed, so no lock finds it) while this request moves it to 700. 409, never a rewind.
+    const saved = (await w.db.pool.query<{ root: Buffer; note: string }>('SELECT root, note FROM mirror_state')).rows[0]!;
+    await w.db.pool.query('DELETE FROM mirror_state');
+    const other = await w.db.pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('INSERT INTO mirror_state (host_id, epoch, size, root, note) VALUES ($1, 0, 1337, $2, $3)', [host, saved.root, saved.note]);
+      const late = Promise.resolve(w.app.request('/add-entries', { method: 'POST', body: specHeader(log.origin, 700, 700) }));
+      await new Promise((res) => setTimeout(res, 300));
+      await other.query('COMMIT');
+      await expectInfo(await late, 409, '1337\n1337\n\n');
+    } finally {
+      other.release();
+    }
+    assert.equal((await w.db.pool.query<{ size: number }>('SELECT size FROM mirror_state')).rows[0]!.size, 1337);
     log.ledger.close();
   } finally {
     await w.cleanup();

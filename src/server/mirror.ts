@@ -208,11 +208,19 @@ async function advanceMirror(deps: ServerDeps, log: MirrorLog, pending: PendingC
     const text = parseNote(pending.note).text;
     const line = deps.keys.mirror.cosign(text, deps.now?.() ?? Math.floor(Date.now() / 1000));
     const note = addSignatureLines(pending.note, [line]);
-    await c.query(
+    // Compare-and-set: a concurrent request may have created the row since it was read (FOR UPDATE locks no row
+    // that is not there yet); it only moves forward.
+    const set = await c.query(
       `INSERT INTO mirror_state (host_id, epoch, size, root, note, updated_at) VALUES ($1, $2, $3, $4, $5, now())
-       ON CONFLICT (host_id) DO UPDATE SET epoch = EXCLUDED.epoch, size = EXCLUDED.size, root = EXCLUDED.root, note = EXCLUDED.note, updated_at = now()`,
+       ON CONFLICT (host_id) DO UPDATE SET epoch = EXCLUDED.epoch, size = EXCLUDED.size, root = EXCLUDED.root, note = EXCLUDED.note, updated_at = now()
+       WHERE mirror_state.epoch <> EXCLUDED.epoch OR mirror_state.size < EXCLUDED.size`,
       [log.id, log.epoch, pending.size, pending.root, note],
     );
+    if (set.rowCount !== 1) {
+      const now = (await c.query<{ size: number; note: string }>('SELECT size, note FROM mirror_state WHERE host_id = $1', [log.id])).rows[0]!;
+      if (Number(now.size) === pending.size) return { status: 200, cosignatures: mirrorLines(now.note, deps), size: pending.size };
+      return { status: 409, info: { size: Number(now.size), next }, why: `the mirror checkpoint is already at ${now.size}` };
+    }
     await c.query("INSERT INTO cosigned (host_id, epoch, role, size, root, note) VALUES ($1, $2, 'mirror', $3, $4, $5) ON CONFLICT DO NOTHING", [
       log.id,
       log.epoch,
