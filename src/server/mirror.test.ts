@@ -5,12 +5,13 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { parseSignedCheckpoint } from '../core/checkpoint.js';
-import { formatPushRecord, PUSH_FILE_MAGIC } from '../core/push-file.js';
+import { blobRecordBody, encodePushRecord, PUSH_FILE_MAGIC, PUSH_RECORD } from '../core/push-file.js';
 import { formatAddCheckpoint } from '../core/witness-protocol.js';
 import { decodeHashTile, rootFromTiles, tilePath, type TileRef } from '../core/tiles.js';
 import { runArchive } from '../archive/run-archive.js';
@@ -388,7 +389,7 @@ test("the mirror's tiles equal the host's own archive, `verify --from` the mirro
     assert.equal(r.status, 422);
     assert.equal(await r.text(), 'the bytes do not hash to the name\n');
     const stranger = Buffer.from('named by no entry');
-    r = await w.app.request(`/blobs/${log.h}/${(await import('node:crypto')).createHash('sha256').update(stranger).digest('hex')}`, { method: 'PUT', body: stranger });
+    r = await w.app.request(`/blobs/${log.h}/${createHash('sha256').update(stranger).digest('hex')}`, { method: 'PUT', body: stranger });
     assert.equal(r.status, 422);
     r = await w.app.request(`/blobs/${'1'.repeat(64)}/${reportSha}`, { method: 'PUT', body: report });
     assert.equal(r.status, 404);
@@ -438,17 +439,22 @@ test('serve import applies a push file record by record through the endpoints, s
     const named = [...log.blobs];
     const stranger = Buffer.from('no entry names these bytes');
     const file = join(w.dir, 'push.bin');
+    const originSha = Buffer.from(log.h, 'hex');
+    const blob = (b: Buffer) => encodePushRecord({ type: PUSH_RECORD.blob, body: blobRecordBody(originSha, createHash('sha256').update(b).digest(), b) });
     writeFileSync(
       file,
       Buffer.concat([
-        PUSH_FILE_MAGIC,
-        formatPushRecord('add-checkpoint', formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: log.checkpoints.get(700)! })),
-        formatPushRecord('add-entries', specBody(log, 0, 700)),
-        formatPushRecord('add-checkpoint', formatAddCheckpoint({ oldSize: 700, proof: log.ledger.consistency(700, 1337), checkpoint: log.checkpoints.get(1337)! })),
-        formatPushRecord('add-entries', specBody(log, 700, 1337)),
-        ...named.map(([, b]) => formatPushRecord('blob', b)),
-        formatPushRecord('blob', named[0]![1]),
-        formatPushRecord('blob', stranger),
+        Buffer.from(PUSH_FILE_MAGIC),
+        encodePushRecord({ type: PUSH_RECORD.addCheckpoint, body: formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: log.checkpoints.get(700)! }) }),
+        encodePushRecord({ type: PUSH_RECORD.addEntries, body: specBody(log, 0, 700) }),
+        encodePushRecord({
+          type: PUSH_RECORD.addCheckpoint,
+          body: formatAddCheckpoint({ oldSize: 700, proof: log.ledger.consistency(700, 1337), checkpoint: log.checkpoints.get(1337)! }),
+        }),
+        encodePushRecord({ type: PUSH_RECORD.addEntries, body: specBody(log, 700, 1337) }),
+        ...named.map(([, b]) => blob(b)),
+        blob(named[0]![1]),
+        blob(stranger),
       ]),
     );
     const witnessRoutes = (await w.app.request('/add-checkpoint', { method: 'POST', body: '' })).status !== 404;
@@ -473,11 +479,11 @@ test('serve import applies a push file record by record through the endpoints, s
     writeFileSync(file, whole.subarray(0, whole.length - 3));
     const cut = await runCliInProcess(['serve', 'import', file, '--db', w.url, '--keys', w.keysDir]);
     assert.equal(cut.status, 2);
-    assert.match(cut.stderr, /ffaudit: push file: record \d+ ends before its 26 bytes\n$/);
+    assert.match(cut.stderr, /ffaudit: push file: it ends inside record \d+ \(at byte \d+\): the file was cut short\n$/);
     writeFileSync(file, 'not a push file');
     const bad = await runCliInProcess(['serve', 'import', file, '--db', w.url, '--keys', w.keysDir]);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /^ffaudit: not a push file/);
+    assert.match(bad.stderr, /^ffaudit: push file: it does not start with "ffaudit-push\/v1\\n"\n$/);
     log.ledger.close();
   } finally {
     await w.cleanup();
