@@ -227,6 +227,13 @@ test('add-entries from the spec, byte by byte: 404, 409, 400, 202 and resume, 42
       c.release();
     }
 
+    // A log held (a restored server database, until an administrator resolves it) is not cosigned.
+    await w.db.pool.query("UPDATE hosts SET hold = 'restored from an older backup' WHERE id = $1", [host]);
+    r = await post(w, specHeader(log.origin, 1337, 1337));
+    assert.equal(r.status, 403);
+    assert.equal(await r.text(), 'the mirror does not cosign this log until an administrator resolves: restored from an older backup\n');
+    await w.db.pool.query('UPDATE hosts SET hold = NULL WHERE id = $1', [host]);
+
     // A disabled host is an unknown log again.
     await disableHost(w.db, 'edit-ws-1');
     r = await post(w, specHeader(log.origin, 1337, 1337));
