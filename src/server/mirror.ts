@@ -1,7 +1,7 @@
 /**
  * The mirror's submission API, c2sp.org/tlog-mirror §add-entries: `POST /add-entries` streams a body of entry
- * packages, each proven against a pending checkpoint by a subtree consistency proof and committed in one transaction
- * of its own; once every package of [upload_start, upload_end) is in, the mirror checkpoint moves to the pending
+ * packages, each proven against a pending checkpoint by a subtree consistency proof and committed whole in one
+ * transaction (never split across two); once every package of [upload_start, upload_end) is in, the mirror checkpoint moves to the pending
  * checkpoint of size upload_end (never backwards) and the mirror cosigns it (tlog-cosignature).
  *
  * Pending checkpoints are written by POST /add-checkpoint (the witness, tlog-mirror §add-checkpoint), one row per
@@ -43,7 +43,6 @@ const MAX_UNCOMMITTED_BYTES = 8 * 1024 * 1024;
 export interface MirrorLog {
   id: number;
   epoch: number;
-  hold: string | null;
 }
 
 /** The answer of add-entries, before it becomes an HTTP response (`serve import` prints the same). */
@@ -52,8 +51,8 @@ export type AddEntriesResult =
   | { status: 202 | 409; info: { size: number; next: number }; why: string };
 
 export async function activeLog(db: ServerDeps['db'], origin: string): Promise<MirrorLog | undefined> {
-  const { rows } = await db.pool.query<MirrorLog>("SELECT id, epoch, hold FROM hosts WHERE origin = $1 AND status = 'active'", [origin]);
-  return rows[0] ? { id: Number(rows[0].id), epoch: rows[0].epoch, hold: rows[0].hold } : undefined;
+  const { rows } = await db.pool.query<MirrorLog>("SELECT id, epoch FROM hosts WHERE origin = $1 AND status = 'active'", [origin]);
+  return rows[0] ? { id: Number(rows[0].id), epoch: rows[0].epoch } : undefined;
 }
 
 interface PendingCheckpoint {
@@ -62,7 +61,7 @@ interface PendingCheckpoint {
   note: string;
 }
 
-/** What the header is checked against: read together, from one snapshot (§Processing allows stale data). */
+/** What the header is checked against, read one query after another: §Processing lets the mirror act on stale data. */
 async function mirrorView(c: PoolClient, log: MirrorLog, uploadEnd: number) {
   const { rows } = await c.query<{ size: number; root: Buffer; note: string }>('SELECT size, root, note FROM pending_checkpoints WHERE host_id = $1 AND epoch = $2 AND size = $3', [
     log.id,
