@@ -8,6 +8,7 @@ import { FfauditError } from '../core/errors.js';
 import type { AppEnv, RouteModule, ServerDeps } from './deps.js';
 import { httpStatusFor, textError } from './http.js';
 import { joinRoutes } from './join.js';
+import { mirrorRoutes } from './mirror.js';
 
 export type { AppEnv, RouteModule, ServerDeps } from './deps.js';
 
@@ -30,4 +31,4 @@ export function createApp(deps: ServerDeps, modules: readonly RouteModule[] = DE
   return app;
 }
 
-export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes];
+export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes, mirrorRoutes];

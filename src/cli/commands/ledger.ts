@@ -127,7 +127,7 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
     .command('verify')
     .description('check the whole ledger; exit 0 intact, 1 integrity failure, 2 could not run')
     .option('--trusted <file>', 'a checkpoint saved earlier, an archive (s3://…, DIR), or a team server (https://…: the latest checkpoint its witness cosigned): prove the log is an append-only extension of it')
-    .option('--from <location>', 'verify an archived copy (s3://BUCKET/PREFIX or a directory) on its own, without a local ledger')
+    .option('--from <location>', 'verify an archived copy (s3://BUCKET/PREFIX or a directory), or a tlog-tiles log over http(s):// such as a mirror of `ffaudit serve` (https://SERVER/mirror/<sha256 of the origin>, with --pubkey), on its own, without a local ledger')
     .option('--pubkey <file>', 'with --from: the verifier key to check the archive against')
     .option('--endpoint <url>', 'S3 endpoint URL for an s3:// --from or --trusted on an S3-compatible server (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL; never the ledger\'s config), or for the archive the config names')
     .option('--no-archive', "without --trusted: do not check the ledger against the archive its config names (archive.to)")
