@@ -47,3 +47,7 @@ const bundled = readFileSync(`${outdir}/capture.cjs`, 'utf8');
 if (/\bimport\(/.test(bundled.replace(/\/\/.*$/gm, ''))) {
   throw new Error('dist/bundle/capture.cjs holds a dynamic import(): load it with require (see bin/code-cache.js)');
 }
+// The server's packages never load on the capture path (docs/design.md, Layers): a run pushes over fetch.
+for (const pkg of ['pg', 'hono', '@hono/node-server', '@aws-sdk/client-s3']) {
+  if (bundled.includes(`require("${pkg}`)) throw new Error(`dist/bundle/capture.cjs requires ${pkg}: the capture path must not load it`);
+}

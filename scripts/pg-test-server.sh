@@ -5,6 +5,7 @@
 #   scripts/pg-test-server.sh start DIR   create and start a cluster inside DIR (created if missing) on a free port;
 #                                         stdout carries ONLY the `export FFAUDIT_TEST_PG_URL=…` line to eval
 #   scripts/pg-test-server.sh stop DIR    stop it (fast shutdown) and remove DIR
+#   scripts/pg-test-server.sh restart DIR start again, on its port, a cluster whose server died (a crash test's kill -9)
 #
 # Needs PostgreSQL's server binaries (Debian: apt-get install postgresql; initdb, pg_ctl on PATH or under
 # /usr/lib/postgresql/*/bin). PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
@@ -13,7 +14,7 @@ set -euo pipefail
 
 log() { printf 'pg-test-server: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-[ $# -eq 2 ] || die "usage: $0 start|stop DIR"
+[ $# -eq 2 ] || die "usage: $0 start|stop|restart DIR"
 cmd=$1
 dir=$2
 
@@ -53,10 +54,25 @@ start)
   log "PostgreSQL on 127.0.0.1:$port (data in $dir/data)"
   echo "export FFAUDIT_TEST_PG_URL=postgres://ffaudit@127.0.0.1:$port/postgres"
   ;;
+restart)
+  [ -f "$dir/port" ] || die "no cluster in $dir"
+  port=$(cat "$dir/port")
+  # The killed postmaster's children leave on their own once they notice; until then the old shared memory is in
+  # use and a new postmaster refuses to start. Try for a while.
+  for _ in $(seq 1 50); do
+    if as_owner "${bindir}pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null 2>&1; then
+      log "PostgreSQL on 127.0.0.1:$port restarted (data in $dir/data)"
+      exit 0
+    fi
+    sleep 0.2
+  done
+  die "could not restart the cluster in $dir; see $dir/log"
+  ;;
 stop)
   [ -d "$dir" ] || exit 0
   if [ -d "$dir/data" ]; then as_owner "${bindir}pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true; fi
   rm -rf "$dir"
   ;;
-*) die "usage: $0 start|stop DIR" ;;
+*) die "usage: $0 start|stop|restart DIR" ;;
 esac

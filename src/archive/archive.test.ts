@@ -498,7 +498,7 @@ function scenarios(get: () => Backend): void {
     assert.match(v.stdout, /fork: the log is not an extension of the checkpoint you trusted: an older copy of the ledger was restored \(from a backup, say\) and new entries appended to it, or history was rewritten with the signing key/);
     const skipped = cli(b, ledger, ['verify', '--no-archive']);
     assert.equal(skipped.status, 0, 'on its own the restored ledger is intact');
-    assert.match(skipped.stdout, /\(a rollback to an older copy of the ledger, or a history rewritten with the signing key, is caught only against a\n {9}checkpoint kept elsewhere: --trusted CHECKPOINT, or an archive\)/);
+    assert.match(skipped.stdout, /\(a rollback to an older copy of the ledger, or a history rewritten with the signing key, is caught only against a\n {9}checkpoint kept elsewhere: --trusted CHECKPOINT, an archive, or the team server: --trusted https:\/\/SERVER\)/);
   });
 
   it('refuses to archive entries whose report was deleted from the ledger (first, incremental and --full runs)', async () => {

@@ -18,9 +18,26 @@ export interface StoredObject {
   lock: LockStatus;
 }
 
-export interface ArchiveTarget {
+/**
+ * What reading an archive needs. Every ArchiveTarget is one; so is a tlog-tiles log served over HTTP (http-source.ts,
+ * a mirror of `ffaudit serve` for one), which can neither list its objects nor say whether they are locked.
+ */
+export interface ArchiveSource {
   /** The archive's location, fit to print (never carries credentials). */
   readonly location: string;
+  /**
+   * True for a source that cannot list its objects nor report their retention (tlog-tiles over HTTP): a reader asks
+   * for each name it expects instead of listing, and a lock status from it is not a finding. Absent on a target.
+   */
+  readonly noListing?: boolean;
+  /** Names (relative to the archive root) of the objects whose names start with `prefix`. */
+  list(prefix: string): Promise<string[]>;
+  /** An object's bytes and lock status; undefined when absent. */
+  get(name: string): Promise<StoredObject | undefined>;
+  close(): void;
+}
+
+export interface ArchiveTarget extends ArchiveSource {
   /** True when listing several prefixes at once is faster than one listing (S3: one request per 1000 names). */
   readonly parallelListing: boolean;
   /**
@@ -28,8 +45,6 @@ export interface ArchiveTarget {
    * ignore If-None-Match); true when `put` itself refuses to create a name twice (a directory: link(2)).
    */
   readonly exclusiveCreate: boolean;
-  /** Names (relative to the archive root) of the objects whose names start with `prefix`. */
-  list(prefix: string): Promise<string[]>;
   /**
    * Names starting with `prefix` that sort (by bytes) after `after` and not after `through`. On S3 the listing
    * starts at `after`, so it costs what the range holds, not what the prefix holds.
@@ -37,8 +52,6 @@ export interface ArchiveTarget {
   listRange(prefix: string, after: string, through: string): Promise<string[]>;
   /** Whether an object exists (one cheap request on S3: HEAD). */
   has(name: string): Promise<boolean>;
-  /** An object's bytes and lock status; undefined when absent. */
-  get(name: string): Promise<StoredObject | undefined>;
   /** Checks the target can take locked writes (S3: Object Lock enabled on the bucket) before anything is written. */
   prepare(): Promise<void>;
   /**
@@ -50,7 +63,6 @@ export interface ArchiveTarget {
   publishCheckpoint(data: Buffer, size: number, retention: Retention): Promise<void>;
   /** Work to do once all objects of a run are written (e.g. making files immutable). */
   finish(): Promise<string | undefined>;
-  close(): void;
 }
 
 export interface S3Location {

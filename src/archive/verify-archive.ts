@@ -13,10 +13,10 @@ import { Frontier, hashLeaf } from '../core/merkle.js';
 import { checkNote, parseVerifierKey, type Verifier } from '../core/note.js';
 import { decodeEntryBundle, decodeHashTile, hashPerfect, rootFromTiles, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
 import { Findings, type Problem } from '../ledger/problems.js';
-import { BLOB_DIR, CHECKPOINT, CHECKPOINTS_DIR, parseBlobPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
+import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, parseBlobPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
-import { openTarget } from './open-target.js';
-import type { ArchiveTarget, StoredObject } from './target.js';
+import { openSource } from './open-target.js';
+import type { ArchiveSource, StoredObject } from './target.js';
 
 export interface ArchiveVerifyReport {
   ok: boolean;
@@ -31,11 +31,13 @@ export interface ArchiveVerifyReport {
 
 const FETCH_BATCH = 64;
 
-export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: string | undefined; onProgress?: (done: number, total: number) => void } = {}): Promise<ArchiveVerifyReport> {
+export async function verifyArchive(target: ArchiveSource, opts: { pubkey?: string | undefined; onProgress?: (done: number, total: number) => void } = {}): Promise<ArchiveVerifyReport> {
   const findings = new Findings();
   const add = (p: Problem) => findings.add(p);
   const checked = { entries: 0, tiles: 0, checkpoints: 0, blobs: 0, objects: 0 };
+  // A source that cannot say whether its objects are locked (HTTP) has no retention to check.
   const lockCheck = (name: string, o: StoredObject) => {
+    if (target.noListing) return;
     checked.objects++;
     if (!o.lock.locked) add({ kind: 'not-locked', detail: `${name}: ${o.lock.detail}` });
   };
@@ -44,7 +46,12 @@ export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: stri
   const vkeyObject = await target.get(VKEY);
   if (vkeyObject) lockCheck(VKEY, vkeyObject);
   const vkeyText = (opts.pubkey ?? vkeyObject?.data.toString('utf8') ?? '').trim();
-  if (vkeyText === '') throw new FfauditError('ARCHIVE', `${target.location} holds no vkey and no --pubkey was given: not an archive?`);
+  if (vkeyText === '') {
+    throw new FfauditError(
+      target.noListing ? 'USAGE' : 'ARCHIVE',
+      target.noListing ? `${target.location} serves no vkey (tlog-tiles does not): give the log's verifier key with --pubkey` : `${target.location} holds no vkey and no --pubkey was given: not an archive?`,
+    );
+  }
   let verifier: Verifier & { publicKey: Buffer };
   try {
     verifier = parseVerifierKey(vkeyText);
@@ -76,7 +83,8 @@ export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: stri
   if (!latestObject) throw new FfauditError('ARCHIVE', `${target.location} holds no checkpoint: not an archive, or nothing was archived yet`);
   const latest = openSigned(CHECKPOINT, latestObject);
   if (latest) signed.set(latest.size, latest);
-  const historyNames = await target.list(CHECKPOINTS_DIR);
+  // A source that cannot be listed offers its latest checkpoint only (tlog-tiles has no history).
+  const historyNames = target.noListing ? [] : await target.list(CHECKPOINTS_DIR);
   const history = await fetchAll(target, historyNames);
   for (const [name, o] of history) {
     const claimed = parseCheckpointHistoryPath(name);
@@ -101,7 +109,9 @@ export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: stri
   const top = signed.get(size)!;
 
   // 3. Entry bundles and level-0 tiles, streamed in order: leaves rebuild every signed root.
-  const names = new Set(await target.list(TILE_DIR));
+  // What the listing says is there; a source that cannot be listed is asked for each tile, absent ones come back undefined.
+  const listed = target.noListing ? undefined : new Set(await target.list(TILE_DIR));
+  const names = { has: (n: string) => listed?.has(n) ?? true };
   const tiles = tilesForSize(size);
   const bundles = tiles.filter((t) => t.level === 'entries');
   const upper = tiles.filter((t): t is TileRef & { level: number } => t.level !== 'entries' && t.level > 0);
@@ -221,14 +231,17 @@ export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: stri
   }
 
   // 6. Blobs: each must hash to its name; those the entries name must be there.
-  const blobNames = (await target.list(BLOB_DIR)).filter((n) => parseBlobPath(n) !== undefined);
-  const present = new Set(blobNames.map((n) => parseBlobPath(n)!));
-  for (const [sha, index] of referencedBlobs) {
-    if (!present.has(sha)) add({ kind: 'blob-missing', index, detail: `blob ${sha}, named by entry ${index}, is missing from the archive` });
-  }
+  // Unlisted, the blobs looked for are those the entries name.
+  const blobNames = target.noListing ? [...referencedBlobs.keys()].map((sha) => blobPath(sha)) : (await target.list(BLOB_DIR)).filter((n) => parseBlobPath(n) !== undefined);
+  const present = new Set(target.noListing ? [] : blobNames.map((n) => parseBlobPath(n)!));
+  const missingBlob = (sha: string, index: number) => add({ kind: 'blob-missing', index, detail: `blob ${sha}, named by entry ${index}, is missing from the archive` });
+  if (!target.noListing) for (const [sha, index] of referencedBlobs) if (!present.has(sha)) missingBlob(sha, index);
   await runPool(blobNames, 16, async (name) => {
     const o = await target.get(name);
-    if (!o) return;
+    if (!o) {
+      if (target.noListing) missingBlob(parseBlobPath(name)!, referencedBlobs.get(parseBlobPath(name)!)!);
+      return;
+    }
     lockCheck(name, o);
     checked.blobs++;
     if (sha256Hex(o.data) !== parseBlobPath(name)) add({ kind: 'blob-modified', detail: `${name} does not hash to its name: the report was altered` });
@@ -244,7 +257,7 @@ export async function verifyArchive(target: ArchiveTarget, opts: { pubkey?: stri
   }
 }
 
-async function fetchAll(target: ArchiveTarget, names: readonly string[]): Promise<Map<string, StoredObject | undefined>> {
+async function fetchAll(target: ArchiveSource, names: readonly string[]): Promise<Map<string, StoredObject | undefined>> {
   const out = new Map<string, StoredObject | undefined>();
   await runPool(names, 16, async (n) => {
     out.set(n, await target.get(n));
@@ -262,7 +275,7 @@ export async function verifyArchiveAt(
   location: string,
   opts: { pubkey?: string | undefined; endpoint?: string | undefined; onProgress?: ((done: number, total: number) => void) | undefined },
 ): Promise<{ location: string; report: ArchiveVerifyReport }> {
-  const target = await openTarget(location, { endpoint: opts.endpoint });
+  const target = await openSource(location, { endpoint: opts.endpoint });
   try {
     return { location: target.location, report: await verifyArchive(target, { pubkey: opts.pubkey, onProgress: opts.onProgress }) };
   } finally {

@@ -1,10 +1,13 @@
 /**
  * `verify` on a ledger, with the checkpoint it is trusted to extend (docs/design.md, threat model: a rollback, or a
  * history rewritten with the signing key, is found only against a checkpoint kept elsewhere): one saved earlier, an
- * archive's latest, or, by default, that of the archive the ledger's config names. Lives in archive/ because the
- * last two read archives; a ledger with no archive is verified the same way.
+ * archive's latest, the latest one the team server's witness cosigned, or, by default, that of the archive the
+ * ledger's config names. Lives in archive/ because most of these are read from elsewhere; a ledger with none is
+ * verified the same way.
  */
 import { parseSignedCheckpoint } from '../core/checkpoint.js';
+import { verifiedCosignatures } from '../core/cosignature.js';
+import { sha256Hex } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Problem } from '../ledger/problems.js';
@@ -16,8 +19,11 @@ import { archiveBehindProblems } from './lag.js';
 import { openTarget } from './open-target.js';
 import type { ArchiveTarget } from './target.js';
 
-/** The checkpoint to check the log's extension of: its text, or the latest one of an archive (s3://… or a directory). */
-export type Trusted = { checkpoint: string } | { archive: string };
+/**
+ * The checkpoint to check the log's extension of: its text, the latest one of an archive (s3://… or a directory),
+ * or the latest one the witness of a team server (http(s)://…) cosigned for this log.
+ */
+export type Trusted = { checkpoint: string } | { archive: string } | { server: string };
 
 export interface LedgerVerifyOptions {
   trusted?: Trusted | undefined;
@@ -26,6 +32,8 @@ export interface LedgerVerifyOptions {
   /** S3 endpoint for an s3:// archive (else the AWS environment; for the configured archive, else its config). */
   endpoint?: string | undefined;
   onProgress?: ((done: number, total: number) => void) | undefined;
+  /** The fetch to reach a team server with (default: the global one). */
+  fetch?: typeof fetch | undefined;
 }
 
 export interface LedgerVerifyResult {
@@ -34,15 +42,22 @@ export interface LedgerVerifyResult {
   archive?: { location: string; configured: boolean };
   /** The archive the config names, when it could not be checked against, and why: the verdict is then the ledger's alone. */
   skippedArchive?: { location: string; reason: string };
+  /** The team server whose witness's latest cosigned checkpoint was trusted, and the cosigner that vouched for it. */
+  server?: { url: string; cosigner: string };
 }
 
 export async function verifyLedger(ledger: Ledger, opts: LedgerVerifyOptions = {}): Promise<LedgerVerifyResult> {
   let trusted: string | undefined;
   let archive: LedgerVerifyResult['archive'];
   let skippedArchive: LedgerVerifyResult['skippedArchive'];
+  let server: LedgerVerifyResult['server'];
   if (opts.trusted && 'archive' in opts.trusted) {
     trusted = await readArchiveCheckpoint(opts.trusted.archive, opts.endpoint);
     archive = { location: opts.trusted.archive, configured: false };
+  } else if (opts.trusted && 'server' in opts.trusted) {
+    const got = await readWitnessCheckpoint(ledger, opts.trusted.server, opts.fetch ?? fetch);
+    trusted = got.checkpoint;
+    server = { url: opts.trusted.server, cosigner: got.cosigner };
   } else if (opts.trusted) {
     trusted = opts.trusted.checkpoint;
   } else if (opts.configuredArchive) {
@@ -60,7 +75,71 @@ export async function verifyLedger(ledger: Ledger, opts: LedgerVerifyOptions = {
     report.problems.push(...behind);
     report.ok &&= behind.length === 0;
   }
-  return { report, ...(archive ? { archive } : {}), ...(skippedArchive ? { skippedArchive } : {}) };
+  return { report, ...(archive ? { archive } : {}), ...(skippedArchive ? { skippedArchive } : {}), ...(server ? { server } : {}) };
+}
+
+/** How long `verify --trusted URL` waits for the server, and the most it reads of the answer (a checkpoint is tiny). */
+const SERVER_TIMEOUT_MS = 30_000;
+const MAX_CHECKPOINT_BYTES = 64 * 1024;
+
+/**
+ * The latest checkpoint the team server's witness cosigned for this log (`GET <url>/witness/<hex SHA-256 of the
+ * origin>/checkpoint`: the witness's monitoring prefix, c2sp.org/tlog-witness), to use as the trusted one. It must
+ * carry a valid cosignature by the witness key of the ledger's config (from `ffaudit join`, never from the answer
+ * itself), else it is refused. The log's own signature is checked by verify: a checkpoint the server cosigned that
+ * this ledger's current key did not sign is a fork (the key was replaced), not a reason to stop.
+ */
+async function readWitnessCheckpoint(ledger: Ledger, url: string, fetchFn: typeof fetch): Promise<{ checkpoint: string; cosigner: string }> {
+  const joined = ledger.server();
+  if (!joined) {
+    throw new FfauditError('USAGE', `the ledger at ${ledger.dir} has joined no server, so the witness key to check ${url}'s answer with is unknown: run ffaudit join URL first`);
+  }
+  let base: URL;
+  try {
+    base = new URL(url);
+  } catch {
+    throw new FfauditError('USAGE', `--trusted ${JSON.stringify(url)} is not a URL`);
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new FfauditError('USAGE', `--trusted ${url}: only http(s) servers`);
+  const where = `${url.replace(/\/+$/, '')}/witness/${sha256Hex(Buffer.from(ledger.origin, 'utf8'))}/checkpoint`;
+  let res: Response;
+  try {
+    res = await fetchFn(where, { signal: AbortSignal.timeout(SERVER_TIMEOUT_MS), headers: { accept: 'text/plain' } });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const why = (e as Error).name === 'TimeoutError' ? `no answer within ${SERVER_TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
+    throw new FfauditError('IO', `cannot reach the server ${url}: ${why}`);
+  }
+  const body = await readLimited(res, MAX_CHECKPOINT_BYTES).catch(() => undefined);
+  if (res.status === 404) throw new FfauditError('NOT_FOUND', `the server ${url} has cosigned no checkpoint of this log (404): push to it first (ffaudit push)`);
+  if (res.status !== 200) throw new FfauditError('IO', `the server ${url} answered ${res.status} for ${where}`);
+  if (body === undefined) throw new FfauditError('BAD_INPUT', `the server ${url} sent more than ${MAX_CHECKPOINT_BYTES} bytes for a checkpoint`);
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(body);
+  let cosigned: { name: string }[];
+  try {
+    if (parseSignedCheckpoint(text).origin !== ledger.origin) throw new FfauditError('BAD_INPUT', 'it is for another log');
+    cosigned = verifiedCosignatures(text, [joined.witness]);
+  } catch (e) {
+    throw new FfauditError('BAD_INPUT', `the checkpoint the server ${url} sent is not usable: ${(e as Error).message}`);
+  }
+  if (cosigned.length === 0) {
+    throw new FfauditError('BAD_INPUT', `the checkpoint the server ${url} sent carries no valid cosignature by its witness key ${joined.witness.name} (from the ledger's config): refused`);
+  }
+  return { checkpoint: text, cosigner: cosigned[0]!.name };
+}
+
+/** The body of a response, or a rejection once it passes `max` bytes (the rest is not read). */
+async function readLimited(res: Response, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  if (!res.body) return Buffer.alloc(0);
+  // Leaving the loop early cancels the stream.
+  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    n += chunk.byteLength;
+    if (n > max) throw new Error('too large');
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
 }
 
 /**

@@ -108,13 +108,29 @@ export async function collectRun(r: CollectRequest): Promise<Collected> {
   return { exitStatus, failure, end };
 }
 
-/** The last phase: `run.end` committed (the ledger is closed after it), and an archive started if configured. */
+/**
+ * The last phase: `run.end` committed (the ledger is closed after it), an archive started if configured, and a push
+ * to the team server the ledger joined: in the background (the run does not wait), or with FFAUDIT_PUSH=sync
+ * waiting for the server's cosignature of the run's end; a push that fails leaves FFmpeg's exit status alone.
+ */
 export async function commitEnd(end: RunEndContext): Promise<void> {
-  const { recordRunEnd } = await import('./run-end.js');
-  await recordRunEnd(end);
+  const { recordRunEnd, warn } = await import('./run-end.js');
+  const size = await recordRunEnd(end);
   // A ledger configured to archive by itself starts a detached archiver; the run does not wait for it.
   const archive = end.ledger.config.archive as { auto?: unknown } | undefined;
   if (archive?.auto === true) (await import('../archive/auto.js')).scheduleAutoArchive(end.ledger.dir);
+  const server = end.ledger.config.server as { url?: unknown; push?: unknown } | undefined;
+  if (size === undefined || typeof server?.url !== 'string') return;
+  const { pushMode, pushAfterRun, scheduleAutoPush } = await import('../push/auto.js');
+  const mode = pushMode(end.env, typeof server.push === 'string' ? server.push : undefined);
+  if (mode === 'off') return;
+  if (mode === 'sync') {
+    const timeout = Number(end.env.FFAUDIT_PUSH_TIMEOUT);
+    const problem = await pushAfterRun(end.ledger.dir, size, Number.isFinite(timeout) && timeout > 0 ? { timeoutS: timeout } : {});
+    if (problem === undefined) return;
+    warn(problem);
+  }
+  scheduleAutoPush(end.ledger.dir, end.env);
 }
 
 export async function captureRun(req: CaptureRequest): Promise<number> {

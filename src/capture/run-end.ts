@@ -23,6 +23,7 @@ import { warn } from './fd-writer.js';
 import { findOwnReport } from './user-report.js';
 
 export { startHash } from './touched.js';
+export { warn } from './fd-writer.js';
 
 export interface RunEndContext {
   ledger: Ledger;
@@ -100,7 +101,8 @@ function linkProducers(ledger: Ledger, startIndex: number, inputs: InputRecord[]
   }
 }
 
-export async function recordRunEnd(c: RunEndContext): Promise<void> {
+/** Records the run's end; returns the log's size after it (undefined when it could not be recorded). */
+export async function recordRunEnd(c: RunEndContext): Promise<number | undefined> {
   const { ledger, key, extra } = c;
   const notes: string[] = [...c.notes];
   let reportText: string | undefined;
@@ -171,8 +173,10 @@ export async function recordRunEnd(c: RunEndContext): Promise<void> {
       r = append(end, undefined);
     }
     if (c.verbose) warn(`recorded ${c.tool} run ${c.runId}: entries ${c.startIndex} and ${r.indices[0]}, status ${status}`);
+    return r.size;
   } catch (e) {
     warn(`the end of run ${c.runId} (entry ${c.startIndex}) could not be recorded: ${e instanceof Error ? e.message : String(e)}`);
+    return undefined;
   } finally {
     ledger.close();
   }

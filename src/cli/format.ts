@@ -16,6 +16,7 @@ const MEANING: Record<ProblemKind, string> = {
   'root-mismatch': 'the entries no longer hash to what was signed: history was altered',
   rollback: 'the log is shorter than a checkpoint you trusted earlier: entries were removed or an old copy restored',
   fork: 'the log is not an extension of the checkpoint you trusted: an older copy of the ledger was restored (from a backup, say) and new entries appended to it, or history was rewritten with the signing key',
+  'cosignature-invalid': "a cosignature kept in the ledger no longer verifies with the server's key: the stored cosignatures were edited",
   'not-locked': 'an archived object lacks the write-once retention it should have: it could be deleted or replaced',
   'archive-behind': 'entries were recorded but never copied to the archive for longer than allowed: check that archiving runs',
   'blob-modified': 'a large value kept outside its entry was altered or damaged; the entry still names the original by hash',
@@ -31,7 +32,34 @@ export function formatProblems(problems: readonly Problem[]): string[] {
 
 function describe(p: Problem): string {
   const where = p.index !== undefined ? ` (entry ${p.index})` : p.size !== undefined ? ` (size ${p.size})` : '';
-  return `  ✗ ${p.kind}${where}: ${p.detail}`;
+  // The proof is a signed note (text checked when it was stored): shown indented, byte for byte but for the indent.
+  const proof = p.proof !== undefined ? `\n    proof (the cosigned checkpoint, signed by the log's key and the server's):\n${p.proof.replace(/[^\n]+/g, (l) => `      ${printableLine(l)}`).trimEnd()}` : '';
+  return `  ✗ ${p.kind}${where}: ${p.detail}${proof}`;
+}
+
+/** A line of stored text, shown: control characters as '?'. */
+function printableLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]/g, '?');
+}
+
+/** How long ago a POSIX time was, for a person: "3 min ago", "2.5 h ago", "4 days ago". */
+function ago(seconds: number, nowMs: number): string {
+  const s = Math.max(0, nowMs / 1000 - seconds);
+  if (s < 90) return `${Math.round(s)} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  if (s < 2 * 86400) return `${(s / 3600).toFixed(1)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+/** One line per cosigner of the team server: the size it last cosigned, when, and how far the log is past it. */
+export function formatCosigned(r: VerifyReport, nowMs = Date.now()): string[] {
+  if (!r.cosigned) return [];
+  return r.cosigned.map(
+    (c, i) =>
+      `${i === 0 ? 'server  ' : '        '} ${printableLine(c.cosigner)} (${printableLine(c.server)}) cosigned size ${c.size}, ${ago(c.timestamp, nowMs)}` +
+      (c.behind > 0 ? `: ${c.behind} entr${c.behind === 1 ? 'y' : 'ies'} behind` : c.behind < 0 ? `: ${-c.behind} entr${c.behind === -1 ? 'y' : 'ies'} more than the log holds` : ': up to date'),
+  );
 }
 
 /** TAMPERED, unless every finding is of a kind that is no evidence of tampering by itself. */
@@ -49,11 +77,16 @@ export function formatVerifyReport(l: Ledger, r: VerifyReport, against?: string)
     `checked  database integrity, ${r.checked.entries} entr${r.checked.entries === 1 ? 'y' : 'ies'} (every leaf hash and tree node), ${r.checked.checkpoints} signed checkpoint${r.checked.checkpoints === 1 ? '' : 's'}` +
       (r.checked.trusted ? `, and extension of ${trusted}` : ''),
   );
+  lines.push(...formatCosigned(r));
   if (r.ok) {
-    lines.push(`verdict  INTACT: all ${r.size} entries are exactly as signed${r.checked.trusted ? `, and the log extends ${trusted}` : ''}.`);
+    const cosigned = r.cosigned && r.cosigned.length > 0 ? Math.max(...r.cosigned.map((c) => c.size)) : undefined;
+    lines.push(
+      `verdict  INTACT: all ${r.size} entries are exactly as signed${r.checked.trusted ? `, and the log extends ${trusted}` : ''}` +
+        `${cosigned !== undefined ? `${r.checked.trusted ? ' and' : ', and the log extends'} the checkpoints the server cosigned (up to size ${cosigned})` : ''}.`,
+    );
     if (!r.checked.trusted) {
       lines.push('         (a rollback to an older copy of the ledger, or a history rewritten with the signing key, is caught only against a');
-      lines.push('         checkpoint kept elsewhere: --trusted CHECKPOINT, or an archive)');
+      lines.push('         checkpoint kept elsewhere: --trusted CHECKPOINT, an archive, or the team server: --trusted https://SERVER)');
     }
   } else {
     lines.push(`verdict  ${verdictWord(r.problems)}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} found`);

@@ -122,8 +122,14 @@ describe('scripts/check-imports.mjs: the layers of docs/design.md', () => {
   });
 
   it('places every folder in a layer', () => {
-    assert.deepEqual(checkImports(tree({ ...CLEAN, 'server/http.ts': "import { Ledger } from '../ledger/ledger.js';\n" })), [
-      'src/server/http.ts: src/server/ is in no layer of scripts/check-imports.mjs',
+    assert.deepEqual(checkImports(tree({ ...CLEAN, 'webhooks/http.ts': "import { Ledger } from '../ledger/ledger.js';\n" })), [
+      'src/webhooks/http.ts: src/webhooks/ is in no layer of scripts/check-imports.mjs',
+    ]);
+  });
+
+  it('refuses an import between two folders of one layer (archive/ and push/ know nothing of each other)', () => {
+    assert.deepEqual(checkImports(tree({ ...CLEAN, 'push/client.ts': "import { x } from '../archive/auto.js';\n", 'archive/auto.ts': 'export const x = 1;\n' })), [
+      'src/push/client.ts → src/archive/auto.ts: archive/ shares a layer with push/',
     ]);
   });
 

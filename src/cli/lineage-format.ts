@@ -103,6 +103,10 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
   const lines = [`bundle      ${printable(path)}`];
   if (v.origin !== null) lines.push(`log         ${printable(v.origin)}${v.checkpointSize !== null ? `, checkpoint at tree size ${v.checkpointSize}` : ''}`);
   if (v.keyName !== null) lines.push(`key         ${printable(v.keyName)} (key ID ${v.keyId}), fingerprint SHA-256 ${v.keyFingerprint}${v.keyVerified ? ' (the key you gave)' : " (the bundle's own key: NOT verified)"}`);
+  if (v.quorum) {
+    const who = v.quorum.witnesses.length > 0 ? v.quorum.witnesses.map(printable).join(', ') : 'none of its witnesses';
+    lines.push(`witnesses   ${who} cosigned the checkpoint: the policy's quorum ${printable(v.quorum.quorum)} is ${v.quorum.met ? 'met' : 'NOT met'}`);
+  }
   if (v.origin !== null) lines.push(`checked     ${v.entries} entries (hash and inclusion proof each), the checkpoint signature, ${v.blobs} blob${v.blobs === 1 ? '' : 's'}, ${v.runs.length} run${v.runs.length === 1 ? '' : 's'} chained by content`);
   if (v.origin !== null && v.runs.length > 0) {
     const l = v.lineage;

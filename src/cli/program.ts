@@ -47,7 +47,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
 `,
     );
 
-  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }] = await Promise.all([
+  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }, { registerPushCommands }] = await Promise.all([
     import('./commands/ledger.js'),
     import('./commands/runs.js'),
     import('./commands/provenance.js'),
@@ -55,6 +55,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
     import('./commands/shim.js'),
     import('./commands/verifiers.js'),
     import('./commands/serve.js'),
+    import('./commands/push.js'),
   ]);
   registerLedgerCommands(program, cli);
   registerRunCommands(program, cli);
@@ -63,6 +64,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
   registerShimCommands(program, cli);
   registerVerifierCommands(program, cli);
   registerServeCommands(program, cli);
+  registerPushCommands(program, cli);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

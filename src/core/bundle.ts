@@ -11,6 +11,7 @@ import { hashLeaf, verifyInclusion } from './merkle.js';
 import { decodeBase64Strict, parseVerifierKey, type Verifier } from './note.js';
 import { runFromEntries, type RunEndEntry, type RunRecord, type RunStartEntry } from './run.js';
 import { checkCustodyNote, checkRunEnd, checkRunStart } from './run-shape.js';
+import { checkpointWitnesses, quorumMet, type TlogPolicy } from './tlog-policy.js';
 import { parseTlogProof } from './tlog-proof.js';
 
 export const BUNDLE_FORMAT = 'ffaudit-bundle/v1';
@@ -181,6 +182,11 @@ export interface BundleVerdict {
    */
   lineage: { signedLinks: number; contentLinks: number; signedSources: string[]; unsignedSources: string[] };
   file?: { sha256: string; subject: boolean; producedBy: string[] };
+  /**
+   * With a policy whose quorum is not `none`: the quorum, the policy's witnesses whose cosignatures on the
+   * checkpoint verify (by their names in the policy), and whether they meet it.
+   */
+  quorum?: { quorum: string; witnesses: string[]; met: boolean };
 }
 
 export type VerifierKey = Verifier & { publicKey: Buffer };
@@ -192,6 +198,11 @@ export interface VerifyBundleOptions {
   pubkeys?: VerifierKey[];
   /** SHA-256 (hex) of the file the bundle should vouch for. */
   fileSha256?: string;
+  /**
+   * A c2sp.org/tlog-policy: its logs are accepted keys (the caller adds them to `pubkeys`), and its quorum of
+   * witnesses must have cosigned the bundle's checkpoint (the cosignature lines it carries).
+   */
+  policy?: TlogPolicy;
 }
 
 function emptyVerdict(): BundleVerdict {
@@ -276,6 +287,26 @@ function checkEvidence(b: Bundle, opts: VerifyBundleOptions, v: BundleVerdict): 
       v.checkpointSize = parseSignedCheckpoint(b.checkpoint).size;
     } catch {
       // already reported
+    }
+  }
+
+  // 2b. Witnesses (c2sp.org/tlog-policy): the quorum must have cosigned the checkpoint (c2sp.org/tlog-cosignature
+  // lines on the same note). A witness's line that does not verify fails the bundle: a forged cosignature is not
+  // merely absent. Lines of keys the policy does not list are ignored.
+  if (opts.policy && opts.policy.quorum !== 'none') {
+    try {
+      const w = checkpointWitnesses(opts.policy, b.checkpoint);
+      for (const name of w.failed) fail(`the cosignature of witness ${JSON.stringify(name)} on the checkpoint does not verify: it was forged or altered`);
+      const met = quorumMet(opts.policy, w.witnessed);
+      const witnesses = opts.policy.witnesses.filter((n) => w.witnessed.has(n));
+      v.quorum = { quorum: opts.policy.quorum, witnesses, met };
+      if (!met) {
+        fail(`the checkpoint is not cosigned by the quorum the policy requires (${JSON.stringify(opts.policy.quorum)}): ${witnesses.length === 0 ? 'no witness of the policy cosigned it' : `only ${witnesses.map((n) => JSON.stringify(n)).join(', ')} did`}`);
+      }
+    } catch (e) {
+      if (!isFfauditError(e)) throw e;
+      v.quorum = { quorum: opts.policy.quorum, witnesses: [], met: false };
+      fail(`checkpoint: ${e.message}`);
     }
   }
 

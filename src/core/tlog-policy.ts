@@ -1,14 +1,12 @@
 /**
- * c2sp.org/tlog-policy: which logs (and witnesses) a verifier accepts for a checkpoint. The file is untrusted
- * text; everything the specification requires is checked. Witness cosignatures (c2sp.org/tlog-cosignature) are
- * parsed but not verified here: a policy whose quorum is not `none` is reported as such, and the caller refuses it
- * rather than claiming a quorum it did not check.
+ * c2sp.org/tlog-policy: which logs and witnesses a verifier accepts for a checkpoint, and the quorum of witnesses
+ * whose cosignatures it needs. The file is untrusted text; everything the specification requires is checked.
+ * Witness keys are Ed25519 cosigner keys (c2sp.org/tlog-cosignature, signature type 0x04), the one kind ffaudit
+ * verifies; checkpointWitnesses checks a checkpoint's cosignatures against them and quorumMet applies the rule.
  */
+import { COSIGNATURE_TYPE, parseCosignerVkey, type CosignatureVerifier } from './cosignature.js';
 import { FfauditError } from './errors.js';
-import { computeKeyId, decodeBase64Strict, ED25519_TYPE, isValidKeyName, parseVerifierKey, type Verifier } from './note.js';
-
-/** tlog-cosignature's signature type (c2sp.org/tlog-cosignature): a witness key of that kind. */
-const COSIGNATURE_TYPE = 0x04;
+import { computeKeyId, decodeBase64Strict, ED25519_TYPE, isValidKeyName, parseNote, parseVerifierKey, type Verifier } from './note.js';
 /** Bounds on hostile input, well above the 32 logs, witnesses and groups the specification asks to support. */
 const MAX_LINES = 10_000;
 const MAX_ITEMS = 1_000;
@@ -22,6 +20,10 @@ export interface TlogPolicy {
   groups: string[];
   /** The quorum: `none`, or a witness or group name. */
   quorum: string;
+  /** Each witness's cosigner key, by its name in the policy. */
+  witnessKeys: Map<string, CosignatureVerifier>;
+  /** Each group's rule: at least `threshold` of its members (witnesses or earlier groups) have witnessed. */
+  groupRules: Map<string, { threshold: number; members: string[] }>;
 }
 
 function bad(line: number, message: string): FfauditError {
@@ -52,6 +54,8 @@ export function parseTlogPolicy(bytes: Uint8Array): TlogPolicy {
   const keys: Buffer[] = [];
   const witnesses: string[] = [];
   const groups: string[] = [];
+  const witnessKeys = new Map<string, CosignatureVerifier>();
+  const groupRules = new Map<string, { threshold: number; members: string[] }>();
   const defined = new Set<string>();
   let quorum: string | undefined;
   const unique = (key: Buffer, line: number, what: string) => {
@@ -80,11 +84,15 @@ export function parseTlogPolicy(bytes: Uint8Array): TlogPolicy {
       }
       case 'witness': {
         if (args.length < 2 || args.length > 3) throw bad(n, 'witness <name> <vkey> [<url>]');
-        const key = vkeyBytes(Buffer.from(args[1]!, 'latin1').toString('utf8'), n);
-        if (key[0] !== COSIGNATURE_TYPE && key[0] !== ED25519_TYPE) throw bad(n, 'the witness key is of an unknown signature type');
+        const text = Buffer.from(args[1]!, 'latin1').toString('utf8');
+        const key = vkeyBytes(text, n);
+        // tlog-policy §Public key representation: a witness key has the type tlog-cosignature assigns; of those,
+        // Ed25519 (0x04) is the one checked here, so any other is refused rather than never counted.
+        if (key[0] !== COSIGNATURE_TYPE) throw bad(n, `the witness key is not an Ed25519 cosigner (type 0x04) key${key[0] === 0x06 ? ' (ML-DSA-44 cosignatures are not supported)' : ''}`);
         unique(key, n, 'witness');
         define(args[0]!, n);
         witnesses.push(args[0]!);
+        witnessKeys.set(args[0]!, parseCosignerVkey(text));
         break;
       }
       case 'group': {
@@ -97,6 +105,7 @@ export function parseTlogPolicy(bytes: Uint8Array): TlogPolicy {
         }
         define(name, n);
         groups.push(name);
+        groupRules.set(name, { threshold: k === 'all' ? members.length : k === 'any' ? 1 : Number(k), members });
         break;
       }
       case 'quorum':
@@ -110,5 +119,47 @@ export function parseTlogPolicy(bytes: Uint8Array): TlogPolicy {
     }
   });
   if (quorum === undefined) throw new FfauditError('BAD_INPUT', 'policy: no quorum line (a policy without witnesses says `quorum none`)');
-  return { logs, witnesses, groups, quorum };
+  return { logs, witnesses, groups, quorum, witnessKeys, groupRules };
+}
+
+/**
+ * Which of the policy's witnesses cosigned a checkpoint note (c2sp.org/tlog-cosignature, over the note's text),
+ * and which signature lines of theirs failed. Lines of keys the policy does not list are ignored (signed-note:
+ * "verifiers MUST ignore signatures from unknown keys"); one that matches a witness's name and key ID and does not
+ * verify is reported (signed-note: a failing known signature SHOULD reject the whole note). Untrusted note.
+ */
+export function checkpointWitnesses(policy: TlogPolicy, note: string): { witnessed: Set<string>; failed: string[] } {
+  const parsed = parseNote(note);
+  const witnessed = new Set<string>();
+  const failed: string[] = [];
+  for (const sig of parsed.signatures) {
+    for (const [name, key] of policy.witnessKeys) {
+      if (key.name !== sig.name || !key.keyId.equals(sig.keyId)) continue;
+      if (key.verify(parsed.text, sig.signature) === undefined) failed.push(name);
+      else witnessed.add(name);
+    }
+  }
+  return { witnessed, failed };
+}
+
+/**
+ * Whether the witnesses that cosigned meet the policy's quorum (tlog-policy §Defining a witness group: a group
+ * has witnessed when at least k of its n members have, each member a witness or an earlier group). `none` needs
+ * no one.
+ */
+export function quorumMet(policy: TlogPolicy, witnessed: ReadonlySet<string>): boolean {
+  // Groups only name earlier definitions, so the recursion ends; each is computed once.
+  const memo = new Map<string, boolean>();
+  const met = (name: string): boolean => {
+    if (witnessed.has(name)) return true;
+    const rule = policy.groupRules.get(name);
+    if (!rule) return false;
+    let v = memo.get(name);
+    if (v === undefined) {
+      v = rule.members.filter(met).length >= rule.threshold;
+      memo.set(name, v);
+    }
+    return v;
+  };
+  return policy.quorum === 'none' || met(policy.quorum);
 }

@@ -122,7 +122,7 @@ describe('ffaudit bundle and verify-bundle', () => {
     assert.equal(j.runs.length, 4);
   });
 
-  it('accepts the key from a tlog-policy file, or any one of several --pubkey keys; refuses quorums it cannot check', () => {
+  it('accepts the key from a tlog-policy file, or any one of several --pubkey keys; enforces the witness quorum', () => {
     const vkey = readFileSync(vkeyPath, 'utf8').trim();
     const policy = (name: string, text: string) => {
       const p = join(work, name);
@@ -145,12 +145,13 @@ describe('ffaudit bundle and verify-bundle', () => {
     const two = verify(bundlePath, '--pubkey', join(work, 'other.vkey'), '--pubkey', vkeyPath);
     assert.equal(two.status, 0, two.stdout);
     assert.match(two.stdout, /\(the key you gave\)/);
-    // Witness quorums are parsed, but not enforced yet: said, not silently passed.
+    // A witness quorum is enforced: this bundle carries no cosignature, so it is not met (bundle-cosigned.test.ts
+    // covers the bundles that carry them).
     const wpub = Buffer.alloc(32, 9);
     const wkey = `w.example+${computeKeyId('w.example', 4, wpub).toString('hex')}+${Buffer.concat([Buffer.from([4]), wpub]).toString('base64')}`;
     const witnessed = verify(bundlePath, '--policy', policy('w.policy', `log ${vkey}\nwitness W ${wkey}\nquorum W\n`));
-    assert.equal(witnessed.status, 2);
-    assert.match(witnessed.stderr, /^ffaudit: .*w\.policy: the quorum "W" needs witness cosignatures, which verify-bundle does not check yet \(ffaudit bundles carry none\): use a policy with `quorum none`\n$/);
+    assert.equal(witnessed.status, 1);
+    assert.match(witnessed.stdout, /✗ the checkpoint is not cosigned by the quorum the policy requires \("W"\): no witness of the policy cosigned it/);
     const broken = verify(bundlePath, '--policy', policy('broken.policy', `log ${vkey}\n`));
     assert.equal(broken.status, 2);
     assert.match(broken.stderr, /^ffaudit: .*broken\.policy: policy: no quorum line/);

@@ -3,6 +3,7 @@
  * whose entries come through the checked reads (Ledger.entry) with their inclusion proofs from the stored tree.
  */
 import type { Bundle, BundleSubject } from '../core/bundle.js';
+import { addSignatureLines } from '../core/cosignature.js';
 import * as assemble from '../lineage/bundle.js';
 import type { EvidenceSource, ProvenEntry } from '../lineage/lookup.js';
 import { nowRfc3339 } from './clock.js';
@@ -24,14 +25,30 @@ export function ledgerEvidence(ledger: Ledger): EvidenceSource {
     vkey: ledger.vkey,
     verifier: ledger.verifier,
     signedHead: () => Promise.resolve(ledger.size() === 0 ? undefined : ledger.checkpoint()),
+    cosignedCheckpoints: () => Promise.resolve(cosignedCheckpoints(ledger)),
     entryWithProof: (index: number, treeSize: number): Promise<ProvenEntry> => Promise.resolve({ data: ledger.entry(index), proof: ledger.inclusionProof(index, treeSize) }),
     blob: (sha256: string) => Promise.resolve(ledger.blob(sha256)),
   };
 }
 
+/**
+ * The checkpoints the ledger keeps cosignatures for (checked reads: Ledger.cosignatures), each with every
+ * cosignature line of its size and root added to the log-signed note, largest size first.
+ */
+function cosignedCheckpoints(ledger: Ledger): string[] {
+  const bySize = new Map<string, { size: number; note: string; lines: string[] }>();
+  for (const c of ledger.cosignatures()) {
+    const k = `${c.size} ${c.root.toString('hex')}`;
+    const e = bySize.get(k) ?? { size: c.size, note: c.checkpoint, lines: [] };
+    e.lines.push(c.line);
+    bySize.set(k, e);
+  }
+  return [...bySize.values()].sort((a, b) => b.size - a.size).map((e) => addSignatureLines(e.note, e.lines));
+}
+
 const options = (opts: BundleOptions): assemble.BundleOptions => ({ withReports: opts.withReports ?? false, now: opts.now ?? nowRfc3339 });
 
-/** A bundle of exactly these entries, proven against the ledger's latest checkpoint. */
+/** A bundle of exactly these entries, proven against the ledger's latest (cosigned, where it can) checkpoint. */
 export function bundleEntries(ledger: Ledger, indices: Iterable<number>, subjects: BundleSubject[], sources: string[], opts: BundleOptions = {}): Promise<Bundle> {
   return assemble.bundleEntries(ledgerEvidence(ledger), indices, subjects, sources, options(opts));
 }

@@ -9,13 +9,14 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openCheckpoint, signCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
+import type { CosignatureVerifier } from '../core/cosignature.js';
 import type { EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { consistencyProof, Frontier, hashChildren, hashLeaf, HASH_SIZE, inclusionProof, rootAt } from '../core/merkle.js';
 import { formatVerifierKey, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { Store } from '../store/types.js';
+import type { CosignatureRow, Store } from '../store/types.js';
 import { checkedBlobContent, encodeEntry, prepareBlob, type PreparedBlob } from './blob.js';
 import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage, permissionDenied, type Made } from './create.js';
 import { checkIndex, type IndexDifference } from './index-check.js';
@@ -23,6 +24,8 @@ import { updateIndex } from './index-entry.js';
 import { loadKeyFile } from './keys.js';
 import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation } from './location.js';
 import { readRegularFile } from './safe-files.js';
+import { readCosignatureLines, rowProblem } from './cosignatures.js';
+import { readServerConfig, serverVerifiers, type ServerConfig } from './server-config.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 
 /** Ranges up to this many entries are proven entry by entry (Ledger.proveLeaf), longer ones at once (inTree). */
@@ -47,6 +50,16 @@ export type SearchIndex = Pick<Store, 'indexedSize' | 'indicesByFileHashRole' | 
 
 /** One entry of a checked range: its bytes, or why they were refused. */
 export type EntryRead = { index: number; data: Buffer } | { index: number; error: FfauditError };
+
+/** A cosignature of one of this log's checkpoints, as stored (store/types.ts CosignatureRow). */
+export type Cosignature = CosignatureRow;
+
+/** The server this ledger joined (config.json `server`), with its cosigner keys parsed. */
+export interface JoinedServer {
+  config: ServerConfig;
+  witness: CosignatureVerifier;
+  mirror: CosignatureVerifier;
+}
 
 export interface AppendResult {
   indices: number[];
@@ -307,6 +320,83 @@ export class Ledger {
     return size;
   }
 
+  /**
+   * The server this ledger joined (`ffaudit join`), read from its config.json now (another process may have
+   * joined since this one opened the ledger); undefined when it joined none. KEY when the keys there are malformed.
+   */
+  server(): JoinedServer | undefined {
+    const config = readServerConfig(this.dir);
+    return config ? { config, ...serverVerifiers(config) } : undefined;
+  }
+
+  /** The configured server's cosigner keys (witness, mirror), or none. */
+  private serverKeys(): CosignatureVerifier[] {
+    const s = this.server();
+    return s ? [s.witness, s.mirror] : [];
+  }
+
+  /**
+   * Stores the cosignatures a server returned for this log's checkpoint of `size` entries and root `rootHex`
+   * (c2sp.org/tlog-witness and tlog-mirror: the body of a 200 is one or more note signature lines). Each line is
+   * verified with the server keys of the ledger's config (core/cosignature.ts) before anything is stored; lines of
+   * other keys are ignored, as the specifications ask; a line of a known key that does not verify refuses the whole
+   * call (INTEGRITY) and stores nothing. `checkpoint` is the log-signed note the lines were returned for (default:
+   * the head, or a kept checkpoint, of that size); it must be signed by this ledger's key. Returns the verified
+   * cosignatures (stored now or before). The first such write migrates a ledger of the previous layout.
+   */
+  addCosignatures(size: number, rootHex: string, lines: readonly string[], server: string, checkpoint?: string): Cosignature[] {
+    const keys = this.serverKeys();
+    if (keys.length === 0) throw new FfauditError('USAGE', `the ledger at ${this.dir} has joined no server, so no cosignature can be checked: run ffaudit join URL first`);
+    if (!Number.isSafeInteger(size) || size < 0 || !/^[0-9a-f]{64}$/.test(rootHex)) throw new FfauditError('BAD_INPUT', 'a cosigned checkpoint is a tree size and a 64-digit hex root');
+    const note = checkpoint ?? this.signedCheckpointOf(size);
+    let cp: SignedCheckpoint;
+    try {
+      cp = openCheckpoint(note, [this.verifier], this.origin);
+    } catch (e) {
+      throw new FfauditError('INTEGRITY', `the checkpoint of size ${size} the cosignatures are for is not this ledger's: ${(e as Error).message}`);
+    }
+    if (cp.size !== size || cp.root.toString('hex') !== rootHex) throw new FfauditError('BAD_INPUT', `the checkpoint given is of size ${cp.size} and root ${cp.root.toString('hex')}, not the size and root the cosignatures are said to sign`);
+    const read = readCosignatureLines(cp, lines, keys);
+    const rows = read.map((c): Cosignature => ({ size, root: cp.root, name: c.name, keyId: c.keyId, timestamp: c.timestamp, line: c.line, checkpoint: note, server }));
+    if (rows.length > 0) this.store.addCosignatures(rows);
+    return rows;
+  }
+
+  /** The log-signed checkpoint of exactly `size` entries the store still holds: the head, or a kept one. */
+  private signedCheckpointOf(size: number): string {
+    const head = this.store.head();
+    if (head && head.size === size) return head.checkpoint;
+    const kept = this.store.keptCheckpoints().find((k) => k.size === size);
+    if (kept) return kept.checkpoint;
+    throw new FfauditError('NOT_FOUND', `the ledger no longer holds its signed checkpoint of size ${size}: give the checkpoint the cosignatures were returned for`);
+  }
+
+  /**
+   * The stored cosignatures (of checkpoints of `size` entries when given), checked: only those whose line verifies
+   * with a server key of the config over a checkpoint signed by this ledger's key with the size and root the row
+   * names. Oldest size first.
+   */
+  cosignatures(size?: number): Cosignature[] {
+    const keys = this.serverKeys();
+    if (keys.length === 0) return [];
+    return this.store.cosignatures(size).filter((r) => rowProblem(r, this.origin, this.verifier, keys) === undefined);
+  }
+
+  /**
+   * The checked cosignature of the largest tree size (of one server URL, or one cosigner name, when given), the
+   * most recent of that size; undefined when there is none.
+   */
+  lastCosigned(server?: string, cosigner?: string): Cosignature | undefined {
+    const keys = this.serverKeys();
+    if (keys.length === 0) return undefined;
+    const row = this.store.lastCosigned({ server, name: cosigner });
+    if (!row) return undefined;
+    if (rowProblem(row, this.origin, this.verifier, keys) === undefined) return row;
+    // The latest row does not check out (the table was edited): the latest one that does, found the long way.
+    const ok = this.cosignatures().filter((r) => (server === undefined || r.server === server) && (cosigner === undefined || r.name === cosigner));
+    return ok.reduce<Cosignature | undefined>((best, r) => (!best || r.size > best.size || (r.size === best.size && r.timestamp > best.timestamp) ? r : best), undefined);
+  }
+
   /** Stores a blob (content-addressed by the SHA-256 of its uncompressed bytes), gzip-compressed. */
   putBlob(data: Buffer, compress = true): string {
     return this.putBlobs([prepareBlob(data, compress)])[0]!;
@@ -513,10 +603,13 @@ export class Ledger {
     return inclusionProof(this.store, n, size);
   }
 
-  /** Verifies the whole ledger as `ffaudit verify` does (verify.ts, loaded only when needed). */
+  /**
+   * Verifies the whole ledger as `ffaudit verify` does (verify.ts, loaded only when needed), against the
+   * cosignatures kept from the server of the config too (unless `opts.cosigners` says otherwise).
+   */
   async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
     const { verifyStore } = await import('./verify.js');
-    return verifyStore(this.store, this.origin, this.verifier, opts);
+    return verifyStore(this.store, this.origin, this.verifier, { cosigners: this.serverKeys(), ...opts });
   }
 
   /** A c2sp.org/tlog-proof@v1 receipt for entry n against the latest checkpoint. */

@@ -15,6 +15,7 @@ export type ProblemKind =
   | 'root-mismatch'
   | 'rollback'
   | 'fork'
+  | 'cosignature-invalid'
   | 'blob-modified'
   | 'blob-missing'
   | 'index-mismatch'
@@ -26,6 +27,8 @@ export interface Problem {
   index?: number;
   size?: number;
   detail: string;
+  /** A signed note that proves the finding by itself (a checkpoint the server cosigned), byte-exact. */
+  proof?: string;
 }
 
 export const MAX_LISTED = 1000; // per kind: a log rewritten wholesale still yields a readable report

@@ -8,6 +8,7 @@
  * core (verify-scan.ts), so memory is bounded by the block size and not by the log.
  */
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
+import { addSignatureLines, type CosignatureVerifier } from '../core/cosignature.js';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FfauditError } from '../core/errors.js';
@@ -15,6 +16,7 @@ import { foldParts, Frontier } from '../core/merkle.js';
 import { checkNote, type Verifier } from '../core/note.js';
 import type { Store } from '../store/types.js';
 import { checkedBlobContent } from './blob.js';
+import { rowProblem } from './cosignatures.js';
 import { Findings, MAX_LISTED, type Problem } from './problems.js';
 import { anyInRange, scanBlock, type BlockJob, type BlockResult, type TreeMismatch } from './verify-scan.js';
 
@@ -23,6 +25,24 @@ export interface VerifyReport {
   size: number;
   problems: Problem[];
   checked: { entries: number; checkpoints: number; trusted: { size: number; root: string } | null };
+  /**
+   * What the server's cosigners last vouched for (checked cosignatures kept in the ledger), per cosigner: the
+   * largest tree size each cosigned, when, and how far the local log has moved past it. Null when the ledger
+   * holds none (or joined no server).
+   */
+  cosigned: CosignedState[] | null;
+}
+
+export interface CosignedState {
+  /** The cosigner's key name (NAME/witness, NAME/mirror). */
+  cosigner: string;
+  /** The server that returned it (its URL). */
+  server: string;
+  size: number;
+  /** The cosignature's timestamp, POSIX seconds. */
+  timestamp: number;
+  /** Local signed size minus `size`: entries the cosigner has not vouched for yet (negative: it cosigned more than the log holds). */
+  behind: number;
 }
 
 export interface VerifyOptions {
@@ -33,6 +53,20 @@ export interface VerifyOptions {
   blockSize?: number;
   /** Worker threads; 0 scans in-process. Default: one per core when the log spans several blocks. */
   workers?: number;
+  /**
+   * The server's cosigner keys (the ledger's config): the cosignatures kept in the store that they made are checked
+   * again, and the checkpoints they cosigned are trusted as `trusted` is. Empty or absent: stored cosignatures are
+   * not looked at.
+   */
+  cosigners?: readonly CosignatureVerifier[];
+}
+
+/** A checkpoint a server cosigned, as stored (checked): what the local log must still extend. */
+interface Cosigned {
+  size: number;
+  root: Buffer;
+  /** The checkpoint with the log's signature and every checked cosignature on it: the proof a finding shows. */
+  note: string;
 }
 
 const DEFAULT_BLOCK = 1 << 16;
@@ -171,6 +205,61 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
     }
   }
 
+  // 2b. Checkpoints the server cosigned (c2sp.org/tlog-cosignature: "the consistent tree head with the largest
+  // size the cosigner has observed"): the log must still extend each of them, as it must the trusted one. Rows are
+  // checked again (the store is untrusted); a row of a known key that fails is the table edited behind our back.
+  const cosignedAt = new Map<number, Cosigned[]>();
+  const latest = new Map<string, CosignedState>();
+  if (opts.cosigners && opts.cosigners.length > 0) {
+    const rows = read('the cosignatures', () => store.cosignatures(), []);
+    const notes = new Map<string, { size: number; root: Buffer; note: string; lines: string[] }>();
+    let replaced: { size: number; note: string } | undefined;
+    for (const row of rows) {
+      if (!opts.cosigners.some((k) => k.name === row.name && Buffer.isBuffer(row.keyId) && k.keyId.equals(row.keyId))) continue;
+      const bad = rowProblem(row, origin, verifier, opts.cosigners);
+      if (bad?.keyReplaced) {
+        if (!replaced || row.size > replaced.size) replaced = { size: row.size, note: addSignatureLines(row.checkpoint, [row.line]) };
+        continue;
+      }
+      if (bad) {
+        add({ kind: 'cosignature-invalid', size: Number.isSafeInteger(row.size) ? row.size : undefined, detail: `a stored cosignature by ${JSON.stringify(String(row.name).slice(0, 80))} ${bad.problem}: the cosignatures were edited in the database` });
+        continue;
+      }
+      const k = `${row.size} ${row.root.toString('hex')}`;
+      const n = notes.get(k) ?? { size: row.size, root: row.root, note: row.checkpoint, lines: [] };
+      n.lines.push(row.line);
+      notes.set(k, n);
+      const l = latest.get(row.name);
+      if (!l || row.size > l.size || (row.size === l.size && row.timestamp > l.timestamp)) latest.set(row.name, { cosigner: row.name, server: row.server, size: row.size, timestamp: row.timestamp, behind: 0 });
+    }
+    for (const n of notes.values()) {
+      const list = cosignedAt.get(n.size) ?? [];
+      list.push({ size: n.size, root: n.root, note: addSignatureLines(n.note, n.lines) });
+      cosignedAt.set(n.size, list);
+    }
+    if (replaced) {
+      add({
+        kind: 'fork',
+        size: replaced.size,
+        detail: `the server cosigned a checkpoint of size ${replaced.size} signed by another key than this ledger's current one: the key was replaced, and the history with it`,
+        proof: replaced.note,
+      });
+    }
+    // The largest cosigned size beyond the log: one finding (every smaller one beyond it says the same).
+    const beyond = [...cosignedAt.keys()].filter((s) => s > size).sort((a, b) => b - a);
+    if (beyond.length > 0) {
+      const top = cosignedAt.get(beyond[0]!)![0]!;
+      add({
+        kind: 'rollback',
+        size: top.size,
+        detail: `the log holds ${size} entries but the server already cosigned a checkpoint of ${top.size}: entries were removed or an older copy was restored (the cosigned checkpoint is the proof)`,
+        proof: top.note,
+      });
+    }
+  }
+  /** Cosigned checkpoints the entries do not reach, by size (the smallest is reported: the earliest proof). */
+  const cosignedForks: Cosigned[] = [];
+
   // 3. The entries of the signed log and the tree over them, block by block; roots checked at every signed size
   // and at the trusted size. Rows outside the signed log are looked up afterwards, so that one hostile row at
   // index 2^50 costs one row, not a scan.
@@ -179,6 +268,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   if (!Number.isInteger(Math.log2(B))) throw new FfauditError('INTERNAL', 'verify block size must be a power of two');
   const checkSizes = new Set(signed.keys());
   if (trusted && trusted.size <= size) checkSizes.add(trusted.size);
+  for (const s of cosignedAt.keys()) if (s <= size) checkSizes.add(s);
   // The derived indexes are checked against the entries they cover (index-check.ts), in the same pass.
   const indexed = read('the search index', () => store.storedIndexedSize(), 0);
   const jobs: BlockJob[] = [];
@@ -206,6 +296,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
     if (trusted && s === trusted.size && !root.equals(trusted.root) && !anyInRange(entryProblemAt, 0, s)) {
       add({ kind: 'fork', size: s, detail: `the log's first ${s} entries do not hash to the trusted checkpoint's root: an older copy of the ledger was restored and new entries appended, or history was rewritten with the signing key` });
     }
+    for (const c of cosignedAt.get(s) ?? []) if (!root.equals(c.root) && !anyInRange(entryProblemAt, 0, s)) cosignedForks.push(c);
     const cp = signed.get(s);
     if (!cp) return;
     if (root.equals(cp.root)) lastGoodSize = s;
@@ -309,6 +400,18 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
     });
   }
 
+  if (cosignedForks.length > 0) {
+    cosignedForks.sort((a, b) => a.size - b.size);
+    const first = cosignedForks[0]!;
+    const more = new Set(cosignedForks.map((c) => c.size)).size - 1;
+    add({
+      kind: 'fork',
+      size: first.size,
+      detail: `the log's first ${first.size} entries do not hash to the root the server cosigned at that size${more > 0 ? ` (nor do they at ${more} later cosigned size${more === 1 ? '' : 's'})` : ''}: an older copy of the ledger was restored and new entries appended, or history was rewritten with the signing key (the cosigned checkpoint is the proof)`,
+      proof: first.note,
+    });
+  }
+
   const problems = findings.list();
   return {
     ok: problems.length === 0,
@@ -319,5 +422,6 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
       checkpoints: signed.size,
       trusted: trusted ? { size: trusted.size, root: trusted.root.toString('base64') } : null,
     },
+    cosigned: latest.size > 0 ? [...latest.values()].sort((a, b) => (a.cosigner < b.cosigner ? -1 : 1)).map((c) => ({ ...c, behind: size - c.size })) : null,
   };
 }

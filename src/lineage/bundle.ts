@@ -1,13 +1,15 @@
 /**
  * Assembling evidence bundles (format: src/core/bundle.ts, docs/provenance.md) from one log's EvidenceSource
- * (lookup.ts): the entries of each file's lineage, with their exact stored bytes, one tlog-proof each against the
- * log's latest signed checkpoint, the blobs they name, and optionally FFmpeg's (already redacted) report logs.
+ * (lookup.ts): the entries of each file's lineage, with their exact stored bytes, one tlog-proof each against one
+ * signed checkpoint of the log, the blobs they name, and optionally FFmpeg's (already redacted) report logs. The
+ * checkpoint is the latest one witnesses cosigned when that covers every entry (it then carries their cosignature
+ * lines, so a verifier's tlog-policy quorum can be met), else the log's latest.
  *
  * Nothing leaves unchecked: the checkpoint is verified with the log's key and every proof is verified before the
  * bundle is returned, so a damaged store yields an error here rather than a bundle that fails elsewhere.
  */
 import { BUNDLE_FORMAT, type Bundle, type BundleSubject } from '../core/bundle.js';
-import { openCheckpoint } from '../core/checkpoint.js';
+import { openCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { isBlobRef, parseEntry } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { hashLeaf, verifyInclusion } from '../core/merkle.js';
@@ -27,11 +29,30 @@ export function lineageEntries(l: Lineage): number[] {
   return [...runs.flatMap((r) => r.entries), ...l.notes.map((n) => n.index)];
 }
 
-/** A bundle of exactly these entries, proven against the log's latest checkpoint. */
-export async function bundleEntries(src: EvidenceSource, indices: Iterable<number>, subjects: BundleSubject[], sources: string[], opts: BundleOptions): Promise<Bundle> {
+/**
+ * The checkpoint to prove `needed` entries against: the largest cosigned one that covers them and that the log
+ * still holds (its signature checked with the log's key; one that fails is passed over), else the latest.
+ */
+async function bundleCheckpoint(src: EvidenceSource, needed: number): Promise<{ note: string; cp: SignedCheckpoint }> {
   const head = await src.signedHead();
   if (head === undefined) throw new FfauditError('NOT_FOUND', 'the ledger is empty');
-  const cp = openCheckpoint(head, [src.verifier], src.origin);
+  const latest = openCheckpoint(head, [src.verifier], src.origin);
+  for (const note of (await src.cosignedCheckpoints?.()) ?? []) {
+    let cp: SignedCheckpoint;
+    try {
+      cp = openCheckpoint(note, [src.verifier], src.origin);
+    } catch {
+      continue;
+    }
+    if (cp.size >= needed && cp.size <= latest.size) return { note, cp };
+  }
+  return { note: head, cp: latest };
+}
+
+/** A bundle of exactly these entries, proven against one signed checkpoint (bundleCheckpoint). */
+export async function bundleEntries(src: EvidenceSource, indices: Iterable<number>, subjects: BundleSubject[], sources: string[], opts: BundleOptions): Promise<Bundle> {
+  const sorted = [...new Set(indices)].sort((a, b) => a - b);
+  const { note: head, cp } = await bundleCheckpoint(src, sorted.length > 0 ? sorted[sorted.length - 1]! + 1 : 0);
   const blobs = new Map<string, Buffer>();
   const addBlob = async (sha: string) => {
     if (blobs.has(sha)) return;
@@ -40,7 +61,7 @@ export async function bundleEntries(src: EvidenceSource, indices: Iterable<numbe
     blobs.set(sha, data);
   };
   const entries = [];
-  for (const index of [...new Set(indices)].sort((a, b) => a - b)) {
+  for (const index of sorted) {
     if (index >= cp.size) throw new FfauditError('INTEGRITY', `entry ${index} is not covered by the latest checkpoint`);
     const { data, proof } = await src.entryWithProof(index, cp.size);
     if (!verifyInclusion(hashLeaf(data), index, cp.size, proof, cp.root)) {

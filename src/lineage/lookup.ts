@@ -59,6 +59,12 @@ export interface EvidenceSource {
   verifier: Verifier;
   /** The latest checkpoint's text (checked by the caller), or undefined when the log is empty. */
   signedHead(): Promise<string | undefined>;
+  /**
+   * Checkpoints of the log that witnesses cosigned, each a signed note with the log's signature and the cosignature
+   * lines (c2sp.org/tlog-cosignature), largest tree size first (checked by the caller). Optional: a source without
+   * cosignatures leaves it out.
+   */
+  cosignedCheckpoints?(): Promise<string[]>;
   /** Entry `index` and its inclusion proof in the tree of `treeSize` leaves (checked by the caller). */
   entryWithProof(index: number, treeSize: number): Promise<ProvenEntry>;
   /** A blob's content, checked against its hash; undefined when the log does not hold it. */

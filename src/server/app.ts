@@ -8,6 +8,7 @@ import { FfauditError } from '../core/errors.js';
 import type { AppEnv, RouteModule, ServerDeps } from './deps.js';
 import { httpStatusFor, textError } from './http.js';
 import { joinRoutes } from './join.js';
+import { mirrorRoutes } from './mirror.js';
 import { witnessRoutes } from './witness.js';
 
 export type { AppEnv, RouteModule, ServerDeps } from './deps.js';
@@ -31,4 +32,4 @@ export function createApp(deps: ServerDeps, modules: readonly RouteModule[] = DE
   return app;
 }
 
-export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes, witnessRoutes];
+export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes, witnessRoutes, mirrorRoutes];

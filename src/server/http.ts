@@ -27,7 +27,21 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
 };
 
 export function httpStatusFor(e: unknown): number {
-  return isFfauditError(e) ? HTTP_STATUS[e.code] : 500;
+  if (isFfauditError(e)) return HTTP_STATUS[e.code];
+  return isDatabaseUnavailable(e) ? 503 : 500;
+}
+
+/**
+ * Whether an error from pg means the database is away (stopped, restarting, unreachable, out of connections) rather
+ * than a fault of ours: SQLSTATE classes 08 (connection exception), 57P (operator intervention: shutdown, crash
+ * recovery) and 53 (insufficient resources), a refused or reset socket, or a connection pg saw end.
+ */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && (/^(08|57P|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) return true;
+  const message = (e as { message?: unknown }).message;
+  return typeof message === 'string' && /^Connection terminated|^timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
 }
 
 /** A one-line plain-text answer; the line never carries a stack, and a 5xx never carries internals. */

@@ -14,14 +14,19 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { SHA256_HEX } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import type { AppendTx, DerivedRows, Head, IndexTx, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
+import type { AppendTx, CosignatureRow, DerivedRows, Head, IndexTx, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
 
 export const BUSY_TIMEOUT_MS = 60_000;
 
-const APPEND_ONLY = ['entries', 'nodes', 'checkpoints', 'meta', 'blobs'] as const;
+const APPEND_ONLY = ['entries', 'nodes', 'checkpoints', 'meta', 'blobs', 'cosignatures'] as const;
 
-/** The layout this code reads and writes (meta 'schema'). */
-export const SCHEMA_VERSION = '2';
+/**
+ * The layout this code writes (meta 'schema'). Layout 3 adds the cosignatures table. A database of layout 2 is
+ * read as it is (it holds no cosignatures) and migrated to 3 by its first write (migrate); any other is refused.
+ */
+export const SCHEMA_VERSION = '3';
+/** The layouts this code reads: its own, and the one it migrates from. */
+const READABLE_LAYOUTS = new Set([SCHEMA_VERSION, '2']);
 
 /**
  * The file indexes are split into segments of this many entries, the segment leading the key: rows for new
@@ -58,6 +63,19 @@ const TEMP_DERIVED_SCHEMA = DERIVED_SCHEMA.replace(/CREATE TABLE IF NOT EXISTS/g
   'CREATE INDEX IF NOT EXISTS temp.$1',
 );
 
+/**
+ * Cosignatures returned for this log's checkpoints (types.ts CosignatureRow), one row per cosigner and checkpoint:
+ * two roots cosigned at one size by one key (a misbehaving server) are both kept, as evidence.
+ */
+const COSIGNATURES_TABLE = `
+CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, root BLOB NOT NULL, name TEXT NOT NULL, key_id BLOB NOT NULL,
+  timestamp INTEGER NOT NULL, line TEXT NOT NULL, checkpoint TEXT NOT NULL, server TEXT NOT NULL, PRIMARY KEY (size, root, name, key_id)) WITHOUT ROWID;
+`;
+
+const appendOnly = (t: string) => `
+CREATE TRIGGER IF NOT EXISTS ${t}_no_update BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, 'ffaudit: ${t} are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ${t}_no_delete BEFORE DELETE ON ${t} BEGIN SELECT RAISE(ABORT, 'ffaudit: ${t} are append-only'); END;`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, data BLOB NOT NULL);
@@ -65,20 +83,20 @@ CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, 
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, codec TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
+${COSIGNATURES_TABLE}
 ${DERIVED_SCHEMA}
-${APPEND_ONLY.map(
-  (t) => `
-CREATE TRIGGER IF NOT EXISTS ${t}_no_update BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, 'ffaudit: ${t} are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS ${t}_no_delete BEFORE DELETE ON ${t} BEGIN SELECT RAISE(ABORT, 'ffaudit: ${t} are append-only'); END;`,
-).join('')}
+${APPEND_ONLY.map(appendOnly).join('')}
 CREATE TRIGGER IF NOT EXISTS head_no_delete BEFORE DELETE ON head BEGIN SELECT RAISE(ABORT, 'ffaudit: the head is never deleted'); END;
 CREATE TRIGGER IF NOT EXISTS head_no_shrink BEFORE UPDATE ON head WHEN NEW.size < OLD.size
   BEGIN SELECT RAISE(ABORT, 'ffaudit: the log never shrinks'); END;
 `;
 
 export const EXPECTED_TRIGGERS = [...APPEND_ONLY.flatMap((t) => [`${t}_no_update`, `${t}_no_delete`]), 'head_no_delete', 'head_no_shrink'];
+/** What a database of layout 2 has: everything but the cosignatures table's. */
+const LAYOUT_2_TRIGGERS = EXPECTED_TRIGGERS.filter((t) => !t.startsWith('cosignatures_'));
 
 const RUN_COLUMNS = 'id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status';
+const COSIGNATURE_COLUMNS = 'size, root, name, key_id AS keyId, timestamp, line, checkpoint, server';
 
 /** Every statement the store runs, with how its rows come back. */
 const SQL = {
@@ -114,6 +132,17 @@ const SQL = {
   blobHashes: ['SELECT sha256 FROM blobs ORDER BY sha256'],
   putBlob: ['INSERT OR IGNORE INTO blobs (sha256, codec, size, data) VALUES (?, ?, ?, ?)'],
   triggers: ["SELECT name FROM sqlite_master WHERE type = 'trigger'", 'pluck'],
+  layout: ["SELECT value FROM meta WHERE key = 'schema'", 'pluck'],
+  addCosignature: [
+    `INSERT OR IGNORE INTO cosignatures (size, root, name, key_id, timestamp, line, checkpoint, server)
+     VALUES (@size, @root, @name, @keyId, @timestamp, @line, @checkpoint, @server)`,
+  ],
+  cosignatures: [`SELECT ${COSIGNATURE_COLUMNS} FROM cosignatures ORDER BY size, name, key_id, root`],
+  cosignaturesAt: [`SELECT ${COSIGNATURE_COLUMNS} FROM cosignatures WHERE size = ? ORDER BY name, key_id, root`],
+  lastCosigned: [
+    `SELECT ${COSIGNATURE_COLUMNS} FROM cosignatures WHERE (@server IS NULL OR server = @server) AND (@name IS NULL OR name = @name)
+     ORDER BY size DESC, timestamp DESC LIMIT 1`,
+  ],
   // Derived indexes.
   byHashRole: [
     `WITH RECURSIVE ${SEGMENTS('file_by_hash')}
@@ -250,9 +279,27 @@ function checkLayout(db: Database, path: string): void {
   } catch {
     return;
   }
-  if (v !== undefined && v !== SCHEMA_VERSION) {
-    throw new FfauditError('STORE', `the ledger database ${path} has layout ${JSON.stringify(v)}; this ffaudit reads layout ${SCHEMA_VERSION}`);
+  if (v !== undefined && !READABLE_LAYOUTS.has(v as string)) {
+    throw new FfauditError('STORE', `the ledger database ${path} has layout ${JSON.stringify(v)}; this ffaudit reads layouts ${[...READABLE_LAYOUTS].sort().join(' and ')}`);
   }
+}
+
+/**
+ * Layout 2 → 3, inside the first write transaction of a process (so it happens once, atomically with that write,
+ * and a second process racing to do the same finds it done under the write lock). The cosignatures table and its
+ * triggers are added, and meta 'schema' rewritten: the one change ever made to a meta row, so its trigger is set
+ * aside for it, and put back only if it was there (a trigger an attacker dropped stays missing for verify to
+ * report). A database that records no layout (made before layouts were recorded) gets the table only.
+ */
+function migrate(db: Database): void {
+  const layout = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get();
+  if (layout === SCHEMA_VERSION) return;
+  db.exec(`${COSIGNATURES_TABLE}${appendOnly('cosignatures')}`);
+  if (layout !== '2') return;
+  const guard = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'meta_no_update'").pluck().get() as string | undefined;
+  if (guard !== undefined) db.exec('DROP TRIGGER meta_no_update');
+  db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(SCHEMA_VERSION);
+  if (guard !== undefined) db.exec(guard);
 }
 
 // crypto.hash (Node ≥ 20.12) hashes in one call, without a Hash object per message.
@@ -277,6 +324,8 @@ export class SqliteStore implements Store {
   readonly readOnly: boolean;
   /** The private copy read instead of the file (see openReadOnly), removed on close. */
   private readonly copy: string | undefined;
+  /** Whether this connection has made sure of the current layout (migrate), which its first write does. */
+  private migrated = false;
 
   private constructor(path: string, db: Database, readOnly: boolean, copy?: string) {
     // What other connections to the same bytes open (verify's workers): the copy, when there is one.
@@ -322,7 +371,10 @@ export class SqliteStore implements Store {
       db.pragma('cache_size = -16384');
       if (opts.create) db.exec(SCHEMA);
       else checkLayout(db, path);
-      return new SqliteStore(path, db, false);
+      const store = new SqliteStore(path, db, false);
+      // A new database has the current layout (init records it in its first transaction).
+      store.migrated = opts.create === true;
+      return store;
     } catch (e) {
       db?.close();
       if (!opts.create && isReadOnlyFailure(e)) return SqliteStore.openReadOnly(path);
@@ -415,12 +467,52 @@ export class SqliteStore implements Store {
     };
     return this.run('appending to the ledger', () =>
       this.transaction.immediate(() => {
+        this.migrateOnce();
         const r = fn(tx);
         entries.flush();
         nodes.flush();
         return r;
       }) as T,
     );
+  }
+
+  /** Inside a write transaction: brings an older layout up to date (migrate), once per connection. */
+  private migrateOnce(): void {
+    if (this.migrated || this.readOnly) return;
+    migrate(this.db);
+    this.migrated = true;
+  }
+
+  addCosignatures(rows: readonly CosignatureRow[]): number {
+    if (this.readOnly) throw new FfauditError('STORE', `the ledger database ${this.shownPath} is read-only (read-only media, or no write permission to it or its folder): storing cosignatures needs to write it`);
+    return this.run('storing cosignatures', () =>
+      this.transaction.immediate(() => {
+        this.migrateOnce();
+        let added = 0;
+        for (const r of rows) {
+          added += this.q('addCosignature').run({ size: r.size, root: r.root, name: r.name, keyId: r.keyId, timestamp: r.timestamp, line: r.line, checkpoint: r.checkpoint, server: r.server }).changes;
+        }
+        return added;
+      }) as number,
+    );
+  }
+
+  cosignatures(size?: number): CosignatureRow[] {
+    return this.cosignatureRows(() => (size === undefined ? this.q('cosignatures').all() : this.q('cosignaturesAt').all(size)) as CosignatureRow[]);
+  }
+
+  lastCosigned(filter: { server?: string | undefined; name?: string | undefined } = {}): CosignatureRow | undefined {
+    return this.cosignatureRows(() => [this.q('lastCosigned').get({ server: filter.server ?? null, name: filter.name ?? null }) as CosignatureRow | undefined])[0];
+  }
+
+  /** Rows of the cosignatures table; none where it does not exist (layout 2, read as it is). */
+  private cosignatureRows(fn: () => (CosignatureRow | undefined)[]): CosignatureRow[] {
+    try {
+      return this.run('reading cosignatures', fn).filter((r): r is CosignatureRow => r !== undefined);
+    } catch (e) {
+      if (/no such table: cosignatures/.test((e as Error).message)) return [];
+      throw e;
+    }
   }
 
   /** The last segment the indexed part of the log can hold rows in: what lookups bind into SEGMENTS. */
@@ -672,7 +764,14 @@ export class SqliteStore implements Store {
     const have = new Set(
       this.run('reading the schema', () => this.q('triggers').all() as string[]),
     );
-    return EXPECTED_TRIGGERS.filter((t) => !have.has(t));
+    // A database of layout 2 (read as it is) has no cosignatures table, nor its triggers.
+    let layout: unknown;
+    try {
+      layout = this.q('layout').get();
+    } catch {
+      layout = undefined; // unreadable metadata is verify's finding; expect the full set
+    }
+    return (layout === '2' ? LAYOUT_2_TRIGGERS : EXPECTED_TRIGGERS).filter((t) => !have.has(t));
   }
 
   close(): void {

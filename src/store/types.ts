@@ -42,6 +42,29 @@ export interface IndexTx {
   clear(): void;
 }
 
+/**
+ * One cosignature (c2sp.org/tlog-cosignature) a server or any witness returned for a checkpoint of this log: the
+ * signature line as received, what it signs (the checkpoint text is origin, size and root: the log's own), the
+ * log-signed checkpoint note it was returned for, and which server answered. Stored for evidence; a reader checks
+ * the line again before resting anything on it (the store is untrusted).
+ */
+export interface CosignatureRow {
+  size: number;
+  /** The 32-byte root hash the cosigned checkpoint names. */
+  root: Buffer;
+  /** The cosigner's key name and 4-byte key ID (c2sp.org/signed-note). */
+  name: string;
+  keyId: Buffer;
+  /** The cosignature's own timestamp (POSIX seconds). */
+  timestamp: number;
+  /** The signature line, `— name base64(key ID ‖ timestamp ‖ signature)\n`. */
+  line: string;
+  /** The checkpoint the line was returned for, with the log's signature, byte-exact. */
+  checkpoint: string;
+  /** Which server (its URL) returned it. */
+  server: string;
+}
+
 export interface DerivedRows {
   files: [number, string][];
   runs: RunIndexRow[];
@@ -147,6 +170,19 @@ export interface Store extends NodeSource {
   runsWhere(q: RunQuery): RunIndexRow[];
   /** Runs whose id starts with `prefix` (at most `limit`). */
   runsByIdPrefix(prefix: string, limit: number): RunIndexRow[];
+  /**
+   * Stores cosignatures, durably, in one write transaction; a row already there (same size, root, cosigner name and
+   * key ID) is kept as it was. Returns how many rows were new. The first write of a store laid out before
+   * cosignatures were kept adds their table (a migration); a read-only store refuses.
+   */
+  addCosignatures(rows: readonly CosignatureRow[]): number;
+  /**
+   * The stored cosignatures (of one tree size when given), by size then cosigner name. A store laid out before
+   * cosignatures were kept holds none: empty, never an error.
+   */
+  cosignatures(size?: number): CosignatureRow[];
+  /** The stored cosignature of the largest size (of one server, or one cosigner name, when given); the latest of that size. */
+  lastCosigned(filter?: { server?: string | undefined; name?: string | undefined }): CosignatureRow | undefined;
   integrityCheck(): string[];
   missingTriggers(): string[];
   close(): void;

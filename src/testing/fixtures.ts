@@ -47,9 +47,10 @@ export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv;
 }
 
 /** Runs `bin/ffaudit.js` asynchronously, so that several can run at the same moment. */
-export function runCliAsync(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<CliResult> {
+export function runCliAsync(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), input?: string): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env, cwd: PROJECT_ROOT });
+    child.stdin.end(input ?? '');
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

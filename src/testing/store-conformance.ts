@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
 import { naiveConsistency, naivePath, naiveRoot } from './fixtures.js';
-import type { AppendTx, RunIndexRow, Store } from '../store/types.js';
+import type { AppendTx, CosignatureRow, RunIndexRow, Store } from '../store/types.js';
 
 export interface StoreBackend {
   /** A new, empty store open for writing (as `ffaudit init` leaves it, before any append). */
@@ -34,6 +34,21 @@ function appendLeaves(store: Store, from: number, to: number, keep = false): voi
     }
     tx.setHead(to, `checkpoint ${to}\n`, keep);
   });
+}
+
+/** A cosignature row (the store checks nothing: the ledger verifies lines before storing and after reading them). */
+function cosig(size: number, name: string, over: Partial<CosignatureRow> = {}): CosignatureRow {
+  return {
+    size,
+    root: createHash('sha256').update(`root ${size}`).digest(),
+    name,
+    keyId: createHash('sha256').update(name).digest().subarray(0, 4),
+    timestamp: 1_700_000_000 + size,
+    line: `\u2014 ${name} ${Buffer.from(`${name} ${size}`).toString('base64')}\n`,
+    checkpoint: `checkpoint ${size}\n`,
+    server: 'https://audit.example',
+    ...over,
+  };
 }
 
 function run(id: string, startIndex: number, over: Partial<RunIndexRow> = {}): RunIndexRow {
@@ -440,6 +455,55 @@ export function storeConformance(name: string, backend: StoreBackend): void {
       });
     });
 
+    describe('cosignatures', () => {
+      it('keeps each row exactly, by size then cosigner, once per size, root and key; durable', () => {
+        // Guards: a cosignature line or checkpoint altered on the way (verify checks them byte for byte), a second
+        // push of the same checkpoint stored twice, two roots cosigned at one size (evidence of a lying server)
+        // collapsed into one, or rows that do not survive a reopen.
+        const s = fresh();
+        assert.deepEqual(s.cosignatures(), []);
+        assert.equal(s.lastCosigned(), undefined);
+        const rows = [cosig(5, 'b.example/witness'), cosig(3, 'b.example/witness'), cosig(5, 'a.example/mirror')];
+        assert.equal(s.addCosignatures(rows), 3);
+        assert.equal(s.addCosignatures([cosig(5, 'b.example/witness', { timestamp: 1, line: 'later\n' })]), 0, 'the first row of a size, root and key is kept');
+        const other = cosig(5, 'b.example/witness', { root: Buffer.alloc(32, 7) });
+        assert.equal(s.addCosignatures([other]), 1, 'another root at the same size is kept beside the first');
+        const r = reopen(s);
+        assert.deepEqual(
+          r.cosignatures().map((c) => [c.size, c.name]),
+          [[3, 'b.example/witness'], [5, 'a.example/mirror'], [5, 'b.example/witness'], [5, 'b.example/witness']],
+        );
+        assert.deepEqual(r.cosignatures(3), [rows[1]]);
+        assert.deepEqual(r.cosignatures(4), []);
+        const five = r.cosignatures(5).find((c) => c.name === 'b.example/witness' && c.root.equals(rows[0]!.root));
+        assert.deepEqual(five, rows[0]);
+      });
+
+      it('answers the largest cosigned size, the latest of that size, for a server or a cosigner', () => {
+        // Guards: a push that restarts from an older size than the server holds (the witness answers 409 each
+        // time), or one that takes another server's or the mirror's size for the witness's.
+        const s = fresh();
+        s.addCosignatures([
+          cosig(7, 'w', { server: 'https://one.example', timestamp: 10 }),
+          cosig(7, 'm', { server: 'https://one.example', timestamp: 20 }),
+          cosig(9, 'w', { server: 'https://two.example' }),
+          cosig(4, 'm', { server: 'https://one.example' }),
+        ]);
+        assert.equal(s.lastCosigned()?.size, 9);
+        assert.deepEqual([s.lastCosigned({ server: 'https://one.example' })?.size, s.lastCosigned({ server: 'https://one.example' })?.name], [7, 'm']);
+        assert.equal(s.lastCosigned({ name: 'm' })?.size, 7);
+        assert.equal(s.lastCosigned({ server: 'https://one.example', name: 'w' })?.timestamp, 10);
+        assert.equal(s.lastCosigned({ server: 'https://three.example' }), undefined);
+      });
+
+      it('stores all of a batch or none of it', () => {
+        // Guards: half a server's answer stored (a witness cosignature without the checkpoint it signs).
+        const s = fresh();
+        assert.throws(() => s.addCosignatures([cosig(1, 'w'), cosig(2, 'w', { root: {} as Buffer })]));
+        assert.deepEqual(s.cosignatures(), []);
+      });
+    });
+
     describe('read-only', () => {
       it('reads everything, refuses every write to the log, and fills its indexes only for itself', () => {
         // Guards: a read-only store that writes anyway (an evidence copy altered), fails to read, or reports
@@ -458,6 +522,8 @@ export function storeConformance(name: string, backend: StoreBackend): void {
         assert.throws(() => appendLeaves(r, 4, 5));
         assert.throws(() => r.setMeta('x', 'y'));
         assert.throws(() => r.appendTransaction((tx) => tx.putBlob(sha('c'), 'identity', Buffer.from('c'), 1)));
+        assert.throws(() => r.addCosignatures([cosig(4, 'w')]));
+        assert.deepEqual(r.cosignatures(), []);
         r.indexTransaction((tx) => {
           tx.indexRun(run('ro', 0));
           tx.setIndexedSize(4);

@@ -126,8 +126,8 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
   program
     .command('verify')
     .description('check the whole ledger; exit 0 intact, 1 integrity failure, 2 could not run')
-    .option('--trusted <file>', 'a checkpoint saved earlier: prove the log is an append-only extension of it')
-    .option('--from <location>', 'verify an archived copy (s3://BUCKET/PREFIX or a directory) on its own, without a local ledger')
+    .option('--trusted <file>', 'a checkpoint saved earlier, an archive (s3://…, DIR), or a team server (https://…: the latest checkpoint its witness cosigned): prove the log is an append-only extension of it')
+    .option('--from <location>', 'verify an archived copy (s3://BUCKET/PREFIX or a directory), or a tlog-tiles log over http(s):// such as a mirror of `ffaudit serve` (https://SERVER/mirror/<sha256 of the origin>, with --pubkey), on its own, without a local ledger')
     .option('--pubkey <file>', 'with --from: the verifier key to check the archive against')
     .option('--endpoint <url>', 'S3 endpoint URL for an s3:// --from or --trusted on an S3-compatible server (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL; never the ledger\'s config), or for the archive the config names')
     .option('--no-archive', "without --trusted: do not check the ledger against the archive its config names (archive.to)")
@@ -146,8 +146,10 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
         const r = await verifyLedger(l, { trusted, configuredArchive: o.archive, endpoint: o.endpoint, onProgress: bar?.update });
         bar?.done();
         if (r.skippedArchive) io.err(`ffaudit: warning: the ledger was not checked against the archive its config names (${r.skippedArchive.location}): ${r.skippedArchive.reason}\n`);
-        const against = r.archive && (r.archive.configured ? `the archive ${r.archive.location} (named in the ledger's config)` : `the archive ${o.trusted!}`);
-        out(o.json ? `${JSON.stringify({ ok: r.report.ok, size: r.report.size, problems: r.report.problems })}\n` : formatVerifyReport(l, r.report, against));
+        const against = r.server
+          ? `the team server ${r.server.url} (cosigned by its witness ${r.server.cosigner})`
+          : r.archive && (r.archive.configured ? `the archive ${r.archive.location} (named in the ledger's config)` : `the archive ${o.trusted!}`);
+        out(o.json ? `${JSON.stringify({ ok: r.report.ok, size: r.report.size, problems: r.report.problems, ...(r.report.cosigned ? { cosigned: r.report.cosigned } : {}) })}\n` : formatVerifyReport(l, r.report, against));
         setStatus(r.report.ok ? 0 : EXIT_INTEGRITY);
       } finally {
         l.close();
@@ -155,8 +157,9 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
     });
 }
 
-/** --trusted: an archive (s3://… or a directory), else a checkpoint file saved earlier. */
+/** --trusted: a team server (http(s)://…), an archive (s3://… or a directory), else a checkpoint file saved earlier. */
 function trustedFrom(io: Io, given: string): Trusted {
+  if (/^https?:\/\//i.test(given)) return { server: given };
   const location = locationFrom(io, given);
   if (isArchiveLocation(location)) return { archive: location };
   try {

@@ -85,11 +85,12 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 /**
- * The keys a bundle may be signed by, from --pubkey (repeatable) and --policy (c2sp.org/tlog-policy). Without
- * either, only --insecure-any-key lets the bundle's own key stand in: a script that checks only the exit status
- * must not accept a bundle anyone could have made.
+ * The keys a bundle may be signed by, from --pubkey (repeatable) and --policy (c2sp.org/tlog-policy), and the
+ * policy itself (its witness quorum is checked against the bundle's cosignatures). Without either, only
+ * --insecure-any-key lets the bundle's own key stand in: a script that checks only the exit status must not accept
+ * a bundle anyone could have made.
  */
-function acceptedKeys(io: Io, o: { pubkey?: string[]; policy?: string; insecureAnyKey?: boolean }): VerifierKey[] {
+function acceptedKeys(io: Io, o: { pubkey?: string[]; policy?: string; insecureAnyKey?: boolean }): { keys: VerifierKey[]; policy?: TlogPolicy } {
   const files = o.pubkey ?? [];
   const keyed = files.length > 0 || o.policy !== undefined;
   if (o.insecureAnyKey && keyed) throw new FfauditError('USAGE', '--insecure-any-key cannot be combined with --pubkey or --policy');
@@ -105,13 +106,11 @@ function acceptedKeys(io: Io, o: { pubkey?: string[]; policy?: string; insecureA
       if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${o.policy}: ${e.message}`);
       throw e;
     }
-    if (policy.quorum !== 'none') {
-      throw new FfauditError('USAGE', `${o.policy}: the quorum ${JSON.stringify(policy.quorum)} needs witness cosignatures, which verify-bundle does not check yet (ffaudit bundles carry none): use a policy with \`quorum none\``);
-    }
     if (policy.logs.length === 0) throw new FfauditError('USAGE', `${o.policy}: the policy lists no log, so no checkpoint could satisfy it`);
     keys.push(...policy.logs);
+    return { keys, policy };
   }
-  return keys;
+  return { keys };
 }
 
 export function registerProvenanceCommands(program: Command, { io, setStatus }: CommandContext): void {
@@ -168,16 +167,16 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
     .argument('<bundle>', 'the bundle file')
     .option('--file <file>', 'the file the bundle should vouch for: its SHA-256 must be the bundle\'s final output')
     .option('--pubkey <file>', "the log's verifier key (as `ffaudit pubkey` prints it), obtained independently; repeatable: any one of them may have signed", collect)
-    .option('--policy <file>', 'a C2SP tlog-policy file: its log lines are the accepted keys (witness cosignatures are not checked yet: the quorum must be none)')
+    .option('--policy <file>', "a C2SP tlog-policy file: its log lines are the accepted keys, and its quorum of witnesses must have cosigned the bundle's checkpoint")
     .option('--insecure-any-key', "check the bundle against its own key: proves internal consistency only, not who made it (a warning is printed)")
     .option('--json', 'print the verdict as JSON')
     .action(async (bundlePath: string, o: { file?: string; pubkey?: string[]; policy?: string; insecureAnyKey?: boolean; json?: boolean }) => {
-      const pubkeys = acceptedKeys(io, o);
+      const { keys: pubkeys, policy } = acceptedKeys(io, o);
       const fileSha256 = o.file !== undefined ? (await hashFile(pathFrom(io, o.file))).sha256 : undefined;
       const bytes = readInput(pathFrom(io, bundlePath), bundlePath, 'the bundle', MAX_BUNDLE_FILE);
-      const v = verifyBundle(bytes, { pubkeys, ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
+      const v = verifyBundle(bytes, { pubkeys, ...(policy ? { policy } : {}), ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
       if (o.json) {
-        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
+        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
       } else {
         out(formatBundleVerdict(bundlePath, v));
       }

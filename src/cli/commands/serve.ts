@@ -102,6 +102,25 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
 
   // --db and --keys belong to `serve` and are read by every subcommand through optsWithGlobals: commander gives an
   // option to the parent that declares it, wherever it appears on the line.
+  serve
+    .command('import <file>')
+    .description('take in a push file (`ffaudit push --to FILE` on an air-gapped host) with the checks of the endpoints; exit 1 if any record was refused')
+    .action(async (file: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { keys?: string }>();
+      const { loadServerKeys } = await import('../../server/keys.js');
+      const { createApp } = await import('../../server/app.js');
+      const { importPushFile } = await import('../../server/import.js');
+      const keys = loadServerKeys(keysDir(o, io));
+      const r = await withDb(o, io, (db) =>
+        // The server's own routes, in this process: each record meets the checks a request over the network meets.
+        importPushFile(createApp({ db, keys, log: () => undefined }), pathFrom(io, file), (x) => {
+          io.out(`${x.index} ${x.type}${x.what ? ` ${x.what}` : ''}: ${x.status} ${x.line}\n`);
+        }),
+      );
+      io.err(`${r.records} record${r.records === 1 ? '' : 's'}, ${r.refused} refused\n`);
+      if (r.refused > 0) cli.setStatus(1);
+    });
+
   const hosts = serve.command('hosts').description('enrol, list, disable and reset hosts (one host = one ledger)');
   hosts
     .command('add <name>')

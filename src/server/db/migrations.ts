@@ -131,4 +131,13 @@ CREATE TABLE entry_blobs (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'mirror: blobs named without a size',
+    // A run's FFmpeg report is named by a top-level `report_sha256` with no size beside it (core/run.ts), unlike a
+    // field moved out of an entry ({"$blob": sha256, "size": n}); NULL says the entry named no size.
+    sql: `
+ALTER TABLE entry_blobs ALTER COLUMN size DROP NOT NULL;
+`,
+  },
 ];

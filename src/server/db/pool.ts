@@ -63,6 +63,7 @@ export async function openDb(url: string, opts: { max?: number } = {}): Promise<
     async tx(fn, isolation = 'read committed') {
       for (let attempt = 0; ; attempt++) {
         const c = await pool.connect();
+        const broken = watchClient(c);
         try {
           await c.query(`BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}`);
           const r = await fn(c);
@@ -74,13 +75,44 @@ export async function openDb(url: string, opts: { max?: number } = {}): Promise<
           if (code && RETRYABLE.has(code) && attempt < 20) continue;
           throw e;
         } finally {
-          c.release();
+          broken.release();
         }
       }
     },
     close: () => pool.end(),
   };
   return db;
+}
+
+/**
+ * Keeps a checked-out client's connection errors from crashing the process: pg emits 'error' on a client whose
+ * connection drops (PostgreSQL stopped or killed) and an 'error' event nobody listens to is an uncaught exception.
+ * The failure reaches the caller through its query anyway; `release` hands the client back, or destroys it when its
+ * connection broke, so the pool never lends it again.
+ */
+function watchClient(c: PoolClient): { release: () => void } {
+  let failure: Error | undefined;
+  const onError = (e: Error) => {
+    failure ??= e;
+  };
+  c.on('error', onError);
+  return {
+    release() {
+      c.off('error', onError);
+      c.release(failure);
+    },
+  };
+}
+
+/** Runs fn with a client of the pool, outside any transaction (reads that need one connection). */
+export async function withClient<T>(db: Db, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await db.pool.connect();
+  const broken = watchClient(c);
+  try {
+    return await fn(c);
+  } finally {
+    broken.release();
+  }
 }
 
 /** A fixed advisory-lock key, so two processes starting at once migrate one after the other. */
