@@ -234,10 +234,11 @@ test('add-checkpoint, byte by byte from tlog-witness: every status, the text/x.t
     // 200 again for the same checkpoint (old size = size, same root, empty proof).
     await expectCosigned(await post(app, Buffer.from('old 3\n\n' + cp3, 'utf8')), s, cp3);
 
-    // 409: same size, another root, signed by the log's key (a fork of the ledger with the same key).
+    // 409: same size, another root, signed by the log's key (a fork of the ledger with the same key). The spec gives
+    // this 409 no body; ours is the size the witness holds, as for the other 409.
     const fork = makeLog(a.origin, 12, { of: a, shared: 2 });
     assert.ok(!fork.root(3).equals(a.root(3)));
-    await expectLine(await post(app, Buffer.from('old 3\n\n' + fork.checkpoint(3), 'utf8')), 409, /another root/);
+    await expectSize(await post(app, Buffer.from('old 3\n\n' + fork.checkpoint(3), 'utf8')), 3);
 
     // 422: a consistency proof with one hash flipped; kept as 'unproven'.
     const proof = a.proof(3, 7);
@@ -320,7 +321,7 @@ test('several real ledgers as hosts: each checked with its own key; a forked hos
     // render-1's key signs another history (a stolen key, or a restored ledger): a fork sharing 20 entries.
     const fork = makeLog(r1.origin, 45, { of: r1, shared: 20 });
     // Same size as cosigned, other root: equivocation, with both notes. Sent as the protocol says, old = latest.
-    await expectLine(await post(app, Buffer.from('old 40\n\n' + fork.checkpoint(40), 'utf8')), 409, /another root/);
+    await expectSize(await post(app, Buffer.from('old 40\n\n' + fork.checkpoint(40), 'utf8')), 40);
     // Bigger, but not an extension of what was cosigned: its proof (from the fork's own tree) fails: unproven.
     await expectLine(await post(app, addCheckpointBody(40, fork.proof(40, 45), fork.checkpoint(45))), 422);
     // The sizes cosigned on the way up.
@@ -401,7 +402,7 @@ test('a disabled host is unknown (404); after hosts reset its new history from s
     await expectCosigned(await post(app, addCheckpointBody(0, [], a.checkpoint(6))), s, a.checkpoint(6));
     // The ledger is restored from an old backup and goes on: a new history under the same key.
     const restored = makeLog(a.origin, 8, { of: a, shared: 4 });
-    await expectLine(await post(app, addCheckpointBody(6, [], restored.checkpoint(6))), 409);
+    await expectSize(await post(app, addCheckpointBody(6, [], restored.checkpoint(6))), 6);
 
     await disableHost(s.db, 'laptop');
     await expectLine(await post(app, addCheckpointBody(6, restored.proof(6, 8), restored.checkpoint(8))), 404, /unknown log origin/);
@@ -472,7 +473,7 @@ test('a restored server database is not fooled: held at start, a fork below the 
     // A request at the published size: answered against the published state, as if it had never been forgotten.
     await expectSize(await send(srv.url, addCheckpointBody(5, a.proof(5, 9), a.checkpoint(9))), 9);
     // The fork at the published size: equivocation against the published checkpoint.
-    await expectLine(await send(srv.url, addCheckpointBody(9, [], fork.checkpoint(9))), 409, /another root/);
+    await expectSize(await send(srv.url, addCheckpointBody(9, [], fork.checkpoint(9))), 9);
     // The other host works as usual.
     await expectCosigned(await send(srv.url, addCheckpointBody(5, [], other.checkpoint(5))), s, other.checkpoint(5));
     const { rows: trail } = await s.db.pool.query<{ root: Buffer }>('SELECT root FROM cosigned');
@@ -572,10 +573,13 @@ async function client(log: HostLog, branch: string, urls: () => string[], rnd: (
       independentCosignature(text, textOf(log.checkpoint(size)), witnessVkey);
       known = size;
     } else if (status === 409 && type === 'text/x.tlog.size') {
-      known = Math.min(parseTlogSize(text), log.size);
+      const held = Math.min(parseTlogSize(text), log.size);
+      // The witness holds another root at the very size this client sent: its branch lost; no busy loop.
+      if (held === known) await new Promise((r) => setTimeout(r, 5));
+      known = held;
     } else if (status !== 'error') {
-      // The only other answers the protocol allows here: a root that contradicts what was cosigned, a failed proof.
-      assert.ok((status === 409 && /another root/.test(text)) || status === 422, `unexpected ${status}: ${text}`);
+      // The only other answer the protocol allows here: a failed proof (every 409 is text/x.tlog.size).
+      assert.equal(status, 422, `unexpected ${status}: ${text}`);
       // This client's history lost (the other branch was cosigned past the fork): a pause, not a busy loop.
       await new Promise((r) => setTimeout(r, 5));
     }

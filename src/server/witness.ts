@@ -6,7 +6,10 @@
  * add-checkpoint answers in the order the specification lists its checks: malformed → 400; origin unknown (or its
  * host disabled) → 404; no signature of the log's registered key verifies → 403; old size above the checkpoint's
  * → 400; old size not the latest cosigned size → 409 with `text/x.tlog.size`; same size, another root → 409;
- * consistency proof fails → 422; else the state moves and the answer is 200 with our cosignature line.
+ * consistency proof fails → 422; else the state moves and the answer is 200 with our cosignature line. The second
+ * 409 has no body in the specification; ours is the same `text/x.tlog.size` as the first, the size the witness
+ * holds: a client that sent that very size learns that the witness holds another root for it (a fork, which our
+ * push client reports as such), and no client is led to send anything but the truth.
  *
  * "Checking the old size against the latest checkpoint and persisting the new checkpoint must be performed
  * atomically": a request reads the log's state in one statement (one snapshot), decides, and persists in one
@@ -252,9 +255,7 @@ async function decide(deps: ServerDeps, host: HostEntry, oldSize: number, proof:
   const latestRoot = latest?.root ?? EMPTY_ROOT;
   // "If the old size matches the checkpoint size, the witness MUST check that the root hashes are also identical.
   // If they don't match … 409." The same for a size cosigned by the mirror with another root.
-  if ((oldSize === cp.size && !latestRoot.equals(cp.root)) || contradicted) {
-    return { kind: 'refused', status: 409, message: `a checkpoint of size ${cp.size} with another root was cosigned for this log` };
-  }
+  if ((oldSize === cp.size && !latestRoot.equals(cp.root)) || contradicted) return { kind: 'size', size: latestSize };
   // "If the Merkle Consistency Proof doesn't verify … 422", and the request is kept: "it might be proof of log
   // misbehavior" (but is not proof by itself, so it is 'unproven', not equivocation).
   if (!verifyConsistency(oldSize, cp.size, proof, latestRoot, cp.root)) {
