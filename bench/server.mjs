@@ -6,8 +6,11 @@
 //      sent straight to PostgreSQL with pg (the database floor). Target ≥ 1,000 requests/s, p99 ≤ 20 ms.
 //   2. mirror ingest: entries verified and committed per second through add-entries (32 packages of 256 per
 //      request), beside PostgreSQL's own COPY of the same rows into the same table. Target ≥ 0.5× COPY.
+//   3. run end to stored cosignature: a joined ledger, real audited FFmpeg runs with the default background push;
+//      from the moment the run returns to the moment the ledger holds the witness's and the mirror's cosignatures
+//      of its end, beside the bare FFmpeg run itself. Target p95 ≤ 1 s.
 // The server runs as its own process (bin/ffaudit.js serve), as in production.
-// Usage: npm run build && node bench/server.mjs [--hosts 32] [--requests 4000] [--entries 100000]
+// Usage: npm run build && node bench/server.mjs [--hosts 32] [--requests 4000] [--entries 100000] [--runs 21]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,6 +30,7 @@ import { arg, header, median, row } from './lib.mjs';
 const HOSTS = arg('hosts', 32);
 const REQUESTS = arg('requests', 4000);
 const ENTRIES = arg('entries', 100_000);
+const RUNS = arg('runs', 21);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'ffaudit.js');
 
@@ -249,5 +253,57 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
   await c.end();
   if (n !== N) throw new Error(`COPY stored ${n} rows`);
   row('mirror ingest entries/s vs COPY', N / oursSecs, N / copySecs, 'entries/s', 'target ≥ 0.5×');
+}
+
+// 3. run end to stored cosignature ---------------------------------------------------------------------------------
+{
+  const { Ledger } = await import('../dist/ledger/ledger.js');
+  const dbUrl = await newDb('bench_runs');
+  await enrol(dbUrl, []);
+  const server = await startServer(dbUrl, keysDir);
+  const work = mkdtempSync(join(tmpdir(), 'ffaudit-bench-runs-'));
+  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+  const ledgerDir = join(work, 'ledger');
+  const env = { ...process.env, FFAUDIT_LEDGER: ledgerDir };
+  for (const k of Object.keys(env)) if (k.startsWith('FFAUDIT_') && k !== 'FFAUDIT_LEDGER') delete env[k];
+  spawnSync(process.execPath, [BIN, 'init', '--origin', 'bench.example/runs'], { env, stdio: 'ignore' });
+  const token = spawnSync(process.execPath, [BIN, 'serve', 'hosts', 'add', 'runs', '--db', dbUrl], { encoding: 'utf8' }).stdout;
+  const joined = spawnSync(process.execPath, [BIN, 'join', server.url], { env, input: token, encoding: 'utf8' });
+  if (joined.status !== 0) throw new Error(`join: ${joined.stderr}`);
+  const ffArgs = (i) => ['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc=duration=0.5:size=160x120:rate=25', '-y', join(work, `out${i}.mp4`)];
+  const cosignedTo = () => {
+    const l = Ledger.open({ dir: ledgerDir, explicit: true });
+    try {
+      const srv = l.server();
+      const w = l.lastCosigned(srv.config.url, srv.witness.name)?.size ?? 0;
+      const m = l.lastCosigned(srv.config.url, srv.mirror.name)?.size ?? 0;
+      return { size: l.size(), done: Math.min(w, m) };
+    } finally {
+      l.close();
+    }
+  };
+  const waits = [];
+  const bare = [];
+  const audited = [];
+  for (let i = 0; i < RUNS; i++) {
+    let t = performance.now();
+    spawnSync('ffmpeg', ffArgs(`b${i}`), { stdio: 'ignore' });
+    bare.push(performance.now() - t);
+    t = performance.now();
+    const r = spawnSync(process.execPath, [BIN, 'ffmpeg', ...ffArgs(i)], { env, stdio: 'ignore' });
+    const returned = performance.now();
+    audited.push(returned - t);
+    if (r.status !== 0) throw new Error(`audited run ${i} exited ${r.status}`);
+    for (;;) {
+      const c = cosignedTo();
+      if (c.done >= c.size) break;
+      if (performance.now() - returned > 30_000) throw new Error(`run ${i}: no cosignature after 30 s`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    waits.push(performance.now() - returned);
+  }
+  await server.stop();
+  row('run returned → cosignatures stored, p95', percentile(waits, 95), median(bare), 'ms', `median ${median(waits).toFixed(0)} ms; baseline: the bare FFmpeg run; target p95 ≤ 1,000 ms`);
+  row('audited run (background push) vs bare FFmpeg', median(audited), median(bare), 'ms');
 }
 agent.destroy();
