@@ -49,7 +49,9 @@ const kinds = {
   'floor': (k) => time(process.execPath, [FLOOR, dir, 'ffmpeg', ...args], k),
   'ffaudit ffmpeg': (k) => time(process.execPath, [BIN, '--ledger', ledger, 'ffmpeg', ...args], k),
 };
-if (baseline) kinds['baseline ffaudit'] = (k) => time(process.execPath, [baseline, '--ledger', ledger, 'ffmpeg', ...args], k, { XDG_CACHE_HOME: join(dir, 'baseline-cache') });
+// A ledger of its own, made by the baseline: an older build may not read the layout this one writes.
+if (baseline) spawnSync(process.execPath, [baseline, 'init', '--ledger', `${ledger}-baseline`], { stdio: 'ignore' });
+if (baseline) kinds['baseline ffaudit'] = (k) => time(process.execPath, [baseline, '--ledger', `${ledger}-baseline`, 'ffmpeg', ...args], k, { XDG_CACHE_HOME: join(dir, 'baseline-cache') });
 for (const f of Object.values(kinds)) f(); // warm caches (and the ffmpeg identity cache)
 const t = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
 for (let i = 0; i < runs; i++) for (const [k, f] of Object.entries(kinds)) t[k].push(f(k));
