@@ -38,6 +38,8 @@ import { mirrorTileRoutes } from './mirror-tiles.js';
 export const MAX_REUPLOAD = PACKAGE_WIDTH;
 /** Verified packages that may wait for their transaction while more of the body is read and verified. */
 const MAX_UNCOMMITTED_BYTES = 8 * 1024 * 1024;
+/** The advisory-lock class of the transactions that store a log's entries (commitPackages): "mirr". */
+const MIRROR_COMMIT_LOCK = 0x6d697272;
 
 /** A log the mirror accepts entries for: an enrolled, active host, at its current epoch. */
 export interface MirrorLog {
@@ -140,29 +142,39 @@ async function verifyPackage(deps: ServerDeps, log: MirrorLog, pending: PendingC
 async function commitPackages(deps: ServerDeps, log: MirrorLog, batch: readonly VerifiedPackage[]): Promise<void> {
   const first = batch[0]!.range.start;
   const entries = batch.flatMap((p) => p.entries);
-  // All the entries as one binary parameter, cut in SQL by offset and length: pg sends a Buffer parameter as binary,
-  // where a bytea[] goes as hex text, which costs more than the insert itself.
-  const offsets: number[] = [];
-  const lengths: number[] = [];
-  let at = 1; // SQL substring counts from 1
-  for (const e of entries) {
-    offsets.push(at);
-    lengths.push(e.length);
-    at += e.length;
-  }
   await deps.db.tx(async (c) => {
+    // One transaction at a time per log stores entries: with the lock held, `next` below is exact (a statement of its
+    // own, so its snapshot is taken after the lock is granted) and no other transaction can insert an index at or
+    // above it, so the entries below it (already held: a concurrent upload stored them, and both copies were proven
+    // against consistent checkpoints) are left out here and the rest go in with a plain INSERT. ON CONFLICT DO
+    // NOTHING would do the same, but its speculative insertion of every row cost a fifth of the ingest. The key's
+    // second half is a hash of the host id: two logs sharing one only wait for each other.
+    await c.query('SELECT pg_advisory_xact_lock($1, hashint8($2::bigint))', [MIRROR_COMMIT_LOCK, log.id]);
     // The prefix invariant (mirror-tree.ts): packages may start at the first missing index, never beyond it.
     // upload_start was checked against a view that may be stale, and next only grows, so this holds unless the
     // database was changed behind our back.
     const next = await nextEntry(c, log.id, log.epoch);
     if (first > next) throw new FfauditError('CONFLICT', `entries from ${first} would leave a gap after ${next}`);
-    await c.query(
-      `INSERT INTO mirror_entries (host_id, epoch, idx, data, leaf)
-       SELECT $1, $2, $3::bigint + e.i - 1, substring($4::bytea FROM e.o FOR e.l), substring($5::bytea FROM ((e.i - 1) * 32 + 1)::int FOR 32)
-         FROM unnest($6::int[], $7::int[]) WITH ORDINALITY AS e(o, l, i)
-       ON CONFLICT DO NOTHING`,
-      [log.id, log.epoch, first, Buffer.concat(entries), Buffer.concat(batch.flatMap((p) => p.leaves)), offsets, lengths],
-    );
+    const skip = Math.min(entries.length, next - first);
+    if (skip < entries.length) {
+      const fresh = entries.slice(skip);
+      // All the entries as one binary parameter, cut in SQL by offset and length: pg sends a Buffer parameter as
+      // binary, where a bytea[] goes as hex text, which costs more than the insert itself.
+      const offsets: number[] = [];
+      const lengths: number[] = [];
+      let at = 1; // SQL substring counts from 1
+      for (const e of fresh) {
+        offsets.push(at);
+        lengths.push(e.length);
+        at += e.length;
+      }
+      await c.query(
+        `INSERT INTO mirror_entries (host_id, epoch, idx, data, leaf)
+         SELECT $1, $2, $3::bigint + e.i - 1, substring($4::bytea FROM e.o FOR e.l), substring($5::bytea FROM ((e.i - 1) * 32 + 1)::int FOR 32)
+           FROM unnest($6::int[], $7::int[]) WITH ORDINALITY AS e(o, l, i)`,
+        [log.id, log.epoch, first + skip, Buffer.concat(fresh), Buffer.concat(batch.flatMap((p) => p.leaves).slice(skip)), offsets, lengths],
+      );
+    }
     const blocks = batch.filter((p) => p.range.end - p.range.subtreeStart === PACKAGE_WIDTH).map((p) => ({ index: p.range.subtreeStart / PACKAGE_WIDTH, hash: p.subtree }));
     await insertCompletedBlocks(c, log.id, log.epoch, blocks);
     const named = entries.flatMap((e, i) => blobsNamedBy(e).map((b) => ({ ...b, idx: first + i })));
@@ -344,6 +356,11 @@ export async function addEntries(deps: ServerDeps, body: ReadableStream<Uint8Arr
             break;
           }
           startCommit();
+          // Verifying is synchronous and the body is usually buffered already, so without a turn of the event loop
+          // the reply to the transaction in flight would wait until every package was verified, and PostgreSQL
+          // would idle meanwhile: let it land now, so the packages verified so far go into the next transaction
+          // while the rest are verified.
+          if (inflight) await new Promise<void>((resolve) => setImmediate(resolve));
           while (queued > MAX_UNCOMMITTED_BYTES && inflight) await inflight;
           continue;
         }

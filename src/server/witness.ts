@@ -30,7 +30,7 @@ import { parseVerifierKey, type Verifier } from '../core/note.js';
 import { DEFAULT_MAX_ADD_CHECKPOINT_BYTES, formatTlogSize, parseAddCheckpoint } from '../core/witness-protocol.js';
 import type { AppEnv, ServerDeps } from './deps.js';
 import { listConflicts, recordConflict } from './conflicts.js';
-import { readBody, textError } from './http.js';
+import { readRequestBody, textError } from './http.js';
 import { noteOf, verifiedLogLines } from './log-note.js';
 import { readPublished, writePublished, type PublishedCheckpoint } from './published.js';
 
@@ -320,7 +320,7 @@ function sizeConflict(c: Context, size: number): Response {
 
 export function witnessRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   app.post('/add-checkpoint', async (c) => {
-    const body = await readBody(c.req.raw, MAX_ADD_CHECKPOINT_BODY);
+    const body = await readRequestBody(c, MAX_ADD_CHECKPOINT_BODY);
     const r = await addCheckpoint(deps, body);
     switch (r.kind) {
       case 'cosigned':
