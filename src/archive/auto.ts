@@ -11,11 +11,10 @@
  * (The run that starts the refused archive has returned by then: waiting for the archive would slow every run.)
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomically } from '../ledger/safe-files.js';
 import { readArchiveConfig } from './config.js';
+import { startDetached } from '../ledger/background.js';
 import { archiveLockHolder } from './lock.js';
 
 export const AUTO_LOG = 'archive.log';
@@ -105,21 +104,7 @@ export function startAutoArchive(ledgerDir: string, stderr?: { write: (s: string
       if (refused) stderr.write(refused);
     }
     if (archiveLockHolder(ledgerDir) !== undefined) return undefined;
-    const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-    // Never through a link left in the folder: the archiver may run with more rights than whoever left it.
-    const log = openSync(join(ledgerDir, AUTO_LOG), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-    try {
-      const child = spawn(process.execPath, [main, '--ledger', ledgerDir, 'archive', '--if-idle'], {
-        detached: true,
-        stdio: ['ignore', log, log],
-        env: process.env,
-      });
-      child.on('error', () => undefined);
-      child.unref();
-      return child.pid;
-    } finally {
-      closeSync(log);
-    }
+    return startDetached(ledgerDir, AUTO_LOG, ['archive', '--if-idle'], process.env);
   } catch {
     return undefined;
   }

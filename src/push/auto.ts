@@ -10,10 +10,7 @@
  * status stays FFmpeg's, one line on stderr says so, and a background push takes over. FFAUDIT_PUSH=off starts
  * nothing.
  */
-import { closeSync, constants, openSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startDetached } from '../ledger/background.js';
 import { pushLockHolder } from './state.js';
 import { push, type PushOptions } from './client.js';
 
@@ -34,17 +31,7 @@ export function pushMode(env: Readonly<Record<string, string | undefined>>, conf
 export function scheduleAutoPush(ledgerDir: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
   try {
     if (pushLockHolder(ledgerDir) !== undefined) return undefined;
-    const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-    // Never through a link left in the folder: the pusher may run with more rights than whoever left it.
-    const log = openSync(join(ledgerDir, PUSH_LOG), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-    try {
-      const child = spawn(process.execPath, [main, '--ledger', ledgerDir, 'push', '--background'], { detached: true, stdio: ['ignore', log, log], env });
-      child.on('error', () => undefined);
-      child.unref();
-      return child.pid;
-    } finally {
-      closeSync(log);
-    }
+    return startDetached(ledgerDir, PUSH_LOG, ['push', '--background'], env);
   } catch {
     return undefined;
   }

@@ -5,12 +5,12 @@
  *   that server. Blobs are sent after the mirror holds the entry that names them, and a push interrupted between
  *   the two must not lose them; a missing or unreadable state starts again from 0 (the server answers 200 for a
  *   blob it has).
- * - DIR/push.lock: the PID of the push running in the background, so that pushes started after each run do not
- *   pile up. A lock whose process is gone is stale and taken over.
+ * - DIR/push.lock: the PID of the push running in the background (ledger/pid-lock.ts), so that pushes started
+ *   after each run do not pile up.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FfauditError } from '../core/errors.js';
+import { acquirePidLock, pidLockHolder } from '../ledger/pid-lock.js';
 import { writeFileAtomically } from '../ledger/safe-files.js';
 
 export const PUSH_STATE_FILE = 'push-state.json';
@@ -42,54 +42,8 @@ export function recordBlobsThrough(ledgerDir: string, server: string, n: number)
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The PID holding the push lock, if that process is alive. */
-export function pushLockHolder(ledgerDir: string): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(ledgerDir, PUSH_LOCK_FILE), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const pid = Number(text.trim());
-  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
-}
+export const pushLockHolder = (ledgerDir: string): number | undefined => pidLockHolder(ledgerDir, PUSH_LOCK_FILE);
 
 /** Takes the push lock or fails with BUSY; returns the release function. */
-export function acquirePushLock(ledgerDir: string): () => void {
-  const path = join(ledgerDir, PUSH_LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new FfauditError('IO', `cannot create ${path}: ${(e as NodeJS.ErrnoException).code}`);
-      const holder = pushLockHolder(ledgerDir);
-      if (holder !== undefined) throw new FfauditError('BUSY', `another push of this ledger is running (pid ${holder})`);
-      try {
-        unlinkSync(path); // stale
-      } catch {
-        // someone else took it over first; try again
-      }
-      continue;
-    }
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    return () => {
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone
-      }
-    };
-  }
-  throw new FfauditError('BUSY', 'another push of this ledger is starting');
-}
+export const acquirePushLock = (ledgerDir: string): (() => void) => acquirePidLock(ledgerDir, PUSH_LOCK_FILE, 'push');
