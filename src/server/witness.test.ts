@@ -25,6 +25,8 @@ import { initServerKeys, loadServerKeys, serverVkeys, type ServerKeys } from './
 import { checkPublished, publishedPath } from './published.js';
 import { startServer } from './serve.js';
 import { MAX_CONFLICTS_PER_HOST } from './conflicts.js';
+import { pushLedger } from '../push/client.js';
+import { joinServer } from '../push/join.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
@@ -739,6 +741,38 @@ test('SIGTERM: a request in flight completes (200, persisted), then the process 
     assert.equal(rows[0]!.size, 6);
   } finally {
     p?.child.kill('SIGKILL');
+    await s.db.close();
+  }
+});
+
+test('a checkpoint below the cosigned size whose root the mirrored entries contradict is kept as equivocation', { skip }, async () => {
+  const s = await freshServer();
+  try {
+    const app = appFor(s);
+    // The host's own push client, talking to the app in this process.
+    const viaApp = ((input: string | URL | Request, init?: RequestInit) => app.request(input instanceof Request ? input : String(input), init)) as typeof fetch;
+    const host = makeLog('contradicted.test/log', 300);
+    const { token } = await addHost(s.db, 'contra');
+    await joinServer(host.ledger, 'http://server.test', token, { fetch: viaApp });
+    await pushLedger(host.ledger, { fetch: viaApp, retries: 0 });
+    const held = await s.db.pool.query<{ size: number }>('SELECT size FROM mirror_state');
+    assert.equal(held.rows[0]?.size, 300, 'the mirror holds the log');
+    // Size 150 was never cosigned itself. The honest checkpoint of that size: the old-size 409, nothing kept.
+    await expectSize(await post(app, addCheckpointBody(0, [], host.checkpoint(150))), 300);
+    assert.equal((await conflictRows(s)).length, 0);
+    // The same key's checkpoint of a history that parts from the mirrored one at entry 100.
+    const fork = makeLog(host.origin, 300, { of: host, shared: 100 });
+    await expectSize(await post(app, addCheckpointBody(0, [], fork.checkpoint(150))), 300);
+    const rows = await conflictRows(s);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.kind, 'equivocation');
+    assert.equal(rows[0]!.size, 150);
+    assert.equal(rows[0]!.note, fork.checkpoint(150));
+    assert.match(rows[0]!.other_note ?? '', /\n300\n/, "the mirror's cosigned checkpoint is the other half of the evidence");
+    // A fork that agrees with the mirrored entries up to that size is no contradiction.
+    await expectSize(await post(app, addCheckpointBody(0, [], fork.checkpoint(90))), 300);
+    assert.equal((await conflictRows(s)).length, 1);
+  } finally {
     await s.db.close();
   }
 });

@@ -33,6 +33,8 @@ import { listConflicts, recordConflict } from './conflicts.js';
 import { readRequestBody, textError } from './http.js';
 import { noteOf, verifiedLogLines } from './log-note.js';
 import { readPublished, writePublished, type PublishedCheckpoint } from './published.js';
+import { withClient } from './db/pool.js';
+import { mirroredRoot } from './mirror-tree.js';
 
 /**
  * The bound on an add-checkpoint body (after decompression): 64 KiB. The old size line, 63 proof lines (about
@@ -231,6 +233,18 @@ async function decide(deps: ServerDeps, host: HostEntry, oldSize: number, proof:
   let contradicted = r.o_note !== null ? { note: r.o_note, by: `the checkpoint of that size cosigned as ${r.o_role}` } : undefined;
   if (!contradicted && published && published.size === cp.size && !published.root.equals(cp.root)) {
     contradicted = { note: published.note, by: 'the checkpoint of that size this server published' };
+  }
+  // A checkpoint below what was cosigned, of a size never cosigned itself but held by the mirror: every mirrored
+  // entry was proven against a checkpoint this log signed, so another root at that size is a second history signed
+  // by the same key. Only asked on this path (an honest client extends the latest size), so it costs nothing else.
+  if (!contradicted && stored && cp.size < stored.size) {
+    const mirrored = await withClient(deps.db, async (c) => {
+      const root = await mirroredRoot(c, hostId, epoch, cp.size);
+      if (!root || root.equals(cp.root)) return undefined;
+      const m = await c.query<{ note: string }>('SELECT note FROM mirror_state WHERE host_id = $1 AND epoch = $2', [hostId, epoch]);
+      return { root, note: m.rows[0]?.note ?? '' };
+    });
+    if (mirrored) contradicted = { note: mirrored.note, by: `the mirrored entries, whose root at that size is ${mirrored.root.toString('base64')}` };
   }
   if (contradicted) {
     const kept = await recordConflict(deps.db.pool, {
