@@ -24,6 +24,11 @@ const MEANING: Record<ProblemKind, string> = {
   'index-mismatch': "the search index (content → runs) no longer matches the entries: rows were deleted, added or changed, which can hide a file's producer from trace, report and bundle; the entries are unaffected (keep a copy of the database as evidence, then ffaudit reindex rebuilds the index from them)",
 };
 
+/** "1 entry", "3 entries": a count with its noun. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** The findings, one line each, then what each kind means. */
 export function formatProblems(problems: readonly Problem[]): string[] {
   const kinds = [...new Set(problems.map((p) => p.kind))];

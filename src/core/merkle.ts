@@ -150,10 +150,21 @@ function validSize(n: unknown): n is number {
  * malformed.
  */
 export function verifyInclusion(leafHash: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
-  if (!isHash(leafHash) || !isHash(root) || !validSize(index) || !validSize(size)) return false;
-  if (!Array.isArray(proof) || !proof.every(isHash)) return false;
+  if (!isHash(root)) return false;
+  // 5. … and r must equal the root.
+  return rootFromInclusion(leafHash, index, size, proof)?.equals(root) ?? false;
+}
+
+/**
+ * RFC 9162 §2.1.3.2 steps 1–5 without the final comparison: the root the inclusion path leads to from `leafHash`,
+ * or undefined when the path is malformed. draft-ietf-plants-merkle-tree-certs evaluates subtree inclusion proofs
+ * with the same procedure (core/subtree.ts).
+ */
+export function rootFromInclusion(leafHash: Uint8Array, index: number, size: number, proof: readonly Uint8Array[]): Buffer | undefined {
+  if (!isHash(leafHash) || !validSize(index) || !validSize(size)) return undefined;
+  if (!Array.isArray(proof) || !proof.every(isHash)) return undefined;
   // 1. leaf_index must be below tree_size.
-  if (index >= size) return false;
+  if (index >= size) return undefined;
   // 2. fn = leaf_index, sn = tree_size - 1 (BigInt: sizes may exceed 2^31, where JS bit operators break).
   let fn = BigInt(index);
   let sn = BigInt(size - 1);
@@ -161,14 +172,12 @@ export function verifyInclusion(leafHash: Uint8Array, index: number, size: numbe
   let r: Buffer = Buffer.from(leafHash);
   // 4. for each p in inclusion_path:
   for (const p of proof) {
-    if (sn === 0n) return false; // 4a
+    if (sn === 0n) return undefined; // 4a
     if ((fn & 1n) === 1n || fn === sn) {
       r = hashChildren(p, r); // 4b
-      if ((fn & 1n) === 0n) {
-        while ((fn & 1n) === 0n && fn !== 0n) {
-          fn >>= 1n;
-          sn >>= 1n;
-        }
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
       }
     } else {
       r = hashChildren(r, p); // 4b, otherwise
@@ -176,8 +185,8 @@ export function verifyInclusion(leafHash: Uint8Array, index: number, size: numbe
     fn >>= 1n; // 4c
     sn >>= 1n;
   }
-  // 5. sn must be 0 and r must equal the root.
-  return sn === 0n && r.equals(root);
+  // 5. sn must be 0.
+  return sn === 0n ? r : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@
  * They compute on BigInt, so indices up to 2^64 - 1 follow the draft exactly; the number API refuses anything that
  * is not a safe integer.
  */
-import { EMPTY_ROOT, HASH_SIZE, hashChildren, inclusionProof, splitPoint, subtreeHash, type NodeSource } from './merkle.js';
+import { EMPTY_ROOT, HASH_SIZE, hashChildren, inclusionProof, rootFromInclusion, splitPoint, subtreeHash, type NodeSource } from './merkle.js';
 
 const U64_MAX = 2n ** 64n - 1n;
 
@@ -192,32 +192,11 @@ export function evaluateSubtreeInclusion(
   entryHash: Uint8Array,
   proof: readonly Uint8Array[],
 ): Buffer | undefined {
-  if (!isSize(index) || !isValidSubtree(start, end) || !isHash(entryHash)) return undefined;
-  if (!Array.isArray(proof) || !proof.every(isHash)) return undefined;
   // 1. [start, end) is valid and start <= index < end.
-  if (index < start || index >= end) return undefined;
-  // 2. fn = index - start, sn = end - start - 1. 3. r = entry_hash.
-  let fn = BigInt(index - start);
-  let sn = BigInt(end - start - 1);
-  let r: Buffer = Buffer.from(entryHash);
-  // 4. For each p:
-  for (const p of proof) {
-    if (sn === 0n) return undefined; // 4.1
-    if ((fn & 1n) === 1n || fn === sn) {
-      r = hashChildren(p, r); // 4.2.1
-      while ((fn & 1n) === 0n && fn !== 0n) {
-        // 4.2.2: until LSB(fn) is set (fn = sn > 0 here, so it is reached).
-        fn >>= 1n;
-        sn >>= 1n;
-      }
-    } else {
-      r = hashChildren(r, p); // 4.2, otherwise
-    }
-    fn >>= 1n; // 4.3
-    sn >>= 1n;
-  }
-  // 5. sn must be 0. 6. r is the subtree hash.
-  return sn === 0n ? r : undefined;
+  if (!isSize(index) || !isValidSubtree(start, end) || index < start || index >= end) return undefined;
+  // 2.–6. "the same as the procedure in Section 2.1.3.2 of RFC 9162, where leaf_index is index - start, tree_size
+  // is end - start, and r is returned instead of compared with root_hash".
+  return rootFromInclusion(entryHash, index - start, end - start, proof);
 }
 
 /** A half-open interval of leaf indices. */

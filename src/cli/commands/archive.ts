@@ -9,7 +9,7 @@ import { runArchive } from '../../archive/run-archive.js';
 import { verifyArchiveAt, type ArchiveVerifyReport } from '../../archive/verify-archive.js';
 import { openLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY, reportError } from '../exit.js';
-import { formatProblems, progressBar, verdictWord } from '../format.js';
+import { formatProblems, plural, progressBar, verdictWord } from '../format.js';
 import { locationFrom, pathFrom, type Io } from '../io.js';
 
 interface ArchiveCliOptions {
@@ -22,10 +22,6 @@ interface ArchiveCliOptions {
   interval: string;
   ifIdle?: boolean;
   full?: boolean;
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 function formatArchiveResult(location: string, r: ArchiveResult): string {

@@ -5,6 +5,7 @@ import { withLedger, type CommandContext, type GlobalOptions } from '../context.
 import { readSmall } from '../inputs.js';
 import { pathFrom, type Io } from '../io.js';
 import { parseIndex } from '../arguments.js';
+import { plural } from '../format.js';
 
 /** The join token, from --token-file or standard input (never from the command line, where `ps` would show it). */
 async function readToken(io: Io, file: string | undefined): Promise<string> {
@@ -27,7 +28,6 @@ async function readToken(io: Io, file: string | undefined): Promise<string> {
 }
 
 const kib = (n: number) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export function registerPushCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
