@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'FFMPEG_NOT_FOUND' // no FFmpeg binary could be found
   | 'RECORD' // the start of a run could not be recorded (fail closed)
   | 'ARCHIVE' // the archive could not be read or written
-  | 'FORBIDDEN' // the server refused a credential (an enrolment token) or a signature
+  | 'UNAUTHORIZED' // no credential, or one the server does not know (an API bearer token)
+  | 'FORBIDDEN' // the server refused a credential (an enrolment token) or a signature, or a token's role is too low
   | 'CONFLICT' // the request contradicts what the server already holds
   | 'TOO_LARGE' // a request body or file over its documented bound
   | 'INTERNAL';

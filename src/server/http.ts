@@ -11,6 +11,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   USAGE: 400,
   BAD_INPUT: 400,
   NOT_FOUND: 404,
+  UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   CONFLICT: 409,
   TOO_LARGE: 413,

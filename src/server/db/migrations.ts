@@ -140,4 +140,87 @@ CREATE TABLE entry_blobs (
 ALTER TABLE entry_blobs ALTER COLUMN size DROP NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'search indexes, API tokens, log activity, mirror checks',
+    // The search indexes are derived from mirror_entries in the same transaction that stores the entries
+    // (server/search/ingest.ts): a search can never miss a run the mirror holds. They only say where to look: every
+    // hit is rebuilt from mirror_entries.data, checked against its leaf hash, and the filter applied again.
+    sql: `
+-- One row per run: its start entry, and its end once mirrored. Times are nanoseconds since the epoch (entries
+-- carry nanoseconds; timestamptz keeps microseconds), so ordering and range filters are exact.
+CREATE TABLE idx_runs (
+  host_id     bigint NOT NULL,
+  epoch       integer NOT NULL,
+  start_idx   bigint NOT NULL,
+  end_idx     bigint,
+  run_id      text NOT NULL,
+  tool        text NOT NULL,
+  status      text NOT NULL,                 -- ok, failed, terminated, or incomplete (no end mirrored)
+  usr         text NOT NULL,
+  actor       text,
+  started_ns  bigint NOT NULL,
+  -- What a text filter searches, lower-cased: command line, cwd, reason, actor, file paths. NULL when a field of the
+  -- entry was moved into a blob: such a run is always a candidate, and the rebuilt run decides.
+  words       text,
+  PRIMARY KEY (host_id, epoch, start_idx)
+);
+CREATE INDEX idx_runs_time ON idx_runs (started_ns, host_id, start_idx);
+CREATE INDEX idx_runs_user_time ON idx_runs (usr, started_ns);
+CREATE INDEX idx_runs_actor_time ON idx_runs (actor, started_ns) WHERE actor IS NOT NULL;
+CREATE INDEX idx_runs_id ON idx_runs (run_id);
+
+-- One row per custody note.
+CREATE TABLE idx_notes (
+  host_id     bigint NOT NULL,
+  epoch       integer NOT NULL,
+  idx         bigint NOT NULL,
+  usr         text NOT NULL,
+  actor       text,
+  time_ns     bigint NOT NULL,
+  words       text,
+  PRIMARY KEY (host_id, epoch, idx)
+);
+CREATE INDEX idx_notes_time ON idx_notes (time_ns, host_id, idx);
+
+-- Every file an entry names: run.start inputs ('input'), run.end inputs and outputs, a note's files ('note').
+CREATE TABLE idx_files (
+  host_id     bigint NOT NULL,
+  epoch       integer NOT NULL,
+  idx         bigint NOT NULL,               -- the entry that names the file
+  role        text NOT NULL CHECK (role IN ('input', 'output', 'note')),
+  sha256      bytea,
+  path        text NOT NULL
+);
+CREATE INDEX idx_files_sha ON idx_files (sha256, role) WHERE sha256 IS NOT NULL;
+CREATE INDEX idx_files_path ON idx_files (path COLLATE "C");
+CREATE INDEX idx_files_entry ON idx_files (host_id, epoch, idx);
+
+-- API bearer tokens (server/api/auth.ts): only their SHA-256 is stored; the token is shown once, by tokens add.
+CREATE TABLE api_tokens (
+  id          bigserial PRIMARY KEY,
+  name        text NOT NULL,
+  role        text NOT NULL CHECK (role IN ('viewer', 'auditor', 'admin')),
+  token_hash  bytea NOT NULL UNIQUE,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  last_used_at timestamptz,
+  revoked_at  timestamptz
+);
+
+-- When each host last spoke to the witness or the mirror: a stopped host otherwise looks like a quiet one.
+ALTER TABLE hosts ADD COLUMN last_push_at timestamptz;
+
+-- The server's re-verification of its mirrors (server/search/reverify.ts): one row per check, the problems found.
+CREATE TABLE mirror_checks (
+  id          bigserial PRIMARY KEY,
+  host_id     bigint NOT NULL REFERENCES hosts (id),
+  epoch       integer NOT NULL,
+  size        bigint NOT NULL,               -- the mirror checkpoint's size checked against
+  checked_at  timestamptz NOT NULL DEFAULT now(),
+  ok          boolean NOT NULL,
+  problems    jsonb NOT NULL                 -- ["entry 17 does not hash to its leaf", …], at most 100
+);
+CREATE INDEX mirror_checks_by_host ON mirror_checks (host_id, checked_at);
+`,
+  },
 ];
