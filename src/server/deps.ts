@@ -15,6 +15,8 @@ export interface ServerDeps {
    * so that a server whose database was restored from an older backup is not led to cosign a fork.
    */
   published?: string | undefined;
+  /** A host silent for longer than this (milliseconds) is flagged in the log states (search/state.ts); default 24 h. */
+  silentAfterMs?: number;
 }
 
 export type AppEnv = { Variables: { deps: ServerDeps } };
