@@ -12,7 +12,6 @@ import { sha256Hex, type EntryBase } from '../../core/entry.js';
 import { FfauditError } from '../../core/errors.js';
 import { hashLeaf, verifyInclusion } from '../../core/merkle.js';
 import { parseNote } from '../../core/note.js';
-import type { RunRecord } from '../../core/run.js';
 import { Ledger } from '../../ledger/ledger.js';
 import { queryRuns, type RunFilter } from '../../ledger/runs.js';
 import { scanNotes } from '../../ledger/notes.js';
@@ -124,7 +123,7 @@ async function push(h: Host): Promise<void> {
   const size = h.ledger.size();
   const entries = h.ledger.entries(0, size);
   const log = { origin: h.ledger.origin, entries, leaves: entries.map((e) => naiveLeaf(e)), vkey: h.ledger.vkey, h: '', checkpoints: new Map(), blobs: new Map(), ledger: h.ledger };
-  await addPending(db, h.id, h.ledger.vkey, h.ledger.checkpoint()!);
+  await addPending(db, h.id, h.ledger.vkey, h.ledger.checkpoint());
   const r = await app.request('/add-entries', { method: 'POST', body: specBody(log, h.pushed, size), headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(r.status, 200, await r.clone().text());
   for (const b of h.ledger.blobHashes()) {
@@ -134,8 +133,8 @@ async function push(h: Host): Promise<void> {
   h.pushed = size;
 }
 
-async function q(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
-  return db.pool.query(sql, params);
+async function q(sql: string, params: unknown[] = []): Promise<pg.QueryResult<Record<string, unknown>>> {
+  return db.pool.query<Record<string, unknown>>(sql, params);
 }
 
 /** What the local ledgers answer, merged newest first as the server orders them (time, host id, index). */
@@ -215,7 +214,7 @@ describe('search across mirrored logs', { skip }, () => {
     assert.equal(byId.get('run-h1-big')!.nowords, true);
     const tally = await q('SELECT host_id, runs, ends, notes, files FROM idx_tally ORDER BY host_id');
     assert.deepEqual(
-      tally.rows.map((r: Record<string, number>) => [r.host_id, r.runs, r.ends, r.notes, r.files]),
+      tally.rows.map((r) => [r.host_id, r.runs, r.ends, r.notes, r.files]),
       [
         [hosts[0]!.id, 3, 3, 0, 3],
         [hosts[1]!.id, 3, 3, 0, 6],
@@ -223,7 +222,7 @@ describe('search across mirrored logs', { skip }, () => {
       ],
     );
     const last = await q('SELECT count(*)::int AS n FROM hosts WHERE last_push_at IS NOT NULL');
-    assert.equal(last.rows[0].n, 3);
+    assert.equal(last.rows[0]!.n, 3);
   });
 
   it('answers as the local ledgers do, for every filter', async () => {
@@ -306,7 +305,7 @@ describe('search across mirrored logs', { skip }, () => {
         assert.deepEqual((await searchNotes(db, ALL, f, { limit: 5, order: 'desc' })).items, []);
       }
     }
-    assert.equal((await q('SELECT count(*)::int AS n FROM idx_runs')).rows[0].n, 10);
+    assert.equal((await q('SELECT count(*)::int AS n FROM idx_runs')).rows[0]!.n, 10);
     // Literal matches: % and _ are characters, not patterns.
     assert.deepEqual(ids(await searchRuns(db, ALL, { grep: '%_' }, { limit: 5, order: 'desc' })), ['edit-ws-1.test/ffaudit abcdef01-aaaa']);
     assert.deepEqual(ids(await searchRuns(db, ALL, { grep: '%' }, { limit: 5, order: 'desc' })), ['edit-ws-1.test/ffaudit abcdef01-aaaa']);
@@ -398,7 +397,7 @@ describe('search across mirrored logs', { skip }, () => {
     const after = await reverifyMirror(db, h2.id);
     assert.deepEqual(after, { ok: false, size: h2.ledger.size(), problems: ['entry 1 does not hash to its stored leaf'] });
     // Leaf rewritten too: the entries no longer give the cosigned root.
-    await q('UPDATE mirror_entries SET leaf = $2 WHERE host_id = $1 AND idx = 1', [h2.id, hashLeaf((await q('SELECT data FROM mirror_entries WHERE host_id = $1 AND idx = 1', [h2.id])).rows[0].data as Buffer)]);
+    await q('UPDATE mirror_entries SET leaf = $2 WHERE host_id = $1 AND idx = 1', [h2.id, hashLeaf((await q('SELECT data FROM mirror_entries WHERE host_id = $1 AND idx = 1', [h2.id])).rows[0]!.data as Buffer)]);
     assert.deepEqual((await reverifyMirror(db, h2.id)).problems, [`the mirrored entries do not hash to the root of the mirror checkpoint of size ${h2.ledger.size()}`]);
     const state = (await logStates(db, { hostIds: [h2.id] }, { silentAfterMs: 1 }))[0]!;
     assert.deepEqual(state.lastCheck && [state.lastCheck.ok, state.lastCheck.problems], [false, [`the mirrored entries do not hash to the root of the mirror checkpoint of size ${h2.ledger.size()}`]]);
