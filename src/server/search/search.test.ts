@@ -19,6 +19,7 @@ import { traceContent } from '../../ledger/trace.js';
 import { formatTimeNs, parseTimeNs } from '../../time/time.js';
 import { tempDir, naiveLeaf } from '../../testing/fixtures.js';
 import { addPending, enrolHost, specBody } from '../../testing/mirror-fixture.js';
+import { runCliInProcess } from '../../testing/cli.js';
 import { createDatabase, testPostgres } from '../../testing/pg-server.js';
 import { createApp } from '../app.js';
 import { migrate, openDb, type Db } from '../db/pool.js';
@@ -113,6 +114,7 @@ interface Host {
 }
 
 let db: Db;
+let dbUrl = '';
 let app: ReturnType<typeof createApp>;
 let tmp: { dir: string; cleanup: () => void };
 const hosts: Host[] = [];
@@ -171,6 +173,7 @@ describe('search across mirrored logs', { skip }, () => {
   before(async () => {
     tmp = tempDir('ffaudit-search-');
     const url = await createDatabase((pgc as { url: string }).url);
+    dbUrl = url;
     db = await openDb(url);
     await migrate(db);
     const keysDir = join(tmp.dir, 'keys');
@@ -429,6 +432,28 @@ describe('search across mirrored logs', { skip }, () => {
       setSearchStatementTimeout(10_000);
       await locker.query('ROLLBACK');
       locker.release();
+    }
+  });
+
+  it('serve verify re-verifies now and exits 1 on a problem; the schedule options are parsed strictly', async () => {
+    const url = dbUrl;
+    const ok = await runCliInProcess(['serve', 'verify', 'render-7', '--db', url]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout, `render-7: ok (${hosts[1]!.ledger.size()} entries)\n`);
+    const h3 = hosts[2]!;
+    await q("UPDATE mirror_entries SET data = convert_to(replace(convert_from(data, 'UTF8'), 'client', 'CLIENT'), 'UTF8') WHERE host_id = $1 AND idx = 2", [h3.id]);
+    const bad = await runCliInProcess(['serve', 'verify', '--db', url]);
+    assert.equal(bad.status, 1, bad.stderr);
+    assert.match(bad.stdout, /^ingest-3: PROBLEMS \(\d+ entries\)\n {2}entry 2 does not hash to its stored leaf\n/m);
+    assert.match(bad.stdout, /^edit-ws-1: ok/m);
+    await q('UPDATE mirror_entries SET data = $2 WHERE host_id = $1 AND idx = 2', [h3.id, h3.ledger.entries(2, 3)[0]]);
+    const nobody = await runCliInProcess(['serve', 'verify', 'nobody', '--db', url]);
+    assert.equal(nobody.status, 2);
+    assert.match(nobody.stderr, /no enrolled host "nobody"/);
+    for (const opt of [['--reverify-every', '25d'], ['--reverify-every', '-1h'], ['--silent-after', '0'], ['--silent-after', '1 h']]) {
+      const r = await runCliInProcess(['serve', '--db', url, '--keys', join(tmp.dir, 'keys'), '--listen', '127.0.0.1:0', ...opt]);
+      assert.equal(r.status, 2, `${opt.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(opt[0]!));
     }
   });
 
