@@ -262,33 +262,27 @@ async function pageOf<T>(c: PoolClient, kind: Kind, scope: Scope, f: SearchFilte
   const { logs, all, origins } = await resolveLogs(c, scope, f);
   const hits: Hit<T>[] = [];
   if (logs.length === 0) return { hits, next: null, logs, all };
-  let items = 0;
+  // A page holds at most `limit` hits, items and unreadable hits alike (so a damaged log cannot make one page
+  // unbounded); it ends at the last hit it holds.
   let examined = 0;
   let after = page.after;
-  let lastItem: Cursor | undefined;
+  let last: Cursor | undefined;
   for (;;) {
     // The first batch is exactly a page and one more; after rejections, twice what is still missing.
-    const want = Math.min(MAX_BATCH, examined === 0 ? page.limit + 1 : 2 * (page.limit + 1 - items) + 10);
+    const want = Math.min(MAX_BATCH, examined === 0 ? page.limit + 1 : 2 * (page.limit + 1 - hits.length) + 10);
     const rows = await fetchBatch(c, kind, logs, all, f, page.order, after, want);
     for (const h of await rebuild(c, kind, rows, origins, f)) {
       examined++;
       after = h.key;
-      if ('unreadable' in h) {
-        // Past a full page, an unreadable hit belongs to the next page (it is found again from the cursor).
-        if (items < page.limit) hits.push(h);
-        continue;
-      }
-      if (h.item === null) continue;
-      if (items === page.limit) return { hits, next: lastItem!, logs, all }; // one more match: there is a next page
+      if ('item' in h && h.item === null) continue;
+      if (hits.length === page.limit) return { hits, next: last!, logs, all }; // one more hit: there is a next page
       hits.push(h as Hit<T>);
-      items++;
-      lastItem = h.key;
+      last = h.key;
     }
     if (rows.length < want) return { hits, next: null, logs, all };
     // Many candidates that the rebuilt records rejected (a tampered index, or a broad text filter): end the page early,
     // with a cursor at the last candidate examined, rather than run on without bound.
-    // (At a full page, the cursor stays at its last item: unreadable hits after it were left for the next page.)
-    if (examined >= MAX_EXAMINED) return { hits, next: items === page.limit ? lastItem! : (after ?? null), logs, all };
+    if (examined >= MAX_EXAMINED) return { hits, next: hits.length === page.limit ? last! : (after ?? null), logs, all };
   }
 }
 
