@@ -86,12 +86,13 @@ function setAt(doc: unknown, path: string[], value: unknown): unknown {
  */
 function evidence(bytes: Uint8Array): Set<string> {
   const b = parseBundle(bytes);
+  const logs = b.format === 'ffaudit-bundle/v2' ? b.logs : [b];
   return new Set([
-    `key ${b.vkey}`,
-    `checkpoint ${b.checkpoint}`,
+    ...logs.map((l) => `key ${l.origin} ${l.vkey}`),
+    ...logs.map((l) => `checkpoint ${l.checkpoint}`),
     ...b.sources.map((s) => `source ${s}`),
     ...b.subjects.map((s) => `subject ${s.sha256}`),
-    ...b.entries.map((e) => `entry ${e.index} ${e.data.toString('base64')} ${e.proof}`),
+    ...b.entries.map((e) => `entry ${'log' in e ? e.log : b.format === 'ffaudit-bundle/v1' ? b.origin : ''} ${e.index} ${e.data.toString('base64')} ${e.proof}`),
     ...b.blobs.map((x) => `blob ${x.sha256}`),
   ]);
 }
