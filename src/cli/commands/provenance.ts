@@ -229,8 +229,8 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
     )
     .argument('<bundle>', 'the bundle file')
     .option('--file <file>', 'the file the bundle should vouch for: its SHA-256 must be the bundle\'s final output')
-    .option('--pubkey <file>', "the log's verifier key (as `ffaudit pubkey` prints it), obtained independently; repeatable: any one of them may have signed", collect)
-    .option('--policy <file>', "a C2SP tlog-policy file: its log lines are the accepted keys, and its quorum of witnesses must have cosigned the bundle's checkpoint")
+    .option('--pubkey <file>', "the log's verifier key (as `ffaudit pubkey` prints it), obtained independently; repeatable: any one of them may have signed, and a bundle across several logs needs one for each log", collect)
+    .option('--policy <file>', "a C2SP tlog-policy file: its log lines are the accepted keys, and its quorum of witnesses must have cosigned the bundle's checkpoint (every log's, for a bundle across logs)")
     .option('--insecure-any-key', "check the bundle against its own key: proves internal consistency only, not who made it (a warning is printed)")
     .option('--json', 'print the verdict as JSON')
     .action(async (bundlePath: string, o: { file?: string; pubkey?: string[]; policy?: string; insecureAnyKey?: boolean; json?: boolean }) => {
@@ -239,7 +239,9 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
       const bytes = readInput(pathFrom(io, bundlePath), bundlePath, 'the bundle', MAX_BUNDLE_FILE);
       const v = verifyBundle(bytes, { pubkeys, ...(policy ? { policy } : {}), ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
       if (o.json) {
-        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
+        // A v2 bundle (several logs) adds `logs`; a v1 bundle's JSON is exactly as it always was.
+        const logs = v.logs?.map((l) => ({ origin: l.origin, checkpoint_size: l.checkpointSize, key_id: l.keyId, key_fingerprint: l.keyFingerprint, entries: l.entries, ...(l.quorum ? { quorum: l.quorum } : {}) }));
+        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(logs ? { logs } : {}), ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
       } else {
         out(formatBundleVerdict(bundlePath, v));
       }
