@@ -15,9 +15,18 @@ export interface ServerDeps {
    * so that a server whose database was restored from an older backup is not led to cosign a fork.
    */
   published?: string | undefined;
+  /** A host that has not pushed for longer than this is flagged silent in GET /api/v1/logs (serve --silent-after). */
+  silentAfterMs?: number | undefined;
 }
 
-export type AppEnv = { Variables: { deps: ServerDeps } };
+/** Who an API request's bearer token names (api/auth.ts): set by the token check, never the token itself. */
+export interface ApiCallerVar {
+  tokenId: number;
+  name: string;
+  role: 'viewer' | 'auditor' | 'admin';
+}
+
+export type AppEnv = { Variables: { deps: ServerDeps; apiCaller?: ApiCallerVar } };
 
 /** A route module registers its routes on the app (app.ts lists them). */
 export type RouteModule = (app: Hono<AppEnv>, deps: ServerDeps) => void;
