@@ -33,6 +33,7 @@ import { bodyStream } from './http.js';
 import { insertCompletedBlocks, leafHashes, nextEntry, storedRoot } from './mirror-tree.js';
 import { blobRoutes } from './blobs.js';
 import { mirrorTileRoutes } from './mirror-tiles.js';
+import { indexEntries } from './search/ingest.js';
 
 /** The most entries below the mirror's next entry that one request may send again (see above). */
 export const MAX_REUPLOAD = PACKAGE_WIDTH;
@@ -174,7 +175,12 @@ async function commitPackages(deps: ServerDeps, log: MirrorLog, batch: readonly 
            FROM unnest($6::int[], $7::int[]) WITH ORDINALITY AS e(o, l, i)`,
         [log.id, log.epoch, first + skip, Buffer.concat(fresh), Buffer.concat(batch.flatMap((p) => p.leaves).slice(skip)), offsets, lengths],
       );
+      // The search indexes in the same transaction (search/ingest.ts says why): a search never misses what is stored.
+      await indexEntries(c, log.id, log.epoch, first + skip, fresh);
     }
+    // When the host last pushed (search/state.ts: a silent host is flagged), at most once a second per log: the row
+    // is shared with every request of the host, and a burst of packages need not rewrite it each time.
+    await c.query("UPDATE hosts SET last_push_at = now() WHERE id = $1 AND (last_push_at IS NULL OR last_push_at < now() - interval '1 second')", [log.id]);
     const blocks = batch.filter((p) => p.range.end - p.range.subtreeStart === PACKAGE_WIDTH).map((p) => ({ index: p.range.subtreeStart / PACKAGE_WIDTH, hash: p.subtree }));
     await insertCompletedBlocks(c, log.id, log.epoch, blocks);
     const named = entries.flatMap((e, i) => blobsNamedBy(e).map((b) => ({ ...b, idx: first + i })));

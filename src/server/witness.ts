@@ -121,7 +121,8 @@ SELECT h.status, h.epoch, h.hold, w.epoch AS w_epoch, w.size AS w_size, w.root A
  * The cosignature persisted, one statement and so one transaction: l locks the host's row, re-checked on its newest
  * version once the lock is free (still active, same epoch $2, same hold $7), provided no checkpoint of this size was
  * cosigned with another root; w compare-and-sets the witness state; only if w wrote a row, the trail row ($5 the
- * cosigned note) and the mirror's pending checkpoint ($6 the log's note). $1 host, $3 size, $4 root. The state is
+ * cosigned note), the mirror's pending checkpoint ($6 the log's note) and the host's last push time (search/state.ts;
+ * at most once a second, the row being locked already). $1 host, $3 size, $4 root. The state is
  * created for a log never cosigned, or moved from the ($8 epoch, $9 size, $10 root) that was read: a state that moved
  * meanwhile fails w's WHERE, which PostgreSQL re-checks on the newest row version once that row's lock is free.
  */
@@ -132,7 +133,8 @@ WITH l AS (SELECT id FROM hosts WHERE id = $1 AND status = 'active' AND epoch = 
             FOR NO KEY UPDATE),
      w AS (${w}),
      t AS (INSERT INTO cosigned (host_id, epoch, role, size, root, note) SELECT $1, $2, 'witness', $3, $4, $5 FROM w ON CONFLICT DO NOTHING),
-     p AS (INSERT INTO pending_checkpoints (host_id, epoch, size, root, note) SELECT $1, $2, $3, $4, $6::text FROM w ON CONFLICT DO NOTHING)
+     p AS (INSERT INTO pending_checkpoints (host_id, epoch, size, root, note) SELECT $1, $2, $3, $4, $6::text FROM w ON CONFLICT DO NOTHING),
+     a AS (UPDATE hosts SET last_push_at = now() WHERE id = (SELECT host_id FROM w) AND (last_push_at IS NULL OR last_push_at < now() - interval '1 second'))
 SELECT count(*)::int AS n FROM w`;
 const PERSIST_FIRST = persistStatement('INSERT INTO witness_state (host_id, epoch, size, root, note) SELECT id, $2, $3, $4, $5 FROM l ON CONFLICT (host_id) DO NOTHING RETURNING host_id');
 const PERSIST_NEXT = persistStatement(

@@ -165,10 +165,14 @@ CREATE TABLE idx_runs (
   words       text,
   PRIMARY KEY (host_id, epoch, start_idx)
 );
+-- The user and actor indexes end with the whole order key (server/search/query.ts), so a page of one user's runs in a
+-- time range is read in order from the index, with no sort; the id index is in byte order for prefix ranges.
 CREATE INDEX idx_runs_time ON idx_runs (started_ns, host_id, start_idx);
-CREATE INDEX idx_runs_user_time ON idx_runs (usr, started_ns);
-CREATE INDEX idx_runs_actor_time ON idx_runs (actor, started_ns) WHERE actor IS NOT NULL;
-CREATE INDEX idx_runs_id ON idx_runs (run_id);
+CREATE INDEX idx_runs_user_time ON idx_runs (usr, started_ns, host_id, start_idx);
+CREATE INDEX idx_runs_actor_time ON idx_runs (actor, started_ns, host_id, start_idx) WHERE actor IS NOT NULL;
+CREATE INDEX idx_runs_id ON idx_runs (run_id COLLATE "C");
+-- A file named by a run's end leads to its run through the end's index (lineage: producers and readers).
+CREATE INDEX idx_runs_end ON idx_runs (host_id, epoch, end_idx) WHERE end_idx IS NOT NULL;
 
 -- One row per custody note.
 CREATE TABLE idx_notes (
@@ -182,6 +186,7 @@ CREATE TABLE idx_notes (
   PRIMARY KEY (host_id, epoch, idx)
 );
 CREATE INDEX idx_notes_time ON idx_notes (time_ns, host_id, idx);
+CREATE INDEX idx_notes_user_time ON idx_notes (usr, time_ns, host_id, idx);
 
 -- Every file an entry names: run.start inputs ('input'), run.end inputs and outputs, a note's files ('note').
 CREATE TABLE idx_files (
@@ -195,6 +200,18 @@ CREATE TABLE idx_files (
 CREATE INDEX idx_files_sha ON idx_files (sha256, role) WHERE sha256 IS NOT NULL;
 CREATE INDEX idx_files_path ON idx_files (path COLLATE "C");
 CREATE INDEX idx_files_entry ON idx_files (host_id, epoch, idx);
+
+-- What the entries of each log gave the indexes, counted as they were indexed (ingest.ts): a deleted index row shows
+-- as a count below its tally (search/lookup.ts indexProblems), without reading every entry again.
+CREATE TABLE idx_tally (
+  host_id     bigint NOT NULL,
+  epoch       integer NOT NULL,
+  runs        bigint NOT NULL DEFAULT 0,     -- idx_runs rows
+  ends        bigint NOT NULL DEFAULT 0,     -- of which with their end
+  notes       bigint NOT NULL DEFAULT 0,     -- idx_notes rows
+  files       bigint NOT NULL DEFAULT 0,     -- idx_files rows
+  PRIMARY KEY (host_id, epoch)
+);
 
 -- API bearer tokens (server/api/auth.ts): only their SHA-256 is stored; the token is shown once, by tokens add.
 CREATE TABLE api_tokens (
