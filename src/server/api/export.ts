@@ -54,15 +54,27 @@ export function noteCsv(n: NoteRecord & { log: string }): string {
   return csvRow([n.log, 'note', n.index, null, n.time, null, n.user, n.asserted_actor, n.host, null, null, null, null, files(n.files), null, n.text]);
 }
 
-type Item = LoggedRun | LoggedNote | { unreadable: Unreadable };
+export type ExportItem = LoggedRun | LoggedNote | { unreadable: Unreadable };
 
 function abortLine(format: 'ecs' | 'csv', message: string, unreadable?: Unreadable): string {
   return format === 'ecs' ? `${JSON.stringify({ ffaudit_export_error: message, ...(unreadable ? { unreadable } : {}) })}\n` : csvRow(['#ERROR', message]);
 }
 
 export async function exportResponse(c: Context<AppEnv>, db: Db, scope: Scope, q: ExportQuery): Promise<Response> {
-  const { log } = c.get('deps');
-  const it: AsyncGenerator<Item> = q.type === 'run' ? streamRuns(db, scope, q.filter) : streamNotes(db, scope, q.filter);
+  const it: AsyncGenerator<ExportItem> = q.type === 'run' ? streamRuns(db, scope, q.filter) : streamNotes(db, scope, q.filter);
+  const body = await exportStream(it, q, c.get('deps').log);
+  return c.body(body, 200, {
+    'Content-Type': q.format === 'ecs' ? 'application/x-ndjson; charset=utf-8' : 'text/csv; charset=utf-8; header=present',
+    'Content-Disposition': `attachment; filename="ffaudit-${q.type}s.${q.format === 'ecs' ? 'ndjson' : 'csv'}"`,
+  });
+}
+
+/**
+ * The export's body over a search stream: pulled only as the reader asks, ended by an abort line and an error when a
+ * match is unreadable or the stream fails. The first item is read before this returns, so that a failure then is
+ * still the request's own error status.
+ */
+export async function exportStream(it: AsyncGenerator<ExportItem>, q: Pick<ExportQuery, 'format' | 'type'>, log: (line: string) => void): Promise<ReadableStream<Uint8Array>> {
   const render = (x: LoggedRun | LoggedNote): string => {
     if (q.type === 'run') {
       const r = x as LoggedRun;
@@ -73,7 +85,7 @@ export async function exportResponse(c: Context<AppEnv>, db: Db, scope: Scope, q
   };
   // The first match is read before the status is sent, so a bad filter or an unreachable database still gets its
   // own status rather than a 200 cut short.
-  let first: IteratorResult<Item>;
+  let first: IteratorResult<ExportItem>;
   try {
     first = await it.next();
   } catch (e) {
@@ -81,17 +93,17 @@ export async function exportResponse(c: Context<AppEnv>, db: Db, scope: Scope, q
     throw e;
   }
   const enc = new TextEncoder();
-  let pending: IteratorResult<Item> | undefined = first;
+  let pending: IteratorResult<ExportItem> | undefined = first;
   let count = 0;
   let head = q.format === 'csv' ? csvRow(CSV_COLUMNS) : '';
-  const body = new ReadableStream<Uint8Array>(
+  return new ReadableStream<Uint8Array>(
     {
       async pull(ctl) {
         let text = head;
         head = '';
         try {
           while (text.length < CHUNK_BYTES) {
-            const r: IteratorResult<Item> = pending ?? (await it.next());
+            const r: IteratorResult<ExportItem> = pending ?? (await it.next());
             pending = undefined;
             if (r.done) {
               if (text) ctl.enqueue(enc.encode(text));
@@ -122,10 +134,6 @@ export async function exportResponse(c: Context<AppEnv>, db: Db, scope: Scope, q
     },
     { highWaterMark: 0 },
   );
-  return c.body(body, 200, {
-    'Content-Type': q.format === 'ecs' ? 'application/x-ndjson; charset=utf-8' : 'text/csv; charset=utf-8; header=present',
-    'Content-Disposition': `attachment; filename="ffaudit-${q.type}s.${q.format === 'ecs' ? 'ndjson' : 'csv'}"`,
-  });
 }
 
 class ExportAborted extends Error {

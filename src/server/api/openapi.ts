@@ -217,7 +217,8 @@ function op(role: 'viewer' | 'auditor' | 'admin', summary: string, responses: Re
     'x-role': role,
     security: [{ bearerAuth: [] }],
     parameters: params,
-    responses: { ...responses, ...ERRORS },
+    // No token is below viewer: a viewer's route never answers 403.
+    responses: { ...responses, ...(role === 'viewer' ? (({ '403': _, ...rest }) => rest)(ERRORS) : ERRORS) },
     ...extra,
   };
 }
