@@ -11,6 +11,7 @@
  * the final chunk of its chunked encoding, which every HTTP/1.1 client reports as an incomplete transfer (RFC 9112
  * §7.1). A complete export is one whose body ended properly; docs/api.md says the same to clients.
  */
+import { ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { FfauditError } from '../../core/errors.js';
 import type { NoteRecord } from '../../core/entry.js';
@@ -62,10 +63,14 @@ function abortLine(format: 'ecs' | 'csv', message: string, unreadable?: Unreadab
 
 export async function exportResponse(c: Context<AppEnv>, db: Db, scope: Scope, q: ExportQuery): Promise<Response> {
   const it: AsyncGenerator<ExportItem> = q.type === 'run' ? streamRuns(db, scope, q.filter) : streamNotes(db, scope, q.filter);
-  const body = await exportStream(it, q, c.get('deps').log);
+  const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
+  const body = await exportStream(it, q, c.get('deps').log, outgoing instanceof ServerResponse ? () => drained(outgoing) : undefined);
   return c.body(body, 200, {
     'Content-Type': q.format === 'ecs' ? 'application/x-ndjson; charset=utf-8' : 'text/csv; charset=utf-8; header=present',
     'Content-Disposition': `attachment; filename="ffaudit-${q.type}s.${q.format === 'ecs' ? 'ndjson' : 'csv'}"`,
+    // Said outright, so that @hono/node-server sends the status line at once instead of reading ahead to size a
+    // small body: the answer starts while the rest is still being read from the database.
+    'Transfer-Encoding': 'chunked',
   });
 }
 
@@ -74,7 +79,12 @@ export async function exportResponse(c: Context<AppEnv>, db: Db, scope: Scope, q
  * match is unreadable or the stream fails. The first item is read before this returns, so that a failure then is
  * still the request's own error status.
  */
-export async function exportStream(it: AsyncGenerator<ExportItem>, q: Pick<ExportQuery, 'format' | 'type'>, log: (line: string) => void): Promise<ReadableStream<Uint8Array>> {
+export async function exportStream(
+  it: AsyncGenerator<ExportItem>,
+  q: Pick<ExportQuery, 'format' | 'type'>,
+  log: (line: string) => void,
+  flushed: () => Promise<void> = () => Promise.resolve(),
+): Promise<ReadableStream<Uint8Array>> {
   const render = (x: LoggedRun | LoggedNote): string => {
     if (q.type === 'run') {
       const r = x as LoggedRun;
@@ -92,13 +102,30 @@ export async function exportStream(it: AsyncGenerator<ExportItem>, q: Pick<Expor
     await it.return(undefined).catch(() => undefined);
     throw e;
   }
+  if (!first.done && 'unreadable' in first.value) {
+    const u = first.value.unreadable;
+    await it.return(undefined).catch(() => undefined);
+    throw new FfauditError('INTEGRITY', `export refused: entry ${u.index} of ${u.log} could not be read back as recorded: ${u.error}`);
+  }
   const enc = new TextEncoder();
   let pending: IteratorResult<ExportItem> | undefined = first;
   let count = 0;
   let head = q.format === 'csv' ? csvRow(CSV_COLUMNS) : '';
+  // Set when the export was cut short: the pull after the one that sent the abort line fails the stream. Not that
+  // same pull: @hono/node-server reads the first chunk before it sends the status line, and a stream failing then
+  // would become its own 500.
+  let failed: string | undefined;
   return new ReadableStream<Uint8Array>(
     {
       async pull(ctl) {
+        if (failed !== undefined) {
+          // The abort line must reach the client before the connection goes: destroying a socket drops what it had
+          // not yet handed to the kernel. Then a plain one-line reason: @hono/node-server destroys the response with
+          // it (no final chunk) and logs it.
+          await flushed();
+          ctl.error(failed);
+          return;
+        }
         let text = head;
         head = '';
         try {
@@ -123,8 +150,7 @@ export async function exportStream(it: AsyncGenerator<ExportItem>, q: Pick<Expor
           log(`export aborted after ${count} ${q.type}s: ${message}`);
           ctl.enqueue(enc.encode(text + abortLine(q.format, `export aborted after ${count} ${q.type}s: ${message}`, e instanceof ExportAborted ? e.unreadable : undefined)));
           await it.return(undefined).catch(() => undefined);
-          // A plain one-line reason: @hono/node-server destroys the response with it (no final chunk) and prints it.
-          ctl.error(`ffaudit export aborted: ${message}`);
+          failed = `ffaudit export aborted: ${message}`;
         }
       },
       async cancel() {
@@ -134,6 +160,12 @@ export async function exportStream(it: AsyncGenerator<ExportItem>, q: Pick<Expor
     },
     { highWaterMark: 0 },
   );
+}
+
+/** Resolves once `res` has handed everything written so far to the kernel (or in 10 s, or when it closed). */
+async function drained(res: ServerResponse): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (res.writableLength > 0 && !res.destroyed && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
 }
 
 class ExportAborted extends Error {

@@ -325,6 +325,7 @@ export const OPENAPI = {
             description: `the export; CSV columns: ${CSV_COLUMNS.join(', ')} (cells that would start a spreadsheet formula are prefixed with ')`,
             content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'text/csv': { schema: { type: 'string' } } },
           },
+          '422': text('the first match could not be read back as recorded: nothing is exported'),
         },
         [
           { name: 'format', in: 'query', required: true, schema: { enum: ['ecs', 'csv'] } },
