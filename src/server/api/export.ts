@@ -64,7 +64,7 @@ function abortLine(format: 'ecs' | 'csv', message: string, unreadable?: Unreadab
 export async function exportResponse(c: Context<AppEnv>, db: Db, scope: Scope, q: ExportQuery): Promise<Response> {
   const it: AsyncGenerator<ExportItem> = q.type === 'run' ? streamRuns(db, scope, q.filter) : streamNotes(db, scope, q.filter);
   const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
-  const body = await exportStream(it, q, c.get('deps').log, outgoing instanceof ServerResponse ? () => drained(outgoing) : undefined);
+  const body = await exportStream(it, q, c.get('deps').log, outgoing instanceof ServerResponse ? () => drained(outgoing as ServerResponse) : undefined);
   return c.body(body, 200, {
     'Content-Type': q.format === 'ecs' ? 'application/x-ndjson; charset=utf-8' : 'text/csv; charset=utf-8; header=present',
     'Content-Disposition': `attachment; filename="ffaudit-${q.type}s.${q.format === 'ecs' ? 'ndjson' : 'csv'}"`,
