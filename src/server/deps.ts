@@ -15,8 +15,8 @@ export interface ServerDeps {
    * so that a server whose database was restored from an older backup is not led to cosign a fork.
    */
   published?: string | undefined;
-  /** A host that has not pushed for longer than this is flagged silent in GET /api/v1/logs (serve --silent-after). */
-  silentAfterMs?: number | undefined;
+  /** A host silent for longer than this (milliseconds) is flagged in the log states (search/state.ts); default 24 h. */
+  silentAfterMs?: number;
 }
 
 /** Who an API request's bearer token names (api/auth.ts): set by the token check, never the token itself. */

@@ -9,6 +9,8 @@ import { createApp, type ServerDeps } from './app.js';
 import { displayUrl, migrate, openDb } from './db/pool.js';
 import { loadServerKeys, serverVkeys } from './keys.js';
 import { checkPublished } from './published.js';
+import { backfillIndexes, needsBackfill } from './search/ingest.js';
+import { reverifyAll } from './search/reverify.js';
 
 export interface ServeOptions {
   db: string;
@@ -19,8 +21,16 @@ export interface ServeOptions {
   tlsKey?: string | undefined;
   /** published.ts: the directory of the latest cosigned checkpoints, outside the database's backups. */
   published?: string | undefined;
+  /** A host silent for longer than this is flagged (search/state.ts); default 24 h. */
+  silentAfterMs?: number | undefined;
+  /** Re-verify every mirror this often (search/reverify.ts); 0 never; default 24 h. */
+  reverifyEveryMs?: number | undefined;
   log: (line: string) => void;
 }
+
+export const DEFAULT_SILENT_AFTER_MS = 24 * 3_600_000;
+export const DEFAULT_REVERIFY_EVERY_MS = 24 * 3_600_000;
+const MAX_TIMER_MS = 24 * 86_400_000;
 
 export interface RunningServer {
   url: string;
@@ -41,6 +51,10 @@ function parseListen(listen: string): { host: string; port: number } {
 
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const { host, port } = parseListen(o.listen);
+  // setInterval takes a 32-bit signed delay: a longer one would fire at once, again and again.
+  if (o.reverifyEveryMs !== undefined && !(Number.isSafeInteger(o.reverifyEveryMs) && o.reverifyEveryMs >= 0 && o.reverifyEveryMs <= MAX_TIMER_MS)) {
+    throw new FfauditError('USAGE', '--reverify-every: at most 24 days (0: never)');
+  }
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FfauditError('USAGE', '--tls-cert and --tls-key go together');
   const tls = o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
   const keys = loadServerKeys(o.keys);
@@ -48,13 +62,15 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   try {
     const { from, to } = await migrate(db);
     if (from !== to) o.log(`database ${displayUrl(o.db)}: schema migrated from version ${from} to ${to}`);
+    // A mirror stored before the search indexes existed is indexed once, before the first search can miss it.
+    if (await needsBackfill(db, from)) o.log(`search index: ${await backfillIndexes(db, o.log)} mirrored entries indexed`);
     // Before the first request: a host whose database state is behind what was published is held (published.ts).
     if (o.published) await checkPublished(db, o.published, keys.witness, o.log);
   } catch (e) {
     await db.close();
     throw e;
   }
-  const deps: ServerDeps = { db, keys, log: o.log, published: o.published };
+  const deps: ServerDeps = { db, keys, log: o.log, published: o.published, silentAfterMs: o.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS };
   const app = createApp(deps);
   const { serve } = await import('@hono/node-server');
   const https = tls ? await import('node:https') : undefined;
@@ -77,17 +93,31 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const v = serverVkeys(keys);
   o.log(`listening on ${url}; witness ${v.witness}; mirror ${v.mirror}`);
+  // The scheduled re-verification: unref'd, so it never keeps the process alive, and stopped before the pool closes.
+  const every = o.reverifyEveryMs ?? DEFAULT_REVERIFY_EVERY_MS;
+  let checking: Promise<void> | undefined;
+  const timer =
+    every > 0
+      ? setInterval(() => {
+          checking ??= reverifyAll(db, o.log).finally(() => {
+            checking = undefined;
+          });
+        }, every)
+      : undefined;
+  timer?.unref();
   let closing: Promise<void> | undefined;
   return {
     url,
     deps,
     close() {
       closing ??= (async () => {
+        if (timer) clearInterval(timer);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           // Idle keep-alive connections would hold close() open; requests in flight still finish.
           (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         });
+        await checking?.catch(() => undefined);
         await db.close();
       })();
       return closing;

@@ -8,6 +8,7 @@ import type { Db } from '../../server/db/pool.js';
 import type { CommandContext } from '../context.js';
 import { pathFrom, type Io } from '../io.js';
 import { printable } from '../lineage-format.js';
+import { durationMs, parseDurationText } from '../../time/duration.js';
 
 interface DbOption {
   db?: string;
@@ -36,6 +37,14 @@ async function withDb<T>(o: DbOption, io: Io, fn: (db: Db) => Promise<T>): Promi
   }
 }
 
+/** A duration option of `serve` (time/duration.ts): 90s, 30m, 24h, 7d, 1w; `0` only where it means "never". */
+function serveDuration(option: string, text: string, zeroIsOff: boolean): number {
+  if (zeroIsOff && text === '0') return 0;
+  const d = parseDurationText(text, { units: ['s', 'm', 'h', 'd', 'w'], positive: true, maxDigits: 6 });
+  if (!d) throw new FfauditError('USAGE', `${option} ${JSON.stringify(text)}: expected a duration such as 90s, 30m, 24h, 7d${zeroIsOff ? ' (or 0: never)' : ''}`);
+  return durationMs(d);
+}
+
 export function registerServeCommands(program: Command, cli: CommandContext): void {
   const { io } = cli;
   const serve = program
@@ -50,8 +59,12 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
       '--published <dir>',
       "also write the latest cosigned checkpoint of each log to DIR/<hex sha256(origin)>/checkpoint, and at start hold any log the database is behind on (keep DIR outside the database's backups)",
     )
-    .action(async (o: DbOption & { keys?: string; listen: string; tlsCert?: string; tlsKey?: string; published?: string }) => {
+    .option('--silent-after <duration>', 'flag a host that has not pushed for this long, e.g. 6h, 2d (default 24h)')
+    .option('--reverify-every <duration>', 're-verify every mirrored entry against its cosigned checkpoint this often, e.g. 12h (default 24h; 0: never)')
+    .action(async (o: DbOption & { keys?: string; listen: string; tlsCert?: string; tlsKey?: string; published?: string; silentAfter?: string; reverifyEvery?: string }) => {
       const { startServer } = await import('../../server/serve.js');
+      const silentAfterMs = o.silentAfter === undefined ? undefined : serveDuration('--silent-after', o.silentAfter, false);
+      const reverifyEveryMs = o.reverifyEvery === undefined ? undefined : serveDuration('--reverify-every', o.reverifyEvery, true);
       const log = (line: string) => io.out(`${new Date().toISOString()} ${line}\n`);
       const server = await startServer({
         db: dbUrl(o, io),
@@ -60,6 +73,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
         tlsCert: o.tlsCert && pathFrom(io, o.tlsCert),
         tlsKey: o.tlsKey && pathFrom(io, o.tlsKey),
         published: o.published && pathFrom(io, o.published),
+        silentAfterMs,
+        reverifyEveryMs,
         log,
       });
       // Runs until SIGTERM or SIGINT: stop accepting, let in-flight requests finish, close the pool.
@@ -120,6 +135,31 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
       );
       io.err(`${r.records} record${r.records === 1 ? '' : 's'}, ${r.refused} refused\n`);
       if (r.refused > 0) cli.setStatus(1);
+    });
+
+  serve
+    .command('verify [host]')
+    .description('re-verify the mirror of HOST (default: every host) now: every entry against its leaf, the leaves against the cosigned mirror checkpoint; exit 1 on a problem')
+    .action(async (host: string | undefined, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption>();
+      const { reverifyMirror } = await import('../../server/search/reverify.js');
+      const { EXIT_INTEGRITY } = await import('../exit.js');
+      const bad = await withDb(o, io, async (db) => {
+        const { rows } = await db.pool.query<{ id: number; name: string }>(
+          "SELECT id, name FROM hosts WHERE origin IS NOT NULL AND status IN ('active', 'disabled') AND ($1::text IS NULL OR name = $1) ORDER BY id",
+          [host ?? null],
+        );
+        if (host !== undefined && rows.length === 0) throw new FfauditError('NOT_FOUND', `no enrolled host ${JSON.stringify(host)}`);
+        let problems = 0;
+        for (const r of rows) {
+          const v = await reverifyMirror(db, Number(r.id));
+          io.out(`${r.name}: ${v.ok ? 'ok' : 'PROBLEMS'} (${v.size} entries)\n`);
+          for (const p of v.problems) io.out(`  ${p}\n`);
+          if (!v.ok) problems++;
+        }
+        return problems;
+      });
+      if (bad > 0) cli.setStatus(EXIT_INTEGRITY);
     });
 
   const hosts = serve.command('hosts').description('enrol, list, disable and reset hosts (one host = one ledger)');

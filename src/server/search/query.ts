@@ -11,7 +11,7 @@
  */
 import type { PoolClient } from 'pg';
 import { FfauditError } from '../../core/errors.js';
-import type { NoteRecord } from '../../core/entry.js';
+import type { EntryBase, NoteRecord } from '../../core/entry.js';
 import type { RunRecord } from '../../core/run.js';
 import { parseTimeNs } from '../../time/time.js';
 import type { Db } from '../db/pool.js';
@@ -36,6 +36,12 @@ const SPEC = {
   note: { table: 'idx_notes', time: 'time_ns', index: 'idx', roles: "('note')" },
 } as const;
 
+/**
+ * Which candidates a text filter takes: `either` (what a page reads), only rows whose words hold the text, or only
+ * rows without words (a field in a blob: the rebuilt record decides).
+ */
+type Words = 'either' | 'text' | 'blob';
+
 /** Bound parameters, numbered as they are added. */
 class Params {
   readonly values: unknown[] = [];
@@ -57,7 +63,7 @@ function pathRange(p: Params, prefix: string): string {
  * The FROM item and WHERE conditions of a search: the candidates in the index, not yet ordered. A hash drives the
  * search from idx_files (few rows); so does a path prefix when there is no hash.
  */
-function candidates(kind: Kind, logs: readonly LogInfo[], all: boolean, f: SearchFilter, p: Params): { from: string; where: string[] } {
+function candidates(kind: Kind, logs: readonly LogInfo[], all: boolean, f: SearchFilter, p: Params, words: Words = 'either'): { from: string; where: string[] } {
   const s = SPEC[kind];
   const where: string[] = [];
   // Scope and the log/host filters, resolved to host ids by the caller; the epoch is each host's current one.
@@ -69,7 +75,11 @@ function candidates(kind: Kind, logs: readonly LogInfo[], all: boolean, f: Searc
   if (kind === 'run' && f.statuses !== undefined) where.push(`r.status = ANY(${p.add(f.statuses, 'text[]')})`);
   if (f.sinceNs !== undefined) where.push(`r.${s.time} >= ${p.add(f.sinceNs.toString(), 'bigint')}`);
   if (f.untilNs !== undefined) where.push(`r.${s.time} <= ${p.add(f.untilNs.toString(), 'bigint')}`);
-  if (f.grep !== undefined && f.grep !== '') where.push(`(r.words IS NULL OR position(${p.add(indexText(f.grep.toLowerCase()), 'text')} in r.words) > 0)`);
+  if (f.grep !== undefined && f.grep !== '') {
+    // A parameter is added only where it is used (PostgreSQL must infer every parameter's type).
+    const needle = () => `position(${p.add(indexText(f.grep!.toLowerCase()), 'text')} in r.words) > 0`;
+    where.push(words === 'either' ? `(r.words IS NULL OR ${needle()})` : words === 'text' ? `r.words IS NOT NULL AND ${needle()}` : 'r.words IS NULL');
+  }
   // The entries of a candidate whose files count: a run's start and end, a note's own entry.
   const at = kind === 'run' ? '(f.idx = r.start_idx OR f.idx = r.end_idx)' : 'f.idx = r.idx';
   let from = `${s.table} r`;
@@ -102,10 +112,20 @@ interface Row {
 }
 
 /** One batch of candidates after `after`, in order, with their entry bytes. */
-async function fetchBatch(c: PoolClient, kind: Kind, logs: readonly LogInfo[], all: boolean, f: SearchFilter, order: 'asc' | 'desc', after: Cursor | undefined, limit: number): Promise<Row[]> {
+async function fetchBatch(
+  c: PoolClient,
+  kind: Kind,
+  logs: readonly LogInfo[],
+  all: boolean,
+  f: SearchFilter,
+  order: 'asc' | 'desc',
+  after: Cursor | undefined,
+  limit: number,
+  words: Words = 'either',
+): Promise<Row[]> {
   const s = SPEC[kind];
   const p = new Params();
-  const { from, where } = candidates(kind, logs, all, f, p);
+  const { from, where } = candidates(kind, logs, all, f, p, words);
   const dir = order === 'desc' ? 'DESC' : 'ASC';
   if (after) {
     where.push(
@@ -129,11 +149,24 @@ SELECT k.host_id, k.idx, k.end_idx, k.t::text AS ns, s.data AS sdata, s.leaf AS 
   return rows.map((r) => ({ ...r, host_id: Number(r.host_id), idx: Number(r.idx), end_idx: r.end_idx === null ? null : Number(r.end_idx) }));
 }
 
-async function countMatches(c: PoolClient, kind: Kind, logs: readonly LogInfo[], all: boolean, f: SearchFilter): Promise<number | null> {
+/** Rows without words that a count rebuilds to decide a text filter; beyond, the total is unknown (null). */
+const MAX_COUNT_REBUILDS = 100;
+
+/**
+ * The number of matches, up to MAX_TOTAL, as the index counts them. With a text filter, the rows whose text is in a
+ * blob (no words) are rebuilt and counted only if they match, so the count is what the pages return.
+ */
+async function countMatches(c: PoolClient, kind: Kind, logs: readonly LogInfo[], all: boolean, f: SearchFilter, origins: ReadonlyMap<number, string>): Promise<number | null> {
+  const grep = f.grep !== undefined && f.grep !== '';
   const p = new Params();
-  const { from, where } = candidates(kind, logs, all, f, p);
+  const { from, where } = candidates(kind, logs, all, f, p, grep ? 'text' : 'either');
   const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where.join(' AND ')} LIMIT ${MAX_TOTAL + 1}) x`, p.values);
-  const n = rows[0]!.n;
+  let n = rows[0]!.n;
+  if (grep && n <= MAX_TOTAL) {
+    const blobbed = await fetchBatch(c, kind, logs, all, f, 'asc', undefined, MAX_COUNT_REBUILDS + 1, 'blob');
+    if (blobbed.length > MAX_COUNT_REBUILDS) return null;
+    n += (await rebuild(c, kind, blobbed, origins, f)).filter((h) => 'item' in h && h.item !== null).length;
+  }
   return n > MAX_TOTAL ? null : n;
 }
 
@@ -182,12 +215,14 @@ type Hit<T> = { key: Cursor; item: T } | { key: Cursor; unreadable: Unreadable }
 /** Rebuilds a batch of candidates, in order: an item (matching or not: null), or unreadable. */
 async function rebuild(c: PoolClient, kind: Kind, rows: readonly Row[], origins: ReadonlyMap<number, string>, f: SearchFilter): Promise<Hit<LoggedRun | LoggedNote | null>[]> {
   const parsed = rows.map((row) => {
+    let start: EntryBase | undefined;
     try {
-      const start = checkedEntry({ index: row.idx, data: row.sdata, leaf: row.sleaf });
+      start = checkedEntry({ index: row.idx, data: row.sdata, leaf: row.sleaf });
       const end = row.end_idx === null ? undefined : checkedEntry({ index: row.end_idx, data: row.edata, leaf: row.eleaf });
       return { row, start, end };
     } catch (e) {
-      return { row, error: e };
+      // The run's id, when its start could be read: an unreadable end still names the run it belongs to.
+      return { row, error: e, id: start !== undefined && typeof start.run === 'string' ? start.run : null };
     }
   });
   const names: string[] = [];
@@ -197,7 +232,7 @@ async function rebuild(c: PoolClient, kind: Kind, rows: readonly Row[], origins:
     const key: Cursor = { timeNs: BigInt(x.row.ns), hostId: x.row.host_id, index: x.row.idx };
     const log = origins.get(x.row.host_id) ?? '';
     const idOf = (): string | null => {
-      if ('error' in x) return null;
+      if ('error' in x) return x.id ?? null;
       return typeof x.start.run === 'string' ? x.start.run : null;
     };
     try {
@@ -261,7 +296,7 @@ async function search<T>(db: Db, kind: Kind, scope: Scope, f: SearchFilter, page
   if (!Number.isSafeInteger(page.limit) || page.limit < 1 || page.limit > 1000) throw new FfauditError('USAGE', 'limit: 1 to 1000');
   return readOnly(db, async (c) => {
     const { hits, next, logs, all } = await pageOf<T>(c, kind, scope, f, page);
-    const total = logs.length === 0 ? 0 : await countMatches(c, kind, logs, all, f);
+    const total = logs.length === 0 ? 0 : await countMatches(c, kind, logs, all, f, new Map(logs.map((l) => [l.id, l.origin])));
     return {
       items: hits.flatMap((h) => ('item' in h ? [h.item] : [])),
       next,

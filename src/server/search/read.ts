@@ -73,8 +73,10 @@ export async function logsInScope(c: PoolClient, scope: Scope, origins?: readonl
   const where = ['origin IS NOT NULL'];
   const params: unknown[] = [];
   if (scope.hostIds !== null) where.push(`id = ANY($${params.push(scope.hostIds)}::bigint[])`);
-  if (origins !== undefined) where.push(`origin = ANY($${params.push(origins)}::text[])`);
-  if (names !== undefined) where.push(`name = ANY($${params.push(names)}::text[])`);
+  // PostgreSQL text holds no NUL: a value with one names no log (and would make the statement fail).
+  const storable = (v: readonly string[]) => v.filter((x) => !x.includes('\u0000'));
+  if (origins !== undefined) where.push(`origin = ANY($${params.push(storable(origins))}::text[])`);
+  if (names !== undefined) where.push(`name = ANY($${params.push(storable(names))}::text[])`);
   const { rows } = await c.query<{ id: number; epoch: number; origin: string; name: string }>(`SELECT id, epoch, origin, name FROM hosts WHERE ${where.join(' AND ')} ORDER BY id`, params);
   return rows.map((r) => ({ id: Number(r.id), epoch: r.epoch, origin: r.origin, name: r.name }));
 }
