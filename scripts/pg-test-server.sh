@@ -6,6 +6,8 @@
 #                                         stdout carries ONLY the `export FFAUDIT_TEST_PG_URL=…` line to eval
 #   scripts/pg-test-server.sh stop DIR    stop it (fast shutdown) and remove DIR
 #   scripts/pg-test-server.sh restart DIR start again, on its port, a cluster whose server died (a crash test's kill -9)
+#                                         or was halted
+#   scripts/pg-test-server.sh halt DIR    stop it and keep DIR (a benchmark's cached data set)
 #
 # Needs PostgreSQL's server binaries (Debian: apt-get install postgresql; initdb, pg_ctl on PATH or under
 # /usr/lib/postgresql/*/bin). PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
@@ -14,7 +16,7 @@ set -euo pipefail
 
 log() { printf 'pg-test-server: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
-[ $# -eq 2 ] || die "usage: $0 start|stop|restart DIR"
+[ $# -eq 2 ] || die "usage: $0 start|stop|restart|halt DIR"
 cmd=$1
 dir=$2
 
@@ -69,10 +71,14 @@ restart)
   done
   die "could not restart the cluster in $dir; see $dir/log"
   ;;
+halt)
+  [ -d "$dir/data" ] || exit 0
+  as_owner "${bindir}pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  ;;
 stop)
   [ -d "$dir" ] || exit 0
   if [ -d "$dir/data" ]; then as_owner "${bindir}pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true; fi
   rm -rf "$dir"
   ;;
-*) die "usage: $0 start|stop|restart DIR" ;;
+*) die "usage: $0 start|stop|restart|halt DIR" ;;
 esac

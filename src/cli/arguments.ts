@@ -8,3 +8,8 @@ export function parseIndex(text: string, what: string): number {
   }
   return Number(text);
 }
+
+/** A repeatable option's values, in order (commander's custom option processing). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

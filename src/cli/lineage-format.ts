@@ -109,9 +109,23 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
     lines.push(`witnesses   ${who} cosigned the checkpoint: the policy's quorum ${printable(v.quorum.quorum)} is ${v.quorum.met ? 'met' : 'NOT met'}`);
   }
   if (v.origin !== null) lines.push(`checked     ${v.entries} entries (hash and inclusion proof each), the checkpoint signature, ${v.blobs} blob${v.blobs === 1 ? '' : 's'}, ${v.runs.length} run${v.runs.length === 1 ? '' : 's'} chained by content`);
-  if (v.origin !== null && v.runs.length > 0) {
+  // A bundle across logs (ffaudit-bundle/v2): each log's checkpoint and key on lines of their own.
+  for (const l of v.logs ?? []) {
+    lines.push(`log         ${printable(l.origin)}: ${l.entries} entr${l.entries === 1 ? 'y' : 'ies'}${l.checkpointSize !== null ? `, checkpoint at tree size ${l.checkpointSize}` : ''}`);
+    if (l.keyName !== null) lines.push(`  key       ${printable(l.keyName)} (key ID ${l.keyId}), fingerprint SHA-256 ${l.keyFingerprint}${v.keyVerified ? ' (the key you gave)' : " (the bundle's own key: NOT verified)"}`);
+    else lines.push('  key       none given for this log: NOT verified');
+    if (l.quorum) {
+      const who = l.quorum.witnesses.length > 0 ? l.quorum.witnesses.map(printable).join(', ') : 'none of its witnesses';
+      lines.push(`  witnesses ${who} cosigned the checkpoint: the policy's quorum ${printable(l.quorum.quorum)} is ${l.quorum.met ? 'met' : 'NOT met'}`);
+    }
+  }
+  if (v.logs) {
+    const n = v.logs.length;
+    lines.push(`checked     ${v.entries} entries (hash and inclusion proof each, against their own log's checkpoint), ${n} checkpoint signature${n === 1 ? '' : 's'}, ${v.blobs} blob${v.blobs === 1 ? '' : 's'}, ${v.runs.length} run${v.runs.length === 1 ? '' : 's'} chained by content`);
+  }
+  if ((v.origin !== null || v.logs) && v.runs.length > 0) {
     const l = v.lineage;
-    lines.push(`steps       ${l.signedLinks} input${l.signedLinks === 1 ? '' : 's'} linked to ${l.signedLinks === 1 ? 'its' : 'their'} producer by signed entries, ${l.contentLinks} by content only (recorded without a producer link)`);
+    lines.push(`steps       ${l.signedLinks} input${l.signedLinks === 1 ? '' : 's'} linked to ${l.signedLinks === 1 ? 'its' : 'their'} producer by signed entries, ${l.contentLinks} by content only (recorded without a producer link${v.logs ? ', or produced in another log' : ''})`);
     lines.push(`sources     ${l.signedSources.length} recorded as such in signed entries; ${l.unsignedSources.length} named only by the bundle's own list (an unsigned label: no entry says that no run produced them)`);
   }
   // The subject's path is the bundle's unsigned label; its hash is what the entries name.
@@ -123,8 +137,13 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
   if (v.ok) {
     lines.push(`verdict     VALID${v.keyVerified ? '' : ' (but the key was NOT verified: see the warning)'}`);
     lines.push(
-      'proves      every entry is exactly as the log signed it, and no step that a signed entry links to is missing;',
-      '            not that the log holds nothing else about these files (that needs the whole log: ffaudit verify);',
+      v.logs
+        ? 'proves      every entry is exactly as its log signed it, and no step that a signed entry links to is missing;'
+        : 'proves      every entry is exactly as the log signed it, and no step that a signed entry links to is missing;',
+      v.logs
+        ? "            a step from one log to another rests on the two hosts' recorded times (their clocks), not on a signature;"
+        : '            not that the log holds nothing else about these files (that needs the whole log: ffaudit verify);',
+      ...(v.logs ? ['            not that the logs hold nothing else about these files (that needs each whole log: ffaudit verify);'] : []),
       "            unsigned: the bundle's date, its subject paths and its sources list",
     );
   }

@@ -13,7 +13,9 @@ import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import { Ledger } from '../ledger/ledger.js';
 import { traceContent } from '../ledger/trace.js';
 import { runCli } from '../testing/cli.js';
+import { makeCrossLog, type CrossLog } from '../testing/cross-log.js';
 import { prng } from '../testing/fixtures.js';
+import { bundleLineagesAcross } from '../lineage/bundle.js';
 import { formatBundle, parseBundle, verifyBundle, type BundleVerdict } from './bundle.js';
 import { parseVerifierKey } from './note.js';
 
@@ -86,12 +88,13 @@ function setAt(doc: unknown, path: string[], value: unknown): unknown {
  */
 function evidence(bytes: Uint8Array): Set<string> {
   const b = parseBundle(bytes);
+  const logs = b.format === 'ffaudit-bundle/v2' ? b.logs : [b];
   return new Set([
-    `key ${b.vkey}`,
-    `checkpoint ${b.checkpoint}`,
+    ...logs.map((l) => `key ${l.origin} ${l.vkey}`),
+    ...logs.map((l) => `checkpoint ${l.checkpoint}`),
     ...b.sources.map((s) => `source ${s}`),
     ...b.subjects.map((s) => `subject ${s.sha256}`),
-    ...b.entries.map((e) => `entry ${e.index} ${e.data.toString('base64')} ${e.proof}`),
+    ...b.entries.map((e) => `entry ${'log' in e ? e.log : b.format === 'ffaudit-bundle/v1' ? b.origin : ''} ${e.index} ${e.data.toString('base64')} ${e.proof}`),
     ...b.blobs.map((x) => `blob ${x.sha256}`),
   ]);
 }
@@ -241,5 +244,63 @@ describe('verify-bundle on hostile input', () => {
       assert.match(res.stderr, /^ffaudit: the bundle is INVALID: [^\n]+\n$/, `sample ${i}`);
       assert.doesNotMatch(res.stdout + res.stderr, /\n\s+at /, `sample ${i}: stack trace`);
     }
+  });
+});
+
+describe('verify-bundle on hostile input: a bundle across logs (ffaudit-bundle/v2)', () => {
+  let x: CrossLog;
+  let valid: Buffer;
+  let pubkeys: ReturnType<typeof parseVerifierKey>[];
+
+  before(async () => {
+    x = makeCrossLog('fuzz-v2');
+    valid = Buffer.from(formatBundle(await bundleLineagesAcross(x.sourceFor, [await x.trace(x.sha.c, '/delivery/c.mp4')], { now: nowRfc3339 })));
+    pubkeys = [parseVerifierKey(x.host1.vkey), parseVerifierKey(x.host2.vkey)];
+  });
+  after(() => x.close());
+
+  it('accepts the untouched bundle', () => {
+    assert.equal((JSON.parse(valid.toString('utf8')) as { format: string }).format, 'ffaudit-bundle/v2');
+    assert.deepEqual(verifyBundle(valid, { pubkeys, fileSha256: x.sha.c }).failures, []);
+  });
+
+  it('never accepts a byte-level mutation that adds or alters evidence', () => {
+    const r = prng(4242);
+    const original = evidence(valid);
+    let rejected = 0;
+    for (let i = 0; i < 800; i++) {
+      const m = Buffer.from(valid);
+      const flips = 1 + Math.floor(r() * 3);
+      for (let f = 0; f < flips; f++) m[Math.floor(r() * m.length)] = Math.floor(r() * 256);
+      const v = verifyBundle(m, { pubkeys, fileSha256: x.sha.c });
+      if (v.ok) assertNothingNew(m, original, `mutation ${i}`);
+      else {
+        assertClean(v, `mutation ${i}`);
+        rejected++;
+      }
+    }
+    assert.ok(rejected > 500, `only ${rejected} of 800 mutations were rejected`);
+  });
+
+  it('rejects a wrong type, number, base64 or nesting at any evidential field, or accepts only a subset', () => {
+    const r = prng(5678);
+    const doc = JSON.parse(valid.toString('utf8')) as unknown;
+    const all = paths(doc).filter((p) => p.length > 0);
+    const original = evidence(valid);
+    const unchanged = Buffer.from(JSON.stringify(doc));
+    let tried = 0;
+    for (let i = 0; i < 600; i++) {
+      const path = all[Math.floor(r() * all.length)]!;
+      const key = path.join('.');
+      const replacement = r() < 0.1 ? undefined : randomValue(r);
+      const bytes = Buffer.from(JSON.stringify(setAt(JSON.parse(valid.toString('utf8')), path, replacement)));
+      const v = verifyBundle(bytes, { pubkeys, fileSha256: x.sha.c });
+      if (INFORMATIONAL.some((re) => re.test(key))) continue;
+      if (bytes.equals(unchanged)) continue;
+      if (v.ok) assertNothingNew(bytes, original, `replacing ${key} with ${JSON.stringify(replacement)?.slice(0, 80)}`);
+      else assertClean(v, `replacing ${key}`);
+      tried++;
+    }
+    assert.ok(tried > 400);
   });
 });

@@ -1,14 +1,14 @@
 /**
- * Assembling evidence bundles (format: src/core/bundle.ts, docs/provenance.md) from one log's EvidenceSource
+ * Assembling evidence bundles (format: src/core/bundle.ts, docs/provenance.md) from the logs' EvidenceSources
  * (lookup.ts): the entries of each file's lineage, with their exact stored bytes, one tlog-proof each against one
- * signed checkpoint of the log, the blobs they name, and optionally FFmpeg's (already redacted) report logs. The
+ * signed checkpoint of its log, the blobs they name, and optionally FFmpeg's (already redacted) report logs. The
  * checkpoint is the latest one witnesses cosigned when that covers every entry (it then carries their cosignature
  * lines, so a verifier's tlog-policy quorum can be met), else the log's latest.
  *
  * Nothing leaves unchecked: the checkpoint is verified with the log's key and every proof is verified before the
  * bundle is returned, so a damaged store yields an error here rather than a bundle that fails elsewhere.
  */
-import { BUNDLE_FORMAT, type Bundle, type BundleSubject } from '../core/bundle.js';
+import { BUNDLE_FORMAT, MULTI_BUNDLE_FORMAT, type Bundle, type BundleSubject, type MultiBundle } from '../core/bundle.js';
 import { openCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { isBlobRef, parseEntry } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
@@ -85,25 +85,86 @@ export async function bundleEntries(src: EvidenceSource, indices: Iterable<numbe
   };
 }
 
-/**
- * One bundle for the lineages of several files, all in the log `src`. A bundle is one log's evidence (one
- * checkpoint, one key): a lineage with steps in another log is refused rather than bundled in part.
- */
-export async function bundleLineages(src: EvidenceSource, lineages: readonly Lineage[], opts: BundleOptions): Promise<Bundle> {
+/** What the lineages of a bundle rest on: its subjects, its sources, and the entry indices in each log. */
+interface Gathered {
+  subjects: BundleSubject[];
+  sources: string[];
+  /** Origin → entry indices, in the order the logs first appear. */
+  byLog: Map<string, Set<number>>;
+}
+
+function gather(lineages: readonly Lineage[]): Gathered {
   const subjects: BundleSubject[] = [];
-  const indices = new Set<number>();
+  const byLog = new Map<string, Set<number>>();
   const sources = new Set<string>();
+  const add = (log: string, indices: readonly number[]) => {
+    let set = byLog.get(log);
+    if (!set) byLog.set(log, (set = new Set()));
+    for (const i of indices) set.add(i);
+  };
   for (const l of lineages) {
-    const other = [l.log, ...[...l.runs, ...l.readBy, ...l.notes].map((s) => s.log ?? l.log)].find((log) => log !== src.origin);
-    if (other !== undefined) {
-      throw new FfauditError('USAGE', `the lineage of ${l.file.path} has steps in the log ${JSON.stringify(other)}, not only in ${JSON.stringify(src.origin)}: a bundle holds one log's evidence, so it cannot be bundled`);
-    }
     if (!subjects.some((s) => s.sha256 === l.file.sha256)) subjects.push({ path: l.file.path, sha256: l.file.sha256 });
-    for (const i of lineageEntries(l)) indices.add(i);
+    // The steps of each log (a step names its log only when it is not the lineage's own): lineageEntries, by log.
+    for (const r of l.runs.length > 0 ? l.runs : l.readBy) add(r.log ?? l.log, r.entries);
+    for (const n of l.notes) add(n.log ?? l.log, [n.index]);
     for (const s of l.sources) if (s.sha256) sources.add(s.sha256);
     // A file no run produced: the bundle shows the runs that read it, and their inputs are its sources, except
     // those whose producer their signed entry names (not part of this file's story).
     if (l.runs.length === 0) for (const r of l.readBy) for (const f of r.inputs) if (f.sha256 && typeof f.produced_by !== 'object') sources.add(f.sha256);
   }
-  return bundleEntries(src, indices, subjects, [...sources].sort(), opts);
+  return { subjects, sources: [...sources].sort(), byLog };
+}
+
+/**
+ * One bundle for the lineages of several files, all in the log `src`. A bundle of this format is one log's
+ * evidence (one checkpoint, one key): a lineage with steps in another log is refused rather than bundled in part
+ * (bundleLineagesAcross bundles those).
+ */
+export async function bundleLineages(src: EvidenceSource, lineages: readonly Lineage[], opts: BundleOptions): Promise<Bundle> {
+  for (const l of lineages) {
+    const other = [l.log, ...[...l.runs, ...l.readBy, ...l.notes].map((s) => s.log ?? l.log)].find((log) => log !== src.origin);
+    if (other !== undefined) {
+      throw new FfauditError('USAGE', `the lineage of ${l.file.path} has steps in the log ${JSON.stringify(other)}, not only in ${JSON.stringify(src.origin)}: a bundle holds one log's evidence, so it cannot be bundled`);
+    }
+  }
+  const g = gather(lineages);
+  return bundleEntries(src, g.byLog.get(src.origin) ?? [], g.subjects, g.sources, opts);
+}
+
+/**
+ * One bundle for the lineages of several files, wherever their steps were recorded: each log's entries proven
+ * against one checkpoint of that log (bundleCheckpoint: its latest cosigned one that covers them, with the
+ * cosignature lines, else its latest), every proof checked before it is returned. A lineage whose steps are all
+ * in one log gives exactly the `ffaudit-bundle/v1` bundle that bundleLineages gives, so that every verifier, old
+ * or new, reads it; steps in several logs give an `ffaudit-bundle/v2` bundle (docs/provenance.md), its logs
+ * ordered by origin. `sourceFor` gives a log's evidence by origin (NOT_FOUND for a log it does not hold).
+ */
+export async function bundleLineagesAcross(sourceFor: (origin: string) => Promise<EvidenceSource>, lineages: readonly Lineage[], opts: BundleOptions): Promise<Bundle | MultiBundle> {
+  if (lineages.length === 0) throw new FfauditError('USAGE', 'no file to bundle');
+  const g = gather(lineages);
+  const open = async (origin: string) => {
+    const src = await sourceFor(origin);
+    // The source is trusted for its origin only: one answering for another log would mix two logs' evidence.
+    if (src.origin !== origin) throw new FfauditError('INTEGRITY', `the evidence for the log ${JSON.stringify(origin)} came from the log ${JSON.stringify(src.origin)}`);
+    return src;
+  };
+  const logs = [...g.byLog.keys()].filter((o) => g.byLog.get(o)!.size > 0).sort();
+  if (logs.length <= 1) {
+    const origin = logs[0] ?? lineages[0]!.log;
+    return bundleEntries(await open(origin), g.byLog.get(origin) ?? [], g.subjects, g.sources, opts);
+  }
+  const created = opts.now();
+  const parts: { origin: string; part: Bundle }[] = [];
+  for (const origin of logs) parts.push({ origin, part: await bundleEntries(await open(origin), g.byLog.get(origin)!, g.subjects, g.sources, { ...opts, now: () => created }) });
+  const blobs = new Map<string, Buffer>();
+  for (const { part } of parts) for (const b of part.blobs) blobs.set(b.sha256, b.data);
+  return {
+    format: MULTI_BUNDLE_FORMAT,
+    created,
+    logs: parts.map(({ part }) => ({ origin: part.origin, vkey: part.vkey, checkpoint: part.checkpoint })),
+    subjects: g.subjects,
+    sources: g.sources,
+    entries: parts.flatMap(({ origin, part }) => part.entries.map((e) => ({ log: origin, index: e.index, data: e.data, proof: e.proof }))),
+    blobs: [...blobs].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([sha256, data]) => ({ sha256, data })),
+  };
 }

@@ -15,7 +15,12 @@ export interface ReportNote {
   by: { user: string; host: string; uid: number | null; asserted_actor?: string };
   text: string;
   files: FileRecord[];
+  /** The origin of the log that holds the note, only when it is not the report's own log (a report across logs). */
+  log?: string;
 }
+
+/** A run of the report; `log` names the log that holds it, only when it is not the report's own log. */
+export type ReportRun = RunRecord & { log?: string };
 
 /** `ffaudit verify` of the whole ledger the report comes from (src/ledger/verify.ts VerifyReport). */
 export interface LedgerVerdict {
@@ -38,20 +43,42 @@ export interface ReportVerification {
   keyFingerprint: string | null;
   vkey: string;
   entries: number;
+  /**
+   * A report across logs (a lineage traced by the team server): each log the report's entries come from, with its
+   * checkpoint and key as the bundle verification found them and the server's last re-verification of its mirror
+   * of the whole log. `ledger` then sums those checks up, so that a report is green only when every log is.
+   */
+  logs?: ReportLogVerification[];
+}
+
+/** One log of a report across logs. */
+export interface ReportLogVerification {
+  origin: string;
+  checkpoint: string;
+  checkpointSize: number | null;
+  keyName: string | null;
+  keyId: string | null;
+  keyFingerprint: string | null;
+  vkey: string;
+  /** How many of the report's entries are this log's. */
+  entries: number;
+  /** The server's last re-verification of the whole log it mirrors (as `ffaudit verify` checks a ledger). */
+  check: { ok: boolean; size: number; problems: string[] };
 }
 
 interface ReportBase {
   generatedAt: string;
-  runs: RunRecord[];
+  runs: ReportRun[];
   notes: ReportNote[];
   verification: ReportVerification;
 }
 
 export interface FileReport extends ReportBase {
   kind: 'file';
-  file: { path: string; sha256: string; size: number };
+  /** `size` null: not known (a report made by the team server, which holds hashes, not files). */
+  file: { path: string; sha256: string; size: number | null };
   sources: FileRecord[];
-  readBy: RunRecord[];
+  readBy: ReportRun[];
 }
 
 export interface ActivityReport extends ReportBase {
@@ -238,7 +265,7 @@ function fileRows(files: readonly FileRecord[]): string {
     .join('');
 }
 
-function stepHtml(r: RunRecord, n: number): string {
+function stepHtml(r: ReportRun, n: number): string {
   const rows: [string, string][] = [
     ['Who', e(who(r))],
     ['When', `${e(r.started_at)}${r.ended_at ? ` → ${e(r.ended_at)}` : ''}${r.duration_ms !== null ? ` (${e(r.duration_ms)} ms)` : ''}`],
@@ -248,7 +275,7 @@ function stepHtml(r: RunRecord, n: number): string {
     ['Outputs', fileRows(r.outputs)],
     ['Status', `<span class="${statusClass(r.status)}">${e(r.status)}</span>${r.exit_code !== null ? `, exit code ${e(r.exit_code)}` : ''}${r.signal ? `, signal ${e(r.signal)}` : ''}`],
     ['FFmpeg', `<code>${e(r.ffmpeg.path)}</code>${r.ffmpeg.version ? ` version ${e(r.ffmpeg.version)}` : ''}`],
-    ['Log entries', e(r.entries.join(', '))],
+    ['Log entries', `${e(r.entries.join(', '))}${r.log !== undefined ? ` in the log <span class="mono">${e(r.log)}</span>` : ''}`],
   ];
   if (r.reason !== null) rows.splice(2, 0, ['Reason', e(r.reason)]);
   return `<div class="step"><h3>Step ${n}: ${e(r.tool)} run <span class="mono">${e(r.id)}</span></h3><table>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table></div>`;
@@ -281,6 +308,15 @@ function ledgerWord(l: LedgerVerdict): { word: string; cls: string } {
 
 function summaryLine(v: ReportVerification): string {
   const what = 'The record below';
+  if (v.logs) {
+    const n = v.logs.length;
+    if (verified(v)) return `<p class="ok">${what} verifies against the signed ${n === 1 ? 'log' : `logs of ${e(n)} hosts`}, and the team server's last check of ${n === 1 ? 'that whole log' : 'each whole log'} found it intact (details at the end).</p>`;
+    const failed = v.logs.filter((l) => !l.check.ok);
+    if (failed.length > 0) {
+      return `<p class="bad">The team server's last check FAILED for ${failed.map((l) => `<span class="mono">${e(l.origin)}</span>`).join(', ')} (details at the end). Nothing below can be relied on until that is explained.</p>`;
+    }
+    return `<p class="bad">${what} FAILED verification (details at the end).</p>`;
+  }
   if (verified(v)) return `<p class="ok">${what} verifies against the signed log, and the whole ledger verifies intact (details at the end).</p>`;
   if (!v.ledger.ok) {
     const n = v.ledger.problems.length;
@@ -299,7 +335,51 @@ function ledgerVerdictHtml(l: LedgerVerdict): string {
     .join('')}</ul></div>`;
 }
 
+/** The verification of a report across logs: one row of each log's evidence and the server's check of it. */
+function logsVerificationHtml(v: ReportVerification, logs: readonly ReportLogVerification[], fileName: string | null): string {
+  const n = logs.length;
+  const own = `all ${e(v.entries)} log entries this report rests on are exactly as recorded and are included in ${n === 1 ? 'the log' : `the ${e(n)} logs`} below, each signed by its own key`;
+  const checkText = (l: ReportLogVerification) =>
+    l.check.ok
+      ? `<span class="ok">intact</span> (${e(l.check.size)} entries re-verified against the cosigned checkpoint)`
+      : `<span class="bad">FAILED</span> (${e(l.check.size)} entries): ${l.check.problems.length > 0 ? `<ul>${l.check.problems.map((p) => `<li>${e(p)}</li>`).join('')}</ul>` : 'no detail given'}`;
+  const failedChecks = logs.filter((l) => !l.check.ok);
+  const verdict = verified(v)
+    ? `<div class="verdict ok">VERIFIED: ${own}, and the team server's last check of ${n === 1 ? 'that whole log' : 'each whole log'} found it intact.</div>`
+    : `${
+        failedChecks.length > 0
+          ? `<div class="verdict bad">LOG CHECK FAILED: the team server's last re-verification of ${failedChecks.map((l) => `<span class="mono">${e(l.origin)}</span>`).join(', ')} found problems (below): entries of that log may have been altered or removed, whichever entries the findings concern.</div>`
+          : ''
+      }${v.ok ? `<p>On their own, ${own}.</p>` : `<div class="verdict bad">VERIFICATION FAILED: ${v.failures.map((f) => e(f)).join('<br>')}</div>`}`;
+  const rows = logs
+    .map(
+      (l) => `<h3>Log <span class="mono">${e(l.origin)}</span></h3>
+<table>
+<tr><th>Entries</th><td>${e(l.entries)} of this report's, included in the checkpoint at tree size ${e(l.checkpointSize ?? '')}</td></tr>
+<tr><th>Key</th><td class="mono">${e(l.keyName ?? '')} (key ID ${e(l.keyId ?? '')})</td></tr>
+<tr><th>Key fingerprint</th><td class="mono">SHA-256 ${e(l.keyFingerprint ?? '')}</td></tr>
+<tr><th>Verifier key</th><td class="mono">${e(l.vkey)}</td></tr>
+<tr><th>Server's check</th><td>${checkText(l)}</td></tr>
+<tr><th>Checkpoint</th><td><pre>${e(l.checkpoint)}</pre></td></tr>
+</table>`,
+    )
+    .join('\n');
+  const bundle = 'evidence.ffaudit-bundle.json';
+  // Shell-quoted: a recorded file name is hostile input, and these commands are meant to be pasted into a shell.
+  const file = fileName ? ` --file ${e(shellQuote(fileName))}` : '';
+  const keys = logs.map((_, i) => ` --pubkey log${i + 1}.vkey`).join('');
+  return `${verdict}
+${rows}
+<h3>How to check this yourself</h3>
+<ol>
+<li>Obtain each log's verifier key from its keeper through a channel you trust, save them as ${logs.map((l, i) => `<code>log${i + 1}.vkey</code> (<span class="mono">${e(l.origin)}</span>)`).join(', ')}, and compare their fingerprints with the ones above.</li>
+<li>Ask the team server's keeper for an evidence bundle (they run <code>ffaudit bundle --server URL ${e(fileName ? shellQuote(fileName) : 'FILE')} -o ${bundle}</code>).</li>
+<li>Without access to the logs or the network, run <code>ffaudit verify-bundle ${bundle}${file}${keys}</code> (or <code>--policy FILE</code>, a C2SP tlog-policy with a <code>log</code> line for each key; a key for every log is required): it checks every signature and inclusion proof, each against its own log's checkpoint, every entry hash, that no step a signed entry links to is missing, and that the file's SHA-256 is the one the bundle vouches for. A step from one log to another is joined by content and by the two hosts' recorded times, not by a signature.</li>
+</ol>`;
+}
+
 function verificationHtml(v: ReportVerification, fileName: string | null): string {
+  if (v.logs) return logsVerificationHtml(v, v.logs, fileName);
   const own = `all ${e(v.entries)} log entries this report rests on are exactly as recorded and are included in the log signed by key ${e(v.keyName ?? '')} (key ID ${e(v.keyId ?? '')}) at tree size ${e(v.checkpointSize ?? '')}`;
   const verdict = verified(v)
     ? `<div class="verdict ok">VERIFIED: ${own}, and the whole ledger (${e(v.ledger.size)} entries) verifies intact.</div>`
@@ -329,7 +409,7 @@ function verificationHtml(v: ReportVerification, fileName: string | null): strin
 function notesHtml(notes: readonly ReportNote[]): string {
   if (notes.length === 0) return '<p class="muted">No custody note names this content.</p>';
   return `<table><tr><th>Time (UTC)</th><th>Who</th><th>Note</th><th>Files</th></tr>${notes
-    .map((n) => `<tr><td class="mono">${e(n.time)}</td><td>${e(who({ ...n.by, asserted_actor: n.by.asserted_actor ?? null }))}</td><td>${e(n.text)}</td><td>${fileRows(n.files)}</td></tr>`)
+    .map((n) => `<tr><td class="mono">${e(n.time)}</td><td>${e(who({ ...n.by, asserted_actor: n.by.asserted_actor ?? null }))}${n.log !== undefined ? `<br><span class="muted">log <span class="mono">${e(n.log)}</span>, entry ${e(n.index)}</span>` : ''}</td><td>${e(n.text)}</td><td>${fileRows(n.files)}</td></tr>`)
     .join('')}</table>`;
 }
 
@@ -353,9 +433,14 @@ ${body}
 export function renderFileReport(m: FileReport): string {
   const name = baseName(m.file.path);
   const body: string[] = [];
+  const logs = m.verification.logs;
+  const from =
+    logs && logs.length > 1
+      ? `the ffaudit logs ${logs.map((l) => `<span class="mono">${e(l.origin)}</span>`).join(', ')}, as the team server mirrors them`
+      : `the ffaudit log <span class="mono">${e(m.verification.origin)}</span>${logs ? ', as the team server mirrors it' : ''}`;
   body.push(
-    `<h1>Chain-of-custody report</h1><p class="muted">Generated ${e(m.generatedAt)} from the ffaudit log <span class="mono">${e(m.verification.origin)}</span>.</p>`,
-    `<table><tr><th>File</th><td class="mono">${e(m.file.path)}</td></tr><tr><th>SHA-256</th><td class="mono">${e(m.file.sha256)}</td></tr><tr><th>Size</th><td>${e(m.file.size)} bytes</td></tr></table>`,
+    `<h1>Chain-of-custody report</h1><p class="muted">Generated ${e(m.generatedAt)} from ${from}.</p>`,
+    `<table><tr><th>File</th><td class="mono">${e(m.file.path)}</td></tr><tr><th>SHA-256</th><td class="mono">${e(m.file.sha256)}</td></tr><tr><th>Size</th><td>${m.file.size !== null ? `${e(m.file.size)} bytes` : '<span class="muted">not known to the team server (it holds hashes, not files)</span>'}</td></tr></table>`,
   );
   body.push(summaryLine(m.verification));
   if (m.runs.length > 0) {

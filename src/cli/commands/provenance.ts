@@ -21,6 +21,9 @@ import { progressBar } from '../format.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, lineageJson, printable } from '../lineage-format.js';
 import { readKey, readSmall } from '../inputs.js';
 import { pathFrom, type Io } from '../io.js';
+import { collect } from '../arguments.js';
+import { addServerOptions, serverFrom, type ServerOptions } from '../remote.js';
+import type { RemoteServer } from '../../remote/client.js';
 
 /** A bundle larger than this is refused before it is read (a real one for thousands of runs is a few MiB). */
 export const MAX_BUNDLE_FILE = 1 << 30;
@@ -48,9 +51,19 @@ async function traceFile(io: Io, l: Ledger, file: string, opts: TraceOptions = {
   return { lineage: await traceContent(l, path, d.sha256, opts), size: d.size };
 }
 
-function unknownLine(t: Lineage): string {
-  return `${printable(t.file.path)}: unknown to this ledger: no audited run produced or read these bytes and no custody note names them (sha256 ${t.file.sha256})\n`;
+function unknownLine(t: Lineage, where = 'this ledger'): string {
+  return `${printable(t.file.path)}: unknown to ${where}: no audited run produced or read these bytes and no custody note names them (sha256 ${t.file.sha256})\n`;
 }
+
+/** The lineage of FILE's bytes across the logs the team server mirrors. */
+async function traceRemote(io: Io, server: RemoteServer, file: string): Promise<Traced> {
+  const path = pathFrom(io, file);
+  const d = await hashFile(path);
+  const { remoteTrace } = await import('../../remote/queries.js');
+  return { lineage: await remoteTrace(server, { path, sha256: d.sha256 }), size: d.size };
+}
+
+const SERVER_LOGS = 'the logs of the team server';
 
 function period(o: { since?: string; until?: string }): Period {
   const now = Date.now();
@@ -78,10 +91,6 @@ function readInput(path: string, given: string, what: string, max: number): Buff
   } catch (e) {
     throw new FfauditError('IO', `cannot read ${what} ${given}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /**
@@ -117,13 +126,64 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
   const g = () => program.opts<GlobalOptions>();
   const out = io.out;
 
-  program
+  /** `bundle --server`: the server assembles the bundle across its logs; it is checked here before it is written. */
+  async function remoteBundleCommand(server: RemoteServer, files: string[], o: { output: string; withReports?: boolean }): Promise<void> {
+    const subjects: { path: string; sha256: string }[] = [];
+    for (const f of files) {
+      const { lineage } = await traceRemote(io, server, f);
+      if (!lineage.known) {
+        io.err(`ffaudit: ${unknownLine(lineage, SERVER_LOGS)}`);
+        setStatus(EXIT_INTEGRITY);
+        return;
+      }
+      subjects.push(lineage.file);
+    }
+    const { remoteBundle } = await import('../../remote/queries.js');
+    const bytes = await remoteBundle(server, subjects, o.withReports ?? false);
+    // Whoever asks the server still checks what it gets: every proof against its checkpoint, with the bundle's own
+    // keys (who signed is for verify-bundle to establish, with keys obtained independently).
+    const v = verifyBundle(bytes, {});
+    if (!v.ok) throw new FfauditError('INTEGRITY', `the server's bundle does not verify: ${printable(v.failures[0] ?? 'unknown failure')}`);
+    writeAtomically(pathFrom(io, o.output), o.output, bytes.toString('utf8'));
+    const logs = (v as { logs?: unknown[] }).logs?.length ?? 1;
+    out(`wrote ${o.output}: ${v.entries} entries (${v.runs.length} runs) from ${logs} log${logs === 1 ? '' : 's'}, ${bytes.length} bytes\n`);
+  }
+
+  /** `report --server FILE`: the server's chain-of-custody report across its logs. */
+  async function remoteReportCommand(server: RemoteServer, file: string, output: string | undefined): Promise<void> {
+    const { lineage } = await traceRemote(io, server, file);
+    if (!lineage.known) {
+      io.err(`ffaudit: ${unknownLine(lineage, SERVER_LOGS)}`);
+      setStatus(EXIT_INTEGRITY);
+      return;
+    }
+    const { remoteReport } = await import('../../remote/queries.js');
+    const { html, verified } = await remoteReport(server, lineage.file);
+    if (output !== undefined) writeAtomically(pathFrom(io, output), output, html.toString('utf8'));
+    else io.out(html.toString('utf8'));
+    if (verified !== true) {
+      io.err('ffaudit: the server found evidence of this lineage that fails verification: the report says so and is not marked VERIFIED\n');
+      setStatus(EXIT_INTEGRITY);
+    }
+  }
+
+  const traceCommand = program
     .command('trace')
     .description("walk a file's lineage by content: the runs that produced these bytes, back to their sources (exit 1: unknown file)")
     .argument('<file>', 'the file to trace (renamed or copied files trace the same)')
     .option('--json', 'print {"file":{"path","sha256"},"runs":[…],…}, runs as in `log --json`, oldest first')
-    .option('--no-index-check', 'do not check the search index against the entries before naming sources: sources are then marked unproven')
-    .action(async (file: string, o: { json?: boolean; indexCheck: boolean }) => {
+    .option('--no-index-check', 'do not check the search index against the entries before naming sources: sources are then marked unproven');
+  addServerOptions(traceCommand)
+    .action(async (file: string, o: { json?: boolean; indexCheck: boolean } & ServerOptions) => {
+      const server = await serverFrom(io, o);
+      if (server) {
+        if (!o.indexCheck) throw new FfauditError('USAGE', '--no-index-check is for a local ledger: the server checks its indexes itself');
+        const { lineage } = await traceRemote(io, server, file);
+        if (!lineage.known) setStatus(EXIT_INTEGRITY);
+        if (o.json) out(lineageJson(lineage));
+        else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage, SERVER_LOGS));
+        return;
+      }
       return withLedger(g(), io, async (l) => {
         const { lineage } = await traceFile(io, l, file, { checkIndex: o.indexCheck });
         if (!lineage.known) setStatus(EXIT_INTEGRITY);
@@ -132,13 +192,16 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
       });
     });
 
-  program
+  const bundleCommand = program
     .command('bundle')
     .description('write one self-contained evidence bundle for the lineage of each FILE (verify it with verify-bundle)')
     .argument('<files...>', 'the files the bundle vouches for')
     .requiredOption('-o, --output <file>', 'where to write the bundle')
-    .option('--with-reports', "include FFmpeg's (redacted) report logs")
-    .action(async (files: string[], o: { output: string; withReports?: boolean }) => {
+    .option('--with-reports', "include FFmpeg's (redacted) report logs");
+  addServerOptions(bundleCommand)
+    .action(async (files: string[], o: { output: string; withReports?: boolean } & ServerOptions) => {
+      const server = await serverFrom(io, o);
+      if (server) return remoteBundleCommand(server, files, o);
       return withLedger(g(), io, async (l) => {
         const traced: Lineage[] = [];
         for (const f of files) {
@@ -166,8 +229,8 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
     )
     .argument('<bundle>', 'the bundle file')
     .option('--file <file>', 'the file the bundle should vouch for: its SHA-256 must be the bundle\'s final output')
-    .option('--pubkey <file>', "the log's verifier key (as `ffaudit pubkey` prints it), obtained independently; repeatable: any one of them may have signed", collect)
-    .option('--policy <file>', "a C2SP tlog-policy file: its log lines are the accepted keys, and its quorum of witnesses must have cosigned the bundle's checkpoint")
+    .option('--pubkey <file>', "the log's verifier key (as `ffaudit pubkey` prints it), obtained independently; repeatable: any one of them may have signed, and a bundle across several logs needs one for each log", collect)
+    .option('--policy <file>', "a C2SP tlog-policy file: its log lines are the accepted keys, and its quorum of witnesses must have cosigned the bundle's checkpoint (every log's, for a bundle across logs)")
     .option('--insecure-any-key', "check the bundle against its own key: proves internal consistency only, not who made it (a warning is printed)")
     .option('--json', 'print the verdict as JSON')
     .action(async (bundlePath: string, o: { file?: string; pubkey?: string[]; policy?: string; insecureAnyKey?: boolean; json?: boolean }) => {
@@ -176,7 +239,9 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
       const bytes = readInput(pathFrom(io, bundlePath), bundlePath, 'the bundle', MAX_BUNDLE_FILE);
       const v = verifyBundle(bytes, { pubkeys, ...(policy ? { policy } : {}), ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
       if (o.json) {
-        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
+        // A v2 bundle (several logs) adds `logs`; a v1 bundle's JSON is exactly as it always was.
+        const logs = v.logs?.map((l) => ({ origin: l.origin, checkpoint_size: l.checkpointSize, key_id: l.keyId, key_fingerprint: l.keyFingerprint, entries: l.entries, ...(l.quorum ? { quorum: l.quorum } : {}) }));
+        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(logs ? { logs } : {}), ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
       } else {
         out(formatBundleVerdict(bundlePath, v));
       }
@@ -185,16 +250,22 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
       setStatus(v.ok ? 0 : EXIT_INTEGRITY);
     });
 
-  program
+  const reportCommand = program
     .command('report')
     .description('write a self-contained, printable HTML chain-of-custody report for FILE, or an activity report for a period')
     .argument('[file]', 'the file to report on')
     .option('-o, --output <file>', 'where to write the HTML (default: standard output)')
     .option('--since <when>', 'activity report: runs started at or after (RFC 3339 time, date, or age such as 7d)')
-    .option('--until <when>', 'activity report: runs started at or before')
-    .action(async (file: string | undefined, o: { output?: string; since?: string; until?: string }) => {
+    .option('--until <when>', 'activity report: runs started at or before');
+  addServerOptions(reportCommand)
+    .action(async (file: string | undefined, o: { output?: string; since?: string; until?: string } & ServerOptions) => {
       if (file !== undefined && (o.since !== undefined || o.until !== undefined)) throw new FfauditError('USAGE', 'give either FILE or --since/--until, not both');
       if (file === undefined && o.since === undefined && o.until === undefined) throw new FfauditError('USAGE', 'give a FILE, or --since/--until for an activity report');
+      const server = await serverFrom(io, o);
+      if (server) {
+        if (file === undefined) throw new FfauditError('USAGE', 'with --server, give a FILE: activity reports are of a local ledger');
+        return remoteReportCommand(server, file, o.output);
+      }
       const p = file === undefined ? period(o) : undefined;
       const l = openLedger(g(), io);
       let html: string;

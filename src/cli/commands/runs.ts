@@ -12,7 +12,9 @@ import { readEntry, runDetails, type RunDetails, type RunFilter } from '../../le
 import { withLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY } from '../exit.js';
 import { pathFrom } from '../io.js';
-import { parseIndex } from '../arguments.js';
+import { collect, parseIndex } from '../arguments.js';
+import { addServerOptions, filterParams, serverFrom, type ServerOptions } from '../remote.js';
+import type { RemoteServer } from '../../remote/client.js';
 
 const STATUSES: readonly RunStatus[] = ['ok', 'failed', 'incomplete', 'terminated'];
 
@@ -87,11 +89,18 @@ function noteText(n: NoteRecord): string {
   return displayText(`note: ${n.text}${files.length > 0 ? `  (${files.join(', ')})` : ''}`);
 }
 
-export function formatRunTable(items: readonly (RunRecord | NoteRecord)[], width: number | undefined): string {
-  const header = ['RUN', 'ENTRY', 'STARTED (UTC)', 'USER', 'TOOL', 'STATUS', 'EXIT', 'TIME', 'COMMAND'];
-  const noteRow = (n: NoteRecord) => ['-', String(n.index), shortTime(n.time), displayText(n.asserted_actor ? `${n.user} (${n.asserted_actor})` : n.user), 'note', '-', '-', '-', noteText(n)];
+/**
+ * The `log` table. Items from the team server carry the origin of their log: a LOG column then says which log
+ * (entry indices are per log).
+ */
+export function formatRunTable(items: readonly ((RunRecord | NoteRecord) & { log?: string })[], width: number | undefined): string {
+  const withLog = items.some((x) => x.log !== undefined);
+  const header = ['RUN', ...(withLog ? ['LOG'] : []), 'ENTRY', 'STARTED (UTC)', 'USER', 'TOOL', 'STATUS', 'EXIT', 'TIME', 'COMMAND'];
+  const logCell = (x: { log?: string }) => (withLog ? [displayText(x.log ?? '-')] : []);
+  const noteRow = (n: NoteRecord & { log?: string }) => ['-', ...logCell(n), String(n.index), shortTime(n.time), displayText(n.asserted_actor ? `${n.user} (${n.asserted_actor})` : n.user), 'note', '-', '-', '-', noteText(n)];
   const rows = items.map((r) => 'index' in r ? noteRow(r) : [
     r.id.slice(0, 12),
+    ...logCell(r),
     String(r.entries[0]),
     shortTime(r.started_at),
     displayText(r.asserted_actor ? `${r.user} (${r.asserted_actor})` : r.user),
@@ -103,7 +112,8 @@ export function formatRunTable(items: readonly (RunRecord | NoteRecord)[], width
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => {
-    const text = cells.map((c, i) => (i === cells.length - 1 ? c : i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+    const entryColumn = withLog ? 2 : 1;
+    const text = cells.map((c, i) => (i === cells.length - 1 ? c : i === entryColumn ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
     return width !== undefined && text.length > width ? `${text.slice(0, Math.max(width - 1, 0))}…` : text;
   };
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
@@ -229,7 +239,7 @@ function typesFrom(o: LogOptions): { runs: boolean; notes: boolean } {
 export function registerRunCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
 
-  program
+  const logCommand = program
     .command('log')
     .description('list recorded FFmpeg and FFprobe runs and custody notes, oldest first')
     .option('--type <type>', 'run or note: only runs, or only custody notes (default: both)')
@@ -245,10 +255,15 @@ export function registerRunCommands(program: Command, { io, setStatus }: Command
     .option('--tool <name>', 'ffmpeg or ffprobe runs only')
     .option('--limit <n>', 'the N most recent matching runs')
     .option('--json', 'one JSON object per run or note, one per line (the format documented as a contract)')
-    .option('--scan', 'read every entry instead of using the search indexes (an edited index cannot hide a run)')
-    .action(async (o: LogOptions) => {
+    .option('--scan', 'read every entry instead of using the search indexes (an edited index cannot hide a run)');
+  addServerOptions(logCommand)
+    .option('--host <name>', "with --server: only this host's log (the server's name for it; repeatable)", collect)
+    .action(async (o: LogOptions & ServerOptions & { host?: string[] }) => {
       const f = filterFrom(o);
       const want = typesFrom(o);
+      const server = await serverFrom(io, o);
+      if (server) return remoteLogCommand(server, o, f, want);
+      if (o.host !== undefined) throw new FfauditError('USAGE', '--host goes with --server');
       let fileContent: { path: string; sha256: string } | undefined;
       if (o.file !== undefined) {
         const path = pathFrom(io, o.file);
@@ -266,16 +281,55 @@ export function registerRunCommands(program: Command, { io, setStatus }: Command
           io.err(`ffaudit: ${what} cannot be read back: ${u.error.message}\n`);
         }
         if (result.unreadable.length) setStatus(EXIT_INTEGRITY);
-        const items = result.items;
-        if (o.json) {
-          io.out(items.map((x) => `${JSON.stringify('index' in x ? { type: 'custody.note', ...x } : x)}\n`).join(''));
-        } else if (items.length === 0) {
-          io.err(`ffaudit: no ${want.runs && want.notes ? 'runs or custody notes' : want.runs ? 'runs' : 'custody notes'} match\n`);
-        } else {
-          io.out(formatRunTable(items, io.outTTY ? io.columns : undefined));
-        }
+        printLog(result.items, want, o.json);
       });
     });
+
+  /** The runs and notes of `log`, as a table or as `--json` lines (a custody note's line starts with its type). */
+  function printLog(items: readonly ((RunRecord | NoteRecord) & { log?: string })[], want: { runs: boolean; notes: boolean }, json: boolean | undefined): void {
+    if (json) {
+      io.out(items.map((x) => `${JSON.stringify('index' in x ? { type: 'custody.note', ...x } : x)}\n`).join(''));
+    } else if (items.length === 0) {
+      io.err(`ffaudit: no ${want.runs && want.notes ? 'runs or custody notes' : want.runs ? 'runs' : 'custody notes'} match\n`);
+    } else {
+      io.out(formatRunTable(items, io.outTTY ? io.columns : undefined));
+    }
+  }
+
+  /** `log --server`: the same filters, asked of the team server across the logs the token may see. */
+  async function remoteLogCommand(server: RemoteServer, o: LogOptions & { host?: string[] }, f: RunFilter, want: { runs: boolean; notes: boolean }): Promise<void> {
+    if (o.scan) throw new FfauditError('USAGE', '--scan reads a local ledger: the server checks every hit against its mirrored entries anyway');
+    const { remoteLog } = await import('../../remote/queries.js');
+    const ask = async (filter: RunFilter) => {
+      const params = filterParams(filter);
+      for (const h of o.host ?? []) params.append('host', h);
+      const r = await remoteLog(server, { params, runs: want.runs, notes: want.notes, limit: f.limit });
+      // The API matches a path prefix; `--file` means this very path.
+      if (filter.path !== undefined) {
+        const p = filter.path;
+        r.items = r.items.filter((x) => ('index' in x ? x.files : [...x.inputs, ...x.outputs]).some((file) => file.path === p));
+      }
+      return r;
+    };
+    let result: Awaited<ReturnType<typeof ask>>;
+    if (o.file !== undefined) {
+      // By the file's content, else (gone, or no match) by its path, as the local log does.
+      const path = pathFrom(io, o.file);
+      let sha256: string | undefined;
+      try {
+        sha256 = (await hashFile(path)).sha256;
+      } catch (e) {
+        if (!(e instanceof FfauditError)) throw e;
+      }
+      result = sha256 !== undefined ? await ask({ ...f, sha256 }) : { items: [], unreadable: [] };
+      if (result.items.length === 0) result = await ask({ ...f, path });
+    } else {
+      result = await ask(f);
+    }
+    for (const u of result.unreadable) io.err(`ffaudit: ${u.id === null ? `entry ${u.index}` : `run ${displayText(u.id)} (entry ${u.index})`} of the log ${displayText(u.log)} cannot be read back on the server: ${displayText(u.error)}\n`);
+    if (result.unreadable.length) setStatus(EXIT_INTEGRITY);
+    printLog(result.items, want, o.json);
+  }
 
   program
     .command('show')
