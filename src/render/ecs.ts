@@ -17,7 +17,7 @@ export const ECS_VERSION = '8.11.0';
  * The data stream namespace of a log (ECS `data_stream.namespace`): every log's documents go to data streams of their
  * own, `logs-ffaudit.runs-<namespace>` and `logs-ffaudit.notes-<namespace>`, so that an export from a server holding
  * many hosts' logs never mixes two logs in one stream (and a retention or access rule can name one log). Elasticsearch
- * allows a namespace of at most 100 bytes, lower case, without `-`, `\\`, `/`, `*`, `?`, `"`, `<`, `>`, `|`, space, `,`,
+ * allows a namespace of at most 100 bytes, lower case, without `-`, `\`, `/`, `*`, `?`, `"`, `<`, `>`, `|`, space, `,`,
  * `#` or `:`: the origin is lower-cased with every character but a-z, 0-9 and `_` turned into `_`, cut to 60
  * characters, and followed by `_` and the first 16 hex digits of SHA-256(origin), so two origins that read alike
  * after that still land apart.
