@@ -4,6 +4,7 @@ import type { FileRecord } from '../core/entry.js';
 import type { RunRecord } from '../core/run.js';
 import { runCommandLine } from '../render/shell-quote.js';
 import type { Lineage, TraceNote } from '../ledger/trace.js';
+import { lineageToJson } from '../lineage/walk.js';
 
 const MARK: Record<string, string> = { ok: '✓', failed: '✗', terminated: '✗', incomplete: '?' };
 
@@ -155,15 +156,7 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `trace --json`: one line. */
+/** `trace --json`: one line (walk.ts lineageToJson). */
 export function lineageJson(t: Lineage): string {
-  return `${JSON.stringify({
-    file: t.file,
-    known: t.known,
-    runs: t.runs,
-    sources: t.sources,
-    index_checked: t.indexChecked,
-    notes: t.notes,
-    read_by: t.readBy,
-  })}\n`;
+  return `${JSON.stringify(lineageToJson(t))}\n`;
 }

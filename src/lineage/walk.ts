@@ -208,3 +208,20 @@ export async function walkLineage(lookup: LineageLookup, home: string, file: { p
     readBy: readers,
   };
 }
+
+/**
+ * A lineage as `trace --json` prints it and GET /api/v1/lineage answers (the same object, one contract): `log` names
+ * the log the file was traced in; each run and note of another log carries its own `log`.
+ */
+export function lineageToJson(l: Lineage): Record<string, unknown> {
+  return {
+    file: l.file,
+    known: l.known,
+    runs: l.runs,
+    sources: l.sources,
+    index_checked: l.indexChecked,
+    notes: l.notes,
+    read_by: l.readBy,
+    log: l.log,
+  };
+}

@@ -6,11 +6,26 @@
  * Field types follow the ECS reference: keyword fields are strings (arrays where ECS says "array of values"),
  * long fields are integers, date fields are RFC 3339 strings; `ffaudit.*` holds what ECS has no field for.
  */
+import { createHash } from 'node:crypto';
 import type { FileRecord, NoteRecord } from '../core/entry.js';
 import type { RunRecord } from '../core/run.js';
 import { shellQuote } from './shell-quote.js';
 
 export const ECS_VERSION = '8.11.0';
+
+/**
+ * The data stream namespace of a log (ECS `data_stream.namespace`): every log's documents go to data streams of their
+ * own, `logs-ffaudit.runs-<namespace>` and `logs-ffaudit.notes-<namespace>`, so that an export from a server holding
+ * many hosts' logs never mixes two logs in one stream (and a retention or access rule can name one log). Elasticsearch
+ * allows a namespace of at most 100 bytes, lower case, without `-`, `\`, `/`, `*`, `?`, `"`, `<`, `>`, `|`, space, `,`,
+ * `#` or `:`: the origin is lower-cased with every character but a-z, 0-9 and `_` turned into `_`, cut to 60
+ * characters, and followed by `_` and the first 16 hex digits of SHA-256(origin), so two origins that read alike
+ * after that still land apart.
+ */
+export function dataStreamNamespace(origin: string): string {
+  const readable = origin.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 60);
+  return `${readable}_${createHash('sha256').update(origin, 'utf8').digest('hex').slice(0, 16)}`;
+}
 
 export type EcsOutcome = 'success' | 'failure' | 'unknown';
 
@@ -88,6 +103,7 @@ export function runToEcs(run: RunRecord, origin: string): Record<string, unknown
     user,
     host: { name: run.host, hostname: run.host },
     related: { hash: [...new Set([...hashes(run.inputs), ...hashes(run.outputs)])], user: [...new Set(relatedUsers)] },
+    data_stream: { type: 'logs', dataset: 'ffaudit.runs', namespace: dataStreamNamespace(origin) },
     labels: { ffaudit_origin: origin, ffaudit_run: run.id, ffaudit_status: run.status },
     ffaudit: {
       run: run.id,
@@ -135,6 +151,7 @@ export function noteToEcs(note: NoteRecord, origin: string): Record<string, unkn
     user,
     host: { name: note.host, hostname: note.host },
     related: { hash: [...new Set(hashes(note.files))], user: [...new Set(relatedUsers)] },
+    data_stream: { type: 'logs', dataset: 'ffaudit.notes', namespace: dataStreamNamespace(origin) },
     labels: { ffaudit_origin: origin, ffaudit_note: String(note.index) },
     ffaudit: { note: note.index, text: note.text, asserted_actor: note.asserted_actor, files: note.files.map(fileDoc) },
   };

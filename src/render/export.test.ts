@@ -17,7 +17,7 @@ type Doc = Record<string, unknown>;
  * The ECS 8.x field reference types of every ECS field we emit (elastic.co/guide/en/ecs: base, ecs, event,
  * process, user, host, related, file fields). keyword[]: "this field should contain an array of values".
  */
-const ECS_TYPES: Record<string, 'date' | 'keyword' | 'keyword[]' | 'long' | 'text' | 'wildcard'> = {
+const ECS_TYPES: Record<string, 'date' | 'constant_keyword' | 'keyword' | 'keyword[]' | 'long' | 'text' | 'wildcard'> = {
   '@timestamp': 'date',
   message: 'text',
   'ecs.version': 'keyword',
@@ -56,6 +56,9 @@ const ECS_TYPES: Record<string, 'date' | 'keyword' | 'keyword[]' | 'long' | 'tex
   'file.name': 'keyword',
   'file.size': 'long',
   'file.hash.sha256': 'keyword',
+  'data_stream.type': 'constant_keyword',
+  'data_stream.dataset': 'constant_keyword',
+  'data_stream.namespace': 'constant_keyword',
 };
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 

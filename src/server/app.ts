@@ -6,6 +6,8 @@
 import { Hono } from 'hono';
 import { FfauditError } from '../core/errors.js';
 import type { AppEnv, RouteModule, ServerDeps } from './deps.js';
+import { apiRoutes } from './api/routes.js';
+import { healthRoutes } from './api/health.js';
 import { httpStatusFor, textError } from './http.js';
 import { joinRoutes } from './join.js';
 import { mirrorRoutes } from './mirror.js';
@@ -23,6 +25,9 @@ export function createApp(deps: ServerDeps, modules: readonly RouteModule[] = DE
     deps.log(`${c.req.method} ${new URL(c.req.url).pathname} ${c.res.status} ${(performance.now() - t0).toFixed(1)}ms`);
   });
   app.onError((e, c) => {
+    // A statement that ran past its statement_timeout (SQLSTATE 57014, query_canceled): the server is busy or the
+    // filter too wide, not a fault to hide behind "internal error".
+    if ((e as { code?: unknown }).code === '57014') return c.text('the query took longer than the server allows: narrow the filter or try again\n', 503, { 'Cache-Control': 'no-store' });
     const status = httpStatusFor(e);
     if (status >= 500) deps.log(`error: ${c.req.method} ${new URL(c.req.url).pathname}: ${e instanceof FfauditError ? e.code : 'unexpected'}: ${(e.message ?? String(e)).split('\n')[0]}`);
     return textError(c, status, e.message);
@@ -32,4 +37,4 @@ export function createApp(deps: ServerDeps, modules: readonly RouteModule[] = DE
   return app;
 }
 
-export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes, witnessRoutes, mirrorRoutes];
+export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes, witnessRoutes, mirrorRoutes, healthRoutes, apiRoutes];

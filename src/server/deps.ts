@@ -19,7 +19,14 @@ export interface ServerDeps {
   silentAfterMs?: number;
 }
 
-export type AppEnv = { Variables: { deps: ServerDeps } };
+/** Who an API request's bearer token names (api/auth.ts): set by the token check, never the token itself. */
+export interface ApiCallerVar {
+  tokenId: number;
+  name: string;
+  role: 'viewer' | 'auditor' | 'admin';
+}
+
+export type AppEnv = { Variables: { deps: ServerDeps; apiCaller?: ApiCallerVar } };
 
 /** A route module registers its routes on the app (app.ts lists them). */
 export type RouteModule = (app: Hono<AppEnv>, deps: ServerDeps) => void;

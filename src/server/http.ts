@@ -36,12 +36,13 @@ export function httpStatusFor(e: unknown): number {
 /**
  * Whether an error from pg means the database is away (stopped, restarting, unreachable, out of connections) rather
  * than a fault of ours: SQLSTATE classes 08 (connection exception), 57P (operator intervention: shutdown, crash
- * recovery) and 53 (insufficient resources), a refused or reset socket, or a connection pg saw end.
+ * recovery) and 53 (insufficient resources), 3D000 (the database itself is gone: dropped, or not restored yet), a
+ * refused or reset socket, or a connection pg saw end.
  */
 export function isDatabaseUnavailable(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
   const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && (/^(08|57P|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) return true;
+  if (typeof code === 'string' && (/^(08|57P|53|3D000$)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code))) return true;
   const message = (e as { message?: unknown }).message;
   return typeof message === 'string' && /^Connection terminated|^timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
 }

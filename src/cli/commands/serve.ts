@@ -7,6 +7,7 @@ import { FfauditError } from '../../core/errors.js';
 import type { Db } from '../../server/db/pool.js';
 import type { CommandContext } from '../context.js';
 import { pathFrom, type Io } from '../io.js';
+import { printable } from '../lineage-format.js';
 import { durationMs, parseDurationText } from '../../time/duration.js';
 
 interface DbOption {
@@ -239,6 +240,51 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
           ? `host ${name}: hold lifted; the witness state is now the published checkpoint (size ${r.size}): the next checkpoint must extend it\n`
           : `host ${name}: hold lifted; the database already holds the published checkpoint (size ${r.size}) or one beyond it\n`,
       );
+    });
+
+  // API bearer tokens (server/api/auth.ts): made here or by an admin token through POST /api/v1/tokens.
+  const tokens = serve.command('tokens').description('API bearer tokens with roles: viewer (search, lineage), auditor (also bundles, reports, exports), admin (also hosts, tokens)');
+  tokens
+    .command('add')
+    .description('make an API token and print it, once, on standard output (only its SHA-256 is stored)')
+    .requiredOption('--role <role>', 'viewer, auditor or admin')
+    .requiredOption('--name <name>', 'who or what it is for (shown by tokens list)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { role: string; name: string }>();
+      const { addToken, isRole, ROLES } = await import('../../server/api/auth.js');
+      if (!isRole(o.role)) throw new FfauditError('USAGE', `--role: one of ${ROLES.join(', ')}`);
+      const role = o.role;
+      const { id, token } = await withDb(o, io, (db) => addToken(db, o.name, role));
+      // The token alone on stdout, so `… > token.txt` captures it; what it is, on stderr.
+      io.err(`API token ${id} (${role}) for ${JSON.stringify(o.name)}: shown this once; send it as Authorization: Bearer …\n`);
+      io.out(`${token}\n`);
+    });
+  tokens
+    .command('list')
+    .description('every API token: id, name, role, created, last used, revoked (never the token)')
+    .option('--json', 'one JSON object per token')
+    .action(async (_o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption & { json?: boolean }>();
+      const { listTokens } = await import('../../server/api/auth.js');
+      const rows = await withDb(o, io, (db) => listTokens(db));
+      if (o.json) {
+        for (const r of rows) io.out(`${JSON.stringify(r)}\n`);
+        return;
+      }
+      if (rows.length === 0) io.out('no API tokens (make one with `ffaudit serve tokens add --role R --name N`)\n');
+      for (const r of rows) {
+        io.out(`${r.id}  ${printable(r.name)}  ${r.role}  created ${r.created_at}  last used ${r.last_used_at ?? 'never'}${r.revoked_at ? `  REVOKED ${r.revoked_at}` : ''}\n`);
+      }
+    });
+  tokens
+    .command('revoke <id>')
+    .description('revoke an API token at once: its next request gets 401')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const o = cmd.optsWithGlobals<DbOption>();
+      if (!/^[1-9][0-9]{0,15}$/.test(id)) throw new FfauditError('USAGE', 'a token id is a positive integer (see tokens list)');
+      const { revokeToken } = await import('../../server/api/auth.js');
+      const t = await withDb(o, io, (db) => revokeToken(db, Number(id)));
+      io.out(`API token ${t.id} (${printable(t.name)}) revoked at ${t.revoked_at}\n`);
     });
 
   serve
