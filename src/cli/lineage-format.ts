@@ -4,7 +4,7 @@ import type { FileRecord } from '../core/entry.js';
 import type { RunRecord } from '../core/run.js';
 import { runCommandLine } from '../render/shell-quote.js';
 import type { Lineage, TraceNote } from '../ledger/trace.js';
-import { lineageToJson } from '../lineage/walk.js';
+import { lineageToJson, producedBefore, type LineageRun } from '../lineage/walk.js';
 
 const MARK: Record<string, string> = { ok: '✓', failed: '✗', terminated: '✗', incomplete: '?' };
 
@@ -33,10 +33,13 @@ export function formatLineageTree(lineage: Lineage): string {
     'index-checked': '  [source: no audited run produced these bytes]',
     unproven: '  [source? no producer found in the search index, which was not checked: unproven]',
   };
-  const producersOf = (sha: string, before: number) =>
-    lineage.runs.filter((r) => r.entries[1] !== undefined && r.entries[1] < before && r.outputs.some((o) => o.sha256 === sha));
+  // A producer must have finished before the run that read its output started (walk.ts producedBefore: entry order
+  // inside a log, recorded times across logs); the file traced has no reader, so every producer of it counts.
+  const step = (r: LineageRun) => ({ log: r.log ?? lineage.log, run: r });
+  const producersOf = (sha: string, reader: LineageRun | undefined) =>
+    lineage.runs.filter((r) => r.outputs.some((o) => o.sha256 === sha) && (reader === undefined ? r.entries[1] !== undefined : producedBefore(step(r), step(reader))));
 
-  const drawRun = (r: RunRecord, prefix: string, last: boolean, file: FileRecord) => {
+  const drawRun = (r: LineageRun, prefix: string, last: boolean, file: FileRecord) => {
     const branch = last ? '└─ ' : '├─ ';
     const cont = prefix + (last ? '   ' : '│  ');
     if (shown.has(r.id)) {
@@ -47,18 +50,20 @@ export function formatLineageTree(lineage: Lineage): string {
     // The same bytes under another name: renamed or copied since this run wrote them.
     const written = r.outputs.find((o) => o.sha256 === file.sha256);
     const as = written && written.path !== file.path ? `  (written as ${written.path})` : '';
-    out.push(`${prefix}${branch}produced by ${printable(runLine(r) + as)}`);
+    // A run recorded in another log than the lineage's own says which (its entry indices are that log's).
+    const where = r.log !== undefined && r.log !== lineage.log ? `  in log ${r.log}` : '';
+    out.push(`${prefix}${branch}produced by ${printable(runLine(r) + where + as)}`);
     out.push(`${cont}$ ${printable(runCommandLine(r))}`);
-    r.inputs.forEach((f, i) => drawFile(f, cont, i === r.inputs.length - 1, r.entries[0]!));
+    r.inputs.forEach((f, i) => drawFile(f, cont, i === r.inputs.length - 1, r));
   };
-  const drawFile = (f: FileRecord, prefix: string, last: boolean, before: number) => {
+  const drawFile = (f: FileRecord, prefix: string, last: boolean, reader: LineageRun) => {
     const branch = last ? '└─ ' : '├─ ';
     const cont = prefix + (last ? '   ' : '│  ');
     if (f.sha256 === null) {
       out.push(`${prefix}${branch}${printable(f.path)}  [source: not a file, no content hash]`);
       return;
     }
-    const producers = producersOf(f.sha256, before);
+    const producers = producersOf(f.sha256, reader);
     const basis = sourceBasis.get(f.sha256);
     const tag = producers.length === 0 && basis ? SOURCE_TAG[basis]! : '';
     out.push(`${prefix}${branch}${printable(f.path)}  sha256 ${f.sha256}${tag}`);
@@ -66,7 +71,7 @@ export function formatLineageTree(lineage: Lineage): string {
   };
 
   out.push(`${printable(lineage.file.path)}`, `sha256 ${lineage.file.sha256}`);
-  const producers = producersOf(lineage.file.sha256, Number.MAX_SAFE_INTEGER);
+  const producers = producersOf(lineage.file.sha256, undefined);
   if (producers.length === 0) {
     out.push(
       lineage.indexChecked
