@@ -58,6 +58,7 @@ start)
   ;;
 restart)
   [ -f "$dir/port" ] || die "no cluster in $dir"
+  dir=$(cd "$dir" && pwd) # the socket directory must be absolute
   port=$(cat "$dir/port")
   # The killed postmaster's children leave on their own once they notice; until then the old shared memory is in
   # use and a new postmaster refuses to start. Try for a while.

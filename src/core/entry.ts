@@ -104,6 +104,8 @@ export function parseEntry(bytes: Uint8Array): EntryBase {
 
 /** Replaces blob references with their content, checking each blob's hash. */
 export function resolveBlobs<T extends Record<string, unknown>>(entry: T, getBlob: (sha256: string) => Buffer | undefined): T {
+  // Almost every entry names no blob: it is returned as it is, without a copy (searches rebuild runs by the thousand).
+  if (!Object.values(entry).some(isBlobRef)) return entry;
   const out: Record<string, unknown> = { ...entry };
   for (const [k, v] of Object.entries(out)) {
     if (!isBlobRef(v)) continue;

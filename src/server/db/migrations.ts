@@ -167,9 +167,11 @@ CREATE TABLE idx_runs (
 );
 -- The user and actor indexes end with the whole order key (server/search/query.ts), so a page of one user's runs in a
 -- time range is read in order from the index, with no sort; the id index is in byte order for prefix ranges.
-CREATE INDEX idx_runs_time ON idx_runs (started_ns, host_id, start_idx);
-CREATE INDEX idx_runs_user_time ON idx_runs (usr, started_ns, host_id, start_idx);
-CREATE INDEX idx_runs_actor_time ON idx_runs (actor, started_ns, host_id, start_idx) WHERE actor IS NOT NULL;
+-- The order key, then what a page and its count read besides it (the epoch, checked against the host's current one,
+-- and the end), so both are index-only scans: a user's runs lie one per heap page, interleaved with every other log's.
+CREATE INDEX idx_runs_time ON idx_runs (started_ns, host_id, start_idx) INCLUDE (epoch, end_idx);
+CREATE INDEX idx_runs_user_time ON idx_runs (usr, started_ns, host_id, start_idx) INCLUDE (epoch, end_idx);
+CREATE INDEX idx_runs_actor_time ON idx_runs (actor, started_ns, host_id, start_idx) INCLUDE (epoch, end_idx) WHERE actor IS NOT NULL;
 CREATE INDEX idx_runs_id ON idx_runs (run_id COLLATE "C");
 -- A file named by a run's end leads to its run through the end's index (lineage: producers and readers).
 CREATE INDEX idx_runs_end ON idx_runs (host_id, epoch, end_idx) WHERE end_idx IS NOT NULL;
@@ -185,8 +187,8 @@ CREATE TABLE idx_notes (
   words       text,
   PRIMARY KEY (host_id, epoch, idx)
 );
-CREATE INDEX idx_notes_time ON idx_notes (time_ns, host_id, idx);
-CREATE INDEX idx_notes_user_time ON idx_notes (usr, time_ns, host_id, idx);
+CREATE INDEX idx_notes_time ON idx_notes (time_ns, host_id, idx) INCLUDE (epoch);
+CREATE INDEX idx_notes_user_time ON idx_notes (usr, time_ns, host_id, idx) INCLUDE (epoch);
 
 -- Every file an entry names: run.start inputs ('input'), run.end inputs and outputs, a note's files ('note').
 CREATE TABLE idx_files (

@@ -41,6 +41,17 @@ const at = (m: Map<string, { data: Buffer; leaf: Buffer }>, hostId: number, epoc
   return { index: idx, data: e?.data ?? null, leaf: e?.leaf ?? null };
 };
 
+/** How long a count check of the index against its tallies (indexProblems) is reused while the tallies are unchanged. */
+let indexCheckReuseMs = 60_000;
+const recentIndexChecks = new Map<string, { at: number; problems: string[] }>();
+
+/** Sets how long a count check is reused (default 60 s; 0: every trace counts again). Forgets the checks made. */
+export function setIndexCheckReuse(ms: number): void {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new FfauditError('USAGE', 'the index check reuse is a number of milliseconds');
+  indexCheckReuseMs = ms;
+  recentIndexChecks.clear();
+}
+
 export class MirrorLookup implements LineageLookup {
   private logs: Promise<LogInfo[]> | undefined;
   private readonly runs = new Map<string, RunRecord>();
@@ -139,6 +150,18 @@ export class MirrorLookup implements LineageLookup {
   indexProblems(): Promise<string[]> {
     return readOnly(this.db, async (c) => {
       const logs = await this.inScope(c);
+      // Counting every index row of every log costs a scan of millions of rows; a check of the same tallies made
+      // less than a minute ago (setIndexCheckReuse) is reused. The tallies move with every ingest, so a reused check is of
+      // the very index state asked about, give or take a row deleted without touching the tally within that window
+      // (which anyone able to delete rows could hide by editing the tally as well: the count check is a guard
+      // against damage, the re-verification of the entries is the proof).
+      const { rows: tallies } = await c.query<{ host_id: number; epoch: number; runs: number; ends: number; notes: number; files: number }>(
+        'SELECT host_id, epoch, runs, ends, notes, files FROM idx_tally WHERE host_id = ANY($1::bigint[]) ORDER BY host_id, epoch',
+        [logs.map((l) => l.id)],
+      );
+      const key = JSON.stringify([logs.map((l) => [l.id, l.epoch]), tallies.map((t) => [t.host_id, t.epoch, t.runs, t.ends, t.notes, t.files])]);
+      const recent = recentIndexChecks.get(key);
+      if (recent && performance.now() - recent.at < indexCheckReuseMs) return recent.problems;
       const { rows } = await c.query<{ id: number; t: boolean; runs: number; ends: number; notes: number; files: number; r: number; e: number; n: number; f: number; m: boolean }>(
         `SELECT h.id, t.host_id IS NOT NULL AS t, t.runs, t.ends, t.notes, t.files,
                 (SELECT count(*) FROM idx_runs r WHERE r.host_id = h.id AND r.epoch = h.epoch) AS r,
@@ -166,6 +189,8 @@ export class MirrorLookup implements LineageLookup {
         check('custody notes', r.notes, r.n);
         check('file records', r.files, r.f);
       }
+      if (recentIndexChecks.size >= 64) recentIndexChecks.clear();
+      recentIndexChecks.set(key, { at: performance.now(), problems });
       return problems;
     });
   }

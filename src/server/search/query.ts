@@ -308,15 +308,26 @@ export function searchNotes(db: Db, scope: Scope, f: SearchFilter, page: PageReq
   return search<LoggedNote>(db, 'note', scope, f, page);
 }
 
-/** Every match, oldest first, page by page (each page its own short transaction), unreadable hits in their place. */
+/**
+ * Every match, oldest first, page by page (each page its own short transaction), unreadable hits in their place.
+ * The next page is read while this one is handed out, so the database's time and ours overlap; at most two pages
+ * are held, however slowly the consumer reads.
+ */
 async function* stream<T>(db: Db, kind: Kind, scope: Scope, f: SearchFilter): AsyncGenerator<T | { unreadable: Unreadable }> {
-  let after: Cursor | undefined;
-  for (;;) {
-    const req: PageRequest = { limit: STREAM_PAGE, order: 'asc', ...(after ? { after } : {}) };
-    const { hits, next } = await readOnly(db, (c) => pageOf<T>(c, kind, scope, f, req));
-    for (const h of hits) yield 'item' in h ? h.item : { unreadable: h.unreadable };
-    if (next === null) return;
-    after = next;
+  const read = (after: Cursor | undefined) => readOnly(db, (c) => pageOf<T>(c, kind, scope, f, { limit: STREAM_PAGE, order: 'asc', ...(after ? { after } : {}) }));
+  let ahead: ReturnType<typeof read> | undefined;
+  try {
+    let page = await read(undefined);
+    for (;;) {
+      ahead = page.next === null ? undefined : read(page.next);
+      for (const h of page.hits) yield 'item' in h ? h.item : { unreadable: h.unreadable };
+      if (ahead === undefined) return;
+      page = await ahead;
+      ahead = undefined;
+    }
+  } finally {
+    // A consumer that stops early leaves a page being read: its failure, if any, is nobody's to report.
+    ahead?.catch(() => undefined);
   }
 }
 
