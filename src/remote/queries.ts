@@ -34,7 +34,9 @@ async function newest<T>(server: RemoteServer, path: string, params: URLSearchPa
     out.push(...page.items);
     unreadable.push(...page.unreadable);
     if (page.next === null || (limit !== undefined && out.length >= limit)) return out;
-    if (page.items.length === 0) throw new FfauditError('BAD_INPUT', `the server's ${path} answered an empty page with a cursor`);
+    // A page may hold no item and still go on (its candidates were unreadable, or rejected by the rebuilt records),
+    // but it must move: the same cursor again would loop for ever.
+    if (page.next === cursor) throw new FfauditError('BAD_INPUT', `the server's ${path} answered the same cursor again`);
     cursor = page.next;
   }
 }
@@ -59,7 +61,10 @@ export async function remoteLog(server: RemoteServer, q: RemoteLogQuery): Promis
 
 /** The lineage of these bytes across every log the token may see. */
 export async function remoteTrace(server: RemoteServer, file: { path: string; sha256: string }): Promise<Lineage> {
-  return checkLineage(await getJson(server, '/lineage', new URLSearchParams({ sha256: file.sha256, path: file.path })));
+  const l = checkLineage(await getJson(server, '/lineage', new URLSearchParams({ sha256: file.sha256, path: file.path })));
+  // The server answers for the bytes asked about, or its answer is about something else.
+  if (l.file.sha256 !== file.sha256) throw new FfauditError('BAD_INPUT', `the server answered the lineage of ${l.file.sha256}, not of ${file.sha256}`);
+  return l;
 }
 
 function fileParams(files: readonly { path: string; sha256: string }[], extra: Record<string, string> = {}): URLSearchParams {

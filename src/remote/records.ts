@@ -50,6 +50,8 @@ export function checkRun(v: unknown, needLog = true): LoggedRun {
   const id = typeof v.id === 'string' ? v.id.slice(0, 80) : '?';
   const fail = (what: string) => bad(`run ${JSON.stringify(id)}: ${what}`);
   if (needLog && typeof v.log !== 'string') throw fail('it names no log');
+  // The printers tell a note from a run by its `index`: a run must not carry one.
+  if ('index' in v || 'type' in v) throw fail('it carries the fields of a custody note');
   if (typeof v.id !== 'string' || (v.tool !== 'ffmpeg' && v.tool !== 'ffprobe')) throw fail('its id or tool');
   if (!Array.isArray(v.entries) || v.entries.length < 1 || v.entries.length > 2 || !v.entries.every(isIndex)) throw fail('its entries');
   if (typeof v.status !== 'string' || !STATUSES.has(v.status)) throw fail('its status');
@@ -64,6 +66,7 @@ export function checkRun(v: unknown, needLog = true): LoggedRun {
 
 export function checkNote(v: unknown): LoggedNote {
   if (!isObject(v) || typeof v.log !== 'string' || !isIndex(v.index)) throw bad('a custody note lacks its log or index');
+  if ('entries' in v || (v.type !== undefined && v.type !== 'custody.note')) throw bad(`custody note ${v.index}: it carries the fields of a run`);
   if (typeof v.time !== 'string' || typeof v.user !== 'string' || typeof v.host !== 'string' || !isNullableInt(v.uid) || !isNullableString(v.asserted_actor) || typeof v.text !== 'string') {
     throw bad(`custody note ${v.index}: its author, time or text`);
   }

@@ -30,3 +30,6 @@ export type AppEnv = { Variables: { deps: ServerDeps; apiCaller?: ApiCallerVar }
 
 /** A route module registers its routes on the app (app.ts lists them). */
 export type RouteModule = (app: Hono<AppEnv>, deps: ServerDeps) => void;
+
+/** How long a host may stay silent before its log is flagged (`serve --silent-after`, default 24 hours). */
+export const DEFAULT_SILENT_AFTER_MS = 24 * 3_600_000;

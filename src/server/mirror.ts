@@ -33,14 +33,12 @@ import { bodyStream } from './http.js';
 import { insertCompletedBlocks, leafHashes, nextEntry, storedRoot } from './mirror-tree.js';
 import { blobRoutes } from './blobs.js';
 import { mirrorTileRoutes } from './mirror-tiles.js';
-import { indexEntries } from './search/ingest.js';
+import { indexEntries, MIRROR_COMMIT_LOCK } from './search/ingest.js';
 
 /** The most entries below the mirror's next entry that one request may send again (see above). */
 export const MAX_REUPLOAD = PACKAGE_WIDTH;
 /** Verified packages that may wait for their transaction while more of the body is read and verified. */
 const MAX_UNCOMMITTED_BYTES = 8 * 1024 * 1024;
-/** The advisory-lock class of the transactions that store a log's entries (commitPackages): "mirr". */
-const MIRROR_COMMIT_LOCK = 0x6d697272;
 
 /** A log the mirror accepts entries for: an enrolled, active host, at its current epoch. */
 export interface MirrorLog {

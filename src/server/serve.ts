@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { FfauditError } from '../core/errors.js';
 import { createApp, type ServerDeps } from './app.js';
+import { DEFAULT_SILENT_AFTER_MS } from './deps.js';
 import { displayUrl, migrate, openDb } from './db/pool.js';
 import { loadServerKeys, serverVkeys } from './keys.js';
 import { checkPublished } from './published.js';
@@ -28,7 +29,6 @@ export interface ServeOptions {
   log: (line: string) => void;
 }
 
-export const DEFAULT_SILENT_AFTER_MS = 24 * 3_600_000;
 export const DEFAULT_REVERIFY_EVERY_MS = 24 * 3_600_000;
 const MAX_TIMER_MS = 24 * 86_400_000;
 

@@ -144,6 +144,9 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
     // keys (who signed is for verify-bundle to establish, with keys obtained independently).
     const v = verifyBundle(bytes, {});
     if (!v.ok) throw new FfauditError('INTEGRITY', `the server's bundle does not verify: ${printable(v.failures[0] ?? 'unknown failure')}`);
+    const asked = [...new Set(subjects.map((s) => s.sha256))].sort();
+    const got = [...new Set(v.subjects.map((s) => s.sha256))].sort();
+    if (JSON.stringify(got) !== JSON.stringify(asked)) throw new FfauditError('INTEGRITY', `the server's bundle vouches for other files than those asked for (${got.length} subjects)`);
     writeAtomically(pathFrom(io, o.output), o.output, bytes.toString('utf8'));
     const logs = (v as { logs?: unknown[] }).logs?.length ?? 1;
     out(`wrote ${o.output}: ${v.entries} entries (${v.runs.length} runs) from ${logs} log${logs === 1 ? '' : 's'}, ${bytes.length} bytes\n`);

@@ -303,11 +303,13 @@ export function registerRunCommands(program: Command, { io, setStatus }: Command
     const ask = async (filter: RunFilter) => {
       const params = filterParams(filter);
       for (const h of o.host ?? []) params.append('host', h);
-      const r = await remoteLog(server, { params, runs: want.runs, notes: want.notes, limit: f.limit });
-      // The API matches a path prefix; `--file` means this very path.
-      if (filter.path !== undefined) {
-        const p = filter.path;
-        r.items = r.items.filter((x) => ('index' in x ? x.files : [...x.inputs, ...x.outputs]).some((file) => file.path === p));
+      // The API matches a path prefix and `--file` means this very path: with a path, the limit applies after the
+      // exact filter here (longer paths under the same prefix could otherwise fill it).
+      const exact = filter.path;
+      const r = await remoteLog(server, { params, runs: want.runs, notes: want.notes, limit: exact === undefined ? f.limit : undefined });
+      if (exact !== undefined) {
+        r.items = r.items.filter((x) => ('index' in x ? x.files : [...x.inputs, ...x.outputs]).some((file) => file.path === exact));
+        if (f.limit !== undefined) r.items = r.items.slice(-f.limit);
       }
       return r;
     };

@@ -171,6 +171,7 @@ describe('the read API', { skip }, () => {
       ['since=2026-02-30T00:00:00Z', /^since: not an RFC 3339/],
       ['until=2026-12-01T24:00:00Z', /^until: not an RFC 3339/],
       ['until=2026-12-31T23:59:60Z', /^until: a leap second/],
+      ['until=9999-12-31T23:59:59Z', /^until: outside the times a run can carry/],
       ['since=2h', /^since: not an RFC 3339/],
       ['since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z', /^since is after until$/],
       ['since=2026-12-01T00:00:00Z&since=2026-12-02T00:00:00Z', /^since: given 2 times, allowed once$/],
@@ -276,6 +277,7 @@ describe('the read API', { skip }, () => {
     const v = json(await call('POST', '/api/v1/logs/render-7/verify', { token: w.tokens.auditor }));
     assert.deepEqual(v, { host: 'render-7', ok: true, size: 2, problems: [] });
     assert.equal((await call('POST', '/api/v1/logs/nobody/verify', { token: w.tokens.auditor })).status, 404);
+    assert.equal((await call('POST', '/api/v1/logs/%00/verify', { token: w.tokens.auditor })).status, 400);
     // An attacker with write access to the database alters a mirrored entry: the check on demand finds it.
     await w.db.pool.query("UPDATE mirror_entries SET data = convert_to(replace(convert_from(data, 'UTF8'), '/render/b.mp4', '/render/x.mp4'), 'UTF8') WHERE host_id = (SELECT id FROM hosts WHERE name = 'render-7') AND idx = 1");
     const tampered = json<{ ok: boolean; problems: string[] }>(await call('POST', '/api/v1/logs/render-7/verify', { token: w.tokens.auditor }));

@@ -51,7 +51,15 @@ export function parseRfc3339(name: string, v: string): bigint {
   if (m[9] !== undefined && (Number(m[10]) > 23 || Number(m[11]) > 59)) throw refuse();
   const ns = parseTimeNs(v);
   if (ns === null) throw refuse();
+  // Times are stored as nanoseconds in a PostgreSQL bigint: 1677-09-21 to 2262-04-11.
+  if (ns < -(2n ** 63n) || ns > 2n ** 63n - 1n) throw bad(`${name}: outside the times a run can carry (years 1678 to 2261): ${shown(v)}`);
   return ns;
+}
+
+/** A host name as `serve hosts add` takes it (a path parameter is checked like a query one). */
+export function parseHostName(v: string): string {
+  if (!HOST_NAME.test(v)) throw bad(`host: not a host name (letters, digits, '.', '_', '-'): ${shown(v)}`);
+  return v;
 }
 
 /** The parameters of a request, each name with every value it was given, in order. */

@@ -15,7 +15,7 @@ import { lineageToJson, type Lineage } from '../../lineage/walk.js';
 import { renderFileReport } from '../../render/report-html.js';
 import { formatTimeNs } from '../../time/time.js';
 import type { Db } from '../db/pool.js';
-import type { AppEnv, ServerDeps } from '../deps.js';
+import { DEFAULT_SILENT_AFTER_MS, type AppEnv, type ServerDeps } from '../deps.js';
 import { listHosts } from '../hosts.js';
 import { readBody } from '../http.js';
 import { encodeCursor } from '../search/cursor.js';
@@ -27,14 +27,13 @@ import { logStates } from '../search/state.js';
 import type { LoggedNote, Page, Scope } from '../search/types.js';
 import { addToken, isRole, listTokens, requireRole, revokeToken, ROLES } from './auth.js';
 import { exportResponse } from './export.js';
-import { parseBundleQuery, parseExportQuery, parseFileQuery, parseNoQuery, parseNotesQuery, parseRunQuery, parseRunRef, parseRunsQuery } from './filters.js';
+import { parseBundleQuery, parseExportQuery, parseFileQuery, parseHostName, parseNoQuery, parseNotesQuery, parseRunQuery, parseRunRef, parseRunsQuery } from './filters.js';
 import { OPENAPI } from './openapi.js';
 
 /** Every token sees every log today (api_tokens has no scope of its own); the search functions take a scope anyway. */
 const ALL_LOGS: Scope = { hostIds: null };
 
 /** When a host counts as silent in GET /api/v1/logs unless `serve --silent-after` says otherwise. */
-export const DEFAULT_SILENT_AFTER_MS = 24 * 3600_000;
 
 const MAX_TOKEN_BODY = 4096;
 
@@ -161,7 +160,7 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   app.get('/api/v1/export', requireRole('auditor'), async (c) => exportResponse(c, db, ALL_LOGS, parseExportQuery(query(c))));
   app.post('/api/v1/logs/:host/verify', requireRole('auditor'), async (c) => {
     parseNoQuery(query(c));
-    const host = c.req.param('host');
+    const host = parseHostName(c.req.param('host'));
     const r = await reverifyMirror(db, await hostIdOf(db, { name: host }));
     return c.json({ host, ok: r.ok, size: r.size, problems: r.problems });
   });

@@ -173,6 +173,8 @@ CREATE INDEX idx_runs_time ON idx_runs (started_ns, host_id, start_idx) INCLUDE 
 CREATE INDEX idx_runs_user_time ON idx_runs (usr, started_ns, host_id, start_idx) INCLUDE (epoch, end_idx);
 CREATE INDEX idx_runs_actor_time ON idx_runs (actor, started_ns, host_id, start_idx) INCLUDE (epoch, end_idx) WHERE actor IS NOT NULL;
 CREATE INDEX idx_runs_id ON idx_runs (run_id COLLATE "C");
+-- Runs with a field in a blob (words NULL): always candidates for a text, hash or path filter, so found without a scan.
+CREATE INDEX idx_runs_blobbed ON idx_runs (host_id, epoch, start_idx) WHERE words IS NULL;
 -- A file named by a run's end leads to its run through the end's index (lineage: producers and readers).
 CREATE INDEX idx_runs_end ON idx_runs (host_id, epoch, end_idx) WHERE end_idx IS NOT NULL;
 
@@ -189,6 +191,7 @@ CREATE TABLE idx_notes (
 );
 CREATE INDEX idx_notes_time ON idx_notes (time_ns, host_id, idx) INCLUDE (epoch);
 CREATE INDEX idx_notes_user_time ON idx_notes (usr, time_ns, host_id, idx) INCLUDE (epoch);
+CREATE INDEX idx_notes_blobbed ON idx_notes (host_id, epoch, idx) WHERE words IS NULL;
 
 -- Every file an entry names: run.start inputs ('input'), run.end inputs and outputs, a note's files ('note').
 CREATE TABLE idx_files (

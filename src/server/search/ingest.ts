@@ -14,8 +14,11 @@ import type { PoolClient } from 'pg';
 import type { Db } from '../db/pool.js';
 import { deriveIndexRows } from './derive.js';
 
-/** The advisory-lock class of the transactions that store a log's entries (mirror.ts MIRROR_COMMIT_LOCK): "mirr". */
-const MIRROR_COMMIT_LOCK = 0x6d697272;
+/**
+ * The advisory-lock class of the transactions that store a log's entries (mirror.ts commitPackages) and of a
+ * backfill, which must not interleave with them: "mirr".
+ */
+export const MIRROR_COMMIT_LOCK = 0x6d697272;
 
 /**
  * Indexes `entries`, the entries [first, first + n) of log (hostId, epoch) just stored by the caller's transaction

@@ -113,6 +113,13 @@ export class MirrorLookup implements LineageLookup {
         );
         for (const r of rows) keys.push({ hostId: Number(r.host_id), epoch: r.epoch, idx: Number(r.idx), endIdx: r.end_idx === null ? null : Number(r.end_idx) });
       }
+      // Runs whose file lists are in a blob have no file rows (query.ts candidates): each is a step to check, and the
+      // walk keeps it only if its own record names the content.
+      const { rows } = await c.query<{ host_id: number; epoch: number; idx: number; end_idx: number | null }>(
+        `SELECT r.host_id, r.epoch, r.start_idx AS idx, r.end_idx FROM idx_runs r WHERE r.words IS NULL AND r.host_id = ANY($1::bigint[]) LIMIT ${MAX_STEPS + 1}`,
+        [logs.map((l) => l.id)],
+      );
+      for (const r of rows) keys.push({ hostId: Number(r.host_id), epoch: r.epoch, idx: Number(r.idx), endIdx: r.end_idx === null ? null : Number(r.end_idx) });
       return this.runSteps(c, keys);
     });
   }
@@ -129,7 +136,9 @@ export class MirrorLookup implements LineageLookup {
     return readOnly(this.db, async (c) => {
       const logs = new Map((await this.inScope(c)).map((l) => [l.id, l]));
       const { rows } = await c.query<{ host_id: number; epoch: number; idx: number }>(
-        `SELECT DISTINCT f.host_id, f.epoch, f.idx FROM idx_files f WHERE f.sha256 = $1 AND f.role = 'note' AND f.host_id = ANY($2::bigint[]) ORDER BY 1, 3 LIMIT ${MAX_STEPS + 1}`,
+        `SELECT f.host_id, f.epoch, f.idx FROM idx_files f WHERE f.sha256 = $1 AND f.role = 'note' AND f.host_id = ANY($2::bigint[])
+         UNION SELECT n.host_id, n.epoch, n.idx FROM idx_notes n WHERE n.words IS NULL AND n.host_id = ANY($2::bigint[]) -- files in a blob
+         ORDER BY 1, 3 LIMIT ${MAX_STEPS + 1}`,
         [Buffer.from(sha256, 'hex'), [...logs.keys()]],
       );
       const keys = rows.map((r) => ({ hostId: Number(r.host_id), epoch: r.epoch, idx: Number(r.idx) })).filter((k) => logs.get(k.hostId)?.epoch === k.epoch);

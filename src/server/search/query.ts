@@ -79,6 +79,8 @@ function candidates(kind: Kind, logs: readonly LogInfo[], all: boolean, f: Searc
     // A parameter is added only where it is used (PostgreSQL must infer every parameter's type).
     const needle = () => `position(${p.add(indexText(f.grep!.toLowerCase()), 'text')} in r.words) > 0`;
     where.push(words === 'either' ? `(r.words IS NULL OR ${needle()})` : words === 'text' ? `r.words IS NOT NULL AND ${needle()}` : 'r.words IS NULL');
+  } else if (words !== 'either') {
+    where.push(words === 'text' ? 'r.words IS NOT NULL' : 'r.words IS NULL');
   }
   // The entries of a candidate whose files count: a run's start and end, a note's own entry.
   const at = kind === 'run' ? '(f.idx = r.start_idx OR f.idx = r.end_idx)' : 'f.idx = r.idx';
@@ -88,11 +90,15 @@ function candidates(kind: Kind, logs: readonly LogInfo[], all: boolean, f: Searc
   else if (f.pathPrefix !== undefined) fileCond = pathRange(p, f.pathPrefix);
   if (fileCond !== undefined) {
     const files = `SELECT f.host_id, f.epoch, f.idx FROM idx_files f WHERE ${fileCond} AND f.role IN ${s.roles}`;
+    // A file list moved into a blob ({"$blob": …}: an entry over 64 KiB, such as a run writing thousands of segments)
+    // has no file rows; its run or note (words NULL, derive.ts) is a candidate whatever the file asked for, and the
+    // rebuilt record decides, as for text.
+    const blobbed = words === 'text' ? '' : ` UNION SELECT r.* FROM ${s.table} r WHERE r.words IS NULL`;
     from =
       kind === 'run'
         ? `(SELECT r.* FROM idx_runs r JOIN (${files}) f ON r.host_id = f.host_id AND r.epoch = f.epoch AND r.start_idx = f.idx
-            UNION SELECT r.* FROM idx_runs r JOIN (${files}) f ON r.host_id = f.host_id AND r.epoch = f.epoch AND r.end_idx = f.idx) r`
-        : `(SELECT DISTINCT r.* FROM idx_notes r JOIN (${files}) f ON r.host_id = f.host_id AND r.epoch = f.epoch AND r.idx = f.idx) r`;
+            UNION SELECT r.* FROM idx_runs r JOIN (${files}) f ON r.host_id = f.host_id AND r.epoch = f.epoch AND r.end_idx = f.idx${blobbed}) r`
+        : `(SELECT DISTINCT r.* FROM idx_notes r JOIN (${files}) f ON r.host_id = f.host_id AND r.epoch = f.epoch AND r.idx = f.idx${blobbed}) r`;
   }
   if (f.sha256 !== undefined && f.pathPrefix !== undefined) {
     where.push(`EXISTS (SELECT 1 FROM idx_files f WHERE f.host_id = r.host_id AND f.epoch = r.epoch AND ${at} AND f.role IN ${s.roles} AND ${pathRange(p, f.pathPrefix)})`);
@@ -153,16 +159,17 @@ SELECT k.host_id, k.idx, k.end_idx, k.t::text AS ns, s.data AS sdata, s.leaf AS 
 const MAX_COUNT_REBUILDS = 100;
 
 /**
- * The number of matches, up to MAX_TOTAL, as the index counts them. With a text filter, the rows whose text is in a
- * blob (no words) are rebuilt and counted only if they match, so the count is what the pages return.
+ * The number of matches, up to MAX_TOTAL, as the index counts them. With a text, hash or path filter, the rows whose
+ * fields are in a blob (no words) are rebuilt and counted only if they match, so the count is what the pages return.
  */
 async function countMatches(c: PoolClient, kind: Kind, logs: readonly LogInfo[], all: boolean, f: SearchFilter, origins: ReadonlyMap<number, string>): Promise<number | null> {
-  const grep = f.grep !== undefined && f.grep !== '';
+  // Text, a hash or a path: rows whose fields are in a blob are candidates the index cannot decide.
+  const undecided = (f.grep !== undefined && f.grep !== '') || f.sha256 !== undefined || f.pathPrefix !== undefined;
   const p = new Params();
-  const { from, where } = candidates(kind, logs, all, f, p, grep ? 'text' : 'either');
+  const { from, where } = candidates(kind, logs, all, f, p, undecided ? 'text' : 'either');
   const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} WHERE ${where.join(' AND ')} LIMIT ${MAX_TOTAL + 1}) x`, p.values);
   let n = rows[0]!.n;
-  if (grep && n <= MAX_TOTAL) {
+  if (undecided && n <= MAX_TOTAL) {
     const blobbed = await fetchBatch(c, kind, logs, all, f, 'asc', undefined, MAX_COUNT_REBUILDS + 1, 'blob');
     if (blobbed.length > MAX_COUNT_REBUILDS) return null;
     n += (await rebuild(c, kind, blobbed, origins, f)).filter((h) => 'item' in h && h.item !== null).length;

@@ -11,6 +11,7 @@ import { hashLeaf } from '../../core/merkle.js';
 import { checkCustodyNote, checkRunEnd, checkRunStart } from '../../core/run-shape.js';
 import { runFromEntries, type RunRecord } from '../../core/run.js';
 import type { Db } from '../db/pool.js';
+import { isDatabaseUnavailable } from '../http.js';
 import type { Scope } from './types.js';
 
 let statementTimeoutMs = 10_000;
@@ -53,6 +54,10 @@ export async function readOnly<T>(db: Db, fn: (c: PoolClient) => Promise<T>): Pr
     if ((e as { code?: string }).code === QUERY_CANCELED) {
       throw new FfauditError('BUSY', `the search took longer than ${statementTimeoutMs} ms and was stopped; narrow the filter`, { cause: e });
     }
+    // What the database said (an error with a SQLSTATE) or its being away is a store failure; anything else is a
+    // fault of ours and stays one (the app answers 500 without details), not a database to try again.
+    const sqlState = typeof (e as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((e as { code: string }).code);
+    if (!sqlState && !isDatabaseUnavailable(e)) throw e;
     throw new FfauditError('STORE', `the search failed in the database: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   } finally {
     c.off('error', onError);
