@@ -6,21 +6,19 @@
  * trace crosses the hosts; its bundle verifies offline with the three logs' keys and the server's witness.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDatabase, testPostgres } from '../testing/pg-server.js';
-import { BIN } from '../testing/cli.js';
+import { startServe, type ServeProcess } from '../testing/serve-process.js';
 import { cleanEnv, isOneErrorLine, runCliAsync, tempDir } from '../testing/fixtures.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
 const tmp = tempDir('ffaudit-search-');
 let db = '';
-let server: ChildProcess | undefined;
+let server: ServeProcess | undefined;
 let url = '';
-let serverLog = '';
 const keys = join(tmp.dir, 'server-keys');
 const hosts: { name: string; origin: string; dir: string }[] = [];
 const file = (name: string) => join(tmp.dir, name);
@@ -54,15 +52,8 @@ before(async () => {
   if (skip) return;
   db = await createDatabase((pgc as { url: string }).url);
   await ok(['serve', 'init', '--name', 'audit.test', '--keys', keys]);
-  server = spawn(process.execPath, [BIN, 'serve', '--db', db, '--keys', keys, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  url = await new Promise<string>((resolve, reject) => {
-    server!.stdout!.on('data', (d: Buffer) => {
-      serverLog += d.toString();
-      const m = /listening on (\S+?);/.exec(serverLog);
-      if (m) resolve(m[1]!);
-    });
-    server!.once('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
-  });
+  server = await startServe(db, keys);
+  url = server.url;
   const ws = await enrol('edit-ws-1', 'edit-ws-1.test/ffaudit');
   const render = await enrol('render-7', 'render-7.test/ffaudit');
   const ingest = await enrol('ingest-2', 'ingest-2.test/ffaudit');
@@ -77,11 +68,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   tmp.cleanup();
 });
 
@@ -188,7 +175,7 @@ describe('one search and one lineage across hosts', { skip }, () => {
     const revoked = await cli(['log', '--server', url, '--token-file', tokenFile]);
     assert.equal(revoked.status, 2);
     assert.match(revoked.stderr, /401/);
-    assert.ok(!serverLog.includes(viewer) && !serverLog.includes(auditor), 'no token reaches the request log');
+    assert.ok(!server!.log().includes(viewer) && !server!.log().includes(auditor), 'no token reaches the request log');
   });
 
   it('refuses a token over plain HTTP to another machine, and a token on the command line is not an option', async () => {

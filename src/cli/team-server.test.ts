@@ -5,22 +5,20 @@
  * history refused by the server, listed as equivocation, and reported by the host's own verify.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createDatabase, testPostgres } from '../testing/pg-server.js';
-import { BIN } from '../testing/cli.js';
+import { startServe, type ServeProcess } from '../testing/serve-process.js';
 import { cleanEnv, runCliAsync, tempDir } from '../testing/fixtures.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
 const tmp = tempDir('ffaudit-team-');
 let db = '';
-let server: ChildProcess | undefined;
+let server: ServeProcess | undefined;
 let url = '';
-let serverLog = '';
 const keys = join(tmp.dir, 'server-keys');
 
 function cli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
@@ -31,23 +29,12 @@ before(async () => {
   if (skip) return;
   db = await createDatabase((pgc as { url: string }).url);
   assert.equal((await cli(['serve', 'init', '--name', 'audit.test', '--keys', keys])).status, 0);
-  server = spawn(process.execPath, [BIN, 'serve', '--db', db, '--keys', keys, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  url = await new Promise<string>((resolve, reject) => {
-    server!.stdout!.on('data', (d: Buffer) => {
-      serverLog += d.toString();
-      const m = /listening on (\S+?);/.exec(serverLog);
-      if (m) resolve(m[1]!);
-    });
-    server!.once('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
-  });
+  server = await startServe(db, keys);
+  url = server.url;
 });
 
 after(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   tmp.cleanup();
 });
 
@@ -95,9 +82,9 @@ describe('a team server, start to finish', { skip }, () => {
     const w = await fetch(`${url}/witness/${createHash('sha256').update(origin).digest('hex')}/checkpoint`).then((r) => r.text());
     assert.match(w, /\n— audit\.test\/witness /);
     // The request log: one line per request, and never the enrolment token.
-    assert.match(serverLog, /POST \/add-checkpoint 200 /);
-    assert.match(serverLog, /POST \/add-entries 200 /);
-    assert.doesNotMatch(serverLog, /ffaudit-join-/);
+    assert.match(server!.log(), /POST \/add-checkpoint 200 /);
+    assert.match(server!.log(), /POST \/add-entries 200 /);
+    assert.doesNotMatch(server!.log(), /ffaudit-join-/);
   });
 
   it("a forked history signed with the host's own key is refused, kept as equivocation, and found by the host's verify", async () => {

@@ -70,6 +70,9 @@ export interface NoteRecord {
   files: FileRecord[];
 }
 
+/** A custody note as `ffaudit log --json` prints it (`type: 'custody.note'` added by the printer), plus its log's origin. */
+export type LoggedNote = NoteRecord & { log: string };
+
 export interface BlobRef {
   $blob: string;
   size: number;

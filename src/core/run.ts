@@ -127,3 +127,20 @@ export function runFromEntries(startIndex: number, start: RunStartEntry, endInde
     report_sha256: end?.report_sha256 ?? null,
   };
 }
+
+/** A run as `ffaudit log --json` prints it, plus the origin of the log that holds it (the team server's answers). */
+export type LoggedRun = RunRecord & { log: string };
+
+/**
+ * A hit of a search across logs whose entries could not be read back as recorded: reported, never hidden, never
+ * returned as a run or note.
+ */
+export interface Unreadable {
+  /** The origin of its log. */
+  log: string;
+  /** The entry index the index pointed at. */
+  index: number;
+  /** The run id, when known. */
+  id: string | null;
+  error: string;
+}

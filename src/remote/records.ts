@@ -3,21 +3,13 @@
  * `ffaudit log --json` documents (plus the origin of its log), a lineage the shape of `trace --json`. A server
  * that answers anything else gets a one-line BAD_INPUT, never a crash deep in a formatter.
  */
-import { SHA256_HEX, type FileRecord, type NoteRecord } from '../core/entry.js';
+import { SHA256_HEX, type FileRecord, type LoggedNote } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import type { RunRecord } from '../core/run.js';
+import type { LoggedRun, Unreadable } from '../core/run.js';
 import { isFileRecord } from '../core/run-shape.js';
 import type { Lineage, LineageRun, LineageSource, TraceNote } from '../lineage/walk.js';
 
-export type LoggedRun = RunRecord & { log: string };
-export type LoggedNote = NoteRecord & { log: string };
-
-export interface Unreadable {
-  log: string;
-  index: number;
-  id: string | null;
-  error: string;
-}
+export type { LoggedNote, LoggedRun, Unreadable };
 
 export interface RemotePage<T> {
   items: T[];

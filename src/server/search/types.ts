@@ -4,8 +4,7 @@
  * stores the entries) only say where to look: every run and note returned is rebuilt from the mirrored entry bytes,
  * each checked against its stored leaf hash, its blobs against their hashes, and the filter applied again.
  */
-import type { NoteRecord } from '../../core/entry.js';
-import type { RunRecord, RunStatus, Tool } from '../../core/run.js';
+import type { RunStatus, Tool, Unreadable } from '../../core/run.js';
 
 /** A filter on runs or custody notes. Every field has been parsed strictly by the caller (api/filters.ts). */
 export interface SearchFilter {
@@ -37,20 +36,8 @@ export interface SearchFilter {
 /** Which logs a caller may see: null for every log. */
 export type Scope = { hostIds: number[] | null };
 
-/** A run as `ffaudit log --json` prints it, plus the origin of the log that holds it. */
-export type LoggedRun = RunRecord & { log: string };
-/** A custody note as `ffaudit log --json` prints it (`type: 'custody.note'` added by the printer), plus its log. */
-export type LoggedNote = NoteRecord & { log: string };
-
-/** An index hit whose entries could not be read back as recorded: reported, never hidden, never returned as a run. */
-export interface Unreadable {
-  log: string;
-  /** The entry index the index pointed at. */
-  index: number;
-  /** The run id, when known. */
-  id: string | null;
-  error: string;
-}
+export type { LoggedRun, Unreadable } from '../../core/run.js';
+export type { LoggedNote } from '../../core/entry.js';
 
 export interface PageRequest {
   /** At most this many items (the API bounds it: 1..1000). */
