@@ -29,30 +29,8 @@ export interface LedgerVerdict {
   problems: { kind: string; index?: number | undefined; size?: number | undefined; detail: string }[];
 }
 
-export interface ReportVerification {
-  /** The report's own entries, bundled and checked as `verify-bundle` would. */
-  ok: boolean;
-  failures: string[];
-  /** The whole ledger: a report may be green only when this is intact too. */
-  ledger: LedgerVerdict;
-  origin: string;
-  checkpoint: string;
-  checkpointSize: number | null;
-  keyName: string | null;
-  keyId: string | null;
-  keyFingerprint: string | null;
-  vkey: string;
-  entries: number;
-  /**
-   * A report across logs (a lineage traced by the team server): each log the report's entries come from, with its
-   * checkpoint and key as the bundle verification found them and the server's last re-verification of its mirror
-   * of the whole log. `ledger` then sums those checks up, so that a report is green only when every log is.
-   */
-  logs?: ReportLogVerification[];
-}
-
-/** One log of a report across logs. */
-export interface ReportLogVerification {
+/** One log's part of a report's evidence: its checkpoint and key as the bundle verification found them. */
+export interface LogEvidence {
   origin: string;
   checkpoint: string;
   checkpointSize: number | null;
@@ -62,6 +40,24 @@ export interface ReportLogVerification {
   vkey: string;
   /** How many of the report's entries are this log's. */
   entries: number;
+}
+
+export interface ReportVerification extends LogEvidence {
+  /** The report's own entries, bundled and checked as `verify-bundle` would. */
+  ok: boolean;
+  failures: string[];
+  /** The whole ledger: a report may be green only when this is intact too. */
+  ledger: LedgerVerdict;
+  /**
+   * A report across logs (a lineage traced by the team server): each log the report's entries come from, with its
+   * checkpoint and key as the bundle verification found them and the server's last re-verification of its mirror
+   * of the whole log. `ledger` then sums those checks up, so that a report is green only when every log is.
+   */
+  logs?: ReportLogVerification[];
+}
+
+/** One log of a report across logs. */
+export interface ReportLogVerification extends LogEvidence {
   /** The server's last re-verification of the whole log it mirrors (as `ffaudit verify` checks a ledger). */
   check: { ok: boolean; size: number; problems: string[] };
 }
