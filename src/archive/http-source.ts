@@ -5,6 +5,7 @@
  * listed and does not say whether what it serves is locked, so the reader asks for each name it expects. Everything
  * it returns is untrusted, like any archive's.
  */
+import { collectBounded } from '../core/bounded.js';
 import { FfauditError } from '../core/errors.js';
 import type { ArchiveSource, StoredObject } from './target.js';
 
@@ -80,21 +81,10 @@ async function readBounded(res: Response, url: string): Promise<Buffer> {
     throw new FfauditError('ARCHIVE', `${url} is larger than ${MAX_HTTP_OBJECT_BYTES} bytes`);
   }
   if (!res.body) return Buffer.alloc(0);
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > MAX_HTTP_OBJECT_BYTES) throw new FfauditError('ARCHIVE', `${url} is larger than ${MAX_HTTP_OBJECT_BYTES} bytes`);
-      parts.push(value);
-    }
+    return await collectBounded(res.body as AsyncIterable<Uint8Array>, MAX_HTTP_OBJECT_BYTES, () => new FfauditError('ARCHIVE', `${url} is larger than ${MAX_HTTP_OBJECT_BYTES} bytes`));
   } catch (e) {
-    await reader.cancel().catch(() => undefined);
     if (e instanceof FfauditError) throw e;
     throw new FfauditError('ARCHIVE', `cannot read ${url}: ${causeOf(e)}`, { cause: e });
   }
-  return Buffer.concat(parts);
 }

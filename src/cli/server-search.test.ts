@@ -124,6 +124,10 @@ describe('one search and one lineage across hosts', { skip }, () => {
 
   it('bundle --server is evidence across the logs that verify-bundle checks offline with their keys and the server witness', async () => {
     const out = file('delivery.bundle.json');
+    writeFileSync(file('stranger.bin'), 'bytes no run ever touched');
+    const unknown = await cli(['bundle', '--server', url, file('stranger.bin'), '-o', out], asAuditor());
+    assert.equal(unknown.status, 1, unknown.stderr);
+    assert.match(unknown.stderr, /stranger\.bin: unknown to the logs of the team server/);
     const b = await ok(['bundle', '--server', url, file('delivery.mp4'), '-o', out], asAuditor());
     assert.match(b.stdout, /from 3 logs/);
     const pubkeys: string[] = [];

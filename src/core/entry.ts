@@ -70,6 +70,20 @@ export interface NoteRecord {
   files: FileRecord[];
 }
 
+/** A custody note entry (shape-checked) as the NoteRecord `log --json` prints, author flattened (as runFromEntries for runs). */
+export function noteRecord(index: number, n: CustodyNote): NoteRecord {
+  return {
+    index,
+    time: n.time,
+    user: n.by.user,
+    uid: n.by.uid,
+    host: n.by.host,
+    asserted_actor: n.by.asserted_actor ?? null,
+    text: n.text,
+    files: n.files.map((x) => ({ path: x.path, size: x.size, sha256: x.sha256 })),
+  };
+}
+
 /** A custody note as `ffaudit log --json` prints it (`type: 'custody.note'` added by the printer), plus its log's origin. */
 export type LoggedNote = NoteRecord & { log: string };
 

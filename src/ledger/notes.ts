@@ -3,7 +3,7 @@
  * their own: the database finds the entries whose bytes hold a note's type (a hint, like every index), and each is
  * then read through the checked reads (Ledger.entry) and parsed, so what is listed is exactly what was recorded.
  */
-import { parseEntry, resolveBlobs, type CustodyNote, type FileRecord, type NoteRecord } from '../core/entry.js';
+import { noteRecord, parseEntry, resolveBlobs, type CustodyNote, type FileRecord, type NoteRecord } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { checkCustodyNote } from '../core/run-shape.js';
 import { parseRedactionRules, redactField, redactFileRecords, redactText } from '../redact/redact.js';
@@ -131,16 +131,7 @@ export function scanNotes(ledger: Ledger, f: NoteFilter = {}): { notes: NoteReco
       unreadable.push({ index: e.index, error: new FfauditError('INTEGRITY', `entry ${e.index} is a malformed custody note: ${note}`) });
       continue;
     }
-    const r: NoteRecord = {
-      index: e.index,
-      time: note.time,
-      user: note.by.user,
-      uid: note.by.uid,
-      host: note.by.host,
-      asserted_actor: note.by.asserted_actor ?? null,
-      text: note.text,
-      files: note.files.map((x) => ({ path: x.path, size: x.size, sha256: x.sha256 })),
-    };
+    const r = noteRecord(e.index, note);
     if (matchesNote(r, f)) notes.push(r);
   }
   return { notes, unreadable };

@@ -17,6 +17,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { FfauditError } from '../core/errors.js';
+import { collectBounded } from '../core/bounded.js';
 import { parseSignedCheckpoint } from '../core/checkpoint.js';
 import { splitSignatureLines } from '../core/cosignature.js';
 import { sha256Hex } from '../core/entry.js';
@@ -101,15 +102,9 @@ function oneLine(text: string): string {
 }
 
 async function readAnswer(res: Response): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
   if (!res.body) return '';
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    n += chunk.byteLength;
-    if (n > MAX_ANSWER_BYTES) throw new FfauditError('BAD_INPUT', `the server's answer is larger than ${MAX_ANSWER_BYTES} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await collectBounded(res.body as AsyncIterable<Uint8Array>, MAX_ANSWER_BYTES, () => new FfauditError('BAD_INPUT', `the server's answer is larger than ${MAX_ANSWER_BYTES} bytes`));
+  return body.toString('utf8');
 }
 
 /** The HTTP side of one push: requests with retries, against one server. */

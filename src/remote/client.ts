@@ -7,6 +7,7 @@
  * Answers are untrusted input: bounded in size, parsed strictly by the callers (records.ts), and the server's
  * error bodies are shown as one line with control characters removed.
  */
+import { collectBounded } from '../core/bounded.js';
 import { FfauditError, type ErrorCode } from '../core/errors.js';
 
 /** A JSON page, a lineage: far above what a page of 1,000 runs takes. */
@@ -72,18 +73,6 @@ function reason(text: string): string {
   return oneLine(text);
 }
 
-async function readBounded(res: Response, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  if (!res.body) return Buffer.alloc(0);
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    n += chunk.byteLength;
-    if (n > max) throw new FfauditError('BAD_INPUT', `the server's answer is larger than ${max} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
-}
-
 export interface Answer {
   status: number;
   headers: Headers;
@@ -106,7 +95,7 @@ export async function get(server: RemoteServer, path: string, params: URLSearchP
     const why = (e as Error).name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
     throw new FfauditError('IO', `cannot reach the server ${server.base}: ${why}`);
   }
-  const body = await readBounded(res, max);
+  const body = res.body ? await collectBounded(res.body as AsyncIterable<Uint8Array>, max, () => new FfauditError('BAD_INPUT', `the server's answer is larger than ${max} bytes`)) : Buffer.alloc(0);
   if (res.status !== 200) {
     const text = reason(body.toString('utf8'));
     const hint = res.status === 401 ? ' (set FFAUDIT_TOKEN or --token-file to a token from `ffaudit serve tokens add`)' : res.status === 403 ? " (the token's role does not allow this)" : '';

@@ -4,6 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Context } from 'hono';
+import { collectBounded } from '../core/bounded.js';
 import { FfauditError, isFfauditError, type ErrorCode } from '../core/errors.js';
 
 /** The HTTP status for each error code: the server's counterpart of cli/exit.ts. */
@@ -66,23 +67,12 @@ export function bodyStream(req: Request): ReadableStream<Uint8Array> {
 export async function readBody(req: Request, max: number): Promise<Buffer> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (declared > max && !req.headers.get('content-encoding')) throw new FfauditError('TOO_LARGE', `the body is larger than ${max} bytes`);
-  const reader = bodyStream(req).getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) throw new FfauditError('TOO_LARGE', `the body is larger than ${max} bytes`);
-      parts.push(value);
-    }
+    return await collectBounded(bodyStream(req), max, () => new FfauditError('TOO_LARGE', `the body is larger than ${max} bytes`));
   } catch (e) {
-    await reader.cancel().catch(() => undefined);
     if (isFfauditError(e)) throw e;
     throw new FfauditError('BAD_INPUT', `the body could not be read: ${(e as Error).message}`);
   }
-  return Buffer.concat(parts);
 }
 
 /**

@@ -51,8 +51,8 @@ async function traceFile(io: Io, l: Ledger, file: string, opts: TraceOptions = {
   return { lineage: await traceContent(l, path, d.sha256, opts), size: d.size };
 }
 
-function unknownLine(t: Lineage, where = 'this ledger'): string {
-  return `${printable(t.file.path)}: unknown to ${where}: no audited run produced or read these bytes and no custody note names them (sha256 ${t.file.sha256})\n`;
+function unknownLine(file: { path: string; sha256: string }, where = 'this ledger'): string {
+  return `${printable(file.path)}: unknown to ${where}: no audited run produced or read these bytes and no custody note names them (sha256 ${file.sha256})\n`;
 }
 
 /** The lineage of FILE's bytes across the logs the team server mirrors. */
@@ -127,44 +127,58 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
   const out = io.out;
 
   /** `bundle --server`: the server assembles the bundle across its logs; it is checked here before it is written. */
-  async function remoteBundleCommand(server: RemoteServer, files: string[], o: { output: string; withReports?: boolean }): Promise<void> {
-    const subjects: { path: string; sha256: string }[] = [];
-    for (const f of files) {
-      const { lineage } = await traceRemote(io, server, f);
-      if (!lineage.known) {
-        io.err(`ffaudit: ${unknownLine(lineage, SERVER_LOGS)}`);
-        setStatus(EXIT_INTEGRITY);
-        return;
-      }
-      subjects.push(lineage.file);
+  /**
+   * The server answers 404 naming the bytes (sha256) when no log knows them: that is the local commands' "unknown
+   * file" (exit 1), said of the file the user named. Any other 404 (a wrong URL) stays an error.
+   */
+  async function unlessUnknown<T>(files: readonly { path: string; sha256: string }[], ask: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await ask();
+    } catch (e) {
+      const unknown = e instanceof FfauditError && e.code === 'NOT_FOUND' ? files.find((f) => e.message.includes(f.sha256)) : undefined;
+      if (!unknown) throw e;
+      io.err(`ffaudit: ${unknownLine(unknown, SERVER_LOGS)}`);
+      setStatus(EXIT_INTEGRITY);
+      return undefined;
     }
+  }
+
+  const hashed = async (files: readonly string[]) => {
+    const out: { path: string; sha256: string }[] = [];
+    for (const f of files) {
+      const path = pathFrom(io, f);
+      out.push({ path, sha256: (await hashFile(path)).sha256 });
+    }
+    return out;
+  };
+
+  /** `bundle --server`: the server traces and assembles the bundle across its logs; it is checked here before it is written. */
+  async function remoteBundleCommand(server: RemoteServer, files: string[], o: { output: string; withReports?: boolean }): Promise<void> {
+    const subjects = await hashed(files);
     const { remoteBundle } = await import('../../remote/queries.js');
-    const bytes = await remoteBundle(server, subjects, o.withReports ?? false);
+    const bytes = await unlessUnknown(subjects, () => remoteBundle(server, subjects, o.withReports ?? false));
+    if (bytes === undefined) return;
     // Whoever asks the server still checks what it gets: every proof against its checkpoint, with the bundle's own
-    // keys (who signed is for verify-bundle to establish, with keys obtained independently).
+    // keys (who signed is for verify-bundle to establish, with keys obtained independently), and the files it is for.
     const v = verifyBundle(bytes, {});
     if (!v.ok) throw new FfauditError('INTEGRITY', `the server's bundle does not verify: ${printable(v.failures[0] ?? 'unknown failure')}`);
     const asked = [...new Set(subjects.map((s) => s.sha256))].sort();
     const got = [...new Set(v.subjects.map((s) => s.sha256))].sort();
     if (JSON.stringify(got) !== JSON.stringify(asked)) throw new FfauditError('INTEGRITY', `the server's bundle vouches for other files than those asked for (${got.length} subjects)`);
     writeAtomically(pathFrom(io, o.output), o.output, bytes.toString('utf8'));
-    const logs = (v as { logs?: unknown[] }).logs?.length ?? 1;
+    const logs = v.logs?.length ?? 1;
     out(`wrote ${o.output}: ${v.entries} entries (${v.runs.length} runs) from ${logs} log${logs === 1 ? '' : 's'}, ${bytes.length} bytes\n`);
   }
 
   /** `report --server FILE`: the server's chain-of-custody report across its logs. */
   async function remoteReportCommand(server: RemoteServer, file: string, output: string | undefined): Promise<void> {
-    const { lineage } = await traceRemote(io, server, file);
-    if (!lineage.known) {
-      io.err(`ffaudit: ${unknownLine(lineage, SERVER_LOGS)}`);
-      setStatus(EXIT_INTEGRITY);
-      return;
-    }
+    const subject = await hashed([file]);
     const { remoteReport } = await import('../../remote/queries.js');
-    const { html, verified } = await remoteReport(server, lineage.file);
-    if (output !== undefined) writeAtomically(pathFrom(io, output), output, html.toString('utf8'));
-    else io.out(html.toString('utf8'));
-    if (verified !== true) {
+    const report = await unlessUnknown(subject, () => remoteReport(server, subject[0]!));
+    if (report === undefined) return;
+    if (output !== undefined) writeAtomically(pathFrom(io, output), output, report.html.toString('utf8'));
+    else io.out(report.html.toString('utf8'));
+    if (report.verified !== true) {
       io.err('ffaudit: the server found evidence of this lineage that fails verification: the report says so and is not marked VERIFIED\n');
       setStatus(EXIT_INTEGRITY);
     }
@@ -184,14 +198,14 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
         const { lineage } = await traceRemote(io, server, file);
         if (!lineage.known) setStatus(EXIT_INTEGRITY);
         if (o.json) out(lineageJson(lineage));
-        else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage, SERVER_LOGS));
+        else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage.file, SERVER_LOGS));
         return;
       }
       return withLedger(g(), io, async (l) => {
         const { lineage } = await traceFile(io, l, file, { checkIndex: o.indexCheck });
         if (!lineage.known) setStatus(EXIT_INTEGRITY);
         if (o.json) out(lineageJson(lineage));
-        else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage));
+        else out(lineage.known ? formatLineageTree(lineage) : unknownLine(lineage.file));
       });
     });
 
@@ -210,7 +224,7 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
         for (const f of files) {
           const { lineage } = await traceFile(io, l, f);
           if (!lineage.known) {
-            io.err(`ffaudit: ${unknownLine(lineage)}`);
+            io.err(`ffaudit: ${unknownLine(lineage.file)}`);
             setStatus(EXIT_INTEGRITY);
             return;
           }
@@ -278,7 +292,7 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
         if (file !== undefined) {
           const { lineage, size } = await traceFile(io, l, file);
           if (!lineage.known) {
-            io.err(`ffaudit: ${unknownLine(lineage)}`);
+            io.err(`ffaudit: ${unknownLine(lineage.file)}`);
             setStatus(EXIT_INTEGRITY);
             return;
           }

@@ -54,6 +54,7 @@ export function setIndexCheckReuse(ms: number): void {
 
 export class MirrorLookup implements LineageLookup {
   private logs: Promise<LogInfo[]> | undefined;
+  private blobbed: Promise<Key[]> | undefined;
   private readonly runs = new Map<string, RunRecord>();
 
   constructor(
@@ -98,6 +99,20 @@ export class MirrorLookup implements LineageLookup {
     return out;
   }
 
+  /**
+   * Runs whose file lists are in a blob have no file rows (query.ts candidates): each is a step to check for every
+   * content, and the walk keeps it only if its own record names the content. Read once per lookup.
+   */
+  private blobbedRuns(c: PoolClient, logs: readonly LogInfo[]): Promise<Key[]> {
+    this.blobbed ??= c
+      .query<{ host_id: number; epoch: number; idx: number; end_idx: number | null }>(
+        `SELECT r.host_id, r.epoch, r.start_idx AS idx, r.end_idx FROM idx_runs r WHERE r.words IS NULL AND r.host_id = ANY($1::bigint[]) LIMIT ${MAX_STEPS + 1}`,
+        [logs.map((l) => l.id)],
+      )
+      .then(({ rows }) => rows.map((r) => ({ hostId: Number(r.host_id), epoch: r.epoch, idx: Number(r.idx), endIdx: r.end_idx === null ? null : Number(r.end_idx) })));
+    return this.blobbed;
+  }
+
   /** Runs joined to the file rows of `role` for the content, by the entry (`start_idx` or `end_idx`) that names it. */
   private async filesToRuns(sha256: string, role: 'input' | 'output', via: ('start_idx' | 'end_idx')[]): Promise<Step[]> {
     return readOnly(this.db, async (c) => {
@@ -113,14 +128,7 @@ export class MirrorLookup implements LineageLookup {
         );
         for (const r of rows) keys.push({ hostId: Number(r.host_id), epoch: r.epoch, idx: Number(r.idx), endIdx: r.end_idx === null ? null : Number(r.end_idx) });
       }
-      // Runs whose file lists are in a blob have no file rows (query.ts candidates): each is a step to check, and the
-      // walk keeps it only if its own record names the content.
-      const { rows } = await c.query<{ host_id: number; epoch: number; idx: number; end_idx: number | null }>(
-        `SELECT r.host_id, r.epoch, r.start_idx AS idx, r.end_idx FROM idx_runs r WHERE r.words IS NULL AND r.host_id = ANY($1::bigint[]) LIMIT ${MAX_STEPS + 1}`,
-        [logs.map((l) => l.id)],
-      );
-      for (const r of rows) keys.push({ hostId: Number(r.host_id), epoch: r.epoch, idx: Number(r.idx), endIdx: r.end_idx === null ? null : Number(r.end_idx) });
-      return this.runSteps(c, keys);
+      return this.runSteps(c, [...keys, ...(await this.blobbedRuns(c, logs))]);
     });
   }
 

@@ -5,7 +5,7 @@
  * and it must have the shape of what it claims to be, or the hit is reported as unreadable, never returned.
  */
 import type { PoolClient } from 'pg';
-import { isBlobRef, parseEntry, resolveBlobs, sha256Hex, type CustodyNote, type EntryBase, type NoteRecord } from '../../core/entry.js';
+import { isBlobRef, noteRecord, parseEntry, resolveBlobs, sha256Hex, type CustodyNote, type EntryBase, type NoteRecord } from '../../core/entry.js';
 import { FfauditError, isFfauditError } from '../../core/errors.js';
 import { hashLeaf } from '../../core/merkle.js';
 import { checkCustodyNote, checkRunEnd, checkRunStart } from '../../core/run-shape.js';
@@ -151,19 +151,7 @@ export function noteFrom(index: number, e: EntryBase, blobs: ReadonlyMap<string,
   if (e.type !== 'custody.note') throw new FfauditError('INTEGRITY', `the index points a note at entry ${index}, which is not a custody note`);
   const n = checkCustodyNote(resolveBlobs(e, (sha) => checkedBlob(blobs, sha)));
   if (typeof n === 'string') throw new FfauditError('INTEGRITY', `entry ${index} is a malformed custody note: ${n}`);
-  return {
-    note: n,
-    record: {
-      index,
-      time: n.time,
-      user: n.by.user,
-      uid: n.by.uid,
-      host: n.by.host,
-      asserted_actor: n.by.asserted_actor ?? null,
-      text: n.text,
-      files: n.files.map((x) => ({ path: x.path, size: x.size, sha256: x.sha256 })),
-    },
-  };
+  return { note: n, record: noteRecord(index, n) };
 }
 
 /** An error's one line for an Unreadable (never a stack). */
