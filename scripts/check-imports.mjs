@@ -49,7 +49,7 @@ function sourceFiles(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...sourceFiles(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts')) out.push(p);
+    else if (/\.tsx?$/.test(e.name) && !/\.test\.tsx?$/.test(e.name) && !e.name.endsWith('.d.ts')) out.push(p);
   }
   return out;
 }
@@ -83,7 +83,9 @@ export function checkImports(srcDir) {
         }
         continue;
       }
-      const target = posix(normalize(join(dirname(file), spec))).replace(/\.js$/, '.ts');
+      const stem = posix(normalize(join(dirname(file), spec))).replace(/\.js$/, '');
+      // A .js specifier names the .ts or the .tsx (JSX) source it is compiled from.
+      const target = known.has(`${stem}.tsx`) ? `${stem}.tsx` : `${stem}.ts`;
       if (target.startsWith('../')) {
         problems.push(`${shown(file)} → ${spec}: outside src/`);
         continue;

@@ -12,6 +12,8 @@ import { httpStatusFor, textError } from './http.js';
 import { joinRoutes } from './join.js';
 import { mirrorRoutes } from './mirror.js';
 import { witnessRoutes } from './witness.js';
+import { renderError } from './web/render.js';
+import { isWebPath, webRoutes } from './web/routes.js';
 
 export type { AppEnv, RouteModule, ServerDeps } from './deps.js';
 
@@ -30,11 +32,12 @@ export function createApp(deps: ServerDeps, modules: readonly RouteModule[] = DE
     if ((e as { code?: unknown }).code === '57014') return c.text('the query took longer than the server allows: narrow the filter or try again\n', 503, { 'Cache-Control': 'no-store' });
     const status = httpStatusFor(e);
     if (status >= 500) deps.log(`error: ${c.req.method} ${new URL(c.req.url).pathname}: ${e instanceof FfauditError ? e.code : 'unexpected'}: ${(e.message ?? String(e)).split('\n')[0]}`);
-    return textError(c, status, e.message);
+    // A page's error is a page (web/render.tsx), the protocols' and the API's one line of text.
+    return isWebPath(c.req.path) ? renderError(c, status, e.message) : textError(c, status, e.message);
   });
-  app.notFound((c) => textError(c, 404, 'not found'));
+  app.notFound((c) => (isWebPath(c.req.path) ? renderError(c, 404, 'There is no page here.') : textError(c, 404, 'not found')));
   for (const m of modules) m(app, deps);
   return app;
 }
 
-export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes, witnessRoutes, mirrorRoutes, healthRoutes, apiRoutes];
+export const DEFAULT_ROUTES: readonly RouteModule[] = [joinRoutes, witnessRoutes, mirrorRoutes, healthRoutes, apiRoutes, webRoutes];

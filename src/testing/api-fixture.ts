@@ -17,7 +17,7 @@ import { Ledger } from '../ledger/ledger.js';
 import { pushLedger } from '../push/client.js';
 import { joinServer } from '../push/join.js';
 import { addToken, revokeToken } from '../server/api/auth.js';
-import { createApp, type AppEnv } from '../server/app.js';
+import { createApp, type AppEnv, type ServerDeps } from '../server/app.js';
 import { migrate, openDb, type Db } from '../server/db/pool.js';
 import { addHost } from '../server/hosts.js';
 import { initServerKeys, loadServerKeys } from '../server/keys.js';
@@ -134,7 +134,8 @@ export interface ApiWorld {
   close(): Promise<void>;
 }
 
-export async function apiWorld(adminUrl: string): Promise<ApiWorld> {
+/** `extra`: more of the server's dependencies (the web interface's access log, TLS) for the app under test. */
+export async function apiWorld(adminUrl: string, extra: Partial<Pick<ServerDeps, 'access' | 'tls'>> = {}): Promise<ApiWorld> {
   const tmp = mkdtempSync(join(tmpdir(), 'ffaudit-api-'));
   const dbUrl = await createDatabase(adminUrl, 'api');
   const db = await openDb(dbUrl);
@@ -142,7 +143,7 @@ export async function apiWorld(adminUrl: string): Promise<ApiWorld> {
   const keysDir = join(tmp, 'server-keys');
   initServerKeys(keysDir, 'audit.test');
   const logLines: string[] = [];
-  const app = createApp({ db, keys: loadServerKeys(keysDir), log: (l) => void logLines.push(l) });
+  const app = createApp({ db, keys: loadServerKeys(keysDir), log: (l) => void logLines.push(l), ...extra });
   const viaApp = ((input: string | URL | Request, init?: RequestInit) => app.request(input instanceof Request ? input : String(input), init)) as typeof fetch;
   const make = (name: string, origin: string): Host => {
     const dir = join(tmp, name);

@@ -245,4 +245,65 @@ CREATE TABLE mirror_checks (
 CREATE INDEX mirror_checks_by_host ON mirror_checks (host_id, checked_at);
 `,
   },
+  {
+    version: 4,
+    name: 'web interface: people, sessions, acknowledged alerts, the access log',
+    sql: `
+-- People who sign in to the web interface (server/web/accounts.ts). A password is stored as scrypt's output only
+-- (scrypt$N$r$p$salt$key, base64); an account made through OpenID Connect has no password and its issuer's subject.
+CREATE TABLE users (
+  id              bigserial PRIMARY KEY,
+  name            text NOT NULL UNIQUE,
+  role            text NOT NULL CHECK (role IN ('viewer', 'auditor', 'admin')),
+  password_hash   text,
+  oidc_subject    text UNIQUE,                -- issuer + ' ' + sub, for accounts signed in through OpenID Connect
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  disabled_at     timestamptz,
+  failed_attempts integer NOT NULL DEFAULT 0, -- since the last successful sign-in
+  next_attempt_at timestamptz                 -- no password is checked for this account before then (throttle)
+);
+
+-- Signed-in sessions: the cookie holds 32 random bytes, the table only their SHA-256, so a copy of the database
+-- signs no one in. Each session has its own CSRF token, embedded in every form.
+CREATE TABLE web_sessions (
+  id_hash      bytea PRIMARY KEY,
+  user_id      bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  csrf         text NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  expires_at   timestamptz NOT NULL,
+  last_seen_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX web_sessions_user ON web_sessions (user_id);
+
+-- Alerts (an equivocation or another conflict, a failed re-verification) an admin acknowledged; until then the web
+-- interface shows them in red on every page. The acknowledgement is also an entry of the access log.
+CREATE TABLE alert_acks (
+  kind        text NOT NULL CHECK (kind IN ('conflict', 'check')),
+  ref         bigint NOT NULL,               -- conflicts.id or mirror_checks.id
+  acked_by    text NOT NULL,
+  acked_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (kind, ref)
+);
+
+-- A server process's own access log is a ledger like a host's, mirrored here like any host's; this marks its host.
+ALTER TABLE hosts ADD COLUMN access_log boolean NOT NULL DEFAULT false;
+
+-- One row per subject of each access.event entry (who looked at which run or which file), derived at ingest as the
+-- other indexes are; the Run and File pages read it and rebuild each event from its entry.
+CREATE TABLE idx_access (
+  host_id     bigint NOT NULL,
+  epoch       integer NOT NULL,
+  idx         bigint NOT NULL,
+  time_ns     bigint NOT NULL,
+  usr         text NOT NULL,
+  action      text NOT NULL,
+  run_id      text,
+  sha256      bytea
+);
+CREATE INDEX idx_access_run ON idx_access (run_id, time_ns) WHERE run_id IS NOT NULL;
+CREATE INDEX idx_access_sha ON idx_access (sha256, time_ns) WHERE sha256 IS NOT NULL;
+CREATE INDEX idx_access_entry ON idx_access (host_id, epoch, idx);
+ALTER TABLE idx_tally ADD COLUMN access bigint NOT NULL DEFAULT 0;
+`,
+  },
 ];

@@ -1,0 +1,132 @@
+/**
+ * The people who sign in to the web interface: local accounts with a password (`ffaudit serve users add`), stored
+ * as scrypt's output only (RFC 7914, node:crypto), each with a role as API tokens have (viewer < auditor < admin).
+ *
+ * Guessing is slowed per account: after 5 failed attempts, each further attempt must wait twice as long as the
+ * last (1 s, 2 s, 4 s, … up to 15 minutes) before its password is even checked. A successful sign-in resets it.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { FfauditError } from '../../core/errors.js';
+import { isRole, ROLES, type Role } from '../api/auth.js';
+import type { Db } from '../db/pool.js';
+
+/** scrypt's cost: N = 2^15, r = 8, p = 1 (32 MiB, tens of milliseconds here); stored with each hash so it can grow. */
+const COST = { N: 1 << 15, r: 8, p: 1 } as const;
+const KEY_BYTES = 32;
+/** Free attempts before the wait starts, the first wait, and the longest. */
+export const FREE_ATTEMPTS = 5;
+const FIRST_WAIT_MS = 1000;
+const MAX_WAIT_MS = 15 * 60_000;
+/** A password: 12 to 1024 characters (a passphrase, not a PIN; bounded so hashing cannot be made to run long). */
+const MIN_PASSWORD = 12;
+const MAX_PASSWORD = 1024;
+
+export interface UserRow {
+  id: number;
+  name: string;
+  role: Role;
+  created_at: Date;
+  disabled_at: Date | null;
+  has_password: boolean;
+  oidc_subject: string | null;
+}
+
+function scrypt(password: string, salt: Buffer, o: { N: number; r: number; p: number }): Promise<Buffer> {
+  const opts: ScryptOptions = { N: o.N, r: o.r, p: o.p, maxmem: 256 * o.N * o.r };
+  return new Promise((resolve, reject) => scryptCb(password.normalize('NFC'), salt, KEY_BYTES, opts, (e, key) => (e ? reject(e) : resolve(key))));
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, COST);
+  return `scrypt$${COST.N}$${COST.r}$${COST.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** Whether `password` matches `stored`; a stored value of another shape (hostile or damaged) never matches. */
+export async function checkPassword(password: string, stored: string): Promise<boolean> {
+  const m = /^scrypt\$(\d{1,8})\$(\d{1,3})\$(\d{1,3})\$([A-Za-z0-9+/=]{1,64})\$([A-Za-z0-9+/=]{1,128})$/.exec(stored);
+  if (!m) return false;
+  const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  // Bounds on what a stored row can make us compute: a hostile row must not make one sign-in take minutes.
+  if (N < 2 || N > 1 << 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) return false;
+  const expected = Buffer.from(m[5]!, 'base64');
+  if (expected.length !== KEY_BYTES) return false;
+  const key = await scrypt(password, Buffer.from(m[4]!, 'base64'), { N, r, p });
+  return timingSafeEqual(key, expected);
+}
+
+/** An account name: 1 to 64 characters of letters, digits and . _ @ + - (it appears in the access log and pages). */
+export function checkUserName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/.test(name)) throw new FfauditError('USAGE', 'user name: 1 to 64 letters, digits and . _ @ + -, starting with a letter or digit');
+}
+
+export function checkNewPassword(password: string): void {
+  if (password.length < MIN_PASSWORD) throw new FfauditError('USAGE', `a password has at least ${MIN_PASSWORD} characters`);
+  if (password.length > MAX_PASSWORD) throw new FfauditError('USAGE', `a password has at most ${MAX_PASSWORD} characters`);
+}
+
+export async function addUser(db: Db, name: string, role: Role, password: string): Promise<UserRow> {
+  checkUserName(name);
+  if (!isRole(role)) throw new FfauditError('USAGE', `role: one of ${ROLES.join(', ')}`);
+  checkNewPassword(password);
+  const hash = await hashPassword(password);
+  const { rows } = await db.pool.query<{ id: number }>('INSERT INTO users (name, role, password_hash) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING id', [name, role, hash]);
+  if (!rows[0]) throw new FfauditError('CONFLICT', `a user named ${name} exists already`);
+  return (await findUser(db, name))!;
+}
+
+export async function findUser(db: Db, name: string): Promise<UserRow | undefined> {
+  const { rows } = await db.pool.query<UserRow>(
+    'SELECT id, name, role, created_at, disabled_at, password_hash IS NOT NULL AS has_password, oidc_subject FROM users WHERE name = $1',
+    [name],
+  );
+  return rows[0];
+}
+
+export async function listUsers(db: Db): Promise<UserRow[]> {
+  const { rows } = await db.pool.query<UserRow>('SELECT id, name, role, created_at, disabled_at, password_hash IS NOT NULL AS has_password, oidc_subject FROM users ORDER BY name');
+  return rows;
+}
+
+export type SignInResult =
+  | { ok: true; user: { id: number; name: string; role: Role } }
+  | { ok: false; reason: 'wrong' | 'throttled'; retryAfterS?: number };
+
+/** A hash of nothing anyone knows, checked for unknown accounts so that they take as long as known ones. */
+let decoy: Promise<string> | undefined;
+
+/**
+ * Checks a name and password. Unknown accounts, disabled accounts and wrong passwords give the same answer; an
+ * account waiting out its throttle is refused before its password is checked. The counter is updated in one
+ * statement, so concurrent attempts cannot each see the old count.
+ */
+export async function signInWithPassword(db: Db, name: string, password: string): Promise<SignInResult> {
+  if (password.length > MAX_PASSWORD || name.length > 64) return { ok: false, reason: 'wrong' };
+  const { rows } = await db.pool.query<{ id: number; name: string; role: Role; password_hash: string | null; disabled: boolean; wait_ms: number }>(
+    `SELECT id, name, role, password_hash, disabled_at IS NOT NULL AS disabled,
+            greatest(0, extract(epoch FROM (next_attempt_at - now())) * 1000)::float8 AS wait_ms
+       FROM users WHERE name = $1`,
+    [name],
+  );
+  const u = rows[0];
+  if (!u) {
+    await checkPassword(password, await (decoy ??= hashPassword(randomBytes(16).toString('hex'))));
+    return { ok: false, reason: 'wrong' };
+  }
+  if (u.wait_ms > 0) return { ok: false, reason: 'throttled', retryAfterS: Math.ceil(u.wait_ms / 1000) };
+  const good = u.password_hash !== null && (await checkPassword(password, u.password_hash));
+  if (good && !u.disabled) {
+    await db.pool.query('UPDATE users SET failed_attempts = 0, next_attempt_at = NULL WHERE id = $1', [u.id]);
+    return { ok: true, user: { id: u.id, name: u.name, role: u.role } };
+  }
+  // The n-th failure (n ≥ 5) makes the next attempt wait 2^(n-5) seconds, at most 15 minutes.
+  await db.pool.query(
+    `UPDATE users SET failed_attempts = failed_attempts + 1,
+            next_attempt_at = CASE WHEN failed_attempts + 1 >= $2
+              THEN now() + least($3::float8, $4::float8 * power(2, least(failed_attempts + 1 - $2, 30))) * interval '1 millisecond'
+              ELSE NULL END
+      WHERE id = $1`,
+    [u.id, FREE_ATTEMPTS, MAX_WAIT_MS, FIRST_WAIT_MS],
+  );
+  return { ok: false, reason: 'wrong' };
+}

@@ -1,0 +1,45 @@
+/** What the pages share to read a request: a bounded form body with its CSRF check, the client's address. */
+import type { Context } from 'hono';
+import { FfauditError } from '../../core/errors.js';
+import type { AccessEvent, AppEnv } from '../deps.js';
+import { readBody } from '../http.js';
+import { checkCsrf, webUser } from './session.js';
+
+/** Forms are small: names, roles, a password; 64 KiB is far above any of them. */
+const MAX_FORM = 64 * 1024;
+
+/**
+ * The fields of a POSTed form (application/x-www-form-urlencoded only; each name once, the first kept), after its
+ * CSRF check (session.ts). Every POST of the web interface reads its body through this.
+ */
+export async function readForm(c: Context<AppEnv>, opts: { csrf?: 'session' | 'none' } = {}): Promise<Record<string, string>> {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') throw new FfauditError('BAD_INPUT', 'a form is sent as application/x-www-form-urlencoded');
+  const params = new URLSearchParams((await readBody(c.req.raw, MAX_FORM)).toString('utf8'));
+  const form: Record<string, string> = {};
+  for (const [k, v] of params) if (!(k in form)) form[k] = v;
+  if (opts.csrf !== 'none') checkCsrf(c, form);
+  return form;
+}
+
+/** The peer's address as the socket saw it (a proxy in front shows as itself); undefined in in-process tests. */
+export function clientAddress(c: Context<AppEnv>): string | undefined {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress;
+}
+
+/**
+ * Appends what this request does with the evidence to the server's access log (deps.ts AccessLog) before the answer
+ * is sent: when it cannot be recorded there is no answer (STORE: 503), as the access log is evidence too.
+ */
+export async function recordAccess(c: Context<AppEnv>, e: Omit<AccessEvent, 'user' | 'via' | 'client'> & { user?: string }): Promise<void> {
+  const log = c.get('deps').access;
+  if (!log) return;
+  const event: AccessEvent = { ...e, user: e.user ?? webUser(c).user, via: 'web', client: clientAddress(c) };
+  try {
+    await log.record(event);
+  } catch (err) {
+    c.get('deps').log(`error: access log: ${(err as Error).message?.split('\n')[0] ?? String(err)}`);
+    throw new FfauditError('STORE', 'the access log could not record this request, so it is not answered');
+  }
+}
