@@ -130,3 +130,38 @@ export async function signInWithPassword(db: Db, name: string, password: string)
   );
   return { ok: false, reason: 'wrong' };
 }
+
+async function changeUser(db: Db, name: string, set: string, params: unknown[], endSessions: boolean): Promise<UserRow> {
+  await db.tx(async (c) => {
+    const { rows } = await c.query<{ id: number }>(`UPDATE users SET ${set} WHERE name = $1 RETURNING id`, [name, ...params]);
+    if (!rows[0]) throw new FfauditError('NOT_FOUND', `no user named ${name}`);
+    // In the same transaction: no request can see the change without the sessions being gone too.
+    if (endSessions) await c.query('DELETE FROM web_sessions WHERE user_id = $1', [rows[0].id]);
+  });
+  return (await findUser(db, name))!;
+}
+
+/** Gives `name` a new role; their open sessions carry it from their next request (session.ts reads it each time). */
+export function setUserRole(db: Db, name: string, role: Role): Promise<UserRow> {
+  if (!isRole(role)) throw new FfauditError('USAGE', `role: one of ${ROLES.join(', ')}`);
+  return changeUser(db, name, 'role = $2', [role], false);
+}
+
+/** Disables `name` and ends every session of theirs at once; a disabled account keeps its name and history. */
+export function disableUser(db: Db, name: string): Promise<UserRow> {
+  return changeUser(db, name, 'disabled_at = coalesce(disabled_at, now())', [], true);
+}
+
+export function enableUser(db: Db, name: string): Promise<UserRow> {
+  return changeUser(db, name, 'disabled_at = NULL', [], false);
+}
+
+/**
+ * Sets a new password for `name` and ends their sessions (whoever knew the old one is signed out). The throttle is
+ * cleared: the failures it counted were guesses at a password that no longer exists.
+ */
+export async function setPassword(db: Db, name: string, password: string): Promise<UserRow> {
+  checkNewPassword(password);
+  const hash = await hashPassword(password);
+  return changeUser(db, name, 'password_hash = $2, failed_attempts = 0, next_attempt_at = NULL', [hash], true);
+}
