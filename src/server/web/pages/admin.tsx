@@ -219,7 +219,9 @@ const JoinToken: FC<{ name: string; token: string; expires: Date; url: string }>
     <p class="secret-value mono">{token}</p>
     <p>On the host, with its ledger, run:</p>
     <pre>{`echo ${token} | ffaudit join ${url}`}</pre>
-    <p class="muted">`ffaudit join` reads the token from standard input (or --token-file), never from its command line.</p>
+    <p class="muted">
+      <code>ffaudit join</code> reads the token from standard input (or --token-file), never from its command line.
+    </p>
   </section>
 );
 
