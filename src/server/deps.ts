@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import type { Db } from './db/pool.js';
 import type { ServerKeys } from './keys.js';
+import type { OidcConfig } from './web/oidc-config.js';
 
 export interface ServerDeps {
   db: Db;
@@ -24,6 +25,8 @@ export interface ServerDeps {
   access?: AccessLog | undefined;
   /** Whether the server is reached over TLS (serve --tls-cert): session cookies are then Secure and __Host- prefixed. */
   tls?: boolean;
+  /** Sign-in through an OpenID Provider as well (serve --oidc-*, web/oidc.ts); password sign-in only without it. */
+  oidc?: OidcConfig | undefined;
 }
 
 /** What a request did with the evidence, as the access log records it (web/access.ts writes the entry). */

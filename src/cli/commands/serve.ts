@@ -9,6 +9,7 @@ import type { CommandContext } from '../context.js';
 import { pathFrom, type Io } from '../io.js';
 import { printable } from '../lineage-format.js';
 import { durationMs, parseDurationText } from '../../time/duration.js';
+import { registerUsersCommands } from './serve-users.js';
 
 interface DbOption {
   db?: string;
@@ -286,6 +287,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
       const t = await withDb(o, io, (db) => revokeToken(db, Number(id)));
       io.out(`API token ${t.id} (${printable(t.name)}) revoked at ${t.revoked_at}\n`);
     });
+
+  registerUsersCommands(serve, io, withDb);
 
   serve
     .command('conflicts')

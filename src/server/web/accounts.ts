@@ -5,7 +5,7 @@
  * Guessing is slowed per account: after 5 failed attempts, each further attempt must wait twice as long as the
  * last (1 s, 2 s, 4 s, … up to 15 minutes) before its password is even checked. A successful sign-in resets it.
  */
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { FfauditError } from '../../core/errors.js';
 import { isRole, ROLES, type Role } from '../api/auth.js';
 import type { Db } from '../db/pool.js';
@@ -129,4 +129,80 @@ export async function signInWithPassword(db: Db, name: string, password: string)
     [u.id, FREE_ATTEMPTS, MAX_WAIT_MS, FIRST_WAIT_MS],
   );
   return { ok: false, reason: 'wrong' };
+}
+
+async function changeUser(db: Db, name: string, set: string, params: unknown[], endSessions: boolean): Promise<UserRow> {
+  await db.tx(async (c) => {
+    const { rows } = await c.query<{ id: number }>(`UPDATE users SET ${set} WHERE name = $1 RETURNING id`, [name, ...params]);
+    if (!rows[0]) throw new FfauditError('NOT_FOUND', `no user named ${name}`);
+    // In the same transaction: no request can see the change without the sessions being gone too.
+    if (endSessions) await c.query('DELETE FROM web_sessions WHERE user_id = $1', [rows[0].id]);
+  });
+  return (await findUser(db, name))!;
+}
+
+/** Gives `name` a new role; their open sessions carry it from their next request (session.ts reads it each time). */
+export function setUserRole(db: Db, name: string, role: Role): Promise<UserRow> {
+  if (!isRole(role)) throw new FfauditError('USAGE', `role: one of ${ROLES.join(', ')}`);
+  return changeUser(db, name, 'role = $2', [role], false);
+}
+
+/** Disables `name` and ends every session of theirs at once; a disabled account keeps its name and history. */
+export function disableUser(db: Db, name: string): Promise<UserRow> {
+  return changeUser(db, name, 'disabled_at = coalesce(disabled_at, now())', [], true);
+}
+
+export function enableUser(db: Db, name: string): Promise<UserRow> {
+  return changeUser(db, name, 'disabled_at = NULL', [], false);
+}
+
+/**
+ * Sets a new password for `name` and ends their sessions (whoever knew the old one is signed out). The throttle is
+ * cleared: the failures it counted were guesses at a password that no longer exists.
+ */
+export async function setPassword(db: Db, name: string, password: string): Promise<UserRow> {
+  checkNewPassword(password);
+  const hash = await hashPassword(password);
+  return changeUser(db, name, 'password_hash = $2, failed_attempts = 0, next_attempt_at = NULL', [hash], true);
+}
+
+/** A name for an account made through OpenID Connect: the provider's name for the person, made to fit checkUserName. */
+export function oidcUserName(preferred: string): string {
+  const safe = preferred
+    .normalize('NFKC')
+    .replace(/[^A-Za-z0-9._@+-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
+  return safe === '' ? 'user' : safe;
+}
+
+/**
+ * The account of the person the provider calls `subject` (issuer + ' ' + sub), made at their first sign-in with a
+ * name from `preferred` and given `role` at every sign-in, as the provider's claims say today. A local account of
+ * the same name is never taken over: the new one gets the name with a short suffix of its subject. Refused
+ * (FORBIDDEN) for a disabled account.
+ */
+export async function oidcAccount(db: Db, subject: string, preferred: string, role: Role): Promise<{ id: number; name: string; role: Role }> {
+  const { rows } = await db.pool.query<{ id: number; name: string; disabled: boolean }>(
+    'UPDATE users SET role = CASE WHEN disabled_at IS NULL THEN $2 ELSE role END WHERE oidc_subject = $1 RETURNING id, name, disabled_at IS NOT NULL AS disabled',
+    [subject, role],
+  );
+  const found = rows[0];
+  if (found?.disabled) throw new FfauditError('FORBIDDEN', 'this account is disabled: ask an admin');
+  if (found) return { id: found.id, name: found.name, role };
+  const base = oidcUserName(preferred);
+  const suffix = createHash('sha256').update(subject).digest('hex').slice(0, 6);
+  for (const name of [base, `${base.slice(0, 57)}-${suffix}`]) {
+    checkUserName(name);
+    const ins = await db.pool.query<{ id: number; name: string }>(
+      'INSERT INTO users (name, role, oidc_subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id, name',
+      [name, role, subject],
+    );
+    if (ins.rows[0]) return { ...ins.rows[0], role };
+    // A concurrent first sign-in of the same person made the account: theirs is ours.
+    const again = await db.pool.query<{ id: number; name: string; disabled: boolean }>('SELECT id, name, disabled_at IS NOT NULL AS disabled FROM users WHERE oidc_subject = $1', [subject]);
+    if (again.rows[0]?.disabled) throw new FfauditError('FORBIDDEN', 'this account is disabled: ask an admin');
+    if (again.rows[0]) return { id: again.rows[0].id, name: again.rows[0].name, role };
+  }
+  throw new FfauditError('CONFLICT', `no free account name for ${base}: ask an admin`);
 }

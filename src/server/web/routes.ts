@@ -12,6 +12,7 @@ import { overviewRoutes } from './pages/overview.js';
 import { runRoutes } from './pages/run.js';
 import { runsRoutes } from './pages/runs.js';
 import { signinRoutes } from './pages/signin.js';
+import { oidcRoutes } from './oidc.js';
 import { loadSession } from './session.js';
 
 /**
@@ -43,5 +44,6 @@ export function webRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   assetRoutes(app);
   app.use('*', sessionOfPages);
   signinRoutes(app);
+  if (deps.oidc) oidcRoutes(app, deps, deps.oidc);
   for (const pages of [overviewRoutes, runsRoutes, runRoutes, fileRoutes, adminRoutes]) pages(app, deps);
 }

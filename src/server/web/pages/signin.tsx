@@ -26,8 +26,10 @@ function signinToken(c: Context<AppEnv>): string {
   return t;
 }
 
-async function form(c: Context<AppEnv>, o: { next: string; name?: string; error?: string; status?: number }): Promise<Response> {
+/** The sign-in page, with the one-line error of a failed attempt (password or OpenID Connect). */
+export async function signinForm(c: Context<AppEnv>, o: { next: string; name?: string; error?: string; status?: number }): Promise<Response> {
   const token = signinToken(c);
+  const oidc = c.get('deps').oidc;
   return renderPage(
     c,
     { title: 'Sign in', nav: 'none', status: o.status ?? 200 },
@@ -50,6 +52,14 @@ async function form(c: Context<AppEnv>, o: { next: string; name?: string; error?
           Sign in
         </button>
       </form>
+      {oidc && (
+        <>
+          <p class="or">or</p>
+          <a class="button" href={`/signin/oidc?${new URLSearchParams({ next: o.next }).toString()}`}>
+            Sign in with {new URL(oidc.issuer).host}
+          </a>
+        </>
+      )}
     </section>,
   );
 }
@@ -57,7 +67,7 @@ async function form(c: Context<AppEnv>, o: { next: string; name?: string; error?
 export function signinRoutes(app: Hono<AppEnv>): void {
   app.get('/signin', (c) => {
     if (c.get('web')) return c.redirect(safeNext(c.req.query('next')), 303);
-    return form(c, { next: safeNext(c.req.query('next')) });
+    return signinForm(c, { next: safeNext(c.req.query('next')) });
   });
 
   app.post('/signin', async (c) => {
@@ -80,7 +90,7 @@ export function signinRoutes(app: Hono<AppEnv>): void {
       await recordAccess(c, { action: 'signin.failed', user: name.slice(0, 64) || '-' });
       const error = r.reason === 'throttled' ? `Too many failed attempts for this account: try again in ${r.retryAfterS} s.` : 'The user name or the password is not right.';
       if (r.retryAfterS !== undefined) c.header('Retry-After', String(r.retryAfterS));
-      return form(c, { next, name, error, status: r.reason === 'throttled' ? 429 : 401 });
+      return signinForm(c, { next, name, error, status: r.reason === 'throttled' ? 429 : 401 });
     }
     await recordAccess(c, { action: 'signin', user: r.user.name });
     await startSession(c, r.user.id);
