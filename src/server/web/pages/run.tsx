@@ -72,8 +72,12 @@ function durationText(ms: number | null): string {
 function redactionsOf(ev: RunEvidence | null): Redaction[] {
   const out: Redaction[] = [];
   for (const e of ev?.entries ?? []) {
-    const r = parseEntry(e.data).redactions;
-    if (Array.isArray(r)) for (const x of r) if (!out.some((y) => y.where === x.where && y.kind === x.kind)) out.push(x);
+    const r: unknown = parseEntry(e.data).redactions;
+    if (!Array.isArray(r)) continue;
+    for (const x of r as unknown[]) {
+      const ok = typeof x === 'object' && x !== null && typeof (x as Redaction).where === 'string' && typeof (x as Redaction).kind === 'string';
+      if (ok && !out.some((y) => y.where === (x as Redaction).where && y.kind === (x as Redaction).kind)) out.push(x as Redaction);
+    }
   }
   return out;
 }
