@@ -132,5 +132,7 @@ export async function runsEvents(c: Context<AppEnv>, db: Db): Promise<Response> 
     'Cache-Control': 'no-store',
     // Proxies that buffer (nginx) pass it through at once.
     'X-Accel-Buffering': 'no',
+    // A stream's connection is never reused: closed with the stream, so a closing server is not held by it.
+    Connection: 'close',
   });
 }

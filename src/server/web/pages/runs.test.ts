@@ -216,6 +216,24 @@ describe('runs pages', { skip }, () => {
     assert.deepEqual(await readEvents(resumed.body!, () => false, 500), [], 'nothing after the last event');
   });
 
+  it('past the bound of open streams a new one is refused 503, and admitted again once one ends', async () => {
+    const { admitStream, MAX_STREAMS, releaseStream } = await import('../live.js');
+    const held: (() => void)[] = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS; i++) {
+        const end = () => undefined;
+        if (admitStream(end)) held.push(end);
+      }
+      assert.equal((await viewer.get('/runs/events?host=ws-1')).status, 503);
+      releaseStream(held.pop()!);
+      const r = await viewer.get('/runs/events?host=ws-1');
+      assert.equal(r.status, 200);
+      await r.body!.cancel();
+    } finally {
+      for (const end of held) releaseStream(end);
+    }
+  });
+
   it('the live stream needs a session and refuses paging parameters', async () => {
     const { webClient } = await import('../../../testing/web-fixture.js');
     assert.equal((await webClient(w.app).get('/runs/events')).status, 303);
