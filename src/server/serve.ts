@@ -12,6 +12,7 @@ import { loadServerKeys, serverVkeys } from './keys.js';
 import { checkPublished } from './published.js';
 import { backfillIndexes, needsBackfill } from './search/ingest.js';
 import { reverifyAll } from './search/reverify.js';
+import { endStreams } from './web/live.js';
 
 export interface ServeOptions {
   db: string;
@@ -112,6 +113,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         if (timer) clearInterval(timer);
+        // Live event streams never finish on their own: ended first, or server.close() would wait for them forever.
+        endStreams();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           // Idle keep-alive connections would hold close() open; requests in flight still finish.

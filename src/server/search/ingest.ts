@@ -102,6 +102,8 @@ export async function indexEntries(c: PoolClient, hostId: number, epoch: number,
       [hostId, epoch, file.idx, file.role, file.sha, file.path],
     );
   }
+  // Wakes the live Runs pages (web/live.ts); PostgreSQL delivers it when this transaction commits, and not at all if it rolls back.
+  if (run.idx.length > 0 || ends > 0) await c.query("SELECT pg_notify('ffaudit_runs', '')");
   // Always, even at zero: a tally row says the log's entries went through indexing (needsBackfill).
   if (entries.length > 0) {
     await c.query(
