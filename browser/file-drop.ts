@@ -22,6 +22,13 @@ function bytes(n: number): string {
   return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
 }
 
+function duration(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  if (s < 60) return `about ${s} s`;
+  const min = Math.round(s / 60);
+  return min < 90 ? `about ${min} min` : `about ${(min / 60).toFixed(1)} h`;
+}
+
 function setUp(): void {
   const zone = byId<HTMLElement>('file-drop');
   const pick = byId<HTMLInputElement>('file-pick');
@@ -49,6 +56,7 @@ function setUp(): void {
     bar.value = 0;
     status.textContent = `Hashing ${file.name} (${bytes(file.size)}) in this browser…`;
     let announced = 0;
+    const started = Date.now();
     const w = new Worker('/assets/sha256-worker.js');
     worker = w;
     w.onmessage = (e: MessageEvent<WorkerAnswer>) => {
@@ -60,7 +68,8 @@ function setUp(): void {
         // A status for screen readers every tenth, not every tick.
         if (pct >= announced + 10 && pct < 100) {
           announced = pct - (pct % 10);
-          status.textContent = `${announced}% hashed (${bytes(m.done)} of ${bytes(m.total)})`;
+          const left = ((Date.now() - started) / m.done) * (m.total - m.done);
+          status.textContent = `${announced}% hashed (${bytes(m.done)} of ${bytes(m.total)}), ${duration(left)} left`;
         }
       } else if (m.type === 'done' && m.sha256) {
         bar.value = 100;

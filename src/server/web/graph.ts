@@ -26,7 +26,7 @@ export interface LaidOut<N extends GraphNode> {
   height: number;
   /** Each node with its top-left corner. */
   nodes: (N & Point)[];
-  /** Each edge as the points of its route, from the side of `from` to the side of `to`. */
+  /** Each edge as the points of its route, from the right side of `from` to the left side of `to`. */
   edges: (GraphEdge & { points: Point[] })[];
 }
 
@@ -61,6 +61,7 @@ export async function layOut<N extends GraphNode>(nodes: readonly N[], edges: re
   for (const e of edges) g.setEdge(e.from, e.to);
   layout(g);
   const size = g.graph();
+  const byId = new Map<string, GraphNode>(nodes.map((n) => [n.id, n]));
   return {
     width: Math.ceil(size.width ?? 0),
     height: Math.ceil(size.height ?? 0),
@@ -68,6 +69,20 @@ export async function layOut<N extends GraphNode>(nodes: readonly N[], edges: re
       const p = g.node(n.id);
       return { ...n, x: p.x - n.width / 2, y: p.y - n.height / 2 };
     }),
-    edges: g.edges().map((e) => ({ from: e.v, to: e.w, points: g.edge(e).points ?? [] })),
+    edges: g.edges().map((e) => ({ from: e.v, to: e.w, points: route(g.node(e.v), g.node(e.w), byId.get(e.v)!, byId.get(e.w)!, g.edge(e).points ?? []) })),
   };
+}
+
+/** How far an edge runs straight out of its node and into the next, so that it leaves and arrives level. */
+const LEAD = 14;
+
+/**
+ * An edge's route from the middle of its source's right side to the middle of its target's left side, through the
+ * points dagre placed between the ranks (it ends its routes where the line to a node's centre crosses the border,
+ * which on wide nodes lands on their tops and bottoms).
+ */
+function route(from: Point, to: Point, a: GraphNode, b: GraphNode, points: readonly Point[]): Point[] {
+  const start = { x: from.x + a.width / 2, y: from.y };
+  const end = { x: to.x - b.width / 2, y: to.y };
+  return [start, { x: start.x + LEAD, y: start.y }, ...points.slice(1, -1), { x: end.x - LEAD, y: end.y }, end];
 }

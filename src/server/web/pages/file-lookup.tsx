@@ -47,7 +47,7 @@ export const FileLookup: FC<{ value?: string | undefined; error?: string | undef
     )}
     <div id="file-drop" class="drop-zone" hidden>
       <p class="drop-title">Or hash a file on this computer</p>
-      <p class="muted">Drop it here, or choose it: it is hashed in this browser and only its SHA-256 is sent. Large files take a while (roughly a minute per 10 GB).</p>
+      <p class="muted">Drop it here, or choose it: it is hashed in this browser and only its SHA-256 is sent. Hashing takes a few minutes per 10 GB; for very large files, <code>sha256sum FILE</code> on the machine that holds it is faster, and its line can be pasted above.</p>
       <div class="field">
         <label for="file-pick">Choose a file to hash</label>
         <input type="file" id="file-pick" />

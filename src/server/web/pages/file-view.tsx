@@ -238,7 +238,7 @@ export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, au
           <span class="key key-file"></span> file <span class="key key-current"></span> this file <span class="key key-run"></span> audited run{' '}
           <span class="key key-source"></span> origin without a hash · arrows point from what was read to what was written
         </p>
-        <div class="graph-scroll" tabindex={0} role="region" aria-labelledby="graph-heading">
+        <div class="graph-scroll" id="lineage-graph" tabindex={0} role="region" aria-label="The drawing, scrollable">
           <LineageSvg graph={graph} label={`Lineage of ${shownPaths[0] ?? `sha256:${sha}`}: ${plural(graph.nodes.length, 'node')}`} />
         </div>
       </section>

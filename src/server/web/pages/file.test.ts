@@ -1,10 +1,12 @@
 // The File pages in process against real PostgreSQL and api-fixture's three hosts: lookup, lineage graph and
 // tables, hostile names, roles, the evidence downloads (checked by the real `ffaudit verify-bundle`), the access log.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { FileRecord } from '../../../core/entry.js';
 import type { AccessEvent } from '../../deps.js';
@@ -176,7 +178,7 @@ describe('the File pages', { skip }, () => {
     const self = g.nodes.get(`f:${SHA.C}`)!;
     assert.match(self, /^<g class="node node-file current"/);
     assert.match(self, new RegExp(`<a href="/file/${SHA.C}" aria-current="page"><title>File /out/c.mp4, sha256:${SHA.C}</title>`));
-    assert.match(g.nodes.get(`f:${SHA.A}`)!, new RegExp(`<a href="/file/${SHA.A}"><title>File /ws/a.mov, /nfs/a.mov, sha256:${SHA.A}</title>`));
+    assert.match(g.nodes.get(`f:${SHA.A}`)!, new RegExp(`<a href="/file/${SHA.A}"><title>File /ws/a.mov, /nfs/a.mov, sha256:${SHA.A}</title><rect width="232" height="50" rx="14"></rect><text x="14" y="21" class="line1">/ws/a.mov</text><text x="14" y="39" class="line2">sha256:${SHA.A.slice(0, 16)}…</text>`));
     const r2 = g.nodes.get(runNode(render, RUNS.r2.id))!;
     assert.match(r2, /^<g class="node node-run status-ok"/);
     assert.match(r2, new RegExp(`<a href="/runs/${RUNS.r2.id}"><title>Run ${RUNS.r2.id}: ffmpeg on render-7 by render \\(for farm\\), started 2026-12-01T10:10:00.000000000Z, ok; log render-7.test/ffaudit</title>`));
@@ -190,7 +192,7 @@ describe('the File pages', { skip }, () => {
     assert.match(html, /<dt>Lineage<\/dt><dd>3 runs in 3 logs, from 1 origin<\/dd>/);
     for (const run of [RUNS.r1, RUNS.r2, RUNS.r3, R5]) assert.match(html, new RegExp(`<th scope="row"><a href="/runs/${run.id}" class="mono">${run.id.slice(0, 12)}</a>`));
     assert.match(html, /<p class="note-text">received from render-7, checked<\/p>/);
-    assert.match(html, /<div class="graph-scroll" tabindex="0" role="region" aria-labelledby="graph-heading">/);
+    assert.match(html, /<div class="graph-scroll" id="lineage-graph" tabindex="0" role="region" aria-label="The drawing, scrollable">/);
   });
 
   it('hostile names are escaped and their controls shown, in the drawing, its titles and the tables', async () => {
@@ -200,8 +202,8 @@ describe('the File pages', { skip }, () => {
     assert.ok(!html.includes('<img'), 'no markup from a name');
     const node = svgOf(html).nodes.get(`f:${H}`)!;
     assert.match(node, new RegExp(`<title>File ${escapeRe(HOSTILE_SHOWN)}, sha256:${H}</title>`));
-    // Cut to 28 characters (the ellipsis one of them), the whole name in the title.
-    assert.ok(node.includes('<text x="14" y="21" class="line1">&lt;img src=x onerror=&quot;alert(1…</text>'), node);
+    // Cut from the start to 28 characters (the ellipsis one of them), the whole name in the title.
+    assert.ok(node.includes('<text x="14" y="21" class="line1">…r=&quot;alert(1)&quot;&gt;\\u202e&#39;4pm.mov</text>'), node);
     assert.ok(html.includes(`<a class="file-ref" href="/file/${H}">${HOSTILE_SHOWN}</a>`));
     const own = await (await c.get(`/file/${H}`)).text();
     assert.ok(own.includes(`<h1>${HOSTILE_SHOWN}</h1>`));
@@ -340,6 +342,24 @@ describe('the File pages', { skip }, () => {
       }
     } finally {
       accessFails = false;
+    }
+  });
+});
+
+describe('dagre is loaded by the first layout, not with the server', () => {
+  it('the whole app imports without it; a layout brings it in', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffaudit-lazy-'));
+    try {
+      // A module hook that refuses dagre: the app must import without asking for it, and a layout must ask.
+      writeFileSync(join(dir, 'hooks.mjs'), "export async function resolve(s, c, next) { if (s === '@dagrejs/dagre') throw new Error('dagre asked for'); return next(s, c); }\n");
+      writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
+      const app = new URL('../../app.js', import.meta.url).href;
+      const graph = new URL('../graph.js', import.meta.url).href;
+      const probe = `await import(${JSON.stringify(app)}); console.log('app imported'); const { layOut } = await import(${JSON.stringify(graph)}); await layOut([{ id: 'a', width: 1, height: 1 }], []).catch((e) => console.log(e.message));`;
+      const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, '--input-type=module', '-e', probe], { encoding: 'utf8' });
+      assert.equal(r.stdout, 'app imported\ndagre asked for\n', r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

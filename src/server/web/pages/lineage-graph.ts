@@ -33,7 +33,14 @@ export function fit(text: string, max = FIT): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
-const baseName = (path: string) => path.replace(/\/+$/, '').split('/').pop() || path;
+/** A path cut from its start, where it says least (the end names the file), after a slash when one is in reach. */
+export function fitPath(path: string, max = FIT): string {
+  const chars = [...path];
+  if (chars.length <= max) return path;
+  const tail = chars.slice(chars.length - (max - 1)).join('');
+  const slash = tail.indexOf('/');
+  return `…${slash >= 0 && slash < tail.length - 1 ? tail.slice(slash) : tail}`;
+}
 export const runNodeId = (r: LineageRun, home: string) => `r:${r.log ?? home}/${r.id}`;
 
 /** The paths each content is known by in the lineage, in the order the runs name them (the producer's first). */
@@ -64,7 +71,7 @@ export function lineageGraph(l: Lineage): { nodes: LineageNode[]; edges: GraphEd
         id,
         ...NODE,
         kind: 'file',
-        lines: [fit(baseName(names[0] ?? 'file')), `sha256:${sha.slice(0, 16)}…`],
+        lines: [fitPath(names[0] ?? '(no recorded name)'), `sha256:${sha.slice(0, 16)}…`],
         title: `File ${names.length > 0 ? names.join(', ') : '(no recorded name)'}, sha256:${sha}`,
         href: `/file/${sha}`,
         current: sha === l.file.sha256,
@@ -77,7 +84,7 @@ export function lineageGraph(l: Lineage): { nodes: LineageNode[]; edges: GraphEd
     if (f.sha256 !== null) return fileNode(f.sha256);
     const id = `s:${f.path}`;
     const name = displayText(f.path);
-    if (!nodes.has(id)) nodes.set(id, { id, ...NODE, kind: 'source', lines: [fit(name), 'not a file: no content hash'], title: `Source ${name} (not a file: no content hash)`, href: null, current: false, status: null });
+    if (!nodes.has(id)) nodes.set(id, { id, ...NODE, kind: 'source', lines: [fitPath(name), 'not a file: no content hash'], title: `Source ${name} (not a file: no content hash)`, href: null, current: false, status: null });
     return id;
   };
   const runNode = (r: LineageRun): string => {

@@ -12,19 +12,22 @@ export const FONT_SIZE = 13;
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-/** A smooth route through dagre's points: straight to the first, quadratic curves through the middle ones. */
-function route(points: readonly Point[]): string {
-  const [first, ...rest] = points;
-  if (!first) return '';
-  let d = `M${r1(first.x)},${r1(first.y)}`;
-  for (let i = 0; i < rest.length - 1; i++) {
-    const p = rest[i]!;
-    const q = rest[i + 1]!;
-    d += ` Q${r1(p.x)},${r1(p.y)} ${r1((p.x + q.x) / 2)},${r1((p.y + q.y) / 2)}`;
-  }
-  const last = rest[rest.length - 1];
-  if (last) d += ` L${r1(last.x)},${r1(last.y)}`;
-  return d;
+/**
+ * A uniform cubic B-spline through a route's points, clamped to its ends (d3's curveBasis, the curve dagre's own
+ * renderers draw): it stays within the route's control polygon, so it never loops or overshoots a node.
+ */
+function curve(points: readonly Point[]): string {
+  const [p0, p1] = points;
+  if (!p0) return '';
+  if (!p1) return `M${r1(p0.x)},${r1(p0.y)}`;
+  let d = `M${r1(p0.x)},${r1(p0.y)} L${r1((5 * p0.x + p1.x) / 6)},${r1((5 * p0.y + p1.y) / 6)}`;
+  const piece = (a: Point, b: Point, c: Point) =>
+    ` C${r1((2 * a.x + b.x) / 3)},${r1((2 * a.y + b.y) / 3)} ${r1((a.x + 2 * b.x) / 3)},${r1((a.y + 2 * b.y) / 3)} ${r1((a.x + 4 * b.x + c.x) / 6)},${r1((a.y + 4 * b.y + c.y) / 6)}`;
+  for (let i = 2; i < points.length; i++) d += piece(points[i - 2]!, points[i - 1]!, points[i]!);
+  const a = points[points.length - 2]!;
+  const b = points[points.length - 1]!;
+  if (points.length > 2) d += piece(a, b, b);
+  return `${d} L${r1(b.x)},${r1(b.y)}`;
 }
 
 const Node: FC<{ n: LineageNode & Point }> = ({ n }) => {
@@ -76,7 +79,7 @@ export const LineageSvg: FC<{ graph: LaidOut<LineageNode>; label: string }> = ({
     </defs>
     <g class="edges">
       {graph.edges.map((e) => (
-        <path class="edge" d={route(e.points)} fill="none" marker-end="url(#lineage-arrow)" data-from={e.from} data-to={e.to} />
+        <path class="edge" d={curve(e.points)} fill="none" marker-end="url(#lineage-arrow)" data-from={e.from} data-to={e.to} />
       ))}
     </g>
     <g class="nodes">
