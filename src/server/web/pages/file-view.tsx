@@ -19,7 +19,9 @@ export interface FileViewProps {
   lineage: Lineage;
   paths: string[];
   size: number | null;
-  graph: LaidOut<LineageNode>;
+  /** Null when the lineage has too many nodes to draw legibly (file.tsx MAX_DRAWN): the tables still list it all. */
+  graph: LaidOut<LineageNode> | null;
+  nodeCount: number;
   /** Present for auditors (and above) only: their downloads and the access history. */
   auditor: { access: readonly AccessView[] } | null;
 }
@@ -70,7 +72,7 @@ const Files: FC<{ files: readonly FileRecord[]; self: string }> = ({ files, self
     </ul>
   );
 
-const RunsTable: FC<{ runs: readonly LineageRun[]; self: string; caption: string; home: string }> = ({ runs, self, caption, home }) => (
+const RunsTable: FC<{ runs: readonly LineageRun[]; self: string; caption: string }> = ({ runs, self, caption }) => (
   <div class="table-scroll">
     <table>
       <caption class="visually-hidden">{caption}</caption>
@@ -96,7 +98,7 @@ const RunsTable: FC<{ runs: readonly LineageRun[]; self: string; caption: string
             </th>
             <td>
               {displayText(r.host)}
-              {r.log !== undefined && r.log !== home && <span class="muted log-name"> {displayText(r.log)}</span>}
+              {r.log !== undefined && <span class="muted log-name"> {displayText(r.log)}</span>}
             </td>
             <td>
               {displayText(r.user)}
@@ -160,7 +162,7 @@ const Notes: FC<{ lineage: Lineage }> = ({ lineage }) => (
   </ol>
 );
 
-export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, auditor }) => {
+export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, nodeCount, auditor }) => {
   const sha = l.file.sha256;
   const producers = l.runs.filter((r) => r.outputs.some((o) => o.sha256 === sha));
   const logs = new Set([...l.runs, ...l.readBy].map((r) => r.log ?? l.log));
@@ -234,13 +236,21 @@ export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, au
 
       <section aria-labelledby="graph-heading" class="file-section">
         <h2 id="graph-heading">Lineage graph</h2>
-        <p class="legend muted" aria-hidden="true">
-          <span class="key key-file"></span> file <span class="key key-current"></span> this file <span class="key key-run"></span> audited run{' '}
-          <span class="key key-source"></span> origin without a hash · arrows point from what was read to what was written
-        </p>
-        <div class="graph-scroll" id="lineage-graph" tabindex={0} role="region" aria-label="The drawing, scrollable">
-          <LineageSvg graph={graph} label={`Lineage of ${shownPaths[0] ?? `sha256:${sha}`}: ${plural(graph.nodes.length, 'node')}`} />
-        </div>
+        {graph === null ? (
+          <p class="muted" id="lineage-graph-too-large">
+            This lineage has {nodeCount} files and runs: too many to draw legibly. The tables below list every step.
+          </p>
+        ) : (
+          <>
+            <p class="legend muted" aria-hidden="true">
+              <span class="key key-file"></span> file <span class="key key-current"></span> this file <span class="key key-run"></span> audited run{' '}
+              <span class="key key-source"></span> origin without a hash · arrows point from what was read to what was written
+            </p>
+            <div class="graph-scroll" id="lineage-graph" tabindex={0} role="region" aria-label="The drawing, scrollable">
+              <LineageSvg graph={graph} label={`Lineage of ${shownPaths[0] ?? `sha256:${sha}`}: ${plural(graph.nodes.length, 'node')}`} />
+            </div>
+          </>
+        )}
       </section>
 
       <section aria-labelledby="steps-heading" class="file-section">
@@ -248,7 +258,7 @@ export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, au
         {l.runs.length === 0 ? (
           <p class="muted">No audited run produced these bytes: they entered the audited world as they are.</p>
         ) : (
-          <RunsTable runs={l.runs} self={sha} home={l.log} caption="The runs of the lineage, oldest first: the last one wrote this file" />
+          <RunsTable runs={l.runs} self={sha} caption="The runs of the lineage, oldest first: the last one wrote this file" />
         )}
         {l.sources.length > 0 && (
           <>
@@ -263,7 +273,7 @@ export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, au
         {l.readBy.length === 0 ? (
           <p class="muted">No audited run read these bytes.</p>
         ) : (
-          <RunsTable runs={l.readBy} self={sha} home={l.log} caption="The runs that read this file, oldest first" />
+          <RunsTable runs={l.readBy} self={sha} caption="The runs that read this file, oldest first" />
         )}
       </section>
 

@@ -18,7 +18,9 @@ import { testPostgres } from '../../../testing/pg-server.js';
 import { webWorld, type WebWorld } from '../../../testing/web-fixture.js';
 import { layOut } from '../graph.js';
 import { WEB_CSP } from '../routes.js';
+import { MAX_DRAWN } from './file.js';
 import { pastedHash } from './file-lookup.js';
+import { FileView } from './file-view.js';
 import { lineageGraph, NODE } from './lineage-graph.js';
 import { FONT_SIZE } from './lineage-svg.js';
 
@@ -249,6 +251,15 @@ describe('the File pages', { skip }, () => {
     assert.doesNotMatch(g.svg, /<text[^>]*font-size|scale\(|style=/, 'no label is given another size or scaled');
     assert.ok(pageMs < 3000, `page took ${pageMs.toFixed(0)} ms`);
     console.log(`# 103-node layout ${ms.toFixed(1)} ms; whole page ${pageMs.toFixed(0)} ms; drawing ${width}×${height}`);
+  });
+
+  it('a lineage past MAX_DRAWN nodes is not drawn; its tables still are', async () => {
+    const lineage = await traceAcross(w.db, { hostIds: null }, { path: SHA.C, sha256: SHA.C });
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a hono JSX node's toString is its HTML
+    const html = await ((await FileView({ lineage, paths: ['/out/c.mp4'], size: null, graph: null, nodeCount: MAX_DRAWN + 1, auditor: null }))?.toString() ?? '');
+    assert.ok(html.includes(`<p class="muted" id="lineage-graph-too-large">This lineage has ${MAX_DRAWN + 1} files and runs: too many to draw legibly. The tables below list every step.</p>`));
+    assert.ok(!html.includes('<svg'));
+    assert.ok(html.includes(`<a href="/runs/${RUNS.r3.id}" class="mono">`));
   });
 
   it('unknown bytes: a 404 page that says so, recorded as a view', async () => {

@@ -34,6 +34,12 @@ function pathHash(c: Context<AppEnv>, rest = ''): { sha256: string } | { redirec
   return sha === given ? { sha256: sha } : { redirect: `/file/${sha}${rest}` };
 }
 
+/**
+ * The most nodes drawn: past this a layered drawing is a wall of crossings that no one reads (and its layout takes
+ * a second and more); the tables show such a lineage instead.
+ */
+export const MAX_DRAWN = 400;
+
 const shortName = (sha: string) => sha.slice(0, 12);
 
 export function fileRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
@@ -73,13 +79,13 @@ export function fileRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
       );
     }
     const { nodes, edges } = lineageGraph(lineage);
-    const graph = await layOut(nodes, edges);
+    const graph = nodes.length <= MAX_DRAWN ? await layOut(nodes, edges) : null;
     const auditor = atLeast(webUser(c).role, 'auditor') ? { access: await accessEvents(db, { sha256: p.sha256 }) } : null;
     const paths = knownPaths(lineage).get(p.sha256) ?? [];
     return renderPage(
       c,
       { title: `File ${displayText(paths[0]?.split('/').pop() || `sha256:${shortName(p.sha256)}`)}`, nav: 'file' },
-      <FileView lineage={lineage} paths={paths} size={recordedSize(lineage)} graph={graph} auditor={auditor} />,
+      <FileView lineage={lineage} paths={paths} size={recordedSize(lineage)} graph={graph} nodeCount={nodes.length} auditor={auditor} />,
     );
   });
 

@@ -28,20 +28,20 @@ export const NODE = { width: 232, height: 50 };
 /** The characters that fit one line of a node at the page's 13 px (an average sans-serif glyph is under 7.5 px). */
 const FIT = 28;
 
-export function fit(text: string, max = FIT): string {
+function fit(text: string, max = FIT): string {
   const chars = [...text];
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
 /** A path cut from its start, where it says least (the end names the file), after a slash when one is in reach. */
-export function fitPath(path: string, max = FIT): string {
+function fitPath(path: string, max = FIT): string {
   const chars = [...path];
   if (chars.length <= max) return path;
   const tail = chars.slice(chars.length - (max - 1)).join('');
   const slash = tail.indexOf('/');
   return `…${slash >= 0 && slash < tail.length - 1 ? tail.slice(slash) : tail}`;
 }
-export const runNodeId = (r: LineageRun, home: string) => `r:${r.log ?? home}/${r.id}`;
+const runNodeId = (r: LineageRun, home: string) => `r:${r.log ?? home}/${r.id}`;
 
 /** The paths each content is known by in the lineage, in the order the runs name them (the producer's first). */
 export function knownPaths(l: Lineage): Map<string, string[]> {
