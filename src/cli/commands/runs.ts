@@ -4,6 +4,7 @@ import { hashFile } from '../../capture/hash.js';
 import { FfauditError } from '../../core/errors.js';
 import type { FileRecord, NoteRecord } from '../../core/entry.js';
 import type { RunRecord, RunStatus } from '../../core/run.js';
+import { displayText } from '../../render/display-text.js';
 import { parseWhen } from '../../time/time.js';
 import { listLog } from '../../ledger/log.js';
 import { findRedactions } from '../../ledger/redaction-check.js';
@@ -33,19 +34,6 @@ interface LogOptions {
   json?: boolean;
   scan?: boolean;
   type?: string;
-}
-
-/**
- * Text from the ledger shown to a person: recorded names and arguments are untrusted and may hold control
- * characters or terminal escape sequences, so those (and Unicode bidirectional overrides) are shown escaped.
- */
-export function displayText(s: string): string {
-  // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.charCodeAt(0);
-    const named: Record<number, string> = { 9: '\\t', 10: '\\n', 13: '\\r' };
-    return named[code] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
-  });
 }
 
 /** FFmpeg's report log for reading: displayText line by line, tabs kept. */

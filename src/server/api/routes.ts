@@ -7,19 +7,13 @@
  * Errors are one line of text/plain with the status of http.ts (app.ts onError), as everywhere on this server.
  */
 import type { Context, Hono } from 'hono';
-import { formatBundle } from '../../core/bundle.js';
 import { FfauditError } from '../../core/errors.js';
-import { bundleLineagesAcross } from '../../lineage/bundle.js';
-import { crossLogFileReport } from '../../lineage/report.js';
-import { lineageToJson, type Lineage } from '../../lineage/walk.js';
-import { renderFileReport } from '../../render/report-html.js';
-import { formatTimeNs } from '../../time/time.js';
-import type { Db } from '../db/pool.js';
+import { lineageToJson } from '../../lineage/walk.js';
 import { DEFAULT_SILENT_AFTER_MS, type AppEnv, type ServerDeps } from '../deps.js';
 import { listHosts } from '../hosts.js';
 import { readBody } from '../http.js';
 import { encodeCursor } from '../search/cursor.js';
-import { mirrorEvidence } from '../search/evidence.js';
+import { fileBundle, fileReport, hostIdOf, reportHeaders } from '../search/file-evidence.js';
 import { traceAcross } from '../search/lookup.js';
 import { findRunAcross, searchNotes, searchRuns } from '../search/query.js';
 import { reverifyMirror } from '../search/reverify.js';
@@ -37,7 +31,6 @@ const ALL_LOGS: Scope = { hostIds: null };
 
 const MAX_TOKEN_BODY = 4096;
 
-const nowText = () => formatTimeNs(BigInt(Date.now()) * 1_000_000n);
 const query = (c: Context<AppEnv>) => new URL(c.req.url).searchParams;
 
 function pageJson<T>(page: Page<T>, item: (t: T) => unknown): unknown {
@@ -48,45 +41,6 @@ function pageJson<T>(page: Page<T>, item: (t: T) => unknown): unknown {
 function noteJson(n: LoggedNote): unknown {
   const { log, ...note } = n;
   return { type: 'custody.note', ...note, log };
-}
-
-function unknownFile(l: Lineage): FfauditError {
-  return new FfauditError('NOT_FOUND', `unknown to every log: no audited run produced or read these bytes and no custody note names them (sha256 ${l.file.sha256})`);
-}
-
-async function hostIdOf(db: Db, where: { name: string } | { origin: string }): Promise<number> {
-  const { rows } =
-    'name' in where
-      ? await db.pool.query<{ id: number }>('SELECT id FROM hosts WHERE name = $1', [where.name])
-      : await db.pool.query<{ id: number }>('SELECT id FROM hosts WHERE origin = $1', [where.origin]);
-  if (!rows[0]) throw new FfauditError('NOT_FOUND', 'name' in where ? `no host named ${JSON.stringify(where.name)}` : `no log with origin ${JSON.stringify(where.origin)}`);
-  return rows[0].id;
-}
-
-/**
- * Whether the whole mirrored log `origin` verifies, for a report: the latest re-verification (search/reverify.ts)
- * when it covered everything the mirror holds now, else one run now (and recorded), as local `report` verifies the
- * whole ledger. A report is marked VERIFIED only when every log it rests on passes.
- */
-async function wholeLogCheck(db: Db, origin: string): Promise<{ ok: boolean; size: number; problems: string[] }> {
-  const hostId = await hostIdOf(db, { origin });
-  const { rows } = await db.pool.query<{ size: number; ok: boolean; problems: string[]; mirrored: number | null }>(
-    `SELECT c.size, c.ok, c.problems, m.size AS mirrored
-       FROM mirror_checks c JOIN hosts h ON h.id = c.host_id AND h.epoch = c.epoch LEFT JOIN mirror_state m ON m.host_id = c.host_id
-      WHERE c.host_id = $1 ORDER BY c.checked_at DESC, c.id DESC LIMIT 1`,
-    [hostId],
-  );
-  const last = rows[0];
-  if (last && last.size === last.mirrored) return { ok: last.ok, size: last.size, problems: last.problems };
-  return reverifyMirror(db, hostId);
-}
-
-/** A file's size as recorded by the runs of its lineage (the server holds no file, only what the entries say). */
-function recordedSize(l: Lineage): number | null {
-  for (const r of [...l.runs, ...l.readBy]) {
-    for (const f of [...r.outputs, ...r.inputs]) if (f.sha256 === l.file.sha256 && f.size !== null) return f.size;
-  }
-  return null;
 }
 
 export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
@@ -129,33 +83,11 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   // auditor: evidence (bundles, reports, exports) and re-verification on demand.
   app.get('/api/v1/bundle', requireRole('auditor'), async (c) => {
     const { files, withReports } = parseBundleQuery(query(c));
-    const lineages: Lineage[] = [];
-    for (const f of files) {
-      const l = await traceAcross(db, ALL_LOGS, f);
-      if (!l.known) throw unknownFile(l);
-      lineages.push(l);
-    }
-    const bundle = await bundleLineagesAcross((origin) => mirrorEvidence(db, origin), lineages, { withReports, now: nowText });
-    // The bundle's exact text as `ffaudit bundle` writes it: what verify-bundle reads.
-    return c.body(formatBundle(bundle), 200, { 'Content-Type': 'application/json; charset=utf-8' });
+    return c.body(await fileBundle(db, ALL_LOGS, files, { withReports }), 200, { 'Content-Type': 'application/json; charset=utf-8' });
   });
   app.get('/api/v1/report', requireRole('auditor'), async (c) => {
-    const file = parseFileQuery(query(c));
-    const lineage = await traceAcross(db, ALL_LOGS, file);
-    if (!lineage.known) throw unknownFile(lineage);
-    const report = await crossLogFileReport((origin) => mirrorEvidence(db, origin), lineage, {
-      now: nowText,
-      logChecks: (origin) => wholeLogCheck(db, origin),
-      size: recordedSize(lineage),
-    });
-    const verified = report.verification.ok && report.verification.ledger.ok;
-    return c.body(renderFileReport(report), 200, {
-      'Content-Type': 'text/html; charset=utf-8',
-      // The document's own policy (report-html.ts) as a header too: inline styles and data: images only, no script,
-      // no request anywhere, and not to be framed by another site.
-      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
-      'X-Ffaudit-Verified': verified ? 'true' : 'false',
-    });
+    const { html, verified } = await fileReport(db, ALL_LOGS, parseFileQuery(query(c)));
+    return c.body(html, 200, reportHeaders(verified));
   });
   app.get('/api/v1/export', requireRole('auditor'), async (c) => exportResponse(c, db, ALL_LOGS, parseExportQuery(query(c))));
   app.post('/api/v1/logs/:host/verify', requireRole('auditor'), async (c) => {

@@ -32,7 +32,8 @@ export function webRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   app.use('*', async (c, next) => {
     if (!isWebPath(c.req.path)) return next();
     await next();
-    c.header('Content-Security-Policy', WEB_CSP);
+    // A document with a policy of its own keeps it: the chain-of-custody report (search/file-evidence.ts REPORT_CSP).
+    if (!c.res.headers.has('Content-Security-Policy')) c.header('Content-Security-Policy', WEB_CSP);
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('X-Frame-Options', 'DENY');
     c.header('Referrer-Policy', 'same-origin');
