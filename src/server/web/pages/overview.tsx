@@ -15,7 +15,7 @@ import { renderPage } from '../render.js';
 import { requireWebRole } from '../session.js';
 import { accessLogOrigins } from './log-kinds.js';
 import { ALL_LOGS } from './scope.js';
-import { visible } from './visible-text.js';
+import { displayText } from '../../../render/display-text.js';
 
 type Verdict = { badge: 'ok' | 'warn' | 'bad' | 'neutral'; label: string; problems: string[] };
 
@@ -27,7 +27,7 @@ export function verdictOf(l: LogState): Verdict {
   if (equivocation > 0) bad.push(`signed two different checkpoints for one size (${equivocation} ${equivocation === 1 ? 'time' : 'times'})`);
   if (contradicted > 0) bad.push(`presented ${contradicted} checkpoint${contradicted === 1 ? '' : 's'} that contradict what was cosigned`);
   if (unproven > 0) bad.push(`presented ${unproven} checkpoint${unproven === 1 ? '' : 's'} without a valid consistency proof`);
-  if (l.lastCheck && !l.lastCheck.ok) bad.push(`the last re-verification found problems: ${l.lastCheck.problems.slice(0, 3).map(visible).join('; ') || 'see the server log'}`);
+  if (l.lastCheck && !l.lastCheck.ok) bad.push(`the last re-verification found problems: ${l.lastCheck.problems.slice(0, 3).map(displayText).join('; ') || 'see the server log'}`);
   if (l.status === 'disabled') warn.push('disabled: the host can no longer push');
   if (l.silent) warn.push(l.lastPushAt === null ? 'has never pushed' : 'has not pushed for longer than the server allows');
   if (l.lag > 0) warn.push(`the mirror lacks ${l.lag} cosigned entr${l.lag === 1 ? 'y' : 'ies'}`);
@@ -68,9 +68,9 @@ const LogTable: FC<{ logs: readonly LogState[]; caption: string; now: number }> 
           <tr>
             <th scope="row">
               <a href={`/runs?host=${encodeURIComponent(l.host)}`}>
-                <bdi>{visible(l.host)}</bdi>
+                <bdi>{displayText(l.host)}</bdi>
               </a>
-              <div class="muted mono small">{visible(l.origin)}</div>
+              <div class="muted mono small">{displayText(l.origin)}</div>
             </th>
             <td>
               <span class={`badge ${v.badge}`}>{v.label}</span>

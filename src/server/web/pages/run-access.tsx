@@ -5,7 +5,7 @@
 import type { FC } from 'hono/jsx';
 import type { AccessView } from '../access-view.js';
 import { Time } from '../layout.js';
-import { visible } from './visible-text.js';
+import { displayText } from '../../../render/display-text.js';
 
 export const RunAccessHistory: FC<{ events: readonly AccessView[] }> = ({ events }) => (
   <section aria-labelledby="access-h">
@@ -31,13 +31,13 @@ export const RunAccessHistory: FC<{ events: readonly AccessView[] }> = ({ events
                 <Time iso={e.time} />
               </td>
               <td>
-                <bdi>{visible(e.user)}</bdi>
-                {e.client !== null && <span class="muted"> from {visible(e.client)}</span>}
+                <bdi>{displayText(e.user)}</bdi>
+                {e.client !== null && <span class="muted"> from {displayText(e.client)}</span>}
               </td>
-              <td>{visible(e.action)}</td>
+              <td>{displayText(e.action)}</td>
               <td>{e.via}</td>
               <td class="mono">
-                {visible(e.log)} #{e.index}
+                {displayText(e.log)} #{e.index}
               </td>
             </tr>
           ))}

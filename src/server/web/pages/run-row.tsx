@@ -6,7 +6,7 @@ import type { FC } from 'hono/jsx';
 import { parseTimeNs } from '../../../time/time.js';
 import type { Cursor, LoggedRun } from '../../search/types.js';
 import { Time } from '../layout.js';
-import { baseName, visible } from './visible-text.js';
+import { baseName, displayText } from '../../../render/display-text.js';
 
 export interface RunRowView {
   id: string;
@@ -28,7 +28,7 @@ export const statusBadge = (status: string): string => `badge ${STATUS_BADGE[sta
 
 function shortFiles(files: readonly { path: string }[]): string {
   if (files.length === 0) return '—';
-  const first = visible(baseName(files[0]!.path));
+  const first = displayText(baseName(files[0]!.path));
   return files.length === 1 ? first : `${first} +${files.length - 1}`;
 }
 
@@ -40,8 +40,8 @@ export function runRowView(r: LoggedRun): RunRowView {
     log: r.log,
     href: runHref(r),
     time: r.started_at,
-    host: visible(r.host),
-    user: visible(r.user),
+    host: displayText(r.host),
+    user: displayText(r.user),
     tool: r.tool,
     status: r.status,
     inputs: shortFiles(r.inputs),

@@ -26,7 +26,7 @@ import { RunAccessHistory } from './run-access.js';
 import { entryOf, runEvidence, type RunEvidence } from './run-evidence.js';
 import { runHref, statusBadge } from './run-row.js';
 import { ALL_LOGS } from './scope.js';
-import { visible } from './visible-text.js';
+import { displayText } from '../../../render/display-text.js';
 
 /** A run by reference: an id, a unique prefix of at least 6 hexadecimal digits of it, or (with the log) an entry index. */
 function findRun(c: Context<AppEnv>, log: string | undefined): Promise<LoggedRun> {
@@ -109,14 +109,14 @@ const Files: FC<{ title: string; id: string; files: readonly InputRecord[]; log:
           {files.map((f) => (
             <tr>
               <td class="path">
-                <bdi>{visible(f.path)}</bdi>
+                <bdi>{displayText(f.path)}</bdi>
                 {f.changed_during_run && (
                   <>
                     {' '}
                     <span class="badge bad">changed while read</span>
                   </>
                 )}
-                {f.error !== undefined && <div class="muted">{visible(f.error)}</div>}
+                {f.error !== undefined && <div class="muted">{displayText(f.error)}</div>}
                 {f.produced_by !== undefined && typeof f.produced_by === 'object' && (
                   <div>
                     <a href={`/runs/${f.produced_by.index}?log=${encodeURIComponent(log)}`}>produced by the run ending at entry {f.produced_by.index}</a>
@@ -155,10 +155,10 @@ const Streams: FC<{ run: LoggedRun }> = ({ run }) =>
               <td class="mono">
                 {s.direction} #{s.file}:{s.stream}
               </td>
-              <td>{visible(s.type)}</td>
-              <td>{s.codec === null ? '—' : visible(s.codec)}</td>
+              <td>{displayText(s.type)}</td>
+              <td>{s.codec === null ? '—' : displayText(s.codec)}</td>
               <td>
-                {[s.width !== undefined && s.height !== undefined ? `${s.width}×${s.height}` : '', s.duration !== undefined ? visible(s.duration) : '', s.bitrate_kbps !== undefined ? `${s.bitrate_kbps} kb/s` : '', s.detail !== undefined ? visible(s.detail) : '']
+                {[s.width !== undefined && s.height !== undefined ? `${s.width}×${s.height}` : '', s.duration !== undefined ? displayText(s.duration) : '', s.bitrate_kbps !== undefined ? `${s.bitrate_kbps} kb/s` : '', s.detail !== undefined ? displayText(s.detail) : '']
                   .filter((x) => x !== '')
                   .join(' · ') || '—'}
               </td>
@@ -193,12 +193,12 @@ const Evidence: FC<{ run: LoggedRun; ev: RunEvidence | null; serverName: string 
       <h2 id="evidence-h">Proof of record</h2>
       {failed.length > 0 ? (
         <p class="error-text" role="alert">
-          The receipt of entry {failed[0]!.index} does not verify: {visible(failed[0]!.failure!)}
+          The receipt of entry {failed[0]!.index} does not verify: {displayText(failed[0]!.failure!)}
         </p>
       ) : (
         <p class="statement">
-          <span class="badge ok">Included</span> {span} of log <span class="mono">{visible(ev.origin)}</span> are included in the checkpoint of size {ev.checkpoint.size} (root{' '}
-          <span class="mono">{ev.checkpoint.root}</span>), signed by the host's key <span class="mono">{visible(ev.keyName)}</span>
+          <span class="badge ok">Included</span> {span} of log <span class="mono">{displayText(ev.origin)}</span> are included in the checkpoint of size {ev.checkpoint.size} (root{' '}
+          <span class="mono">{ev.checkpoint.root}</span>), signed by the host's key <span class="mono">{displayText(ev.keyName)}</span>
           {witness && (
             <>
               {' '}
@@ -233,7 +233,7 @@ const Evidence: FC<{ run: LoggedRun; ev: RunEvidence | null; serverName: string 
         <code>{`ffaudit verify-proof ${fileBase(run, which[0]!)}.tlog-proof --entry ${fileBase(run, which[0]!)}.entry --pubkey host.pub`}</code>
       </pre>
       <p class="muted">
-        The key this server enrolled for the log: <span class="mono">{visible(ev.vkey)}</span>
+        The key this server enrolled for the log: <span class="mono">{displayText(ev.vkey)}</span>
       </p>
     </section>
   );
@@ -265,7 +265,7 @@ export function runRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
         <section class="card" aria-labelledby="cmd-h">
           <h2 id="cmd-h">Command</h2>
           <pre class="command">
-            <code>{visible(runCommandLine(run))}</code>
+            <code>{displayText(runCommandLine(run))}</code>
           </pre>
           {redactions.length > 0 ? (
             <>
@@ -273,7 +273,7 @@ export function runRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
               <ul class="redactions">
                 {redactions.map((r) => (
                   <li>
-                    <span class="mono">{visible(r.where)}</span>: {visible(r.kind)}
+                    <span class="mono">{displayText(r.where)}</span>: {displayText(r.kind)}
                   </li>
                 ))}
               </ul>
@@ -288,16 +288,16 @@ export function runRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
             <dl class="facts">
               <dt>User</dt>
               <dd>
-                <bdi>{visible(run.user)}</bdi>
+                <bdi>{displayText(run.user)}</bdi>
                 {run.uid !== null && <span class="muted"> (uid {run.uid})</span>}
               </dd>
               <dt>Acting for</dt>
-              <dd>{run.asserted_actor === null ? <span class="muted">not stated</span> : <bdi>{visible(run.asserted_actor)}</bdi>}</dd>
+              <dd>{run.asserted_actor === null ? <span class="muted">not stated</span> : <bdi>{displayText(run.asserted_actor)}</bdi>}</dd>
               {run.reason !== null && (
                 <>
                   <dt>Reason</dt>
                   <dd>
-                    <bdi>{visible(run.reason)}</bdi>
+                    <bdi>{displayText(run.reason)}</bdi>
                   </dd>
                 </>
               )}
@@ -308,15 +308,15 @@ export function runRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
             <dl class="facts">
               <dt>Host</dt>
               <dd>
-                <bdi>{visible(run.host)}</bdi>
+                <bdi>{displayText(run.host)}</bdi>
               </dd>
               <dt>Directory</dt>
               <dd class="mono">
-                <bdi>{visible(run.cwd)}</bdi>
+                <bdi>{displayText(run.cwd)}</bdi>
               </dd>
               <dt>Log</dt>
               <dd class="mono">
-                {visible(run.log)}, entr{run.entries.length === 1 ? 'y' : 'ies'} {run.entries.join(' and ')}
+                {displayText(run.log)}, entr{run.entries.length === 1 ? 'y' : 'ies'} {run.entries.join(' and ')}
               </dd>
             </dl>
           </section>
@@ -343,10 +343,10 @@ export function runRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
               <dt>Exit code</dt>
               <dd>{run.exit_code === null ? '—' : run.exit_code}</dd>
               <dt>Signal</dt>
-              <dd>{run.signal === null ? '—' : visible(run.signal)}</dd>
+              <dd>{run.signal === null ? '—' : displayText(run.signal)}</dd>
               <dt>FFmpeg</dt>
               <dd>
-                <span class="mono">{visible(run.ffmpeg.path)}</span> {run.ffmpeg.version !== null && <>version {visible(run.ffmpeg.version)}</>}
+                <span class="mono">{displayText(run.ffmpeg.path)}</span> {run.ffmpeg.version !== null && <>version {displayText(run.ffmpeg.version)}</>}
               </dd>
             </dl>
           </section>

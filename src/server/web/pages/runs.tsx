@@ -23,7 +23,7 @@ import { runKey, runRowView, RunsTable } from './run-row.js';
 import { canonicalQuery, filtersOf, hasFilter, withQuery } from './runs-query.js';
 import { runsEvents } from './runs-events.js';
 import { ALL_LOGS, hostIds } from './scope.js';
-import { visible } from './visible-text.js';
+import { displayText } from '../../../render/display-text.js';
 
 const STATUSES = ['ok', 'failed', 'incomplete', 'terminated'] as const;
 
@@ -50,7 +50,7 @@ function FilterForm(p: { q: URLSearchParams; hosts: readonly string[] }) {
             <option value="">All hosts</option>
             {p.hosts.map((h) => (
               <option value={h} selected={h === v('host')}>
-                {visible(h)}
+                {displayText(h)}
               </option>
             ))}
           </select>
@@ -125,14 +125,14 @@ function Unreadables({ list }: { list: readonly Unreadable[] }) {
       <ul>
         {list.map((u) => (
           <li>
-            <span class="mono">{visible(u.log)}</span> entry {u.index}
+            <span class="mono">{displayText(u.log)}</span> entry {u.index}
             {u.id !== null && (
               <>
                 {' '}
-                (run <span class="mono">{visible(u.id)}</span>)
+                (run <span class="mono">{displayText(u.id)}</span>)
               </>
             )}
-            : {visible(u.error)}
+            : {displayText(u.error)}
           </li>
         ))}
       </ul>
