@@ -37,6 +37,18 @@ async function withDb<T>(o: DbOption, io: Io, fn: (db: Db) => Promise<T>): Promi
   }
 }
 
+type ServeFlags = DbOption & {
+  keys?: string;
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  published?: string;
+  silentAfter?: string;
+  reverifyEvery?: string;
+  accessLog?: string;
+  accessOrigin?: string;
+};
+
 /** A duration option of `serve` (time/duration.ts): 90s, 30m, 24h, 7d, 1w; `0` only where it means "never". */
 function serveDuration(option: string, text: string, zeroIsOff: boolean): number {
   if (zeroIsOff && text === '0') return 0;
@@ -61,7 +73,12 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     )
     .option('--silent-after <duration>', 'flag a host that has not pushed for this long, e.g. 6h, 2d (default 24h)')
     .option('--reverify-every <duration>', 're-verify every mirrored entry against its cosigned checkpoint this often, e.g. 12h (default 24h; 0: never)')
-    .action(async (o: DbOption & { keys?: string; listen: string; tlsCert?: string; tlsKey?: string; published?: string; silentAfter?: string; reverifyEvery?: string }) => {
+    .option(
+      '--access-log <dir>',
+      "this process's access log: a ledger of every sign-in, search, view and download, mirrored here like a host's; one per process (default: access-log in the keys directory)",
+    )
+    .option('--access-origin <origin>', "the access log's origin when it is created (default: <hostname>/ffaudit-serve/access/<random>)")
+    .action(async (o: ServeFlags) => {
       const { startServer } = await import('../../server/serve.js');
       const silentAfterMs = o.silentAfter === undefined ? undefined : serveDuration('--silent-after', o.silentAfter, false);
       const reverifyEveryMs = o.reverifyEvery === undefined ? undefined : serveDuration('--reverify-every', o.reverifyEvery, true);
@@ -75,6 +92,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
         published: o.published && pathFrom(io, o.published),
         silentAfterMs,
         reverifyEveryMs,
+        accessLog: o.accessLog && pathFrom(io, o.accessLog),
+        accessOrigin: o.accessOrigin,
         log,
       });
       // Runs until SIGTERM or SIGINT: stop accepting, let in-flight requests finish, close the pool.

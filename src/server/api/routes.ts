@@ -25,6 +25,7 @@ import { findRunAcross, searchNotes, searchRuns } from '../search/query.js';
 import { reverifyMirror } from '../search/reverify.js';
 import { logStates } from '../search/state.js';
 import type { LoggedNote, Page, Scope } from '../search/types.js';
+import { recordApiAccess } from '../web/request.js';
 import { addToken, isRole, listTokens, requireRole, revokeToken, ROLES } from './auth.js';
 import { exportResponse } from './export.js';
 import { parseBundleQuery, parseExportQuery, parseFileQuery, parseHostName, parseNoQuery, parseNotesQuery, parseRunQuery, parseRunRef, parseRunsQuery } from './filters.js';
@@ -126,7 +127,8 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
     return c.json({ items: await logStates(db, ALL_LOGS, { silentAfterMs: deps.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS }) });
   });
 
-  // auditor: evidence (bundles, reports, exports) and re-verification on demand.
+  // auditor: evidence (bundles, reports, exports) and re-verification on demand. Each download is appended to the
+  // server's access log (web/access-log.ts) once it is ready and before it is sent: no record, no answer (503).
   app.get('/api/v1/bundle', requireRole('auditor'), async (c) => {
     const { files, withReports } = parseBundleQuery(query(c));
     const lineages: Lineage[] = [];
@@ -136,6 +138,7 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
       lineages.push(l);
     }
     const bundle = await bundleLineagesAcross((origin) => mirrorEvidence(db, origin), lineages, { withReports, now: nowText });
+    await recordApiAccess(c, { action: 'download.bundle', files: files.map((f) => f.sha256) });
     // The bundle's exact text as `ffaudit bundle` writes it: what verify-bundle reads.
     return c.body(formatBundle(bundle), 200, { 'Content-Type': 'application/json; charset=utf-8' });
   });
@@ -149,7 +152,9 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
       size: recordedSize(lineage),
     });
     const verified = report.verification.ok && report.verification.ledger.ok;
-    return c.body(renderFileReport(report), 200, {
+    const html = renderFileReport(report);
+    await recordApiAccess(c, { action: 'download.report', files: [file.sha256] });
+    return c.body(html, 200, {
       'Content-Type': 'text/html; charset=utf-8',
       // The document's own policy (report-html.ts) as a header too: inline styles and data: images only, no script,
       // no request anywhere, and not to be framed by another site.
@@ -157,7 +162,12 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
       'X-Ffaudit-Verified': verified ? 'true' : 'false',
     });
   });
-  app.get('/api/v1/export', requireRole('auditor'), async (c) => exportResponse(c, db, ALL_LOGS, parseExportQuery(query(c))));
+  app.get('/api/v1/export', requireRole('auditor'), async (c) => {
+    const q = parseExportQuery(query(c));
+    // The filter as the request gave it (the access log redacts what could be a credential).
+    await recordApiAccess(c, { action: 'download.export', query: query(c).toString() });
+    return exportResponse(c, db, ALL_LOGS, q);
+  });
   app.post('/api/v1/logs/:host/verify', requireRole('auditor'), async (c) => {
     parseNoQuery(query(c));
     const host = parseHostName(c.req.param('host'));
