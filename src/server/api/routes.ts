@@ -164,8 +164,9 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   });
   app.get('/api/v1/export', requireRole('auditor'), async (c) => {
     const q = parseExportQuery(query(c));
-    // The filter as the request gave it (the access log redacts what could be a credential).
-    await recordApiAccess(c, { action: 'download.export', query: query(c).toString() });
+    // The filter as people read it, decoded, after a '?' so that every parameter is one the access log's redaction
+    // recognises (a credential in a URL or a token=…-like parameter is removed before it is written).
+    await recordApiAccess(c, { action: 'download.export', query: `?${[...query(c)].map(([k, v]) => `${k}=${v}`).join('&')}` });
     return exportResponse(c, db, ALL_LOGS, q);
   });
   app.post('/api/v1/logs/:host/verify', requireRole('auditor'), async (c) => {
