@@ -89,10 +89,14 @@ function openLedger(dir: string, origin: string | undefined): Ledger {
   return ledger;
 }
 
-/** A free host name for the access log: access-<machine>, or with a part of its origin's hash when that is taken. */
+/**
+ * A free host name for the access log: access-<machine>, or with a part of its origin's hash when another log holds
+ * it. A pending one is free: it is what a start interrupted between the enrolment and the join left (addHost
+ * replaces its token).
+ */
 async function freeHostName(db: Db, origin: string): Promise<string> {
   const base = `access-${machineName()}`.slice(0, 54).replace(/[^a-z0-9]+$/, '');
-  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM hosts WHERE name = $1', [base]);
+  const { rows } = await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM hosts WHERE name = $1 AND status <> 'pending'", [base]);
   return rows[0]!.n === 0 ? base : `${base}-${createHash('sha256').update(origin).digest('hex').slice(0, 8)}`;
 }
 
