@@ -1,9 +1,11 @@
 /**
- * Runs the server: opens the database (migrating it), loads the keys, listens (HTTP, or HTTPS with --tls-cert and
- * --tls-key), and stops cleanly: `close()` stops accepting, lets in-flight requests finish, then closes the pool.
+ * Runs the server: opens the database (migrating it), loads the keys, opens its access log, listens (HTTP, or HTTPS
+ * with --tls-cert and --tls-key), and stops cleanly: `close()` stops accepting, lets in-flight requests finish,
+ * pushes the last access events, then closes the pool.
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { FfauditError } from '../core/errors.js';
 import { createApp, type ServerDeps } from './app.js';
 import { DEFAULT_SILENT_AFTER_MS } from './deps.js';
@@ -12,7 +14,9 @@ import { loadServerKeys, serverVkeys } from './keys.js';
 import { checkPublished } from './published.js';
 import { backfillIndexes, needsBackfill } from './search/ingest.js';
 import { reverifyAll } from './search/reverify.js';
+import { LedgerAccessLog } from './web/access-log.js';
 import { endStreams } from './web/live.js';
+import type { OidcConfig } from './web/oidc-config.js';
 
 export interface ServeOptions {
   db: string;
@@ -27,6 +31,12 @@ export interface ServeOptions {
   silentAfterMs?: number | undefined;
   /** Re-verify every mirror this often (search/reverify.ts); 0 never; default 24 h. */
   reverifyEveryMs?: number | undefined;
+  /** The directory of this process's access log (web/access-log.ts); default `access-log` under the keys directory. */
+  accessLog?: string | undefined;
+  /** The access log's origin when it is created (default `<hostname>/ffaudit-serve/access/<random>`). */
+  accessOrigin?: string | undefined;
+  /** OpenID Connect sign-in for the web interface (web/oidc.ts), when configured. */
+  oidc?: OidcConfig | undefined;
   log: (line: string) => void;
 }
 
@@ -71,8 +81,17 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     await db.close();
     throw e;
   }
-  const deps: ServerDeps = { db, keys, log: o.log, published: o.published, silentAfterMs: o.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS };
+  const deps: ServerDeps = { db, keys, log: o.log, published: o.published, silentAfterMs: o.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS, tls: tls !== undefined, oidc: o.oidc };
   const app = createApp(deps);
+  // Before the first request: an answer that cannot be recorded is not given. Its enrolment and pushes are requests
+  // to this very app, through the hosts' own join and push code.
+  const inProcess = ((input: string | URL | Request, init?: RequestInit) => app.fetch(new Request(input, init))) as typeof fetch;
+  try {
+    deps.access = await LedgerAccessLog.open({ dir: o.accessLog ?? join(o.keys, 'access-log'), origin: o.accessOrigin, db, keys, fetch: inProcess, log: o.log });
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
   const { serve } = await import('@hono/node-server');
   const https = tls ? await import('node:https') : undefined;
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -87,6 +106,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     );
     s.once('error', (e: NodeJS.ErrnoException) => reject(new FfauditError('IO', `cannot listen on ${o.listen}: ${e.code ?? e.message}`)));
   }).catch(async (e) => {
+    await deps.access?.close();
     await db.close();
     throw e;
   });
@@ -121,6 +141,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
           (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         });
         await checking?.catch(() => undefined);
+        await deps.access?.close();
         await db.close();
       })();
       return closing;

@@ -516,7 +516,11 @@ interface ServeProcess {
 }
 
 function spawnServe(s: Server): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--db', s.url, '--keys', s.keysDir, '--listen', '127.0.0.1:0'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  // Processes may share the keys, never an access log (one per process): each is given its own.
+  const child = spawn(process.execPath, [CLI, 'serve', '--db', s.url, '--keys', s.keysDir, '--listen', '127.0.0.1:0', '--access-log', fresh('access-log')], {
+    env: cleanEnv(),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));

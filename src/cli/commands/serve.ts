@@ -38,6 +38,23 @@ async function withDb<T>(o: DbOption, io: Io, fn: (db: Db) => Promise<T>): Promi
   }
 }
 
+type ServeFlags = DbOption & {
+  keys?: string;
+  listen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  published?: string;
+  silentAfter?: string;
+  reverifyEvery?: string;
+  accessLog?: string;
+  accessOrigin?: string;
+  oidcIssuer?: string;
+  oidcClientId?: string;
+  oidcClientSecretFile?: string;
+  oidcRoleClaim?: string;
+  oidcRoles?: string;
+};
+
 /** A duration option of `serve` (time/duration.ts): 90s, 30m, 24h, 7d, 1w; `0` only where it means "never". */
 function serveDuration(option: string, text: string, zeroIsOff: boolean): number {
   if (zeroIsOff && text === '0') return 0;
@@ -62,8 +79,20 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     )
     .option('--silent-after <duration>', 'flag a host that has not pushed for this long, e.g. 6h, 2d (default 24h)')
     .option('--reverify-every <duration>', 're-verify every mirrored entry against its cosigned checkpoint this often, e.g. 12h (default 24h; 0: never)')
-    .action(async (o: DbOption & { keys?: string; listen: string; tlsCert?: string; tlsKey?: string; published?: string; silentAfter?: string; reverifyEvery?: string }) => {
+    .option(
+      '--access-log <dir>',
+      "this process's access log: a ledger of every sign-in, search, view and download, mirrored here like a host's; one per process (default: access-log in the keys directory)",
+    )
+    .option('--access-origin <origin>', "the access log's origin when it is created (default: <hostname>/ffaudit-serve/access/<random>)")
+    .option('--oidc-issuer <url>', 'also sign people in through this OpenID Connect provider (with the four options below)')
+    .option('--oidc-client-id <id>', "this server's client id at the provider")
+    .option('--oidc-client-secret-file <file>', 'a file holding the client secret alone (never on the command line)')
+    .option('--oidc-role-claim <claim>', 'the claim that decides the role, e.g. groups')
+    .option('--oidc-roles <mapping>', "claim values to roles, e.g. 'ffaudit-admins=admin,auditors=auditor,editors=viewer'")
+    .action(async (o: ServeFlags) => {
       const { startServer } = await import('../../server/serve.js');
+      const { parseOidcOptions } = await import('../../server/web/oidc-config.js');
+      const oidc = parseOidcOptions({ ...o, oidcClientSecretFile: o.oidcClientSecretFile && pathFrom(io, o.oidcClientSecretFile) });
       const silentAfterMs = o.silentAfter === undefined ? undefined : serveDuration('--silent-after', o.silentAfter, false);
       const reverifyEveryMs = o.reverifyEvery === undefined ? undefined : serveDuration('--reverify-every', o.reverifyEvery, true);
       const log = (line: string) => io.out(`${new Date().toISOString()} ${line}\n`);
@@ -76,6 +105,9 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
         published: o.published && pathFrom(io, o.published),
         silentAfterMs,
         reverifyEveryMs,
+        accessLog: o.accessLog && pathFrom(io, o.accessLog),
+        accessOrigin: o.accessOrigin,
+        oidc,
         log,
       });
       // Runs until SIGTERM or SIGINT: stop accepting, let in-flight requests finish, close the pool.

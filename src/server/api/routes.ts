@@ -19,6 +19,7 @@ import { findRunAcross, searchNotes, searchRuns } from '../search/query.js';
 import { reverifyMirror } from '../search/reverify.js';
 import { logStates } from '../search/state.js';
 import type { LoggedNote, Page, Scope } from '../search/types.js';
+import { recordApiAccess } from '../web/request.js';
 import { addToken, isRole, listTokens, requireRole, revokeToken, ROLES } from './auth.js';
 import { exportResponse } from './export.js';
 import { parseBundleQuery, parseExportQuery, parseFileQuery, parseHostName, parseNoQuery, parseNotesQuery, parseRunQuery, parseRunRef, parseRunsQuery } from './filters.js';
@@ -26,8 +27,6 @@ import { OPENAPI } from './openapi.js';
 
 /** Every token sees every log today (api_tokens has no scope of its own); the search functions take a scope anyway. */
 const ALL_LOGS: Scope = { hostIds: null };
-
-/** When a host counts as silent in GET /api/v1/logs unless `serve --silent-after` says otherwise. */
 
 const MAX_TOKEN_BODY = 4096;
 
@@ -80,16 +79,27 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
     return c.json({ items: await logStates(db, ALL_LOGS, { silentAfterMs: deps.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS }) });
   });
 
-  // auditor: evidence (bundles, reports, exports) and re-verification on demand.
+  // auditor: evidence (bundles, reports, exports) and re-verification on demand. Each download is appended to the
+  // server's access log (web/access-log.ts) once it is ready and before it is sent: no record, no answer (503).
   app.get('/api/v1/bundle', requireRole('auditor'), async (c) => {
     const { files, withReports } = parseBundleQuery(query(c));
-    return c.body(await fileBundle(db, ALL_LOGS, files, { withReports }), 200, { 'Content-Type': 'application/json; charset=utf-8' });
+    const bundle = await fileBundle(db, ALL_LOGS, files, { withReports });
+    await recordApiAccess(c, { action: 'download.bundle', files: files.map((f) => f.sha256) });
+    return c.body(bundle, 200, { 'Content-Type': 'application/json; charset=utf-8' });
   });
   app.get('/api/v1/report', requireRole('auditor'), async (c) => {
-    const { html, verified } = await fileReport(db, ALL_LOGS, parseFileQuery(query(c)));
+    const file = parseFileQuery(query(c));
+    const { html, verified } = await fileReport(db, ALL_LOGS, file);
+    await recordApiAccess(c, { action: 'download.report', files: [file.sha256] });
     return c.body(html, 200, reportHeaders(verified));
   });
-  app.get('/api/v1/export', requireRole('auditor'), async (c) => exportResponse(c, db, ALL_LOGS, parseExportQuery(query(c))));
+  app.get('/api/v1/export', requireRole('auditor'), async (c) => {
+    const q = parseExportQuery(query(c));
+    // The filter as people read it, decoded, after a '?' so that every parameter is one the access log's redaction
+    // recognises (a credential in a URL or a token=…-like parameter is removed before it is written).
+    await recordApiAccess(c, { action: 'download.export', query: `?${[...query(c)].map(([k, v]) => `${k}=${v}`).join('&')}` });
+    return exportResponse(c, db, ALL_LOGS, q);
+  });
   app.post('/api/v1/logs/:host/verify', requireRole('auditor'), async (c) => {
     parseNoQuery(query(c));
     const host = parseHostName(c.req.param('host'));

@@ -1,5 +1,5 @@
 /**
- * The index rows one mirrored entry gives (db/migrations.ts v3: idx_runs, idx_notes, idx_files), as a pure function
+ * The index rows one mirrored entry gives (db/migrations.ts v3: idx_runs, idx_notes, idx_files; v4: idx_access), as a pure function
  * of its bytes. The bytes are whatever the log signed: an entry that does not parse, or is not the shape of a run or a
  * note, gives no rows and is never an error (the mirror stores it all the same; a search reads it back as it is).
  *
@@ -70,11 +70,52 @@ export interface DerivedFile {
   path: string;
 }
 
+/** An access.event of a serve process's access log (web/access-log.ts): who looked at which runs and files. */
+export interface DerivedAccess {
+  usr: string;
+  action: string;
+  timeNs: bigint;
+  /** indexKey of each run id it names, each once. */
+  runIds: string[];
+  /** Each file hash it names, once. */
+  sha256s: string[];
+}
+
 export interface DerivedRows {
   run?: DerivedRun;
   runEnd?: DerivedRunEnd;
   note?: DerivedNote;
+  access?: DerivedAccess;
   files: DerivedFile[];
+}
+
+/** An access.event entry as web/access-log.ts writes it, shape-checked (accessEventShape). */
+export interface AccessEntry extends EntryBase {
+  type: 'access.event';
+  action: string;
+  via: 'web' | 'api';
+  runs?: string[];
+  files?: string[];
+  query?: string;
+  client?: string;
+}
+
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && (v as unknown[]).every((x) => typeof x === 'string');
+
+/**
+ * The entry as an access event, or why it is not one. Fields of later versions are let through: only what a reader
+ * shows is checked (who, what, how, about which runs and files).
+ */
+export function accessEventShape(e: EntryBase): AccessEntry | string {
+  if (e.type !== 'access.event') return 'not an access event';
+  if (e.v !== 1) return `version ${String(e.v)} is not 1`;
+  if (typeof e.by.user !== 'string' || typeof e.by.host !== 'string') return 'by.user and by.host must be strings';
+  if (typeof e.action !== 'string' || e.action.length === 0) return 'action must be a non-empty string';
+  if (e.via !== 'web' && e.via !== 'api') return 'via must be web or api';
+  if (e.runs !== undefined && !isStringList(e.runs)) return 'runs must be a list of run ids';
+  if (e.files !== undefined && !(isStringList(e.files) && e.files.every((f) => SHA256_HEX.test(f)))) return 'files must be a list of SHA-256 hashes';
+  for (const k of ['query', 'client'] as const) if (e[k] !== undefined && typeof e[k] !== 'string') return `${k} must be a string`;
+  return e as AccessEntry;
 }
 
 const NONE: DerivedRows = Object.freeze({ files: [] });
@@ -113,7 +154,8 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /**
  * The rows of entry `index` (its stored bytes `data`). A run.start gives its run and its inputs; a run.end its end
- * (the start it names, its status) and its inputs and outputs; a custody.note its note and files. A field moved into
+ * (the start it names, its status) and its inputs and outputs; a custody.note its note and files; an access.event who
+ * looked, and at which runs and files. A field moved into
  * a blob ({"$blob": …}) cannot be checked or searched here: the run or note is still indexed (so a search finds it,
  * and the rebuilt record decides), with null words, and a file list in a blob gives no file rows.
  */
@@ -167,6 +209,22 @@ export function deriveIndexRows(index: number, data: Buffer): DerivedRows {
           words: blobbed ? null : words([str(e.text), by.actor ?? '', ...paths(e.files)]),
         },
         files: fileRows(e.files, 'note'),
+      };
+    }
+    case 'access.event': {
+      // A list moved into a blob is not in the entry: such an event names nothing the index could point at.
+      if (blobbed) return NONE;
+      const a = accessEventShape(e);
+      if (typeof a === 'string') return NONE;
+      return {
+        access: {
+          usr: indexKey(a.by.user),
+          action: indexKey(a.action),
+          timeNs: parseTimeNs(a.time) ?? 0n,
+          runIds: [...new Set((a.runs ?? []).filter((r) => r.length > 0).map(indexKey))],
+          sha256s: [...new Set(a.files ?? [])],
+        },
+        files: [],
       };
     }
     default:

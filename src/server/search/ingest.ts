@@ -1,5 +1,5 @@
 /**
- * Filling the search indexes (db/migrations.ts v3) from mirrored entries.
+ * Filling the search indexes (db/migrations.ts v3, and v4's idx_access) from mirrored entries.
  *
  * They are filled in the very transaction that stores the entries (mirror.ts commitPackages), not behind them with a
  * watermark. The issue leaves the choice open as long as a search never silently misses a mirrored run; in the same
@@ -31,6 +31,7 @@ export async function indexEntries(c: PoolClient, hostId: number, epoch: number,
   const note = { idx: [] as number[], usr: [] as string[], actor: [] as (string | null)[], ns: [] as string[], words: [] as (string | null)[] };
   const file = { idx: [] as number[], role: [] as string[], sha: [] as (string | null)[], path: [] as string[] };
   const end = { start: [] as number[], idx: [] as number[], id: [] as string[], status: [] as string[], words: [] as (string | null)[] };
+  const access = { idx: [] as number[], ns: [] as string[], usr: [] as string[], action: [] as string[], run: [] as (string | null)[], sha: [] as (string | null)[] };
   const endFor = new Set<number>();
   for (let i = 0; i < entries.length; i++) {
     const idx = first + i;
@@ -59,6 +60,18 @@ export async function indexEntries(c: PoolClient, hostId: number, epoch: number,
       note.actor.push(d.note.actor);
       note.ns.push(d.note.timeNs.toString());
       note.words.push(d.note.words);
+    }
+    if (d.access) {
+      // One row per run and per file it names; an event naming neither (a sign-in, a search) still gets one.
+      const subjects: [string | null, string | null][] = [...d.access.runIds.map((r): [string, null] => [r, null]), ...d.access.sha256s.map((h): [null, string] => [null, h])];
+      for (const [run, sha] of subjects.length > 0 ? subjects : [[null, null] as const]) {
+        access.idx.push(idx);
+        access.ns.push(d.access.timeNs.toString());
+        access.usr.push(d.access.usr);
+        access.action.push(d.access.action);
+        access.run.push(run);
+        access.sha.push(sha);
+      }
     }
     for (const f of d.files) {
       file.idx.push(idx);
@@ -102,14 +115,23 @@ export async function indexEntries(c: PoolClient, hostId: number, epoch: number,
       [hostId, epoch, file.idx, file.role, file.sha, file.path],
     );
   }
+  if (access.idx.length > 0) {
+    await c.query(
+      `INSERT INTO idx_access (host_id, epoch, idx, time_ns, usr, action, run_id, sha256)
+       SELECT $1, $2, a.idx, a.ns, a.usr, a.action, a.run, decode(a.sha, 'hex')
+         FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[]) AS a(idx, ns, usr, action, run, sha)`,
+      [hostId, epoch, access.idx, access.ns, access.usr, access.action, access.run, access.sha],
+    );
+  }
   // Wakes the live Runs pages (web/live.ts); PostgreSQL delivers it when this transaction commits, and not at all if it rolls back.
   if (run.idx.length > 0 || ends > 0) await c.query("SELECT pg_notify('ffaudit_runs', '')");
   // Always, even at zero: a tally row says the log's entries went through indexing (needsBackfill).
   if (entries.length > 0) {
     await c.query(
-      `INSERT INTO idx_tally AS t (host_id, epoch, runs, ends, notes, files) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (host_id, epoch) DO UPDATE SET runs = t.runs + EXCLUDED.runs, ends = t.ends + EXCLUDED.ends, notes = t.notes + EXCLUDED.notes, files = t.files + EXCLUDED.files`,
-      [hostId, epoch, run.idx.length, ends, note.idx.length, file.idx.length],
+      `INSERT INTO idx_tally AS t (host_id, epoch, runs, ends, notes, files, access) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (host_id, epoch) DO UPDATE SET runs = t.runs + EXCLUDED.runs, ends = t.ends + EXCLUDED.ends, notes = t.notes + EXCLUDED.notes, files = t.files + EXCLUDED.files,
+                                                  access = t.access + EXCLUDED.access`,
+      [hostId, epoch, run.idx.length, ends, note.idx.length, file.idx.length, access.idx.length],
     );
   }
 }
@@ -128,7 +150,7 @@ export async function backfillIndexes(db: Db, log: (line: string) => void = () =
   for (const { host_id: hostId, epoch } of logs) {
     const n = await db.tx(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1, hashint8($2::bigint))', [MIRROR_COMMIT_LOCK, hostId]);
-      for (const t of ['idx_runs', 'idx_notes', 'idx_files', 'idx_tally']) await c.query(`DELETE FROM ${t} WHERE host_id = $1 AND epoch = $2`, [hostId, epoch]);
+      for (const t of ['idx_runs', 'idx_notes', 'idx_files', 'idx_access', 'idx_tally']) await c.query(`DELETE FROM ${t} WHERE host_id = $1 AND epoch = $2`, [hostId, epoch]);
       let count = 0;
       for (let from = 0; ; from += BACKFILL_CHUNK) {
         const { rows } = await c.query<{ idx: number; data: Buffer }>('SELECT idx, data FROM mirror_entries WHERE host_id = $1 AND epoch = $2 AND idx >= $3 AND idx < $4 ORDER BY idx', [

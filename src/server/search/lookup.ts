@@ -172,19 +172,20 @@ export class MirrorLookup implements LineageLookup {
       // the very index state asked about, give or take a row deleted without touching the tally within that window
       // (which anyone able to delete rows could hide by editing the tally as well: the count check is a guard
       // against damage, the re-verification of the entries is the proof).
-      const { rows: tallies } = await c.query<{ host_id: number; epoch: number; runs: number; ends: number; notes: number; files: number }>(
-        'SELECT host_id, epoch, runs, ends, notes, files FROM idx_tally WHERE host_id = ANY($1::bigint[]) ORDER BY host_id, epoch',
+      const { rows: tallies } = await c.query<{ host_id: number; epoch: number; runs: number; ends: number; notes: number; files: number; access: number }>(
+        'SELECT host_id, epoch, runs, ends, notes, files, access FROM idx_tally WHERE host_id = ANY($1::bigint[]) ORDER BY host_id, epoch',
         [logs.map((l) => l.id)],
       );
-      const key = JSON.stringify([logs.map((l) => [l.id, l.epoch]), tallies.map((t) => [t.host_id, t.epoch, t.runs, t.ends, t.notes, t.files])]);
+      const key = JSON.stringify([logs.map((l) => [l.id, l.epoch]), tallies.map((t) => [t.host_id, t.epoch, t.runs, t.ends, t.notes, t.files, t.access])]);
       const recent = recentIndexChecks.get(key);
       if (recent && performance.now() - recent.at < indexCheckReuseMs) return recent.problems;
-      const { rows } = await c.query<{ id: number; t: boolean; runs: number; ends: number; notes: number; files: number; r: number; e: number; n: number; f: number; m: boolean }>(
-        `SELECT h.id, t.host_id IS NOT NULL AS t, t.runs, t.ends, t.notes, t.files,
+      const { rows } = await c.query<{ id: number; t: boolean; runs: number; ends: number; notes: number; files: number; access: number; r: number; e: number; n: number; f: number; a: number; m: boolean }>(
+        `SELECT h.id, t.host_id IS NOT NULL AS t, t.runs, t.ends, t.notes, t.files, t.access,
                 (SELECT count(*) FROM idx_runs r WHERE r.host_id = h.id AND r.epoch = h.epoch) AS r,
                 (SELECT count(*) FROM idx_runs r WHERE r.host_id = h.id AND r.epoch = h.epoch AND r.end_idx IS NOT NULL) AS e,
                 (SELECT count(*) FROM idx_notes n WHERE n.host_id = h.id AND n.epoch = h.epoch) AS n,
                 (SELECT count(*) FROM idx_files f WHERE f.host_id = h.id AND f.epoch = h.epoch) AS f,
+                (SELECT count(*) FROM idx_access a WHERE a.host_id = h.id AND a.epoch = h.epoch) AS a,
                 EXISTS (SELECT 1 FROM mirror_entries m WHERE m.host_id = h.id AND m.epoch = h.epoch) AS m
            FROM hosts h LEFT JOIN idx_tally t ON t.host_id = h.id AND t.epoch = h.epoch
           WHERE h.id = ANY($1::bigint[]) ORDER BY h.id`,
@@ -205,6 +206,7 @@ export class MirrorLookup implements LineageLookup {
         check('run ends', r.ends, r.e);
         check('custody notes', r.notes, r.n);
         check('file records', r.files, r.f);
+        check('access records', r.access, r.a);
       }
       if (recentIndexChecks.size >= 64) recentIndexChecks.clear();
       recentIndexChecks.set(key, { at: performance.now(), problems });

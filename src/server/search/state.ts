@@ -17,6 +17,7 @@ interface Row {
   w_at: Date | null;
   last_push_at: Date | null;
   joined_at: Date | null;
+  access_log: boolean;
   equivocation: number;
   unproven: number;
   contradicted: number;
@@ -30,7 +31,7 @@ export async function logStates(db: Db, scope: Scope, opts: { silentAfterMs: num
   const now = (opts.now ?? new Date()).getTime();
   const rows = await readOnly(db, async (c) => {
     const { rows } = await c.query<Row>(
-      `SELECT h.name, h.origin, h.status, h.epoch, m.size, w.size AS w_size, w.updated_at AS w_at, h.last_push_at, h.joined_at,
+      `SELECT h.name, h.origin, h.status, h.epoch, m.size, w.size AS w_size, w.updated_at AS w_at, h.last_push_at, h.joined_at, h.access_log,
               (SELECT count(*) FROM conflicts x WHERE x.host_id = h.id AND x.epoch = h.epoch AND x.kind = 'equivocation')::int AS equivocation,
               (SELECT count(*) FROM conflicts x WHERE x.host_id = h.id AND x.epoch = h.epoch AND x.kind = 'unproven')::int AS unproven,
               (SELECT count(*) FROM conflicts x WHERE x.host_id = h.id AND x.epoch = h.epoch AND x.kind = 'contradicted')::int AS contradicted,
@@ -49,7 +50,8 @@ export async function logStates(db: Db, scope: Scope, opts: { silentAfterMs: num
     const size = Number(r.size ?? 0);
     const cosignedSize = r.w_size === null ? null : Number(r.w_size);
     const lastPush = r.last_push_at ?? null;
-    // A host that never pushed is silent once it has been enrolled for longer than the bound.
+    // A host that never pushed is silent once it has been enrolled for longer than the bound. A serve process's
+    // access log (web/access-log.ts) pushes only when someone looks at evidence: its quiet is no stopped host.
     const since = lastPush ?? r.joined_at;
     return {
       host: r.name,
@@ -59,7 +61,7 @@ export async function logStates(db: Db, scope: Scope, opts: { silentAfterMs: num
       size,
       cosigned: cosignedSize === null || r.w_at === null ? null : { size: cosignedSize, at: r.w_at.toISOString() },
       lastPushAt: lastPush === null ? null : lastPush.toISOString(),
-      silent: since === null || now - since.getTime() > opts.silentAfterMs,
+      silent: !r.access_log && (since === null || now - since.getTime() > opts.silentAfterMs),
       lag: Math.max(0, (cosignedSize ?? 0) - size),
       conflicts: { equivocation: r.equivocation, unproven: r.unproven, contradicted: r.contradicted },
       lastCheck:

@@ -1,6 +1,10 @@
-/** What the pages share to read a request: a bounded form body with its CSRF check, the client's address. */
+/**
+ * What the pages share to read a request: a bounded form body with its CSRF check, the client's address; and what
+ * the pages and the API share to record it in the access log.
+ */
 import type { Context } from 'hono';
 import { FfauditError } from '../../core/errors.js';
+import { callerOf } from '../api/auth.js';
 import type { AccessEvent, AppEnv } from '../deps.js';
 import { readBody } from '../http.js';
 import { checkCsrf, webUser } from './session.js';
@@ -33,9 +37,18 @@ export function clientAddress(c: Context<AppEnv>): string | undefined {
  * is sent: when it cannot be recorded there is no answer (STORE: 503), as the access log is evidence too.
  */
 export async function recordAccess(c: Context<AppEnv>, e: Omit<AccessEvent, 'user' | 'via' | 'client'> & { user?: string }): Promise<void> {
+  if (!c.get('deps').access) return;
+  await appendAccess(c, { ...e, user: e.user ?? webUser(c).user, via: 'web', client: clientAddress(c) });
+}
+
+/** As recordAccess, for the API: the caller is the bearer token's name (never the token). */
+export async function recordApiAccess(c: Context<AppEnv>, e: Omit<AccessEvent, 'user' | 'via' | 'client'>): Promise<void> {
+  await appendAccess(c, { ...e, user: callerOf(c).name, via: 'api', client: clientAddress(c) });
+}
+
+async function appendAccess(c: Context<AppEnv>, event: AccessEvent): Promise<void> {
   const log = c.get('deps').access;
   if (!log) return;
-  const event: AccessEvent = { ...e, user: e.user ?? webUser(c).user, via: 'web', client: clientAddress(c) };
   try {
     await log.record(event);
   } catch (err) {
