@@ -19,7 +19,7 @@ import { findRunAcross, searchNotes, searchRuns } from '../search/query.js';
 import { reverifyMirror } from '../search/reverify.js';
 import { logStates } from '../search/state.js';
 import type { LoggedNote, Page, Scope } from '../search/types.js';
-import { recordApiAccess } from '../web/request.js';
+import { queryText, recordApiAccess } from '../web/request.js';
 import { addToken, isRole, listTokens, requireRole, revokeToken, ROLES } from './auth.js';
 import { exportResponse } from './export.js';
 import { parseBundleQuery, parseExportQuery, parseFileQuery, parseHostName, parseNoQuery, parseNotesQuery, parseRunQuery, parseRunRef, parseRunsQuery } from './filters.js';
@@ -95,9 +95,7 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   });
   app.get('/api/v1/export', requireRole('auditor'), async (c) => {
     const q = parseExportQuery(query(c));
-    // The filter as people read it, decoded, after a '?' so that every parameter is one the access log's redaction
-    // recognises (a credential in a URL or a token=…-like parameter is removed before it is written).
-    await recordApiAccess(c, { action: 'download.export', query: `?${[...query(c)].map(([k, v]) => `${k}=${v}`).join('&')}` });
+    await recordApiAccess(c, { action: 'download.export', query: queryText(query(c)) });
     return exportResponse(c, db, ALL_LOGS, q);
   });
   app.post('/api/v1/logs/:host/verify', requireRole('auditor'), async (c) => {

@@ -5,6 +5,7 @@
  * right-to-left override in a user name cannot reorder the row.
  */
 import type { FC } from 'hono/jsx';
+import { displayText as shown } from '../../render/display-text.js';
 import type { AccessView } from './access-view.js';
 import { Time } from './layout.js';
 
@@ -19,10 +20,6 @@ const ACTIONS: ReadonlyMap<string, string> = new Map([
   ['download.export', 'Downloaded an export'],
   ['search', 'Searched'],
 ]);
-
-/** Control characters (C0, DEL, C1) shown as U+FFFD: they have no business in a name and may not reach the page. */
-// eslint-disable-next-line no-control-regex
-const shown = (s: string): string => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
 
 const Where: FC<{ e: AccessView }> = ({ e }) => (
   <td>

@@ -218,7 +218,7 @@ describe("the server's access log", { skip }, () => {
 
     const hostile = await accessEvents(w.db, { runId: RUNS.r2.id });
     const html = await rendered(hostile);
-    assert.match(html, /<bdi>&lt;script&gt;alert\(1\)&lt;\/script&gt;\u202egnp\.exe<\/bdi>/);
+    assert.match(html, /<bdi>&lt;script&gt;alert\(1\)&lt;\/script&gt;\\u202egnp\.exe<\/bdi>/);
     assert.doesNotMatch(html, /<script>/);
     assert.match(html, /<th scope="col">When<\/th>/);
     assert.match(html, /Viewed the run/);

@@ -33,6 +33,15 @@ export function clientAddress(c: Context<AppEnv>): string | undefined {
 }
 
 /**
+ * A search's or an export's filter as the access log records it: decoded, after a '?', so that every parameter is one
+ * the access log's redaction recognises (a credential in a URL, a token=…-like parameter is removed before it is
+ * written; percent-encoded, it would pass unseen).
+ */
+export function queryText(params: URLSearchParams): string {
+  return `?${[...params].map(([k, v]) => `${k}=${v}`).join('&')}`;
+}
+
+/**
  * Appends what this request does with the evidence to the server's access log (deps.ts AccessLog) before the answer
  * is sent: when it cannot be recorded there is no answer (STORE: 503), as the access log is evidence too.
  */

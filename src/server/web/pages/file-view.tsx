@@ -11,7 +11,7 @@ import { displayText } from '../../../render/display-text.js';
 import type { AccessView } from '../access-view.js';
 import type { LaidOut } from '../graph.js';
 import { Time } from '../layout.js';
-import { FileAccess } from './file-access.js';
+import { AccessHistory } from '../access-history.js';
 import type { LineageNode } from './lineage-graph.js';
 import { LineageSvg } from './lineage-svg.js';
 
@@ -282,7 +282,7 @@ export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, no
         {l.notes.length === 0 ? <p class="muted">No custody note names this file or its lineage.</p> : <Notes lineage={l} />}
       </section>
 
-      {auditor && <FileAccess events={auditor.access} />}
+      {auditor && <AccessHistory events={auditor.access} />}
     </>
   );
 };

@@ -291,7 +291,7 @@ describe('the File pages', { skip }, () => {
     const html = await (await c.get(`/file/${SHA.C}`)).text();
     assert.ok(html.includes(`<form method="get" action="/file/${SHA.C}/bundle" class="stack" id="bundle-form">`));
     assert.ok(html.includes(`<a class="button" href="/file/${SHA.C}/report" id="download-report">Download chain-of-custody report</a>`));
-    assert.match(html, /<h2 id="access-heading">Access history<\/h2>/);
+    assert.match(html, /<h2 id="access-history-title">Access history<\/h2>/);
 
     events.length = 0;
     const r = await c.get(`/file/${SHA.C}/bundle`);

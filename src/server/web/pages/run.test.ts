@@ -120,6 +120,6 @@ describe('run page', { skip }, () => {
     assert.deepEqual(recorded, [], 'nothing was viewed');
     const page = await (await auditor.get(`/runs/${r3}`)).text();
     assert.match(page, /No report was recorded for this run\./);
-    assert.match(page, /<h2 id="access-h">Access history<\/h2>/);
+    assert.match(page, /<h2 id="access-history-title">Access history<\/h2>/);
   });
 });

@@ -22,7 +22,7 @@ import { Time } from '../layout.js';
 import { renderPage } from '../render.js';
 import { recordAccess } from '../request.js';
 import { atLeast, requireWebRole, webUser } from '../session.js';
-import { RunAccessHistory } from './run-access.js';
+import { AccessHistory } from '../access-history.js';
 import { entryOf, runEvidence, type RunEvidence } from './run-evidence.js';
 import { runHref, statusBadge } from './run-row.js';
 import { ALL_LOGS } from './scope.js';
@@ -370,7 +370,7 @@ export function runRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
             )}
           </section>
         )}
-        {auditor && <RunAccessHistory events={history} />}
+        {auditor && <AccessHistory events={history} />}
       </>,
     );
   });

@@ -16,7 +16,7 @@ import { searchRuns } from '../../search/query.js';
 import { logStates } from '../../search/state.js';
 import type { LoggedRun, Page, Unreadable } from '../../search/types.js';
 import { renderPage } from '../render.js';
-import { recordAccess } from '../request.js';
+import { queryText, recordAccess } from '../request.js';
 import { atLeast, requireWebRole, webUser } from '../session.js';
 import { accessLogOrigins } from './log-kinds.js';
 import { runKey, runRowView, RunsTable } from './run-row.js';
@@ -151,7 +151,7 @@ export function runsRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
     if (q.toString() !== given.toString()) return c.redirect(withQuery('/runs', q), 303);
     const { filter, page } = parseRunsQuery(q);
     // A filtered or paged view is a search of the evidence, recorded before anything of it is sent.
-    if (q.size > 0) await recordAccess(c, { action: 'search', query: q.toString() });
+    if (q.size > 0) await recordAccess(c, { action: 'search', query: queryText(q) });
     const result = await searchRuns(db, ALL_LOGS, filter, page);
     const access = await accessLogOrigins(db);
     const hosts = (await logStates(db, ALL_LOGS, { silentAfterMs: deps.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS })).filter((l) => !access.has(l.origin)).map((l) => l.host);
@@ -214,7 +214,7 @@ export function runsRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   app.get('/runs/export', requireWebRole('auditor'), async (c) => {
     const given = new URL(c.req.url).searchParams;
     const q = parseExportQuery(given);
-    await recordAccess(c, { action: 'download.export', query: given.toString() });
+    await recordAccess(c, { action: 'download.export', query: queryText(given) });
     return exportResponse(c, db, ALL_LOGS, q);
   });
 
