@@ -22,7 +22,7 @@ import { loadSession } from './session.js';
 export const WEB_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** The paths of the other faces (protocols and API), which answer in text or JSON: everything else is a page. */
-const NOT_PAGES = /^\/(?:api\/|witness\/|mirror\/|blobs\/|add-checkpoint$|add-entries$|join$|export$|healthz$)/;
+const NOT_PAGES = /^\/(?:api\/|witness\/|mirror\/|blobs\/|add-checkpoint$|add-entries$|join$|healthz$)/;
 export const isWebPath = (path: string): boolean => !NOT_PAGES.test(path);
 
 /** The session of the browser (session.ts), read for pages only: never for the protocols, the API or the assets. */
