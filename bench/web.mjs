@@ -22,6 +22,7 @@ import { createApp } from '../dist/server/app.js';
 import { initServerKeys, loadServerKeys } from '../dist/server/keys.js';
 import { addToken } from '../dist/server/api/auth.js';
 import { addUser } from '../dist/server/web/accounts.js';
+import { LedgerAccessLog } from '../dist/server/web/access-log.js';
 import { webClient } from '../dist/testing/web-fixture.js';
 import { launchChromium } from '../dist/testing/browser.js';
 import { Ledger } from '../dist/ledger/ledger.js';
@@ -55,8 +56,8 @@ async function appOver(url, name) {
   await migrate(db);
   const deps = { db, keys, log: () => {} };
   const app = createApp(deps);
-  const access = await import('../dist/server/web/access-log.js').catch(() => undefined);
-  if (access?.openAccessLog) deps.access = await access.openAccessLog({ dir: join(tmp, `access-${name}`), db, app, log: () => {} });
+  const inProcess = (input, init) => app.fetch(new Request(input, init));
+  deps.access = await LedgerAccessLog.open({ dir: join(tmp, `access-${name}`), db, keys, fetch: inProcess, log: () => {} });
   await db.pool.query('DELETE FROM users WHERE name = $1', ['bench-auditor']);
   await addUser(db, 'bench-auditor', 'auditor', 'bench auditor passphrase');
   const client = webClient(app);

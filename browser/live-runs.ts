@@ -89,6 +89,10 @@ function start(): void {
   const source = new EventSource(url);
   source.addEventListener('open', () => say('Live: new runs appear at the top as hosts push them.'));
   source.addEventListener('error', () => say('Live updates paused; reconnecting… (reload to be sure you see everything)'));
+  source.addEventListener('signedout', () => {
+    source.close();
+    say('Live updates stopped: you are no longer signed in. Reload the page to sign in again.');
+  });
   source.addEventListener('failed', (e) => {
     source.close();
     say(`Live updates stopped: ${String(JSON.parse((e as MessageEvent<string>).data))}. Reload the page.`);

@@ -134,7 +134,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       closing ??= (async () => {
         if (timer) clearInterval(timer);
         // Live event streams never finish on their own: ended first, or server.close() would wait for them forever.
-        endStreams();
+        endStreams(db);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           // Idle keep-alive connections would hold close() open; requests in flight still finish.

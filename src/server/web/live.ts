@@ -107,24 +107,38 @@ export function watchRuns(db: Db, wake: Wake): () => void {
   };
 }
 
-/** Open event streams of this process, each with the function that ends it. */
-const streams = new Set<() => void>();
+/** The open event streams on each database (one per server), each with the function that ends it and its person. */
+interface Streams {
+  open: Map<() => void, number>;
+  /** The server is closing: no stream is admitted any more (one would hold its close() for its whole lifetime). */
+  closing: boolean;
+}
+const streamsOf = new Map<Db, Streams>();
 
-/** At most this many event streams per process: past it a new one is refused (503), the page still works. */
+/** At most this many event streams per process, and per person: past either a new one is refused (503); the page still works. */
 export const MAX_STREAMS = 200;
+export const MAX_STREAMS_PER_PERSON = 4;
 
-/** Registers an open stream; false when the process already holds MAX_STREAMS. */
-export function admitStream(end: () => void): boolean {
-  if (streams.size >= MAX_STREAMS) return false;
-  streams.add(end);
+/** Registers an open stream of person `userId`; false when the server is closing or a bound is reached. */
+export function admitStream(db: Db, userId: number, end: () => void): boolean {
+  let s = streamsOf.get(db);
+  if (!s) streamsOf.set(db, (s = { open: new Map(), closing: false }));
+  if (s.closing || s.open.size >= MAX_STREAMS) return false;
+  let mine = 0;
+  for (const u of s.open.values()) if (u === userId) mine++;
+  if (mine >= MAX_STREAMS_PER_PERSON) return false;
+  s.open.set(end, userId);
   return true;
 }
 
-export function releaseStream(end: () => void): void {
-  streams.delete(end);
+export function releaseStream(db: Db, end: () => void): void {
+  streamsOf.get(db)?.open.delete(end);
 }
 
-/** Ends every open event stream (the server is closing: an open stream would hold its close() forever). */
-export function endStreams(): void {
-  for (const end of [...streams]) end();
+/** Ends every open event stream on `db` and admits no more (the server is closing). */
+export function endStreams(db: Db): void {
+  const s: Streams = streamsOf.get(db) ?? { open: new Map(), closing: true };
+  s.closing = true;
+  streamsOf.set(db, s);
+  for (const end of [...s.open.keys()]) end();
 }

@@ -47,30 +47,55 @@ export async function endSession(c: Context<AppEnv>): Promise<void> {
 
 const seenWritten = new Map<string, number>();
 
+/**
+ * Whether a token a request gave equals ours, in constant time. The byte lengths are compared first: a value of
+ * another length (or of multi-byte characters of the same length in UTF-16) is simply not ours.
+ */
+export function sameSecret(given: unknown, ours: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(ours, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The live session named by this request's cookie, of an enabled account; undefined when there is none. */
+async function sessionOf(c: Context<AppEnv>): Promise<{ id: string; session: WebSessionVar } | undefined> {
+  const id = getCookie(c, cookieName(c));
+  if (id === undefined || !/^[A-Za-z0-9_-]{43}$/.test(id)) return undefined;
+  const { rows } = await c.get('deps').db.pool.query<{ user_id: number; name: string; role: Role; csrf: string }>(
+    `SELECT s.user_id, u.name, u.role, s.csrf FROM web_sessions s JOIN users u ON u.id = s.user_id
+      WHERE s.id_hash = $1 AND s.expires_at > now() AND s.last_seen_at > now() - $2 * interval '1 millisecond' AND u.disabled_at IS NULL`,
+    [idHash(id), IDLE_MS],
+  );
+  const s = rows[0];
+  return s && { id, session: { userId: s.user_id, user: s.name, role: s.role, csrf: s.csrf } };
+}
+
 /** Reads the session cookie, if any, and sets `web` on the context for a live session of an enabled account. */
 export const loadSession: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const id = getCookie(c, cookieName(c));
-  if (id !== undefined && /^[A-Za-z0-9_-]{43}$/.test(id)) {
-    const { db } = c.get('deps');
-    const { rows } = await db.pool.query<{ user_id: number; name: string; role: Role; csrf: string }>(
-      `SELECT s.user_id, u.name, u.role, s.csrf FROM web_sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.id_hash = $1 AND s.expires_at > now() AND s.last_seen_at > now() - $2 * interval '1 millisecond' AND u.disabled_at IS NULL`,
-      [idHash(id), IDLE_MS],
-    );
-    const s = rows[0];
-    if (s) {
-      c.set('web', { userId: s.user_id, user: s.name, role: s.role, csrf: s.csrf });
-      const key = id.slice(0, 16);
-      const last = seenWritten.get(key) ?? 0;
-      if (Date.now() - last >= SEEN_EVERY_MS) {
-        seenWritten.set(key, Date.now());
-        if (seenWritten.size > 10_000) seenWritten.clear();
-        await db.pool.query('UPDATE web_sessions SET last_seen_at = now() WHERE id_hash = $1', [idHash(id)]);
-      }
+  const found = await sessionOf(c);
+  if (found) {
+    c.set('web', found.session);
+    const key = found.id.slice(0, 16);
+    const last = seenWritten.get(key) ?? 0;
+    if (Date.now() - last >= SEEN_EVERY_MS) {
+      seenWritten.set(key, Date.now());
+      if (seenWritten.size > 10_000) seenWritten.clear();
+      await c.get('deps').db.pool.query('UPDATE web_sessions SET last_seen_at = now() WHERE id_hash = $1', [idHash(found.id)]);
     }
   }
   await next();
 };
+
+/**
+ * Whether the session that opened a long answer (a live stream) is still live with at least the same role: a
+ * person signed out, disabled or demoted meanwhile must stop receiving.
+ */
+export async function stillSignedIn(c: Context<AppEnv>): Promise<boolean> {
+  const was = c.get('web');
+  const now = await sessionOf(c);
+  return was !== undefined && now !== undefined && now.session.userId === was.userId && atLeast(now.session.role, was.role);
+}
 
 /** The signed-in person of a page that required one. */
 export function webUser(c: Context<AppEnv>): WebSessionVar {
@@ -105,7 +130,5 @@ export function checkCsrf(c: Context<AppEnv>, form: Record<string, unknown>): vo
   const origin = c.req.header('origin');
   if (origin !== undefined && origin !== new URL(c.req.url).origin) throw new FfauditError('FORBIDDEN', 'this form was sent from another site');
   const w = c.get('web');
-  const given = form._csrf;
-  const ok = w !== undefined && typeof given === 'string' && given.length === w.csrf.length && timingSafeEqual(Buffer.from(given), Buffer.from(w.csrf));
-  if (!ok) throw new FfauditError('FORBIDDEN', 'the form has expired or did not come from this server: reload the page and try again');
+  if (w === undefined || !sameSecret(form._csrf, w.csrf)) throw new FfauditError('FORBIDDEN', 'the form has expired or did not come from this server: reload the page and try again');
 }

@@ -5,8 +5,13 @@
  * (Last-Event-ID, the run's cursor), so nothing pushed while it was away is lost.
  *
  * Events: `run` (data: the row's view, run-row.ts, id: its cursor) and `unreadable` (data: the search's Unreadable).
- * A comment line every 25 s keeps proxies from closing an idle stream; a stream ends after 15 minutes and the
- * browser reconnects, which checks the session again.
+ * A run sent while incomplete is sent again when its end arrives (the page replaces its row). A comment line every
+ * 25 s keeps proxies from closing an idle stream; a stream ends after 15 minutes and the browser reconnects.
+ *
+ * A stream is a search: every connection (a reconnection too) is recorded in the access log before anything is
+ * sent. Runs are read only as fast as the browser takes them (the stream's queue, not our memory, bounds a slow
+ * reader), and the session is checked again before sending after a quiet while: a person signed out, disabled or
+ * demoted stops receiving.
  */
 import type { Context } from 'hono';
 import { FfauditError } from '../../../core/errors.js';
@@ -14,9 +19,11 @@ import { parseRunsQuery } from '../../api/filters.js';
 import type { Db } from '../../db/pool.js';
 import type { AppEnv } from '../../deps.js';
 import { decodeCursor, encodeCursor } from '../../search/cursor.js';
-import { searchRuns } from '../../search/query.js';
+import { findRunAcross, runMatches, searchRuns } from '../../search/query.js';
 import type { Cursor } from '../../search/types.js';
 import { admitStream, releaseStream, watchRuns } from '../live.js';
+import { queryText, recordAccess } from '../request.js';
+import { stillSignedIn, webUser } from '../session.js';
 import { runKey, runRowView } from './run-row.js';
 import { ALL_LOGS, hostIds } from './scope.js';
 
@@ -27,6 +34,10 @@ const PAGE = 100;
 const PAGES_PER_WAKE = 10;
 /** Unreadable hits already reported, remembered so that one is not sent again on every wake. */
 const MAX_REPORTED = 1000;
+/** Runs sent while incomplete, followed until they end (the oldest forgotten past this). */
+const MAX_PENDING = 200;
+/** The session is checked again before sending when it was last checked longer ago than this. */
+const RECHECK_MS = 30_000;
 
 export async function runsEvents(c: Context<AppEnv>, db: Db): Promise<Response> {
   const search = new URL(c.req.url).searchParams;
@@ -34,6 +45,7 @@ export async function runsEvents(c: Context<AppEnv>, db: Db): Promise<Response> 
   search.delete('after');
   for (const k of ['cursor', 'limit', 'order']) if (search.has(k)) throw new FfauditError('USAGE', `${k}: the live stream follows the newest runs of a filter; it takes no ${k}`);
   const { filter } = parseRunsQuery(search);
+  await recordAccess(c, { action: 'search', query: queryText(search) });
   let after: Cursor | undefined;
   if (afterText !== undefined && afterText !== 'start') {
     try {
@@ -55,6 +67,8 @@ export async function runsEvents(c: Context<AppEnv>, db: Db): Promise<Response> 
   let due = true;
   let busy = false;
   const reported = new Set<string>();
+  const pending = new Map<string, { start: number; log: string }>();
+  let checkedAt = Date.now();
   const timers: NodeJS.Timeout[] = [];
   let unwatch: () => void = () => undefined;
 
@@ -66,7 +80,7 @@ export async function runsEvents(c: Context<AppEnv>, db: Db): Promise<Response> 
     ended = true;
     unwatch();
     for (const t of timers) clearTimeout(t);
-    releaseStream(end);
+    releaseStream(db, end);
     try {
       ctl.close();
     } catch {
@@ -74,13 +88,38 @@ export async function runsEvents(c: Context<AppEnv>, db: Db): Promise<Response> 
     }
   };
 
+  /** The rows of runs that were incomplete when sent and have ended since (and still match the filter). */
+  const sendEnded = async () => {
+    for (const [k, p] of pending) {
+      // By its start entry in its log: exactly this run, whatever else shares its id.
+      const r = await findRunAcross(db, ALL_LOGS, String(p.start), p.log).catch(() => undefined);
+      if (!r || r.status === 'incomplete') continue;
+      pending.delete(k);
+      if (runMatches(r, filter)) send(`event: run\ndata: ${JSON.stringify(runRowView(r))}\n\n`);
+    }
+  };
+
   const drain = async () => {
     if (busy || ended) return;
     busy = true;
     try {
+      if (Date.now() - checkedAt > RECHECK_MS) {
+        if (!(await stillSignedIn(c))) {
+          send('event: signedout\ndata: ""\n\n');
+          end();
+          return;
+        }
+        checkedAt = Date.now();
+      }
       while (due && !ended) {
         due = false;
+        await sendEnded();
         for (let n = 0; n < PAGES_PER_WAKE && !ended; n++) {
+          // Backpressure: a browser that does not read leaves the rest for pull() to fetch when it does.
+          if ((ctl.desiredSize ?? 1) <= 0) {
+            due = true;
+            return;
+          }
           const page = await searchRuns(db, ALL_LOGS, filter, { limit: PAGE, order: 'asc', ...(after ? { after } : {}) });
           for (const u of page.unreadable) {
             const k = `${u.log}\n${u.index}`;
@@ -93,6 +132,10 @@ export async function runsEvents(c: Context<AppEnv>, db: Db): Promise<Response> 
             if (!ids.has(r.log)) for (const [o, id] of await hostIds(db)) ids.set(o, id);
             const key = runKey(r, ids);
             if (key) after = key;
+            if (r.status === 'incomplete') {
+              if (pending.size >= MAX_PENDING) pending.delete(pending.keys().next().value!);
+              pending.set(`${r.log}\n${r.entries[0]}`, { start: r.entries[0]!, log: r.log });
+            }
             send(`${key ? `id: ${encodeCursor(key)}\n` : ''}event: run\ndata: ${JSON.stringify(runRowView(r))}\n\n`);
           }
           if (page.next === null) break;
@@ -108,15 +151,22 @@ export async function runsEvents(c: Context<AppEnv>, db: Db): Promise<Response> 
     }
   };
 
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      ctl = controller;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        ctl = controller;
+      },
+      pull() {
+        if (due) void drain();
+      },
+      cancel() {
+        end();
+      },
     },
-    cancel() {
-      end();
-    },
-  });
-  if (!admitStream(end)) throw new FfauditError('BUSY', 'too many live views are open on this server; reload the page to see new runs');
+    // Up to 64 events queued ahead of the reader; past it drain() waits for pull().
+    { highWaterMark: 64 },
+  );
+  if (!admitStream(db, webUser(c).userId, end)) throw new FfauditError('BUSY', 'too many live views are open (on this server, or for you): reload the page to see new runs');
   // retry: how long a browser waits before reconnecting after the stream ends.
   send(': ffaudit live runs\nretry: 3000\n\n');
   unwatch = watchRuns(db, () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AccessEvent, AccessLog } from '../../deps.js';
-import { appendRuns, RUNS, SHA, type RunSpec } from '../../../testing/api-fixture.js';
+import { appendRuns, RUNS, runEntries, SHA, type RunSpec } from '../../../testing/api-fixture.js';
 import { testPostgres } from '../../../testing/pg-server.js';
 import { webWorld, type WebClient, type WebWorld } from '../../../testing/web-fixture.js';
 
@@ -220,21 +220,55 @@ describe('runs pages', { skip }, () => {
     assert.deepEqual(await readEvents(resumed.body!, () => false, 500), [], 'nothing after the last event');
   });
 
-  it('past the bound of open streams a new one is refused 503, and admitted again once one ends', async () => {
-    const { admitStream, MAX_STREAMS, releaseStream } = await import('../live.js');
+  it('opening the live stream is recorded as a search; a run sent while incomplete is sent again when it ends', async () => {
+    recorded.length = 0;
+    const r = await viewer.get('/runs/events?user=late&after=start');
+    assert.equal(r.status, 200);
+    assert.deepEqual(recorded, [{ action: 'search', query: '?user=late', user: w.users.viewer, via: 'web', client: undefined }]);
+    const late: RunSpec = { id: '9c'.repeat(16), user: 'late', host: 'ws-1', argv: ['-i', 'a', 'b.mp4'], inputs: [], outputs: [{ path: '/ws/b.mp4', size: 1, sha256: SHA.B }], startMin: 60 };
+    const ledger = w.hosts.ws.ledger;
+    const [start, end] = runEntries(late, ledger.size());
+    const reading = readEvents(r.body!, (evs) => evs.filter((e) => e.event === 'run').length >= 2);
+    ledger.append([start]);
+    await w.push(w.hosts.ws);
+    // The end after the start was surely sent: the stream wakes for each push.
+    await new Promise((res) => setTimeout(res, 300));
+    ledger.append([end]);
+    await w.push(w.hosts.ws);
+    const runs = (await reading).filter((e) => e.event === 'run').map((e) => JSON.parse(e.data) as { id: string; status: string });
+    assert.deepEqual(runs.map((x) => [x.id, x.status]), [[late.id, 'incomplete'], [late.id, 'ok']]);
+    await r.body!.cancel().catch(() => undefined);
+  });
+
+  it('past the bound of open streams, per process or per person, a new one is refused 503, and admitted again once one ends', async () => {
+    const { admitStream, MAX_STREAMS, MAX_STREAMS_PER_PERSON, releaseStream } = await import('../live.js');
     const held: (() => void)[] = [];
     try {
+      // Other people's streams fill the process.
       for (let i = 0; i < MAX_STREAMS; i++) {
         const end = () => undefined;
-        if (admitStream(end)) held.push(end);
+        if (admitStream(w.db, -1 - i, end)) held.push(end);
       }
+      assert.equal(held.length, MAX_STREAMS);
       assert.equal((await viewer.get('/runs/events?host=ws-1')).status, 503);
-      releaseStream(held.pop()!);
+      releaseStream(w.db, held.pop()!);
       const r = await viewer.get('/runs/events?host=ws-1');
       assert.equal(r.status, 200);
       await r.body!.cancel();
+      for (const end of held.splice(0)) releaseStream(w.db, end);
+      // One person's own streams: at most MAX_STREAMS_PER_PERSON, whoever else is watching.
+      const mine: Response[] = [];
+      for (let i = 0; i < MAX_STREAMS_PER_PERSON; i++) {
+        const s = await viewer.get('/runs/events?host=ws-1');
+        assert.equal(s.status, 200);
+        mine.push(s);
+      }
+      assert.equal((await viewer.get('/runs/events?host=ws-1')).status, 503);
+      const other = await auditor.get('/runs/events?host=ws-1');
+      assert.equal(other.status, 200, 'another person is not held up');
+      for (const s of [...mine, other]) await s.body!.cancel();
     } finally {
-      for (const end of held) releaseStream(end);
+      for (const end of held) releaseStream(w.db, end);
     }
   });
 

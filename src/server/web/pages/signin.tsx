@@ -3,7 +3,7 @@
  * token: a random value in a short-lived cookie and the same value in the form. Every attempt, failed or not, is
  * appended to the access log before the answer (request.ts recordAccess).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { FfauditError } from '../../../core/errors.js';
@@ -11,7 +11,7 @@ import type { AppEnv } from '../../deps.js';
 import { signInWithPassword } from '../accounts.js';
 import { renderPage } from '../render.js';
 import { readForm, recordAccess } from '../request.js';
-import { endSession, startSession } from '../session.js';
+import { endSession, sameSecret, startSession } from '../session.js';
 
 const SIGNIN_COOKIE = 'ffaudit-signin';
 
@@ -78,8 +78,7 @@ export function signinRoutes(app: Hono<AppEnv>): void {
     if (
       (origin !== undefined && origin !== new URL(c.req.url).origin) ||
       cookie === undefined ||
-      cookie.length !== given.length ||
-      !timingSafeEqual(Buffer.from(cookie), Buffer.from(given))
+      !sameSecret(given, cookie)
     ) {
       throw new FfauditError('FORBIDDEN', 'the sign-in form has expired or did not come from this server: reload the page and try again');
     }
