@@ -90,45 +90,63 @@ export async function listUsers(db: Db): Promise<UserRow[]> {
 
 export type SignInResult =
   | { ok: true; user: { id: number; name: string; role: Role } }
-  | { ok: false; reason: 'wrong' | 'throttled'; retryAfterS?: number };
+  /** `known`: whether the name is an account's (for the access log only: the person is told the same either way). */
+  | { ok: false; reason: 'wrong' | 'throttled'; known: boolean; retryAfterS?: number };
 
 /** A hash of nothing anyone knows, checked for unknown accounts so that they take as long as known ones. */
 let decoy: Promise<string> | undefined;
 
+/** The wait after the n-th failure in a row: none before the 5th, then 2^(n-5) seconds, at most 15 minutes. */
+export const waitAfterFailures = (n: number): number => (n < FREE_ATTEMPTS ? 0 : Math.min(MAX_WAIT_MS, FIRST_WAIT_MS * 2 ** Math.min(n - FREE_ATTEMPTS, 30)));
+
 /**
- * Checks a name and password. Unknown accounts, disabled accounts and wrong passwords give the same answer; an
- * account waiting out its throttle is refused before its password is checked. The counter is updated in one
- * statement, so concurrent attempts cannot each see the old count.
+ * Names that are no account are throttled alike, in memory (so the answer never says whether an account exists);
+ * at most 10,000 names are remembered, the oldest forgotten first.
+ */
+const unknownNames = new Map<string, { failures: number; nextAt: number }>();
+const MAX_UNKNOWN_NAMES = 10_000;
+
+async function failUnknown(name: string, password: string): Promise<SignInResult> {
+  const now = Date.now();
+  const seen = unknownNames.get(name);
+  if (seen && seen.nextAt > now) return { ok: false, reason: 'throttled', known: false, retryAfterS: Math.ceil((seen.nextAt - now) / 1000) };
+  await checkPassword(password, await (decoy ??= hashPassword(randomBytes(16).toString('hex'))));
+  const failures = (seen?.failures ?? 0) + 1;
+  unknownNames.delete(name);
+  if (unknownNames.size >= MAX_UNKNOWN_NAMES) unknownNames.delete(unknownNames.keys().next().value!);
+  unknownNames.set(name, { failures, nextAt: now + waitAfterFailures(failures) });
+  return { ok: false, reason: 'wrong', known: false };
+}
+
+/**
+ * Checks a name and password. Unknown accounts, disabled accounts and wrong passwords give the same answer, and are
+ * throttled alike. The attempt is counted before the password is checked, in one statement that only an account not
+ * waiting out its throttle passes: attempts sent together cannot all see the old count (each is one of the n). A
+ * right password then resets the count.
  */
 export async function signInWithPassword(db: Db, name: string, password: string): Promise<SignInResult> {
-  if (password.length > MAX_PASSWORD || name.length > 64) return { ok: false, reason: 'wrong' };
-  const { rows } = await db.pool.query<{ id: number; name: string; role: Role; password_hash: string | null; disabled: boolean; wait_ms: number }>(
-    `SELECT id, name, role, password_hash, disabled_at IS NOT NULL AS disabled,
-            greatest(0, extract(epoch FROM (next_attempt_at - now())) * 1000)::float8 AS wait_ms
-       FROM users WHERE name = $1`,
-    [name],
+  if (password.length > MAX_PASSWORD || name.length > 64) return { ok: false, reason: 'wrong', known: false };
+  const { rows } = await db.pool.query<{ id: number; name: string; role: Role; password_hash: string | null; disabled: boolean }>(
+    `UPDATE users SET failed_attempts = failed_attempts + 1,
+            next_attempt_at = CASE WHEN failed_attempts + 1 >= $2
+              THEN now() + least($3::float8, $4::float8 * power(2, least(failed_attempts + 1 - $2, 30))) * interval '1 millisecond'
+              ELSE NULL END
+      WHERE name = $1 AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+      RETURNING id, name, role, password_hash, disabled_at IS NOT NULL AS disabled`,
+    [name, FREE_ATTEMPTS, MAX_WAIT_MS, FIRST_WAIT_MS],
   );
   const u = rows[0];
   if (!u) {
-    await checkPassword(password, await (decoy ??= hashPassword(randomBytes(16).toString('hex'))));
-    return { ok: false, reason: 'wrong' };
+    const held = await db.pool.query<{ wait_ms: number }>('SELECT greatest(0, extract(epoch FROM (next_attempt_at - now())) * 1000)::float8 AS wait_ms FROM users WHERE name = $1', [name]);
+    if (!held.rows[0]) return failUnknown(name, password);
+    return { ok: false, reason: 'throttled', known: true, retryAfterS: Math.max(1, Math.ceil(held.rows[0].wait_ms / 1000)) };
   }
-  if (u.wait_ms > 0) return { ok: false, reason: 'throttled', retryAfterS: Math.ceil(u.wait_ms / 1000) };
   const good = u.password_hash !== null && (await checkPassword(password, u.password_hash));
   if (good && !u.disabled) {
     await db.pool.query('UPDATE users SET failed_attempts = 0, next_attempt_at = NULL WHERE id = $1', [u.id]);
     return { ok: true, user: { id: u.id, name: u.name, role: u.role } };
   }
-  // The n-th failure (n ≥ 5) makes the next attempt wait 2^(n-5) seconds, at most 15 minutes.
-  await db.pool.query(
-    `UPDATE users SET failed_attempts = failed_attempts + 1,
-            next_attempt_at = CASE WHEN failed_attempts + 1 >= $2
-              THEN now() + least($3::float8, $4::float8 * power(2, least(failed_attempts + 1 - $2, 30))) * interval '1 millisecond'
-              ELSE NULL END
-      WHERE id = $1`,
-    [u.id, FREE_ATTEMPTS, MAX_WAIT_MS, FIRST_WAIT_MS],
-  );
-  return { ok: false, reason: 'wrong' };
+  return { ok: false, reason: 'wrong', known: true };
 }
 
 async function changeUser(db: Db, name: string, set: string, params: unknown[], endSessions: boolean): Promise<UserRow> {

@@ -3,14 +3,23 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testPostgres } from '../../testing/pg-server.js';
 import { PASSWORDS, webClient, webWorld, type WebWorld } from '../../testing/web-fixture.js';
+import type { AccessEvent, AccessLog } from '../deps.js';
 import { WEB_CSP } from './routes.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
 let w: WebWorld;
+const recorded: AccessEvent[] = [];
+const access: AccessLog = {
+  record: (e) => {
+    recorded.push(e);
+    return Promise.resolve();
+  },
+  close: () => Promise.resolve(),
+};
 
 before(async () => {
-  if (!skip) w = await webWorld((pgc as { url: string }).url);
+  if (!skip) w = await webWorld((pgc as { url: string }).url, { access });
 });
 after(async () => {
   await w?.close();
@@ -78,6 +87,48 @@ describe('web sessions', { skip }, () => {
     assert.equal((await c.signIn('tess', 'wrong again xxxxxxxx')).status, 401);
     const r2 = await w.db.pool.query<{ wait: number }>("SELECT extract(epoch FROM next_attempt_at - now())::float8 AS wait FROM users WHERE name = 'tess'");
     assert.ok(r2.rows[0]!.wait > 1 && r2.rows[0]!.wait <= 2, String(r2.rows[0]!.wait));
+  });
+
+  it('guesses sent all at once are counted one by one: five are checked, the rest wait', async () => {
+    const { addUser } = await import('./accounts.js');
+    await addUser(w.db, 'cora', 'viewer', 'cora passphrase 1234');
+    const clients = Array.from({ length: 12 }, () => webClient(w.app));
+    const statuses = await Promise.all(clients.map((c, i) => c.signIn('cora', `wrong guess ${i} xxxxx`).then((r) => r.status)));
+    assert.deepEqual([statuses.filter((s) => s === 401).length, statuses.filter((s) => s === 429).length], [5, 7]);
+    const { rows } = await w.db.pool.query<{ n: number }>("SELECT failed_attempts AS n FROM users WHERE name = 'cora'");
+    assert.equal(rows[0]!.n, 5);
+  });
+
+  it('a name that is no account is throttled alike, and a failed attempt records the name only when it is an account', async () => {
+    const c = webClient(w.app);
+    recorded.length = 0;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await c.signIn('nobody-here', 'my secret password')).status);
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429], 'the same answers as for an account');
+    assert.deepEqual(
+      recorded.map((e) => [e.action, e.user]),
+      Array.from({ length: 6 }, () => ['signin.failed', '(not an account)']),
+    );
+    recorded.length = 0;
+    await c.signIn(w.users.auditor, 'not the auditor password');
+    assert.deepEqual(recorded.map((e) => [e.action, e.user]), [['signin.failed', w.users.auditor]]);
+  });
+
+  it('one address may try 30 times a minute; past that it waits without its password being checked', async () => {
+    const { addressMayTry } = await import('./pages/signin.js');
+    const t = 1_000_000;
+    for (let i = 0; i < 30; i++) assert.equal(addressMayTry('192.0.2.9', t + i), true);
+    assert.equal(addressMayTry('192.0.2.9', t + 30), false);
+    assert.equal(addressMayTry('192.0.2.10', t + 30), true, 'another address is not held');
+    assert.equal(addressMayTry('192.0.2.9', t + 60_000), true, 'a minute later');
+  });
+
+  it('a token of multi-byte characters is refused 403, never a 500', async () => {
+    const c = await w.as('viewer');
+    assert.equal((await c.post('/signout', { _csrf: 'é'.repeat(43) })).status, 403);
+    const anon = webClient(w.app);
+    await anon.get('/signin');
+    assert.equal((await anon.post('/signin', { _signin: 'é'.repeat(32), name: 'x', password: 'y' }, { csrf: false })).status, 403);
   });
 
   it('sign-in sends only to paths of this server afterwards', async () => {

@@ -10,10 +10,29 @@ import { FfauditError } from '../../../core/errors.js';
 import type { AppEnv } from '../../deps.js';
 import { signInWithPassword } from '../accounts.js';
 import { renderPage } from '../render.js';
-import { readForm, recordAccess } from '../request.js';
+import { clientAddress, readForm, recordAccess } from '../request.js';
 import { endSession, sameSecret, startSession } from '../session.js';
 
 const SIGNIN_COOKIE = 'ffaudit-signin';
+
+/**
+ * Sign-in attempts per client address: at most 30 a minute. Past that an attempt is refused before its password is
+ * hashed (scrypt is made to be costly) or recorded, so one address cannot fill the access log or the hashing threads.
+ */
+const PER_ADDRESS = 30;
+const WINDOW_MS = 60_000;
+const attempts = new Map<string, { since: number; n: number }>();
+
+export function addressMayTry(address: string, now = Date.now()): boolean {
+  const a = attempts.get(address);
+  if (!a || now - a.since >= WINDOW_MS) {
+    if (attempts.size >= 10_000) attempts.clear();
+    attempts.set(address, { since: now, n: 1 });
+    return true;
+  }
+  a.n++;
+  return a.n <= PER_ADDRESS;
+}
 
 /** Where to go after signing in: a path of this server only (never `//host` or a scheme: no open redirect). */
 export function safeNext(next: string | undefined): string {
@@ -84,9 +103,17 @@ export function signinRoutes(app: Hono<AppEnv>): void {
     }
     const name = (f.name ?? '').trim();
     const next = safeNext(f.next);
+    const from = clientAddress(c);
+    if (from !== undefined && !addressMayTry(from)) {
+      // Not an attempt (no password is checked): refused before it can cost a hash or an access-log entry.
+      c.header('Retry-After', '60');
+      return signinForm(c, { next, name, error: 'Too many sign-in attempts from this address: try again in a minute.', status: 429 });
+    }
     const r = await signInWithPassword(c.get('deps').db, name, f.password ?? '');
     if (!r.ok) {
-      await recordAccess(c, { action: 'signin.failed', user: name.slice(0, 64) || '-' });
+      // The name tried is recorded only when it is an account's: a password typed into the name field by mistake
+      // must not end up in a cosigned, permanent log.
+      await recordAccess(c, { action: 'signin.failed', user: r.known ? name : '(not an account)' });
       const error = r.reason === 'throttled' ? `Too many failed attempts for this account: try again in ${r.retryAfterS} s.` : 'The user name or the password is not right.';
       if (r.retryAfterS !== undefined) c.header('Retry-After', String(r.retryAfterS));
       return signinForm(c, { next, name, error, status: r.reason === 'throttled' ? 429 : 401 });
