@@ -152,10 +152,13 @@ describe('admin pages', { skip }, () => {
     assert.equal(said(await none.text(), 'alert'), 'no host named &quot;nowhere&quot;');
   });
 
-  it('a confirmation is one of the fixed sentences, its name escaped; an unknown key shows nothing', async () => {
+  it('a confirmation is one of the fixed sentences naming a name; any other name or an unknown key shows nothing', async () => {
+    assert.equal(said(await (await ada.get('/admin/hosts?done=host.enable&name=edit-ws.2')).text(), 'status'), 'Host edit-ws.2 is enabled again.');
     const html = await (await ada.get('/admin/hosts?done=host.enable&name=%3Cscript%3Ealert(1)%3C%2Fscript%3E')).text();
-    assert.equal(said(html, 'status'), 'Host &lt;script&gt;alert(1)&lt;/script&gt; is enabled again.');
+    assert.equal(said(html, 'status'), undefined);
     assert.ok(!html.includes('<script>alert'));
+    const phish = 'Security: your session expired, re-enter your password at https://evil.example/login. Then';
+    assert.equal(said(await (await ada.get(`/admin/people?done=user.add&name=${encodeURIComponent(phish)}`)).text(), 'status'), undefined);
     assert.equal(said(await (await ada.get('/admin/hosts?done=Your+account+is+locked&name=x')).text(), 'status'), undefined);
   });
 

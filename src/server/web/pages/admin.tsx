@@ -53,6 +53,9 @@ const DONE: Record<string, (name: string) => string> = {
   'alert.ack': (n) => `The alert about ${n} is acknowledged.`,
 };
 
+/** What a confirmation may name: host names, user names and token ids are all of this shape. */
+const NAME_SHAPE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
+
 /** The errors of a form's own making, shown beside it; anything else (403, 503, …) is an error page. */
 const FORM_ERRORS = new Set(['USAGE', 'BAD_INPUT', 'CONFLICT', 'NOT_FOUND']);
 
@@ -60,7 +63,9 @@ const done = (section: Section, key: keyof typeof DONE, name: string): string =>
 
 const AdminFrame: FC<{ section: Section; c: Context<AppEnv>; children?: Child }> = ({ section, c, children }) => {
   const key = c.req.query('done');
-  const say = key !== undefined && Object.hasOwn(DONE, key) ? DONE[key]!(c.req.query('name') ?? '') : undefined;
+  const name = c.req.query('name') ?? '';
+  // Only the shape of a host, person or token name (no space): a crafted link cannot put a sentence of its own here.
+  const say = key !== undefined && Object.hasOwn(DONE, key) && NAME_SHAPE.test(name) ? DONE[key]!(name) : undefined;
   return (
     <div class="admin">
       <nav class="subnav" aria-label="Admin sections">

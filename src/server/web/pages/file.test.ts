@@ -253,7 +253,7 @@ describe('the File pages', { skip }, () => {
     console.log(`# 103-node layout ${ms.toFixed(1)} ms; whole page ${pageMs.toFixed(0)} ms; drawing ${width}×${height}`);
   });
 
-  it('a lineage past MAX_DRAWN nodes is not drawn; its tables still are', async () => {
+  it('a lineage past MAX_DRAWN boxes and arrows is not drawn; its tables still are', async () => {
     const lineage = await traceAcross(w.db, { hostIds: null }, { path: SHA.C, sha256: SHA.C });
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a hono JSX node's toString is its HTML
     const html = await ((await FileView({ lineage, paths: ['/out/c.mp4'], size: null, graph: null, nodeCount: MAX_DRAWN + 1, auditor: null }))?.toString() ?? '');
