@@ -233,10 +233,14 @@ export class LedgerAccessLog implements AccessLog {
     return entry;
   }
 
-  /** A push soon: at most one in flight, another after it when events came meanwhile. */
+  /** A push soon: at most one in flight, another after it when events came meanwhile; none while a retry waits. */
   private schedule(delayMs = PUSH_DELAY_MS): void {
     this.dirty = true;
     if (this.timer || this.pushing || this.closing) return;
+    this.startTimer(delayMs);
+  }
+
+  private startTimer(delayMs: number): void {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.pushing = this.drain().finally(() => {
@@ -247,15 +251,14 @@ export class LedgerAccessLog implements AccessLog {
   }
 
   private async drain(): Promise<void> {
-    while (this.dirty) {
+    while (this.dirty && !this.closing) {
       this.dirty = false;
       if (!(await this.pushOnce())) {
         const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1));
         this.o.log(`access log: retrying the push in ${wait / 1000} s`);
-        // After this drain has ended (schedule waits for it); a new event meanwhile does not shorten the wait.
-        setTimeout(() => {
-          if (!this.closing) this.schedule(0);
-        }, wait).unref();
+        // The retry's timer holds off schedule(): events meanwhile wait for it instead of each pushing at once.
+        this.dirty = true;
+        this.startTimer(wait);
         return;
       }
     }

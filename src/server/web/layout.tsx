@@ -91,7 +91,9 @@ export const Layout: FC<LayoutProps> = ({ title, nav, user, alerts, scripts, chi
                     <input type="hidden" name="_csrf" value={user.csrf} />
                     <input type="hidden" name="kind" value={a.kind} />
                     <input type="hidden" name="ref" value={String(a.ref)} />
-                    <button type="submit">Acknowledge</button>
+                    <button type="submit" aria-label={`Acknowledge: ${a.host}: ${a.text}`}>
+                      Acknowledge
+                    </button>
                   </form>
                 )}
               </li>

@@ -12,6 +12,7 @@ import type { AccessView } from '../access-view.js';
 import type { LaidOut } from '../graph.js';
 import { Time } from '../layout.js';
 import { AccessHistory } from '../access-history.js';
+import { runHref } from './run-row.js';
 import type { LineageNode } from './lineage-graph.js';
 import { LineageSvg } from './lineage-svg.js';
 
@@ -72,7 +73,7 @@ const Files: FC<{ files: readonly FileRecord[]; self: string }> = ({ files, self
     </ul>
   );
 
-const RunsTable: FC<{ runs: readonly LineageRun[]; self: string; caption: string }> = ({ runs, self, caption }) => (
+const RunsTable: FC<{ runs: readonly LineageRun[]; self: string; caption: string; home: string }> = ({ runs, self, caption, home }) => (
   <div class="table-scroll">
     <table>
       <caption class="visually-hidden">{caption}</caption>
@@ -91,7 +92,7 @@ const RunsTable: FC<{ runs: readonly LineageRun[]; self: string; caption: string
         {runs.map((r) => (
           <tr>
             <th scope="row">
-              <a href={`/runs/${r.id}`} class="mono">
+              <a href={runHref({ id: r.id, log: r.log ?? home, entries: r.entries })} class="mono">
                 {r.id.slice(0, 12)}
               </a>
               <span class="muted"> {r.tool}</span>
@@ -258,7 +259,7 @@ export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, no
         {l.runs.length === 0 ? (
           <p class="muted">No audited run produced these bytes: they entered the audited world as they are.</p>
         ) : (
-          <RunsTable runs={l.runs} self={sha} caption="The runs of the lineage, oldest first: the last one wrote this file" />
+          <RunsTable home={l.log} runs={l.runs} self={sha} caption="The runs of the lineage, oldest first: the last one wrote this file" />
         )}
         {l.sources.length > 0 && (
           <>
@@ -273,7 +274,7 @@ export const FileView: FC<FileViewProps> = ({ lineage: l, paths, size, graph, no
         {l.readBy.length === 0 ? (
           <p class="muted">No audited run read these bytes.</p>
         ) : (
-          <RunsTable runs={l.readBy} self={sha} caption="The runs that read this file, oldest first" />
+          <RunsTable home={l.log} runs={l.readBy} self={sha} caption="The runs that read this file, oldest first" />
         )}
       </section>
 

@@ -183,7 +183,7 @@ describe('the File pages', { skip }, () => {
     assert.match(g.nodes.get(`f:${SHA.A}`)!, new RegExp(`<a href="/file/${SHA.A}"><title>File /ws/a.mov, /nfs/a.mov, sha256:${SHA.A}</title><rect width="232" height="50" rx="14"></rect><text x="14" y="21" class="line1">/ws/a.mov</text><text x="14" y="39" class="line2">sha256:${SHA.A.slice(0, 16)}…</text>`));
     const r2 = g.nodes.get(runNode(render, RUNS.r2.id))!;
     assert.match(r2, /^<g class="node node-run status-ok"/);
-    assert.match(r2, new RegExp(`<a href="/runs/${RUNS.r2.id}"><title>Run ${RUNS.r2.id}: ffmpeg on render-7 by render \\(for farm\\), started 2026-12-01T10:10:00.000000000Z, ok; log render-7.test/ffaudit</title>`));
+    assert.match(r2, new RegExp(`<a href="/runs/${RUNS.r2.id}\\?log=render-7\\.test%2Fffaudit"><title>Run ${RUNS.r2.id}: ffmpeg on render-7 by render \\(for farm\\), started 2026-12-01T10:10:00.000000000Z, ok; log render-7.test/ffaudit</title>`));
     assert.match(r2, /<text x="14" y="21" class="line1">ffmpeg on render-7<\/text><text x="14" y="39" class="line2">render · 2026-12-01 · ok<\/text>/);
     assert.match(g.nodes.get('s:testsrc')!, /^<g class="node node-source"[^>]*><title>Source testsrc \(not a file: no content hash\)<\/title><rect/);
     assert.equal(g.edges.size, (g.svg.match(/<path class="edge"/g) ?? []).length, 'no edge drawn twice');
@@ -192,7 +192,7 @@ describe('the File pages', { skip }, () => {
     assert.match(html, /<h1>\/out\/c.mp4<\/h1>/);
     assert.match(html, /<dt>Size<\/dt><dd>4.2 KB \(4,242 bytes\)<\/dd>/);
     assert.match(html, /<dt>Lineage<\/dt><dd>3 runs in 3 logs, from 1 origin<\/dd>/);
-    for (const run of [RUNS.r1, RUNS.r2, RUNS.r3, R5]) assert.match(html, new RegExp(`<th scope="row"><a href="/runs/${run.id}" class="mono">${run.id.slice(0, 12)}</a>`));
+    for (const run of [RUNS.r1, RUNS.r2, RUNS.r3, R5]) assert.match(html, new RegExp(`<th scope="row"><a href="/runs/${run.id}\\?log=[a-z0-9-]+\\.test%2Fffaudit" class="mono">${run.id.slice(0, 12)}</a>`));
     assert.match(html, /<p class="note-text">received from render-7, checked<\/p>/);
     assert.match(html, /<div class="graph-scroll" id="lineage-graph" tabindex="0" role="region" aria-label="The drawing, scrollable">/);
   });
@@ -253,13 +253,19 @@ describe('the File pages', { skip }, () => {
     console.log(`# 103-node layout ${ms.toFixed(1)} ms; whole page ${pageMs.toFixed(0)} ms; drawing ${width}×${height}`);
   });
 
+  it('a run whose recorded id the Run page does not take is linked by its start entry in its log', async () => {
+    const { runHref } = await import('./run-row.js');
+    assert.equal(runHref({ id: RUNS.r3.id, log: 'ingest-2.test/ffaudit', entries: [4, 5] }), `/runs/${RUNS.r3.id}?log=ingest-2.test%2Fffaudit`);
+    assert.equal(runHref({ id: '"><script>', log: 'a.test/ffaudit', entries: [7, 9] }), '/runs/7?log=a.test%2Fffaudit');
+  });
+
   it('a lineage past MAX_DRAWN boxes and arrows is not drawn; its tables still are', async () => {
     const lineage = await traceAcross(w.db, { hostIds: null }, { path: SHA.C, sha256: SHA.C });
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a hono JSX node's toString is its HTML
     const html = await ((await FileView({ lineage, paths: ['/out/c.mp4'], size: null, graph: null, nodeCount: MAX_DRAWN + 1, auditor: null }))?.toString() ?? '');
     assert.ok(html.includes(`<p class="muted" id="lineage-graph-too-large">This lineage has ${MAX_DRAWN + 1} files and runs: too many to draw legibly. The tables below list every step.</p>`));
     assert.ok(!html.includes('<svg'));
-    assert.ok(html.includes(`<a href="/runs/${RUNS.r3.id}" class="mono">`));
+    assert.ok(html.includes(`<a href="/runs/${RUNS.r3.id}?log=ingest-2.test%2Fffaudit" class="mono">`));
   });
 
   it('unknown bytes: a 404 page that says so, recorded as a view', async () => {

@@ -8,6 +8,7 @@ import type { FileRecord } from '../../../core/entry.js';
 import type { Lineage, LineageRun } from '../../../lineage/walk.js';
 import { displayText } from '../../../render/display-text.js';
 import type { GraphEdge, GraphNode } from '../graph.js';
+import { runHref } from './run-row.js';
 
 export type NodeKind = 'file' | 'run' | 'source';
 
@@ -99,7 +100,7 @@ export function lineageGraph(l: Lineage): { nodes: LineageNode[]; edges: GraphEd
         kind: 'run',
         lines: [fit(`${r.tool} on ${host}`), fit(`${user} · ${r.started_at.slice(0, 10)} · ${r.status}`)],
         title: `Run ${r.id}: ${r.tool} on ${host} by ${user}${actor}, started ${r.started_at}, ${r.status}; log ${displayText(r.log ?? l.log)}`,
-        href: `/runs/${r.id}`,
+        href: runHref({ id: r.id, log: r.log ?? l.log, entries: r.entries }),
         current: false,
         status: r.status,
       });

@@ -32,7 +32,12 @@ function shortFiles(files: readonly { path: string }[]): string {
   return files.length === 1 ? first : `${first} +${files.length - 1}`;
 }
 
-export const runHref = (r: { id: string; log: string }): string => `/runs/${encodeURIComponent(r.id)}?log=${encodeURIComponent(r.log)}`;
+/**
+ * A run's page: by its id in its log, or by its start entry when the recorded id is not one the page takes (6 to 32
+ * hex digits: another version's or a hostile ledger's), so every run listed anywhere can be opened.
+ */
+export const runHref = (r: { id: string; log: string; entries: readonly number[] }): string =>
+  `/runs/${/^[0-9a-f]{6,32}$/.test(r.id) ? r.id : String(r.entries[0])}?log=${encodeURIComponent(r.log)}`;
 
 export function runRowView(r: LoggedRun): RunRowView {
   return {
