@@ -57,22 +57,31 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   });
 
   // viewer: runs, notes, lineage, the state of every log.
+  // Searches and views are recorded in the access log as the web interface's are (web/request.ts), before the answer.
   app.get('/api/v1/runs', requireRole('viewer'), async (c) => {
     const { filter, page } = parseRunsQuery(query(c));
-    return c.json(pageJson(await searchRuns(db, ALL_LOGS, filter, page), (r) => r));
+    const found = await searchRuns(db, ALL_LOGS, filter, page);
+    await recordApiAccess(c, { action: 'search', query: queryText(query(c)) });
+    return c.json(pageJson(found, (r) => r));
   });
   app.get('/api/v1/runs/:ref', requireRole('viewer'), async (c) => {
     const ref = parseRunRef(c.req.param('ref'));
     const { log } = parseRunQuery(query(c));
-    return c.json(await findRunAcross(db, ALL_LOGS, ref, log));
+    const run = await findRunAcross(db, ALL_LOGS, ref, log);
+    await recordApiAccess(c, { action: 'view.run', runs: [run.id] });
+    return c.json(run);
   });
   app.get('/api/v1/notes', requireRole('viewer'), async (c) => {
     const { filter, page } = parseNotesQuery(query(c));
-    return c.json(pageJson(await searchNotes(db, ALL_LOGS, filter, page), noteJson));
+    const found = await searchNotes(db, ALL_LOGS, filter, page);
+    await recordApiAccess(c, { action: 'search', query: `/notes${queryText(query(c))}` });
+    return c.json(pageJson(found, noteJson));
   });
   app.get('/api/v1/lineage', requireRole('viewer'), async (c) => {
     const file = parseFileQuery(query(c));
-    return c.json(lineageToJson(await traceAcross(db, ALL_LOGS, file)));
+    const lineage = await traceAcross(db, ALL_LOGS, file);
+    await recordApiAccess(c, { action: 'view.file', files: [file.sha256] });
+    return c.json(lineageToJson(lineage));
   });
   app.get('/api/v1/logs', requireRole('viewer'), async (c) => {
     parseNoQuery(query(c));

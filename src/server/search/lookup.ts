@@ -43,7 +43,8 @@ const at = (m: Map<string, { data: Buffer; leaf: Buffer }>, hostId: number, epoc
 
 /** How long a count check of the index against its tallies (indexProblems) is reused while the tallies are unchanged. */
 let indexCheckReuseMs = 60_000;
-const recentIndexChecks = new Map<string, { at: number; problems: string[] }>();
+/** Per log (host and epoch): the tallies counted against, when, and what was found. */
+const recentIndexChecks = new Map<string, { tally: string; at: number; problems: string[] }>();
 
 /** Sets how long a count check is reused (default 60 s; 0: every trace counts again). Forgets the checks made. */
 export function setIndexCheckReuse(ms: number): void {
@@ -167,50 +168,56 @@ export class MirrorLookup implements LineageLookup {
   indexProblems(): Promise<string[]> {
     return readOnly(this.db, async (c) => {
       const logs = await this.inScope(c);
-      // Counting every index row of every log costs a scan of millions of rows; a check of the same tallies made
-      // less than a minute ago (setIndexCheckReuse) is reused. The tallies move with every ingest, so a reused check is of
-      // the very index state asked about, give or take a row deleted without touching the tally within that window
-      // (which anyone able to delete rows could hide by editing the tally as well: the count check is a guard
-      // against damage, the re-verification of the entries is the proof).
+      // Counting every index row of every log costs a scan of millions of rows: a log whose tallies are the ones
+      // counted against less than a minute ago (setIndexCheckReuse) keeps that count, and only the others are counted
+      // again. The tallies move with every ingest into a log (the server's own access log moves with every page), so a
+      // reused check is of the very index state asked about, give or take a row deleted without touching the tally
+      // within that window (which anyone able to delete rows could hide by editing the tally as well: the count check
+      // is a guard against damage, the re-verification of the entries is the proof).
       const { rows: tallies } = await c.query<{ host_id: number; epoch: number; runs: number; ends: number; notes: number; files: number; access: number }>(
-        'SELECT host_id, epoch, runs, ends, notes, files, access FROM idx_tally WHERE host_id = ANY($1::bigint[]) ORDER BY host_id, epoch',
+        'SELECT host_id, epoch, runs, ends, notes, files, access FROM idx_tally WHERE host_id = ANY($1::bigint[])',
         [logs.map((l) => l.id)],
       );
-      const key = JSON.stringify([logs.map((l) => [l.id, l.epoch]), tallies.map((t) => [t.host_id, t.epoch, t.runs, t.ends, t.notes, t.files, t.access])]);
-      const recent = recentIndexChecks.get(key);
-      if (recent && performance.now() - recent.at < indexCheckReuseMs) return recent.problems;
-      const { rows } = await c.query<{ id: number; t: boolean; runs: number; ends: number; notes: number; files: number; access: number; r: number; e: number; n: number; f: number; a: number; m: boolean }>(
-        `SELECT h.id, t.host_id IS NOT NULL AS t, t.runs, t.ends, t.notes, t.files, t.access,
-                (SELECT count(*) FROM idx_runs r WHERE r.host_id = h.id AND r.epoch = h.epoch) AS r,
-                (SELECT count(*) FROM idx_runs r WHERE r.host_id = h.id AND r.epoch = h.epoch AND r.end_idx IS NOT NULL) AS e,
-                (SELECT count(*) FROM idx_notes n WHERE n.host_id = h.id AND n.epoch = h.epoch) AS n,
-                (SELECT count(*) FROM idx_files f WHERE f.host_id = h.id AND f.epoch = h.epoch) AS f,
-                (SELECT count(*) FROM idx_access a WHERE a.host_id = h.id AND a.epoch = h.epoch) AS a,
-                EXISTS (SELECT 1 FROM mirror_entries m WHERE m.host_id = h.id AND m.epoch = h.epoch) AS m
-           FROM hosts h LEFT JOIN idx_tally t ON t.host_id = h.id AND t.epoch = h.epoch
-          WHERE h.id = ANY($1::bigint[]) ORDER BY h.id`,
-        [logs.map((l) => l.id)],
-      );
-      const origin = new Map(logs.map((l) => [l.id, l.origin]));
-      const problems: string[] = [];
-      for (const r of rows) {
-        const o = origin.get(Number(r.id))!;
-        if (!r.t) {
-          if (r.m) problems.push(`${o}: its mirrored entries are not indexed`);
-          continue;
+      const tallyOf = new Map(tallies.map((t) => [`${t.host_id}/${t.epoch}`, `${t.runs}/${t.ends}/${t.notes}/${t.files}/${t.access}`]));
+      const now = performance.now();
+      const keyOf = (l: LogInfo) => `${l.id}/${l.epoch}`;
+      const stale = logs.filter((l) => {
+        const r = recentIndexChecks.get(keyOf(l));
+        return !(r && r.tally === (tallyOf.get(keyOf(l)) ?? 'none') && now - r.at < indexCheckReuseMs);
+      });
+      if (stale.length > 0) {
+        const { rows } = await c.query<{ id: number; t: boolean; runs: number; ends: number; notes: number; files: number; access: number; r: number; e: number; n: number; f: number; a: number; m: boolean }>(
+          `SELECT h.id, t.host_id IS NOT NULL AS t, t.runs, t.ends, t.notes, t.files, t.access,
+                  (SELECT count(*) FROM idx_runs r WHERE r.host_id = h.id AND r.epoch = h.epoch) AS r,
+                  (SELECT count(*) FROM idx_runs r WHERE r.host_id = h.id AND r.epoch = h.epoch AND r.end_idx IS NOT NULL) AS e,
+                  (SELECT count(*) FROM idx_notes n WHERE n.host_id = h.id AND n.epoch = h.epoch) AS n,
+                  (SELECT count(*) FROM idx_files f WHERE f.host_id = h.id AND f.epoch = h.epoch) AS f,
+                  (SELECT count(*) FROM idx_access a WHERE a.host_id = h.id AND a.epoch = h.epoch) AS a,
+                  EXISTS (SELECT 1 FROM mirror_entries m WHERE m.host_id = h.id AND m.epoch = h.epoch) AS m
+             FROM hosts h LEFT JOIN idx_tally t ON t.host_id = h.id AND t.epoch = h.epoch
+            WHERE h.id = ANY($1::bigint[]) ORDER BY h.id`,
+          [stale.map((l) => l.id)],
+        );
+        if (recentIndexChecks.size + stale.length > 10_000) recentIndexChecks.clear();
+        for (const l of stale) {
+          const r = rows.find((x) => Number(x.id) === l.id);
+          const problems: string[] = [];
+          if (r && !r.t) {
+            if (r.m) problems.push(`${l.origin}: its mirrored entries are not indexed`);
+          } else if (r) {
+            const check = (what: string, tally: number, n: number) => {
+              if (Number(tally) !== Number(n)) problems.push(`${l.origin}: its entries gave ${Number(tally)} ${what}, the index holds ${Number(n)}`);
+            };
+            check('runs', r.runs, r.r);
+            check('run ends', r.ends, r.e);
+            check('custody notes', r.notes, r.n);
+            check('file records', r.files, r.f);
+            check('access records', r.access, r.a);
+          }
+          recentIndexChecks.set(keyOf(l), { tally: tallyOf.get(keyOf(l)) ?? 'none', at: now, problems });
         }
-        const check = (what: string, tally: number, rows: number) => {
-          if (Number(tally) !== Number(rows)) problems.push(`${o}: its entries gave ${Number(tally)} ${what}, the index holds ${Number(rows)}`);
-        };
-        check('runs', r.runs, r.r);
-        check('run ends', r.ends, r.e);
-        check('custody notes', r.notes, r.n);
-        check('file records', r.files, r.f);
-        check('access records', r.access, r.a);
       }
-      if (recentIndexChecks.size >= 64) recentIndexChecks.clear();
-      recentIndexChecks.set(key, { at: performance.now(), problems });
-      return problems;
+      return logs.flatMap((l) => recentIndexChecks.get(keyOf(l))?.problems ?? []);
     });
   }
 }

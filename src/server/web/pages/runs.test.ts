@@ -138,6 +138,22 @@ describe('runs pages', { skip }, () => {
     ]);
   });
 
+  it("the API's searches and views are recorded as the pages' are, with the token's name", async () => {
+    recorded.length = 0;
+    const api = (path: string) => w.app.request(path, { headers: { authorization: `Bearer ${w.tokens.viewer}` } });
+    assert.equal((await api('/api/v1/runs?user=alice')).status, 200);
+    assert.equal((await api(`/api/v1/runs/${RUNS.r2.id}`)).status, 200);
+    assert.equal((await api(`/api/v1/lineage?sha256=${SHA.C}`)).status, 200);
+    assert.equal((await api('/api/v1/notes?user=clerk')).status, 200);
+    assert.equal((await api('/api/v1/runs?user=bad%00')).status, 400);
+    assert.deepEqual(recorded, [
+      { action: 'search', query: '?user=alice', user: 'viewer', via: 'api', client: undefined },
+      { action: 'view.run', runs: [RUNS.r2.id], user: 'viewer', via: 'api', client: undefined },
+      { action: 'view.file', files: [SHA.C], user: 'viewer', via: 'api', client: undefined },
+      { action: 'search', query: '/notes?user=clerk', user: 'viewer', via: 'api', client: undefined },
+    ]);
+  });
+
   it('the overview shows every host log as verified, and an access log in its own section', async () => {
     const html = await (await viewer.get('/')).text();
     for (const h of ['ws-1', 'render-7', 'ingest-2']) assert.match(html, new RegExp(`<a href="/runs\\?host=${h}"><bdi>${h}</bdi></a>`));
