@@ -6,8 +6,27 @@ import assert from 'node:assert/strict';
 import type { Hono } from 'hono';
 import type { Role } from '../server/api/auth.js';
 import type { AppEnv, ServerDeps } from '../server/app.js';
+import type { AccessEvent, AccessLog } from '../server/deps.js';
 import { addUser } from '../server/web/accounts.js';
 import { apiWorld, type ApiWorld } from './api-fixture.js';
+
+/** An access log that keeps what it is given in memory, and can be made to fail as a full disk would. */
+export class RecordingAccessLog implements AccessLog {
+  events: AccessEvent[] = [];
+  failing = false;
+  record(e: AccessEvent): Promise<void> {
+    if (this.failing) return Promise.reject(new Error('disk full'));
+    this.events.push(e);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  /** The events of `action`, as (user, query) pairs. */
+  of(action: string): [string, string | undefined][] {
+    return this.events.filter((e) => e.action === action).map((e) => [e.user, e.query]);
+  }
+}
 
 export const PASSWORDS: Record<Role, string> = { viewer: 'viewer passphrase 1', auditor: 'auditor passphrase 2', admin: 'admin passphrase 3' };
 

@@ -5,33 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { makeEd25519Signer, formatVerifierKey } from '../../core/note.js';
 import { testPostgres } from '../../testing/pg-server.js';
-import { webClient, webWorld, type WebClient, type WebWorld } from '../../testing/web-fixture.js';
+import { RecordingAccessLog, webClient, webWorld, type WebClient, type WebWorld } from '../../testing/web-fixture.js';
 import { authenticate } from '../api/auth.js';
-import type { AccessEvent, AccessLog } from '../deps.js';
 import { joinHost } from '../hosts.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
 
-/** An access log that keeps what it is given, and can be made to fail as a full disk would. */
-class RecordingLog implements AccessLog {
-  events: AccessEvent[] = [];
-  failing = false;
-  record(e: AccessEvent): Promise<void> {
-    if (this.failing) return Promise.reject(new Error('disk full'));
-    this.events.push(e);
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-  /** The events of `action`, as (user, query) pairs. */
-  of(action: string): [string, string | undefined][] {
-    return this.events.filter((e) => e.action === action).map((e) => [e.user, e.query]);
-  }
-}
-
-const access = new RecordingLog();
+const access = new RecordingAccessLog();
 let w: WebWorld;
 let ada: WebClient;
 

@@ -14,6 +14,7 @@ import { createApp, type AppEnv } from '../app.js';
 import { migrate, openDb, type Db } from '../db/pool.js';
 import type { AccessEvent } from '../deps.js';
 import { initServerKeys, loadServerKeys } from '../keys.js';
+import { RecordingAccessLog } from '../../testing/web-fixture.js';
 import { addUser } from './accounts.js';
 import { parseOidcOptions, type OidcConfig } from './oidc.js';
 
@@ -66,13 +67,8 @@ before(async () => {
     oidcRoleClaim: 'groups',
     oidcRoles: 'ffaudit-admins=admin,ffaudit-auditors=auditor',
   });
-  const access = {
-    record: (e: AccessEvent) => {
-      events.push(e);
-      return Promise.resolve();
-    },
-    close: () => Promise.resolve(),
-  };
+  const access = new RecordingAccessLog();
+  access.events = events;
   app = createApp({ db, keys: loadServerKeys(join(tmp.dir, 'keys')), log: () => undefined, access, oidc });
 });
 after(async () => {

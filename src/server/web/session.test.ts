@@ -2,21 +2,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testPostgres } from '../../testing/pg-server.js';
-import { PASSWORDS, webClient, webWorld, type WebWorld } from '../../testing/web-fixture.js';
-import type { AccessEvent, AccessLog } from '../deps.js';
+import { PASSWORDS, RecordingAccessLog, webClient, webWorld, type WebWorld } from '../../testing/web-fixture.js';
 import { WEB_CSP } from './routes.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
 let w: WebWorld;
-const recorded: AccessEvent[] = [];
-const access: AccessLog = {
-  record: (e) => {
-    recorded.push(e);
-    return Promise.resolve();
-  },
-  close: () => Promise.resolve(),
-};
+const access = new RecordingAccessLog();
+const recorded = access.events;
 
 before(async () => {
   if (!skip) w = await webWorld((pgc as { url: string }).url, { access });

@@ -98,6 +98,17 @@ const FormError: FC<{ form: string; state: PageState }> = ({ form, state }) =>
 
 const Csrf: FC<{ c: Context<AppEnv> }> = ({ c }) => <input type="hidden" name="_csrf" value={webUser(c).csrf} />;
 
+/** One button that posts one named value (disable, enable, revoke), its accessible name saying what it acts on. */
+const ActionButton: FC<{ c: Context<AppEnv>; action: string; field: string; value: string; label: string; what: string; danger?: boolean }> = ({ c, action, field, value, label, what, danger }) => (
+  <form method="post" action={action}>
+    <Csrf c={c} />
+    <input type="hidden" name={field} value={value} />
+    <button type="submit" class={danger ? 'danger' : undefined} aria-label={`${label} ${what}`}>
+      {label}
+    </button>
+  </form>
+);
+
 const RoleOptions: FC<{ selected: string | undefined }> = ({ selected }) => (
   <>
     {ROLES.map((r) => (
@@ -185,24 +196,8 @@ async function hostsPage(c: Context<AppEnv>, deps: ServerDeps, state: PageState 
                     <td class="num">{h.conflicts > 0 ? <span class="badge bad">{h.conflicts}</span> : '0'}</td>
                     <td>{s?.lastPushAt ? <Time iso={s.lastPushAt} /> : <span class="muted">never</span>}</td>
                     <td class="actions">
-                      {h.status === 'active' && (
-                        <form method="post" action="/admin/hosts/disable">
-                          <Csrf c={c} />
-                          <input type="hidden" name="name" value={h.name} />
-                          <button type="submit" class="danger" aria-label={`Disable ${h.name}`}>
-                            Disable
-                          </button>
-                        </form>
-                      )}
-                      {h.status === 'disabled' && (
-                        <form method="post" action="/admin/hosts/enable">
-                          <Csrf c={c} />
-                          <input type="hidden" name="name" value={h.name} />
-                          <button type="submit" aria-label={`Enable ${h.name}`}>
-                            Enable
-                          </button>
-                        </form>
-                      )}
+                      {h.status === 'active' && <ActionButton c={c} action="/admin/hosts/disable" field="name" value={h.name} label="Disable" what={h.name} danger />}
+                      {h.status === 'disabled' && <ActionButton c={c} action="/admin/hosts/enable" field="name" value={h.name} label="Enable" what={h.name} />}
                     </td>
                   </tr>
                 );
@@ -293,19 +288,11 @@ async function peoplePage(c: Context<AppEnv>, deps: ServerDeps, state: PageState
                   <td>{u.disabled_at === null ? <span class="badge ok">active</span> : <span class="badge warn">disabled</span>}</td>
                   <td class="actions">
                     {!self && (
-                      <form method="post" action={u.disabled_at === null ? '/admin/people/disable' : '/admin/people/enable'}>
-                        <Csrf c={c} />
-                        <input type="hidden" name="name" value={u.name} />
-                        {u.disabled_at === null ? (
-                          <button type="submit" class="danger" aria-label={`Disable ${u.name}`}>
-                            Disable
-                          </button>
-                        ) : (
-                          <button type="submit" aria-label={`Enable ${u.name}`}>
-                            Enable
-                          </button>
-                        )}
-                      </form>
+                      u.disabled_at === null ? (
+                        <ActionButton c={c} action="/admin/people/disable" field="name" value={u.name} label="Disable" what={u.name} danger />
+                      ) : (
+                        <ActionButton c={c} action="/admin/people/enable" field="name" value={u.name} label="Enable" what={u.name} />
+                      )
                     )}
                   </td>
                 </tr>
@@ -428,13 +415,7 @@ async function tokensPage(c: Context<AppEnv>, deps: ServerDeps, state: PageState
                   </td>
                   <td class="actions">
                     {!t.revoked_at && (
-                      <form method="post" action="/admin/tokens/revoke">
-                        <Csrf c={c} />
-                        <input type="hidden" name="id" value={String(t.id)} />
-                        <button type="submit" class="danger" aria-label={`Revoke token ${t.id}`}>
-                          Revoke
-                        </button>
-                      </form>
+                      <ActionButton c={c} action="/admin/tokens/revoke" field="id" value={String(t.id)} label="Revoke" what={`token ${t.id}`} danger />
                     )}
                   </td>
                 </tr>

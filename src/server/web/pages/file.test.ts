@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { FileRecord } from '../../../core/entry.js';
-import type { AccessEvent } from '../../deps.js';
 import { traceAcross } from '../../search/lookup.js';
 import { REPORT_CSP } from '../../search/file-evidence.js';
 import { appendRuns, RUNS, SHA, sha, type RunSpec } from '../../../testing/api-fixture.js';
 import { runCli } from '../../../testing/cli.js';
 import { testPostgres } from '../../../testing/pg-server.js';
-import { webWorld, type WebWorld } from '../../../testing/web-fixture.js';
+import { RecordingAccessLog, webWorld, type WebWorld } from '../../../testing/web-fixture.js';
 import { layOut } from '../graph.js';
 import { WEB_CSP } from '../routes.js';
 import { MAX_DRAWN } from './file.js';
@@ -30,16 +29,8 @@ let w: WebWorld;
 let tmp: string;
 
 /** The access log as its contract says (deps.ts AccessLog): recorded before the answer, or the answer fails. */
-const events: AccessEvent[] = [];
-let accessFails = false;
-const access = {
-  record(e: AccessEvent): Promise<void> {
-    if (accessFails) return Promise.reject(new Error('disk full'));
-    events.push(e);
-    return Promise.resolve();
-  },
-  close: () => Promise.resolve(),
-};
+const access = new RecordingAccessLog();
+const events = access.events;
 
 /** A name made to break a page: markup, quotes, and a right-to-left override that would reverse what follows. */
 const HOSTILE = `/out/<img src=x onerror="alert(1)">\u202e'4pm.mov`;
@@ -349,7 +340,7 @@ describe('the File pages', { skip }, () => {
 
   it('when the access log cannot record, nothing is shown or handed out (503)', async () => {
     const c = await w.as('auditor');
-    accessFails = true;
+    access.failing = true;
     try {
       for (const path of [`/file/${SHA.C}`, `/file/${SHA.C}/bundle`, `/file/${SHA.C}/report`]) {
         const r = await c.get(path);
@@ -358,7 +349,7 @@ describe('the File pages', { skip }, () => {
         assert.ok(!text.includes('received from render-7') && !text.includes('ffaudit-bundle'), path);
       }
     } finally {
-      accessFails = false;
+      access.failing = false;
     }
   });
 });

@@ -5,24 +5,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AccessEvent, AccessLog } from '../../deps.js';
 import { RUNS, SHA } from '../../../testing/api-fixture.js';
 import { runCli } from '../../../testing/cli.js';
 import { testPostgres } from '../../../testing/pg-server.js';
-import { type WebClient, type WebWorld, webWorld } from '../../../testing/web-fixture.js';
+import { RecordingAccessLog, type WebClient, type WebWorld, webWorld } from '../../../testing/web-fixture.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
 let w: WebWorld;
 let tmp: string;
-const recorded: AccessEvent[] = [];
-const access: AccessLog = {
-  record: (e) => {
-    recorded.push(e);
-    return Promise.resolve();
-  },
-  close: () => Promise.resolve(),
-};
+const access = new RecordingAccessLog();
+const recorded = access.events;
 
 before(async () => {
   if (skip) return;

@@ -2,22 +2,15 @@
 // api-fixture.ts: the same answers as the API, escaped hostile values, roles, recorded searches and exports.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { AccessEvent, AccessLog } from '../../deps.js';
 import { appendRuns, RUNS, runEntries, SHA, type RunSpec } from '../../../testing/api-fixture.js';
 import { testPostgres } from '../../../testing/pg-server.js';
-import { webWorld, type WebClient, type WebWorld } from '../../../testing/web-fixture.js';
+import { RecordingAccessLog, webWorld, type WebClient, type WebWorld } from '../../../testing/web-fixture.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
 let w: WebWorld;
-const recorded: AccessEvent[] = [];
-const access: AccessLog = {
-  record: (e) => {
-    recorded.push(e);
-    return Promise.resolve();
-  },
-  close: () => Promise.resolve(),
-};
+const access = new RecordingAccessLog();
+const recorded = access.events;
 
 before(async () => {
   if (!skip) w = await webWorld((pgc as { url: string }).url, { access });
