@@ -10,15 +10,13 @@ import type { Child } from 'hono/jsx';
 import { parseExportQuery, parseRunsQuery } from '../../api/filters.js';
 import { exportResponse } from '../../api/export.js';
 import type { AppEnv, ServerDeps } from '../../deps.js';
-import { DEFAULT_SILENT_AFTER_MS } from '../../deps.js';
 import { encodeCursor } from '../../search/cursor.js';
 import { searchRuns } from '../../search/query.js';
-import { logStates } from '../../search/state.js';
 import type { LoggedRun, Page, Unreadable } from '../../search/types.js';
 import { renderPage } from '../render.js';
 import { queryText, recordAccess } from '../request.js';
 import { atLeast, requireWebRole, webUser } from '../session.js';
-import { accessLogOrigins } from './log-kinds.js';
+import { runHostNames } from './log-kinds.js';
 import { runKey, runRowView, RunsTable } from './run-row.js';
 import { canonicalQuery, filtersOf, hasFilter, withQuery } from './runs-query.js';
 import { runsEvents } from './runs-events.js';
@@ -153,8 +151,7 @@ export function runsRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
     // A filtered or paged view is a search of the evidence, recorded before anything of it is sent.
     if (q.size > 0) await recordAccess(c, { action: 'search', query: queryText(q) });
     const result = await searchRuns(db, ALL_LOGS, filter, page);
-    const access = await accessLogOrigins(db);
-    const hosts = (await logStates(db, ALL_LOGS, { silentAfterMs: deps.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS })).filter((l) => !access.has(l.origin)).map((l) => l.host);
+    const hosts = await runHostNames(db);
     const filters = filtersOf(q);
     const rows = result.items.map(runRowView);
     // Live only where new runs would show: the first page, newest first.
