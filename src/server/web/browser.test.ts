@@ -210,6 +210,10 @@ describe('the web interface in Chromium, against a real ffaudit serve', { skip }
     assert.equal(refused.status(), 403);
     await page.waitForLoadState();
     assert.equal(await text(v.wp, 'main h1'), 'Not allowed');
+    assert.equal(await text(v.wp, 'main p >> nth=0'), 'the form has expired or did not come from this server: reload the page and try again');
+    // Chromium reports the document's own status in the console; nothing else may be there.
+    assert.deepEqual(v.wp.errors.splice(0), ['Failed to load resource: the server responded with a status of 403 (Forbidden)']);
+    await checkPage(v.wp, 'error-csrf');
     await page.goto(`/file/${shaB}`);
     assert.equal(await text(v.wp, 'main h1'), media.b, 'still signed in');
     await v.context.close();
@@ -230,6 +234,7 @@ describe('the web interface in Chromium, against a real ffaudit serve', { skip }
 
     await page.goto(`/file/${sha(media.hostile)}`);
     assert.equal(await text(aud.wp, 'main h1'), shown);
+    assert.equal(await page.title(), `File ${displayText(HOSTILE_FILE)} · ffaudit`);
     assert.ok((await page.locator('svg.lineage-svg').textContent())?.includes('\\u202e'), 'the graph shows the override escaped too');
     assert.equal(await page.evaluate('window.ffauditInjected'), undefined);
     await checkPage(aud.wp, 'file-hostile-name');
