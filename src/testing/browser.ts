@@ -71,8 +71,11 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
   return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
-/** How a focused or focusable element is named in tabOrder and controls (page-side code, as text). */
-const DESCRIBE = `(e) => e.getAttribute('data-key') ?? (e.tagName.toLowerCase() + '#' + e.id + '|' + (e.name ?? '') + '|' + (e.getAttribute('href') ?? '') + '|' + (e.textContent ?? '').trim().slice(0, 40))`;
+/**
+ * How a focused or focusable element is named in tabOrder and controls (page-side code, as text): what it is, then
+ * its place in the document, so that two alike controls (a link repeated, a form per table row) stay two.
+ */
+const DESCRIBE = `(e) => (e.getAttribute('data-key') ?? (e.tagName.toLowerCase() + '#' + e.id + '|' + (e.name ?? '') + '|' + (e.getAttribute('href') ?? '') + '|' + (e.textContent ?? '').trim().slice(0, 40))) + '@' + [...document.querySelectorAll('*')].indexOf(e)`;
 
 /**
  * Presses Tab until focus comes back round (or `max` presses) and returns a description of each focused element;

@@ -181,7 +181,7 @@ export function runsRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
         <div class="results-head">
           <p class="total" id="runs-total">
             {totalText(result)}
-            {hasFilter(q) ? ' match this filter' : ''}
+            {hasFilter(q) ? (result.total === 1 ? ' matches this filter' : ' match this filter') : ''}
             {page.after !== undefined ? ' (an older page)' : ''}
           </p>
           {live && (
