@@ -206,7 +206,7 @@ const ERRORS = {
     headers: { 'WWW-Authenticate': { schema: { const: 'Bearer realm="ffaudit"' } } },
   },
   '403': text("the token's role is below the operation's x-role"),
-  '503': text('the database is away, or a query took longer than its statement timeout: try again (or narrow the filter)'),
+  '503': text('the database is away, a query took longer than its statement timeout (try again, or narrow the filter), or the access log could not record the request (nothing is answered unrecorded)'),
 };
 const NOT_FOUND = { '404': text('not found: the line says what') };
 
