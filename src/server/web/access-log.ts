@@ -39,6 +39,12 @@ export const ACCESS_LOG_SERVER_URL = 'http://ffaudit-serve.invalid';
 const LOCK_FILE = 'serve.lock';
 /** Events arriving this close together go in one push. */
 const PUSH_DELAY_MS = 10;
+/**
+ * Pushes start at most this often: each is a round of the witness and mirror protocols (signatures, transactions)
+ * run in this process, and one per page view took ~15 ms from every page of a busy server (BENCHMARKS.md). An event
+ * is durable in the ledger before its answer whatever this is; it only says how soon the mirror has it.
+ */
+const PUSH_EVERY_MS = 500;
 /** After a failed push: the first wait, doubled on each failure up to the last. */
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
@@ -133,6 +139,8 @@ export class LedgerAccessLog implements AccessLog {
   private timer: NodeJS.Timeout | undefined;
   private pushing: Promise<void> | undefined;
   private failures = 0;
+  /** When the last push started (performance.now()); -Infinity before the first. */
+  private lastPushAt = -Infinity;
   private lastStop: string | undefined;
   private closing: Promise<void> | undefined;
   private readonly machine = hostname();
@@ -237,7 +245,7 @@ export class LedgerAccessLog implements AccessLog {
   private schedule(delayMs = PUSH_DELAY_MS): void {
     this.dirty = true;
     if (this.timer || this.pushing || this.closing) return;
-    this.startTimer(delayMs);
+    this.startTimer(Math.max(delayMs, this.lastPushAt + PUSH_EVERY_MS - performance.now()));
   }
 
   private startTimer(delayMs: number): void {
@@ -251,17 +259,19 @@ export class LedgerAccessLog implements AccessLog {
   }
 
   private async drain(): Promise<void> {
-    while (this.dirty && !this.closing) {
-      this.dirty = false;
-      if (!(await this.pushOnce())) {
-        const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1));
-        this.o.log(`access log: retrying the push in ${wait / 1000} s`);
-        // The retry's timer holds off schedule(): events meanwhile wait for it instead of each pushing at once.
-        this.dirty = true;
-        this.startTimer(wait);
-        return;
-      }
+    if (!this.dirty || this.closing) return;
+    this.dirty = false;
+    this.lastPushAt = performance.now();
+    if (!(await this.pushOnce())) {
+      const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1));
+      this.o.log(`access log: retrying the push in ${wait / 1000} s`);
+      // The retry's timer holds off schedule(): events meanwhile wait for it instead of each pushing at once.
+      this.dirty = true;
+      this.startTimer(wait);
+      return;
     }
+    // Events recorded during the push: the next push, PUSH_EVERY_MS after this one started.
+    if (this.dirty && !this.closing) this.startTimer(Math.max(PUSH_DELAY_MS, this.lastPushAt + PUSH_EVERY_MS - performance.now()));
   }
 
   /** One push of everything recorded; false when it failed (logged). */
