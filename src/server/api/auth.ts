@@ -20,6 +20,9 @@ export const ROLES = ['viewer', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 const RANK: Record<Role, number> = { viewer: 0, auditor: 1, admin: 2 };
 
+/** Whether `role` may do what `min` may (the pages' sessions use the same order). */
+export const atLeast = (role: Role, min: Role): boolean => RANK[role] >= RANK[min];
+
 export function isRole(v: unknown): v is Role {
   return typeof v === 'string' && (ROLES as readonly string[]).includes(v);
 }
@@ -124,7 +127,7 @@ export function requireRole(min: Role): MiddlewareHandler<AppEnv> {
       }
       throw e;
     }
-    if (RANK[caller.role] < RANK[min]) throw new FfauditError('FORBIDDEN', `this needs a token of role ${min} or above; this token's role is ${caller.role}`);
+    if (!atLeast(caller.role, min)) throw new FfauditError('FORBIDDEN', `this needs a token of role ${min} or above; this token's role is ${caller.role}`);
     c.set('apiCaller', caller);
     await next();
     return undefined;

@@ -12,16 +12,14 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { FfauditError } from '../../core/errors.js';
-import type { Role } from '../api/auth.js';
+import { atLeast, type Role } from '../api/auth.js';
 import type { AppEnv, WebSessionVar } from '../deps.js';
 
 const SESSION_MS = 12 * 3_600_000;
 const IDLE_MS = 2 * 3_600_000;
 /** last_seen_at is written at most this often per session, not on every page. */
 const SEEN_EVERY_MS = 60_000;
-const RANK: Record<Role, number> = { viewer: 0, auditor: 1, admin: 2 };
-
-export const atLeast = (role: Role, min: Role): boolean => RANK[role] >= RANK[min];
+export { atLeast };
 
 const cookieName = (c: Context<AppEnv>): string => (c.get('deps').tls ? '__Host-ffaudit-session' : 'ffaudit-session');
 const idHash = (id: string): Buffer => createHash('sha256').update(id, 'utf8').digest();
