@@ -14,6 +14,7 @@ import { isHttpLocation, openSource } from '../../archive/open-target.js';
 import { findingKey, findingLine } from '../../monitor/finding.js';
 import { monitorRound, type RoundOptions } from '../../monitor/round.js';
 import { cosignatureRule, type CheckpointRule } from '../../monitor/rules.js';
+import { withWitnessCosignatures } from '../../monitor/server-mirror.js';
 import { loadState, saveState } from '../../monitor/state.js';
 import { checkedUrl, Webhook } from '../../monitor/webhook.js';
 import type { CommandContext } from '../context.js';
@@ -57,7 +58,11 @@ async function monitorCommand(io: Io, sources: string[], o: MonitorCliOptions): 
   const statePath = o.state !== undefined ? pathFrom(io, o.state) : defaultStatePath(io);
   const state = loadState(statePath);
   const webhook = o.webhook !== undefined ? new Webhook(o.webhook) : undefined;
-  const roundOptions: RoundOptions = { verifiers, rules, open: (l) => openSource(l, { endpoint: o.endpoint }) };
+  const roundOptions: RoundOptions = { verifiers, rules, open: async (l) => {
+      const source = await openSource(l, { endpoint: o.endpoint });
+      return isHttpLocation(l) ? withWitnessCosignatures(source) : source;
+    },
+  };
 
   const round = async (printed?: Set<string>) => {
     const r = await monitorRound(locations, state, roundOptions);
