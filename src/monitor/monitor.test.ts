@@ -4,7 +4,7 @@
  * whose mirror is followed over HTTP with a policy; a loopback webhook receiving exactly the JSON lines.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -16,7 +16,7 @@ import type { EntryBase } from '../core/entry.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import { Ledger } from '../ledger/ledger.js';
 import { runCliInProcess } from '../testing/cli.js';
-import { isOneErrorLine, runCliAsync, tempDir } from '../testing/fixtures.js';
+import { cleanEnv, CLI, isOneErrorLine, runCliAsync, tempDir } from '../testing/fixtures.js';
 import { createDatabase, testPostgres } from '../testing/pg-server.js';
 import { startServe } from '../testing/serve-process.js';
 import type { Finding } from './finding.js';
@@ -222,6 +222,25 @@ describe('ffaudit monitor over a directory archive', () => {
     assert.equal(http.status, 2);
     assert.ok(isOneErrorLine(http.stderr), http.stderr);
     assert.match(http.stderr, /use https:\/\/ \(plain http is allowed to this machine only\)/);
+  });
+
+  it('loop mode: a round every --every, a lasting finding printed once, exit 1 on SIGTERM after findings', async () => {
+    const rolled = tamperableCopy(arch);
+    unlinkSync(join(rolled, 'checkpoint'));
+    symlinkSync(join('checkpoints', '10'), join(rolled, 'checkpoint'));
+    const s = stateCopy();
+    const child = spawn(process.execPath, [CLI, 'monitor', rolled, join(tmp.dir, 'not-yet'), '--pubkey', vkey, '--state', s, '--every', '1s'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // Three rounds: each says the missing source on stderr; the rollback is printed by the first only.
+    while ((err.match(/cannot read/g) ?? []).length < 3) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 1);
+    assert.deepEqual(lines(out).map((f) => [f.kind, f.old_size, f.size]), [['rollback', 15, 10]]);
+    assert.equal(err, `ffaudit: monitor: cannot read ${join(tmp.dir, 'not-yet')}: no archive at ${join(tmp.dir, 'not-yet')}\n`.repeat(3));
   });
 
   it('POSTs each finding to the webhook as the same JSON line; a receiver that is down loses nothing from stdout', async () => {
