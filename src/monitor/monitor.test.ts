@@ -222,6 +222,10 @@ describe('ffaudit monitor over a directory archive', () => {
     assert.equal(http.status, 2);
     assert.ok(isOneErrorLine(http.stderr), http.stderr);
     assert.match(http.stderr, /use https:\/\/ \(plain http is allowed to this machine only\)/);
+    const query = await monitor(['https://example.org/mirror/ab?x=1', '--pubkey', vkey, '--state', fresh('state'), '--once']);
+    assert.deepEqual([query.status, query.stderr], [2, 'ffaudit: the URL of a log is a prefix: no query, no fragment\n']);
+    const none = await monitor([arch, '--state', fresh('state'), '--once']);
+    assert.deepEqual([none.status, none.stderr], [2, "ffaudit: give each log's verifier key with --pubkey FILE (or a --policy naming the logs)\n"]);
   });
 
   it('loop mode: a round every --every, a lasting finding printed once, exit 1 on SIGTERM after findings', async () => {

@@ -43,10 +43,17 @@ function defaultStatePath(io: Io): string {
   return join(home, '.local', 'state', 'ffaudit', 'monitor.json');
 }
 
+/** A tlog-tiles log's URL is a prefix the object names are appended to: no query, no fragment. */
+function logUrl(text: string): string {
+  const u = new URL(checkedUrl(text, 'the source'));
+  if (u.search !== '' || u.hash !== '') throw new FfauditError('USAGE', 'the URL of a log is a prefix: no query, no fragment');
+  return u.toString().replace(/\/+$/, '');
+}
+
 async function monitorCommand(io: Io, sources: string[], o: MonitorCliOptions): Promise<number> {
   if (o.once && o.every !== undefined) throw new FfauditError('USAGE', '--once and --every exclude each other');
   const every = parseDuration(o.every ?? DEFAULT_EVERY, '--every');
-  const locations = sources.map((s) => (isHttpLocation(s) ? checkedUrl(s, 'the source').replace(/\/+$/, '') : locationFrom(io, s)));
+  const locations = sources.map((s) => (isHttpLocation(s) ? logUrl(s) : locationFrom(io, s)));
   const verifiers: Verifier[] = (o.pubkey ?? []).map((f) => readKey(pathFrom(io, f), f));
   const rules: CheckpointRule[] = [];
   if (o.policy !== undefined) {
