@@ -47,7 +47,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
 `,
     );
 
-  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }, { registerPushCommands }] = await Promise.all([
+  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }, { registerPushCommands }, { registerMonitorCommands }] = await Promise.all([
     import('./commands/ledger.js'),
     import('./commands/runs.js'),
     import('./commands/provenance.js'),
@@ -56,6 +56,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
     import('./commands/verifiers.js'),
     import('./commands/serve.js'),
     import('./commands/push.js'),
+    import('./commands/monitor.js'),
   ]);
   registerLedgerCommands(program, cli);
   registerRunCommands(program, cli);
@@ -65,6 +66,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
   registerVerifierCommands(program, cli);
   registerServeCommands(program, cli);
   registerPushCommands(program, cli);
+  registerMonitorCommands(program, cli);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
