@@ -18,7 +18,7 @@ export interface TimestampRequest {
 }
 
 /** A random 64-bit nonce, as a non-negative integer. */
-export function randomNonce(): bigint {
+function randomNonce(): bigint {
   return randomBytes(8).readBigUInt64BE();
 }
 

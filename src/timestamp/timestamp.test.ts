@@ -192,7 +192,10 @@ describe('RFC 3161 time-stamp tokens from OpenSSL', { skip }, () => {
     refuses(forged, r, /not for time-stamping only \(extendedKeyUsage\)/);
     // OpenSSL refuses it too.
     writeFileSync(f('forged.der'), forged);
-    assert.throws(() => ssl('ts', '-verify', '-data', f('body.txt'), '-in', f('forged.der'), '-CAfile', f('ca.pem')));
+    assert.throws(
+      () => ssl('ts', '-verify', '-data', f('body.txt'), '-in', f('forged.der'), '-CAfile', f('ca.pem')),
+      (e: Error & { stderr?: Buffer }) => /certificate purpose/.test(String(e.stderr)),
+    );
   });
 
   it('refuses a TSA certificate whose timeStamping purpose is not critical, and a certificate the ESSCertIDv2 does not name', async () => {
@@ -233,6 +236,13 @@ describe('RFC 3161 time-stamp tokens from OpenSSL', { skip }, () => {
   it('refuses a genTime more than five minutes ahead of the clock', async () => {
     const r = await reply('good');
     assert.throws(() => verifyTimestampToken(r.der, { ...r, caCerts: ca(), now: new Date(Date.now() - 6 * 60_000) }), /more than 5 minutes in the future/);
+  });
+
+  it('reads no more of a reply than its bound, and takes nothing but a timestamp-reply with HTTP 200', async () => {
+    const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: Error & { code?: string }) => `${e.code}: ${e.message}`);
+    assert.equal(await code(requestTimestamp(`${base}/good`, BODY, ca(), { maxBytes: 100 })), "TOO_LARGE: the TSA's reply is larger than 100 bytes");
+    assert.equal(await code(requestTimestamp(`${base}/nowhere`, BODY, ca())), `IO: the TSA at ${base} answered HTTP 400`);
+    assert.equal(await code(requestTimestamp('http://192.0.2.1/', BODY, ca())), 'USAGE: the TSA must be reached over https (plain http to loopback only): http://192.0.2.1');
   });
 
   it('ffaudit timestamp: one line for the latest checkpoint, and the token in -o FILE', async () => {
