@@ -47,7 +47,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
 `,
     );
 
-  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }, { registerPushCommands }, { registerMonitorCommands }] = await Promise.all([
+  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }, { registerPushCommands }, { registerMonitorCommands }, { registerTimestampCommands }] = await Promise.all([
     import('./commands/ledger.js'),
     import('./commands/runs.js'),
     import('./commands/provenance.js'),
@@ -57,6 +57,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
     import('./commands/serve.js'),
     import('./commands/push.js'),
     import('./commands/monitor.js'),
+    import('./commands/timestamp.js'),
   ]);
   registerLedgerCommands(program, cli);
   registerRunCommands(program, cli);
@@ -67,6 +68,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
   registerServeCommands(program, cli);
   registerPushCommands(program, cli);
   registerMonitorCommands(program, cli);
+  registerTimestampCommands(program, cli);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

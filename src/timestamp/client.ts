@@ -1,0 +1,60 @@
+/** Asking a TSA for a token over HTTP (RFC 3161 §3.4) and keeping only what verifies. */
+import { collectBounded } from '../core/bounded.js';
+import { FfauditError } from '../core/errors.js';
+import { timestampRequest } from './request.js';
+import { verifyTimestampToken, type VerifiedTimestamp } from './verify.js';
+
+export interface RequestOptions {
+  /** Largest reply read (default 256 KiB: a token with a chain of a few certificates is a few KiB). */
+  maxBytes?: number;
+  timeoutMs?: number;
+  now?: Date;
+}
+
+const DEFAULT_MAX_BYTES = 256 * 1024;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** https anywhere; plain http to this machine only (a test TSA, a local proxy), never across a network. */
+export function tsaUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new FfauditError('USAGE', `--tsa ${JSON.stringify(url)} is not a URL`);
+  }
+  const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(u.hostname);
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw new FfauditError('USAGE', `the TSA must be reached over https (plain http to loopback only): ${u.origin}`);
+  if (u.username !== '' || u.password !== '') throw new FfauditError('USAGE', 'the TSA URL must not hold credentials');
+  return u;
+}
+
+export async function requestTimestamp(url: string, noteBody: string, caCerts: string, opts: RequestOptions = {}): Promise<VerifiedTimestamp & { imprint: Buffer }> {
+  const target = tsaUrl(url);
+  const req = timestampRequest(noteBody);
+  let res: Response;
+  try {
+    res = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/timestamp-query', accept: 'application/timestamp-reply' },
+      body: req.der,
+      redirect: 'error',
+      signal: AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    });
+  } catch (e) {
+    throw new FfauditError('IO', `the TSA at ${target.origin} could not be reached: ${(e as Error).message}`);
+  }
+  const max = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  const tooLarge = () => new FfauditError('TOO_LARGE', `the TSA's reply is larger than ${max} bytes`);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new FfauditError('IO', `the TSA at ${target.origin} answered HTTP ${res.status}`);
+  }
+  const type = res.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/timestamp-reply') {
+    await res.body?.cancel();
+    throw new FfauditError('IO', `the TSA at ${target.origin} answered ${type ?? 'no content type'}, not application/timestamp-reply`);
+  }
+  const body = res.body ? await collectBounded(res.body, max, tooLarge) : Buffer.alloc(0);
+  const verified = verifyTimestampToken(body, { imprint: req.imprint, nonce: req.nonce, caCerts, now: opts.now });
+  return { ...verified, imprint: req.imprint };
+}
