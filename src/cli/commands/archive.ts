@@ -11,6 +11,7 @@ import { openLedger, type CommandContext, type GlobalOptions } from '../context.
 import { EXIT_INTEGRITY, reportError } from '../exit.js';
 import { formatProblems, plural, progressBar, verdictWord } from '../format.js';
 import { locationFrom, pathFrom, type Io } from '../io.js';
+import { repeatUntilSignalled } from '../repeat.js';
 
 interface ArchiveCliOptions {
   to?: string;
@@ -81,35 +82,17 @@ async function archiveCommand(io: Io, g: GlobalOptions, o: ArchiveCliOptions): P
 /** `archive --watch`: archives, waits, again, until interrupted. Transient failures are reported and retried. */
 async function watchArchive(io: Io, g: GlobalOptions, o: ArchiveCliOptions): Promise<number> {
   const interval = parseDuration(o.interval, '--interval');
-  let stop: () => void = () => undefined;
-  let stopped = false;
-  const stopped$ = new Promise<void>((resolve) => {
-    stop = () => {
-      stopped = true;
-      resolve();
-    };
-  });
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    while (!stopped) {
-      let status: number;
-      try {
-        status = await archiveCommand(io, g, o);
-      } catch (e) {
-        status = reportError(e, g.verbose ?? false, io.err);
-        if (isFfauditError(e) && (e.code === 'ARCHIVE' || e.code === 'BUSY' || e.code === 'IO')) status = 0;
-      }
-      if (status !== 0) return status; // a fork, or a setting that will not fix itself
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([stopped$, new Promise<void>((resolve) => (timer = setTimeout(resolve, interval)))]);
-      clearTimeout(timer);
+  const status = await repeatUntilSignalled(interval, async () => {
+    let status: number;
+    try {
+      status = await archiveCommand(io, g, o);
+    } catch (e) {
+      status = reportError(e, g.verbose ?? false, io.err);
+      if (isFfauditError(e) && (e.code === 'ARCHIVE' || e.code === 'BUSY' || e.code === 'IO')) status = 0;
     }
-    return 0;
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+    return status !== 0 ? status : undefined; // a fork, or a setting that will not fix itself
+  });
+  return status ?? 0;
 }
 
 export function registerArchiveCommands(program: Command, { io, setStatus }: CommandContext): void {

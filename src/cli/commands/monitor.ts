@@ -21,6 +21,7 @@ import type { CommandContext } from '../context.js';
 import { EXIT_INTEGRITY, EXIT_OK, EXIT_USAGE } from '../exit.js';
 import { readKey, readSmall } from '../inputs.js';
 import { locationFrom, pathFrom, type Io } from '../io.js';
+import { repeatUntilSignalled } from '../repeat.js';
 
 interface MonitorCliOptions {
   pubkey?: string[];
@@ -95,29 +96,12 @@ async function monitorCommand(io: Io, sources: string[], o: MonitorCliOptions): 
 /** Rounds until SIGINT or SIGTERM; exit 1 when anything was found meanwhile, else 0. */
 async function loop(round: (printed: Set<string>) => Promise<{ found: boolean }>, every: number): Promise<number> {
   const printed = new Set<string>();
-  let stop: () => void = () => undefined;
-  let stopped = false;
-  const stopped$ = new Promise<void>((resolve) => {
-    stop = () => {
-      stopped = true;
-      resolve();
-    };
-  });
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   let found = false;
-  try {
-    while (!stopped) {
-      found = (await round(printed)).found || found;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([stopped$, new Promise<void>((resolve) => (timer = setTimeout(resolve, every)))]);
-      clearTimeout(timer);
-    }
-    return found ? EXIT_INTEGRITY : EXIT_OK;
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  await repeatUntilSignalled(every, async () => {
+    found = (await round(printed)).found || found;
+    return undefined;
+  });
+  return found ? EXIT_INTEGRITY : EXIT_OK;
 }
 
 export function registerMonitorCommands(program: Command, { io, setStatus }: CommandContext): void {
