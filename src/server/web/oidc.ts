@@ -10,7 +10,9 @@
  */
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import * as oidc from 'openid-client';
+// Types only here: openid-client is loaded when a sign-in through the provider first happens, never for a server
+// without OpenID Connect.
+import type * as Oidc from 'openid-client';
 import { FfauditError } from '../../core/errors.js';
 import type { AppEnv, ServerDeps } from '../deps.js';
 import { oidcAccount, oidcUserName } from './accounts.js';
@@ -64,13 +66,15 @@ export function roleFromClaim(value: unknown, roles: OidcConfig['roles']): 'view
 export function oidcRoutes(app: Hono<AppEnv>, deps: ServerDeps, config: OidcConfig): void {
   const issuer = new URL(config.issuer);
   // Discovered once, when first needed; a provider that was down is asked again at the next sign-in.
-  let discovered: Promise<oidc.Configuration> | undefined;
-  const configuration = (): Promise<oidc.Configuration> =>
-    (discovered ??= oidc
-      .discovery(issuer, config.clientId, undefined, oidc.ClientSecretBasic(config.clientSecret), {
-        timeout: 10,
-        execute: issuer.protocol === 'http:' && isLoopback(issuer.hostname) ? [oidc.allowInsecureRequests] : [],
-      })
+  let discovered: Promise<Oidc.Configuration> | undefined;
+  const configuration = (): Promise<Oidc.Configuration> =>
+    (discovered ??= import('openid-client')
+      .then((oidc) =>
+        oidc.discovery(issuer, config.clientId, undefined, oidc.ClientSecretBasic(config.clientSecret), {
+          timeout: 10,
+          execute: issuer.protocol === 'http:' && isLoopback(issuer.hostname) ? [oidc.allowInsecureRequests] : [],
+        }),
+      )
       .catch((e: unknown) => {
         discovered = undefined;
         throw e;
@@ -83,7 +87,8 @@ export function oidcRoutes(app: Hono<AppEnv>, deps: ServerDeps, config: OidcConf
 
   app.get(FLOW_PATH, async (c) => {
     const next = safeNext(c.req.query('next'));
-    let cfg: oidc.Configuration;
+    const oidc = await import('openid-client');
+    let cfg: Oidc.Configuration;
     try {
       cfg = await configuration();
     } catch (e) {
@@ -106,7 +111,8 @@ export function oidcRoutes(app: Hono<AppEnv>, deps: ServerDeps, config: OidcConf
   app.get(`${FLOW_PATH}/callback`, async (c) => {
     const flow = readFlow(c);
     if (!flow) return signinForm(c, { next: '/', error: 'This sign-in has expired or did not start here: try again.', status: 400 });
-    let cfg: oidc.Configuration;
+    const oidc = await import('openid-client');
+    let cfg: Oidc.Configuration;
     try {
       cfg = await configuration();
     } catch (e) {
