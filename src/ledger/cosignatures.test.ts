@@ -146,7 +146,7 @@ describe('a ledger of the previous layout (testdata/fixture-ledger, layout 2)', 
       // The fixture has no signing key: storing cosignatures needs none.
       const got = l.addCosignatures(l.size(), rootHex(cp), [cosign(keys.witness, cp), cosign(keys.mirror, cp)], keys.url);
       assert.equal(got.length, 2);
-      assert.equal(layoutOf(dir), '3');
+      assert.equal(layoutOf(dir), '4');
       assert.equal(l.cosignatures().length, 2);
     } finally {
       l.close();

@@ -4,7 +4,7 @@
  * durable transaction, so every acknowledged entry is covered by a signed checkpoint. The derived search indexes
  * are filled later, from the entries (searchIndex).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,7 @@ import { consistencyProof, Frontier, hashChildren, hashLeaf, HASH_SIZE, inclusio
 import { formatVerifierKey, parseVerifierKey, type Signer, type Verifier } from '../core/note.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { CosignatureRow, Store } from '../store/types.js';
+import type { CosignatureRow, Store, TimestampRow } from '../store/types.js';
 import { checkedBlobContent, encodeEntry, prepareBlob, type PreparedBlob } from './blob.js';
 import { createLedgerFiles, interruptedMessage, ledgerState, lostDatabaseMessage, permissionDenied, type Made } from './create.js';
 import { checkIndex, type IndexDifference } from './index-check.js';
@@ -53,6 +53,9 @@ export type EntryRead = { index: number; data: Buffer } | { index: number; error
 
 /** A cosignature of one of this log's checkpoints, as stored (store/types.ts CosignatureRow). */
 export type Cosignature = CosignatureRow;
+
+/** An RFC 3161 token over one of this log's checkpoints, or over an earlier token, as stored (store/types.ts TimestampRow). */
+export type Timestamp = TimestampRow;
 
 /** The server this ledger joined (config.json `server`), with its cosigner keys parsed. */
 export interface JoinedServer {
@@ -395,6 +398,41 @@ export class Ledger {
     // The latest row does not check out (the table was edited): the latest one that does, found the long way.
     const ok = this.cosignatures().filter((r) => (server === undefined || r.server === server) && (cosigner === undefined || r.name === cosigner));
     return ok.reduce<Cosignature | undefined>((best, r) => (!best || r.size > best.size || (r.size === best.size && r.timestamp > best.timestamp) ? r : best), undefined);
+  }
+
+  /**
+   * Stores RFC 3161 time-stamp tokens (store/types.ts TimestampRow). The caller has verified each token completely
+   * (src/timestamp/: a layer above the ledger's, since it needs the TSA's CA); the ledger checks what is its own:
+   * the row's identity is its token's SHA-256, the checkpoint it vouches for is signed by this ledger's key and has
+   * the size and root the row names, and a renewal names a token stored over that same checkpoint (earlier in the
+   * batch, or before). Nothing is stored unless every row passes. Returns how many rows were new.
+   */
+  addTimestamps(rows: readonly Timestamp[]): number {
+    const known = new Map(this.store.timestamps().map((r) => [r.tokenHash.toString('hex'), r]));
+    for (const r of rows) {
+      if (!createHash('sha256').update(r.token).digest().equals(r.tokenHash)) throw new FfauditError('BAD_INPUT', 'a timestamp row is keyed by the SHA-256 of its token');
+      let cp: SignedCheckpoint;
+      try {
+        cp = openCheckpoint(r.checkpoint, [this.verifier], this.origin);
+      } catch (e) {
+        throw new FfauditError('INTEGRITY', `the checkpoint of size ${r.size} the timestamp is for is not this ledger's: ${(e as Error).message}`);
+      }
+      if (cp.size !== r.size || !cp.root.equals(r.root)) throw new FfauditError('BAD_INPUT', `the checkpoint given is of size ${cp.size}, not the size and root the timestamp row names`);
+      if (r.renews !== null) {
+        const earlier = known.get(r.renews.toString('hex'));
+        if (!earlier || earlier.size !== r.size || !earlier.root.equals(r.root)) throw new FfauditError('BAD_INPUT', `the token a renewal covers is not stored over the checkpoint of size ${r.size}`);
+      }
+      known.set(r.tokenHash.toString('hex'), r);
+    }
+    return rows.length === 0 ? 0 : this.store.addTimestamps(rows);
+  }
+
+  /**
+   * The stored time-stamp tokens (over checkpoints of `size` entries when given), by size then time, as stored:
+   * unchecked, like every row of the store. Verify each token (src/timestamp/) before resting anything on it.
+   */
+  timestamps(size?: number): Timestamp[] {
+    return this.store.timestamps(size);
   }
 
   /** Stores a blob (content-addressed by the SHA-256 of its uncompressed bytes), gzip-compressed. */

@@ -1,2 +1,2 @@
-export type { AppendTx, CosignatureRow, Head, RunIndexRow, Store, StoredEntry } from './types.js';
+export type { AppendTx, CosignatureRow, Head, RunIndexRow, Store, StoredEntry, TimestampRow } from './types.js';
 export { SqliteStore, BUSY_TIMEOUT_MS, EXPECTED_TRIGGERS } from './sqlite.js';

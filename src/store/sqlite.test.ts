@@ -33,7 +33,7 @@ storeConformance('SQLite', {
   },
 });
 
-describe('layouts: 2 (before cosignatures were kept) read as it is, migrated to 3 by the first write', () => {
+describe('layouts 2 and 3 (before cosignatures, timestamps were kept) read as they are, migrated to 4 by the first write', () => {
   const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   const row = (size: number): CosignatureRow => ({
     size,
@@ -65,24 +65,25 @@ describe('layouts: 2 (before cosignatures were kept) read as it is, migrated to 
   };
 
   /**
-   * A database as the code of layout 2 left it: made now, then the cosignatures table (and with it its triggers)
-   * dropped and meta 'schema' set back to 2, its trigger set aside for that and put back. `guard: false` leaves
-   * meta's update trigger dropped, as an attacker may have.
+   * A database as the code of layout 2 (or 3) left it: made now, then the tables that layout lacks (and with them
+   * their triggers) dropped and meta 'schema' set back, its trigger set aside for that and put back. `guard: false`
+   * leaves meta's update trigger dropped, as an attacker may have.
    */
-  function layout2(opts: { guard?: boolean } = {}): string {
-    const file = join(root, `layout2-${n++}.db`);
+  function layout2(opts: { guard?: boolean; layout?: '2' | '3' } = {}): string {
+    const layout = opts.layout ?? '2';
+    const file = join(root, `layout${layout}-${n++}.db`);
     const s = SqliteStore.open(file, { create: true });
     s.appendTransaction((tx) => {
-      s.setMeta('schema', '3');
+      s.setMeta('schema', '4');
       tx.insertEntry(0, Buffer.alloc(32, 9), Buffer.from('{}'));
       tx.setHead(1, 'checkpoint 1\n', true);
     });
     s.close();
     raw(file, (db) => {
-      db.exec("DROP TABLE cosignatures; DROP TRIGGER meta_no_update; UPDATE meta SET value = '2' WHERE key = 'schema'");
+      db.exec(`${layout === '2' ? 'DROP TABLE cosignatures;' : ''} DROP TABLE timestamps; DROP TRIGGER meta_no_update; UPDATE meta SET value = '${layout}' WHERE key = 'schema'`);
       if (opts.guard !== false) db.exec("CREATE TRIGGER meta_no_update BEFORE UPDATE ON meta BEGIN SELECT RAISE(ABORT, 'ffaudit: meta are append-only'); END");
     });
-    assert.equal(layoutOf(file), '2');
+    assert.equal(layoutOf(file), layout);
     return file;
   }
 
@@ -127,7 +128,7 @@ describe('layouts: 2 (before cosignatures were kept) read as it is, migrated to 
       } finally {
         s.close();
       }
-      assert.equal(layoutOf(file), '3', write);
+      assert.equal(layoutOf(file), '4', write);
       assert.deepEqual(triggersOf(file), [...EXPECTED_TRIGGERS].sort(), write);
       const again = SqliteStore.open(file);
       try {
@@ -154,7 +155,7 @@ describe('layouts: 2 (before cosignatures were kept) read as it is, migrated to 
       a.close();
       b.close();
     }
-    assert.equal(layoutOf(file), '3');
+    assert.equal(layoutOf(file), '4');
     assert.deepEqual(triggersOf(file), [...EXPECTED_TRIGGERS].sort());
   });
 
@@ -168,19 +169,43 @@ describe('layouts: 2 (before cosignatures were kept) read as it is, migrated to 
     } finally {
       s.close();
     }
-    assert.equal(layoutOf(file), '3');
+    assert.equal(layoutOf(file), '4');
   });
 
-  it('a layout-3 database whose cosignatures table was dropped is missing its triggers', () => {
-    const file = join(root, `dropped-${n++}.db`);
-    const s = SqliteStore.open(file, { create: true });
-    s.appendTransaction(() => s.setMeta('schema', '3'));
-    s.close();
-    raw(file, (db) => db.exec('DROP TABLE cosignatures'));
+  it('a layout-3 database: read as it is (no timestamps, nothing missing), its cosignatures kept by the migration to 4', () => {
+    // Guards: a layout-3 ledger reported as tampered for lacking the timestamps table's triggers, a read that
+    // migrates, or a migration that loses or re-creates the cosignatures table.
+    const file = layout2({ layout: '3' });
+    const s = SqliteStore.open(file);
+    try {
+      assert.deepEqual(s.timestamps(), []);
+      assert.deepEqual(s.missingTriggers(), []);
+      s.addCosignatures([row(1)]);
+    } finally {
+      s.close();
+    }
+    assert.equal(layoutOf(file), '4');
+    assert.deepEqual(triggersOf(file), [...EXPECTED_TRIGGERS].sort());
     const r = SqliteStore.open(file);
     try {
-      assert.deepEqual(r.missingTriggers(), ['cosignatures_no_update', 'cosignatures_no_delete']);
+      assert.deepEqual(r.cosignatures().map((c) => c.size), [1]);
+      assert.deepEqual(r.timestamps(), []);
+    } finally {
+      r.close();
+    }
+  });
+
+  it('a layout-4 database whose cosignatures or timestamps table was dropped is missing its triggers', () => {
+    const file = join(root, `dropped-${n++}.db`);
+    const s = SqliteStore.open(file, { create: true });
+    s.appendTransaction(() => s.setMeta('schema', '4'));
+    s.close();
+    raw(file, (db) => db.exec('DROP TABLE cosignatures; DROP TABLE timestamps'));
+    const r = SqliteStore.open(file);
+    try {
+      assert.deepEqual(r.missingTriggers(), ['cosignatures_no_update', 'cosignatures_no_delete', 'timestamps_no_update', 'timestamps_no_delete']);
       assert.deepEqual(r.cosignatures(), []);
+      assert.deepEqual(r.timestamps(), []);
     } finally {
       r.close();
     }
@@ -188,7 +213,7 @@ describe('layouts: 2 (before cosignatures were kept) read as it is, migrated to 
 
   it('refuses a layout it does not know, in one line', () => {
     const file = layout2();
-    raw(file, (db) => db.exec("DROP TRIGGER meta_no_update; UPDATE meta SET value = '4' WHERE key = 'schema'"));
-    assert.throws(() => SqliteStore.open(file), (e: unknown) => e instanceof FfauditError && e.code === 'STORE' && /has layout "4"; this ffaudit reads layouts 2 and 3/.test(e.message));
+    raw(file, (db) => db.exec("DROP TRIGGER meta_no_update; UPDATE meta SET value = '5' WHERE key = 'schema'"));
+    assert.throws(() => SqliteStore.open(file), (e: unknown) => e instanceof FfauditError && e.code === 'STORE' && /has layout "5"; this ffaudit reads layouts 2, 3, and 4$/.test(e.message));
   });
 });

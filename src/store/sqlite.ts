@@ -14,19 +14,20 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { SHA256_HEX } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import type { AppendTx, CosignatureRow, DerivedRows, Head, IndexTx, RunIndexRow, RunQuery, Store, StoredEntry } from './types.js';
+import type { AppendTx, CosignatureRow, DerivedRows, Head, IndexTx, RunIndexRow, RunQuery, Store, StoredEntry, TimestampRow } from './types.js';
 
 export const BUSY_TIMEOUT_MS = 60_000;
 
-const APPEND_ONLY = ['entries', 'nodes', 'checkpoints', 'meta', 'blobs', 'cosignatures'] as const;
+const APPEND_ONLY = ['entries', 'nodes', 'checkpoints', 'meta', 'blobs', 'cosignatures', 'timestamps'] as const;
 
 /**
- * The layout this code writes (meta 'schema'). Layout 3 adds the cosignatures table. A database of layout 2 is
- * read as it is (it holds no cosignatures) and migrated to 3 by its first write (migrate); any other is refused.
+ * The layout this code writes (meta 'schema'). Layout 3 added the cosignatures table, layout 4 the timestamps table.
+ * A database of layout 2 or 3 is read as it is (it holds no cosignatures or no timestamps) and migrated to 4 by its
+ * first write (migrate); any other is refused.
  */
-export const SCHEMA_VERSION = '3';
-/** The layouts this code reads: its own, and the one it migrates from. */
-const READABLE_LAYOUTS = new Set([SCHEMA_VERSION, '2']);
+export const SCHEMA_VERSION = '4';
+/** The layouts this code reads: its own, and the ones it migrates from. */
+const READABLE_LAYOUTS = new Set([SCHEMA_VERSION, '3', '2']);
 
 /**
  * The file indexes are split into segments of this many entries, the segment leading the key: rows for new
@@ -72,6 +73,17 @@ CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, root BLOB NOT NU
   timestamp INTEGER NOT NULL, line TEXT NOT NULL, checkpoint TEXT NOT NULL, server TEXT NOT NULL, PRIMARY KEY (size, root, name, key_id)) WITHOUT ROWID;
 `;
 
+/**
+ * RFC 3161 time-stamp tokens over this log's checkpoints (types.ts TimestampRow), one row per token, keyed by the
+ * token's SHA-256: a token over a checkpoint's note body, or (renews set) an archive timestamp over an earlier token
+ * (RFC 4998 §5.2: the later token covers the hash of the earlier one), which carries its checkpoint along.
+ */
+const TIMESTAMPS_TABLE = `
+CREATE TABLE IF NOT EXISTS timestamps (token_hash BLOB PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL, checkpoint TEXT NOT NULL,
+  renews BLOB, tsa TEXT NOT NULL, gen_time TEXT NOT NULL, token BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS timestamps_size ON timestamps (size);
+`;
+
 const appendOnly = (t: string) => `
 CREATE TRIGGER IF NOT EXISTS ${t}_no_update BEFORE UPDATE ON ${t} BEGIN SELECT RAISE(ABORT, 'ffaudit: ${t} are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ${t}_no_delete BEFORE DELETE ON ${t} BEGIN SELECT RAISE(ABORT, 'ffaudit: ${t} are append-only'); END;`;
@@ -84,6 +96,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT 
 CREATE TABLE IF NOT EXISTS head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, codec TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);
 ${COSIGNATURES_TABLE}
+${TIMESTAMPS_TABLE}
 ${DERIVED_SCHEMA}
 ${APPEND_ONLY.map(appendOnly).join('')}
 CREATE TRIGGER IF NOT EXISTS head_no_delete BEFORE DELETE ON head BEGIN SELECT RAISE(ABORT, 'ffaudit: the head is never deleted'); END;
@@ -92,11 +105,15 @@ CREATE TRIGGER IF NOT EXISTS head_no_shrink BEFORE UPDATE ON head WHEN NEW.size 
 `;
 
 export const EXPECTED_TRIGGERS = [...APPEND_ONLY.flatMap((t) => [`${t}_no_update`, `${t}_no_delete`]), 'head_no_delete', 'head_no_shrink'];
-/** What a database of layout 2 has: everything but the cosignatures table's. */
-const LAYOUT_2_TRIGGERS = EXPECTED_TRIGGERS.filter((t) => !t.startsWith('cosignatures_'));
+/** What a database of an earlier layout has: layout 3 lacks the timestamps table's triggers, layout 2 also the cosignatures table's. */
+const LAYOUT_TRIGGERS = new Map([
+  ['3', EXPECTED_TRIGGERS.filter((t) => !t.startsWith('timestamps_'))],
+  ['2', EXPECTED_TRIGGERS.filter((t) => !t.startsWith('timestamps_') && !t.startsWith('cosignatures_'))],
+]);
 
 const RUN_COLUMNS = 'id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status';
 const COSIGNATURE_COLUMNS = 'size, root, name, key_id AS keyId, timestamp, line, checkpoint, server';
+const TIMESTAMP_COLUMNS = 'token_hash AS tokenHash, size, root, checkpoint, renews, tsa, gen_time AS genTime, token';
 
 /** Every statement the store runs, with how its rows come back. */
 const SQL = {
@@ -143,6 +160,12 @@ const SQL = {
     `SELECT ${COSIGNATURE_COLUMNS} FROM cosignatures WHERE (@server IS NULL OR server = @server) AND (@name IS NULL OR name = @name)
      ORDER BY size DESC, timestamp DESC LIMIT 1`,
   ],
+  addTimestamp: [
+    `INSERT OR IGNORE INTO timestamps (token_hash, size, root, checkpoint, renews, tsa, gen_time, token)
+     VALUES (@tokenHash, @size, @root, @checkpoint, @renews, @tsa, @genTime, @token)`,
+  ],
+  timestamps: [`SELECT ${TIMESTAMP_COLUMNS} FROM timestamps ORDER BY size, gen_time, token_hash`],
+  timestampsAt: [`SELECT ${TIMESTAMP_COLUMNS} FROM timestamps WHERE size = ? ORDER BY gen_time, token_hash`],
   // Derived indexes.
   byHashRole: [
     `WITH RECURSIVE ${SEGMENTS('file_by_hash')}
@@ -280,22 +303,24 @@ function checkLayout(db: Database, path: string): void {
     return;
   }
   if (v !== undefined && !READABLE_LAYOUTS.has(v as string)) {
-    throw new FfauditError('STORE', `the ledger database ${path} has layout ${JSON.stringify(v)}; this ffaudit reads layouts ${[...READABLE_LAYOUTS].sort().join(' and ')}`);
+    throw new FfauditError('STORE', `the ledger database ${path} has layout ${JSON.stringify(v)}; this ffaudit reads layouts ${new Intl.ListFormat('en', { type: 'conjunction' }).format([...READABLE_LAYOUTS].sort())}`);
   }
 }
 
 /**
- * Layout 2 → 3, inside the first write transaction of a process (so it happens once, atomically with that write,
- * and a second process racing to do the same finds it done under the write lock). The cosignatures table and its
- * triggers are added, and meta 'schema' rewritten: the one change ever made to a meta row, so its trigger is set
- * aside for it, and put back only if it was there (a trigger an attacker dropped stays missing for verify to
- * report). A database that records no layout (made before layouts were recorded) gets the table only.
+ * Layout 2 or 3 → 4, inside the first write transaction of a process (so it happens once, atomically with that
+ * write, and a second process racing to do the same finds it done under the write lock). The tables a layout lacks
+ * (cosignatures, timestamps) and their triggers are added, and meta 'schema' rewritten: the one change ever made to
+ * a meta row, so its trigger is set aside for it, and put back only if it was there (a trigger an attacker dropped
+ * stays missing for verify to report). A database that records no layout (made before layouts were recorded) gets
+ * the tables only.
  */
 function migrate(db: Database): void {
   const layout = db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get();
   if (layout === SCHEMA_VERSION) return;
-  db.exec(`${COSIGNATURES_TABLE}${appendOnly('cosignatures')}`);
-  if (layout !== '2') return;
+  if (layout !== '3') db.exec(`${COSIGNATURES_TABLE}${appendOnly('cosignatures')}`);
+  db.exec(`${TIMESTAMPS_TABLE}${appendOnly('timestamps')}`);
+  if (layout !== '2' && layout !== '3') return;
   const guard = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'meta_no_update'").pluck().get() as string | undefined;
   if (guard !== undefined) db.exec('DROP TRIGGER meta_no_update');
   db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(SCHEMA_VERSION);
@@ -503,6 +528,28 @@ export class SqliteStore implements Store {
 
   lastCosigned(filter: { server?: string | undefined; name?: string | undefined } = {}): CosignatureRow | undefined {
     return this.cosignatureRows(() => [this.q('lastCosigned').get({ server: filter.server ?? null, name: filter.name ?? null }) as CosignatureRow | undefined])[0];
+  }
+
+  addTimestamps(rows: readonly TimestampRow[]): number {
+    if (this.readOnly) throw new FfauditError('STORE', `the ledger database ${this.shownPath} is read-only (read-only media, or no write permission to it or its folder): storing timestamps needs to write it`);
+    return this.run('storing timestamps', () =>
+      this.transaction.immediate(() => {
+        this.migrateOnce();
+        let added = 0;
+        for (const r of rows) added += this.q('addTimestamp').run({ ...r }).changes;
+        return added;
+      }) as number,
+    );
+  }
+
+  timestamps(size?: number): TimestampRow[] {
+    try {
+      return this.run('reading timestamps', () => (size === undefined ? this.q('timestamps').all() : this.q('timestampsAt').all(size)) as TimestampRow[]);
+    } catch (e) {
+      // A layout 2 or 3 database, read as it is, has no timestamps table.
+      if (/no such table: timestamps/.test((e as Error).message)) return [];
+      throw e;
+    }
   }
 
   /** Rows of the cosignatures table; none where it does not exist (layout 2, read as it is). */
@@ -764,14 +811,14 @@ export class SqliteStore implements Store {
     const have = new Set(
       this.run('reading the schema', () => this.q('triggers').all() as string[]),
     );
-    // A database of layout 2 (read as it is) has no cosignatures table, nor its triggers.
+    // A database of an earlier layout (read as it is) lacks the later tables, and their triggers.
     let layout: unknown;
     try {
       layout = this.q('layout').get();
     } catch {
       layout = undefined; // unreadable metadata is verify's finding; expect the full set
     }
-    return (layout === '2' ? LAYOUT_2_TRIGGERS : EXPECTED_TRIGGERS).filter((t) => !have.has(t));
+    return (LAYOUT_TRIGGERS.get(layout as string) ?? EXPECTED_TRIGGERS).filter((t) => !have.has(t));
   }
 
   close(): void {

@@ -65,6 +65,30 @@ export interface CosignatureRow {
   server: string;
 }
 
+/**
+ * One RFC 3161 time-stamp token over this log: either over a checkpoint (its imprint is SHA-256 of the checkpoint's
+ * note body, through its last newline, without signature lines), or, as an RFC 4998 archive timestamp, over an
+ * earlier token (its imprint is SHA-256 of that token's DER; `renews` names it), so the evidence outlives the earlier
+ * TSA certificate. Stored only after the token was verified completely; a reader verifies it again before resting
+ * anything on it (the store is untrusted).
+ */
+export interface TimestampRow {
+  /** SHA-256 of `token`: the row's identity, and what a renewal names. */
+  tokenHash: Buffer;
+  /** The checkpoint the token vouches for (directly, or through the tokens it renews): size, root, signed note. */
+  size: number;
+  root: Buffer;
+  checkpoint: string;
+  /** For an archive timestamp: the tokenHash of the token it covers; null for a checkpoint's own token. */
+  renews: Buffer | null;
+  /** The TSA asked (its URL). */
+  tsa: string;
+  /** The token's genTime, ISO 8601 UTC (a copy for listing; the token's own is what counts). */
+  genTime: string;
+  /** The TimeStampToken (a CMS ContentInfo), DER. */
+  token: Buffer;
+}
+
 export interface DerivedRows {
   files: [number, string][];
   runs: RunIndexRow[];
@@ -183,6 +207,13 @@ export interface Store extends NodeSource {
   cosignatures(size?: number): CosignatureRow[];
   /** The stored cosignature of the largest size (of one server, or one cosigner name, when given); the latest of that size. */
   lastCosigned(filter?: { server?: string | undefined; name?: string | undefined }): CosignatureRow | undefined;
+  /**
+   * Stores time-stamp tokens, durably, in one write transaction; a token already there is kept as it was. Returns how
+   * many rows were new. The first write of a store laid out before timestamps were kept adds their table.
+   */
+  addTimestamps(rows: readonly TimestampRow[]): number;
+  /** The stored tokens (over one tree size when given), by size then genTime. An older layout holds none. */
+  timestamps(size?: number): TimestampRow[];
   integrityCheck(): string[];
   missingTriggers(): string[];
   close(): void;

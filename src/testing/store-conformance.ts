@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { consistencyProof, Frontier, hashLeaf, inclusionProof, rootAt } from '../core/merkle.js';
 import { naiveConsistency, naivePath, naiveRoot } from './fixtures.js';
-import type { AppendTx, CosignatureRow, RunIndexRow, Store } from '../store/types.js';
+import type { AppendTx, CosignatureRow, RunIndexRow, Store, TimestampRow } from '../store/types.js';
 
 export interface StoreBackend {
   /** A new, empty store open for writing (as `ffaudit init` leaves it, before any append). */
@@ -37,6 +37,21 @@ function appendLeaves(store: Store, from: number, to: number, keep = false): voi
 }
 
 /** A cosignature row (the store checks nothing: the ledger verifies lines before storing and after reading them). */
+function stamp(size: number, token: string, over: Partial<TimestampRow> = {}): TimestampRow {
+  const der = Buffer.from(token);
+  return {
+    tokenHash: createHash('sha256').update(der).digest(),
+    size,
+    root: createHash('sha256').update(`root ${size}`).digest(),
+    checkpoint: `checkpoint ${size}\n`,
+    renews: null,
+    tsa: 'https://tsa.example',
+    genTime: `2026-01-0${size % 9}T00:00:00.000Z`,
+    token: der,
+    ...over,
+  };
+}
+
 function cosig(size: number, name: string, over: Partial<CosignatureRow> = {}): CosignatureRow {
   return {
     size,
@@ -501,6 +516,34 @@ export function storeConformance(name: string, backend: StoreBackend): void {
         const s = fresh();
         assert.throws(() => s.addCosignatures([cosig(1, 'w'), cosig(2, 'w', { root: {} as Buffer })]));
         assert.deepEqual(s.cosignatures(), []);
+      });
+    });
+
+    describe('timestamps', () => {
+      it('keeps each token exactly, once, by size then time; renewals beside what they renew; durable', () => {
+        // Guards: a token altered on the way (its signature would no longer verify), one stored twice, a renewal
+        // losing the hash of the token it covers, or rows that do not survive a reopen.
+        const s = fresh();
+        assert.deepEqual(s.timestamps(), []);
+        const a = stamp(5, 'token a');
+        const b = stamp(3, 'token b');
+        const renewal = stamp(5, 'token c', { renews: a.tokenHash, genTime: '2026-02-01T00:00:00.000Z' });
+        assert.equal(s.addTimestamps([a, b, renewal]), 3);
+        assert.equal(s.addTimestamps([{ ...a, tsa: 'https://other.example' }]), 0, 'a token already stored is kept as it was');
+        const r = reopen(s);
+        assert.deepEqual(r.timestamps(), [b, a, renewal]);
+        assert.deepEqual(r.timestamps(5), [a, renewal]);
+        assert.deepEqual(r.timestamps(4), []);
+      });
+
+      it('stores all of a batch or none of it, and a read-only store refuses', () => {
+        const s = fresh();
+        assert.throws(() => s.addTimestamps([stamp(1, 'x'), stamp(2, 'y', { token: {} as Buffer })]));
+        assert.deepEqual(s.timestamps(), []);
+        s.addTimestamps([stamp(1, 'x')]);
+        const r = reopen(s, true);
+        assert.throws(() => r.addTimestamps([stamp(2, 'y')]));
+        assert.equal(r.timestamps().length, 1);
       });
     });
 
