@@ -6,10 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, sign } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as asn1js from 'asn1js';
@@ -17,104 +14,29 @@ import { Certificate, ContentInfo, SignedData, TimeStampResp } from 'pkijs';
 import { parseNote } from '../core/note.js';
 import { runCliInProcess } from '../testing/cli.js';
 import { tempDir } from '../testing/fixtures.js';
+import { startTestTsa, tsaSkip, type TestTsa } from '../testing/tsa-server.js';
 import { requestTimestamp } from './client.js';
 import { noteImprint, timestampRequest } from './request.js';
 import { verifyTimestampToken } from './verify.js';
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = hasOpenssl ? false : 'openssl is not installed: the RFC 3161 interop tests need it as the TSA';
-
+const skip = tsaSkip;
 const tmp = tempDir('timestamp');
-after(tmp.cleanup);
-const f = (name: string) => join(tmp.dir, name);
-const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString('utf8');
-
-const BODY = 'example.org/ts\n3\nq2Fv6bM4rYl0A1yTqHk3xzmEk1V1mN1nM3Yk1u0lQ1c=\n';
-const TSA_EXT = ['[tsa_ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = critical,timeStamping', '[web_ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = serverAuth', '[soft_ext]', 'basicConstraints = critical,CA:FALSE', 'extendedKeyUsage = timeStamping', ''].join('\n');
-
-function makeCa(name: string): void {
-  ssl('req', '-x509', '-config', f('req.cnf'), '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`), '-days', '30', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash');
-}
-
-function makeKey(name: string): void {
-  ssl('req', '-new', '-config', f('req.cnf'), '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/O=Studio/CN=${name}`);
-}
-
-function issue(csr: string, cert: string, ca: string, ext: string, serial: string): void {
-  ssl('x509', '-req', '-in', f(`${csr}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}.key`), '-set_serial', serial, '-days', '30', '-sha256', '-extfile', f('ext.cnf'), '-extensions', ext, '-out', f(`${cert}.pem`));
-}
-
-/** The TSA signers the front offers, one per path: certificate and key. */
-const SIGNERS: Record<string, { cert: string; key: string; section?: string }> = {
-  good: { cert: 'tsa', key: 'tsa' },
-  expired: { cert: 'tsa-expired', key: 'tsa' },
-  other: { cert: 'other-tsa', key: 'other-tsa' },
-  sha512only: { cert: 'tsa', key: 'tsa', section: 'sha512only' },
-};
-let server: Server;
-let base = '';
-let lastQuery = Buffer.alloc(0);
-let served = 0;
-
+let tsa: TestTsa;
 before(async () => {
-  if (skip) return;
-  writeFileSync(f('req.cnf'), '[req]\ndistinguished_name = dn\n[dn]\n');
-  writeFileSync(f('ext.cnf'), TSA_EXT);
-  makeCa('ca');
-  makeCa('other-ca');
-  makeKey('tsa');
-  issue('tsa', 'tsa', 'ca', 'tsa_ext', '2');
-  // The same key and serial in a certificate for web servers: a token it signs is otherwise flawless.
-  issue('tsa', 'web', 'ca', 'web_ext', '2');
-  issue('tsa', 'soft', 'ca', 'soft_ext', '2');
-  issue('tsa', 'tsa-twin', 'ca', 'tsa_ext', '2');
-  makeKey('other-tsa');
-  issue('other-tsa', 'other-tsa', 'other-ca', 'tsa_ext', '2');
-  // OpenSSL 3.0's `x509` cannot backdate; its `ca` can: a TSA certificate that expired in 2020.
-  writeFileSync(f('index.txt'), '');
-  writeFileSync(f('ca.serial'), '10\n');
-  writeFileSync(
-    f('ca.cnf'),
-    ['[ca]', 'default_ca = dflt', '[dflt]', `database = ${f('index.txt')}`, `new_certs_dir = ${tmp.dir}`, `serial = ${f('ca.serial')}`, 'default_md = sha256', 'policy = any', 'unique_subject = no', 'x509_extensions = tsa_ext', '[any]', 'commonName = supplied', 'organizationName = optional', TSA_EXT].join('\n'),
-  );
-  ssl('ca', '-batch', '-config', f('ca.cnf'), '-cert', f('ca.pem'), '-keyfile', f('ca.key'), '-in', f('tsa.csr'), '-out', f('tsa-expired.pem'), '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-notext');
-  writeFileSync(
-    f('tsa.cnf'),
-    ['[tsa]', 'default_tsa = tsa1', '[tsa1]', `serial = ${f('tsa.serial')}`, 'crypto_device = builtin', 'signer_digest = sha256', 'default_policy = 1.3.6.1.4.1.4146.2.3', 'digests = sha256', 'accuracy = secs:1', 'ordering = no', 'tsa_name = yes', 'ess_cert_id_chain = no', 'ess_cert_id_alg = sha256', '[sha512only]', `serial = ${f('tsa.serial')}`, 'crypto_device = builtin', 'signer_digest = sha256', 'default_policy = 1.3.6.1.4.1.4146.2.3', 'digests = sha512', 'ess_cert_id_alg = sha256', ''].join('\n'),
-  );
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const signer = SIGNERS[(req.url ?? '').slice(1)];
-      if (req.method !== 'POST' || req.headers['content-type'] !== 'application/timestamp-query' || !signer) {
-        res.writeHead(400).end();
-        return;
-      }
-      lastQuery = Buffer.concat(chunks);
-      const n = ++served;
-      writeFileSync(f(`q${n}.der`), lastQuery);
-      ssl('ts', '-reply', '-config', f('tsa.cnf'), ...(signer.section ? ['-section', signer.section] : []), '-queryfile', f(`q${n}.der`), '-signer', f(`${signer.cert}.pem`), '-inkey', f(`${signer.key}.key`), '-out', f(`r${n}.der`));
-      res.writeHead(200, { 'content-type': 'application/timestamp-reply' }).end(readFileSync(f(`r${n}.der`)));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  if (!skip) tsa = await startTestTsa(tmp.dir);
 });
-after(() => server?.close());
-
-const ca = () => readFileSync(f('ca.pem'), 'utf8');
+after(async () => {
+  await tsa?.close();
+  tmp.cleanup();
+});
+const f = (name: string) => join(tmp.dir, name);
+const ssl = (...args: string[]) => tsa.ssl(...args);
+const BODY = 'example.org/ts\n3\nq2Fv6bM4rYl0A1yTqHk3xzmEk1V1mN1nM3Yk1u0lQ1c=\n';
+const ca = () => tsa.ca();
 /** Asks the OpenSSL TSA at `path` for a reply to a fresh request for BODY; returns the request and raw reply. */
 async function reply(path: string): Promise<{ imprint: Buffer; nonce: bigint; der: Buffer }> {
   const req = timestampRequest(BODY);
-  const res = await fetch(`${base}/${path}`, { method: 'POST', headers: { 'content-type': 'application/timestamp-query' }, body: req.der });
+  const res = await fetch(tsa.url(path), { method: 'POST', headers: { 'content-type': 'application/timestamp-query' }, body: req.der });
   assert.equal(res.status, 200);
   return { imprint: req.imprint, nonce: req.nonce, der: Buffer.from(await res.arrayBuffer()) };
 }
@@ -148,14 +70,14 @@ function resign(der: Buffer, certPem: string, keyPem: string, bind = true): Buff
 
 describe('RFC 3161 time-stamp tokens from OpenSSL', { skip }, () => {
   it('requests, verifies, and OpenSSL verifies the same token for the same data and query', async () => {
-    const t = await requestTimestamp(`${base}/good`, BODY, ca());
+    const t = await requestTimestamp(tsa.url('good'), BODY, ca());
     assert.deepEqual(t.imprint, noteImprint(BODY));
     assert.ok(Math.abs(t.genTime.getTime() - Date.now()) < 60_000);
     assert.equal(t.tsaName, 'O=Studio, CN=tsa');
-    assert.equal(t.serial, BigInt(served)); // OpenSSL counts its tokens from 1 in its serial file
+    assert.equal(t.serial, BigInt(tsa.served())); // OpenSSL counts its tokens from 1 in its serial file
     writeFileSync(f('body.txt'), BODY);
     writeFileSync(f('token.der'), t.tokenDer);
-    writeFileSync(f('query.der'), lastQuery);
+    writeFileSync(f('query.der'), tsa.lastQuery());
     const byData = ssl('ts', '-verify', '-data', f('body.txt'), '-in', f('token.der'), '-token_in', '-CAfile', f('ca.pem'), '-untrusted', f('tsa.pem'));
     assert.match(byData, /^Verification: OK$/m);
     const byQuery = ssl('ts', '-verify', '-queryfile', f('query.der'), '-in', f('token.der'), '-token_in', '-CAfile', f('ca.pem'), '-untrusted', f('tsa.pem'));
@@ -240,8 +162,8 @@ describe('RFC 3161 time-stamp tokens from OpenSSL', { skip }, () => {
 
   it('reads no more of a reply than its bound, and takes nothing but a timestamp-reply with HTTP 200', async () => {
     const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: Error & { code?: string }) => `${e.code}: ${e.message}`);
-    assert.equal(await code(requestTimestamp(`${base}/good`, BODY, ca(), { maxBytes: 100 })), "TOO_LARGE: the TSA's reply is larger than 100 bytes");
-    assert.equal(await code(requestTimestamp(`${base}/nowhere`, BODY, ca())), `IO: the TSA at ${base} answered HTTP 400`);
+    assert.equal(await code(requestTimestamp(tsa.url('good'), BODY, ca(), { maxBytes: 100 })), "TOO_LARGE: the TSA's reply is larger than 100 bytes");
+    assert.equal(await code(requestTimestamp(tsa.url('nowhere'), BODY, ca())), `IO: the TSA at ${new URL(tsa.url()).origin} answered HTTP 400`);
     assert.equal(await code(requestTimestamp('http://192.0.2.1/', BODY, ca())), 'USAGE: the TSA must be reached over https (plain http to loopback only): http://192.0.2.1');
   });
 
@@ -251,14 +173,14 @@ describe('RFC 3161 time-stamp tokens from OpenSSL', { skip }, () => {
     assert.equal((await cli('init', '--origin', 'example.org/ts')).status, 0);
     assert.equal((await cli('note', 'received the rushes')).status, 0);
     assert.equal((await cli('note', 'handed over')).status, 0);
-    const r = await cli('timestamp', '--tsa', `${base}/good`, '--tsa-ca', f('ca.pem'), '-o', 'cp.tst');
+    const r = await cli('timestamp', '--tsa', tsa.url('good'), '--tsa-ca', f('ca.pem'), '-o', 'cp.tst');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^entry 1 existed no later than \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z, according to TSA O=Studio, CN=tsa\ntoken written to cp\.tst \(serial \d+\)\n$/);
     const cp = await cli('checkpoint');
     writeFileSync(f('cp-body.txt'), parseNote(cp.stdout).text);
     assert.match(ssl('ts', '-verify', '-data', f('cp-body.txt'), '-in', f('cp.tst'), '-token_in', '-CAfile', f('ca.pem'), '-untrusted', f('tsa.pem')), /^Verification: OK$/m);
 
-    const other = await cli('timestamp', '--tsa', `${base}/other`, '--tsa-ca', f('ca.pem'), '-o', 'bad.tst');
+    const other = await cli('timestamp', '--tsa', tsa.url('other'), '--tsa-ca', f('ca.pem'), '-o', 'bad.tst');
     assert.equal(other.status, 1);
     assert.match(other.stderr, /^ffaudit: time-stamp token: the signer certificate does not chain to a configured CA\n$/);
     const plain = await cli('timestamp', '--tsa', 'http://tsa.example.com/', '--tsa-ca', f('ca.pem'));

@@ -19,11 +19,17 @@ export interface VerifiedTimestamp {
   serial: bigint;
   /** The TimeStampToken alone (a CMS ContentInfo), DER: what is kept as evidence. */
   tokenDer: Buffer;
+  /**
+   * When the TSA's signing certificate expires: after that the token still proves what it proved, but only as long
+   * as a later token covers it (RFC 4998 §5.2: renew before the earlier one's certificate expires).
+   */
+  signerNotAfter: Date;
 }
 
 export interface VerifyOptions {
   imprint: Buffer;
-  nonce: bigint;
+  /** The nonce the request carried; absent when re-checking a stored token (the nonce only proves freshness once). */
+  nonce?: bigint | undefined;
   /** PEM text holding the CA certificates a TSA's chain must end at. */
   caCerts: string;
   now?: Date;
@@ -214,7 +220,7 @@ export function verifyTimestampToken(resp: Uint8Array, o: VerifyOptions): Verifi
   const mi = tst.messageImprint;
   if (mi.hashAlgorithm.algorithmId !== SHA256_OID) fail('the message imprint is not SHA-256');
   if (!same(bytes(mi.hashedMessage.valueBlock.valueHexView), o.imprint)) fail('the message imprint is not that of the checkpoint');
-  if (!tst.nonce || tst.nonce.toBigInt() !== o.nonce) fail('the nonce is not the one sent');
+  if (o.nonce !== undefined && (!tst.nonce || tst.nonce.toBigInt() !== o.nonce)) fail('the nonce is not the one sent');
 
   // §2.4.2: the token holds the signature of the TSA alone.
   if (sd.signerInfos.length !== 1) fail('the token does not hold exactly one signature');
@@ -245,5 +251,5 @@ export function verifyTimestampToken(resp: Uint8Array, o: VerifyOptions): Verifi
   if (genTime.getTime() > now.getTime() + MAX_CLOCK_SKEW_MS) fail(`genTime ${genTime.toISOString()} is more than 5 minutes in the future`);
   checkChain(signer, certs.map((c) => new X509Certificate(bytes(c.toSchema().toBER()))), anchors, genTime);
 
-  return { genTime, tsaName: nameOf(tst.tsa, signer), serial: tst.serialNumber.toBigInt(), tokenDer };
+  return { genTime, tsaName: nameOf(tst.tsa, signer), serial: tst.serialNumber.toBigInt(), tokenDer, signerNotAfter: new Date(signer.validTo) };
 }
