@@ -27,6 +27,8 @@ export interface ServerDeps {
   tls?: boolean;
   /** Sign-in through an OpenID Provider as well (serve --oidc-*, web/oidc.ts); password sign-in only without it. */
   oidc?: OidcConfig | undefined;
+  /** PEM text of the TSA's CA certificate(s) (serve --tsa-ca): a mirror check verifies the timestamps' tokens with it. */
+  tsaCa?: string | undefined;
 }
 
 /** What a request did with the evidence, as the access log records it (web/access.ts writes the entry). */

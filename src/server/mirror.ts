@@ -33,6 +33,7 @@ import { bodyStream } from './http.js';
 import { insertCompletedBlocks, leafHashes, nextEntry, storedRoot } from './mirror-tree.js';
 import { blobRoutes } from './blobs.js';
 import { mirrorTileRoutes } from './mirror-tiles.js';
+import { mirrorTimestampRoutes } from './mirror-timestamps.js';
 import { indexEntries, MIRROR_COMMIT_LOCK } from './search/ingest.js';
 
 /** The most entries below the mirror's next entry that one request may send again (see above). */
@@ -397,7 +398,7 @@ export function addEntriesResponse(c: Context, r: AddEntriesResult): Response {
   return c.body(formatMirrorInfo({ ...r.info, ticket: Buffer.alloc(0) }), r.status, { 'Content-Type': 'text/x.tlog.mirror-info', 'Cache-Control': 'no-store' });
 }
 
-/** POST /add-entries, the mirror's tiles under /mirror/<hex sha256(origin)>/, and the blobs (blobs.ts). */
+/** POST /add-entries, the mirror's tiles and timestamps under /mirror/<hex sha256(origin)>/, and the blobs (blobs.ts). */
 export function mirrorRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   app.post('/add-entries', async (c) => {
     // tlog-mirror §Request Body: "mirrors SHOULD send an Accept-Encoding header that includes gzip".
@@ -405,5 +406,6 @@ export function mirrorRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
     return addEntriesResponse(c, await addEntries(deps, bodyStream(c.req.raw)));
   });
   mirrorTileRoutes(app, deps);
+  mirrorTimestampRoutes(app, deps);
   blobRoutes(app, deps);
 }

@@ -14,6 +14,7 @@ import { loadServerKeys, serverVkeys } from './keys.js';
 import { checkPublished } from './published.js';
 import { backfillIndexes, needsBackfill } from './search/ingest.js';
 import { reverifyAll } from './search/reverify.js';
+import type { MirrorTsa } from './mirror-stamps.js';
 import { LedgerAccessLog } from './web/access-log.js';
 import { endStreams } from './web/live.js';
 import type { OidcConfig } from './web/oidc-config.js';
@@ -37,6 +38,8 @@ export interface ServeOptions {
   accessOrigin?: string | undefined;
   /** OpenID Connect sign-in for the web interface (web/oidc.ts), when configured. */
   oidc?: OidcConfig | undefined;
+  /** Timestamp the mirror checkpoints with this RFC 3161 TSA (mirror-stamps.ts), when configured. */
+  tsa?: MirrorTsa | undefined;
   log: (line: string) => void;
 }
 
@@ -68,6 +71,12 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   }
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new FfauditError('USAGE', '--tls-cert and --tls-key go together');
   const tls = o.tlsCert && o.tlsKey ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+  // The TSA module (and pkijs with it) is loaded only by a server that has one.
+  const stamps = o.tsa ? await import('./mirror-stamps.js') : undefined;
+  if (o.tsa && stamps) {
+    if (!(Number.isSafeInteger(o.tsa.everyMs) && o.tsa.everyMs >= 1000 && o.tsa.everyMs <= MAX_TIMER_MS)) throw new FfauditError('USAGE', '--tsa-every: between 1s and 24 days');
+    stamps.checkMirrorTsa(o.tsa);
+  }
   const keys = loadServerKeys(o.keys);
   const db = await openDb(o.db);
   try {
@@ -81,7 +90,16 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     await db.close();
     throw e;
   }
-  const deps: ServerDeps = { db, keys, log: o.log, published: o.published, silentAfterMs: o.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS, tls: tls !== undefined, oidc: o.oidc };
+  const deps: ServerDeps = {
+    db,
+    keys,
+    log: o.log,
+    published: o.published,
+    silentAfterMs: o.silentAfterMs ?? DEFAULT_SILENT_AFTER_MS,
+    tls: tls !== undefined,
+    oidc: o.oidc,
+    tsaCa: o.tsa?.caPem,
+  };
   const app = createApp(deps);
   // Before the first request: an answer that cannot be recorded is not given. Its enrolment and pushes are requests
   // to this very app, through the hosts' own join and push code.
@@ -120,12 +138,24 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const timer =
     every > 0
       ? setInterval(() => {
-          checking ??= reverifyAll(db, o.log).finally(() => {
+          checking ??= reverifyAll(db, o.log, { tsaCa: o.tsa?.caPem }).finally(() => {
             checking = undefined;
           });
         }, every)
       : undefined;
   timer?.unref();
+  // The timestamps: a round at most every minute (each log is asked at most once per --tsa-every), never two at once.
+  let stamping: Promise<void> | undefined;
+  const tsa = o.tsa;
+  const stampTimer =
+    tsa && stamps
+      ? setInterval(() => {
+          stamping ??= stamps.stampMirrors(db, tsa, o.log).finally(() => {
+            stamping = undefined;
+          });
+        }, Math.min(tsa.everyMs, stamps.MAX_TICK_MS))
+      : undefined;
+  stampTimer?.unref();
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -133,6 +163,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         if (timer) clearInterval(timer);
+        if (stampTimer) clearInterval(stampTimer);
         // Live event streams never finish on their own: ended first, or server.close() would wait for them forever.
         endStreams(db);
         await new Promise<void>((resolve) => {
@@ -141,6 +172,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
           (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         });
         await checking?.catch(() => undefined);
+        await stamping?.catch(() => undefined);
         await deps.access?.close();
         await db.close();
       })();

@@ -1,7 +1,7 @@
 /** Asking a TSA for a token over HTTP (RFC 3161 §3.4) and keeping only what verifies. */
 import { collectBounded } from '../core/bounded.js';
 import { FfauditError } from '../core/errors.js';
-import { timestampRequest } from './request.js';
+import { imprintRequest, noteImprint } from './request.js';
 import { verifyTimestampToken, type VerifiedTimestamp } from './verify.js';
 
 export interface RequestOptions {
@@ -28,9 +28,14 @@ export function tsaUrl(url: string): URL {
   return u;
 }
 
-export async function requestTimestamp(url: string, noteBody: string, caCerts: string, opts: RequestOptions = {}): Promise<VerifiedTimestamp & { imprint: Buffer }> {
+export function requestTimestamp(url: string, noteBody: string, caCerts: string, opts: RequestOptions = {}): Promise<VerifiedTimestamp & { imprint: Buffer }> {
+  return requestImprintTimestamp(url, noteImprint(noteBody), caCerts, opts);
+}
+
+/** A token for a SHA-256 imprint the caller computed (a renewal's: SHA-256 of the earlier token's DER). */
+export async function requestImprintTimestamp(url: string, imprint: Buffer, caCerts: string, opts: RequestOptions = {}): Promise<VerifiedTimestamp & { imprint: Buffer }> {
   const target = tsaUrl(url);
-  const req = timestampRequest(noteBody);
+  const req = imprintRequest(imprint);
   let res: Response;
   try {
     res = await fetch(target, {

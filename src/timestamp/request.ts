@@ -27,7 +27,11 @@ export function noteImprint(noteBody: string): Buffer {
 }
 
 export function timestampRequest(noteBody: string, nonce: bigint = randomNonce()): TimestampRequest {
-  const imprint = noteImprint(noteBody);
+  return imprintRequest(noteImprint(noteBody), nonce);
+}
+
+/** A request for a SHA-256 imprint of anything, e.g. an earlier token's DER (a renewal, RFC 4998 §5.2). */
+export function imprintRequest(imprint: Buffer, nonce: bigint = randomNonce()): TimestampRequest {
   const req = new TimeStampReq({
     version: 1,
     messageImprint: new MessageImprint({

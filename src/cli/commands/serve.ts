@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { FfauditError } from '../../core/errors.js';
 import type { Db } from '../../server/db/pool.js';
 import type { CommandContext } from '../context.js';
+import { readSmall } from '../inputs.js';
 import { pathFrom, type Io } from '../io.js';
 import { printable } from '../lineage-format.js';
 import { durationMs, parseDurationText } from '../../time/duration.js';
@@ -13,6 +14,11 @@ import { registerUsersCommands } from './serve-users.js';
 
 interface DbOption {
   db?: string;
+}
+
+/** The TSA's CA certificates (PEM text), read once: `serve --tsa-ca`, also read by `serve verify`. */
+function tsaCaText(file: string, io: Io): string {
+  return readSmall(pathFrom(io, file), 'the TSA CA file', file).toString('utf8');
 }
 
 function dbUrl(o: DbOption, io: Io): string {
@@ -53,6 +59,10 @@ type ServeFlags = DbOption & {
   oidcClientSecretFile?: string;
   oidcRoleClaim?: string;
   oidcRoles?: string;
+  tsa?: string;
+  tsaCa?: string;
+  tsaEvery?: string;
+  tsaRenewBefore?: string;
 };
 
 /** A duration option of `serve` (time/duration.ts): 90s, 30m, 24h, 7d, 1w; `0` only where it means "never". */
@@ -89,6 +99,10 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
     .option('--oidc-client-secret-file <file>', 'a file holding the client secret alone (never on the command line)')
     .option('--oidc-role-claim <claim>', 'the claim that decides the role, e.g. groups')
     .option('--oidc-roles <mapping>', "claim values to roles, e.g. 'ffaudit-admins=admin,auditors=auditor,editors=viewer'")
+    .option('--tsa <url>', 'timestamp each mirrored log\'s mirror checkpoint with this RFC 3161 time-stamping authority (https://…; plain http to loopback only), with --tsa-ca')
+    .option('--tsa-ca <file>', "PEM file of the CA certificate(s) the TSA's certificate must chain to; `serve verify` checks the stored tokens with it too")
+    .option('--tsa-every <duration>', 'ask the TSA at most once per log this often, and only when its mirror checkpoint moved or its newest token needs renewing (default 1h)')
+    .option('--tsa-renew-before <duration>', "renew a log's newest token this long before its TSA certificate expires (default 30d)")
     .action(async (o: ServeFlags) => {
       const { startServer } = await import('../../server/serve.js');
       const { parseOidcOptions } = await import('../../server/web/oidc-config.js');
@@ -96,6 +110,18 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
       const silentAfterMs = o.silentAfter === undefined ? undefined : serveDuration('--silent-after', o.silentAfter, false);
       const reverifyEveryMs = o.reverifyEvery === undefined ? undefined : serveDuration('--reverify-every', o.reverifyEvery, true);
       const log = (line: string) => io.out(`${new Date().toISOString()} ${line}\n`);
+      if ((o.tsa === undefined) !== (o.tsaCa === undefined)) throw new FfauditError('USAGE', '--tsa and --tsa-ca go together');
+      if (o.tsa === undefined && (o.tsaEvery !== undefined || o.tsaRenewBefore !== undefined)) throw new FfauditError('USAGE', '--tsa-every and --tsa-renew-before need --tsa');
+      const stamps = o.tsa === undefined ? undefined : await import('../../server/mirror-stamps.js');
+      const tsa =
+        o.tsa !== undefined && o.tsaCa !== undefined && stamps
+          ? {
+              url: o.tsa,
+              caPem: tsaCaText(o.tsaCa, io),
+              everyMs: o.tsaEvery === undefined ? stamps.DEFAULT_TSA_EVERY_MS : serveDuration('--tsa-every', o.tsaEvery, false),
+              renewBeforeMs: o.tsaRenewBefore === undefined ? stamps.DEFAULT_RENEW_BEFORE_MS : serveDuration('--tsa-renew-before', o.tsaRenewBefore, false),
+            }
+          : undefined;
       const server = await startServer({
         db: dbUrl(o, io),
         keys: keysDir(o, io),
@@ -108,6 +134,7 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
         accessLog: o.accessLog && pathFrom(io, o.accessLog),
         accessOrigin: o.accessOrigin,
         oidc,
+        tsa,
         log,
       });
       // Runs until SIGTERM or SIGINT: stop accepting, let in-flight requests finish, close the pool.
@@ -172,9 +199,12 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
 
   serve
     .command('verify [host]')
-    .description('re-verify the mirror of HOST (default: every host) now: every entry against its leaf, the leaves against the cosigned mirror checkpoint; exit 1 on a problem')
+    .description(
+      're-verify the mirror of HOST (default: every host) now: every entry against its leaf, the leaves against the cosigned mirror checkpoint, its timestamps (their tokens too with --tsa-ca); exit 1 on a problem',
+    )
     .action(async (host: string | undefined, _o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<DbOption>();
+      const o = cmd.optsWithGlobals<DbOption & { tsaCa?: string }>();
+      const tsaCa = o.tsaCa === undefined ? undefined : tsaCaText(o.tsaCa, io);
       const { reverifyMirror } = await import('../../server/search/reverify.js');
       const { EXIT_INTEGRITY } = await import('../exit.js');
       const bad = await withDb(o, io, async (db) => {
@@ -185,8 +215,10 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
         if (host !== undefined && rows.length === 0) throw new FfauditError('NOT_FOUND', `no enrolled host ${JSON.stringify(host)}`);
         let problems = 0;
         for (const r of rows) {
-          const v = await reverifyMirror(db, Number(r.id));
-          io.out(`${r.name}: ${v.ok ? 'ok' : 'PROBLEMS'} (${v.size} entries)\n`);
+          const v = await reverifyMirror(db, Number(r.id), { tsaCa });
+          const t = v.timestamps;
+          const stamped = t.verified + t.unchecked === 0 ? '' : `, ${t.verified} timestamp${t.verified === 1 ? '' : 's'} verified${t.unchecked > 0 ? `, ${t.unchecked} not (no --tsa-ca)` : ''}`;
+          io.out(`${r.name}: ${v.ok ? 'ok' : 'PROBLEMS'} (${v.size} entries${stamped})\n`);
           for (const p of v.problems) io.out(`  ${p}\n`);
           if (!v.ok) problems++;
         }

@@ -110,7 +110,7 @@ export function apiRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
   app.post('/api/v1/logs/:host/verify', requireRole('auditor'), async (c) => {
     parseNoQuery(query(c));
     const host = parseHostName(c.req.param('host'));
-    const r = await reverifyMirror(db, await hostIdOf(db, { name: host }));
+    const r = await reverifyMirror(db, await hostIdOf(db, { name: host }), { tsaCa: deps.tsaCa });
     return c.json({ host, ok: r.ok, size: r.size, problems: r.problems });
   });
 

@@ -306,4 +306,50 @@ CREATE INDEX idx_access_entry ON idx_access (host_id, epoch, idx);
 ALTER TABLE idx_tally ADD COLUMN access bigint NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 5,
+    name: 'RFC 3161 timestamps of the mirror checkpoints',
+    sql: `
+-- RFC 3161 tokens over mirror checkpoints (server/mirror-stamps.ts), each verified completely before it is stored,
+-- and renewals in the manner of RFC 4998 archive timestamps: a later token whose imprint is SHA-256 of the earlier
+-- token's DER, made before the earlier signer's certificate expires. Generation 0 is a checkpoint's own token
+-- (imprint: SHA-256 of the note body), generation n renews generation n - 1 of the same checkpoint; they are
+-- published as /mirror/<hash>/timestamp/<size> and <size>.<n> (server/mirror-timestamps.ts).
+CREATE TABLE timestamps (
+  token_hash       bytea PRIMARY KEY,          -- SHA-256 of token
+  host_id          bigint NOT NULL REFERENCES hosts (id),
+  epoch            integer NOT NULL,
+  size             bigint NOT NULL,
+  root             bytea NOT NULL,
+  checkpoint       text NOT NULL,              -- the mirror checkpoint: the log's note with the mirror's cosignature
+  generation       integer NOT NULL CHECK (generation >= 0),
+  renews           bytea REFERENCES timestamps (token_hash),
+  tsa              text NOT NULL,              -- the TSA's URL
+  gen_time         timestamptz NOT NULL,       -- the token's genTime
+  signer_not_after timestamptz NOT NULL,       -- when the TSA certificate that signed it expires (renewal is due before)
+  token            bytea NOT NULL,             -- DER TimeStampToken (CMS ContentInfo)
+  stamped_at       timestamptz NOT NULL DEFAULT now(),
+  CHECK ((generation = 0) = (renews IS NULL))
+);
+-- One token per checkpoint and generation, one renewal per token: two processes cannot both store one.
+CREATE UNIQUE INDEX timestamps_by_checkpoint ON timestamps (host_id, epoch, size, generation);
+CREATE UNIQUE INDEX timestamps_renewal ON timestamps (renews) WHERE renews IS NOT NULL;
+
+-- Evidence is appended, never changed: an UPDATE, DELETE or TRUNCATE of it is refused whoever asks.
+CREATE FUNCTION ffaudit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER timestamps_append_only BEFORE UPDATE OR DELETE ON timestamps FOR EACH ROW EXECUTE FUNCTION ffaudit_append_only();
+CREATE TRIGGER timestamps_no_truncate BEFORE TRUNCATE ON timestamps FOR EACH STATEMENT EXECUTE FUNCTION ffaudit_append_only();
+
+-- When each log was last sent to the TSA, across every serve process on this database: the compare-and-set that
+-- keeps it to one request per log per interval (serve --tsa-every), whether the TSA answered or not.
+CREATE TABLE timestamp_schedule (
+  host_id     bigint PRIMARY KEY REFERENCES hosts (id),
+  tried_at    timestamptz NOT NULL
+);
+`,
+  },
 ];

@@ -2,7 +2,8 @@
  * Re-verifying the server's mirrors, as local `verify` does a ledger: every mirrored entry of the current epoch
  * hashes to its stored leaf (RFC 6962 §2.1 leaf hash), the leaves give the root of the mirror checkpoint (RFC 9162
  * §2.1.1 MTH), and so do the stored interior nodes that tiles and proofs are served from, and that checkpoint's note
- * verifies with the log's key. Run on a schedule (serve --reverify-every), on demand (serve verify, POST
+ * verifies with the log's key; and its RFC 3161 timestamps (../timestamp-check.ts), their tokens too when the TSA's
+ * CA is known. Run on a schedule (serve --reverify-every), on demand (serve verify, POST
  * /api/v1/logs/{host}/verify); each check is recorded in mirror_checks with its findings.
  */
 import { openCheckpoint } from '../../core/checkpoint.js';
@@ -11,6 +12,7 @@ import { Frontier, hashLeaf } from '../../core/merkle.js';
 import { parseVerifierKey } from '../../core/note.js';
 import type { Db } from '../db/pool.js';
 import { storedRoot } from '../mirror-tree.js';
+import { checkTimestamps } from '../timestamp-check.js';
 import { readOnly } from './read.js';
 
 /** Findings kept per check. */
@@ -18,8 +20,17 @@ export const MAX_PROBLEMS = 100;
 /** Entries read per query: a log can hold millions. */
 const CHUNK = 4096;
 
+export interface ReverifyOptions {
+  /** PEM text of the TSA's CA certificate(s) (serve --tsa-ca): without it the timestamps' tokens are not verified. */
+  tsaCa?: string | undefined;
+}
+
 /** Re-verifies the mirror of host `hostId` (its current epoch) and records the check. */
-export async function reverifyMirror(db: Db, hostId: number): Promise<{ ok: boolean; size: number; problems: string[] }> {
+export async function reverifyMirror(
+  db: Db,
+  hostId: number,
+  opts: ReverifyOptions = {},
+): Promise<{ ok: boolean; size: number; problems: string[]; timestamps: { verified: number; unchecked: number } }> {
   const { rows } = await db.pool.query<{ origin: string | null; vkey: string | null; epoch: number; size: number | null; root: Buffer | null; note: string | null }>(
     'SELECT h.origin, h.vkey, h.epoch, m.size, m.root, m.note FROM hosts h LEFT JOIN mirror_state m ON m.host_id = h.id AND m.epoch = h.epoch WHERE h.id = $1',
     [hostId],
@@ -79,18 +90,28 @@ export async function reverifyMirror(db: Db, hostId: number): Promise<{ ok: bool
       }
     }
   }
+  const timestamps = { verified: 0, unchecked: 0 };
+  if (h && h.origin !== null && h.vkey !== null) {
+    try {
+      const t = await checkTimestamps(db, { hostId, epoch, origin: h.origin, vkey: h.vkey, mirrorSize: size }, opts.tsaCa);
+      for (const p of t.problems) problem(p);
+      Object.assign(timestamps, { verified: t.verified, unchecked: t.unchecked });
+    } catch (e) {
+      problem(`the timestamps cannot be checked: ${isFfauditError(e) ? e.message : String(e)}`);
+    }
+  }
   if (more > 0) problems[MAX_PROBLEMS - 1] = `… and ${more + 1} more problems`;
   const ok = problems.length === 0;
   await db.pool.query('INSERT INTO mirror_checks (host_id, epoch, size, ok, problems) VALUES ($1, $2, $3, $4, $5::jsonb)', [hostId, epoch, size, ok, JSON.stringify(problems)]);
-  return { ok, size, problems };
+  return { ok, size, problems, timestamps };
 }
 
 /** Re-verifies every mirrored log (active or disabled), one line each; a failure of one does not stop the others. */
-export async function reverifyAll(db: Db, log: (line: string) => void): Promise<void> {
+export async function reverifyAll(db: Db, log: (line: string) => void, opts: ReverifyOptions = {}): Promise<void> {
   const { rows } = await db.pool.query<{ id: number; name: string }>("SELECT id, name FROM hosts WHERE origin IS NOT NULL AND status IN ('active', 'disabled') ORDER BY id");
   for (const r of rows) {
     try {
-      const v = await reverifyMirror(db, Number(r.id));
+      const v = await reverifyMirror(db, Number(r.id), opts);
       log(`reverify ${r.name}: ${v.ok ? 'ok' : `${v.problems.length} problem${v.problems.length === 1 ? '' : 's'}: ${v.problems.slice(0, 3).join('; ')}`} (size ${v.size})`);
     } catch (e) {
       log(`reverify ${r.name}: could not run: ${(e as Error).message.split('\n')[0]}`);
