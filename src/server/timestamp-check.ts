@@ -29,6 +29,7 @@ interface TimestampRow {
 }
 
 export interface TimestampCheck {
+  stored: number;
   /** Tokens verified against the CA; `unchecked` when no CA was given (the rest of the row is checked anyway). */
   verified: number;
   unchecked: number;
@@ -54,7 +55,7 @@ export async function checkTimestamps(db: Db, m: MirrorOfLog, caPem: string | un
     );
     return r.rows.map((x) => ({ ...x, size: Number(x.size) }));
   });
-  const out: TimestampCheck = { verified: 0, unchecked: 0, problems: [] };
+  const out: TimestampCheck = { stored: rows.length, verified: 0, unchecked: 0, problems: [] };
   if (rows.length === 0) return out;
   // pkijs is loaded only when there are tokens to verify.
   let verify: ((token: Buffer, imprint: Buffer) => VerifiedTimestamp) | undefined;

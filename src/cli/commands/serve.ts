@@ -217,7 +217,8 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
         for (const r of rows) {
           const v = await reverifyMirror(db, Number(r.id), { tsaCa });
           const t = v.timestamps;
-          const stamped = t.verified + t.unchecked === 0 ? '' : `, ${t.verified} timestamp${t.verified === 1 ? '' : 's'} verified${t.unchecked > 0 ? `, ${t.unchecked} not (no --tsa-ca)` : ''}`;
+          const n = `${t.stored} timestamp${t.stored === 1 ? '' : 's'}`;
+          const stamped = t.stored === 0 ? '' : t.verified === t.stored ? `, ${n} verified` : t.unchecked > 0 ? `, ${n} not verified (no --tsa-ca)` : `, ${t.verified} of ${n} verified`;
           io.out(`${r.name}: ${v.ok ? 'ok' : 'PROBLEMS'} (${v.size} entries${stamped})\n`);
           for (const p of v.problems) io.out(`  ${p}\n`);
           if (!v.ok) problems++;

@@ -30,7 +30,7 @@ export async function reverifyMirror(
   db: Db,
   hostId: number,
   opts: ReverifyOptions = {},
-): Promise<{ ok: boolean; size: number; problems: string[]; timestamps: { verified: number; unchecked: number } }> {
+): Promise<{ ok: boolean; size: number; problems: string[]; timestamps: { stored: number; verified: number; unchecked: number } }> {
   const { rows } = await db.pool.query<{ origin: string | null; vkey: string | null; epoch: number; size: number | null; root: Buffer | null; note: string | null }>(
     'SELECT h.origin, h.vkey, h.epoch, m.size, m.root, m.note FROM hosts h LEFT JOIN mirror_state m ON m.host_id = h.id AND m.epoch = h.epoch WHERE h.id = $1',
     [hostId],
@@ -90,12 +90,12 @@ export async function reverifyMirror(
       }
     }
   }
-  const timestamps = { verified: 0, unchecked: 0 };
+  const timestamps = { stored: 0, verified: 0, unchecked: 0 };
   if (h && h.origin !== null && h.vkey !== null) {
     try {
       const t = await checkTimestamps(db, { hostId, epoch, origin: h.origin, vkey: h.vkey, mirrorSize: size }, opts.tsaCa);
       for (const p of t.problems) problem(p);
-      Object.assign(timestamps, { verified: t.verified, unchecked: t.unchecked });
+      Object.assign(timestamps, { stored: t.stored, verified: t.verified, unchecked: t.unchecked });
     } catch (e) {
       problem(`the timestamps cannot be checked: ${isFfauditError(e) ? e.message : String(e)}`);
     }
