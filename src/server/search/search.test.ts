@@ -392,13 +392,13 @@ describe('search across mirrored logs', { skip }, () => {
   it('a tampered entry is unreadable in a search and found by re-verification', async () => {
     const h2 = hosts[1]!;
     const before = await reverifyMirror(db, h2.id);
-    assert.deepEqual(before, { ok: true, size: h2.ledger.size(), problems: [] });
+    assert.deepEqual(before, { ok: true, size: h2.ledger.size(), problems: [], timestamps: { stored: 0, verified: 0, unchecked: 0 } });
     await q(`UPDATE mirror_entries SET data = convert_to(replace(convert_from(data, 'UTF8'), '/out/c.mov', '/out/X.mov'), 'UTF8') WHERE host_id = $1 AND idx = 1`, [h2.id]);
     const p = await searchRuns(db, ALL, { user: 'bob', logs: ['render-7.test/ffaudit'] }, { limit: 10, order: 'desc' });
     assert.deepEqual(ids(p), ['render-7.test/ffaudit run-h2-late']);
     assert.deepEqual(p.unreadable, [{ log: 'render-7.test/ffaudit', index: 0, id: 'run-h2-transcode-01', error: 'entry 1 does not hash to its stored leaf' }]);
     const after = await reverifyMirror(db, h2.id);
-    assert.deepEqual(after, { ok: false, size: h2.ledger.size(), problems: ['entry 1 does not hash to its stored leaf'] });
+    assert.deepEqual(after, { ok: false, size: h2.ledger.size(), problems: ['entry 1 does not hash to its stored leaf'], timestamps: { stored: 0, verified: 0, unchecked: 0 } });
     // Leaf rewritten too: the entries no longer give the cosigned root.
     await q('UPDATE mirror_entries SET leaf = $2 WHERE host_id = $1 AND idx = 1', [h2.id, hashLeaf((await q('SELECT data FROM mirror_entries WHERE host_id = $1 AND idx = 1', [h2.id])).rows[0]!.data as Buffer)]);
     assert.deepEqual((await reverifyMirror(db, h2.id)).problems, [`the mirrored entries do not hash to the root of the mirror checkpoint of size ${h2.ledger.size()}`]);
