@@ -74,9 +74,9 @@ async function world(name: string, sizes: readonly number[]): Promise<World> {
 }
 
 /** Mirrors the log from `from` up to its checkpoint of `size`, as add-checkpoint and add-entries do. */
-async function mirrorTo(w: World, from: number, size: number): Promise<void> {
-  await addPending(w.db, w.host, w.log.vkey, w.log.checkpoints.get(size)!);
-  const r = await w.app.request('/add-entries', { method: 'POST', body: specBody(w.log, from, size) });
+async function mirrorTo(w: World, from: number, size: number, log: HostLog = w.log, host: number = w.host): Promise<void> {
+  await addPending(w.db, host, log.vkey, log.checkpoints.get(size)!);
+  const r = await w.app.request('/add-entries', { method: 'POST', body: specBody(log, from, size) });
   assert.equal(r.status, 200, await r.text());
 }
 
@@ -175,16 +175,20 @@ describe('the mirror timestamps its checkpoints', { skip }, () => {
     const w = await world('down-1', [40, 80]);
     try {
       await mirrorTo(w, 0, 40);
+      // A second log: a round ends at the first failure, so a TSA that is down is asked once per round.
+      const second = makeHostLog(join(w.dir, 'second'), 'down-2.example/ffaudit', [7]);
+      await mirrorTo(w, 0, 7, second, await enrolHost(w.db, 'down-2', second));
+      second.ledger.close();
+      const origin = new URL(tsa.url()).origin;
       tsa.down = true;
-      let lines: string[];
       try {
-        lines = await round(w, config('good'));
-        // Within the interval the log is not sent again, even though it has no token.
+        assert.deepEqual(await round(w, config('good')), [`timestamp down-1: the TSA at ${origin} answered HTTP 503; retried next interval`]);
+        assert.deepEqual(await round(w, config('good')), [`timestamp down-2: the TSA at ${origin} answered HTTP 503; retried next interval`]);
+        // Within the interval neither is sent again, though neither has a token.
         assert.deepEqual(await round(w, config('good')), []);
       } finally {
         tsa.down = false;
       }
-      assert.deepEqual(lines, [`timestamp down-1: the TSA at ${new URL(tsa.url()).origin} answered HTTP 503; retried next interval`]);
       assert.deepEqual(await rows(w), []);
       assert.equal((await w.app.request(`/mirror/${w.log.h}/timestamp/40`)).status, 404);
       // The mirror goes on as before.
@@ -192,8 +196,10 @@ describe('the mirror timestamps its checkpoints', { skip }, () => {
       assert.equal((await w.app.request(`/mirror/${w.log.h}/checkpoint`)).status, 200);
       await intervalPasses(w);
       const next = await round(w, config('good'));
-      assert.match(next[0] ?? '', /^timestamp down-1: entry 79 existed no later than /);
-      assert.deepEqual((await rows(w)).map((r) => r.size), [80]);
+      assert.equal(next.length, 2);
+      assert.match(next[0]!, /^timestamp down-1: entry 79 existed no later than /);
+      assert.match(next[1]!, /^timestamp down-2: entry 6 existed no later than /);
+      assert.deepEqual((await rows(w)).map((r) => r.size), [7, 80]);
     } finally {
       await w.close();
     }

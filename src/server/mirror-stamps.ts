@@ -65,8 +65,12 @@ interface NewestToken {
   signer_not_after: Date;
 }
 
-/** One round: every mirrored log in turn; a failure (a TSA that is down) is one log line and affects nothing else. */
-export async function stampMirrors(db: Db, tsa: MirrorTsa, log: (line: string) => void): Promise<void> {
+/**
+ * One round: the mirrored logs in turn. A failure is one log line and affects nothing else; when the TSA cannot be
+ * reached, or answers with an error, the round ends there and the logs after it wait for the next one, so a TSA that
+ * is down is asked once per round, not once per log. `signal` ends the round early (the server stopping).
+ */
+export async function stampMirrors(db: Db, tsa: MirrorTsa, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
   const { rows } = await db.pool.query<MirroredLog>(
     `SELECT h.id, h.name, h.origin, h.vkey, h.epoch, m.size, m.root, m.note
        FROM hosts h JOIN mirror_state m ON m.host_id = h.id AND m.epoch = h.epoch
@@ -74,15 +78,18 @@ export async function stampMirrors(db: Db, tsa: MirrorTsa, log: (line: string) =
       ORDER BY h.id`,
   );
   for (const r of rows) {
+    if (signal?.aborted) return;
     try {
-      await stampLog(db, tsa, { ...r, id: Number(r.id), size: Number(r.size) }, log);
+      await stampLog(db, tsa, { ...r, id: Number(r.id), size: Number(r.size) }, log, signal);
     } catch (e) {
+      if (signal?.aborted) return;
       log(`timestamp ${r.name}: ${isFfauditError(e) ? e.message : `unexpected: ${String((e as Error).message ?? e).split('\n')[0]}`}; retried next interval`);
+      if (isFfauditError(e) && (e.code === 'IO' || e.code === 'TOO_LARGE')) return;
     }
   }
 }
 
-async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: string) => void): Promise<void> {
+async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
   const { rows } = await db.pool.query<NewestToken>(
     'SELECT token_hash, size, generation, root, checkpoint, token, signer_not_after FROM timestamps WHERE host_id = $1 AND epoch = $2 ORDER BY size DESC, generation DESC LIMIT 1',
     [r.id, r.epoch],
@@ -93,7 +100,7 @@ async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: stri
     const cp = openCheckpoint(r.note, [parseVerifierKey(r.vkey)], r.origin);
     if (cp.size !== r.size || !cp.root.equals(r.root)) throw new FfauditError('INTEGRITY', `the mirror checkpoint's note is not of its stored size ${r.size} and root: not stamped`);
     if (!(await claim(db, r.id, tsa.everyMs))) return;
-    const t = await requestImprintTimestamp(tsa.url, noteImprint(cp.parsed.text), tsa.caPem);
+    const t = await requestImprintTimestamp(tsa.url, noteImprint(cp.parsed.text), tsa.caPem, { signal });
     const stored = await store(db, r, { size: r.size, root: r.root, checkpoint: r.note, generation: 0, renews: null }, tsa.url, t);
     if (stored) log(`timestamp ${r.name}: entry ${r.size - 1} existed no later than ${t.genTime.toISOString()}, according to TSA ${t.tsaName}`);
     return;
@@ -106,7 +113,7 @@ async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: stri
     throw new FfauditError('INTEGRITY', `${earlier} does not hash to its stored SHA-256: not renewed (serve verify says more)`);
   }
   if (!(await claim(db, r.id, tsa.everyMs))) return;
-  const t = await requestImprintTimestamp(tsa.url, createHash('sha256').update(newest.token).digest(), tsa.caPem);
+  const t = await requestImprintTimestamp(tsa.url, createHash('sha256').update(newest.token).digest(), tsa.caPem, { signal });
   // A renewal keeps the earlier token provable only if it was made before that certificate expired, and is worth
   // keeping only if its own certificate lasts longer: otherwise the next interval asks again.
   if (t.genTime.getTime() >= expires) throw new FfauditError('INTEGRITY', `the renewal of ${earlier} was made after its TSA certificate expired: not kept`);

@@ -146,11 +146,12 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   timer?.unref();
   // The timestamps: a round at most every minute (each log is asked at most once per --tsa-every), never two at once.
   let stamping: Promise<void> | undefined;
+  const stopStamping = new AbortController();
   const tsa = o.tsa;
   const stampTimer =
     tsa && stamps
       ? setInterval(() => {
-          stamping ??= stamps.stampMirrors(db, tsa, o.log).finally(() => {
+          stamping ??= stamps.stampMirrors(db, tsa, o.log, stopStamping.signal).finally(() => {
             stamping = undefined;
           });
         }, Math.min(tsa.everyMs, stamps.MAX_TICK_MS))
@@ -164,6 +165,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       closing ??= (async () => {
         if (timer) clearInterval(timer);
         if (stampTimer) clearInterval(stampTimer);
+        stopStamping.abort();
         // Live event streams never finish on their own: ended first, or server.close() would wait for them forever.
         endStreams(db);
         await new Promise<void>((resolve) => {

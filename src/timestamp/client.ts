@@ -9,6 +9,8 @@ export interface RequestOptions {
   maxBytes?: number;
   timeoutMs?: number;
   now?: Date;
+  /** Abandons the request early (a server shutting down). */
+  signal?: AbortSignal | undefined;
 }
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
@@ -43,7 +45,7 @@ export async function requestImprintTimestamp(url: string, imprint: Buffer, caCe
       headers: { 'content-type': 'application/timestamp-query', accept: 'application/timestamp-reply' },
       body: req.der,
       redirect: 'error',
-      signal: AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS)]) : AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
     });
   } catch (e) {
     throw new FfauditError('IO', `the TSA at ${target.origin} could not be reached: ${(e as Error).message}`);
