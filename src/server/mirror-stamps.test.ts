@@ -271,6 +271,24 @@ describe('the mirror timestamps its checkpoints', { skip }, () => {
     }
   });
 
+  it('sends nothing for a mirror checkpoint the log did not sign, and says so once per interval', async () => {
+    const w = await world('forged-1', [12]);
+    try {
+      await mirrorTo(w, 0, 12);
+      const { rows: [m] } = await w.db.pool.query<{ note: string }>('SELECT note FROM mirror_state');
+      const lines = m!.note.split('\n');
+      lines[2] = `${lines[2]![0] === 'A' ? 'B' : 'A'}${lines[2]!.slice(1)}`;
+      await w.db.pool.query('UPDATE mirror_state SET note = $1', [lines.join('\n')]);
+      const served = tsa.served();
+      assert.deepEqual(await round(w, config('good')), ['timestamp forged-1: checkpoint signature is invalid; retried next interval']);
+      assert.deepEqual(await round(w, config('good')), []);
+      assert.equal(tsa.served(), served);
+      assert.deepEqual(await rows(w), []);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('serve verify finds rows an attacker rewrote in PostgreSQL, each by name', async () => {
     const w = await world('tamper-1', [30]);
     try {

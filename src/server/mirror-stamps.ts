@@ -96,10 +96,11 @@ async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: stri
   );
   const newest = rows[0] && { ...rows[0], size: Number(rows[0].size) };
   if (!newest || newest.size < r.size) {
+    // Claimed first, so that a checkpoint that fails the checks below is reported once per interval too.
+    if (!(await claim(db, r.id, tsa.everyMs))) return;
     // Only what the log signed is sent to the TSA, and only as the mirror holds it.
     const cp = openCheckpoint(r.note, [parseVerifierKey(r.vkey)], r.origin);
     if (cp.size !== r.size || !cp.root.equals(r.root)) throw new FfauditError('INTEGRITY', `the mirror checkpoint's note is not of its stored size ${r.size} and root: not stamped`);
-    if (!(await claim(db, r.id, tsa.everyMs))) return;
     const t = await requestImprintTimestamp(tsa.url, noteImprint(cp.parsed.text), tsa.caPem, { signal });
     const stored = await store(db, r, { size: r.size, root: r.root, checkpoint: r.note, generation: 0, renews: null }, tsa.url, t);
     if (stored) log(`timestamp ${r.name}: entry ${r.size - 1} existed no later than ${t.genTime.toISOString()}, according to TSA ${t.tsaName}`);
@@ -109,10 +110,10 @@ async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: stri
   const now = Date.now();
   if (!(expires - tsa.renewBeforeMs <= now && now < expires)) return;
   const earlier = timestampPath(newest.size, newest.generation);
+  if (!(await claim(db, r.id, tsa.everyMs))) return;
   if (!createHash('sha256').update(newest.token).digest().equals(newest.token_hash)) {
     throw new FfauditError('INTEGRITY', `${earlier} does not hash to its stored SHA-256: not renewed (serve verify says more)`);
   }
-  if (!(await claim(db, r.id, tsa.everyMs))) return;
   const t = await requestImprintTimestamp(tsa.url, createHash('sha256').update(newest.token).digest(), tsa.caPem, { signal });
   // A renewal keeps the earlier token provable only if it was made before that certificate expired, and is worth
   // keeping only if its own certificate lasts longer: otherwise the next interval asks again.
