@@ -275,12 +275,15 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
         for (const u of untimedText(v)) v.failures.push(`no time-stamp token verified against the CA you gave vouches for ${u} (--require-timestamp)`);
         v.ok = false;
       }
+      // Trusted time is shown when the bundle carries tokens or the user asked (--tsa-ca): the verdict on a bundle
+      // without tokens, for a user who did not ask, is exactly what it always was.
+      const askedTime = v.time.length > 0 || caPem !== null;
       if (o.json) {
         // A v2 bundle (several logs) adds `logs`; a v1 bundle's JSON is exactly as it always was.
         const logs = v.logs?.map((l) => ({ origin: l.origin, checkpoint_size: l.checkpointSize, key_id: l.keyId, key_fingerprint: l.keyFingerprint, entries: l.entries, ...(l.quorum ? { quorum: l.quorum } : {}) }));
-        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(logs ? { logs } : {}), ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources }, timestamps: timestampsJson(v, timestamps.anchored), untimed: v.untimed })}\n`);
+        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(logs ? { logs } : {}), ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources }, ...(askedTime ? { timestamps: timestampsJson(v, timestamps.anchored), untimed: v.untimed } : {}) })}\n`);
       } else {
-        out(formatBundleVerdict(bundlePath, v, formatTimeVerdict(v, timestamps.anchored)));
+        out(formatBundleVerdict(bundlePath, v, askedTime ? formatTimeVerdict(v, timestamps.anchored) : []));
       }
       if (!v.keyVerified) io.err(`ffaudit: ${KEY_NOT_VERIFIED[0]!.replace(/!/g, '').trim()}: --insecure-any-key was given\n`);
       if (!v.ok && !o.json) io.err(`ffaudit: the bundle is INVALID: ${printable(v.failures[0] ?? 'unknown failure')}\n`);
