@@ -105,7 +105,8 @@ export const KEY_NOT_VERIFIED = [
   '!!! independently and run again with --pubkey VKEY_FILE (or compare the key fingerprint above).',
 ];
 
-export function formatBundleVerdict(path: string, v: BundleVerdict): string {
+/** `time`: the lines about trusted time (trusted-time.ts formatTimeVerdict), shown before the verdict. */
+export function formatBundleVerdict(path: string, v: BundleVerdict, time: readonly string[] = []): string {
   const lines = [`bundle      ${printable(path)}`];
   if (v.origin !== null) lines.push(`log         ${printable(v.origin)}${v.checkpointSize !== null ? `, checkpoint at tree size ${v.checkpointSize}` : ''}`);
   if (v.keyName !== null) lines.push(`key         ${printable(v.keyName)} (key ID ${v.keyId}), fingerprint SHA-256 ${v.keyFingerprint}${v.keyVerified ? ' (the key you gave)' : " (the bundle's own key: NOT verified)"}`);
@@ -139,6 +140,7 @@ export function formatBundleVerdict(path: string, v: BundleVerdict): string {
     const by = v.file.producedBy.length > 0 ? `, produced by run ${v.file.producedBy.join(', ')}` : v.file.subject ? ' (no run in the bundle produced it)' : '';
     lines.push(`file        sha256 ${v.file.sha256}${v.file.subject ? ` matches${by}` : ' does NOT match'}`);
   }
+  lines.push(...time);
   if (v.ok) {
     lines.push(`verdict     VALID${v.keyVerified ? '' : ' (but the key was NOT verified: see the warning)'}`);
     lines.push(

@@ -6,6 +6,7 @@
  * proven against its own log's checkpoint. docs/provenance.md documents every field; this module parses (hostile
  * input: every byte may be an attacker's) and verifies both.
  */
+import { checkLogTime, parseBundleTimestamps, timestampsJson, type BundleTime, type BundleTimestamps, type TimestampCheck } from './bundle-time.js';
 import { openCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from './checkpoint.js';
 import { isBlobRef, parseEntry, resolveBlobs, SHA256_HEX, sha256Hex, type CustodyNote, type EntryBase, type FileRecord } from './entry.js';
 import { FfauditError, isFfauditError } from './errors.js';
@@ -49,6 +50,8 @@ export interface Bundle {
   sources: string[];
   entries: BundleEntry[];
   blobs: { sha256: string; data: Buffer }[];
+  /** RFC 3161 tokens over a checkpoint of the log (bundle-time.ts); absent when the log keeps none that fits. */
+  timestamps?: BundleTimestamps[];
 }
 
 /** One log of a v2 bundle: its identity and the one checkpoint its entries are proven against. */
@@ -72,6 +75,8 @@ export interface MultiBundle {
   sources: string[];
   entries: MultiBundleEntry[];
   blobs: { sha256: string; data: Buffer }[];
+  /** As Bundle.timestamps, one section per log at most, each naming its log. */
+  timestamps?: BundleTimestamps[];
 }
 
 /** The bundle's JSON text (documented in docs/provenance.md). */
@@ -86,6 +91,7 @@ export function formatBundle(b: Bundle | MultiBundle): string {
       sources: b.sources,
       entries: b.entries.map((e) => ({ log: e.log, index: e.index, data: e.data.toString('base64'), proof: e.proof })),
       blobs,
+      ...timestampsField(b),
     };
     return `${JSON.stringify(doc, null, 1)}\n`;
   }
@@ -99,8 +105,14 @@ export function formatBundle(b: Bundle | MultiBundle): string {
     sources: b.sources,
     entries: b.entries.map((e) => ({ index: e.index, data: e.data.toString('base64'), proof: e.proof })),
     blobs,
+    ...timestampsField(b),
   };
   return `${JSON.stringify(doc, null, 1)}\n`;
+}
+
+/** A bundle without tokens is byte for byte what it was before the field existed. */
+function timestampsField(b: Bundle | MultiBundle): { timestamps?: unknown[] } {
+  return b.timestamps && b.timestamps.length > 0 ? { timestamps: timestampsJson(b.timestamps) } : {};
 }
 
 function bad(message: string): FfauditError {
@@ -111,10 +123,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Only the listed keys, each present; an unknown key means a format we do not know, so it is refused. */
-function fields(v: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
+/**
+ * Only the listed keys, each present (and `optional` ones, which may be absent); an unknown key means a format we do
+ * not know, so it is refused.
+ */
+function fields(v: unknown, what: string, keys: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
   if (!isObject(v)) throw bad(`${what} is not a JSON object`);
-  for (const k of Object.keys(v)) if (!keys.includes(k)) throw bad(`${what} has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
+  for (const k of Object.keys(v)) if (!keys.includes(k) && !optional.includes(k)) throw bad(`${what} has an unknown field ${JSON.stringify(k.slice(0, 40))}`);
   for (const k of keys) if (!(k in v)) throw bad(`${what} lacks the field ${k}`);
   return v;
 }
@@ -185,7 +200,7 @@ export function parseBundle(bytes: Uint8Array): Bundle | MultiBundle {
     throw bad('is not JSON (damaged or truncated)');
   }
   if (isObject(doc) && doc.format === MULTI_BUNDLE_FORMAT) return parseMultiBundle(doc);
-  const o = fields(doc, 'document', ['format', 'created', 'origin', 'vkey', 'checkpoint', 'subjects', 'sources', 'entries', 'blobs']);
+  const o = fields(doc, 'document', ['format', 'created', 'origin', 'vkey', 'checkpoint', 'subjects', 'sources', 'entries', 'blobs'], ['timestamps']);
   if (o.format !== BUNDLE_FORMAT) throw bad(`format is not ${BUNDLE_FORMAT}`);
   const { created, subjects, sources, blobs } = common(o);
   const seen = new Set<number>();
@@ -197,16 +212,18 @@ export function parseBundle(bytes: Uint8Array): Bundle | MultiBundle {
     return { index, data: base64(f.data, `entry ${index} data`), proof: str(f.proof, `entry ${index} proof`, MAX_PROOF_TEXT) };
   });
   if (entries.length === 0) throw bad('holds no entries');
+  const origin = str(o.origin, 'origin', 1024);
   return {
     format: BUNDLE_FORMAT,
     created,
-    origin: str(o.origin, 'origin', 1024),
+    origin,
     vkey: str(o.vkey, 'vkey', 2048),
     checkpoint: str(o.checkpoint, 'checkpoint', MAX_PROOF_TEXT),
     subjects,
     sources,
     entries,
     blobs,
+    ...('timestamps' in o ? { timestamps: parseBundleTimestamps(o.timestamps, false, new Set([origin])) } : {}),
   };
 }
 
@@ -215,7 +232,7 @@ export function parseBundle(bytes: Uint8Array): Bundle | MultiBundle {
  * holding at least one entry (a log with none proves nothing and only widens what a verifier must be given).
  */
 function parseMultiBundle(doc: Record<string, unknown>): MultiBundle {
-  const o = fields(doc, 'document', ['format', 'created', 'logs', 'subjects', 'sources', 'entries', 'blobs']);
+  const o = fields(doc, 'document', ['format', 'created', 'logs', 'subjects', 'sources', 'entries', 'blobs'], ['timestamps']);
   const logs = list(o.logs, 'logs', MAX_BUNDLE_LOGS).map((l, i) => {
     const f = fields(l, `log ${i}`, ['origin', 'vkey', 'checkpoint']);
     return { origin: str(f.origin, `log ${i} origin`, 1024), vkey: str(f.vkey, `log ${i} vkey`, 2048), checkpoint: str(f.checkpoint, `log ${i} checkpoint`, MAX_PROOF_TEXT) };
@@ -240,7 +257,8 @@ function parseMultiBundle(doc: Record<string, unknown>): MultiBundle {
     return { log, index, data: base64(f.data, `${what} data`), proof: str(f.proof, `${what} proof`, MAX_PROOF_TEXT) };
   });
   for (const [log, held] of seen) if (held.size === 0) throw bad(`holds no entry of the log ${q(log)}`);
-  return { format: MULTI_BUNDLE_FORMAT, created, logs, subjects, sources, entries, blobs };
+  const timestamps = 'timestamps' in o ? { timestamps: parseBundleTimestamps(o.timestamps, true, origins) } : {};
+  return { format: MULTI_BUNDLE_FORMAT, created, logs, subjects, sources, entries, blobs, ...timestamps };
 }
 
 export interface BundleNote {
@@ -312,6 +330,13 @@ export interface BundleVerdict {
    * checkpoint verify (by their names in the policy), and whether they meet it. (v2: per log, in `logs`.)
    */
   quorum?: BundleQuorum;
+  /** Trusted time (bundle-time.ts): each log's section that could be checked, in the bundle's order of logs. */
+  time: BundleTime[];
+  /**
+   * The bundle's entries of each log that no token vouches for: no section, or one whose checkpoint, proof or
+   * every token failed, or (with no TimestampCheck given) any section at all. Only logs with such entries.
+   */
+  untimed: { log: string; entries: number[] }[];
 }
 
 export type VerifierKey = Verifier & { publicKey: Buffer };
@@ -331,6 +356,8 @@ export interface VerifyBundleOptions {
    * witnesses must have cosigned the bundle's checkpoint (v2: every log's checkpoint).
    */
   policy?: TlogPolicy;
+  /** How RFC 3161 tokens are checked; without it, a token's checkpoint and proof are checked, the token is not. */
+  timestamps?: TimestampCheck;
 }
 
 function emptyVerdict(): BundleVerdict {
@@ -350,6 +377,8 @@ function emptyVerdict(): BundleVerdict {
     subjects: [],
     sources: [],
     lineage: { signedLinks: 0, contentLinks: 0, signedSources: [], unsignedSources: [] },
+    time: [],
+    untimed: [],
   };
 }
 
@@ -386,14 +415,16 @@ interface Evidence {
   sources: string[];
   entries: { log: number; index: number; data: Buffer; proof: string }[];
   blobs: { sha256: string; data: Buffer }[];
+  timestamps: BundleTimestamps[];
 }
 
 function normalize(b: Bundle | MultiBundle): Evidence {
   if (b.format === BUNDLE_FORMAT) {
-    return { multi: false, logs: [{ origin: b.origin, vkey: b.vkey, checkpoint: b.checkpoint }], subjects: b.subjects, sources: b.sources, entries: b.entries.map((e) => ({ ...e, log: 0 })), blobs: b.blobs };
+    const timestamps = (b.timestamps ?? []).map((t) => ({ ...t, log: b.origin }));
+    return { multi: false, logs: [{ origin: b.origin, vkey: b.vkey, checkpoint: b.checkpoint }], subjects: b.subjects, sources: b.sources, entries: b.entries.map((e) => ({ ...e, log: 0 })), blobs: b.blobs, timestamps };
   }
   const pos = new Map(b.logs.map((l, i) => [l.origin, i]));
-  return { multi: true, logs: b.logs, subjects: b.subjects, sources: b.sources, entries: b.entries.map((e) => ({ log: pos.get(e.log)!, index: e.index, data: e.data, proof: e.proof })), blobs: b.blobs };
+  return { multi: true, logs: b.logs, subjects: b.subjects, sources: b.sources, entries: b.entries.map((e) => ({ log: pos.get(e.log)!, index: e.index, data: e.data, proof: e.proof })), blobs: b.blobs, timestamps: b.timestamps ?? [] };
 }
 
 /** How messages name things: v1 exactly as always ("entry 3"); v2 with the log ("entry 3 of log "…""). */
@@ -419,7 +450,7 @@ interface Checked {
 }
 
 /** The key and checkpoint of one log; fills the verdict's key fields (v1) or returns the log's verdict (v2). */
-function checkLog(ev: Evidence, at: number, opts: VerifyBundleOptions, v: BundleVerdict, names: Names): { cp: SignedCheckpoint | null; lv: BundleLogVerdict } {
+function checkLog(ev: Evidence, at: number, opts: VerifyBundleOptions, v: BundleVerdict, names: Names): OpenedLog {
   const log = ev.logs[at]!;
   const pre = names.log(at);
   const fail = (m: string) => v.failures.push(`${pre}${m}`);
@@ -501,7 +532,14 @@ function checkLog(ev: Evidence, at: number, opts: VerifyBundleOptions, v: Bundle
       fail(`checkpoint: ${e.message}`);
     }
   }
-  return { cp, lv };
+  return { cp, lv, keys: accepted };
+}
+
+/** A log's checkpoint as checked (null when it failed), its verdict, and the keys it was opened with. */
+interface OpenedLog {
+  cp: SignedCheckpoint | null;
+  lv: BundleLogVerdict;
+  keys: VerifierKey[] | null;
 }
 
 /** The cryptographic checks: keys, checkpoint signatures, every entry's hash and inclusion proof, every blob's hash. */
@@ -509,10 +547,12 @@ function checkEvidence(ev: Evidence, opts: VerifyBundleOptions, v: BundleVerdict
   const fail = (m: string) => v.failures.push(m);
   const cps: (SignedCheckpoint | null)[] = [];
   const logVerdicts: BundleLogVerdict[] = [];
+  const opened: OpenedLog[] = [];
   ev.logs.forEach((_, at) => {
-    const { cp, lv } = checkLog(ev, at, opts, v, names);
-    cps.push(cp);
-    logVerdicts.push(lv);
+    const o = checkLog(ev, at, opts, v, names);
+    opened.push(o);
+    cps.push(o.cp);
+    logVerdicts.push(o.lv);
   });
   if (ev.multi) v.logs = logVerdicts;
   else {
@@ -576,7 +616,30 @@ function checkEvidence(ev: Evidence, opts: VerifyBundleOptions, v: BundleVerdict
   }
   v.entries = ev.entries.length;
   for (const h of blobs.keys()) if (!referenced.has(h)) fail(`blob ${h} is not named by any entry in the bundle`);
+  checkTime(ev, opened, opts, v, names);
   return good;
+}
+
+/**
+ * 5. Trusted time (bundle-time.ts): each log's section against that log's keys and checkpoint; which entries no
+ * token vouches for. v1 failures read "time-stamped checkpoint: …", v2 ones name the log first.
+ */
+function checkTime(ev: Evidence, opened: readonly OpenedLog[], opts: VerifyBundleOptions, v: BundleVerdict, names: Names): void {
+  const covered = new Map<number, BundleTime>();
+  for (const t of ev.timestamps) {
+    const at = ev.logs.findIndex((l) => l.origin === t.log);
+    const o = opened[at]!;
+    const entries = ev.entries.filter((e) => e.log === at).map((e) => e.index);
+    const r = checkLogTime(t, { origin: t.log!, cp: o.cp, keys: o.keys, entries }, opts.timestamps, (m) => v.failures.push(`${names.log(at)}${m}`));
+    if (!r) continue;
+    v.time.push(r);
+    if (r.tokens.length > 0) covered.set(at, r);
+  }
+  ev.logs.forEach((l, at) => {
+    const size = covered.get(at)?.size ?? 0;
+    const entries = ev.entries.filter((e) => e.log === at && e.index >= size).map((e) => e.index).sort((a, b) => a - b);
+    if (entries.length > 0) v.untimed.push({ log: l.origin, entries });
+  });
 }
 
 function sortedUnique(xs: Iterable<string>): string[] {
@@ -801,11 +864,11 @@ function checkBundle(ev: Evidence, opts: VerifyBundleOptions, v: BundleVerdict):
 }
 
 /** Only the cryptographic part, for entries that need not form a chain (an activity report's runs). */
-export function verifyEvidence(b: Bundle | MultiBundle, pubkey?: VerifierKey): BundleVerdict {
+export function verifyEvidence(b: Bundle | MultiBundle, pubkey?: VerifierKey, timestamps?: TimestampCheck): BundleVerdict {
   const v = emptyVerdict();
   try {
     const ev = normalize(b);
-    checkEvidence(ev, pubkey ? { pubkey } : {}, v, namesFor(ev));
+    checkEvidence(ev, { ...(pubkey ? { pubkey } : {}), ...(timestamps ? { timestamps } : {}) }, v, namesFor(ev));
   } catch (e) {
     if (!isFfauditError(e)) throw e;
     v.failures.push(e.message);

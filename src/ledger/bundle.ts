@@ -28,6 +28,8 @@ export function ledgerEvidence(ledger: Ledger): EvidenceSource {
     cosignedCheckpoints: () => Promise.resolve(cosignedCheckpoints(ledger)),
     entryWithProof: (index: number, treeSize: number): Promise<ProvenEntry> => Promise.resolve({ data: ledger.entry(index), proof: ledger.inclusionProof(index, treeSize) }),
     blob: (sha256: string) => Promise.resolve(ledger.blob(sha256)),
+    timestamps: () => Promise.resolve(ledger.timestamps()),
+    consistencyProof: (size1: number, size2: number) => Promise.resolve(ledger.consistency(size1, size2)),
   };
 }
 

@@ -6,6 +6,7 @@
  * and the report must not vouch for a ledger that fails.
  */
 import { formatBundle, verifyBundle, verifyEvidence, type BundleVerdict } from '../core/bundle.js';
+import type { TimestampCheck } from '../core/bundle-time.js';
 import { formatTimeNs } from '../time/time.js';
 import type { ActivityReport, FileReport, ReportVerification } from '../render/report-html.js';
 import { bundleEntries, bundleLineages } from './bundle.js';
@@ -19,6 +20,11 @@ export interface ReportOptions {
   onProgress?: (done: number, total: number) => void;
   /** The report's generation time (default: now); passed in for reproducible output. */
   now?: () => string;
+  /**
+   * How the ledger's RFC 3161 tokens are checked: against the TSA CA its keeper configured. Without it the report
+   * says they were not verified and states no time.
+   */
+  timestamps?: TimestampCheck;
 }
 
 async function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict, opts: ReportOptions): Promise<ReportVerification> {
@@ -35,12 +41,13 @@ async function verification(ledger: Ledger, checkpoint: string, v: BundleVerdict
     keyFingerprint: v.keyFingerprint,
     vkey: ledger.vkey,
     entries: v.entries,
+    time: { verified: opts.timestamps?.anchored ?? false, logs: v.time, untimed: v.untimed },
   };
 }
 
 export async function fileReport(ledger: Ledger, lineage: Lineage, size: number, opts: ReportOptions = {}): Promise<FileReport> {
   const bundle = await bundleLineages(ledger, [lineage], { ...(opts.now ? { now: opts.now } : {}) });
-  const v = verifyBundle(Buffer.from(formatBundle(bundle)), { pubkey: ledger.verifier, fileSha256: lineage.file.sha256 });
+  const v = verifyBundle(Buffer.from(formatBundle(bundle)), { pubkey: ledger.verifier, fileSha256: lineage.file.sha256, ...(opts.timestamps ? { timestamps: opts.timestamps } : {}) });
   return {
     kind: 'file',
     generatedAt: (opts.now ?? nowRfc3339)(),
@@ -56,7 +63,7 @@ export async function fileReport(ledger: Ledger, lineage: Lineage, size: number,
 export async function activityReport(ledger: Ledger, period: Period, opts: ReportOptions = {}): Promise<ActivityReport> {
   const runs = [...runsInPeriod(ledger, period)];
   const bundle = await bundleEntries(ledger, runs.flatMap((r) => r.entries), [], [], { ...(opts.now ? { now: opts.now } : {}) });
-  const v = verifyEvidence(bundle, ledger.verifier);
+  const v = verifyEvidence(bundle, ledger.verifier, opts.timestamps);
   return {
     kind: 'activity',
     generatedAt: (opts.now ?? nowRfc3339)(),

@@ -9,12 +9,13 @@
  * bundle is returned, so a damaged store yields an error here rather than a bundle that fails elsewhere.
  */
 import { BUNDLE_FORMAT, MULTI_BUNDLE_FORMAT, type Bundle, type BundleSubject, type MultiBundle } from '../core/bundle.js';
+import type { BundleTimestamps } from '../core/bundle-time.js';
 import { openCheckpoint, type SignedCheckpoint } from '../core/checkpoint.js';
 import { isBlobRef, parseEntry } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
-import { hashLeaf, verifyInclusion } from '../core/merkle.js';
+import { hashLeaf, verifyConsistency, verifyInclusion } from '../core/merkle.js';
 import { formatTlogProof } from '../core/tlog-proof.js';
-import type { EvidenceSource } from './lookup.js';
+import type { EvidenceSource, StoredTimestamp } from './lookup.js';
 import type { Lineage } from './walk.js';
 
 export interface BundleOptions {
@@ -49,6 +50,55 @@ async function bundleCheckpoint(src: EvidenceSource, needed: number): Promise<{ 
   return { note: head, cp: latest };
 }
 
+/**
+ * The trusted time for the entries `sorted` (core/bundle-time.ts): the tokens over the smallest time-stamped
+ * checkpoint that covers all of them, else over the largest that covers some, with their renewals and a
+ * consistency proof between it and the bundle's checkpoint `cp`. The checkpoint's signature and the proof are
+ * checked here, as the entries' are; the tokens are copied as stored (checking them needs the CA certificates the
+ * recipient trusts: verify-bundle does). A stored checkpoint that the log's key did not sign is passed over.
+ */
+async function bundleTime(src: EvidenceSource, sorted: readonly number[], cp: SignedCheckpoint): Promise<BundleTimestamps | undefined> {
+  if (!src.timestamps || !src.consistencyProof || sorted.length === 0) return undefined;
+  const lo = sorted[0]!;
+  const hi = sorted[sorted.length - 1]!;
+  const bySize = new Map<number, StoredTimestamp[]>();
+  for (const r of await src.timestamps()) bySize.set(r.size, [...(bySize.get(r.size) ?? []), r]);
+  const sizes = [...bySize.keys()].filter((n) => n > lo).sort((a, b) => a - b);
+  for (const size of [...sizes.filter((n) => n > hi), ...sizes.filter((n) => n <= hi).reverse()]) {
+    const rows = bySize.get(size)!;
+    const own = rows.find((r) => {
+      if (r.renews !== null) return false;
+      try {
+        return openCheckpoint(r.checkpoint, [src.verifier], src.origin).size === size;
+      } catch {
+        return false;
+      }
+    });
+    if (!own) continue;
+    const tcp = openCheckpoint(own.checkpoint, [src.verifier], src.origin);
+    // Tokens over this note, then each renewal after the token it renews (a renewal of a token left out is left out).
+    const tokens: StoredTimestamp[] = rows.filter((r) => r.renews === null && r.checkpoint === own.checkpoint);
+    const kept = new Set(tokens.map((r) => r.tokenHash.toString('hex')));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const r of rows) {
+        const h = r.tokenHash.toString('hex');
+        if (r.renews === null || kept.has(h) || !kept.has(r.renews.toString('hex')) || r.checkpoint !== own.checkpoint) continue;
+        tokens.push(r);
+        kept.add(h);
+        grew = true;
+      }
+    }
+    const [a, b] = size <= cp.size ? [tcp, cp] : [cp, tcp];
+    const consistency = await src.consistencyProof(a.size, b.size);
+    if (!verifyConsistency(a.size, b.size, consistency, a.root, b.root)) {
+      throw new FfauditError('INTEGRITY', `the time-stamped checkpoint at tree size ${size} is not consistent with the checkpoint at tree size ${cp.size} (run ffaudit verify)`);
+    }
+    return { checkpoint: own.checkpoint, consistency, tokens: tokens.map((r) => ({ token: r.token, renews: r.renews?.toString('hex') ?? null })) };
+  }
+  return undefined;
+}
+
 /** A bundle of exactly these entries, proven against one signed checkpoint (bundleCheckpoint). */
 export async function bundleEntries(src: EvidenceSource, indices: Iterable<number>, subjects: BundleSubject[], sources: string[], opts: BundleOptions): Promise<Bundle> {
   const sorted = [...new Set(indices)].sort((a, b) => a - b);
@@ -72,6 +122,7 @@ export async function bundleEntries(src: EvidenceSource, indices: Iterable<numbe
     if (opts.withReports && typeof e.report_sha256 === 'string') await addBlob(e.report_sha256);
     entries.push({ index, data, proof: formatTlogProof(index, proof, head) });
   }
+  const time = await bundleTime(src, sorted, cp);
   return {
     format: BUNDLE_FORMAT,
     created: opts.now(),
@@ -82,6 +133,7 @@ export async function bundleEntries(src: EvidenceSource, indices: Iterable<numbe
     sources,
     entries,
     blobs: [...blobs].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([sha256, data]) => ({ sha256, data })),
+    ...(time ? { timestamps: [time] } : {}),
   };
 }
 
@@ -158,6 +210,7 @@ export async function bundleLineagesAcross(sourceFor: (origin: string) => Promis
   for (const origin of logs) parts.push({ origin, part: await bundleEntries(await open(origin), g.byLog.get(origin)!, g.subjects, g.sources, { ...opts, now: () => created }) });
   const blobs = new Map<string, Buffer>();
   for (const { part } of parts) for (const b of part.blobs) blobs.set(b.sha256, b.data);
+  const timestamps = parts.flatMap(({ origin, part }) => (part.timestamps ?? []).map((t) => ({ log: origin, ...t })));
   return {
     format: MULTI_BUNDLE_FORMAT,
     created,
@@ -166,5 +219,6 @@ export async function bundleLineagesAcross(sourceFor: (origin: string) => Promis
     sources: g.sources,
     entries: parts.flatMap(({ origin, part }) => part.entries.map((e) => ({ log: origin, index: e.index, data: e.data, proof: e.proof }))),
     blobs: [...blobs].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([sha256, data]) => ({ sha256, data })),
+    ...(timestamps.length > 0 ? { timestamps } : {}),
   };
 }

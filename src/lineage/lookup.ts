@@ -69,4 +69,21 @@ export interface EvidenceSource {
   entryWithProof(index: number, treeSize: number): Promise<ProvenEntry>;
   /** A blob's content, checked against its hash; undefined when the log does not hold it. */
   blob(sha256: string): Promise<Buffer | undefined>;
+  /**
+   * The RFC 3161 tokens the log keeps over its checkpoints, and their renewals (unchecked: a bundle carries them
+   * and verify-bundle checks them). Optional: a source that keeps none leaves it out, with consistencyProof.
+   */
+  timestamps?(): Promise<StoredTimestamp[]>;
+  /** A consistency proof (RFC 9162 §2.1.4) from the tree of `size1` leaves to that of `size2` (checked by the caller). */
+  consistencyProof?(size1: number, size2: number): Promise<Buffer[]>;
+}
+
+/** A token as a log keeps it (store/types.ts TimestampRow, as far as a bundle needs it). */
+export interface StoredTimestamp {
+  tokenHash: Buffer;
+  size: number;
+  /** The log-signed checkpoint the token vouches for, directly or through the token it renews. */
+  checkpoint: string;
+  renews: Buffer | null;
+  token: Buffer;
 }

@@ -93,6 +93,8 @@ export async function crossLogFileReport(sourceFor: (origin: string) => Promise<
       vkey: home.vkey,
       entries: v.entries,
       logs: checked,
+      // A source's tokens are checked only where the CA its keeper trusts is known; none is here.
+      time: { verified: false, logs: v.time, untimed: v.untimed },
     },
   };
 }

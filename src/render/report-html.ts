@@ -5,6 +5,7 @@
  * Every recorded value (file names, commands, notes, user names) is attacker-controllable, so every value goes
  * through `escapeHtml` whether it lands in text or in an attribute; nothing is ever inserted unescaped.
  */
+import type { BundleTime, TimeToken } from '../core/bundle-time.js';
 import type { FileRecord } from '../core/entry.js';
 import type { RunRecord } from '../core/run.js';
 import { runCommandLine, shellQuote } from './shell-quote.js';
@@ -54,6 +55,16 @@ export interface ReportVerification extends LogEvidence {
    * of the whole log. `ledger` then sums those checks up, so that a report is green only when every log is.
    */
   logs?: ReportLogVerification[];
+  /** Trusted time: the RFC 3161 tokens over the report's entries, as the bundle verification found them. */
+  time?: ReportTime;
+}
+
+export interface ReportTime {
+  /** Whether the tokens were verified against a TSA CA the report's maker trusts; if not, no time is stated. */
+  verified: boolean;
+  logs: BundleTime[];
+  /** The report's entries of each log that no verified token vouches for. */
+  untimed: { log: string; entries: number[] }[];
 }
 
 /** One log of a report across logs. */
@@ -402,6 +413,42 @@ function verificationHtml(v: ReportVerification, fileName: string | null): strin
 </ol>`;
 }
 
+function entriesText(indices: readonly number[]): string {
+  if (indices.length === 1) return `entry ${indices[0]}`;
+  if (indices.length > 10) return `${indices.length} entries from ${indices[0]} to ${indices[indices.length - 1]}`;
+  return `entries ${indices.slice(0, -1).join(', ')} and ${indices[indices.length - 1]}`;
+}
+
+/** A token and its renewal chain, one row each: who, when, which token. */
+function tokenRows(t: TimeToken, renewal = 0): string {
+  const what = renewal === 0 ? 'Token' : `Renewal ${renewal}`;
+  return `<tr><td>${what}</td><td class="mono">${e(t.tsaName)}</td><td class="mono">${e(t.genTime)}</td><td class="mono">${e(t.serial)}</td><td class="mono">${e(t.signerNotAfter)}</td></tr>${t.renewals.map((r) => tokenRows(r, renewal + 1)).join('')}`;
+}
+
+/**
+ * "Trusted time": what a time-stamping authority says about when the entries existed, stated only from tokens
+ * verified against a CA the report's maker trusts; otherwise what is there and that it was not verified.
+ */
+function trustedTimeHtml(t: ReportTime | undefined, multi: boolean): string {
+  const where = (log: string) => (multi ? ` of the log <span class="mono">${e(log)}</span>` : '');
+  const none = "<p>No time-stamp token vouches for these entries: the times shown are the recording hosts' own clocks, which nothing independent confirms.</p>";
+  if (!t) return none;
+  const held = t.logs.length;
+  if (!t.verified) {
+    if (held === 0) return none;
+    return `<p class="warn">The log holds time-stamp tokens over these entries, but they were NOT verified: no TSA CA certificate is configured for this report (a ledger's config.json <code>"tsa": {"ca": FILE}</code>, or <code>ffaudit report --tsa-ca FILE</code>). No time is stated from them; <code>ffaudit verify-bundle --tsa-ca FILE</code> checks them.</p>`;
+  }
+  const stated = t.logs.filter((l) => l.tokens.length > 0);
+  const parts = stated.map(
+    (l) => `${l.sentences.map((s) => `<p class="ok"><strong>${e(s)}</strong>.</p>`).join('')}<p>That covers this report's ${e(entriesText(l.covers))}${where(l.log)} (the log's checkpoint at tree size ${e(l.size)}, proven consistent with the one the entries are verified against).</p>
+<table><tr><th></th><th>TSA</th><th>Time (genTime, UTC)</th><th>Serial</th><th>TSA certificate valid until</th></tr>${l.tokens.map((k) => tokenRows(k)).join('')}</table>`,
+  );
+  if (stated.length === 0) parts.push(none);
+  else parts.push('<p class="muted">Each token was verified completely (signature, imprint over the checkpoint, the TSA certificate and its chain to the CA configured for this report). A renewal is a later token over the earlier token, made before its certificate expired, which keeps it provable after that (RFC 4998).</p>');
+  if (stated.length > 0 && t.untimed.length > 0) parts.push(`<p class="warn">No time-stamp token vouches for ${t.untimed.map((u) => `${e(entriesText(u.entries))}${where(u.log)}`).join('; ')}: only the recording host's clock dates ${t.untimed.length === 1 && t.untimed[0]!.entries.length === 1 ? 'it' : 'them'}.</p>`);
+  return parts.join('\n');
+}
+
 function notesHtml(notes: readonly ReportNote[]): string {
   if (notes.length === 0) return '<p class="muted">No custody note names this content.</p>';
   return `<table><tr><th>Time (UTC)</th><th>Who</th><th>Note</th><th>Files</th></tr>${notes
@@ -452,6 +499,7 @@ export function renderFileReport(m: FileReport): string {
   if (m.sources.length > 0) body.push(`<h2>Sources</h2><p>Inputs that no audited run produced before they were read:</p>${fileRows(m.sources)}`);
   body.push(`<h2>Custody notes</h2>${notesHtml(m.notes)}`);
   if (m.readBy.length > 0) body.push(`<h2>Later uses</h2><p>Audited runs that read these bytes:</p>${m.readBy.map((r, i) => stepHtml(r, i + 1)).join('\n')}`);
+  body.push(`<h2>Trusted time</h2>${trustedTimeHtml(m.verification.time, m.verification.logs !== undefined)}`);
   body.push(`<h2>Verification</h2>${verificationHtml(m.verification, name)}`);
   return page(`Chain-of-custody report: ${name}`, body.join('\n'));
 }
@@ -466,6 +514,7 @@ export function renderActivityReport(m: ActivityReport): string {
   if (m.runs.length > 0 && m.runs.length <= 200) body.push(`<h2>Diagram</h2>${lineageSvg(m.runs)}`);
   body.push(`<h2>Timeline</h2>${timelineHtml(m.runs, m.notes)}`);
   if (m.runs.length > 0) body.push(`<h2>Runs</h2>${m.runs.map((r, i) => stepHtml(r, i + 1)).join('\n')}`);
+  body.push(`<h2>Trusted time</h2>${trustedTimeHtml(m.verification.time, false)}`);
   body.push(`<h2>Verification</h2>${verificationHtml(m.verification, null)}`);
   return page(`Activity report: ${period}`, body.join('\n'));
 }

@@ -30,8 +30,12 @@ export interface VerifyOptions {
   imprint: Buffer;
   /** The nonce the request carried; absent when re-checking a stored token (the nonce only proves freshness once). */
   nonce?: bigint | undefined;
-  /** PEM text holding the CA certificates a TSA's chain must end at. */
-  caCerts: string;
+  /**
+   * PEM text holding the CA certificates a TSA's chain must end at; null only to read a token whose CA the reader
+   * was not given (verify-bundle without --tsa-ca): every other check is made, the chain is not, and the caller
+   * must say so.
+   */
+  caCerts: string | null;
   now?: Date;
 }
 
@@ -201,7 +205,7 @@ function nameOf(tsa: GeneralName | undefined, signer: X509Certificate): string {
 }
 
 export function verifyTimestampToken(resp: Uint8Array, o: VerifyOptions): VerifiedTimestamp {
-  const anchors = parseCaCertificates(o.caCerts);
+  const anchors = o.caCerts === null ? null : parseCaCertificates(o.caCerts);
   const { info: token, der: tokenDer } = tokenOf(resp);
   if (token.contentType !== ID_SIGNED_DATA) fail('the token is not CMS SignedData');
   let sd: SignedData;
@@ -249,7 +253,8 @@ export function verifyTimestampToken(resp: Uint8Array, o: VerifyOptions): Verifi
   const genTime = tst.genTime;
   const now = o.now ?? new Date();
   if (genTime.getTime() > now.getTime() + MAX_CLOCK_SKEW_MS) fail(`genTime ${genTime.toISOString()} is more than 5 minutes in the future`);
-  checkChain(signer, certs.map((c) => new X509Certificate(bytes(c.toSchema().toBER()))), anchors, genTime);
+  if (anchors) checkChain(signer, certs.map((c) => new X509Certificate(bytes(c.toSchema().toBER()))), anchors, genTime);
+  else if (!validAt(signer, genTime)) fail(`the certificate ${signer.subject.replace(/\n/g, ', ')} was not valid at genTime`);
 
   return { genTime, tsaName: nameOf(tst.tsa, signer), serial: tst.serialNumber.toBigInt(), tokenDer, signerNotAfter: new Date(signer.validTo) };
 }

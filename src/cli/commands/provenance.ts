@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { hashFile } from '../../capture/hash.js';
 import { formatBundle, verifyBundle, type VerifierKey } from '../../core/bundle.js';
+import type { BundleTimestamps } from '../../core/bundle-time.js';
 import { parseSignedCheckpoint } from '../../core/checkpoint.js';
 import { FfauditError } from '../../core/errors.js';
 import { renderActivityReport, renderFileReport, type ReportVerification } from '../../render/report-html.js';
@@ -20,6 +21,7 @@ import { EXIT_INTEGRITY } from '../exit.js';
 import { progressBar } from '../format.js';
 import { formatBundleVerdict, formatLineageTree, KEY_NOT_VERIFIED, lineageJson, printable } from '../lineage-format.js';
 import { readKey, readSmall } from '../inputs.js';
+import { formatTimeVerdict, ledgerTsaCa, timestampCheck, timestampsJson, tsaCaText, untimedText } from '../trusted-time.js';
 import { pathFrom, type Io } from '../io.js';
 import { collect } from '../arguments.js';
 import { addServerOptions, serverFrom, type ServerOptions } from '../remote.js';
@@ -120,6 +122,14 @@ function acceptedKeys(io: Io, o: { pubkey?: string[]; policy?: string; insecureA
     return { keys, policy };
   }
   return { keys };
+}
+
+/** The bundle command's words for the tokens it carries (bundle-time.ts); nothing when it carries none. */
+function timeNote(ts: readonly BundleTimestamps[] | undefined): string {
+  const t = ts?.[0];
+  if (!t) return '';
+  const n = t.tokens.length;
+  return `, with ${n} time-stamp token${n === 1 ? '' : 's'} over the checkpoint at tree size ${parseSignedCheckpoint(t.checkpoint).size}`;
 }
 
 export function registerProvenanceCommands(program: Command, { io, setStatus }: CommandContext): void {
@@ -234,7 +244,7 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
         const text = formatBundle(bundle);
         writeAtomically(pathFrom(io, o.output), o.output, text);
         const runs = new Set(traced.flatMap((t) => (t.runs.length > 0 ? t.runs : t.readBy).map((r) => r.id))).size;
-        out(`wrote ${o.output}: ${bundle.entries.length} entries (${runs} runs), ${bundle.blobs.length} blobs, ${Buffer.byteLength(text, 'utf8')} bytes, against the checkpoint at tree size ${parseSignedCheckpoint(bundle.checkpoint).size}\n`);
+        out(`wrote ${o.output}: ${bundle.entries.length} entries (${runs} runs), ${bundle.blobs.length} blobs, ${Buffer.byteLength(text, 'utf8')} bytes, against the checkpoint at tree size ${parseSignedCheckpoint(bundle.checkpoint).size}${timeNote(bundle.timestamps)}\n`);
       });
     });
 
@@ -249,18 +259,31 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
     .option('--pubkey <file>', "the log's verifier key (as `ffaudit pubkey` prints it), obtained independently; repeatable: any one of them may have signed, and a bundle across several logs needs one for each log", collect)
     .option('--policy <file>', "a C2SP tlog-policy file: its log lines are the accepted keys, and its quorum of witnesses must have cosigned the bundle's checkpoint (every log's, for a bundle across logs)")
     .option('--insecure-any-key', "check the bundle against its own key: proves internal consistency only, not who made it (a warning is printed)")
+    .option('--tsa-ca <file>', "PEM file of the CA certificates a time-stamping authority's certificate must chain to, for the bundle's RFC 3161 tokens; repeatable (without it, a token's signature and imprint are checked but not who the TSA is)", collect)
+    .option('--require-timestamp', 'invalid unless a token verified against --tsa-ca vouches for every entry of the bundle')
     .option('--json', 'print the verdict as JSON')
-    .action(async (bundlePath: string, o: { file?: string; pubkey?: string[]; policy?: string; insecureAnyKey?: boolean; json?: boolean }) => {
+    .action(async (bundlePath: string, o: { file?: string; pubkey?: string[]; policy?: string; insecureAnyKey?: boolean; tsaCa?: string[]; requireTimestamp?: boolean; json?: boolean }) => {
       const { keys: pubkeys, policy } = acceptedKeys(io, o);
+      const caPem = await tsaCaText(io, o.tsaCa);
+      if (o.requireTimestamp && caPem === null) throw new FfauditError('USAGE', '--require-timestamp needs --tsa-ca FILE: a token is trusted only through a CA you trust');
       const fileSha256 = o.file !== undefined ? (await hashFile(pathFrom(io, o.file))).sha256 : undefined;
       const bytes = readInput(pathFrom(io, bundlePath), bundlePath, 'the bundle', MAX_BUNDLE_FILE);
-      const v = verifyBundle(bytes, { pubkeys, ...(policy ? { policy } : {}), ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
+      const timestamps = await timestampCheck(caPem);
+      const v = verifyBundle(bytes, { pubkeys, timestamps, ...(policy ? { policy } : {}), ...(fileSha256 !== undefined ? { fileSha256 } : {}) });
+      if (o.requireTimestamp && v.untimed.length > 0) {
+        // The requirement is part of the verdict: a bundle that misses it is invalid for whoever required it.
+        for (const u of untimedText(v)) v.failures.push(`no time-stamp token verified against the CA you gave vouches for ${u} (--require-timestamp)`);
+        v.ok = false;
+      }
+      // Trusted time is shown when the bundle carries tokens or the user asked (--tsa-ca): the verdict on a bundle
+      // without tokens, for a user who did not ask, is exactly what it always was.
+      const askedTime = v.time.length > 0 || caPem !== null;
       if (o.json) {
         // A v2 bundle (several logs) adds `logs`; a v1 bundle's JSON is exactly as it always was.
         const logs = v.logs?.map((l) => ({ origin: l.origin, checkpoint_size: l.checkpointSize, key_id: l.keyId, key_fingerprint: l.keyFingerprint, entries: l.entries, ...(l.quorum ? { quorum: l.quorum } : {}) }));
-        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(logs ? { logs } : {}), ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources } })}\n`);
+        out(`${JSON.stringify({ ok: v.ok, key_verified: v.keyVerified, failures: v.failures, origin: v.origin, checkpoint_size: v.checkpointSize, key_id: v.keyId, key_fingerprint: v.keyFingerprint, ...(logs ? { logs } : {}), ...(v.quorum ? { quorum: v.quorum } : {}), subjects: v.subjects, file: v.file ?? null, runs: v.runs, notes: v.notes, lineage: { signed_links: v.lineage.signedLinks, content_links: v.lineage.contentLinks, signed_sources: v.lineage.signedSources, unsigned_sources: v.lineage.unsignedSources }, ...(askedTime ? { timestamps: timestampsJson(v, timestamps.anchored), untimed: v.untimed } : {}) })}\n`);
       } else {
-        out(formatBundleVerdict(bundlePath, v));
+        out(formatBundleVerdict(bundlePath, v, askedTime ? formatTimeVerdict(v, timestamps.anchored) : []));
       }
       if (!v.keyVerified) io.err(`ffaudit: ${KEY_NOT_VERIFIED[0]!.replace(/!/g, '').trim()}: --insecure-any-key was given\n`);
       if (!v.ok && !o.json) io.err(`ffaudit: the bundle is INVALID: ${printable(v.failures[0] ?? 'unknown failure')}\n`);
@@ -273,14 +296,16 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
     .argument('[file]', 'the file to report on')
     .option('-o, --output <file>', 'where to write the HTML (default: standard output)')
     .option('--since <when>', 'activity report: runs started at or after (RFC 3339 time, date, or age such as 7d)')
-    .option('--until <when>', 'activity report: runs started at or before');
+    .option('--until <when>', 'activity report: runs started at or before')
+    .option('--tsa-ca <file>', "PEM file of the CA certificates the TSA's certificate must chain to, to state the time its tokens vouch for (default: the ledger's config.json \"tsa\": {\"ca\": FILE}); repeatable", collect);
   addServerOptions(reportCommand)
-    .action(async (file: string | undefined, o: { output?: string; since?: string; until?: string } & ServerOptions) => {
+    .action(async (file: string | undefined, o: { output?: string; since?: string; until?: string; tsaCa?: string[] } & ServerOptions) => {
       if (file !== undefined && (o.since !== undefined || o.until !== undefined)) throw new FfauditError('USAGE', 'give either FILE or --since/--until, not both');
       if (file === undefined && o.since === undefined && o.until === undefined) throw new FfauditError('USAGE', 'give a FILE, or --since/--until for an activity report');
       const server = await serverFrom(io, o);
       if (server) {
         if (file === undefined) throw new FfauditError('USAGE', 'with --server, give a FILE: activity reports are of a local ledger');
+        if (o.tsaCa) throw new FfauditError('USAGE', '--tsa-ca is for a local ledger: the server checks what it reports itself');
         return remoteReportCommand(server, file, o.output);
       }
       const p = file === undefined ? period(o) : undefined;
@@ -288,6 +313,9 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
       let html: string;
       let checked: ReportVerification;
       try {
+        const caPem = (await tsaCaText(io, o.tsaCa)) ?? ledgerTsaCa(l.dir);
+        // Only an anchored check states a time; without a CA the report says the tokens were not verified.
+        const timestamps = caPem !== null ? { timestamps: await timestampCheck(caPem) } : {};
         const bar = progressBar(io, 'verifying');
         if (file !== undefined) {
           const { lineage, size } = await traceFile(io, l, file);
@@ -296,11 +324,11 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
             setStatus(EXIT_INTEGRITY);
             return;
           }
-          const m = await fileReport(l, lineage, size, { onProgress: bar?.update });
+          const m = await fileReport(l, lineage, size, { onProgress: bar?.update, ...timestamps });
           html = renderFileReport(m);
           checked = m.verification;
         } else {
-          const m = await activityReport(l, p!, { onProgress: bar?.update });
+          const m = await activityReport(l, p!, { onProgress: bar?.update, ...timestamps });
           html = renderActivityReport(m);
           checked = m.verification;
         }
