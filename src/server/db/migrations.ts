@@ -306,4 +306,13 @@ CREATE INDEX idx_access_entry ON idx_access (host_id, epoch, idx);
 ALTER TABLE idx_tally ADD COLUMN access bigint NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 5,
+    name: 'logs registered for witnessing only',
+    sql: `
+-- A log an administrator registered by its origin and key (serve hosts add NAME --log-vkey), with no join: the
+-- witness cosigns it (c2sp.org/tlog-witness: logs are configured out of band), the mirror takes none of its entries.
+ALTER TABLE hosts ADD COLUMN witness_only boolean NOT NULL DEFAULT false;
+`,
+  },
 ];
