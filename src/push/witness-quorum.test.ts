@@ -260,5 +260,9 @@ describe('witness quorums: three witnesses, a quorum of two', { skip }, () => {
     assert.equal(res.status, 404);
     const hosts = (await ok(['serve', 'hosts', 'list', '--db', w2().db])).stdout;
     assert.match(hosts, /^b {2}active {2}epoch 0 {2}witness 2 {2}mirror \(witnessed only\) {2}conflicts 0 {2}quorum-b\.test\/ffaudit$/m);
+    // Nor is its missing mirror a lag: the logs the API reports are the mirrored ones (here only w2's access log).
+    const token = (await ok(['serve', 'tokens', 'add', '--role', 'viewer', '--name', 'reader', '--db', w2().db])).stdout.trim();
+    const logs = (await (await fetch(`${w2().server.url}/api/v1/logs`, { headers: { authorization: `Bearer ${token}` } })).json()) as { items: { origin: string; lag: number }[] };
+    assert.deepEqual(logs.items.filter((l) => l.origin.startsWith('quorum-')), []);
   });
 });
