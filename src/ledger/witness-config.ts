@@ -67,11 +67,25 @@ export function witnessUrl(given: unknown, field = 'url'): string {
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
 }
 
+/** Parsed cosigner keys by their text: the config is read at every step of a push, and a key costs a KeyObject. */
+const parsedKeys = new Map<string, CosignatureVerifier>();
+
+/** parseCosignerVkey, remembered per text (bounded); what it throws, it throws every time. */
+export function cosignerVkey(text: string): CosignatureVerifier {
+  let v = parsedKeys.get(text);
+  if (!v) {
+    v = parseCosignerVkey(text);
+    if (parsedKeys.size >= 256) parsedKeys.clear();
+    parsedKeys.set(text, v);
+  }
+  return v;
+}
+
 /** A cosigner vkey, through core's parser (every cosignature type it knows). */
 export function witnessVkey(given: unknown, field = 'vkey'): CosignatureVerifier {
   if (typeof given !== 'string') throw bad(field, 'a cosigner verifier key (name+keyid+key)');
   try {
-    return parseCosignerVkey(given);
+    return cosignerVkey(given);
   } catch (e) {
     throw bad(field, (e as Error).message);
   }

@@ -10,9 +10,9 @@
  * others, and the team server, go on. Whether the quorum is met is then read from the ledger's stored cosignatures.
  */
 import { parseSignedCheckpoint } from '../core/checkpoint.js';
-import { addSignatureLines, splitSignatureLines } from '../core/cosignature.js';
+import { splitSignatureLines } from '../core/cosignature.js';
 import { FfauditError } from '../core/errors.js';
-import { checkpointWitnesses, parseTlogPolicy, quorumMet } from '../core/tlog-policy.js';
+import { parseTlogPolicy, quorumMet } from '../core/tlog-policy.js';
 import { parseTlogSize, TLOG_SIZE_CONTENT_TYPE } from '../core/witness-protocol.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { quorumRule, type ConfiguredWitness } from '../ledger/witness-config.js';
@@ -80,7 +80,8 @@ export async function collectCosignature(ledger: Ledger, note: string, w: Config
           return { ...base, status: 'bad-cosignature', cosigned: cosigned(), detail: `its answer does not verify with its key ${w.verifier.name}: nothing of it was kept` };
         }
         opts.log?.(`checkpoint ${cp.size} (from ${oldSize}): cosigned by the witness ${w.name}`);
-        return { ...base, status: 'cosigned', cosigned: cosigned() };
+        // Its largest: it cosigned this one, and nothing above it (it would have answered 409).
+        return { ...base, status: 'cosigned', cosigned: cp.size };
       }
       if (a.status === 409 && a.type === TLOG_SIZE_CONTENT_TYPE) {
         let held: number;
@@ -115,11 +116,9 @@ export function quorumOf(ledger: Ledger, note: string): QuorumOutcome | undefine
   if (rule === undefined) return undefined;
   const policy = parseTlogPolicy(Buffer.from(ledger.policyText(), 'utf8'));
   const cp = parseSignedCheckpoint(note);
-  const lines = ledger
-    .cosignatures(cp.size)
-    .filter((c) => c.root.equals(cp.root))
-    .map((c) => c.line);
-  const { witnessed } = checkpointWitnesses(policy, addSignatureLines(note, lines));
+  // Checked reads: each row's line verified with its cosigner's key over this log's signed checkpoint.
+  const rows = ledger.cosignatures(cp.size).filter((c) => c.root.equals(cp.root));
+  const witnessed = new Set([...policy.witnessKeys].filter(([, k]) => rows.some((c) => c.name === k.name && c.keyId.equals(k.keyId))).map(([n]) => n));
   const names = policy.witnesses.filter((n) => witnessed.has(n));
   return { rule, size: cp.size, met: quorumMet(policy, witnessed), witnessed: names, missing: policy.witnesses.filter((n) => !witnessed.has(n)) };
 }
