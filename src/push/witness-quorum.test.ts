@@ -250,6 +250,17 @@ describe('witness quorums: three witnesses, a quorum of two', { skip }, () => {
     assert.equal(human.status, 3);
     assert.match(human.stdout, /^verdict {2}NOT WITNESSED: 1 problem found$/m);
 
+    // verify --policy: another rule for the same stored cosignatures (w1 alone), and a policy for another log refused.
+    const onlyW1 = join(tmp.dir, 'w1-only.policy');
+    writeFileSync(onlyW1, `log ${await vkeyOf(B)}\nwitness w1 ${w1().vkey}\nquorum w1\n`);
+    const vp = await cli(['--ledger', B, 'verify', '--policy', onlyW1, '--json']);
+    assert.equal(vp.status, 0, vp.stdout);
+    assert.deepEqual(Q(vp).quorum, { rule: 'w1', size: 2, witnessed: ['w1'], missing: [], met: true, metAt: 2 });
+    const other = join(tmp.dir, 'other-log.policy');
+    writeFileSync(other, `log ${await vkeyOf(A)}\nwitness w1 ${w1().vkey}\nquorum w1\n`);
+    const vo = await cli(['--ledger', B, 'verify', '--policy', other]);
+    assert.deepEqual([vo.status, vo.stderr], [2, `ffaudit: ${other}: the policy does not list this ledger's key (${await vkeyOf(B)})\n`]);
+
     const { verdict } = await bundleAndVerify(B, 'b');
     assert.equal(verdict.status, 1, verdict.stdout);
     assert.deepEqual(Q(verdict).failures, ['the checkpoint is not cosigned by the quorum the policy requires ("witnesses"): only "w1" did; missing: "w2", "w3"']);
