@@ -9,6 +9,7 @@ import { parseSignedCheckpoint } from '../core/checkpoint.js';
 import { verifiedCosignatures } from '../core/cosignature.js';
 import { sha256Hex } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
+import type { TlogPolicy } from '../core/tlog-policy.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Problem } from '../ledger/problems.js';
 import type { VerifyReport } from '../ledger/verify.js';
@@ -34,6 +35,8 @@ export interface LedgerVerifyOptions {
   onProgress?: ((done: number, total: number) => void) | undefined;
   /** The fetch to reach a team server with (default: the global one). */
   fetch?: typeof fetch | undefined;
+  /** A tlog-policy to check the witnesses' cosignatures against, instead of the config's (Ledger.verify). */
+  policy?: TlogPolicy | undefined;
 }
 
 export interface LedgerVerifyResult {
@@ -69,7 +72,7 @@ export async function verifyLedger(ledger: Ledger, opts: LedgerVerifyOptions = {
       skippedArchive = configured;
     }
   }
-  const report = await ledger.verify({ trusted, onProgress: opts.onProgress });
+  const report = await ledger.verify({ trusted, onProgress: opts.onProgress, policy: opts.policy });
   if (archive && trusted !== undefined) {
     const behind = archiveLagProblems(ledger, trusted);
     report.problems.push(...behind);

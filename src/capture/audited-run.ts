@@ -110,8 +110,9 @@ export async function collectRun(r: CollectRequest): Promise<Collected> {
 
 /**
  * The last phase: `run.end` committed (the ledger is closed after it), an archive started if configured, and a push
- * to the team server the ledger joined: in the background (the run does not wait), or with FFAUDIT_PUSH=sync
- * waiting for the server's cosignature of the run's end; a push that fails leaves FFmpeg's exit status alone.
+ * to the team server the ledger joined and the witnesses it lists: in the background (the run does not wait), or
+ * with FFAUDIT_PUSH=sync waiting for the server's cosignature of the run's end (never for the witnesses: a
+ * background push asks them after); a push that fails leaves FFmpeg's exit status alone.
  */
 export async function commitEnd(end: RunEndContext): Promise<void> {
   const { recordRunEnd, warn } = await import('./run-end.js');
@@ -120,15 +121,17 @@ export async function commitEnd(end: RunEndContext): Promise<void> {
   const archive = end.ledger.config.archive as { auto?: unknown } | undefined;
   if (archive?.auto === true) (await import('../archive/auto.js')).scheduleAutoArchive(end.ledger.dir);
   const server = end.ledger.config.server as { url?: unknown; push?: unknown } | undefined;
-  if (size === undefined || typeof server?.url !== 'string') return;
+  const joined = typeof server?.url === 'string';
+  const witnesses = Array.isArray(end.ledger.config.witnesses) && end.ledger.config.witnesses.length > 0;
+  if (size === undefined || (!joined && !witnesses)) return;
   const { pushMode, pushAfterRun, scheduleAutoPush } = await import('../push/auto.js');
-  const mode = pushMode(end.env, typeof server.push === 'string' ? server.push : undefined);
+  const mode = pushMode(end.env, typeof server?.push === 'string' ? server.push : undefined);
   if (mode === 'off') return;
-  if (mode === 'sync') {
+  if (mode === 'sync' && joined) {
     const timeout = Number(end.env.FFAUDIT_PUSH_TIMEOUT);
     const problem = await pushAfterRun(end.ledger.dir, size, Number.isFinite(timeout) && timeout > 0 ? { timeoutS: timeout } : {});
-    if (problem === undefined) return;
-    warn(problem);
+    if (problem === undefined && !witnesses) return;
+    if (problem !== undefined) warn(problem);
   }
   scheduleAutoPush(end.ledger.dir, end.env);
 }

@@ -1,7 +1,8 @@
 /**
  * The one place where errors become exit statuses (README, "Exit statuses"):
  *   0 success / intact; 1 integrity failure found (or, for trace/report, a file no run produced or read);
- *   2 could not run (bad arguments, no ledger, unreadable input); for `ffaudit ffmpeg|ffprobe`: FFmpeg's own status,
+ *   2 could not run (bad arguments, no ledger, unreadable input); 3 the witness quorum the ledger's policy sets is
+ *   not met (`verify` with no other finding, `push`); for `ffaudit ffmpeg|ffprobe`: FFmpeg's own status,
  *   125 when the start of the run could not be recorded (fail closed), 127 when no FFmpeg was found.
  */
 import { isFfauditError, type ErrorCode } from '../core/errors.js';
@@ -9,6 +10,8 @@ import { isFfauditError, type ErrorCode } from '../core/errors.js';
 export const EXIT_OK = 0;
 export const EXIT_INTEGRITY = 1;
 export const EXIT_USAGE = 2;
+/** Nothing is wrong with the log, but the witnesses its policy requires have not cosigned it: not an integrity failure. */
+export const EXIT_QUORUM = 3;
 export const EXIT_NOT_RECORDED = 125;
 export const EXIT_FFMPEG_NOT_FOUND = 127;
 

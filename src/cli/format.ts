@@ -16,7 +16,8 @@ const MEANING: Record<ProblemKind, string> = {
   'root-mismatch': 'the entries no longer hash to what was signed: history was altered',
   rollback: 'the log is shorter than a checkpoint you trusted earlier: entries were removed or an old copy restored',
   fork: 'the log is not an extension of the checkpoint you trusted: an older copy of the ledger was restored (from a backup, say) and new entries appended to it, or history was rewritten with the signing key',
-  'cosignature-invalid': "a cosignature kept in the ledger no longer verifies with the server's key: the stored cosignatures were edited",
+  'cosignature-invalid': "a cosignature kept in the ledger no longer verifies with the server's or the witness's key: the stored cosignatures were edited",
+  'quorum-not-met': 'the witnesses the policy requires have not all cosigned the latest checkpoint they were sent: push again (ffaudit push says which witness is down or refused), or the log may have been shown to some witnesses and not others',
   'not-locked': 'an archived object lacks the write-once retention it should have: it could be deleted or replaced',
   'archive-behind': 'entries were recorded but never copied to the archive for longer than allowed: check that archiving runs',
   'blob-modified': 'a large value kept outside its entry was altered or damaged; the entry still names the original by hash',
@@ -57,12 +58,12 @@ function ago(seconds: number, nowMs: number): string {
   return `${Math.round(s / 86400)} days ago`;
 }
 
-/** One line per cosigner of the team server: the size it last cosigned, when, and how far the log is past it. */
+/** One line per cosigner (the team server's, the witnesses'): the size it last cosigned, when, and how far the log is past it. */
 export function formatCosigned(r: VerifyReport, nowMs = Date.now()): string[] {
   if (!r.cosigned) return [];
   return r.cosigned.map(
     (c, i) =>
-      `${i === 0 ? 'server  ' : '        '} ${printableLine(c.cosigner)} (${printableLine(c.server)}) cosigned size ${c.size}, ${ago(c.timestamp, nowMs)}` +
+      `${i === 0 ? 'cosigned' : '        '} ${printableLine(c.cosigner)} (${printableLine(c.server)}) cosigned size ${c.size}, ${ago(c.timestamp, nowMs)}` +
       (c.behind > 0 ? `: ${c.behind} entr${c.behind === 1 ? 'y' : 'ies'} behind` : c.behind < 0 ? `: ${-c.behind} entr${c.behind === -1 ? 'y' : 'ies'} more than the log holds` : ': up to date'),
   );
 }
@@ -71,6 +72,7 @@ export function formatCosigned(r: VerifyReport, nowMs = Date.now()): string[] {
 export function verdictWord(problems: readonly Problem[]): string {
   if (problems.every((p) => p.kind === 'archive-behind')) return 'NOT ARCHIVED';
   if (problems.every((p) => p.kind === 'store-corrupt')) return 'DAMAGED';
+  if (problems.every((p) => p.kind === 'quorum-not-met')) return 'NOT WITNESSED';
   return 'TAMPERED';
 }
 
@@ -83,6 +85,13 @@ export function formatVerifyReport(l: Ledger, r: VerifyReport, against?: string)
       (r.checked.trusted ? `, and extension of ${trusted}` : ''),
   );
   lines.push(...formatCosigned(r));
+  if (r.quorum) {
+    const q = r.quorum;
+    lines.push(
+      `quorum   ${q.rule}: ` +
+        (q.size === null ? 'no checkpoint cosigned by a witness yet' : `${q.met ? 'met' : 'NOT met'} at size ${q.size} (cosigned by ${q.witnessed.join(', ')}${q.missing.length > 0 ? `; missing ${q.missing.join(', ')}` : ''})`),
+    );
+  }
   if (r.ok) {
     const cosigned = r.cosigned && r.cosigned.length > 0 ? Math.max(...r.cosigned.map((c) => c.size)) : undefined;
     lines.push(

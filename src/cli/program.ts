@@ -47,7 +47,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
 `,
     );
 
-  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }, { registerPushCommands }, { registerMonitorCommands }, { registerTimestampCommands }] = await Promise.all([
+  const [{ registerLedgerCommands }, { registerRunCommands }, { registerProvenanceCommands }, { registerArchiveCommands }, { registerShimCommands }, { registerVerifierCommands }, { registerServeCommands }, { registerPushCommands }, { registerMonitorCommands }, { registerTimestampCommands }, { registerWitnessCommands }] = await Promise.all([
     import('./commands/ledger.js'),
     import('./commands/runs.js'),
     import('./commands/provenance.js'),
@@ -58,6 +58,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
     import('./commands/push.js'),
     import('./commands/monitor.js'),
     import('./commands/timestamp.js'),
+    import('./commands/witness.js'),
   ]);
   registerLedgerCommands(program, cli);
   registerRunCommands(program, cli);
@@ -69,6 +70,7 @@ Run bare, ffaudit prints this on standard error and exits with status 2 (no comm
   registerPushCommands(program, cli);
   registerMonitorCommands(program, cli);
   registerTimestampCommands(program, cli);
+  registerWitnessCommands(program, cli);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

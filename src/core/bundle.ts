@@ -524,7 +524,8 @@ function checkLog(ev: Evidence, at: number, opts: VerifyBundleOptions, v: Bundle
       const witnesses = opts.policy.witnesses.filter((n) => w.witnessed.has(n));
       lv.quorum = { quorum: opts.policy.quorum, witnesses, met };
       if (!met) {
-        fail(`the checkpoint is not cosigned by the quorum the policy requires (${JSON.stringify(opts.policy.quorum)}): ${witnesses.length === 0 ? 'no witness of the policy cosigned it' : `only ${witnesses.map((n) => JSON.stringify(n)).join(', ')} did`}`);
+        const missing = opts.policy.witnesses.filter((n) => !w.witnessed.has(n));
+        fail(`the checkpoint is not cosigned by the quorum the policy requires (${JSON.stringify(opts.policy.quorum)}): ${witnesses.length === 0 ? 'no witness of the policy cosigned it' : `only ${witnesses.map((n) => JSON.stringify(n)).join(', ')} did`}; missing: ${missing.map((n) => JSON.stringify(n)).join(', ')}`);
       }
     } catch (e) {
       if (!isFfauditError(e)) throw e;

@@ -4,6 +4,7 @@
  */
 import type { Bundle, BundleSubject } from '../core/bundle.js';
 import { addSignatureLines } from '../core/cosignature.js';
+import { checkpointWitnesses, parseTlogPolicy, quorumMet } from '../core/tlog-policy.js';
 import * as assemble from '../lineage/bundle.js';
 import type { EvidenceSource, ProvenEntry } from '../lineage/lookup.js';
 import { nowRfc3339 } from './clock.js';
@@ -34,8 +35,10 @@ export function ledgerEvidence(ledger: Ledger): EvidenceSource {
 }
 
 /**
- * The checkpoints the ledger keeps cosignatures for (checked reads: Ledger.cosignatures), each with every
- * cosignature line of its size and root added to the log-signed note, largest size first.
+ * The checkpoints the ledger keeps cosignatures for (checked reads: Ledger.cosignatures: the team server's and every
+ * listed witness's), each with every cosignature line of its size and root added to the log-signed note, largest
+ * size first; when the config sets a quorum, those its witnesses' cosignatures meet come before the others, so that
+ * a bundle passes `verify-bundle --policy` with the ledger's policy whenever a checkpoint covering it can.
  */
 function cosignedCheckpoints(ledger: Ledger): string[] {
   const bySize = new Map<string, { size: number; note: string; lines: string[] }>();
@@ -45,7 +48,11 @@ function cosignedCheckpoints(ledger: Ledger): string[] {
     e.lines.push(c.line);
     bySize.set(k, e);
   }
-  return [...bySize.values()].sort((a, b) => b.size - a.size).map((e) => addSignatureLines(e.note, e.lines));
+  const notes = [...bySize.values()].sort((a, b) => b.size - a.size).map((e) => addSignatureLines(e.note, e.lines));
+  const policy = parseTlogPolicy(Buffer.from(ledger.policyText(), 'utf8'));
+  if (policy.quorum === 'none') return notes;
+  const met = (note: string) => quorumMet(policy, checkpointWitnesses(policy, note).witnessed);
+  return [...notes.filter(met), ...notes.filter((n) => !met(n))];
 }
 
 const options = (opts: BundleOptions): assemble.BundleOptions => ({ withReports: opts.withReports ?? false, now: opts.now ?? nowRfc3339 });

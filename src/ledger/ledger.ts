@@ -26,6 +26,7 @@ import { CONFIG_FILE, DB_FILE, KEY_FILE, REDACTION_KEY_FILE, type LedgerLocation
 import { readRegularFile } from './safe-files.js';
 import { readCosignatureLines, rowProblem } from './cosignatures.js';
 import { readServerConfig, serverVerifiers, type ServerConfig } from './server-config.js';
+import { policyText, readWitnessSettings, type WitnessSettings } from './witness-config.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
 
 /** Ranges up to this many entries are proven entry by entry (Ledger.proveLeaf), longer ones at once (inTree). */
@@ -332,24 +333,42 @@ export class Ledger {
     return config ? { config, ...serverVerifiers(config) } : undefined;
   }
 
-  /** The configured server's cosigner keys (witness, mirror), or none. */
-  private serverKeys(): CosignatureVerifier[] {
-    const s = this.server();
-    return s ? [s.witness, s.mirror] : [];
+  /** The witnesses the config lists and the quorum it sets (witness-config.ts), read now; BAD_INPUT naming a bad field. */
+  witnessSettings(): WitnessSettings {
+    return readWitnessSettings(this.dir);
+  }
+
+  /** The ledger's c2sp.org/tlog-policy, derived from its config (witness-config.ts policyText). */
+  policyText(): string {
+    return policyText(this.vkey, this.origin, this.witnessSettings());
   }
 
   /**
-   * Stores the cosignatures a server returned for this log's checkpoint of `size` entries and root `rootHex`
-   * (c2sp.org/tlog-witness and tlog-mirror: the body of a 200 is one or more note signature lines). Each line is
-   * verified with the server keys of the ledger's config (core/cosignature.ts) before anything is stored; lines of
-   * other keys are ignored, as the specifications ask; a line of a known key that does not verify refuses the whole
-   * call (INTEGRITY) and stores nothing. `checkpoint` is the log-signed note the lines were returned for (default:
-   * the head, or a kept checkpoint, of that size); it must be signed by this ledger's key. Returns the verified
-   * cosignatures (stored now or before). The first such write migrates a ledger of the previous layout.
+   * Every cosigner key the config names: the joined server's witness and mirror, and each listed witness (one that
+   * is the server's witness counted once). Stored cosignatures are checked against these.
    */
-  addCosignatures(size: number, rootHex: string, lines: readonly string[], server: string, checkpoint?: string): Cosignature[] {
-    const keys = this.serverKeys();
-    if (keys.length === 0) throw new FfauditError('USAGE', `the ledger at ${this.dir} has joined no server, so no cosignature can be checked: run ffaudit join URL first`);
+  private cosignerKeys(): CosignatureVerifier[] {
+    const s = this.server();
+    const keys = s ? [s.witness, s.mirror] : [];
+    for (const w of this.witnessSettings().witnesses) {
+      if (!keys.some((k) => k.name === w.verifier.name && k.keyId.equals(w.verifier.keyId))) keys.push(w.verifier);
+    }
+    return keys;
+  }
+
+  /**
+   * Stores the cosignatures a server or witness returned for this log's checkpoint of `size` entries and root
+   * `rootHex` (c2sp.org/tlog-witness and tlog-mirror: the body of a 200 is one or more note signature lines). Each
+   * line is verified with the cosigner keys of the ledger's config (core/cosignature.ts), or only with `only` when
+   * given (the one witness that answered), before anything is stored; lines of other keys are ignored, as the
+   * specifications ask; a line of a known key that does not verify refuses the whole call (INTEGRITY) and stores
+   * nothing. `server` is the URL that answered. `checkpoint` is the log-signed note the lines were returned for
+   * (default: the head, or a kept checkpoint, of that size); it must be signed by this ledger's key. Returns the
+   * verified cosignatures (stored now or before). The first such write migrates a ledger of the previous layout.
+   */
+  addCosignatures(size: number, rootHex: string, lines: readonly string[], server: string, checkpoint?: string, only?: readonly CosignatureVerifier[]): Cosignature[] {
+    const keys = only ?? this.cosignerKeys();
+    if (keys.length === 0) throw new FfauditError('USAGE', `the ledger at ${this.dir} has joined no server and lists no witness, so no cosignature can be checked: run ffaudit join URL or ffaudit witness add first`);
     if (!Number.isSafeInteger(size) || size < 0 || !/^[0-9a-f]{64}$/.test(rootHex)) throw new FfauditError('BAD_INPUT', 'a cosigned checkpoint is a tree size and a 64-digit hex root');
     const note = checkpoint ?? this.signedCheckpointOf(size);
     let cp: SignedCheckpoint;
@@ -376,11 +395,11 @@ export class Ledger {
 
   /**
    * The stored cosignatures (of checkpoints of `size` entries when given), checked: only those whose line verifies
-   * with a server key of the config over a checkpoint signed by this ledger's key with the size and root the row
+   * with a cosigner key of the config over a checkpoint signed by this ledger's key with the size and root the row
    * names. Oldest size first.
    */
   cosignatures(size?: number): Cosignature[] {
-    const keys = this.serverKeys();
+    const keys = this.cosignerKeys();
     if (keys.length === 0) return [];
     return this.store.cosignatures(size).filter((r) => rowProblem(r, this.origin, this.verifier, keys) === undefined);
   }
@@ -390,7 +409,7 @@ export class Ledger {
    * most recent of that size; undefined when there is none.
    */
   lastCosigned(server?: string, cosigner?: string): Cosignature | undefined {
-    const keys = this.serverKeys();
+    const keys = this.cosignerKeys();
     if (keys.length === 0) return undefined;
     const row = this.store.lastCosigned({ server, name: cosigner });
     if (!row) return undefined;
@@ -643,11 +662,16 @@ export class Ledger {
 
   /**
    * Verifies the whole ledger as `ffaudit verify` does (verify.ts, loaded only when needed), against the
-   * cosignatures kept from the server of the config too (unless `opts.cosigners` says otherwise).
+   * cosignatures kept from the server and the witnesses of the config too (unless `opts.cosigners` says otherwise),
+   * and the quorum of the config's policy (unless `opts.policy` gives another: then its witnesses' cosignatures are
+   * checked as well).
    */
   async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
-    const { verifyStore } = await import('./verify.js');
-    return verifyStore(this.store, this.origin, this.verifier, { cosigners: this.serverKeys(), ...opts });
+    const [{ verifyStore }, { parseTlogPolicy }] = await Promise.all([import('./verify.js'), import('../core/tlog-policy.js')]);
+    const policy = opts.policy ?? parseTlogPolicy(Buffer.from(this.policyText(), 'utf8'));
+    const cosigners = this.cosignerKeys();
+    for (const [, w] of policy.witnessKeys) if (!cosigners.some((k) => k.name === w.name && k.keyId.equals(w.keyId))) cosigners.push(w);
+    return verifyStore(this.store, this.origin, this.verifier, { cosigners, ...opts, policy });
   }
 
   /** A c2sp.org/tlog-proof@v1 receipt for entry n against the latest checkpoint. */

@@ -16,6 +16,7 @@ export type ProblemKind =
   | 'rollback'
   | 'fork'
   | 'cosignature-invalid'
+  | 'quorum-not-met'
   | 'blob-modified'
   | 'blob-missing'
   | 'index-mismatch'

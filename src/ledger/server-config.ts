@@ -12,10 +12,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCosignerVkey, type CosignatureVerifier } from '../core/cosignature.js';
+import type { CosignatureVerifier } from '../core/cosignature.js';
 import { FfauditError } from '../core/errors.js';
 import { CONFIG_FILE } from './location.js';
 import { writeFileAtomically } from './safe-files.js';
+import { cosignerVkey } from './witness-config.js';
 
 export interface ServerConfig {
   url: string;
@@ -56,7 +57,7 @@ export function readServerConfig(dir: string): ServerConfig | undefined {
 export function serverVerifiers(s: ServerConfig): { witness: CosignatureVerifier; mirror: CosignatureVerifier } {
   const parse = (what: 'witness' | 'mirror', text: string) => {
     try {
-      return parseCosignerVkey(text);
+      return cosignerVkey(text);
     } catch (e) {
       throw new FfauditError('KEY', `the ledger's config holds a malformed ${what} key for the server ${s.url} (${(e as Error).message}): run ffaudit join again`);
     }

@@ -143,7 +143,7 @@ describe('verify against the cosignatures the ledger keeps', () => {
     assert.equal(out.ok, true);
     assert.deepEqual(out.cosigned.map((c) => [c.size, c.behind]), [[8, 2], [8, 2]]);
     const human = await runCliInProcess(['--ledger', dir, 'verify', '--no-archive']);
-    assert.match(human.stdout, /^server {3}audit\.example\/mirror \(https:\/\/audit\.example\) cosigned size 8, 1[0-9] min ago: 2 entries behind$/m);
+    assert.match(human.stdout, /^cosigned audit\.example\/mirror \(https:\/\/audit\.example\) cosigned size 8, 1[0-9] min ago: 2 entries behind$/m);
     assert.match(human.stdout, /^ {9}audit\.example\/witness \(https:\/\/audit\.example\) cosigned size 8, 10 min ago: 2 entries behind$/m);
     assert.match(human.stdout, /INTACT: all 10 entries are exactly as signed, and the log extends the checkpoints the server cosigned \(up to size 8\)\./);
   });
@@ -163,7 +163,7 @@ describe('verify against the cosignatures the ledger keeps', () => {
     assert.match(cli.stdout, /✗ rollback \(size 8\): the log holds 6 entries but the server already cosigned a checkpoint of 8/);
     assert.match(cli.stdout, /proof \(the cosigned checkpoint, signed by the log's key and the server's\):\n {6}example\.org\/cosigned\n {6}8\n {6}\S+=\n\n {6}— example\.org\/cosigned /);
     assert.match(cli.stdout, / {6}— audit\.example\/mirror \S+\n {6}— audit\.example\/witness \S+\n/);
-    assert.match(cli.stdout, /^server {3}audit\.example\/mirror \(https:\/\/audit\.example\) cosigned size 8, 10 min ago: 2 entries more than the log holds$/m);
+    assert.match(cli.stdout, /^cosigned audit\.example\/mirror \(https:\/\/audit\.example\) cosigned size 8, 10 min ago: 2 entries more than the log holds$/m);
   });
 
   it('history rewritten with the key from entry 2 → one fork, at the first cosigned size it breaks (4), naming the later one', async () => {

@@ -14,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { FfauditError } from '../core/errors.js';
 import { foldParts, Frontier } from '../core/merkle.js';
 import { checkNote, type Verifier } from '../core/note.js';
+import { checkpointWitnesses, quorumMet, type TlogPolicy } from '../core/tlog-policy.js';
 import type { Store } from '../store/types.js';
 import { checkedBlobContent } from './blob.js';
 import { rowProblem } from './cosignatures.js';
@@ -31,6 +32,21 @@ export interface VerifyReport {
    * holds none (or joined no server).
    */
   cosigned: CosignedState[] | null;
+  /** With a policy whose quorum is not `none`: how its witnesses' stored cosignatures stand against it. */
+  quorum?: QuorumState;
+}
+
+export interface QuorumState {
+  /** The rule, in words: "2 of w1, w2, w3" (the quorum group's threshold and members), or the one witness. */
+  rule: string;
+  /** The checkpoint judged: the largest one any witness of the policy cosigned (null: none did). */
+  size: number | null;
+  /** The policy's witnesses whose cosignatures on it verify, and those whose do not (by their policy names). */
+  witnessed: string[];
+  missing: string[];
+  met: boolean;
+  /** The largest checkpoint whose cosignatures meet the quorum, if any. */
+  metAt: number | null;
 }
 
 export interface CosignedState {
@@ -59,6 +75,12 @@ export interface VerifyOptions {
    * not looked at.
    */
   cosigners?: readonly CosignatureVerifier[];
+  /**
+   * A c2sp.org/tlog-policy (the ledger's config's, or one given): unless its quorum is `none`, the largest checkpoint
+   * its witnesses cosigned must be cosigned by the quorum, else a `quorum-not-met` finding names the missing ones.
+   * Its witnesses' keys must be among `cosigners` for their stored cosignatures to be read.
+   */
+  policy?: TlogPolicy | undefined;
 }
 
 /** A checkpoint a server cosigned, as stored (checked): what the local log must still extend. */
@@ -210,6 +232,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
   // checked again (the store is untrusted); a row of a known key that fails is the table edited behind our back.
   const cosignedAt = new Map<number, Cosigned[]>();
   const latest = new Map<string, CosignedState>();
+  let quorum: QuorumState | undefined = opts.policy && opts.policy.quorum !== 'none' ? quorumState(opts.policy, [], size) : undefined;
   if (opts.cosigners && opts.cosigners.length > 0) {
     const rows = read('the cosignatures', () => store.cosignatures(), []);
     const notes = new Map<string, { size: number; root: Buffer; note: string; lines: string[] }>();
@@ -222,7 +245,12 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
         continue;
       }
       if (bad) {
-        add({ kind: 'cosignature-invalid', size: Number.isSafeInteger(row.size) ? row.size : undefined, detail: `a stored cosignature by ${JSON.stringify(String(row.name).slice(0, 80))} ${bad.problem}: the cosignatures were edited in the database` });
+        const witness = policyName(opts.policy, row);
+        add({
+          kind: 'cosignature-invalid',
+          size: Number.isSafeInteger(row.size) ? row.size : undefined,
+          detail: `a stored cosignature by ${witness !== undefined ? `witness ${witness} (${JSON.stringify(String(row.name).slice(0, 80))})` : JSON.stringify(String(row.name).slice(0, 80))} ${bad.problem}: the cosignatures were edited in the database`,
+        });
         continue;
       }
       const k = `${row.size} ${row.root.toString('hex')}`;
@@ -237,6 +265,7 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
       list.push({ size: n.size, root: n.root, note: addSignatureLines(n.note, n.lines) });
       cosignedAt.set(n.size, list);
     }
+    if (opts.policy && opts.policy.quorum !== 'none') quorum = quorumState(opts.policy, [...cosignedAt.values()].flat(), size);
     if (replaced) {
       add({
         kind: 'fork',
@@ -412,6 +441,19 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
     });
   }
 
+  if (quorum && !quorum.met && size > 0) {
+    const rule = `the quorum (${quorum.rule}) is not met`;
+    add({
+      kind: 'quorum-not-met',
+      ...(quorum.size !== null ? { size: quorum.size } : {}),
+      detail:
+        quorum.size === null
+          ? `no checkpoint of the log is cosigned by a witness of the policy: ${rule}; missing: ${quorum.missing.join(', ')}`
+          : `the latest checkpoint the witnesses cosigned (size ${quorum.size}) is cosigned by ${quorum.witnessed.join(', ')} only: ${rule}; missing: ${quorum.missing.join(', ')}` +
+            (quorum.metAt !== null ? ` (the largest checkpoint that meets it is of size ${quorum.metAt})` : ' (no checkpoint meets it)'),
+    });
+  }
+
   const problems = findings.list();
   return {
     ok: problems.length === 0,
@@ -423,5 +465,47 @@ export async function verifyStore(store: Store, origin: string, verifier: Verifi
       trusted: trusted ? { size: trusted.size, root: trusted.root.toString('base64') } : null,
     },
     cosigned: latest.size > 0 ? [...latest.values()].sort((a, b) => (a.cosigner < b.cosigner ? -1 : 1)).map((c) => ({ ...c, behind: size - c.size })) : null,
+    ...(quorum ? { quorum } : {}),
+  };
+}
+
+/** The policy's name for the witness of a stored row's key, if the policy lists it. */
+function policyName(policy: TlogPolicy | undefined, row: { name: unknown; keyId: unknown }): string | undefined {
+  for (const [name, k] of policy?.witnessKeys ?? []) if (k.name === row.name && Buffer.isBuffer(row.keyId) && k.keyId.equals(row.keyId)) return name;
+  return undefined;
+}
+
+/** tlog-policy §Defining the quorum, in words: the group's threshold and members, or the one witness. */
+function describeQuorum(policy: TlogPolicy): string {
+  const g = policy.groupRules.get(policy.quorum);
+  if (!g) return policy.quorum;
+  const k = g.threshold === g.members.length && g.members.length > 1 ? 'all' : String(g.threshold);
+  return `${k} of ${g.members.join(', ')}`;
+}
+
+/**
+ * The quorum at the largest checkpoint of the log (at most `size`) that a witness of the policy cosigned, and the
+ * largest one that meets it. `cosigned` holds checked notes (rows verified with the log's key and the cosigners').
+ */
+function quorumState(policy: TlogPolicy, cosigned: readonly Cosigned[], size: number): QuorumState {
+  let judged: { size: number; witnessed: Set<string> } | undefined;
+  let metAt: number | null = null;
+  for (const c of [...cosigned].filter((x) => x.size <= size).sort((a, b) => b.size - a.size)) {
+    const { witnessed } = checkpointWitnesses(policy, c.note);
+    if (witnessed.size === 0) continue;
+    judged ??= { size: c.size, witnessed };
+    if (quorumMet(policy, witnessed)) {
+      metAt = c.size;
+      break;
+    }
+  }
+  const witnessed = policy.witnesses.filter((n) => judged?.witnessed.has(n) === true);
+  return {
+    rule: describeQuorum(policy),
+    size: judged?.size ?? null,
+    witnessed,
+    missing: policy.witnesses.filter((n) => !witnessed.includes(n)),
+    met: judged !== undefined && quorumMet(policy, judged.witnessed),
+    metAt,
   };
 }

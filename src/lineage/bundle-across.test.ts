@@ -220,7 +220,7 @@ describe('tampering with a bundle across logs', () => {
     assert.equal((JSON.parse(b) as Doc).logs[0]!.checkpoint, `${cp}${line}`);
     const policy = parseTlogPolicy(Buffer.from(`log ${x.host1.vkey}\nlog ${x.host2.vkey}\nwitness W ${formatCosignerVkey(witness.name, witness.publicKey)}\nquorum W\n`));
     const v = verifyBundle(Buffer.from(b), { pubkeys: policy.logs, policy });
-    assert.deepEqual(v.failures, [`log ${q(HOST2)}: the checkpoint is not cosigned by the quorum the policy requires ("W"): no witness of the policy cosigned it`]);
+    assert.deepEqual(v.failures, [`log ${q(HOST2)}: the checkpoint is not cosigned by the quorum the policy requires ("W"): no witness of the policy cosigned it; missing: "W"`]);
     assert.deepEqual(v.logs!.map((l) => l.quorum), [{ quorum: 'W', witnesses: ['W'], met: true }, { quorum: 'W', witnesses: [], met: false }]);
     assert.equal(v.quorum, undefined);
   });

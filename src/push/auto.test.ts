@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { Ledger } from '../ledger/ledger.js';
+import { writeWitnessSettings } from '../ledger/witness-config.js';
 import { joinServer } from '../testing/cosigners.js';
 import { cleanEnv, runCliAsync, tempDir } from '../testing/fixtures.js';
 import { startTlogServer, type TestTlogServer } from '../testing/tlog-server.js';
@@ -85,6 +86,37 @@ describe('the push after each run', () => {
     assert.ok(await eventually(() => cosigned(dir).mirror === 2, 20_000), 'the background push delivered it');
     assert.ok(await eventually(() => !existsSync(join(dir, 'push.lock')), 5_000));
     assert.match(readFileSync(join(dir, PUSH_LOG), 'utf8'), /pushed size 2: witness cosigned 2, mirror 2\n$/);
+  });
+
+  it('a ledger that lists witnesses and joined no server: each run starts a background push that collects them, FFAUDIT_PUSH=sync too (a run never waits for a witness)', async () => {
+    const server = await startTlogServer();
+    servers.push(server);
+    const l = Ledger.init(join(tmp.dir, `l${counter++}`), { origin: `example.org/auto-${counter}` });
+    server.enrol(l.origin, l.vkey);
+    writeWitnessSettings(l.dir, { witnesses: [{ name: 'w1', url: server.url, vkey: server.keys.config.witness }], quorum: 1 });
+    const dir = l.dir;
+    l.close();
+    const witnessed = () => {
+      const o = Ledger.open({ dir, explicit: true });
+      try {
+        return o.lastCosigned(undefined, server.keys.witness.name)?.size;
+      } finally {
+        o.close();
+      }
+    };
+    server.awayUntil = Infinity; // the run returns while the witness is away: it did not wait
+    const r = await run(dir, { FFAUDIT_PUSH: 'sync' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(witnessed(), undefined);
+    server.awayUntil = 0;
+    assert.ok(await eventually(() => witnessed() === 2, 20_000), 'the background push collected the cosignature');
+    assert.ok(await eventually(() => /pushed size 2: w1 cosigned size 2; 1 of w1: met for size 2 \(cosigned by w1\)\n$/.test(readFileSync(join(dir, PUSH_LOG), 'utf8')), 5_000));
+    assert.deepEqual(
+      server.requests.filter((q) => q.status === 200).map((q) => `${q.method} ${q.path}`),
+      ['POST /add-checkpoint'],
+      'a witness is sent the checkpoint, never the entries',
+    );
   });
 
   it('by default in the background: the run does not wait, and the push arrives; FFAUDIT_PUSH=off sends nothing', async () => {

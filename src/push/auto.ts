@@ -1,14 +1,15 @@
 /**
  * Pushing by itself after each captured run, the way the automatic archive is started (archive/auto.ts): when the
- * ledger has joined a team server, `scheduleAutoPush` starts `ffaudit push --background` as a detached process
+ * ledger has joined a team server or lists witnesses, `scheduleAutoPush` starts `ffaudit push --background` as a detached process
  * (output appended to DIR/push.log) and returns at once, so the run is never slowed and never fails because of it.
  * A push already running (DIR/push.lock) is left to finish: it pushes again while runs append (client.ts rounds),
  * and the next run's push takes what is left.
  *
  * FFAUDIT_PUSH=sync (or `"server": {"push": "sync"}` in the config) makes a run wait instead, for the server's
  * cosignature of a checkpoint holding its end entry (pushAfterRun, bounded in time); when that fails the run's exit
- * status stays FFmpeg's, one line on stderr says so, and a background push takes over. FFAUDIT_PUSH=off starts
- * nothing.
+ * status stays FFmpeg's, one line on stderr says so, and a background push takes over. A run never waits for the
+ * witnesses the config lists: their cosignatures are collected by a background push, after the synchronous one.
+ * FFAUDIT_PUSH=off starts nothing.
  */
 import { startDetached } from '../ledger/background.js';
 import { pushLockHolder } from './state.js';
@@ -45,7 +46,7 @@ export function scheduleAutoPush(ledgerDir: string, env: NodeJS.ProcessEnv = pro
 export async function pushAfterRun(ledgerDir: string, size: number, opts: { timeoutS?: number; fetch?: typeof fetch; retryBaseMs?: number } = {}): Promise<string | undefined> {
   const timeoutS = opts.timeoutS ?? DEFAULT_SYNC_TIMEOUT_S;
   const signal = AbortSignal.timeout(timeoutS * 1000);
-  const o: PushOptions = { signal, retries: 1_000, retryBaseMs: opts.retryBaseMs ?? 200, retryMaxMs: 2_000, ...(opts.fetch ? { fetch: opts.fetch } : {}) };
+  const o: PushOptions = { signal, retries: 1_000, retryBaseMs: opts.retryBaseMs ?? 200, retryMaxMs: 2_000, witnesses: false, ...(opts.fetch ? { fetch: opts.fetch } : {}) };
   try {
     const r = await push(ledgerDir, o);
     if (r.stopped) return `the team server did not cosign this run: ${r.stopped}`;

@@ -14,10 +14,13 @@
  *
  * A 404 means the server does not know this log (its host was disabled, or never joined): the push stops there,
  * sends nothing more, retries nothing, and says so in one line (PushReport.stopped).
+ *
+ * The witnesses the ledger's config lists (witnesses.ts) are asked at the same time, each round's checkpoint to each
+ * of them; one that is down, refuses or lies is reported and stops nothing. The team server's own witness, when it
+ * is listed, is not asked twice: the push to the server brings its cosignature.
  */
 import { gzipSync } from 'node:zlib';
 import { FfauditError } from '../core/errors.js';
-import { collectBounded } from '../core/bounded.js';
 import { parseSignedCheckpoint } from '../core/checkpoint.js';
 import { splitSignatureLines } from '../core/cosignature.js';
 import { sha256Hex } from '../core/entry.js';
@@ -25,25 +28,22 @@ import { encodeAddEntries, MIRROR_INFO_CONTENT_TYPE, parseMirrorInfo, type Mirro
 import { parseTlogSize, TLOG_SIZE_CONTENT_TYPE } from '../core/witness-protocol.js';
 import { namedBlobs } from '../ledger/blob.js';
 import { Ledger, type JoinedServer } from '../ledger/ledger.js';
+import type { ConfiguredWitness } from '../ledger/witness-config.js';
+import { AwayError, Connection, oneLine, type Answer, type RetryOptions } from './connection.js';
 import { blobsThrough, recordBlobsThrough } from './state.js';
 import { addCheckpointBody, planPush, type PushPlan } from './plan.js';
+import { collectCosignature, quorumOf, type QuorumOutcome, type WitnessOutcome } from './witnesses.js';
 
-export interface PushOptions {
-  signal?: AbortSignal | undefined;
-  /** The fetch to use (default: the global one, whose connections are kept alive between requests). */
-  fetch?: typeof fetch | undefined;
-  /** How many times a request is retried while the server is away (default 6: about a minute in all). */
-  retries?: number | undefined;
-  /** The first wait before a retry, doubled each time up to retryMaxMs (defaults 500 ms and 30 s). */
-  retryBaseMs?: number | undefined;
-  retryMaxMs?: number | undefined;
-  /** Progress, one line at a time (`ffaudit push --background` writes them to DIR/push.log). */
-  log?: ((line: string) => void) | undefined;
+/** Progress lines (`ffaudit push --background` writes them to DIR/push.log), the retries, the fetch. */
+export interface PushOptions extends RetryOptions {
+  /** Ask the witnesses the config lists too (default true; a run in FFAUDIT_PUSH=sync mode waits for the server only). */
+  witnesses?: boolean | undefined;
 }
 
 export interface PushReport {
-  server: string;
-  host: string;
+  /** The team server pushed to, and this host's name there; null when the ledger joined none (witnesses only). */
+  server: string | null;
+  host: string | null;
   origin: string;
   /** The tree size pushed (the ledger's head; several rounds when runs appended meanwhile). */
   size: number;
@@ -56,93 +56,36 @@ export interface PushReport {
   blobs: number;
   blobBytes: number;
   missingBlobs: string[];
-  /** The largest sizes the witness and the mirror have cosigned, as the ledger now holds them. */
+  /** The largest sizes the server's witness and mirror have cosigned, as the ledger now holds them. */
   cosigned: { witness: number | null; mirror: number | null };
   /** Why the push stopped before the end (a 404: the server does not know this log), one line. */
   stopped?: string;
+  /** Each witness the config lists, in its order: what it did with this push. */
+  witnesses: WitnessOutcome[];
+  /** With a quorum in the config: whether the witnesses' cosignatures the ledger holds meet it for the checkpoint pushed. */
+  quorum: QuorumOutcome | null;
+}
+
+/**
+ * The push to the team server failed (its error's code and message, unchanged), after the witnesses were asked:
+ * `report` says what they did.
+ */
+export class PushFailed extends FfauditError {
+  constructor(
+    cause: FfauditError,
+    readonly report: PushReport,
+  ) {
+    super(cause.code, cause.message, { cause });
+  }
 }
 
 /** The most rounds of one push: a round pushes the head it finds, and runs may append while it does. */
 const MAX_ROUNDS = 3;
-/** The most bytes read of any answer (cosignature lines, sizes, mirror-info, a one-line error). */
-const MAX_ANSWER_BYTES = 1 << 20;
-/** Per request: an answer must start within this long, or the request counts as the server being away. */
-const REQUEST_TIMEOUT_MS = 60_000;
 /** Blobs are looked for in entries read this many at a time. */
 const BLOB_SCAN_CHUNK = 1024;
 
-interface Answer {
-  status: number;
-  type: string;
-  text: string;
-}
-
 /** A thrown stop: the server does not know this log (404). */
 class Stopped extends Error {}
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
-/** A server's one-line answer, for a message: control characters removed, cut short. */
-function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const t = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return t.length > 200 ? `${t.slice(0, 200)}…` : t;
-}
-
-async function readAnswer(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const body = await collectBounded(res.body as AsyncIterable<Uint8Array>, MAX_ANSWER_BYTES, () => new FfauditError('BAD_INPUT', `the server's answer is larger than ${MAX_ANSWER_BYTES} bytes`));
-  return body.toString('utf8');
-}
-
-/** The HTTP side of one push: requests with retries, against one server. */
-class Connection {
-  private readonly fetchFn: typeof fetch;
-  constructor(
-    readonly base: string,
-    private readonly opts: PushOptions,
-  ) {
-    this.fetchFn = opts.fetch ?? fetch;
-  }
-
-  async request(method: 'POST' | 'PUT', path: string, body: Buffer, headers: Record<string, string>): Promise<Answer> {
-    const retries = this.opts.retries ?? 6;
-    const base = this.opts.retryBaseMs ?? 500;
-    const max = this.opts.retryMaxMs ?? 30_000;
-    const url = `${this.base}${path}`;
-    for (let attempt = 0; ; attempt++) {
-      let why: string;
-      const signals = [AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(this.opts.signal ? [this.opts.signal] : [])];
-      try {
-        const res = await this.fetchFn(url, { method, body, headers, signal: AbortSignal.any(signals) });
-        const text = await readAnswer(res);
-        if (res.status < 500 && res.status !== 429) return { status: res.status, type: (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase(), text };
-        why = `it answered ${res.status}${text ? ` (${oneLine(text)})` : ''}`;
-      } catch (e) {
-        if (this.opts.signal?.aborted) throw new FfauditError('IO', `the push to ${this.base} was stopped`);
-        if (e instanceof FfauditError) throw e;
-        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        why = (e as Error).name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
-      }
-      if (attempt >= retries) throw new FfauditError('IO', `the server ${this.base} is away (${method} ${path.split('/').slice(0, 2).join('/')}: ${why}); nothing is lost: the next push sends it`);
-      const wait = Math.min(max, base * 2 ** attempt);
-      this.opts.log?.(`the server is away (${why}): retrying in ${(wait / 1000).toFixed(1)} s`);
-      await sleep(wait, this.opts.signal);
-    }
-  }
-}
 
 /** Fails with the server's own one-line reason, for answers the protocol does not expect. */
 function unexpected(what: string, a: Answer): FfauditError {
@@ -185,7 +128,15 @@ class Session {
       blobBytes: 0,
       missingBlobs: [],
       cosigned: { witness: null, mirror: null },
+      witnesses: [],
+      quorum: null,
     };
+  }
+
+  /** One round: the plan's checkpoint to the witness, then the entries and blobs to the mirror. */
+  async round(plan: PushPlan): Promise<void> {
+    await this.addCheckpoint(plan);
+    await this.addEntries(plan);
   }
 
   private get url(): string {
@@ -205,7 +156,7 @@ class Session {
     } catch {
       throw new FfauditError('BAD_INPUT', `the server's ${role} answered 200 without cosignature lines (${oneLine(text)})`);
     }
-    const stored = this.ledger.addCosignatures(cp.size, cp.root.toString('hex'), lines, this.url, note);
+    const stored = this.ledger.addCosignatures(cp.size, cp.root.toString('hex'), lines, this.url, note, [this.server.witness, this.server.mirror]);
     return stored.some((c) => c.name === this.server[role].name);
   }
 
@@ -353,29 +304,79 @@ export async function push(ledgerDir: string, opts: PushOptions = {}): Promise<P
   }
 }
 
-/** As push, on a ledger already open. */
+/** Whether a listed witness is the joined server's own witness (the same key): the push to the server asks it. */
+function isServerWitness(w: ConfiguredWitness, server: JoinedServer | undefined): boolean {
+  return server !== undefined && server.witness.name === w.verifier.name && server.witness.publicKey.equals(w.verifier.publicKey);
+}
+
+/** The outcome of the team server's witness, from how the push to the server went. */
+function serverWitnessOutcome(ledger: Ledger, w: ConfiguredWitness, server: JoinedServer, failure: unknown, stopped: string | undefined): WitnessOutcome {
+  const cosigned = ledger.lastCosigned(server.config.url, server.witness.name)?.size ?? null;
+  const base = { name: w.name, url: w.url, teamServer: true, cosigned };
+  if (stopped !== undefined) return { ...base, status: 'refused', httpStatus: 404, detail: stopped };
+  if (failure instanceof AwayError) return { ...base, status: 'down', detail: failure.why };
+  if (failure instanceof Error) return { ...base, status: 'refused', detail: failure.message };
+  return { ...base, status: 'cosigned' };
+}
+
+/**
+ * As push, on a ledger already open: to the team server it joined and the witnesses its config lists, at once. A
+ * ledger with neither is a USAGE error. A witness never makes the push fail (its outcome is in the report); the
+ * team server's failure is thrown as PushFailed once the witnesses are done.
+ */
 export async function pushLedger(ledger: Ledger, opts: PushOptions = {}): Promise<PushReport> {
   const server = ledger.server();
-  if (!server) throw new FfauditError('USAGE', `the ledger at ${ledger.dir} has joined no team server: run ffaudit join URL first`);
-  const session = new Session(ledger, server, new Connection(server.config.url.replace(/\/+$/, ''), opts), opts);
-  const report = session.report;
-  try {
-    for (let round = 0; round < MAX_ROUNDS && ledger.size() > 0; round++) {
+  const listed = opts.witnesses === false ? [] : ledger.witnessSettings().witnesses;
+  if (!server && listed.length === 0) {
+    throw new FfauditError('USAGE', `the ledger at ${ledger.dir} has joined no team server and lists no witness: run ffaudit join URL (or ffaudit witness add NAME URL VKEY) first`);
+  }
+  const session = server ? new Session(ledger, server, new Connection(server.config.url.replace(/\/+$/, ''), opts), opts) : undefined;
+  const report: PushReport = session?.report ?? { server: null, host: null, origin: ledger.origin, size: 0, checkpoints: [], entries: 0, requests: 0, blobs: 0, blobBytes: 0, missingBlobs: [], cosigned: { witness: null, mirror: null }, witnesses: [], quorum: null };
+  const others = listed.filter((w) => !isServerWitness(w, server));
+  const outcomes = new Map<string, WitnessOutcome>();
+  let failure: Error | undefined;
+  let pushed: string | undefined;
+  for (let round = 0; round < MAX_ROUNDS && ledger.size() > 0; round++) {
+    const tasks: Promise<void>[] = [];
+    let checkpoint: string;
+    if (session && server) {
       const w = ledger.lastCosigned(server.config.url, server.witness.name);
       const size = ledger.size();
       const plan = planPush(ledger, { witnessSize: w?.size ?? 0, cosignedHead: w !== undefined && w.size === size && w.root.equals(parseSignedCheckpoint(ledger.checkpoint()).root) });
-      report.size = plan.size;
-      await session.addCheckpoint(plan);
-      await session.addEntries(plan);
-      if (ledger.size() === plan.size) break;
+      checkpoint = plan.checkpoint;
+      tasks.push(
+        session.round(plan).catch((e: unknown) => {
+          if (e instanceof Stopped) report.stopped = e.message;
+          else failure = e instanceof Error ? e : new Error(String(e));
+        }),
+      );
+    } else {
+      checkpoint = ledger.checkpoint();
     }
-  } catch (e) {
-    if (!(e instanceof Stopped)) throw e;
-    report.stopped = e.message;
+    const size = parseSignedCheckpoint(checkpoint).size;
+    report.size = size;
+    pushed = checkpoint;
+    // A witness that was down or refused is not asked again in a later round of the same push: each round would
+    // wait out its retries again.
+    for (const w of others) {
+      const before = outcomes.get(w.name);
+      if (before && before.status !== 'cosigned') continue;
+      tasks.push(collectCosignature(ledger, checkpoint, w, opts).then((o) => void outcomes.set(w.name, o)));
+    }
+    await Promise.all(tasks);
+    if (failure !== undefined || report.stopped !== undefined || ledger.size() === size) break;
   }
-  report.cosigned = {
-    witness: ledger.lastCosigned(server.config.url, server.witness.name)?.size ?? null,
-    mirror: ledger.lastCosigned(server.config.url, server.mirror.name)?.size ?? null,
-  };
+  if (server) {
+    report.cosigned = {
+      witness: ledger.lastCosigned(server.config.url, server.witness.name)?.size ?? null,
+      mirror: ledger.lastCosigned(server.config.url, server.mirror.name)?.size ?? null,
+    };
+  }
+  if (pushed !== undefined) {
+    report.witnesses = listed.flatMap((w) => (isServerWitness(w, server) ? [serverWitnessOutcome(ledger, w, server!, failure, report.stopped)] : (outcomes.get(w.name) ?? [])));
+  }
+  report.quorum = pushed === undefined ? null : (quorumOf(ledger, pushed) ?? null);
+  if (failure instanceof FfauditError) throw new PushFailed(failure, report);
+  if (failure) throw failure;
   return report;
 }

@@ -28,6 +28,8 @@ export interface HostRow {
   vkey: string | null;
   epoch: number;
   hold: string | null;
+  /** Registered by `hosts add NAME --log-vkey`: witnessed, never mirrored. */
+  witness_only: boolean;
 }
 
 /**
@@ -46,6 +48,28 @@ export async function addHost(db: Db, name: string, ttlSeconds = 24 * 3600): Pro
     await c.query('INSERT INTO enrol_tokens (token_hash, host_id, expires_at) VALUES ($1, $2, $3)', [tokenHash(token), host.id, expires]);
   });
   return { token, expires };
+}
+
+/**
+ * Registers a log to be witnessed only, with no join (c2sp.org/tlog-witness: "each witness is configured with a list
+ * of supported log public keys"): host NAME, active at once, for the origin the log's verifier key names. Its
+ * add-checkpoint requests are cosigned as any host's; the mirror takes none of its entries (add-entries answers 404).
+ * USAGE when NAME or the origin is taken.
+ */
+export async function registerLog(db: Db, name: string, vkey: string): Promise<{ origin: string }> {
+  checkName(name);
+  let origin: string;
+  try {
+    origin = parseVerifierKey(vkey.trim()).name;
+  } catch {
+    throw new FfauditError('USAGE', "--log-vkey: not a log's verifier key (name+keyid+key, as ffaudit pubkey prints it)");
+  }
+  await db.tx(async (c) => {
+    const taken = await c.query<{ name: string }>('SELECT name FROM hosts WHERE name = $1 OR origin = $2', [name, origin]);
+    if (taken.rows[0]) throw new FfauditError('USAGE', taken.rows[0].name === name ? `host ${name} already exists` : `the log ${origin} is already registered as host ${taken.rows[0].name}`);
+    await c.query("INSERT INTO hosts (name, status, origin, origin_hash, vkey, joined_at, witness_only) VALUES ($1, 'active', $2, $3, $4, now(), true)", [name, origin, originHash(origin), vkey.trim()]);
+  });
+  return { origin };
 }
 
 async function hostByName(c: PoolClient, name: string): Promise<HostRow> {
@@ -99,7 +123,7 @@ export type HostListing = HostRow & { witness_size: number | null; mirror_size: 
 
 export async function listHosts(db: Db): Promise<HostListing[]> {
   const { rows } = await db.pool.query<HostListing>(`
-    SELECT h.id, h.name, h.status, h.origin, h.vkey, h.epoch, h.hold,
+    SELECT h.id, h.name, h.status, h.origin, h.vkey, h.epoch, h.hold, h.witness_only,
            w.size AS witness_size, m.size AS mirror_size,
            (SELECT count(*)::int FROM conflicts x WHERE x.host_id = h.id AND x.kind <> 'reset') AS conflicts
       FROM hosts h LEFT JOIN witness_state w ON w.host_id = h.id LEFT JOIN mirror_state m ON m.host_id = h.id

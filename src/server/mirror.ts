@@ -53,7 +53,8 @@ export type AddEntriesResult =
   | { status: 202 | 409; info: { size: number; next: number }; why: string };
 
 export async function activeLog(db: ServerDeps['db'], origin: string): Promise<MirrorLog | undefined> {
-  const { rows } = await db.pool.query<MirrorLog>("SELECT id, epoch FROM hosts WHERE origin = $1 AND status = 'active'", [origin]);
+  // A log registered for witnessing only is unknown to the mirror (tlog-mirror: 404 for an unknown origin).
+  const { rows } = await db.pool.query<MirrorLog>("SELECT id, epoch FROM hosts WHERE origin = $1 AND status = 'active' AND NOT witness_only", [origin]);
   return rows[0] ? { id: Number(rows[0].id), epoch: rows[0].epoch } : undefined;
 }
 

@@ -9,8 +9,10 @@ import { recordNote } from '../../ledger/notes.js';
 import { isArchiveLocation } from '../../archive/target.js';
 import { verifyLedger, type Trusted } from '../../archive/verify-ledger.js';
 import { keyPathFrom, ledgerLocation, withLedger, type CommandContext, type GlobalOptions } from '../context.js';
-import { EXIT_INTEGRITY } from '../exit.js';
+import { EXIT_INTEGRITY, EXIT_QUORUM } from '../exit.js';
 import { locationFrom, pathFrom, type Io } from '../io.js';
+import { readSmall } from '../inputs.js';
+import type { TlogPolicy } from '../../core/tlog-policy.js';
 import { parseIndex } from '../arguments.js';
 import { formatVerifyReport, progressBar } from '../format.js';
 
@@ -131,8 +133,9 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
     .option('--pubkey <file>', 'with --from: the verifier key to check the archive against')
     .option('--endpoint <url>', 'S3 endpoint URL for an s3:// --from or --trusted on an S3-compatible server (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL; never the ledger\'s config), or for the archive the config names')
     .option('--no-archive', "without --trusted: do not check the ledger against the archive its config names (archive.to)")
+    .option('--policy <file>', "a C2SP tlog-policy (instead of the one derived from the ledger's config): its witnesses' stored cosignatures are checked, and its quorum must have cosigned the latest checkpoint they cosigned (exit 3 when that is all that is wrong)")
     .option('--json', 'print {"ok","size","problems":[…]}')
-    .action(async (o: { trusted?: string; from?: string; pubkey?: string; endpoint?: string; json?: boolean; archive: boolean }) => {
+    .action(async (o: { trusted?: string; from?: string; pubkey?: string; endpoint?: string; policy?: string; json?: boolean; archive: boolean }) => {
       if (o.from !== undefined) {
         const { verifyArchiveCommand } = await import('./archive.js');
         setStatus(await verifyArchiveCommand(io, o.from, { pubkey: o.pubkey, json: o.json, endpoint: o.endpoint }));
@@ -141,20 +144,42 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
       const trusted = o.trusted === undefined ? undefined : trustedFrom(io, o.trusted);
       const l = Ledger.open(ledgerLocation(g(), io), { keyPath: keyPathFrom(g(), io) });
       try {
+        const policy = o.policy === undefined ? undefined : await policyFor(io, o.policy, l);
         const bar = o.json ? undefined : progressBar(io, 'verifying');
         // Without --trusted, the archive the ledger's config names is checked against by default (docs/archive.md).
-        const r = await verifyLedger(l, { trusted, configuredArchive: o.archive, endpoint: o.endpoint, onProgress: bar?.update });
+        const r = await verifyLedger(l, { trusted, configuredArchive: o.archive, endpoint: o.endpoint, onProgress: bar?.update, policy });
         bar?.done();
         if (r.skippedArchive) io.err(`ffaudit: warning: the ledger was not checked against the archive its config names (${r.skippedArchive.location}): ${r.skippedArchive.reason}\n`);
         const against = r.server
           ? `the team server ${r.server.url} (cosigned by its witness ${r.server.cosigner})`
           : r.archive && (r.archive.configured ? `the archive ${r.archive.location} (named in the ledger's config)` : `the archive ${o.trusted!}`);
-        out(o.json ? `${JSON.stringify({ ok: r.report.ok, size: r.report.size, problems: r.report.problems, ...(r.report.cosigned ? { cosigned: r.report.cosigned } : {}) })}\n` : formatVerifyReport(l, r.report, against));
-        setStatus(r.report.ok ? 0 : EXIT_INTEGRITY);
+        out(
+          o.json
+            ? `${JSON.stringify({ ok: r.report.ok, size: r.report.size, problems: r.report.problems, ...(r.report.cosigned ? { cosigned: r.report.cosigned } : {}), ...(r.report.quorum ? { quorum: r.report.quorum } : {}) })}\n`
+            : formatVerifyReport(l, r.report, against),
+        );
+        setStatus(r.report.ok ? 0 : r.report.problems.every((p) => p.kind === 'quorum-not-met') ? EXIT_QUORUM : EXIT_INTEGRITY);
       } finally {
         l.close();
       }
     });
+}
+
+/**
+ * verify --policy: a tlog-policy file, read as verify-bundle reads one. Its logs, when it lists any, must include this
+ * ledger's key (tlog-policy: a checkpoint is valid if signed by one of the listed logs).
+ */
+async function policyFor(io: Io, file: string, l: Ledger): Promise<TlogPolicy> {
+  const { parseTlogPolicy } = await import('../../core/tlog-policy.js');
+  let policy: TlogPolicy;
+  try {
+    policy = parseTlogPolicy(readSmall(pathFrom(io, file), 'the policy file', file));
+  } catch (e) {
+    if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${file}: ${e.message}`);
+    throw e;
+  }
+  if (policy.logs.length > 0 && !policy.logs.some((k) => k.publicKey.equals(l.verifier.publicKey))) throw new FfauditError('USAGE', `${file}: the policy does not list this ledger's key (${l.vkey})`);
+  return policy;
 }
 
 /** --trusted: a team server (http(s)://…), an archive (s3://… or a directory), else a checkpoint file saved earlier. */

@@ -6,6 +6,9 @@ import { readSmall } from '../inputs.js';
 import { pathFrom, type Io } from '../io.js';
 import { parseIndex } from '../arguments.js';
 import { plural } from '../format.js';
+import { EXIT_QUORUM } from '../exit.js';
+import type { PushReport } from '../../push/client.js';
+import type { QuorumOutcome, WitnessOutcome } from '../../push/witnesses.js';
 
 /** The join token, from --token-file or standard input (never from the command line, where `ps` would show it). */
 async function readToken(io: Io, file: string | undefined): Promise<string> {
@@ -28,6 +31,24 @@ async function readToken(io: Io, file: string | undefined): Promise<string> {
 }
 
 const kib = (n: number) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+
+/** What a witness did with a push, in a few words: cosigned size N / down (why) / refused (status: what it said) / bad cosignature. */
+function witnessState(w: WitnessOutcome): string {
+  switch (w.status) {
+    case 'cosigned':
+      return `cosigned size ${w.cosigned ?? 0}`;
+    case 'down':
+      return `down (${w.detail ?? 'no answer'})`;
+    case 'refused':
+      return `refused (${w.detail ?? (w.httpStatus !== undefined ? String(w.httpStatus) : 'no reason')})${w.cosigned !== null ? `; it last cosigned size ${w.cosigned}` : ''}`;
+    case 'bad-cosignature':
+      return `bad cosignature (${w.detail ?? 'it does not verify'})`;
+  }
+}
+
+function quorumState(q: QuorumOutcome): string {
+  return `${q.rule}: ${q.met ? 'met' : 'NOT met'} for size ${q.size}${q.witnessed.length > 0 ? ` (cosigned by ${q.witnessed.join(', ')})` : ''}${q.missing.length > 0 ? `; missing ${q.missing.join(', ')}` : ''}`;
+}
 
 export function registerPushCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
@@ -71,7 +92,7 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
           );
         });
       }
-      const [{ pushLedger }, { acquirePushLock }] = await Promise.all([import('../../push/client.js'), import('../../push/state.js')]);
+      const [{ pushLedger, PushFailed }, { acquirePushLock }] = await Promise.all([import('../../push/client.js'), import('../../push/state.js')]);
       return withLedger(g(), io, async (l) => {
         let release: () => void;
         try {
@@ -81,28 +102,60 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
           throw e;
         }
         const stamp = () => new Date().toISOString();
-        try {
-          const r = await pushLedger(l, o.background ? { log: (line) => io.err(`${stamp()} ${line}\n`) } : {});
-          if (o.background) io.err(`${stamp()} ${r.stopped ?? `pushed size ${r.size}: witness cosigned ${r.cosigned.witness ?? 'nothing'}, mirror ${r.cosigned.mirror ?? 'nothing'}`}\n`);
-          else if (o.json) {
-            out(`${JSON.stringify({ server: r.server, host: r.host, origin: r.origin, size: r.size, checkpoints: r.checkpoints.map((c) => ({ old_size: c.oldSize, size: c.size })), entries: r.entries, requests: r.requests, blobs: r.blobs, blob_bytes: r.blobBytes, missing_blobs: r.missingBlobs, cosigned: r.cosigned, stopped: r.stopped ?? null })}\n`);
+        const report = (r: PushReport) => {
+          if (o.background) {
+            const server = r.server === null ? [] : [r.stopped ?? `witness cosigned ${r.cosigned.witness ?? 'nothing'}, mirror ${r.cosigned.mirror ?? 'nothing'}`];
+            const witnesses = r.witnesses.map((w) => `${w.name} ${witnessState(w)}`);
+            io.err(`${stamp()} pushed size ${r.size}: ${[...server, ...witnesses, ...(r.quorum ? [quorumState(r.quorum)] : [])].join('; ')}\n`);
+          } else if (o.json) {
+            out(
+              `${JSON.stringify({
+                server: r.server,
+                host: r.host,
+                origin: r.origin,
+                size: r.size,
+                checkpoints: r.checkpoints.map((c) => ({ old_size: c.oldSize, size: c.size })),
+                entries: r.entries,
+                requests: r.requests,
+                blobs: r.blobs,
+                blob_bytes: r.blobBytes,
+                missing_blobs: r.missingBlobs,
+                cosigned: r.cosigned,
+                stopped: r.stopped ?? null,
+                witnesses: r.witnesses.map((w) => ({ name: w.name, url: w.url, team_server: w.teamServer, status: w.status, cosigned: w.cosigned, http_status: w.httpStatus ?? null, detail: w.detail ?? null })),
+                quorum: r.quorum,
+              })}\n`,
+            );
           } else {
             const sent = r.checkpoints.length > 0 ? r.checkpoints.map((c) => `size ${c.size} (from ${c.oldSize})`).join(', ') : 'none (the witness had cosigned it)';
-            out(
-              [
-                `server      ${r.server} (host ${r.host})`,
-                `checkpoint  ${r.size === 0 ? 'none: the ledger is empty' : sent}`,
-                `entries     ${r.entries} in ${plural(r.requests, 'add-entries request')}`,
-                `blobs       ${r.blobs} (${kib(r.blobBytes)})${r.missingBlobs.length > 0 ? `; ${r.missingBlobs.length} named by entries but missing from the ledger (run ffaudit verify)` : ''}`,
-                `cosigned    witness: ${r.cosigned.witness ?? 'nothing'}, mirror: ${r.cosigned.mirror ?? 'nothing'}`,
-              ].join('\n') + '\n',
-            );
+            const lines =
+              r.server === null
+                ? [`server      none (witnesses only)`, `checkpoint  ${r.size === 0 ? 'none: the ledger is empty' : `size ${r.size}`}`]
+                : [
+                    `server      ${r.server} (host ${r.host})`,
+                    `checkpoint  ${r.size === 0 ? 'none: the ledger is empty' : sent}`,
+                    `entries     ${r.entries} in ${plural(r.requests, 'add-entries request')}`,
+                    `blobs       ${r.blobs} (${kib(r.blobBytes)})${r.missingBlobs.length > 0 ? `; ${r.missingBlobs.length} named by entries but missing from the ledger (run ffaudit verify)` : ''}`,
+                    `cosigned    witness: ${r.cosigned.witness ?? 'nothing'}, mirror: ${r.cosigned.mirror ?? 'nothing'}`,
+                  ];
+            r.witnesses.forEach((w, i) => lines.push(`${i === 0 ? 'witnesses  ' : '           '} ${w.name} (${w.url}${w.teamServer ? ', the team server' : ''}): ${witnessState(w)}`));
+            if (r.quorum) lines.push(`quorum      ${quorumState(r.quorum)}`);
+            out(`${lines.join('\n')}\n`);
           }
+        };
+        try {
+          const r = await pushLedger(l, o.background ? { log: (line) => io.err(`${stamp()} ${line}\n`) } : {});
+          report(r);
           if (r.stopped) {
             io.err(`ffaudit: ${r.stopped}\n`);
             setStatus(2);
+          } else if (r.quorum && !r.quorum.met) {
+            io.err(`ffaudit: the witness quorum (${r.quorum.rule}) is not met for the checkpoint of size ${r.quorum.size}: missing ${r.quorum.missing.join(', ')}\n`);
+            setStatus(EXIT_QUORUM);
           }
         } catch (e) {
+          // The team server failed after the witnesses were asked: what they did, then the server's error.
+          if (e instanceof PushFailed) report(e.report);
           if (o.background) {
             io.err(`${stamp()} ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}\n`);
             setStatus(2);

@@ -209,7 +209,7 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
       const { EXIT_INTEGRITY } = await import('../exit.js');
       const bad = await withDb(o, io, async (db) => {
         const { rows } = await db.pool.query<{ id: number; name: string }>(
-          "SELECT id, name FROM hosts WHERE origin IS NOT NULL AND status IN ('active', 'disabled') AND ($1::text IS NULL OR name = $1) ORDER BY id",
+          "SELECT id, name FROM hosts WHERE origin IS NOT NULL AND status IN ('active', 'disabled') AND NOT witness_only AND ($1::text IS NULL OR name = $1) ORDER BY id",
           [host ?? null],
         );
         if (host !== undefined && rows.length === 0) throw new FfauditError('NOT_FOUND', `no enrolled host ${JSON.stringify(host)}`);
@@ -231,10 +231,17 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
   const hosts = serve.command('hosts').description('enrol, list, disable and reset hosts (one host = one ledger)');
   hosts
     .command('add <name>')
-    .description('create a host and print its one-time enrolment token (for `ffaudit join`)')
+    .description('create a host and print its one-time enrolment token (for `ffaudit join`); or, with --log-vkey, register a log to be witnessed only (no token, no mirror)')
     .option('--expires <hours>', 'how long the token stays valid', '24')
+    .option('--log-vkey <vkey>', "witness this log (its verifier key, as `ffaudit pubkey` prints it; the origin is its name) without a join: its checkpoints are cosigned, its entries are not mirrored")
     .action(async (name: string, _o: unknown, cmd: Command) => {
-      const o = cmd.optsWithGlobals<DbOption & { expires: string }>();
+      const o = cmd.optsWithGlobals<DbOption & { expires: string; logVkey?: string }>();
+      if (o.logVkey !== undefined) {
+        const { registerLog } = await import('../../server/hosts.js');
+        const { origin } = await withDb(o, io, (db) => registerLog(db, name, o.logVkey!));
+        io.out(`host ${name}: the log ${origin} is witnessed (not mirrored); its ledger lists this server with: ffaudit witness add NAME URL <this server's witness key (ffaudit serve key)>\n`);
+        return;
+      }
       const hours = Number(o.expires);
       if (!(hours > 0 && hours <= 24 * 30)) throw new FfauditError('USAGE', '--expires: hours between 0 and 720');
       const { addHost } = await import('../../server/hosts.js');
@@ -257,7 +264,7 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
       }
       if (rows.length === 0) io.out('no hosts (add one with `ffaudit serve hosts add NAME`)\n');
       for (const r of rows) {
-        io.out(`${r.name}  ${r.status}  epoch ${r.epoch}  witness ${r.witness_size ?? '-'}  mirror ${r.mirror_size ?? '-'}  conflicts ${r.conflicts}${r.hold ? `  HELD: ${r.hold}` : ''}  ${r.origin ?? ''}\n`);
+        io.out(`${r.name}  ${r.status}  epoch ${r.epoch}  witness ${r.witness_size ?? '-'}  mirror ${r.witness_only ? '(witnessed only)' : (r.mirror_size ?? '-')}  conflicts ${r.conflicts}${r.hold ? `  HELD: ${r.hold}` : ''}  ${r.origin ?? ''}\n`);
       }
     });
   hosts

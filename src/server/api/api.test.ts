@@ -424,13 +424,13 @@ describe('the read API', { skip }, () => {
   it('/healthz: no token; 200 with the schema version, 503 for a schema from a newer ffaudit; never cached', async () => {
     const ok = await call('GET', '/healthz');
     assert.equal(ok.status, 200);
-    assert.deepEqual(json(ok), { ok: true, schema: 5 });
+    assert.deepEqual(json(ok), { ok: true, schema: 6 });
     assert.equal(ok.headers.get('cache-control'), 'no-store');
     await w.db.pool.query("INSERT INTO ffaudit_schema (version, name) VALUES (99, 'from the future')");
     try {
       const newer = await call('GET', '/healthz');
       assert.equal(newer.status, 503);
-      assert.deepEqual(json(newer), { ok: false, schema: 99, reason: "the database's schema (99) is newer than this server knows (5)" });
+      assert.deepEqual(json(newer), { ok: false, schema: 99, reason: "the database's schema (99) is newer than this server knows (6)" });
     } finally {
       await w.db.pool.query('DELETE FROM ffaudit_schema WHERE version = 99');
     }

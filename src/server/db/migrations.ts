@@ -352,4 +352,13 @@ CREATE TABLE timestamp_schedule (
 );
 `,
   },
+  {
+    version: 6,
+    name: 'logs registered for witnessing only',
+    sql: `
+-- A log an administrator registered by its origin and key (serve hosts add NAME --log-vkey), with no join: the
+-- witness cosigns it (c2sp.org/tlog-witness: logs are configured out of band), the mirror takes none of its entries.
+ALTER TABLE hosts ADD COLUMN witness_only boolean NOT NULL DEFAULT false;
+`,
+  },
 ];

@@ -108,7 +108,7 @@ export async function reverifyMirror(
 
 /** Re-verifies every mirrored log (active or disabled), one line each; a failure of one does not stop the others. */
 export async function reverifyAll(db: Db, log: (line: string) => void, opts: ReverifyOptions = {}): Promise<void> {
-  const { rows } = await db.pool.query<{ id: number; name: string }>("SELECT id, name FROM hosts WHERE origin IS NOT NULL AND status IN ('active', 'disabled') ORDER BY id");
+  const { rows } = await db.pool.query<{ id: number; name: string }>("SELECT id, name FROM hosts WHERE origin IS NOT NULL AND status IN ('active', 'disabled') AND NOT witness_only ORDER BY id");
   for (const r of rows) {
     try {
       const v = await reverifyMirror(db, Number(r.id), opts);

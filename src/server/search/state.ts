@@ -1,7 +1,8 @@
 /**
  * The state of every mirrored log (`GET /api/v1/logs`): what the witness cosigned, what the mirror holds, when the
  * host last pushed, the checkpoints refused as evidence, and the last re-verification (reverify.ts). A host silent
- * for longer than --silent-after is flagged: a stopped host otherwise looks like a quiet one.
+ * for longer than --silent-after is flagged: a stopped host otherwise looks like a quiet one. Logs registered for
+ * witnessing only (hosts.ts registerLog) are not mirrored, so not listed: their missing mirror is no lag.
  */
 import type { Db } from '../db/pool.js';
 import { readOnly } from './read.js';
@@ -40,7 +41,7 @@ export async function logStates(db: Db, scope: Scope, opts: { silentAfterMs: num
          LEFT JOIN mirror_state m ON m.host_id = h.id AND m.epoch = h.epoch
          LEFT JOIN witness_state w ON w.host_id = h.id AND w.epoch = h.epoch
          LEFT JOIN LATERAL (SELECT checked_at, size, ok, problems FROM mirror_checks k WHERE k.host_id = h.id AND k.epoch = h.epoch ORDER BY checked_at DESC, id DESC LIMIT 1) k ON true
-        WHERE h.origin IS NOT NULL AND h.status IN ('active', 'disabled') AND ($1::bigint[] IS NULL OR h.id = ANY($1::bigint[]))
+        WHERE h.origin IS NOT NULL AND h.status IN ('active', 'disabled') AND NOT h.witness_only AND ($1::bigint[] IS NULL OR h.id = ANY($1::bigint[]))
         ORDER BY h.name`,
       [scope.hostIds],
     );

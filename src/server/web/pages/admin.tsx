@@ -192,7 +192,7 @@ async function hostsPage(c: Context<AppEnv>, deps: ServerDeps, state: PageState 
                     </td>
                     <td class="mono">{h.origin === null ? <span class="muted">—</span> : <Ext>{h.origin}</Ext>}</td>
                     <td class="num">{h.witness_size ?? '—'}</td>
-                    <td class="num">{h.mirror_size ?? '—'}</td>
+                    <td class="num">{h.witness_only ? <span class="muted">witnessed only</span> : (h.mirror_size ?? '—')}</td>
                     <td class="num">{h.conflicts > 0 ? <span class="badge bad">{h.conflicts}</span> : '0'}</td>
                     <td>{s?.lastPushAt ? <Time iso={s.lastPushAt} /> : <span class="muted">never</span>}</td>
                     <td class="actions">
