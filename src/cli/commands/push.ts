@@ -81,8 +81,12 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
           throw e;
         }
         const stamp = () => new Date().toISOString();
+        // The ledger's TSA schedule runs with its pushes (a host has no daemon), after the push and whatever it did.
+        const timestamps = async () => (await import('../../timestamp/ledger-stamps.js')).stampsForLedger(l);
         try {
           const r = await pushLedger(l, o.background ? { log: (line) => io.err(`${stamp()} ${line}\n`) } : {});
+          const stamped = await timestamps();
+          if (o.background || o.json) for (const line of stamped) io.err(o.background ? `${stamp()} ${line}\n` : `ffaudit: ${line}\n`);
           if (o.background) io.err(`${stamp()} ${r.stopped ?? `pushed size ${r.size}: witness cosigned ${r.cosigned.witness ?? 'nothing'}, mirror ${r.cosigned.mirror ?? 'nothing'}`}\n`);
           else if (o.json) {
             out(`${JSON.stringify({ server: r.server, host: r.host, origin: r.origin, size: r.size, checkpoints: r.checkpoints.map((c) => ({ old_size: c.oldSize, size: c.size })), entries: r.entries, requests: r.requests, blobs: r.blobs, blob_bytes: r.blobBytes, missing_blobs: r.missingBlobs, cosigned: r.cosigned, stopped: r.stopped ?? null })}\n`);
@@ -95,6 +99,7 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
                 `entries     ${r.entries} in ${plural(r.requests, 'add-entries request')}`,
                 `blobs       ${r.blobs} (${kib(r.blobBytes)})${r.missingBlobs.length > 0 ? `; ${r.missingBlobs.length} named by entries but missing from the ledger (run ffaudit verify)` : ''}`,
                 `cosigned    witness: ${r.cosigned.witness ?? 'nothing'}, mirror: ${r.cosigned.mirror ?? 'nothing'}`,
+                ...stamped,
               ].join('\n') + '\n',
             );
           }
@@ -105,6 +110,7 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
         } catch (e) {
           if (o.background) {
             io.err(`${stamp()} ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}\n`);
+            for (const line of await timestamps()) io.err(`${stamp()} ${line}\n`);
             setStatus(2);
             return;
           }
