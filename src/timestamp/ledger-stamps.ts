@@ -64,26 +64,28 @@ export interface RenewResult {
 /**
  * Renews every chain whose newest token's certificate expires within `renewBeforeMs`: a token over that token's
  * DER, stored with `renews` naming it. A chain whose certificate has expired already cannot be renewed (verify
- * reports it); nor is a renewal renewed again when its certificate expires no later than the one it renewed (asking
- * the same TSA again would gain nothing and would repeat at every push).
+ * reports it). A renewal is kept only when the TSA's certificate outlives the token it renews: otherwise it would
+ * gain nothing. On a schedule (`scheduled`), a chain is not even sent when the TSA's newest token in the ledger shows
+ * a certificate that does not outlive it, so that a TSA with a short-lived certificate is not asked at every push.
  */
-export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, now = new Date()): Promise<RenewResult> {
+export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, now = new Date(), scheduled = false): Promise<RenewResult> {
   const stored = checkStoredTimestamps(ledger, tsa.caCerts, now);
-  const byHash = new Map(stored.valid.map((c) => [c.row.tokenHash.toString('hex'), c]));
+  const current = stored.valid.filter((c) => c.row.tsa === tsa.url).sort((a, b) => b.verified.genTime.getTime() - a.verified.genTime.getTime())[0];
   const out: RenewResult = { renewed: [], skipped: [] };
   for (const tip of stored.tips) {
     const expires = tip.verified.signerNotAfter.getTime();
     if (expires - now.getTime() > renewBeforeMs) continue;
+    const until = tip.verified.signerNotAfter.toISOString();
     if (expires < now.getTime()) {
-      out.skipped.push(`size ${tip.row.size}: its certificate expired at ${tip.verified.signerNotAfter.toISOString()}, too late to renew`);
+      out.skipped.push(`size ${tip.row.size}: its certificate expired at ${until}, too late to renew`);
       continue;
     }
-    const before = tip.row.renews === null ? undefined : byHash.get(tip.row.renews.toString('hex'));
-    if (before && expires <= before.verified.signerNotAfter.getTime()) {
-      out.skipped.push(`size ${tip.row.size}: the TSA's certificate (until ${tip.verified.signerNotAfter.toISOString()}) outlives the token it renewed by nothing`);
-      continue;
-    }
+    if (scheduled && current && current.verified.signerNotAfter.getTime() <= expires) continue;
     const t = await requestTimestamp(tsa.url, tip.verified.tokenDer, tsa.caCerts, tsa.request);
+    if (t.signerNotAfter.getTime() <= expires) {
+      out.skipped.push(`size ${tip.row.size}: the TSA's certificate (until ${t.signerNotAfter.toISOString()}) does not outlive the token's (until ${until}): a renewal would gain nothing`);
+      continue;
+    }
     ledger.addTimestamps([row(tip.row, tsa.url, t, tip.row.tokenHash)]);
     out.renewed.push({ size: tip.row.size, sentence: stampSentence(tip.row.size, (tip.own ?? tip).verified, t) });
   }
@@ -113,7 +115,7 @@ export async function scheduledStamps(ledger: Ledger, cfg: TsaConfig, caCerts: s
     failed(`asking ${cfg.url} for a token over the latest checkpoint`, e);
   }
   try {
-    const r = await renewDue(ledger, tsa, cfg.renewBeforeMs, now);
+    const r = await renewDue(ledger, tsa, cfg.renewBeforeMs, now, true);
     // What cannot be renewed is not repeated at every push: verify reports a chain that lapsed.
     for (const x of r.renewed) lines.push(`timestamp: renewed size ${x.size}: ${x.sentence}`);
   } catch (e) {
