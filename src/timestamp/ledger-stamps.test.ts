@@ -82,7 +82,7 @@ describe('timestamps on a ledger', { skip }, () => {
     assert.equal(noTsa.stderr, 'ffaudit: no TSA is configured for this ledger: give --tsa URL --tsa-ca FILE, or configure one with --set-tsa URL --tsa-ca FILE\n');
     const set = await cli('timestamp', '--set-tsa', tsa.url('good'), '--tsa-ca', tsa.caFile, '--every', '2h');
     assert.equal(set.status, 0, set.stderr);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).tsa, { url: tsa.url('good'), ca: tsa.caFile, every: '2h' });
+    assert.deepEqual((JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { tsa: unknown }).tsa, { url: tsa.url('good'), ca: tsa.caFile, every: '2h' });
 
     const served = tsa.served();
     const first = await cli('timestamp');
@@ -111,7 +111,7 @@ describe('timestamps on a ledger', { skip }, () => {
     assert.equal((await cli('timestamp', '--tsa', tsa.url('good'), '--tsa-ca', tsa.caFile)).status, 0);
     const v = await cli('verify');
     assert.equal(v.status, 0);
-    assert.match(v.stdout, /^tokens   1 time-stamp token stored, NOT CHECKED: no TSA CA is configured \(tsa\.ca in config\.json\) or given \(--tsa-ca FILE\)$/m);
+    assert.match(v.stdout, /^tokens {3}1 time-stamp token stored, NOT CHECKED: no TSA CA is configured \(tsa\.ca in config\.json\) or given \(--tsa-ca FILE\)$/m);
     const other = await cli('verify', '--tsa-ca', tsa.file('other-ca.pem'), '--json');
     assert.equal(other.status, 1);
     const p = (JSON.parse(other.stdout) as { problems: { kind: string; size: number; detail: string }[] }).problems;
@@ -151,7 +151,7 @@ describe('timestamps on a ledger', { skip }, () => {
     tamper(dir, 'UPDATE timestamps SET size = 1');
     assert.deepEqual(await problems(), [{ kind: 'timestamp-invalid', size: 1, detail: `the token ${short}… stored for size 1 names a checkpoint of size 2 with another size or root: the row was rewritten` }]);
     const text = await cli('verify', '--tsa-ca', tsa.caFile);
-    assert.match(text.stdout, /^verdict  TAMPERED: 2 problems found$/m);
+    assert.match(text.stdout, /^verdict {2}TAMPERED: 2 problems found$/m);
     assert.match(text.stdout, /^ {2}- timestamp-invalid: /m);
   });
 
@@ -234,7 +234,7 @@ describe('timestamps on a ledger', { skip }, () => {
     const archive = join(tmp.dir, `archive${counter++}`);
     const a = await cli('archive', '--to', archive);
     assert.equal(a.status, 0, a.stderr);
-    assert.match(a.stdout, /^timestamp  entry 2 existed no later than \S+, according to TSA O=Studio, CN=tsa$/m);
+    assert.match(a.stdout, /^timestamp {2}entry 2 existed no later than \S+, according to TSA O=Studio, CN=tsa$/m);
     const token = join(archive, 'timestamp', '3');
     assert.ok(existsSync(token));
     writeFileSync(join(tmp.dir, 'body3.txt'), parseNote(readFileSync(join(archive, 'checkpoints', '3'), 'utf8')).text);
@@ -242,10 +242,10 @@ describe('timestamps on a ledger', { skip }, () => {
 
     const unchecked = await cli('verify', '--from', archive);
     assert.equal(unchecked.status, 0, unchecked.stdout);
-    assert.match(unchecked.stdout, /^tokens   1 time-stamp token published, NOT CHECKED: give the TSA's CA with --tsa-ca FILE$/m);
+    assert.match(unchecked.stdout, /^tokens {3}1 time-stamp token published, NOT CHECKED: give the TSA's CA with --tsa-ca FILE$/m);
     const checked = await cli('verify', '--from', archive, '--tsa-ca', tsa.caFile);
     assert.equal(checked.status, 0, checked.stdout);
-    assert.match(checked.stdout, /^tokens   1 of 1 time-stamp token verified against the TSA CA; entry 2 existed no later than \S+, according to TSA O=Studio, CN=tsa$/m);
+    assert.match(checked.stdout, /^tokens {3}1 of 1 time-stamp token verified against the TSA CA; entry 2 existed no later than \S+, according to TSA O=Studio, CN=tsa$/m);
 
     // A second run with nothing new writes nothing; a forced token over the same size is not published again.
     assert.equal((await cli('timestamp', '--force')).status, 0);
