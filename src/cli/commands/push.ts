@@ -87,8 +87,9 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
           const r = await pushLedger(l, o.background ? { log: (line) => io.err(`${stamp()} ${line}\n`) } : {});
           if (o.background) io.err(`${stamp()} ${r.stopped ?? `pushed size ${r.size}: witness cosigned ${r.cosigned.witness ?? 'nothing'}, mirror ${r.cosigned.mirror ?? 'nothing'}`}\n`);
           const stamped = await timestamps();
-          if (o.background || o.json) for (const line of stamped) io.err(o.background ? `${stamp()} ${line}\n` : `ffaudit: ${line}\n`);
+          if (o.background) for (const line of stamped) io.err(`${stamp()} ${line}\n`);
           else if (o.json) {
+            for (const line of stamped) io.err(`ffaudit: ${line}\n`);
             out(`${JSON.stringify({ server: r.server, host: r.host, origin: r.origin, size: r.size, checkpoints: r.checkpoints.map((c) => ({ old_size: c.oldSize, size: c.size })), entries: r.entries, requests: r.requests, blobs: r.blobs, blob_bytes: r.blobBytes, missing_blobs: r.missingBlobs, cosigned: r.cosigned, stopped: r.stopped ?? null })}\n`);
           } else {
             const sent = r.checkpoints.length > 0 ? r.checkpoints.map((c) => `size ${c.size} (from ${c.oldSize})`).join(', ') : 'none (the witness had cosigned it)';
