@@ -9,7 +9,7 @@ import { parseSignedCheckpoint } from '../core/checkpoint.js';
 import { FfauditError } from '../core/errors.js';
 import type { Ledger, Timestamp } from '../ledger/ledger.js';
 import { stampSentence } from './chain.js';
-import { requestTimestamp, type RequestOptions } from './client.js';
+import { requestTimestamp, tsaUrl, type RequestOptions } from './client.js';
 import { readCaFile, readTsaConfig, type TsaConfig } from './config.js';
 import { checkStoredTimestamps, type CheckedStamp } from './ledger-check.js';
 import type { VerifiedTimestamp } from './verify.js';
@@ -42,6 +42,7 @@ export async function stampHead(ledger: Ledger, tsa: Tsa, opts: { force?: boolea
   const note = ledger.checkpoint();
   const cp = parseSignedCheckpoint(note);
   if (cp.size === 0) throw new FfauditError('NOT_FOUND', 'the ledger is empty: there is no entry to timestamp');
+  tsaUrl(tsa.url); // a TSA that could never be asked is refused even when it need not be
   if (!opts.force) {
     const have = earliestOwn(checkStoredTimestamps(ledger, tsa.caCerts, opts.now, cp.size).valid, cp.size);
     if (have) return { size: cp.size, stamped: false, sentence: stampSentence(cp.size, have.verified), token: have.verified };

@@ -159,6 +159,6 @@ export async function verifyArchiveCommand(io: Io, location: string, opts: { pub
   const v = await verifyArchiveAt(locationFrom(io, location), { pubkey, endpoint: opts.endpoint, onProgress: bar?.update, tsaCa: opts.tsaCa });
   bar?.done();
   const r = v.report;
-  io.out(opts.json ? `${JSON.stringify({ ok: r.ok, size: r.size, key_verified: r.keyVerified, origin: r.origin, problems: r.problems, timestamps: r.timestamps })}\n` : formatArchiveVerify(v.location, r));
+  io.out(opts.json ? `${JSON.stringify({ ok: r.ok, size: r.size, key_verified: r.keyVerified, origin: r.origin, problems: r.problems, ...(r.timestamps.found > 0 || r.timestamps.checked ? { timestamps: r.timestamps } : {}) })}\n` : formatArchiveVerify(v.location, r));
   return r.ok ? 0 : EXIT_INTEGRITY;
 }
