@@ -11,7 +11,7 @@ import type { Ledger, Timestamp } from '../ledger/ledger.js';
 import { stampSentence } from './chain.js';
 import { requestTimestamp, tsaUrl, type RequestOptions } from './client.js';
 import { readCaFile, readTsaConfig, type TsaConfig } from './config.js';
-import { checkStoredTimestamps, type CheckedStamp } from './ledger-check.js';
+import { checkStoredTimestamps, type CheckedStamp, type StoredStamps } from './ledger-check.js';
 import type { VerifiedTimestamp } from './verify.js';
 
 export interface Tsa {
@@ -38,13 +38,13 @@ function row(r: { size: number; root: Buffer; checkpoint: string }, tsa: string,
  * Timestamps the ledger's latest checkpoint and stores the token. A checkpoint that already has a valid token is
  * not sent again unless `force`.
  */
-export async function stampHead(ledger: Ledger, tsa: Tsa, opts: { force?: boolean; now?: Date } = {}): Promise<StampResult> {
+export async function stampHead(ledger: Ledger, tsa: Tsa, opts: { force?: boolean; now?: Date; stored?: StoredStamps } = {}): Promise<StampResult> {
   const note = ledger.checkpoint();
   const cp = parseSignedCheckpoint(note);
   if (cp.size === 0) throw new FfauditError('NOT_FOUND', 'the ledger is empty: there is no entry to timestamp');
   tsaUrl(tsa.url); // a TSA that could never be asked is refused even when it need not be
   if (!opts.force) {
-    const have = earliestOwn(checkStoredTimestamps(ledger, tsa.caCerts, opts.now, cp.size).valid, cp.size);
+    const have = earliestOwn((opts.stored ?? checkStoredTimestamps(ledger, tsa.caCerts, opts.now, cp.size)).valid, cp.size);
     if (have) return { size: cp.size, stamped: false, sentence: stampSentence(cp.size, have.verified), token: have.verified };
   }
   const t = await requestTimestamp(tsa.url, cp.parsed.text, tsa.caCerts, tsa.request);
@@ -66,11 +66,11 @@ export interface RenewResult {
  * Renews every chain whose newest token's certificate expires within `renewBeforeMs`: a token over that token's
  * DER, stored with `renews` naming it. A chain whose certificate has expired already cannot be renewed (verify
  * reports it). A renewal is kept only when the TSA's certificate outlives the token it renews: otherwise it would
- * gain nothing. On a schedule (`scheduled`), a chain is not even sent when the TSA's newest token in the ledger shows
+ * gain nothing. On a schedule (`scheduled`: the tokens it checked already), a chain is not even sent when the TSA's newest token in the ledger shows
  * a certificate that does not outlive it, so that a TSA with a short-lived certificate is not asked at every push.
  */
-export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, now = new Date(), scheduled = false): Promise<RenewResult> {
-  const stored = checkStoredTimestamps(ledger, tsa.caCerts, now);
+export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, now = new Date(), scheduled?: StoredStamps): Promise<RenewResult> {
+  const stored = scheduled ?? checkStoredTimestamps(ledger, tsa.caCerts, now);
   const current = stored.valid.filter((c) => c.row.tsa === tsa.url).sort((a, b) => b.verified.genTime.getTime() - a.verified.genTime.getTime())[0];
   const out: RenewResult = { renewed: [], skipped: [] };
   for (const tip of stored.tips) {
@@ -102,13 +102,20 @@ export async function scheduledStamps(ledger: Ledger, cfg: TsaConfig, caCerts: s
   const now = opts.now ?? new Date();
   const tsa: Tsa = { url: cfg.url, caCerts, ...(opts.request ? { request: opts.request } : {}) };
   const lines: string[] = [];
+  // Checked once for the whole run: each token costs milliseconds to verify (pkijs), and a ledger keeps thousands.
+  let stored: StoredStamps;
+  try {
+    stored = checkStoredTimestamps(ledger, caCerts, now);
+  } catch (e) {
+    return [`timestamp: not done: the stored tokens cannot be read (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`];
+  }
   const failed = (what: string, e: unknown) => lines.push(`timestamp: ${what} failed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); tried again with the next push`);
   try {
     const size = ledger.size();
     if (size > 0) {
-      const newest = checkStoredTimestamps(ledger, caCerts, now).valid.filter((c) => c.row.renews === null).reduce((m, c) => Math.max(m, c.verified.genTime.getTime()), -Infinity);
+      const newest = stored.valid.filter((c) => c.row.renews === null).reduce((m, c) => Math.max(m, c.verified.genTime.getTime()), -Infinity);
       if (opts.always || now.getTime() - newest >= cfg.everyMs) {
-        const r = await stampHead(ledger, tsa, { now });
+        const r = await stampHead(ledger, tsa, { now, stored });
         if (r.stamped) lines.push(`timestamp: ${r.sentence}`);
       }
     }
@@ -116,7 +123,7 @@ export async function scheduledStamps(ledger: Ledger, cfg: TsaConfig, caCerts: s
     failed(`asking ${cfg.url} for a token over the latest checkpoint`, e);
   }
   try {
-    const r = await renewDue(ledger, tsa, cfg.renewBeforeMs, now, true);
+    const r = await renewDue(ledger, tsa, cfg.renewBeforeMs, now, stored);
     // What cannot be renewed is not repeated at every push: verify reports a chain that lapsed.
     for (const x of r.renewed) lines.push(`timestamp: renewed size ${x.size}: ${x.sentence}`);
   } catch (e) {
