@@ -15,13 +15,14 @@ import { fileURLToPath } from 'node:url';
  * sits above archive/ because a run ends by archiving automatically (capture/audited-run.ts calls archive/auto.ts);
  * archive/ never needs to know how a run was captured. push/ (a host sending its log to the team server) shares
  * archive/'s layer for the same reason, and neither knows the other; remote/ (the client of the server's read API,
- * for `--server`) sits there too, and so does timestamp/ (asking a time-stamping authority for an RFC 3161 token
- * and verifying it): not pure, since it fetches, and needing nothing of the ledger. monitor/ (`ffaudit monitor`, an
+ * for `--server`) sits there too. timestamp/ (asking a time-stamping authority for an RFC 3161 token, verifying it,
+ * and keeping tokens over the ledger's checkpoints) is not pure, since it fetches; it sits just above ledger/ and
+ * below archive/ and push/, which timestamp a log before archiving it and publish its tokens. monitor/ (`ffaudit monitor`, an
  * independent party following logs through their tiles) reads them as archive/ does and shares capture/'s layer, knowing nothing of it. server/ (`ffaudit serve`)
  * is a face like cli/, below it only because the CLI starts it. Folders sharing a layer never import each other. testing/ sits above
  * everything and only tests import it.
  */
-const LAYERS = [['core'], ['ffmpeg', 'redact', 'render', 'time'], ['lineage'], ['store'], ['ledger'], ['archive', 'push', 'remote', 'timestamp'], ['capture', 'monitor'], ['server'], ['cli'], ['testing']];
+const LAYERS = [['core'], ['ffmpeg', 'redact', 'render', 'time'], ['lineage'], ['store'], ['ledger'], ['timestamp'], ['archive', 'push', 'remote'], ['capture', 'monitor'], ['server'], ['cli'], ['testing']];
 const RANK = new Map(LAYERS.flatMap((folders, rank) => folders.map((f) => [f, rank])));
 /** The folders with no I/O: the first share a layer over core/ alone; lineage/ builds on them. */
 const PURE_BASE = new Set(LAYERS[1]);

@@ -27,7 +27,7 @@ import { encodeEntryBundle, encodeHashTile, hashPerfect, rootFromTiles, TILE_HEI
 import type { Ledger } from '../ledger/ledger.js';
 import { Findings, type Problem } from '../ledger/problems.js';
 import { clearPendingRun, readPendingRun, writePendingRun } from './journal.js';
-import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, checkpointHistoryWindows, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
+import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, checkpointHistoryPath, checkpointHistoryWindows, parseCheckpointHistoryPath, parseTimestampPath, TILE_DIR, TIMESTAMP_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
 import type { Retention } from './retention.js';
 import type { ArchiveTarget } from './target.js';
@@ -39,6 +39,11 @@ export interface ArchiveOptions {
   onProgress?: (done: number, total: number) => void;
   /** List the whole archive and write whatever is missing (repairs any archive); default: incremental. */
   full?: boolean;
+  /**
+   * The ledger's TSA CA (PEM text): publish the stored tokens that verify against it over the checkpoints the archive
+   * holds (published-stamps.ts). Absent: no token is published.
+   */
+  stampCa?: string | undefined;
 }
 
 export interface ArchiveResult {
@@ -50,7 +55,8 @@ export interface ArchiveResult {
   size: number;
   /** `full` when the whole archive was listed (first run, --full, or too much in doubt). */
   mode: 'incremental' | 'full';
-  written: { tiles: number; bundles: number; blobs: number; checkpoint: boolean; vkey: boolean };
+  /** `timestamps` (token files) only when a TSA CA was given. */
+  written: { tiles: number; bundles: number; blobs: number; checkpoint: boolean; vkey: boolean; timestamps?: number };
   /** Objects that were already there (a previous run, perhaps interrupted). */
   alreadyThere: number;
   /** What the target did to protect the files (directories). */
@@ -388,8 +394,18 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
   const history = checkpointHistoryPath(size);
   const writeHistory = !existing.has(history) && !(result.mode === 'incremental' && size === result.previousSize);
   const publish = archived !== headText;
+  // Tokens over the checkpoints the archive holds (this run's, the one it held, those it lists), not yet there.
+  let stamps: { name: string; data: Buffer }[] = [];
+  if (opts.stampCa !== undefined) {
+    result.written.timestamps = 0;
+    const listed = new Set(await target.list(TIMESTAMP_DIR));
+    const sizes = new Set([size, result.previousSize, ...[...listed, ...existing].map((n) => parseTimestampPath(n)?.size ?? parseCheckpointHistoryPath(n) ?? 0)].filter((s) => s > 0 && s <= size));
+    // Loaded only here: token checks need pkijs, which an archive without a TSA never loads.
+    const { stampObjects } = await import('./published-stamps.js');
+    stamps = stampObjects(ledger, opts.stampCa, sizes).filter((o) => !listed.has(o.name));
+  }
   await ready;
-  if (jobs.length === 0 && !writeHistory && !publish) {
+  if (jobs.length === 0 && !writeHistory && !publish && stamps.length === 0) {
     if (existing.has(history)) result.alreadyThere++;
     clearPendingRun(ledger.dir, target.location);
     return result;
@@ -409,6 +425,11 @@ export async function archiveLedger(ledger: Ledger, target: ArchiveTarget, opts:
   if (writeHistory) {
     if (!(await target.put(history, note, opts.retention))) result.alreadyThere++;
   } else if (existing.has(history)) result.alreadyThere++;
+  // After checkpoints/<size>: a token is published only beside the checkpoint it is over; a renewal after its token.
+  for (const o of stamps) {
+    if (!(await target.put(o.name, o.data, opts.retention))) result.alreadyThere++;
+    else result.written.timestamps!++;
+  }
   if (publish) {
     await target.publishCheckpoint(note, size, opts.retention);
     result.written.checkpoint = true;

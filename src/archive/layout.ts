@@ -4,6 +4,8 @@
  *   checkpoints/<size>    every checkpoint ever archived, written once
  *   vkey                  the log's verifier key (signed-note vkey text and a newline)
  *   blob/<sha256>         each stored report log (or other blob), uncompressed, named by the SHA-256 of its bytes
+ *   timestamp/<size>      an RFC 3161 token (DER) over the note body of checkpoints/<size>
+ *   timestamp/<size>.<n>  its n-th renewal: a token over the DER of timestamp/<size>.<n-1> (.0 being timestamp/<size>)
  */
 import { SHA256_HEX } from '../core/entry.js';
 
@@ -12,6 +14,7 @@ export const CHECKPOINTS_DIR = 'checkpoints/';
 export const VKEY = 'vkey';
 export const BLOB_DIR = 'blob/';
 export const TILE_DIR = 'tile/';
+export const TIMESTAMP_DIR = 'timestamp/';
 
 export function checkpointHistoryPath(size: number): string {
   return `${CHECKPOINTS_DIR}${size}`;
@@ -53,4 +56,17 @@ export function checkpointHistoryWindows(after: number, through: number): { afte
     out.push({ after: `${CHECKPOINTS_DIR}${below}`, through: checkpointHistoryPath(hi) });
   }
   return out;
+}
+
+/** `timestamp/<size>` for a checkpoint's own token (n = 0), `timestamp/<size>.<n>` for its n-th renewal. */
+export function timestampPath(size: number, n = 0): string {
+  return `${TIMESTAMP_DIR}${size}${n === 0 ? '' : `.${n}`}`;
+}
+
+/** The size and renewal number a `timestamp/…` path names, or undefined. Untrusted input. */
+export function parseTimestampPath(name: string): { size: number; n: number } | undefined {
+  const m = /^timestamp\/([1-9][0-9]{0,15})(?:\.([1-9][0-9]{0,5}))?$/.exec(name);
+  if (!m) return undefined;
+  const size = Number(m[1]);
+  return Number.isSafeInteger(size) ? { size, n: m[2] === undefined ? 0 : Number(m[2]) } : undefined;
 }

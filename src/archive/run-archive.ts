@@ -25,6 +25,8 @@ export interface RunArchiveOptions {
   /** Told where and how long objects are kept, once the target is open and before anything is written. */
   onStart?: (start: { location: string; kind: 's3' | 'dir'; retention: Retention }) => void;
   onProgress?: ((done: number, total: number) => void) | undefined;
+  /** Told what the ledger's TSA schedule did first (timestamp/ledger-stamps.ts), one line each. */
+  onTimestamp?: ((line: string) => void) | undefined;
 }
 
 export type ArchiveRun = { busy: true } | { busy: false; location: string; retention: Retention; result: ArchiveResult };
@@ -42,10 +44,13 @@ export async function runArchive(ledger: Ledger, opts: RunArchiveOptions = {}): 
     throw e;
   }
   try {
+    // With a TSA configured, the head is timestamped first (whatever the age of the last token) so that the archive
+    // publishes a token over the checkpoint it publishes; a TSA that is down leaves the archive to go on without.
+    const stampCa = await stampFirst(ledger, opts.onTimestamp);
     const target = await openTarget(to, { endpoint: opts.endpoint ?? cfg.endpoint, create: true });
     try {
       opts.onStart?.({ location: target.location, kind: parseArchiveLocation(to).kind, retention });
-      const result = await archiveLedger(ledger, target, { retention, full: opts.full === true, onProgress: opts.onProgress });
+      const result = await archiveLedger(ledger, target, { retention, full: opts.full === true, onProgress: opts.onProgress, stampCa });
       if (result.ok) clearArchiveRefusal(ledger.dir, to);
       else recordArchiveRefusal(ledger.dir, to, result.problems);
       return { busy: false, location: target.location, retention, result };
@@ -54,5 +59,18 @@ export async function runArchive(ledger: Ledger, opts: RunArchiveOptions = {}): 
     }
   } finally {
     release();
+  }
+}
+
+/** Runs the ledger's TSA schedule when one is configured; returns its CA (PEM text) for publishing tokens. */
+async function stampFirst(ledger: Ledger, tell: ((line: string) => void) | undefined): Promise<string | undefined> {
+  if ((ledger.config as Record<string, unknown>).tsa === undefined) return undefined;
+  const [{ stampsForLedger }, { readCaFile, readTsaConfig }] = await Promise.all([import('../timestamp/ledger-stamps.js'), import('../timestamp/config.js')]);
+  for (const line of await stampsForLedger(ledger, { always: true })) tell?.(line);
+  try {
+    const tsa = readTsaConfig(ledger.dir);
+    return tsa && readCaFile(tsa.ca);
+  } catch {
+    return undefined; // stampsForLedger said why
   }
 }

@@ -13,7 +13,7 @@ import { Frontier, hashLeaf } from '../core/merkle.js';
 import { checkNote, parseVerifierKey, type Verifier } from '../core/note.js';
 import { decodeEntryBundle, decodeHashTile, hashPerfect, rootFromTiles, TILE_WIDTH, tilePath, tilesForSize, type TileRef } from '../core/tiles.js';
 import { Findings, type Problem } from '../ledger/problems.js';
-import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, parseBlobPath, parseCheckpointHistoryPath, TILE_DIR, VKEY } from './layout.js';
+import { BLOB_DIR, blobPath, CHECKPOINT, CHECKPOINTS_DIR, parseBlobPath, parseCheckpointHistoryPath, parseTimestampPath, TILE_DIR, TIMESTAMP_DIR, VKEY } from './layout.js';
 import { runPool } from './pool.js';
 import { openSource } from './open-target.js';
 import type { ArchiveSource, StoredObject } from './target.js';
@@ -27,14 +27,28 @@ export interface ArchiveVerifyReport {
   vkey: string;
   problems: Problem[];
   checked: { entries: number; tiles: number; checkpoints: number; blobs: number; objects: number };
+  /**
+   * The published time-stamp tokens (timestamp/<size>[.<n>]): how many were found, how many verified against the
+   * TSA CA given (`checked` false: none given, so none was checked), and the sentence for the largest size covered.
+   */
+  timestamps: { found: number; verified: number; checked: boolean; newest?: string | undefined };
+}
+
+export interface ArchiveVerifyOptions {
+  pubkey?: string | undefined;
+  /** PEM text of the TSA CA the published tokens must chain to; without it they are counted, not checked. */
+  tsaCa?: string | undefined;
+  onProgress?: ((done: number, total: number) => void) | undefined;
+  now?: Date;
 }
 
 const FETCH_BATCH = 64;
 
-export async function verifyArchive(target: ArchiveSource, opts: { pubkey?: string | undefined; onProgress?: (done: number, total: number) => void } = {}): Promise<ArchiveVerifyReport> {
+export async function verifyArchive(target: ArchiveSource, opts: ArchiveVerifyOptions = {}): Promise<ArchiveVerifyReport> {
   const findings = new Findings();
   const add = (p: Problem) => findings.add(p);
   const checked = { entries: 0, tiles: 0, checkpoints: 0, blobs: 0, objects: 0 };
+  const timestamps: ArchiveVerifyReport['timestamps'] = { found: 0, verified: 0, checked: opts.tsaCa !== undefined };
   // A source that cannot say whether its objects are locked (HTTP) has no retention to check.
   const lockCheck = (name: string, o: StoredObject) => {
     if (target.noListing) return;
@@ -246,6 +260,19 @@ export async function verifyArchive(target: ArchiveSource, opts: { pubkey?: stri
     checked.blobs++;
     if (sha256Hex(o.data) !== parseBlobPath(name)) add({ kind: 'blob-modified', detail: `${name} does not hash to its name: the report was altered` });
   });
+
+  // 7. Time-stamp tokens, each over a checkpoint checked above (or over the token it renews).
+  const stampNames = target.noListing ? undefined : await target.list(TIMESTAMP_DIR);
+  if (opts.tsaCa !== undefined) {
+    const { checkPublishedStamps } = await import('./published-stamps.js');
+    const { stampSentence } = await import('../timestamp/chain.js');
+    const r = await checkPublishedStamps(target, signed, stampNames, opts.tsaCa, { add, seen: lockCheck }, [size], opts.now);
+    timestamps.found = r.found;
+    timestamps.verified = r.verified;
+    if (r.newest) timestamps.newest = stampSentence(r.newest.size, r.newest.own, r.newest.renewal);
+  } else {
+    timestamps.found = stampNames?.filter((n) => parseTimestampPath(n) !== undefined).length ?? 0;
+  }
   return finish();
 
   function finish(): ArchiveVerifyReport {
@@ -253,7 +280,7 @@ export async function verifyArchive(target: ArchiveSource, opts: { pubkey?: stri
       add({ kind: 'checkpoint-missing', detail: 'no validly signed checkpoint in the archive' });
     }
     const problems = findings.list();
-    return { ok: problems.length === 0, size, origin: verifier.name, keyVerified: opts.pubkey !== undefined, vkey: vkeyText, problems, checked };
+    return { ok: problems.length === 0, size, origin: verifier.name, keyVerified: opts.pubkey !== undefined, vkey: vkeyText, problems, checked, timestamps };
   }
 }
 
@@ -273,11 +300,11 @@ function collectBlobRefs(data: Buffer, index: number, into: Map<string, number>)
 /** `verify --from LOCATION`: an archived copy on its own, without a ledger. `pubkey`: the verifier key's text. */
 export async function verifyArchiveAt(
   location: string,
-  opts: { pubkey?: string | undefined; endpoint?: string | undefined; onProgress?: ((done: number, total: number) => void) | undefined },
+  opts: ArchiveVerifyOptions & { endpoint?: string | undefined },
 ): Promise<{ location: string; report: ArchiveVerifyReport }> {
   const target = await openSource(location, { endpoint: opts.endpoint });
   try {
-    return { location: target.location, report: await verifyArchive(target, { pubkey: opts.pubkey, onProgress: opts.onProgress }) };
+    return { location: target.location, report: await verifyArchive(target, opts) };
   } finally {
     target.close();
   }

@@ -37,6 +37,18 @@ export interface LedgerVerifyOptions {
   fetch?: typeof fetch | undefined;
   /** A tlog-policy to check the witnesses' cosignatures against, instead of the config's (Ledger.verify). */
   policy?: TlogPolicy | undefined;
+  /** PEM text of the TSA CA the stored tokens must chain to (default: the file the config's tsa.ca names). */
+  tsaCa?: string | undefined;
+  now?: Date | undefined;
+}
+
+/** The stored time-stamp tokens: how many, how many verified, or why none was checked; the newest sentence. */
+export interface LedgerStampSummary {
+  stored: number;
+  valid: number;
+  /** Why the tokens were not checked (no CA configured or given, or it could not be read); absent when they were. */
+  unchecked?: string | undefined;
+  newest?: string | undefined;
 }
 
 export interface LedgerVerifyResult {
@@ -47,6 +59,8 @@ export interface LedgerVerifyResult {
   skippedArchive?: { location: string; reason: string };
   /** The team server whose witness's latest cosigned checkpoint was trusted, and the cosigner that vouched for it. */
   server?: { url: string; cosigner: string };
+  /** Absent when the ledger keeps no token. */
+  timestamps?: LedgerStampSummary;
 }
 
 export async function verifyLedger(ledger: Ledger, opts: LedgerVerifyOptions = {}): Promise<LedgerVerifyResult> {
@@ -78,7 +92,42 @@ export async function verifyLedger(ledger: Ledger, opts: LedgerVerifyOptions = {
     report.problems.push(...behind);
     report.ok &&= behind.length === 0;
   }
-  return { report, ...(archive ? { archive } : {}), ...(skippedArchive ? { skippedArchive } : {}), ...(server ? { server } : {}) };
+  const timestamps = await checkTimestamps(ledger, opts.tsaCa, opts.now);
+  if (timestamps) {
+    report.problems.push(...timestamps.problems);
+    report.ok &&= timestamps.problems.length === 0;
+  }
+  return { report, ...(archive ? { archive } : {}), ...(skippedArchive ? { skippedArchive } : {}), ...(server ? { server } : {}), ...(timestamps ? { timestamps: timestamps.summary } : {}) };
+}
+
+/**
+ * The stored tokens checked against the CA given, else the one the config names (timestamp/ledger-check.ts).
+ * Without a CA they are not checked, and the summary says so: a token is believed only against a CA the verifier
+ * chose. The config's CA rests on the ledger's folder like the rest of its config; for proof, give --tsa-ca.
+ */
+async function checkTimestamps(ledger: Ledger, given: string | undefined, now: Date | undefined): Promise<{ problems: Problem[]; summary: LedgerStampSummary } | undefined> {
+  let stored: number;
+  try {
+    stored = ledger.timestamps().length;
+  } catch {
+    return undefined; // the damaged store is verify's finding
+  }
+  if (stored === 0) return undefined;
+  const [{ readCaFile, readTsaConfig }, { checkStoredTimestamps }, { parseCaCertificates }] = await Promise.all([import('../timestamp/config.js'), import('../timestamp/ledger-check.js'), import('../timestamp/verify.js')]);
+  let ca = given;
+  if (ca !== undefined) parseCaCertificates(ca);
+  else {
+    try {
+      const cfg = readTsaConfig(ledger.dir);
+      if (!cfg) return { problems: [], summary: { stored, valid: 0, unchecked: 'no TSA CA is configured (tsa.ca in config.json) or given (--tsa-ca FILE)' } };
+      ca = readCaFile(cfg.ca);
+      parseCaCertificates(ca);
+    } catch (e) {
+      return { problems: [], summary: { stored, valid: 0, unchecked: (e as Error).message.split('\n')[0]! } };
+    }
+  }
+  const r = checkStoredTimestamps(ledger, ca, now);
+  return { problems: r.problems, summary: { stored, valid: r.valid.length, newest: r.newest } };
 }
 
 /** How long `verify --trusted URL` waits for the server, and the most it reads of the answer (a checkpoint is tiny). */

@@ -22,6 +22,8 @@ const MEANING: Record<ProblemKind, string> = {
   'archive-behind': 'entries were recorded but never copied to the archive for longer than allowed: check that archiving runs',
   'blob-modified': 'a large value kept outside its entry was altered or damaged; the entry still names the original by hash',
   'blob-missing': 'a large value kept outside its entry was deleted; the entry still names it by hash',
+  'timestamp-invalid': 'a time-stamp token kept for a checkpoint does not verify, or is not over one of this log\'s checkpoints: it was altered, or was never a TSA\'s',
+  'timestamp-unrenewed': "a timestamp is no longer provable: the TSA certificate of its newest token has expired and no renewal was made before (ffaudit timestamp --renew renews those still valid)",
   'index-mismatch': "the search index (content → runs) no longer matches the entries: rows were deleted, added or changed, which can hide a file's producer from trace, report and bundle; the entries are unaffected (keep a copy of the database as evidence, then ffaudit reindex rebuilds the index from them)",
 };
 
@@ -71,20 +73,24 @@ export function formatCosigned(r: VerifyReport, nowMs = Date.now()): string[] {
 /** TAMPERED, unless every finding is of a kind that is no evidence of tampering by itself. */
 export function verdictWord(problems: readonly Problem[]): string {
   if (problems.every((p) => p.kind === 'archive-behind')) return 'NOT ARCHIVED';
+  if (problems.every((p) => p.kind === 'timestamp-unrenewed')) return 'NOT RENEWED';
   if (problems.every((p) => p.kind === 'store-corrupt')) return 'DAMAGED';
   if (problems.every((p) => p.kind === 'quorum-not-met')) return 'NOT WITNESSED';
   return 'TAMPERED';
 }
 
-/** `against`: where the trusted checkpoint came from, when it was an archive. */
-export function formatVerifyReport(l: Ledger, r: VerifyReport, against?: string): string {
+/**
+ * `against`: where the trusted checkpoint came from, when it was an archive; `extra`: lines shown before the verdict
+ * (what was checked beside the log: the time-stamp tokens).
+ */
+export function formatVerifyReport(l: Ledger, r: VerifyReport, against?: string, extra: readonly string[] = []): string {
   const lines = [`ledger   ${l.dir}`, `origin   ${l.origin}`];
   const trusted = r.checked.trusted ? (against ? `the checkpoint at size ${r.checked.trusted.size} of ${against}` : `the trusted checkpoint (size ${r.checked.trusted.size})`) : '';
   lines.push(
     `checked  database integrity, ${r.checked.entries} entr${r.checked.entries === 1 ? 'y' : 'ies'} (every leaf hash and tree node), ${r.checked.checkpoints} signed checkpoint${r.checked.checkpoints === 1 ? '' : 's'}` +
       (r.checked.trusted ? `, and extension of ${trusted}` : ''),
   );
-  lines.push(...formatCosigned(r));
+  lines.push(...formatCosigned(r), ...extra);
   if (r.quorum) {
     const q = r.quorum;
     lines.push(

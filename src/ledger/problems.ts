@@ -1,6 +1,7 @@
 /**
  * What a check finds wrong, in one vocabulary for every check that reports findings: the ledger's (verify.ts), the
- * archive's (archive/verify-archive.ts, archive/lag.ts) and the archiving run's own checks (archive/archive.ts).
+ * archive's (archive/verify-archive.ts, archive/lag.ts), the archiving run's own checks (archive/archive.ts) and the
+ * time-stamp tokens' (timestamp/ledger-check.ts, archive/published-stamps.ts).
  */
 
 export type ProblemKind =
@@ -21,7 +22,9 @@ export type ProblemKind =
   | 'blob-missing'
   | 'index-mismatch'
   | 'not-locked'
-  | 'archive-behind';
+  | 'archive-behind'
+  | 'timestamp-invalid'
+  | 'timestamp-unrenewed';
 
 export interface Problem {
   kind: ProblemKind;

@@ -2,7 +2,7 @@
  * What the monitor reports: one JSON object per finding, the same on standard output and to a webhook. The evidence
  * holds the signed notes themselves, so that whoever receives a finding can check it without trusting the monitor.
  */
-export type FindingKind = 'fork' | 'rollback' | 'equivocation' | 'bad-signature' | 'cosignatures-missing';
+export type FindingKind = 'fork' | 'rollback' | 'equivocation' | 'bad-signature' | 'cosignatures-missing' | 'timestamp-missing' | 'bad-timestamp';
 
 export interface Finding {
   kind: FindingKind;

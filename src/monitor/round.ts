@@ -12,7 +12,7 @@ import { checkNote, type Verifier } from '../core/note.js';
 import { CHECKPOINT } from '../archive/layout.js';
 import type { ArchiveSource } from '../archive/target.js';
 import type { Finding, FindingKind } from './finding.js';
-import type { CheckpointRule } from './rules.js';
+import type { CheckpointRule, SourceRule } from './rules.js';
 import type { MonitorState } from './state.js';
 import { proveFromTiles } from './tile-proof.js';
 
@@ -20,6 +20,8 @@ export interface RoundOptions {
   /** The logs' keys; a checkpoint is checked with the one named after its origin. */
   verifiers: readonly Verifier[];
   rules: readonly CheckpointRule[];
+  /** Rules over what a source holds beside its checkpoint, run on each checkpoint no other check flagged. */
+  sourceRules?: readonly SourceRule[];
   open: (location: string) => Promise<ArchiveSource>;
   now?: () => Date;
 }
@@ -78,6 +80,13 @@ export async function monitorRound(locations: readonly string[], state: MonitorS
     for (const [origin, list] of byOrigin) {
       try {
         await checkOrigin(origin, list, state, add);
+        const verifier = opts.verifiers.find((v) => v.name === origin)!;
+        for (const s of list.filter((x) => !x.flagged)) {
+          for (const rule of opts.sourceRules ?? []) {
+            const now = opts.now?.() ?? new Date();
+            for (const f of await rule.check({ location: s.location, source: s.source, cp: s.cp, verifier, state, now })) add(f.kind, origin, f.oldSize, f.size, s.location, f.evidence);
+          }
+        }
       } catch (e) {
         // A tile that could not be fetched (the network, not the log): this origin is retried next round.
         unreadable.push({ source: list.map((s) => s.location).join(', '), message: (e as Error).message });

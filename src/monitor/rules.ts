@@ -1,11 +1,15 @@
 /**
  * Checks of one signed checkpoint on its own, after the log's signature: what an independent party requires of it
- * before accepting it as the log's state. The policy's cosignatures (c2sp.org/tlog-policy) are one rule; a rule for
- * RFC 3161 timestamps on checkpoints belongs here too, as one more CheckpointRule given to the round.
+ * before accepting it as the log's state. The policy's cosignatures (c2sp.org/tlog-policy) are one rule. A SourceRule
+ * looks further, at what the source holds beside the checkpoint, and reports without holding the checkpoint back:
+ * the RFC 3161 timestamps a checkpoint must gain within a while (timestamp-rule.ts).
  */
+import type { ArchiveSource } from '../archive/target.js';
 import type { SignedCheckpoint } from '../core/checkpoint.js';
+import type { Verifier } from '../core/note.js';
 import { checkpointWitnesses, quorumMet, type TlogPolicy } from '../core/tlog-policy.js';
 import type { FindingKind } from './finding.js';
+import type { MonitorState } from './state.js';
 
 export interface RuleFailure {
   kind: FindingKind;
@@ -15,6 +19,21 @@ export interface RuleFailure {
 export interface CheckpointRule {
   /** A failure with its evidence, or undefined when the checkpoint passes. */
   check(cp: SignedCheckpoint): RuleFailure | undefined;
+}
+
+export interface SourceContext {
+  location: string;
+  source: ArchiveSource;
+  /** The checkpoint the source shows, signed by the log's key (`verifier`). */
+  cp: SignedCheckpoint;
+  verifier: Verifier;
+  state: MonitorState;
+  now: Date;
+}
+
+export interface SourceRule {
+  /** Failures with their evidence, the sizes they are about, and the size last accepted for the log. */
+  check(ctx: SourceContext): Promise<(RuleFailure & { oldSize: number | null; size: number })[]>;
 }
 
 /** The policy's quorum of witness cosignatures (tlog-policy), naming the witnesses that did not cosign. */

@@ -2,7 +2,7 @@
  * What the monitor remembers between rounds, in one small JSON file: per origin the last checkpoint it verified and
  * accepted (size, root, the whole note as evidence for later findings), and per source the largest size that source
  * has shown (a source showing less than it did before is a rollback, while a mirror lagging behind another source
- * is not). Written atomically (a temporary file, fsync, rename(2)), so a crash leaves the old state or the new one.
+ * is not), and, when timestamps are checked, the checkpoints still awaiting a token. Written atomically (a temporary file, fsync, rename(2)), so a crash leaves the old state or the new one.
  * A damaged file is an error, never reset: forgetting what was seen would let a rollback or fork pass unnoticed.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
@@ -17,10 +17,19 @@ export interface SeenCheckpoint {
   note: string;
 }
 
+/** A checkpoint waiting for a time-stamp token (timestamp-rule.ts): since when, and whether it was reported. */
+export interface AwaitedStamp extends SeenCheckpoint {
+  /** When the monitor first saw it, RFC 3339. */
+  first_seen: string;
+  reported: boolean;
+}
+
 export interface MonitorState {
   logs: Map<string, SeenCheckpoint>;
   /** Per source location: the largest tree size it has shown. */
   sources: Map<string, number>;
+  /** Per origin: checkpoints seen and not yet covered by a valid token (only with --tsa-ca). */
+  stamps: Map<string, AwaitedStamp[]>;
 }
 
 const VERSION = 1;
@@ -28,7 +37,7 @@ const VERSION = 1;
 const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 export function emptyState(): MonitorState {
-  return { logs: new Map(), sources: new Map() };
+  return { logs: new Map(), sources: new Map(), stamps: new Map() };
 }
 
 /** Reads the state file; a missing file is a first run. Anything else unreadable or malformed is an error (exit 2). */
@@ -68,6 +77,24 @@ export function loadState(path: string): MonitorState {
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw damaged(`the size of source ${JSON.stringify(location)} is malformed`);
     state.sources.set(location, size);
   }
+  // Absent from the files of monitors that never checked timestamps.
+  if (raw.timestamps !== undefined && !isObject(raw.timestamps)) throw damaged('its timestamps are malformed');
+  for (const [origin, list] of Object.entries((raw.timestamps ?? {}))) {
+    if (!Array.isArray(list)) throw damaged(`the timestamps awaited for ${JSON.stringify(origin)} are malformed`);
+    const awaited: AwaitedStamp[] = [];
+    for (const a of list as unknown[]) {
+      if (!isObject(a) || typeof a.note !== 'string' || typeof a.first_seen !== 'string' || Number.isNaN(Date.parse(a.first_seen)) || typeof a.reported !== 'boolean') throw damaged(`a timestamp awaited for ${JSON.stringify(origin)} is malformed`);
+      let cp;
+      try {
+        cp = parseSignedCheckpoint(a.note);
+      } catch {
+        throw damaged(`a checkpoint awaiting a timestamp for ${JSON.stringify(origin)} is malformed`);
+      }
+      if (cp.origin !== origin || cp.size !== a.size || cp.root.toString('base64') !== a.root) throw damaged(`a checkpoint awaiting a timestamp for ${JSON.stringify(origin)} does not match its size and root`);
+      awaited.push({ size: cp.size, root: a.root, note: a.note, first_seen: a.first_seen, reported: a.reported });
+    }
+    state.stamps.set(origin, awaited);
+  }
   return state;
 }
 
@@ -77,6 +104,7 @@ export function saveState(path: string, state: MonitorState): void {
     version: VERSION,
     logs: Object.fromEntries([...state.logs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     sources: Object.fromEntries([...state.sources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    ...(state.stamps.size > 0 ? { timestamps: Object.fromEntries([...state.stamps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) } : {}),
   };
   const temp = `${path}.${process.pid}.tmp`;
   try {

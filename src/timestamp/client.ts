@@ -17,12 +17,12 @@ const DEFAULT_MAX_BYTES = 256 * 1024;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** https anywhere; plain http to this machine only (a test TSA, a local proxy), never across a network. */
-export function tsaUrl(url: string): URL {
+export function tsaUrl(url: string, what = '--tsa'): URL {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new FfauditError('USAGE', `--tsa ${JSON.stringify(url)} is not a URL`);
+    throw new FfauditError('USAGE', `${what} ${JSON.stringify(url)} is not a URL`);
   }
   const loopback = u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(u.hostname);
   if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) throw new FfauditError('USAGE', `the TSA must be reached over https (plain http to loopback only): ${u.origin}`);
@@ -30,8 +30,9 @@ export function tsaUrl(url: string): URL {
   return u;
 }
 
-export function requestTimestamp(url: string, noteBody: string, caCerts: string, opts: RequestOptions = {}): Promise<VerifiedTimestamp & { imprint: Buffer }> {
-  return requestImprintTimestamp(url, noteImprint(noteBody), caCerts, opts);
+/** A token over `data`: a checkpoint's note body, or the DER of an earlier token (a renewal). */
+export function requestTimestamp(url: string, data: string | Uint8Array, caCerts: string, opts: RequestOptions = {}): Promise<VerifiedTimestamp & { imprint: Buffer }> {
+  return requestImprintTimestamp(url, noteImprint(data), caCerts, opts);
 }
 
 /** A token for a SHA-256 imprint the caller computed (a renewal's: SHA-256 of the earlier token's DER). */

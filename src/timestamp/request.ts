@@ -22,15 +22,17 @@ function randomNonce(): bigint {
   return randomBytes(8).readBigUInt64BE();
 }
 
-export function noteImprint(noteBody: string): Buffer {
-  return createHash('sha256').update(noteBody, 'utf8').digest();
+/** SHA-256 of a note body (its UTF-8 bytes), or of the DER of an earlier token for a renewal (RFC 4998 §5.2). */
+export function noteImprint(data: string | Uint8Array): Buffer {
+  return typeof data === 'string' ? createHash('sha256').update(data, 'utf8').digest() : createHash('sha256').update(data).digest();
 }
 
-export function timestampRequest(noteBody: string, nonce: bigint = randomNonce()): TimestampRequest {
-  return imprintRequest(noteImprint(noteBody), nonce);
+/** A request over `data`: a checkpoint's note body, or the DER of an earlier token (a renewal). */
+export function timestampRequest(data: string | Uint8Array, nonce: bigint = randomNonce()): TimestampRequest {
+  return imprintRequest(noteImprint(data), nonce);
 }
 
-/** A request for a SHA-256 imprint of anything, e.g. an earlier token's DER (a renewal, RFC 4998 §5.2). */
+/** A request for a SHA-256 imprint the caller computed. */
 export function imprintRequest(imprint: Buffer, nonce: bigint = randomNonce()): TimestampRequest {
   const req = new TimeStampReq({
     version: 1,

@@ -68,6 +68,7 @@ async function archiveCommand(io: Io, g: GlobalOptions, o: ArchiveCliOptions): P
         io.out(kind === 's3' ? `retention  ${describeRetention(retention)}\n` : 'retention  none on a directory: files are made read-only, and immutable (chattr +i) where privileges allow\n');
       },
       onProgress: bar?.update,
+      onTimestamp: (line) => (o.json ? io.err(`ffaudit: ${line}\n`) : io.out(`${line.replace(/^timestamp: /, 'timestamp  ')}\n`)),
     });
     bar?.done();
     if (run.busy) return 0;
@@ -128,6 +129,14 @@ function formatArchiveVerify(location: string, r: ArchiveVerifyReport): string {
       r.checked.objects > 0 ? `and the retention of ${plural(r.checked.objects, 'object')}` : 'and no retention (a log read over HTTP does not show it)'
     }`,
   );
+  const t = r.timestamps;
+  if (t.found > 0) {
+    lines.push(
+      t.checked
+        ? `tokens   ${t.verified} of ${plural(t.found, 'time-stamp token')} verified against the TSA CA${t.newest !== undefined ? `; ${t.newest}` : ''}`
+        : `tokens   ${plural(t.found, 'time-stamp token')} published, NOT CHECKED: give the TSA's CA with --tsa-ca FILE`,
+    );
+  }
   if (r.ok) {
     lines.push(`verdict  INTACT: all ${r.size} archived entries are exactly as signed, rebuilt from the tiles into the signed root${r.keyVerified ? '' : ' (by the unverified key above)'}.`);
   } else {
@@ -137,7 +146,7 @@ function formatArchiveVerify(location: string, r: ArchiveVerifyReport): string {
 }
 
 /** `verify --from LOCATION [--pubkey FILE] [--json]`: returns the exit status. */
-export async function verifyArchiveCommand(io: Io, location: string, opts: { pubkey?: string | undefined; json?: boolean | undefined; endpoint?: string | undefined }): Promise<number> {
+export async function verifyArchiveCommand(io: Io, location: string, opts: { pubkey?: string | undefined; json?: boolean | undefined; endpoint?: string | undefined; tsaCa?: string | undefined }): Promise<number> {
   let pubkey: string | undefined;
   if (opts.pubkey !== undefined) {
     try {
@@ -147,9 +156,9 @@ export async function verifyArchiveCommand(io: Io, location: string, opts: { pub
     }
   }
   const bar = opts.json ? undefined : progressBar(io, 'verifying');
-  const v = await verifyArchiveAt(locationFrom(io, location), { pubkey, endpoint: opts.endpoint, onProgress: bar?.update });
+  const v = await verifyArchiveAt(locationFrom(io, location), { pubkey, endpoint: opts.endpoint, onProgress: bar?.update, tsaCa: opts.tsaCa });
   bar?.done();
   const r = v.report;
-  io.out(opts.json ? `${JSON.stringify({ ok: r.ok, size: r.size, key_verified: r.keyVerified, origin: r.origin, problems: r.problems })}\n` : formatArchiveVerify(v.location, r));
+  io.out(opts.json ? `${JSON.stringify({ ok: r.ok, size: r.size, key_verified: r.keyVerified, origin: r.origin, problems: r.problems, ...(r.timestamps.found > 0 || r.timestamps.checked ? { timestamps: r.timestamps } : {}) })}\n` : formatArchiveVerify(v.location, r));
   return r.ok ? 0 : EXIT_INTEGRITY;
 }

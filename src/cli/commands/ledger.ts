@@ -7,7 +7,7 @@ import { hashFile } from '../../capture/hash.js';
 import { Ledger } from '../../ledger/ledger.js';
 import { recordNote } from '../../ledger/notes.js';
 import { isArchiveLocation } from '../../archive/target.js';
-import { verifyLedger, type Trusted } from '../../archive/verify-ledger.js';
+import { verifyLedger, type LedgerStampSummary, type Trusted } from '../../archive/verify-ledger.js';
 import { keyPathFrom, ledgerLocation, withLedger, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT_INTEGRITY, EXIT_QUORUM } from '../exit.js';
 import { locationFrom, pathFrom, type Io } from '../io.js';
@@ -134,11 +134,13 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
     .option('--endpoint <url>', 'S3 endpoint URL for an s3:// --from or --trusted on an S3-compatible server (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL; never the ledger\'s config), or for the archive the config names')
     .option('--no-archive', "without --trusted: do not check the ledger against the archive its config names (archive.to)")
     .option('--policy <file>', "a C2SP tlog-policy (instead of the one derived from the ledger's config): its witnesses' stored cosignatures are checked, and its quorum must have cosigned the latest checkpoint they cosigned (exit 3 when that is all that is wrong)")
+    .option('--tsa-ca <file>', "PEM file of the TSA CA the timestamp tokens must chain to (default: the config's tsa.ca; with --from: none, and the archive's tokens are not checked)")
     .option('--json', 'print {"ok","size","problems":[…]}')
-    .action(async (o: { trusted?: string; from?: string; pubkey?: string; endpoint?: string; policy?: string; json?: boolean; archive: boolean }) => {
+    .action(async (o: { trusted?: string; from?: string; pubkey?: string; endpoint?: string; policy?: string; json?: boolean; archive: boolean; tsaCa?: string }) => {
+      const tsaCa = o.tsaCa === undefined ? undefined : readSmall(pathFrom(io, o.tsaCa), 'the TSA CA file', o.tsaCa).toString('utf8');
       if (o.from !== undefined) {
         const { verifyArchiveCommand } = await import('./archive.js');
-        setStatus(await verifyArchiveCommand(io, o.from, { pubkey: o.pubkey, json: o.json, endpoint: o.endpoint }));
+        setStatus(await verifyArchiveCommand(io, o.from, { pubkey: o.pubkey, json: o.json, endpoint: o.endpoint, tsaCa }));
         return;
       }
       const trusted = o.trusted === undefined ? undefined : trustedFrom(io, o.trusted);
@@ -147,16 +149,17 @@ export function registerLedgerCommands(program: Command, { io, setStatus }: Comm
         const policy = o.policy === undefined ? undefined : await policyFor(io, o.policy, l);
         const bar = o.json ? undefined : progressBar(io, 'verifying');
         // Without --trusted, the archive the ledger's config names is checked against by default (docs/archive.md).
-        const r = await verifyLedger(l, { trusted, configuredArchive: o.archive, endpoint: o.endpoint, onProgress: bar?.update, policy });
+        const r = await verifyLedger(l, { trusted, configuredArchive: o.archive, endpoint: o.endpoint, onProgress: bar?.update, policy, tsaCa });
         bar?.done();
         if (r.skippedArchive) io.err(`ffaudit: warning: the ledger was not checked against the archive its config names (${r.skippedArchive.location}): ${r.skippedArchive.reason}\n`);
         const against = r.server
           ? `the team server ${r.server.url} (cosigned by its witness ${r.server.cosigner})`
           : r.archive && (r.archive.configured ? `the archive ${r.archive.location} (named in the ledger's config)` : `the archive ${o.trusted!}`);
+        const stamps = r.timestamps;
         out(
           o.json
-            ? `${JSON.stringify({ ok: r.report.ok, size: r.report.size, problems: r.report.problems, ...(r.report.cosigned ? { cosigned: r.report.cosigned } : {}), ...(r.report.quorum ? { quorum: r.report.quorum } : {}) })}\n`
-            : formatVerifyReport(l, r.report, against),
+            ? `${JSON.stringify({ ok: r.report.ok, size: r.report.size, problems: r.report.problems, ...(r.report.cosigned ? { cosigned: r.report.cosigned } : {}), ...(r.report.quorum ? { quorum: r.report.quorum } : {}), ...(stamps ? { timestamps: stamps } : {}) })}\n`
+            : formatVerifyReport(l, r.report, against, stamps ? [formatStamps(stamps)] : []),
         );
         setStatus(r.report.ok ? 0 : r.report.problems.every((p) => p.kind === 'quorum-not-met') ? EXIT_QUORUM : EXIT_INTEGRITY);
       } finally {
@@ -192,4 +195,11 @@ function trustedFrom(io: Io, given: string): Trusted {
   } catch (e) {
     throw new FfauditError('IO', `cannot read the trusted checkpoint ${given}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
+}
+
+/** One line on the stored time-stamp tokens: the sentence of the newest valid one, or why none was checked. */
+function formatStamps(s: LedgerStampSummary): string {
+  if (s.unchecked !== undefined) return `tokens   ${s.stored} time-stamp token${s.stored === 1 ? '' : 's'} stored, NOT CHECKED: ${s.unchecked}`;
+  const head = `tokens   ${s.valid} of ${s.stored} time-stamp token${s.stored === 1 ? '' : 's'} verified against the TSA CA`;
+  return s.newest !== undefined ? `${head}; ${s.newest}` : head;
 }

@@ -13,7 +13,7 @@ import { parseDuration } from '../../archive/duration.js';
 import { isHttpLocation, openSource } from '../../archive/open-target.js';
 import { findingKey, findingLine } from '../../monitor/finding.js';
 import { monitorRound, type RoundOptions } from '../../monitor/round.js';
-import { cosignatureRule, type CheckpointRule } from '../../monitor/rules.js';
+import { cosignatureRule, type CheckpointRule, type SourceRule } from '../../monitor/rules.js';
 import { withWitnessCosignatures } from '../../monitor/server-mirror.js';
 import { loadState, saveState } from '../../monitor/state.js';
 import { checkedUrl, Webhook } from '../../monitor/webhook.js';
@@ -31,9 +31,13 @@ interface MonitorCliOptions {
   every?: string;
   webhook?: string;
   endpoint?: string;
+  tsaCa?: string;
+  timestampWithin?: string;
 }
 
 const DEFAULT_EVERY = '60s';
+/** A host's schedule stamps at most hourly, with its pushes, and its archive stamps first: a day leaves room for both. */
+const DEFAULT_TIMESTAMP_WITHIN = '24h';
 
 /** $XDG_STATE_HOME/ffaudit/monitor.json, else ~/.local/state/ffaudit/monitor.json (XDG Base Directory). */
 function defaultStatePath(io: Io): string {
@@ -53,6 +57,7 @@ function logUrl(text: string): string {
 
 async function monitorCommand(io: Io, sources: string[], o: MonitorCliOptions): Promise<number> {
   if (o.once && o.every !== undefined) throw new FfauditError('USAGE', '--once and --every exclude each other');
+  if (o.timestampWithin !== undefined && o.tsaCa === undefined) throw new FfauditError('USAGE', '--timestamp-within needs --tsa-ca FILE: the CA the tokens must chain to');
   const every = parseDuration(o.every ?? DEFAULT_EVERY, '--every');
   const locations = sources.map((s) => (isHttpLocation(s) ? logUrl(s) : locationFrom(io, s)));
   const verifiers: Verifier[] = (o.pubkey ?? []).map((f) => readKey(pathFrom(io, f), f));
@@ -63,10 +68,18 @@ async function monitorCommand(io: Io, sources: string[], o: MonitorCliOptions): 
     rules.push(cosignatureRule(policy));
   }
   if (verifiers.length === 0) throw new FfauditError('USAGE', "give each log's verifier key with --pubkey FILE (or a --policy naming the logs)");
+  const sourceRules: SourceRule[] = [];
+  if (o.tsaCa !== undefined) {
+    const within = parseDuration(o.timestampWithin ?? DEFAULT_TIMESTAMP_WITHIN, '--timestamp-within');
+    const [{ timestampRule }, { parseCaCertificates }] = await Promise.all([import('../../monitor/timestamp-rule.js'), import('../../timestamp/verify.js')]);
+    const caCerts = readSmall(pathFrom(io, o.tsaCa), 'the TSA CA file', o.tsaCa).toString('utf8');
+    parseCaCertificates(caCerts);
+    sourceRules.push(timestampRule(caCerts, within));
+  }
   const statePath = o.state !== undefined ? pathFrom(io, o.state) : defaultStatePath(io);
   const state = loadState(statePath);
   const webhook = o.webhook !== undefined ? new Webhook(o.webhook) : undefined;
-  const roundOptions: RoundOptions = { verifiers, rules, open: async (l) => {
+  const roundOptions: RoundOptions = { verifiers, rules, sourceRules, open: async (l) => {
       const source = await openSource(l, { endpoint: o.endpoint });
       return isHttpLocation(l) ? withWitnessCosignatures(source) : source;
     },
@@ -107,7 +120,7 @@ async function loop(round: (printed: Set<string>) => Promise<{ found: boolean }>
 export function registerMonitorCommands(program: Command, { io, setStatus }: CommandContext): void {
   program
     .command('monitor')
-    .description("follow logs through tlog-tiles and report any fork, rollback, equivocation, bad signature or missing cosignature, one JSON line each; with --once exit 0 nothing found, 1 findings, 2 could not run")
+    .description("follow logs through tlog-tiles and report any fork, rollback, equivocation, bad signature, missing cosignature or (with --tsa-ca) missing or bad timestamp, one JSON line each; with --once exit 0 nothing found, 1 findings, 2 could not run")
     .argument('<source...>', 'an archive directory, s3://BUCKET/PREFIX, or the https URL of a tlog-tiles log (a server\'s /mirror/<hash>)')
     .option('--pubkey <file...>', "a log's verifier key (ffaudit pubkey), obtained independently; the checkpoint's origin picks the key")
     .option('--policy <file>', 'a c2sp.org/tlog-policy file: its logs\' keys, and the witness cosignatures a checkpoint must carry')
@@ -116,6 +129,8 @@ export function registerMonitorCommands(program: Command, { io, setStatus }: Com
     .option('--every <duration>', `time between rounds until interrupted (s, m, h, d; default ${DEFAULT_EVERY})`)
     .option('--webhook <url>', 'also POST each finding as JSON here (https, or http to this machine)')
     .option('--endpoint <url>', 'S3 endpoint URL for s3:// sources (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL)')
+    .option('--tsa-ca <file>', 'check the RFC 3161 timestamps published beside the tiles (timestamp/<size>) against this PEM CA file')
+    .option('--timestamp-within <duration>', `with --tsa-ca: how long a checkpoint may go without a valid timestamp once seen (default ${DEFAULT_TIMESTAMP_WITHIN})`)
     .action(async (sources: string[], o: MonitorCliOptions) => {
       setStatus(await monitorCommand(io, sources, o));
     });

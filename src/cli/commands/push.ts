@@ -102,12 +102,16 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
           throw e;
         }
         const stamp = () => new Date().toISOString();
-        const report = (r: PushReport) => {
+        // The ledger's TSA schedule runs with its pushes (a host has no daemon), after the push and whatever it did.
+        const timestamps = async () => (await import('../../timestamp/ledger-stamps.js')).stampsForLedger(l);
+        const report = (r: PushReport, stamped: readonly string[] = []) => {
           if (o.background) {
             const server = r.server === null ? [] : [r.stopped ?? `witness cosigned ${r.cosigned.witness ?? 'nothing'}, mirror ${r.cosigned.mirror ?? 'nothing'}`];
             const witnesses = r.witnesses.map((w) => `${w.name} ${witnessState(w)}`);
             io.err(`${stamp()} pushed size ${r.size}: ${[...server, ...witnesses, ...(r.quorum ? [quorumState(r.quorum)] : [])].join('; ')}\n`);
+            for (const line of stamped) io.err(`${stamp()} ${line}\n`);
           } else if (o.json) {
+            for (const line of stamped) io.err(`ffaudit: ${line}\n`);
             out(
               `${JSON.stringify({
                 server: r.server,
@@ -140,12 +144,13 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
                   ];
             r.witnesses.forEach((w, i) => lines.push(`${i === 0 ? 'witnesses  ' : '           '} ${w.name} (${w.url}${w.teamServer ? ', the team server' : ''}): ${witnessState(w)}`));
             if (r.quorum) lines.push(`quorum      ${quorumState(r.quorum)}`);
+            lines.push(...stamped);
             out(`${lines.join('\n')}\n`);
           }
         };
         try {
           const r = await pushLedger(l, o.background ? { log: (line) => io.err(`${stamp()} ${line}\n`) } : {});
-          report(r);
+          report(r, await timestamps());
           if (r.stopped) {
             io.err(`ffaudit: ${r.stopped}\n`);
             setStatus(2);
@@ -158,6 +163,7 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
           if (e instanceof PushFailed) report(e.report);
           if (o.background) {
             io.err(`${stamp()} ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}\n`);
+            for (const line of await timestamps()) io.err(`${stamp()} ${line}\n`);
             setStatus(2);
             return;
           }

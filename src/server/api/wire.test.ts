@@ -106,7 +106,7 @@ describe('the API on a raw socket', { skip }, () => {
     const h = await rawExchange(srv.port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     assert.equal(h.raw.statusLine, 'HTTP/1.1 200 OK');
     assert.equal(h.raw.headers.get('cache-control'), 'no-store');
-    assert.equal(h.raw.body.toString(), '{"ok":true,"schema":4}');
+    assert.equal(h.raw.body.toString(), '{"ok":true,"schema":6}');
     checkRaw('GET', '/healthz', h.raw);
 
     const n = await rawExchange(srv.port, 'GET /api/v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
