@@ -21,7 +21,8 @@ const MAX_RENEWALS = 100;
  * renewals from it (at each step the earliest valid renewal), named by their place in the chain.
  */
 export function stampObjects(ledger: Ledger, caCerts: string, sizes: ReadonlySet<number>, now = new Date()): { name: string; data: Buffer }[] {
-  const valid = checkStoredTimestamps(ledger, caCerts, now).valid.filter((c) => sizes.has(c.row.size));
+  // Only the chains over checkpoints the archive holds are verified (a chain shares its checkpoint's size).
+  const valid = checkStoredTimestamps(ledger, caCerts, now, undefined, (rows) => rows.filter((r) => sizes.has(r.size))).valid;
   const earliest = (list: CheckedStamp[]) => list.sort((a, b) => a.verified.genTime.getTime() - b.verified.genTime.getTime())[0];
   const out: { name: string; data: Buffer }[] = [];
   for (const size of sizes) {

@@ -61,7 +61,7 @@ async function stamp(dir: string, path = 'good'): Promise<Timestamp> {
     const note = l.checkpoint();
     const cp = parseSignedCheckpoint(note);
     const t = await requestTimestamp(tsa.url(path), cp.parsed.text, tsa.ca());
-    const row: Timestamp = { tokenHash: sha256(t.tokenDer), size: cp.size, root: cp.root, checkpoint: note, renews: null, tsa: tsa.url(path), genTime: t.genTime.toISOString(), token: t.tokenDer };
+    const row: Timestamp = { tokenHash: sha256(t.tokenDer), size: cp.size, root: cp.root, checkpoint: note, renews: null, tsa: tsa.url(path), genTime: t.genTime.toISOString(), signerNotAfter: t.signerNotAfter.toISOString(), token: t.tokenDer };
     l.addTimestamps([row]);
     return row;
   } finally {
@@ -81,7 +81,7 @@ async function renew(dir: string, earlier: Timestamp, path = 'good'): Promise<Ti
   });
   const res = await fetch(tsa.url(path), { method: 'POST', headers: { 'content-type': 'application/timestamp-query' }, body: Buffer.from(req.toSchema().toBER()) });
   const t = verifyTimestampToken(Buffer.from(await res.arrayBuffer()), { imprint, nonce, caCerts: tsa.ca() });
-  const row: Timestamp = { ...earlier, tokenHash: sha256(t.tokenDer), renews: earlier.tokenHash, tsa: tsa.url(path), genTime: t.genTime.toISOString(), token: t.tokenDer };
+  const row: Timestamp = { ...earlier, tokenHash: sha256(t.tokenDer), renews: earlier.tokenHash, tsa: tsa.url(path), genTime: t.genTime.toISOString(), signerNotAfter: t.signerNotAfter.toISOString(), token: t.tokenDer };
   const l = Ledger.open({ dir, explicit: true });
   try {
     l.addTimestamps([row]);

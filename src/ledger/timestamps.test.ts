@@ -30,7 +30,7 @@ function fresh(): Ledger {
 function row(checkpoint: string, token: string, renews: Buffer | null = null): Timestamp {
   const cp = parseSignedCheckpoint(checkpoint);
   const der = Buffer.from(token);
-  return { tokenHash: createHash('sha256').update(der).digest(), size: cp.size, root: cp.root, checkpoint, renews, tsa: 'https://tsa.example', genTime: '2026-12-06T00:00:00.000Z', token: der };
+  return { tokenHash: createHash('sha256').update(der).digest(), size: cp.size, root: cp.root, checkpoint, renews, tsa: 'https://tsa.example', genTime: '2026-12-06T00:00:00.000Z', signerNotAfter: '2027-12-06T00:00:00.000Z', token: der };
 }
 
 describe('Ledger.addTimestamps', () => {

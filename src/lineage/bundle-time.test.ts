@@ -35,7 +35,7 @@ describe('trusted time across logs', { skip: tsaSkip }, () => {
     const note = x.host2.checkpoint();
     const cp = parseSignedCheckpoint(note);
     const t = await requestTimestamp(tsa.url(), cp.parsed.text, tsa.ca());
-    x.host2.addTimestamps([{ tokenHash: createHash('sha256').update(t.tokenDer).digest(), size: cp.size, root: cp.root, checkpoint: note, renews: null, tsa: tsa.url(), genTime: t.genTime.toISOString(), token: t.tokenDer }]);
+    x.host2.addTimestamps([{ tokenHash: createHash('sha256').update(t.tokenDer).digest(), size: cp.size, root: cp.root, checkpoint: note, renews: null, tsa: tsa.url(), genTime: t.genTime.toISOString(), signerNotAfter: t.signerNotAfter.toISOString(), token: t.tokenDer }]);
     const lineage = await x.trace(x.sha.c, '/delivery/c.mp4');
     const text = formatBundle(await bundleLineagesAcross(x.sourceFor, [lineage], { now }));
     const doc = JSON.parse(text) as { entries: { log: string; index: number }[]; timestamps: { log: string; checkpoint: string }[] };

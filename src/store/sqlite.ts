@@ -80,7 +80,7 @@ CREATE TABLE IF NOT EXISTS cosignatures (size INTEGER NOT NULL, root BLOB NOT NU
  */
 const TIMESTAMPS_TABLE = `
 CREATE TABLE IF NOT EXISTS timestamps (token_hash BLOB PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL, checkpoint TEXT NOT NULL,
-  renews BLOB, tsa TEXT NOT NULL, gen_time TEXT NOT NULL, token BLOB NOT NULL) WITHOUT ROWID;
+  renews BLOB, tsa TEXT NOT NULL, gen_time TEXT NOT NULL, signer_not_after TEXT NOT NULL, token BLOB NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS timestamps_size ON timestamps (size);
 `;
 
@@ -113,7 +113,7 @@ const LAYOUT_TRIGGERS = new Map([
 
 const RUN_COLUMNS = 'id, start_idx AS startIndex, end_idx AS endIndex, tool, user, time, status';
 const COSIGNATURE_COLUMNS = 'size, root, name, key_id AS keyId, timestamp, line, checkpoint, server';
-const TIMESTAMP_COLUMNS = 'token_hash AS tokenHash, size, root, checkpoint, renews, tsa, gen_time AS genTime, token';
+const TIMESTAMP_COLUMNS = 'token_hash AS tokenHash, size, root, checkpoint, renews, tsa, gen_time AS genTime, signer_not_after AS signerNotAfter, token';
 
 /** Every statement the store runs, with how its rows come back. */
 const SQL = {
@@ -161,8 +161,8 @@ const SQL = {
      ORDER BY size DESC, timestamp DESC LIMIT 1`,
   ],
   addTimestamp: [
-    `INSERT OR IGNORE INTO timestamps (token_hash, size, root, checkpoint, renews, tsa, gen_time, token)
-     VALUES (@tokenHash, @size, @root, @checkpoint, @renews, @tsa, @genTime, @token)`,
+    `INSERT OR IGNORE INTO timestamps (token_hash, size, root, checkpoint, renews, tsa, gen_time, signer_not_after, token)
+     VALUES (@tokenHash, @size, @root, @checkpoint, @renews, @tsa, @genTime, @signerNotAfter, @token)`,
   ],
   timestamps: [`SELECT ${TIMESTAMP_COLUMNS} FROM timestamps ORDER BY size, gen_time, token_hash`],
   timestampsAt: [`SELECT ${TIMESTAMP_COLUMNS} FROM timestamps WHERE size = ? ORDER BY gen_time, token_hash`],

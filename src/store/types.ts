@@ -85,6 +85,11 @@ export interface TimestampRow {
   tsa: string;
   /** The token's genTime, ISO 8601 UTC (a copy for listing; the token's own is what counts). */
   genTime: string;
+  /**
+   * When the TSA certificate that signed the token expires, ISO 8601 UTC: a copy, so that the schedule finds the
+   * chains due for renewal without re-verifying every token (it verifies those before asking; verify checks all).
+   */
+  signerNotAfter: string;
   /** The TimeStampToken (a CMS ContentInfo), DER. */
   token: Buffer;
 }

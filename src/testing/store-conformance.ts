@@ -47,6 +47,7 @@ function stamp(size: number, token: string, over: Partial<TimestampRow> = {}): T
     renews: null,
     tsa: 'https://tsa.example',
     genTime: `2026-01-0${size % 9}T00:00:00.000Z`,
+    signerNotAfter: '2027-01-01T00:00:00.000Z',
     token: der,
     ...over,
   };

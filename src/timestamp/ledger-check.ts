@@ -34,10 +34,13 @@ export interface StoredStamps {
 
 const short = (h: Buffer) => h.toString('hex').slice(0, 16);
 
-/** Checks every stored token (or those over the checkpoint of `size` entries) against the PEM CA text `caCerts`. */
-export function checkStoredTimestamps(ledger: Ledger, caCerts: string, now = new Date(), size?: number): StoredStamps {
+/**
+ * Checks every stored token (or those over the checkpoint of `size` entries, or those `pick` keeps: whole chains,
+ * since a renewal verifies only after the token it renews) against the PEM CA text `caCerts`.
+ */
+export function checkStoredTimestamps(ledger: Ledger, caCerts: string, now = new Date(), size?: number, pick?: (rows: Timestamp[]) => Timestamp[]): StoredStamps {
   const findings = new Findings();
-  const rows = ledger.timestamps(size);
+  const rows = pick ? pick(ledger.timestamps(size)) : ledger.timestamps(size);
   let head: SignedCheckpoint | undefined;
   try {
     head = openCheckpoint(ledger.checkpoint(), [ledger.verifier], ledger.origin);
@@ -133,4 +136,29 @@ function newestSentence(valid: readonly CheckedStamp[], tips: readonly CheckedSt
   if (!best) return undefined;
   const renewal = tips.filter((t) => t.own === best).sort((a, b) => b.verified.genTime.getTime() - a.verified.genTime.getTime())[0];
   return stampSentence(best.row.size, best.verified, renewal?.verified);
+}
+
+/**
+ * The chains (a checkpoint's own token and its renewals, linked by `renews`) that hold any row `wanted` keeps. The
+ * links are read as stored, unchecked: this only chooses what to verify.
+ */
+export function chainsHolding(rows: readonly Timestamp[], wanted: (r: Timestamp) => boolean): Timestamp[] {
+  const byHash = new Map(rows.map((r) => [r.tokenHash.toString('hex'), r]));
+  // A chain's first token; on a cycle forged into the table, the least hash of the cycle (the same for every row on
+  // or below it), and verification then refuses what it holds.
+  const rootOf = (r: Timestamp): string => {
+    const path: string[] = [];
+    let cur: Timestamp | undefined = r;
+    while (cur) {
+      const key = cur.tokenHash.toString('hex');
+      const seen = path.indexOf(key);
+      if (seen >= 0) return path.slice(seen).sort()[0]!;
+      path.push(key);
+      if (cur.renews === null) return key;
+      cur = byHash.get(cur.renews.toString('hex'));
+    }
+    return path[path.length - 1]!;
+  };
+  const roots = new Set(rows.filter(wanted).map(rootOf));
+  return rows.filter((r) => roots.has(rootOf(r)));
 }

@@ -11,7 +11,7 @@ import type { Ledger, Timestamp } from '../ledger/ledger.js';
 import { stampSentence } from './chain.js';
 import { requestTimestamp, tsaUrl, type RequestOptions } from './client.js';
 import { readCaFile, readTsaConfig, type TsaConfig } from './config.js';
-import { checkStoredTimestamps, type CheckedStamp, type StoredStamps } from './ledger-check.js';
+import { chainsHolding, checkStoredTimestamps, type CheckedStamp, type StoredStamps } from './ledger-check.js';
 import type { VerifiedTimestamp } from './verify.js';
 
 export interface Tsa {
@@ -31,7 +31,7 @@ export interface StampResult {
 
 function row(r: { size: number; root: Buffer; checkpoint: string }, tsa: string, t: VerifiedTimestamp, renews: Buffer | null): Timestamp {
   // The row's key is the token's SHA-256, as the store requires.
-  return { tokenHash: createHash('sha256').update(t.tokenDer).digest(), size: r.size, root: r.root, checkpoint: r.checkpoint, renews, tsa, genTime: t.genTime.toISOString(), token: t.tokenDer };
+  return { tokenHash: createHash('sha256').update(t.tokenDer).digest(), size: r.size, root: r.root, checkpoint: r.checkpoint, renews, tsa, genTime: t.genTime.toISOString(), signerNotAfter: t.signerNotAfter.toISOString(), token: t.tokenDer };
 }
 
 /**
@@ -94,6 +94,22 @@ export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, 
 }
 
 /**
+ * The rows the schedule acts on, as stored (verified afterwards): any over the head's checkpoint (is it stamped?),
+ * the newest checkpoint token (is the next one due?), and the newest of each chain whose certificate expires within
+ * `renewBeforeMs`, or whose expiry cannot be read (verification will say why).
+ */
+function due(rows: readonly Timestamp[], headSize: number, renewBeforeMs: number, now: Date): (r: Timestamp) => boolean {
+  const renewed = new Set(rows.flatMap((r) => (r.renews === null ? [] : [r.renews.toString('hex')])));
+  const newest = rows.filter((r) => r.renews === null).reduce<Timestamp | undefined>((m, r) => (!m || r.genTime > m.genTime ? r : m), undefined);
+  return (r) => {
+    if (r.size === headSize || r === newest) return true;
+    if (renewed.has(r.tokenHash.toString('hex'))) return false;
+    const expires = Date.parse(r.signerNotAfter);
+    return !Number.isFinite(expires) || expires - now.getTime() <= renewBeforeMs;
+  };
+}
+
+/**
  * What the schedule does (with a push, before an archive): timestamps the head when it has no valid token yet and
  * the newest token is older than `every` (or `always`, before an archive), then renews what is due. Never throws:
  * returns one line per thing done or failed, for the push log; whatever failed is tried again next time.
@@ -102,10 +118,11 @@ export async function scheduledStamps(ledger: Ledger, cfg: TsaConfig, caCerts: s
   const now = opts.now ?? new Date();
   const tsa: Tsa = { url: cfg.url, caCerts, ...(opts.request ? { request: opts.request } : {}) };
   const lines: string[] = [];
-  // Checked once for the whole run: each token costs milliseconds to verify (pkijs), and a ledger keeps thousands.
+  // Each token costs milliseconds to verify (pkijs) and a ledger keeps thousands: the schedule verifies only the
+  // chains it acts on (due(): the head's, the newest, those due for renewal), once for the whole run.
   let stored: StoredStamps;
   try {
-    stored = checkStoredTimestamps(ledger, caCerts, now);
+    stored = checkStoredTimestamps(ledger, caCerts, now, undefined, (rows) => chainsHolding(rows, due(rows, ledger.size(), cfg.renewBeforeMs, now)));
   } catch (e) {
     return [`timestamp: not done: the stored tokens cannot be read (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`];
   }
