@@ -8,8 +8,15 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseNote } from '../core/note.js';
+import { formatBundle, verifyBundle } from '../core/bundle.js';
+import { parseNote, parseVerifierKey } from '../core/note.js';
+import { bundleEntries } from '../lineage/bundle.js';
+import { verifyTimestampToken } from '../timestamp/verify.js';
+import { appendRuns, RUNS, SHA } from '../testing/api-fixture.js';
+import { naiveLeaf } from '../testing/fixtures.js';
 import { addPending, enrolHost, makeHostLog, specBody, type HostLog } from '../testing/mirror-fixture.js';
+import { Ledger } from '../ledger/ledger.js';
+import { originHash } from './hosts.js';
 import { createDatabase, testPostgres } from '../testing/pg-server.js';
 import { runCliInProcess } from '../testing/cli.js';
 import { runCliAsync, cleanEnv, tempDir } from '../testing/fixtures.js';
@@ -19,6 +26,7 @@ import { createApp } from './app.js';
 import { migrate, openDb, type Db } from './db/pool.js';
 import { initServerKeys, loadServerKeys } from './keys.js';
 import { stampMirrors, type MirrorTsa } from './mirror-stamps.js';
+import { mirrorEvidence } from './search/evidence.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : tsaSkip;
@@ -48,7 +56,7 @@ interface World {
 
 let worlds = 0;
 /** A server database and app, with one host's log mirrored up to `size` (of the sizes its ledger has checkpoints for). */
-async function world(name: string, sizes: readonly number[]): Promise<World> {
+async function world(name: string, sizes: readonly number[], make?: (dir: string) => HostLog): Promise<World> {
   const dir = join(tmp.dir, `w${++worlds}`);
   const url = await createDatabase((pgc as { url: string }).url);
   const db = await openDb(url);
@@ -56,7 +64,7 @@ async function world(name: string, sizes: readonly number[]): Promise<World> {
   const keysDir = join(dir, 'keys');
   initServerKeys(keysDir, 'audit.example.com');
   const app = createApp({ db, keys: loadServerKeys(keysDir), log: () => undefined });
-  const log = makeHostLog(dir, `${name}.example/ffaudit`, sizes);
+  const log = make ? make(dir) : makeHostLog(dir, `${name}.example/ffaudit`, sizes);
   const host = await enrolHost(db, name, log);
   return {
     db,
@@ -70,6 +78,20 @@ async function world(name: string, sizes: readonly number[]): Promise<World> {
       log.ledger.close();
       await db.close();
     },
+  };
+}
+
+/** A host log of two runs (the API fixture's r1 and r2: entries 0–1 and 2–3), with checkpoints at sizes 2 and 4. */
+function twoRuns(origin: string) {
+  return (dir: string): HostLog => {
+    const ledger = Ledger.init(join(dir, 'ledger'), { origin });
+    const checkpoints = new Map<number, string>();
+    for (const r of [RUNS.r1, RUNS.r2]) {
+      appendRuns(ledger, [r]);
+      checkpoints.set(ledger.size(), ledger.checkpoint());
+    }
+    const entries = ledger.entries(0, ledger.size());
+    return { ledger, origin, vkey: ledger.vkey, h: originHash(origin).toString('hex'), entries, leaves: entries.map((e) => naiveLeaf(e)), checkpoints, blobs: new Map() };
   };
 }
 
@@ -166,6 +188,33 @@ describe('the mirror timestamps its checkpoints', { skip }, () => {
       assert.deepEqual([v.status, v.stdout, v.stderr], [0, 'stamp-1: ok (600 entries, 2 timestamps verified)\n', '']);
       const plain = await serveVerify(w);
       assert.deepEqual([plain.status, plain.stdout], [0, 'stamp-1: ok (600 entries, 2 timestamps not verified (no --tsa-ca))\n']);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("carries its tokens in the server's bundles, tied to a later checkpoint by a consistency proof; dates only the entries they cover", async () => {
+    // Guards: server bundles without the mirror's tokens (an auditor's download from the web interface would
+    // carry no time), a token not tied to the bundle's checkpoint, or a time stated for entries it does not cover.
+    const w = await world('stamp-bundle', [], twoRuns('stamp-bundle.example/ffaudit'));
+    try {
+      await mirrorTo(w, 0, 2);
+      const [line] = await round(w, config('good'));
+      const genTime = SENTENCE.exec(line!)![3]!;
+      await mirrorTo(w, 2, 4);
+      const src = await mirrorEvidence(w.db, w.log.origin);
+      const opts = {
+        pubkeys: [parseVerifierKey(w.log.vkey)],
+        timestamps: { verify: (der: Buffer, imprint: Buffer) => verifyTimestampToken(der, { imprint, caCerts: tsa.ca() }), anchored: true },
+      };
+      const now = () => '2026-12-06T10:00:00.000000000Z';
+      const first = formatBundle(await bundleEntries(src, [0, 1], [{ path: '/ws/a.mov', sha256: SHA.A }], [], { now }));
+      assert.match((JSON.parse(first) as { checkpoint: string }).checkpoint, /\n4\n/, 'proven against the later checkpoint');
+      const v = verifyBundle(Buffer.from(first), opts);
+      assert.deepEqual(v.failures, []);
+      assert.deepEqual(v.time.map((t) => t.sentences), [[`entry 1 existed no later than ${genTime}, according to TSA O=Studio, CN=tsa`]]);
+      const second = verifyBundle(Buffer.from(formatBundle(await bundleEntries(src, [2, 3], [{ path: '/render/b.mp4', sha256: SHA.B }], [SHA.A], { now }))), opts);
+      assert.deepEqual([second.failures, second.time, second.untimed.map((u) => u.entries)], [[], [], [[2, 3]]]);
     } finally {
       await w.close();
     }

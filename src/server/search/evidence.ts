@@ -1,22 +1,25 @@
 /**
  * One mirrored log as an EvidenceSource (lineage/lookup.ts), for bundles and reports built on the server: the log's
  * key as enrolled, the checkpoints the server cosigned (as witness and as mirror) with every cosignature line it holds
- * for them, and each entry with its RFC 9162 §2.1.3 inclusion proof computed over the stored tree. Nothing is
- * trusted here: the bundle assembly (lineage/bundle.ts) checks the checkpoint with the log's key and every proof.
+ * for them, each entry with its RFC 9162 §2.1.3 inclusion proof computed over the stored tree, and the RFC 3161
+ * tokens the server took over its mirror checkpoints (serve --tsa) with consistency proofs to tie them to the
+ * bundle's checkpoint. Nothing is trusted here: the bundle assembly (lineage/bundle.ts) checks the checkpoint with the log's key and every proof.
  */
 import type { PoolClient } from 'pg';
 import { addSignatureLines } from '../../core/cosignature.js';
 import { sha256Hex } from '../../core/entry.js';
 import { FfauditError } from '../../core/errors.js';
-import { inclusionProof } from '../../core/merkle.js';
+import { consistencyProof, inclusionProof } from '../../core/merkle.js';
 import { parseNote, parseVerifierKey } from '../../core/note.js';
-import type { EvidenceSource, ProvenEntry } from '../../lineage/lookup.js';
+import type { EvidenceSource, ProvenEntry, StoredTimestamp } from '../../lineage/lookup.js';
 import type { Db } from '../db/pool.js';
 import { withStoredTree } from '../mirror-tree.js';
 import { readOnly } from './read.js';
 
 /** The cosigned checkpoints a source offers, largest first: enough to cover any bundle, bounded. */
 const MAX_COSIGNED = 100;
+/** The tokens a source offers (a bundle carries those of one checkpoint and its renewals): the latest, bounded. */
+const MAX_TIMESTAMPS = 10_000;
 
 interface LogRow {
   id: number;
@@ -101,6 +104,26 @@ export async function mirrorEvidence(db: Db, origin: string): Promise<EvidenceSo
         const proof = await withStoredTree(c, id, info.epoch, (src) => inclusionProof(src, index, treeSize));
         return { data: rows[0].data, proof };
       });
+    },
+    async timestamps(): Promise<StoredTimestamp[]> {
+      // The current epoch's tokens over checkpoints the mirror holds, oldest first within a size (a renewal after
+      // the token it renews): the assembly picks the smallest timestamped checkpoint that covers the bundle.
+      const rows = await readOnly(db, async (c) => {
+        const r = await c.query<{ token_hash: Buffer; size: string; checkpoint: string; renews: Buffer | null; token: Buffer }>(
+          `SELECT token_hash, size, checkpoint, renews, token FROM (
+             SELECT * FROM timestamps WHERE host_id = $1 AND epoch = $2 AND size <= $3 ORDER BY size DESC, generation DESC LIMIT $4
+           ) t ORDER BY size, generation`,
+          [id, info.epoch, info.size ?? 0, MAX_TIMESTAMPS],
+        );
+        return r.rows;
+      });
+      return rows.map((r) => ({ tokenHash: r.token_hash, size: Number(r.size), checkpoint: r.checkpoint, renews: r.renews, token: r.token }));
+    },
+    async consistencyProof(size1: number, size2: number): Promise<Buffer[]> {
+      if (!Number.isSafeInteger(size1) || !Number.isSafeInteger(size2) || size1 < 0 || size1 > size2 || info.size === null || size2 > info.size) {
+        throw new FfauditError('NOT_FOUND', `the mirror of ${origin} does not hold trees of sizes ${size1} and ${size2}`);
+      }
+      return readOnly(db, (c) => withStoredTree(c, id, info.epoch, (src) => consistencyProof(src, size1, size2)));
     },
     async blob(sha256: string) {
       const b = await readOnly(db, async (c) => {
