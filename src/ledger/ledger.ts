@@ -59,6 +59,8 @@ export interface JoinedServer {
   config: ServerConfig;
   witness: CosignatureVerifier;
   mirror: CosignatureVerifier;
+  /** The witness's ML-DSA-44 key (same name as `witness`), when the config has one. */
+  witnessMlDsa44?: CosignatureVerifier | undefined;
 }
 
 export interface AppendResult {
@@ -329,10 +331,10 @@ export class Ledger {
     return config ? { config, ...serverVerifiers(config) } : undefined;
   }
 
-  /** The configured server's cosigner keys (witness, mirror), or none. */
+  /** The configured server's cosigner keys (witness, mirror, the witness's ML-DSA-44 key if any), or none. */
   private serverKeys(): CosignatureVerifier[] {
     const s = this.server();
-    return s ? [s.witness, s.mirror] : [];
+    return s ? [s.witness, s.mirror, ...(s.witnessMlDsa44 ? [s.witnessMlDsa44] : [])] : [];
   }
 
   /**
