@@ -56,10 +56,15 @@ export function signMlDsa44Internal(secretKey: Uint8Array, formatted: Uint8Array
   return load().internal.sign(formatted, secretKey, { extraEntropy: rnd });
 }
 
-/** ML-DSA.Verify_internal (FIPS 204 Algorithm 8); false, never a throw, for a key or signature of the wrong size. */
+/** ML-DSA.Verify_internal (FIPS 204 Algorithm 8); false, never a throw, for anything that is not a valid signature. */
 export function verifyMlDsa44Internal(publicKey: Uint8Array, formatted: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
-  return load().internal.verify(signature, formatted, publicKey);
+  const internal = load().internal;
+  try {
+    return internal.verify(signature, formatted, publicKey);
+  } catch {
+    return false; // hostile bytes the library refuses by throwing are not a signature either
+  }
 }
 
 /** ML-DSA.Sign (FIPS 204 Algorithm 2, pure), hedged: fresh randomness for each signature, as §3.4 recommends. */

@@ -109,11 +109,12 @@ describe('the witness answers with both keys; hosts keep what they know', { skip
     await ffaudit(['serve', 'init', '--name', 'audit.test', '--keys', keys]);
     rmSync(join(keys, 'witness-ml-dsa44.key')); // a server initialised before ML-DSA-44
     let server = await startServe(db, keys);
+    const joined = new Map<string, string>();
     const enrol = async (name: string) => {
       const dir = join(tmp.dir, name);
       await ffaudit(['--ledger', dir, 'init', '--origin', `${name}.test/ffaudit`]);
       const token = await ffaudit(['serve', 'hosts', 'add', name, '--db', db]);
-      await ffaudit(['--ledger', dir, 'join', server.url], token.stdout);
+      joined.set(dir, (await ffaudit(['--ledger', dir, 'join', server.url], token.stdout)).stdout);
       return dir;
     };
     const rows = (dir: string) => {
@@ -145,6 +146,8 @@ describe('the witness answers with both keys; hosts keep what they know', { skip
       // A host enrolled now learns the key from POST /join, exactly as serve key prints it.
       const fresh = await enrol('after');
       assert.equal(readServerConfig(fresh)?.witnessMlDsa44, k.witness_ml_dsa44);
+      assert.ok(joined.get(fresh)!.endsWith(`\nwitness_ml_dsa44 ${k.witness_ml_dsa44}\n`), joined.get(fresh));
+      assert.doesNotMatch(joined.get(old)!, /witness_ml_dsa44/);
       await ffaudit(['--ledger', fresh, 'note', 'one']);
       await ffaudit(['--ledger', fresh, 'note', 'two']);
       await ffaudit(['--ledger', fresh, 'push']);
