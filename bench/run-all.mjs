@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const scripts = ['capture-overhead', 'capture-hash', 'capture-large', 'capture-report-level', 'ledger', 'trace', 'bundle', 'archive', 'server', 'search', 'web', 'live', 'witnesses', 'timestamp'];
+const scripts = ['capture-overhead', 'capture-hash', 'capture-large', 'capture-report-level', 'ledger', 'trace', 'bundle', 'archive', 'server', 'ml-dsa', 'search', 'web', 'live', 'witnesses', 'timestamp'];
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((n) => !scripts.includes(n));
 if (unknown.length) {

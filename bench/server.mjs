@@ -1,6 +1,7 @@
 // Team server benchmarks (`ffaudit serve`), each beside its baseline in the same run, on a throwaway PostgreSQL
 // cluster started here (scripts/pg-test-server.sh; fsync on, synchronous_commit on: PostgreSQL's defaults):
-//   1. add-checkpoint: requests/s and latency percentiles with Ed25519 cosignatures, over H logs advancing
+//   1. add-checkpoint: requests/s and latency percentiles with the witness's cosignatures as `serve init` makes its
+//      keys (Ed25519 and ML-DSA-44; bench/ml-dsa.mjs sets Ed25519 alone beside both), over H logs advancing
 //      concurrently (each log's requests are sequential, as the protocol requires), beside a bare node:http server
 //      answering the same requests with a fixed 200 (the HTTP floor) and beside the same compare-and-set transaction
 //      sent straight to PostgreSQL with pg (the database floor). Target ≥ 1,000 requests/s, p99 ≤ 20 ms.

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 /**
  * Layers, lowest first; a folder may import its own files and those of lower layers only. The pure folders share a
  * layer, so they may not import each other (today none does): each is knowledge of its own over core/. lineage/
- * (the lineage walk and bundle assembly over a lookup passed in) is pure too, one step up: it may use them. capture/
+ * (the lineage walk and bundle assembly over a lookup passed in) is pure too, one step up: it may use them. pq/
+ * holds the post-quantum primitive core/ takes as an interface (ML-DSA-44 from @noble/post-quantum, loaded at its
+ * first use): below the store and everything that makes or checks cosignatures, above the pure folders, which
+ * never need it. capture/
  * sits above archive/ because a run ends by archiving automatically (capture/audited-run.ts calls archive/auto.ts);
  * archive/ never needs to know how a run was captured. push/ (a host sending its log to the team server) shares
  * archive/'s layer for the same reason, and neither knows the other; remote/ (the client of the server's read API,
@@ -22,7 +25,7 @@ import { fileURLToPath } from 'node:url';
  * is a face like cli/, below it only because the CLI starts it. Folders sharing a layer never import each other. testing/ sits above
  * everything and only tests import it.
  */
-const LAYERS = [['core'], ['ffmpeg', 'redact', 'render', 'time'], ['lineage'], ['store'], ['ledger'], ['timestamp'], ['archive', 'push', 'remote'], ['capture', 'monitor'], ['server'], ['cli'], ['testing']];
+const LAYERS = [['core'], ['ffmpeg', 'redact', 'render', 'time'], ['lineage'], ['pq'], ['store'], ['ledger'], ['timestamp'], ['archive', 'push', 'remote'], ['capture', 'monitor'], ['server'], ['cli'], ['testing']];
 const RANK = new Map(LAYERS.flatMap((folders, rank) => folders.map((f) => [f, rank])));
 /** The folders with no I/O: the first share a layer over core/ alone; lineage/ builds on them. */
 const PURE_BASE = new Set(LAYERS[1]);

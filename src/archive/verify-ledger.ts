@@ -137,7 +137,7 @@ const MAX_CHECKPOINT_BYTES = 64 * 1024;
 /**
  * The latest checkpoint the team server's witness cosigned for this log (`GET <url>/witness/<hex SHA-256 of the
  * origin>/checkpoint`: the witness's monitoring prefix, c2sp.org/tlog-witness), to use as the trusted one. It must
- * carry a valid cosignature by the witness key of the ledger's config (from `ffaudit join`, never from the answer
+ * carry a valid cosignature by each witness key of the ledger's config (from `ffaudit join`, never from the answer
  * itself), else it is refused. The log's own signature is checked by verify: a checkpoint the server cosigned that
  * this ledger's current key did not sign is a fork (the key was replaced), not a reason to stop.
  */
@@ -167,17 +167,22 @@ async function readWitnessCheckpoint(ledger: Ledger, url: string, fetchFn: typeo
   if (res.status !== 200) throw new FfauditError('IO', `the server ${url} answered ${res.status} for ${where}`);
   if (body === undefined) throw new FfauditError('BAD_INPUT', `the server ${url} sent more than ${MAX_CHECKPOINT_BYTES} bytes for a checkpoint`);
   const text = new TextDecoder('utf-8', { fatal: false }).decode(body);
-  let cosigned: { name: string }[];
+  // Every witness key the config names must vouch for it: with an ML-DSA-44 key as well, both, so that the trust
+  // does not rest on Ed25519 alone once the host knows better.
+  const keys = [joined.witness, ...(joined.witnessMlDsa44 ? [joined.witnessMlDsa44] : [])];
+  let cosigned: { name: string }[][];
   try {
     if (parseSignedCheckpoint(text).origin !== ledger.origin) throw new FfauditError('BAD_INPUT', 'it is for another log');
-    cosigned = verifiedCosignatures(text, [joined.witness]);
+    cosigned = keys.map((k) => verifiedCosignatures(text, [k]));
   } catch (e) {
     throw new FfauditError('BAD_INPUT', `the checkpoint the server ${url} sent is not usable: ${(e as Error).message}`);
   }
-  if (cosigned.length === 0) {
-    throw new FfauditError('BAD_INPUT', `the checkpoint the server ${url} sent carries no valid cosignature by its witness key ${joined.witness.name} (from the ledger's config): refused`);
+  const missing = keys.findIndex((_, i) => cosigned[i]!.length === 0);
+  if (missing >= 0) {
+    const what = missing === 0 ? 'witness key' : 'ML-DSA-44 witness key';
+    throw new FfauditError('BAD_INPUT', `the checkpoint the server ${url} sent carries no valid cosignature by its ${what} ${keys[missing]!.name} (from the ledger's config): refused`);
   }
-  return { checkpoint: text, cosigner: cosigned[0]!.name };
+  return { checkpoint: text, cosigner: cosigned[0]![0]!.name };
 }
 
 /** The body of a response, or a rejection once it passes `max` bytes (the rest is not read). */

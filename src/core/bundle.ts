@@ -25,7 +25,11 @@ export const MAX_BUNDLE_ENTRIES = 1_000_000;
 export const MAX_BUNDLE_BLOBS = 100_000;
 /** A lineage across a whole facility's hosts stays far below this. */
 export const MAX_BUNDLE_LOGS = 1000;
-const MAX_PROOF_TEXT = 16 * 1024;
+/**
+ * A tlog-proof carries its checkpoint with the cosignature lines: signed-note asks verifiers to take at least 16
+ * signatures, and an ML-DSA-44 cosignature line is about 3.3 kB.
+ */
+const MAX_PROOF_TEXT = 64 * 1024;
 const MAX_NOTE_TEXT = 64 * 1024;
 
 export interface BundleSubject {

@@ -64,7 +64,7 @@ describe('c2sp.org/tlog-policy', () => {
     refused(`log ${log.replace(/\+[0-9a-f]{8}\+/, '+00000000+')}\nquorum none\n`, /the vkey ID does not match its key/);
     refused(`log ${log}\nquorum none\nwhatever x\n`, /line 3: unknown line type "whatever"/);
     refused(Buffer.from(`log ${log}\r\nquorum none\n`), /control character 0x0d/);
-    refused(`witness A ${logKey('w.example')}\nquorum A\n`, /line 1: the witness key is not an Ed25519 cosigner \(type 0x04\) key/);
+    refused(`witness A ${logKey('w.example')}\nquorum A\n`, /line 1: the witness key is not an Ed25519 \(type 0x04\) or ML-DSA-44 \(type 0x06\) cosigner key/);
   });
 
   it('keeps each witness key and group rule, and decides the quorum from who cosigned (k of n, nested, any, all)', () => {

@@ -1,10 +1,11 @@
 /**
  * c2sp.org/tlog-policy: which logs and witnesses a verifier accepts for a checkpoint, and the quorum of witnesses
  * whose cosignatures it needs. The file is untrusted text; everything the specification requires is checked.
- * Witness keys are Ed25519 cosigner keys (c2sp.org/tlog-cosignature, signature type 0x04), the one kind ffaudit
- * verifies; checkpointWitnesses checks a checkpoint's cosignatures against them and quorumMet applies the rule.
+ * Witness keys are cosigner keys of either type c2sp.org/tlog-cosignature defines: Ed25519 (0x04), and ML-DSA-44
+ * (0x06) when the caller brings that primitive; checkpointWitnesses checks a checkpoint's cosignatures against them
+ * and quorumMet applies the rule.
  */
-import { COSIGNATURE_TYPE, parseCosignerVkey, type CosignatureVerifier } from './cosignature.js';
+import { COSIGNATURE_TYPE, ML_DSA_44_COSIGNATURE_TYPE, parseCosignerVkey, type CosignatureOptions, type CosignatureVerifier } from './cosignature.js';
 import { FfauditError } from './errors.js';
 import { computeKeyId, decodeBase64Strict, ED25519_TYPE, isValidKeyName, parseNote, parseVerifierKey, type Verifier } from './note.js';
 /** Bounds on hostile input, well above the 32 logs, witnesses and groups the specification asks to support. */
@@ -41,8 +42,11 @@ function vkeyBytes(token: string, line: number): Buffer {
   return key;
 }
 
-/** Parses a policy file's bytes (octets; names are opaque byte strings, compared as such). */
-export function parseTlogPolicy(bytes: Uint8Array): TlogPolicy {
+/**
+ * Parses a policy file's bytes (octets; names are opaque byte strings, compared as such). An ML-DSA-44 witness key
+ * needs `opts.mlDsa44`; without it such a line is refused rather than never counted.
+ */
+export function parseTlogPolicy(bytes: Uint8Array, opts: CosignatureOptions = {}): TlogPolicy {
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i]!;
     if (c !== 0x09 && c !== 0x0a && (c < 0x20 || c === 0x7f)) throw new FfauditError('BAD_INPUT', `policy: control character 0x${c.toString(16).padStart(2, '0')} at byte ${i}`);
@@ -86,13 +90,20 @@ export function parseTlogPolicy(bytes: Uint8Array): TlogPolicy {
         if (args.length < 2 || args.length > 3) throw bad(n, 'witness <name> <vkey> [<url>]');
         const text = Buffer.from(args[1]!, 'latin1').toString('utf8');
         const key = vkeyBytes(text, n);
-        // tlog-policy §Public key representation: a witness key has the type tlog-cosignature assigns; of those,
-        // Ed25519 (0x04) is the one checked here, so any other is refused rather than never counted.
-        if (key[0] !== COSIGNATURE_TYPE) throw bad(n, `the witness key is not an Ed25519 cosigner (type 0x04) key${key[0] === 0x06 ? ' (ML-DSA-44 cosignatures are not supported)' : ''}`);
+        // tlog-policy §Public key representation: a witness key has a type tlog-cosignature assigns (0x04 Ed25519,
+        // 0x06 ML-DSA-44); any other is refused rather than never counted.
+        if (key[0] !== COSIGNATURE_TYPE && key[0] !== ML_DSA_44_COSIGNATURE_TYPE) throw bad(n, 'the witness key is not an Ed25519 (type 0x04) or ML-DSA-44 (type 0x06) cosigner key');
+        if (key[0] === ML_DSA_44_COSIGNATURE_TYPE && !opts.mlDsa44) throw bad(n, 'the witness key is an ML-DSA-44 (type 0x06) cosigner key, which cannot be checked here');
         unique(key, n, 'witness');
         define(args[0]!, n);
         witnesses.push(args[0]!);
-        witnessKeys.set(args[0]!, parseCosignerVkey(text));
+        let verifier: CosignatureVerifier;
+        try {
+          verifier = parseCosignerVkey(text, opts);
+        } catch (e) {
+          throw bad(n, (e as Error).message);
+        }
+        witnessKeys.set(args[0]!, verifier);
         break;
       }
       case 'group': {

@@ -10,6 +10,7 @@ import type { EvidenceSource, ProvenEntry } from '../lineage/lookup.js';
 import { nowRfc3339 } from './clock.js';
 import type { Ledger } from './ledger.js';
 import type { Lineage } from './trace.js';
+import { mlDsa44 } from '../pq/ml-dsa44.js';
 
 export { lineageEntries } from '../lineage/bundle.js';
 
@@ -49,7 +50,7 @@ function cosignedCheckpoints(ledger: Ledger): string[] {
     bySize.set(k, e);
   }
   const notes = [...bySize.values()].sort((a, b) => b.size - a.size).map((e) => addSignatureLines(e.note, e.lines));
-  const policy = parseTlogPolicy(Buffer.from(ledger.policyText(), 'utf8'));
+  const policy = parseTlogPolicy(Buffer.from(ledger.policyText(), 'utf8'), { mlDsa44 });
   if (policy.quorum === 'none') return notes;
   const met = (note: string) => quorumMet(policy, checkpointWitnesses(policy, note).witnessed);
   return [...notes.filter(met), ...notes.filter((n) => !met(n))];

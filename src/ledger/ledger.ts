@@ -28,6 +28,7 @@ import { readCosignatureLines, rowProblem } from './cosignatures.js';
 import { readServerConfig, serverVerifiers, type ServerConfig } from './server-config.js';
 import { policyText, readWitnessSettings, type WitnessSettings } from './witness-config.js';
 import type { VerifyOptions, VerifyReport } from './verify.js';
+import { mlDsa44 } from '../pq/ml-dsa44.js';
 
 /** Ranges up to this many entries are proven entry by entry (Ledger.proveLeaf), longer ones at once (inTree). */
 const FEW = 8;
@@ -63,6 +64,8 @@ export interface JoinedServer {
   config: ServerConfig;
   witness: CosignatureVerifier;
   mirror: CosignatureVerifier;
+  /** The witness's ML-DSA-44 key (same name as `witness`), when the config has one. */
+  witnessMlDsa44?: CosignatureVerifier | undefined;
 }
 
 export interface AppendResult {
@@ -349,7 +352,7 @@ export class Ledger {
    */
   private cosignerKeys(): CosignatureVerifier[] {
     const s = this.server();
-    const keys = s ? [s.witness, s.mirror] : [];
+    const keys = s ? [s.witness, s.mirror, ...(s.witnessMlDsa44 ? [s.witnessMlDsa44] : [])] : [];
     for (const w of this.witnessSettings().witnesses) {
       if (!keys.some((k) => k.name === w.verifier.name && k.keyId.equals(w.verifier.keyId))) keys.push(w.verifier);
     }
@@ -668,7 +671,7 @@ export class Ledger {
    */
   async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
     const [{ verifyStore }, { parseTlogPolicy }] = await Promise.all([import('./verify.js'), import('../core/tlog-policy.js')]);
-    const policy = opts.policy ?? parseTlogPolicy(Buffer.from(this.policyText(), 'utf8'));
+    const policy = opts.policy ?? parseTlogPolicy(Buffer.from(this.policyText(), 'utf8'), { mlDsa44 });
     const cosigners = this.cosignerKeys();
     for (const [, w] of policy.witnessKeys) if (!cosigners.some((k) => k.name === w.name && k.keyId.equals(w.keyId))) cosigners.push(w);
     return verifyStore(this.store, this.origin, this.verifier, { cosigners, ...opts, policy });

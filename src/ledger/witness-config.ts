@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCosignerVkey, type CosignatureVerifier } from '../core/cosignature.js';
+import { mlDsa44 } from '../pq/ml-dsa44.js';
 import { FfauditError } from '../core/errors.js';
 import { CONFIG_FILE } from './location.js';
 import { writeFileAtomically } from './safe-files.js';
@@ -74,7 +75,7 @@ const parsedKeys = new Map<string, CosignatureVerifier>();
 export function cosignerVkey(text: string): CosignatureVerifier {
   let v = parsedKeys.get(text);
   if (!v) {
-    v = parseCosignerVkey(text);
+    v = parseCosignerVkey(text, { mlDsa44 });
     if (parsedKeys.size >= 256) parsedKeys.clear();
     parsedKeys.set(text, v);
   }

@@ -310,13 +310,13 @@ describe("ffaudit monitor over a server's mirror (HTTP)", { skip }, () => {
       grow(l, 300);
       l.close();
       await cli(['--ledger', ledger, 'push']);
-      // Both of the server's cosigners: the mirror's cosignature is on the mirror's checkpoint, the witness's is
-      // added from /witness/<hash>/checkpoint (monitor/server-mirror.ts).
+      // All of the server's cosigners: the mirror's cosignature is on the mirror's checkpoint, the witness's two
+      // (Ed25519 and ML-DSA-44) are added from /witness/<hash>/checkpoint (monitor/server-mirror.ts).
       const serverKey = (name: string) => new RegExp(`^${name} +(\\S+)$`, 'm').exec(init)![1]!;
       const policy = join(dir, 'policy');
       writeFileSync(
         policy,
-        `log ${readFileSync(join(ledger, 'vkey'), 'utf8').trim()}\nwitness w ${serverKey('witness')}\nwitness m ${serverKey('mirror')}\ngroup server all w m\nquorum server\n`,
+        `log ${readFileSync(join(ledger, 'vkey'), 'utf8').trim()}\nwitness w ${serverKey('witness')}\nwitness m ${serverKey('mirror')}\nwitness p ${serverKey('witness_ml_dsa44')}\ngroup server all w m p\nquorum server\n`,
       );
       const hash = (await import('node:crypto')).createHash('sha256').update(origin).digest('hex');
       const mirror = `${server.url}/mirror/${hash}`;
@@ -324,14 +324,14 @@ describe("ffaudit monitor over a server's mirror (HTTP)", { skip }, () => {
       const first = await monitor([mirror, '--policy', policy, '--state', state, '--once']);
       assert.deepEqual([first.status, first.stdout, first.stderr], [0, '', '']);
       assert.equal(stateOf(state).logs[origin]!.size, 300);
-      assert.match(stateOf(state).logs[origin]!.note, /\n— audit\.test\/mirror \S+\n— audit\.test\/witness \S+\n$/);
+      assert.match(stateOf(state).logs[origin]!.note, /\n— audit\.test\/mirror \S+\n— audit\.test\/witness \S+\n— audit\.test\/witness \S+\n$/);
       // A witness the server does not have: the finding names it, and only it.
       const stranger = makeCosigner('stranger.example/w', randomBytes(32));
       const strict = join(dir, 'strict-policy');
       writeFileSync(strict, `${readFileSync(policy, 'utf8').replace('quorum server\n', '')}witness x ${formatCosignerVkey(stranger.name, stranger.publicKey)}\nquorum x\n`);
       const missing = await monitor([mirror, '--policy', strict, '--state', join(dir, 'other-state.json'), '--once']);
       assert.equal(missing.status, 1, missing.stderr);
-      assert.deepEqual(lines(missing.stdout).map((f) => [f.kind, f.evidence.missing, f.evidence.witnessed]), [['cosignatures-missing', ['x'], ['w', 'm']]]);
+      assert.deepEqual(lines(missing.stdout).map((f) => [f.kind, f.evidence.missing, f.evidence.witnessed]), [['cosignatures-missing', ['x'], ['w', 'm', 'p']]]);
 
       // The log grows past a full tile; the new checkpoint is proven from the mirror's tiles.
       const l2 = Ledger.open({ dir: ledger, explicit: true });

@@ -1,9 +1,9 @@
 /**
  * `ffaudit join URL`: enrols this ledger with a team server. POST <URL>/join with the one-time token an
  * administrator issued (`ffaudit serve hosts add NAME`), the log's origin and verifier key; the server answers with
- * the host name it enrolled and its two cosigner keys (witness and mirror), which go into the ledger's config
- * (server-config.ts): every cosignature is checked against them from then on. The token is sent once and kept
- * nowhere (not in the config, not in a log, never on a command line).
+ * the host name it enrolled and its cosigner keys (witness and mirror, and the witness's ML-DSA-44 key when it has
+ * one), which go into the ledger's config (server-config.ts): every cosignature is checked against them from then
+ * on. The token is sent once and kept nowhere (not in the config, not in a log, never on a command line).
  */
 import { FfauditError } from '../core/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -72,11 +72,12 @@ export async function joinServer(ledger: Ledger, url: string, token: string, opt
   } catch {
     throw new FfauditError('BAD_INPUT', `the server ${base} answered POST /join with something that is not JSON`);
   }
-  const { host, witness, mirror } = (answer ?? {}) as Record<string, unknown>;
+  const { host, witness, mirror, witness_ml_dsa44: pq } = (answer ?? {}) as Record<string, unknown>;
   if (typeof host !== 'string' || typeof witness !== 'string' || typeof mirror !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(host)) {
     throw new FfauditError('BAD_INPUT', `the server ${base} answered POST /join without {"host", "witness", "mirror"}`);
   }
-  const config: ServerConfig = { url: base, host, witness, mirror };
+  if (pq !== undefined && typeof pq !== 'string') throw new FfauditError('BAD_INPUT', `the server ${base} answered POST /join with a witness_ml_dsa44 that is not a string`);
+  const config: ServerConfig = { url: base, host, witness, mirror, ...(pq !== undefined ? { witnessMlDsa44: pq } : {}) };
   try {
     serverVerifiers(config); // two distinct, well-formed cosigner keys, or nothing is written
   } catch (e) {

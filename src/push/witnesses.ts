@@ -18,6 +18,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { quorumRule, type ConfiguredWitness } from '../ledger/witness-config.js';
 import { AwayError, Connection, oneLine, type RetryOptions } from './connection.js';
 import { addCheckpointBody } from './plan.js';
+import { mlDsa44 } from '../pq/ml-dsa44.js';
 
 export type WitnessStatus = 'cosigned' | 'down' | 'refused' | 'bad-cosignature';
 
@@ -114,7 +115,7 @@ export function quorumOf(ledger: Ledger, note: string): QuorumOutcome | undefine
   const settings = ledger.witnessSettings();
   const rule = quorumRule(settings);
   if (rule === undefined) return undefined;
-  const policy = parseTlogPolicy(Buffer.from(ledger.policyText(), 'utf8'));
+  const policy = parseTlogPolicy(Buffer.from(ledger.policyText(), 'utf8'), { mlDsa44 });
   const cp = parseSignedCheckpoint(note);
   // Checked reads: each row's line verified with its cosigner's key over this log's signed checkpoint.
   const rows = ledger.cosignatures(cp.size).filter((c) => c.root.equals(cp.root));

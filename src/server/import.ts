@@ -35,8 +35,9 @@ function firstLine(text: string): string {
 function describe(type: ImportedRecordType, status: number, body: string): string {
   if (type === 'add-checkpoint') {
     if (status === 200) {
-      const names = body.split('\n').filter((l) => l.startsWith('\u2014 ')).map((l) => l.split(' ')[1]);
-      return `cosigned by ${names.join(', ') || 'the witness'}`;
+      // One name per cosigner: the witness signs with each of its keys under its one name.
+      const names = new Set(body.split('\n').filter((l) => l.startsWith('\u2014 ')).map((l) => l.split(' ')[1]));
+      return `cosigned by ${[...names].join(', ') || 'the witness'}`;
     }
     if (status === 409) return `the witness holds the log at size ${firstLine(body)}`;
     return firstLine(body);

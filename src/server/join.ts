@@ -1,4 +1,7 @@
-/** POST /join: a host spends its one-time token to enrol its log (hosts.ts), and learns the server's cosigner keys. */
+/**
+ * POST /join: a host spends its one-time token to enrol its log (hosts.ts), and learns the server's cosigner keys:
+ * `{"host", "witness", "mirror"}`, and `"witness_ml_dsa44"` when the server has that key (a field older hosts ignore).
+ */
 import type { Hono } from 'hono';
 import { FfauditError } from '../core/errors.js';
 import type { AppEnv, ServerDeps } from './deps.js';
@@ -22,6 +25,7 @@ export function joinRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
       throw new FfauditError('BAD_INPUT', 'the body must be {"token", "origin", "vkey"} strings');
     }
     const { host } = await joinHost(deps.db, token, origin, vkey);
-    return c.json({ host, ...serverVkeys(deps.keys) });
+    const v = serverVkeys(deps.keys);
+    return c.json({ host, witness: v.witness, mirror: v.mirror, ...(v.witnessMlDsa44 ? { witness_ml_dsa44: v.witnessMlDsa44 } : {}) });
   });
 }

@@ -131,7 +131,9 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const addr = server.address() as AddressInfo;
   const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   const v = serverVkeys(keys);
-  o.log(`listening on ${url}; witness ${v.witness}; mirror ${v.mirror}`);
+  // The ML-DSA-44 vkey is 1.7 kB of base64: its key ID says which it is (`serve key` prints it whole).
+  const pq = keys.witnessMlDsa44 ? `witness ML-DSA-44 key ID ${keys.witnessMlDsa44.keyId.toString('hex')}` : 'no ML-DSA-44 witness key (serve key --add-ml-dsa)';
+  o.log(`listening on ${url}; witness ${v.witness}; mirror ${v.mirror}; ${pq}`);
   // The scheduled re-verification: unref'd, so it never keeps the process alive, and stopped before the pool closes.
   const every = o.reverifyEveryMs ?? DEFAULT_REVERIFY_EVERY_MS;
   let checking: Promise<void> | undefined;

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { signCheckpoint, parseSignedCheckpoint } from '../core/checkpoint.js';
-import { parseCosignerVkey, verifiedCosignatures } from '../core/cosignature.js';
+import { cosignedMessage, parseCosignerVkey, verifiedCosignatures } from '../core/cosignature.js';
 import type { EntryBase } from '../core/entry.js';
 import { parseTlogSize } from '../core/witness-protocol.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
@@ -27,6 +27,7 @@ import { startServer } from './serve.js';
 import { MAX_CONFLICTS_PER_HOST } from './conflicts.js';
 import { pushLedger } from '../push/client.js';
 import { joinServer } from '../push/join.js';
+import { mlDsa44, verifyMlDsa44 } from '../pq/ml-dsa44.js';
 
 const pgc = testPostgres();
 const skip = 'skip' in pgc ? pgc.skip : false;
@@ -108,6 +109,58 @@ function independentCosignature(line: string, checkpointText: string, vkey: stri
   return Number(ts);
 }
 
+/**
+ * The same for an ML-DSA-44 line (tlog-cosignature §ML-DSA-44 signed message): the key ID with type 0x06, u64
+ * timestamp ‖ 2420-byte signature, over the cosigned_message struct written out here field by field. Returns the
+ * timestamp.
+ */
+function independentMlDsaCosignature(line: string, checkpointText: string, vkey: string): number {
+  const m = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)\n$/.exec(line);
+  assert.ok(m, `not one signature line: ${JSON.stringify(line.slice(0, 80))}`);
+  const [, name, b64] = m as unknown as [string, string, string];
+  const [, vname, idHex, keyB64] = /^([^+]+)\+([0-9a-f]{8})\+(.+)$/.exec(vkey) as unknown as [string, string, string, string];
+  assert.equal(name, vname);
+  const typed = Buffer.from(keyB64, 'base64');
+  assert.equal(typed[0], 0x06, 'an ML-DSA-44 cosigner vkey has type 0x06');
+  const pub = typed.subarray(1);
+  assert.equal(pub.length, 1312);
+  const keyId = createHash('sha256').update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x06]), pub])).digest().subarray(0, 4);
+  assert.equal(keyId.toString('hex'), idHex);
+  const sig = Buffer.from(b64, 'base64');
+  assert.equal(sig.length, 4 + 8 + 2420);
+  assert.ok(sig.subarray(0, 4).equals(keyId));
+  const ts = sig.readBigUInt64BE(4);
+  const [origin, size, root] = checkpointText.split('\n') as [string, string, string];
+  const u64 = (n: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(n);
+    return b;
+  };
+  const message = Buffer.concat([
+    Buffer.from('subtree/v1\n\0', 'latin1'),
+    Buffer.from([Buffer.byteLength(name)]),
+    Buffer.from(name),
+    u64(ts),
+    Buffer.from([Buffer.byteLength(origin)]),
+    Buffer.from(origin),
+    u64(0n),
+    u64(BigInt(size)),
+    Buffer.from(root, 'base64'),
+  ]);
+  assert.deepEqual(message, cosignedMessage({ cosigner: name, timestamp: ts, origin, start: 0n, end: BigInt(size), hash: Buffer.from(root, 'base64') }));
+  assert.ok(verifyMlDsa44(pub, message, sig.subarray(12)), 'the ML-DSA-44 cosignature verifies');
+  return Number(ts);
+}
+
+/** A witness's 200 body: two lines of its one name, Ed25519 then ML-DSA-44, both checked independently, at one time. */
+function independentCosignatures(body: string, checkpointText: string, v: { witnessVkey: string; witnessMlDsaVkey: string }): number {
+  const lines = body.split(/(?<=\n)/);
+  assert.equal(lines.length, 2, `two lines: ${JSON.stringify(body.slice(0, 100))}`);
+  const ts = independentCosignature(lines[0]!, checkpointText, v.witnessVkey);
+  assert.equal(independentMlDsaCosignature(lines[1]!, checkpointText, v.witnessMlDsaVkey), ts);
+  return ts;
+}
+
 const textOf = (note: string) => parseSignedCheckpoint(note).parsed.text;
 const hashHex = (origin: string) => originHash(origin).toString('hex');
 
@@ -119,6 +172,7 @@ interface Server {
   keysDir: string;
   keys: ServerKeys;
   witnessVkey: string;
+  witnessMlDsaVkey: string;
   log: string[];
 }
 
@@ -129,7 +183,8 @@ async function freshServer(): Promise<Server> {
   const keysDir = fresh('keys');
   initServerKeys(keysDir, 'witness.test.example');
   const keys = loadServerKeys(keysDir);
-  return { db, url, keysDir, keys, witnessVkey: serverVkeys(keys).witness, log: [] };
+  const v = serverVkeys(keys);
+  return { db, url, keysDir, keys, witnessVkey: v.witness, witnessMlDsaVkey: v.witnessMlDsa44!, log: [] };
 }
 
 const NOW = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -163,16 +218,22 @@ async function expectSize(r: Response, size: number): Promise<void> {
   assert.equal(text, `${size}\n`);
 }
 
-/** A 200: one cosignature line, checked with our verifier and independently; returns it. */
+/**
+ * A 200: the witness's two cosignature lines (Ed25519, then ML-DSA-44), checked with our verifiers and independently;
+ * returns the Ed25519 line.
+ */
 async function expectCosigned(r: Response, s: Server, checkpoint: string): Promise<string> {
   const body = await r.text();
   assert.equal(r.status, 200, body);
-  // The spec's way for a client: append the body to the checkpoint and verify as a note with the witness key.
-  const got = verifiedCosignatures(checkpoint + body, [parseCosignerVkey(s.witnessVkey)]);
-  assert.equal(got.length, 1);
-  assert.equal(got[0]!.line, body);
-  independentCosignature(body, textOf(checkpoint), s.witnessVkey);
-  return body;
+  // The spec's way for a client: append the body to the checkpoint and verify as a note with the witness keys.
+  const got = verifiedCosignatures(checkpoint + body, [parseCosignerVkey(s.witnessVkey), parseCosignerVkey(s.witnessMlDsaVkey, { mlDsa44 })]);
+  assert.equal(got.length, 2);
+  assert.equal(got[0]!.line + got[1]!.line, body);
+  // A client that knows only the Ed25519 key (a host that joined before) finds its line and ignores the other.
+  const old = verifiedCosignatures(checkpoint + body, [parseCosignerVkey(s.witnessVkey)]);
+  assert.deepEqual(old, [got[0]]);
+  independentCosignatures(body, textOf(checkpoint), s);
+  return got[0]!.line;
 }
 
 async function conflictRows(s: Server) {
@@ -281,8 +342,8 @@ test('add-checkpoint, byte by byte from tlog-witness: every status, the text/x.t
     assert.equal(served, ws[0]!.note);
     assert.deepEqual(independentlyOpenCheckpoint(served, a.vkey).root, a.root(7));
     const served7 = served.split('\n').filter((l) => l.startsWith('\u2014 witness.test.example/witness '));
-    assert.equal(served7.length, 1);
-    independentCosignature(`${served7[0]}\n`, textOf(cp7), s.witnessVkey);
+    assert.equal(served7.length, 2, 'both witness keys');
+    independentCosignatures(`${served7[0]}\n${served7[1]}\n`, textOf(cp7), s);
     for (const bad of [hashHex(stranger.origin), hashHex(a.origin).toUpperCase(), 'x', `${hashHex(a.origin)}0`]) {
       await expectLine(await app.request(`/witness/${bad}/checkpoint`), 404);
     }
@@ -555,7 +616,15 @@ interface Attempt {
  * A client that follows the protocol: it sends its log's checkpoint a few entries past what it believes the witness
  * holds, learns the witness's size from a 409 text/x.tlog.size, and goes on until `done()`.
  */
-async function client(log: HostLog, branch: string, urls: () => string[], rnd: () => number, attempts: Attempt[], done: () => boolean, witnessVkey: string): Promise<void> {
+async function client(
+  log: HostLog,
+  branch: string,
+  urls: () => string[],
+  rnd: () => number,
+  attempts: Attempt[],
+  done: () => boolean,
+  vkeys: { witnessVkey: string; witnessMlDsaVkey: string },
+): Promise<void> {
   let known = 0;
   for (let i = 0; !done(); i++) {
     const live = urls();
@@ -576,7 +645,7 @@ async function client(log: HostLog, branch: string, urls: () => string[], rnd: (
     }
     attempts.push({ branch, server, old: known, size, root: log.root(size), start, end: performance.now(), status, body: text });
     if (status === 200) {
-      independentCosignature(text, textOf(log.checkpoint(size)), witnessVkey);
+      independentCosignatures(text, textOf(log.checkpoint(size)), vkeys);
       known = size;
     } else if (status === 409 && type === 'text/x.tlog.size') {
       const held = Math.min(parseTlogSize(text), log.size);
@@ -639,7 +708,7 @@ test('two ffaudit serve processes on one database, hammered with interleaved add
     const attempts: Attempt[] = [];
     const limit = 360;
     const done = () => attempts.length >= limit;
-    const clients = [0, 1, 2, 3, 4, 5].map((i) => client(i < 4 ? a : fork, i < 4 ? 'log' : 'fork', urls, prng(100 + i), attempts, done, s.witnessVkey));
+    const clients = [0, 1, 2, 3, 4, 5].map((i) => client(i < 4 ? a : fork, i < 4 ? 'log' : 'fork', urls, prng(100 + i), attempts, done, s));
     await Promise.all(clients);
     const statuses = new Set(attempts.map((x) => x.status));
     assert.ok([...statuses].every((x) => x === 200 || x === 409 || x === 422), [...statuses].join(','));
@@ -697,7 +766,7 @@ test('kill -9 of one serve process with requests in flight: the other keeps answ
     let live = [p1.url, p2.url];
     const attempts: Attempt[] = [];
     let stop = false;
-    const clients = [0, 1, 2, 3, 4].map((i) => client(a, 'log', () => live, prng(7 + i), attempts, () => stop, s.witnessVkey));
+    const clients = [0, 1, 2, 3, 4].map((i) => client(a, 'log', () => live, prng(7 + i), attempts, () => stop, s));
     const okCount = () => attempts.filter((x) => x.status === 200).length;
     while (okCount() < 20) await new Promise((r) => setTimeout(r, 5));
     // One request surely in flight on p1: its headers and part of its body sent.
@@ -738,7 +807,7 @@ test('SIGTERM: a request in flight completes (200, persisted), then the process 
     // …but the request in flight finishes.
     const r = await inflight.finish();
     assert.equal(r.status, 200, r.text);
-    independentCosignature(r.text, textOf(cp), s.witnessVkey);
+    independentCosignatures(r.text, textOf(cp), s);
     assert.deepEqual(await p.exited, { code: 0, signal: null });
     assert.match(p.stdout(), /Z stopped\n$/);
     const { rows } = await s.db.pool.query<{ size: number }>('SELECT size FROM witness_state');

@@ -6,10 +6,11 @@
  * add-checkpoint answers in the order the specification lists its checks: malformed → 400; origin unknown (or its
  * host disabled) → 404; no signature of the log's registered key verifies → 403; old size above the checkpoint's
  * → 400; old size not the latest cosigned size → 409 with `text/x.tlog.size`; same size, another root → 409;
- * consistency proof fails → 422; else the state moves and the answer is 200 with our cosignature line. The second
- * 409 has no body in the specification; ours is the same `text/x.tlog.size` as the first, the size the witness
- * holds: a client that sent that very size learns that the witness holds another root for it (a fork, which our
- * push client reports as such), and no client is led to send anything but the truth.
+ * consistency proof fails → 422; else the state moves and the answer is 200 with our cosignature lines (Ed25519, then
+ * ML-DSA-44 when the server has that key). The second 409 has no body in the specification; ours is the same
+ * `text/x.tlog.size` as the first, the size the witness holds: a client that sent that very size learns that the
+ * witness holds another root for it (a fork, which our push client reports as such), and no client is led to send
+ * anything but the truth.
  *
  * "Checking the old size against the latest checkpoint and persisting the new checkpoint must be performed
  * atomically": a request reads the log's state in one statement (one snapshot), decides, and persists in one
@@ -44,7 +45,7 @@ export const MAX_ADD_CHECKPOINT_BODY = DEFAULT_MAX_ADD_CHECKPOINT_BYTES;
 
 /** What one add-checkpoint comes to; only `cosigned` changed the witness state. */
 type Outcome =
-  | { kind: 'cosigned'; line: string; epoch: number; size: number; note: string }
+  | { kind: 'cosigned'; lines: string; epoch: number; size: number; note: string }
   | { kind: 'size'; size: number } // 409, text/x.tlog.size
   | { kind: 'refused'; status: 404 | 409 | 422; message: string };
 
@@ -306,8 +307,11 @@ async function persist(
   cp: SignedCheckpoint,
   logNote: string,
 ): Promise<Outcome | 'moved'> {
-  const line = deps.keys.witness.cosign(cp.parsed.text, now(deps));
-  const note = addSignatureLines(logNote, [line]);
+  // tlog-witness §add-checkpoint: "one or more note signature lines", from the witness key(s): Ed25519 first, which
+  // every host checks, then ML-DSA-44 when the server has that key; a host that does not know it ignores the line.
+  const at = now(deps);
+  const lines = [deps.keys.witness.cosign(cp.parsed.text, at), ...(deps.keys.witnessMlDsa44 ? [deps.keys.witnessMlDsa44.cosign(cp.parsed.text, at)] : [])];
+  const note = addSignatureLines(logNote, lines);
   const values: unknown[] = [host.id, epoch, cp.size, cp.root, note, logNote, hold];
   if (prev) values.push(prev.epoch, prev.size, prev.root);
   const { rows } = await deps.db.pool.query<{ n: number }>(
@@ -318,7 +322,7 @@ async function persist(
     return 'moved';
   }
   host.last = hold === null ? { epoch, size: cp.size, root: cp.root } : undefined;
-  return { kind: 'cosigned', line, epoch, size: cp.size, note };
+  return { kind: 'cosigned', lines: lines.join(''), epoch, size: cp.size, note };
 }
 
 const ORIGIN_HASH = /^[0-9a-f]{64}$/;
@@ -341,7 +345,7 @@ export function witnessRoutes(app: Hono<AppEnv>, deps: ServerDeps): void {
     switch (r.kind) {
       case 'cosigned':
         // "The response body MUST be a sequence of one or more note signature lines."
-        return c.body(r.line, 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+        return c.body(r.lines, 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
       case 'size':
         return sizeConflict(c, r.size);
       case 'refused':

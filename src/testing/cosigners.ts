@@ -5,27 +5,35 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseSignedCheckpoint } from '../core/checkpoint.js';
-import { formatCosignerVkey, makeCosigner, type Cosigner } from '../core/cosignature.js';
+import { cosignerVkey, formatCosignerVkey, makeCosigner, makeMlDsaCosigner, type Cosigner } from '../core/cosignature.js';
 import { writeServerConfig, type ServerConfig } from '../ledger/server-config.js';
+import { mlDsa44 } from '../pq/ml-dsa44.js';
 
 export interface TestServerKeys {
   url: string;
   host: string;
   witness: Cosigner;
   mirror: Cosigner;
+  /** With `mlDsa44`: the witness's ML-DSA-44 cosigner, named as `witness`, and in `config`. */
+  witnessMlDsa44?: Cosigner;
   config: ServerConfig;
 }
 
-/** Two fresh cosigners named `NAME/witness` and `NAME/mirror`, as `ffaudit serve init --name NAME` makes them. */
-export function serverKeys(name = 'audit.example', url = `https://${name}`, host = 'host-1'): TestServerKeys {
+/**
+ * Two fresh cosigners named `NAME/witness` and `NAME/mirror`, as `ffaudit serve init --name NAME` makes them; with
+ * `mlDsa44`, the witness's ML-DSA-44 key as well.
+ */
+export function serverKeys(name = 'audit.example', url = `https://${name}`, host = 'host-1', opts: { mlDsa44?: boolean } = {}): TestServerKeys {
   const witness = makeCosigner(`${name}/witness`, randomBytes(32));
   const mirror = makeCosigner(`${name}/mirror`, randomBytes(32));
+  const pq = opts.mlDsa44 ? makeMlDsaCosigner(`${name}/witness`, randomBytes(32), mlDsa44) : undefined;
   return {
     url,
     host,
     witness,
     mirror,
-    config: { url, host, witness: formatCosignerVkey(witness.name, witness.publicKey), mirror: formatCosignerVkey(mirror.name, mirror.publicKey) },
+    ...(pq ? { witnessMlDsa44: pq } : {}),
+    config: { url, host, witness: formatCosignerVkey(witness.name, witness.publicKey), mirror: formatCosignerVkey(mirror.name, mirror.publicKey), ...(pq ? { witnessMlDsa44: cosignerVkey(pq) } : {}) },
   };
 }
 

@@ -15,6 +15,7 @@ import { readSmall } from '../inputs.js';
 import type { TlogPolicy } from '../../core/tlog-policy.js';
 import { parseIndex } from '../arguments.js';
 import { formatVerifyReport, progressBar } from '../format.js';
+import { mlDsa44 } from '../../pq/ml-dsa44.js';
 
 export function registerLedgerCommands(program: Command, { io, setStatus }: CommandContext): void {
   const g = () => program.opts<GlobalOptions>();
@@ -176,7 +177,7 @@ async function policyFor(io: Io, file: string, l: Ledger): Promise<TlogPolicy> {
   const { parseTlogPolicy } = await import('../../core/tlog-policy.js');
   let policy: TlogPolicy;
   try {
-    policy = parseTlogPolicy(readSmall(pathFrom(io, file), 'the policy file', file));
+    policy = parseTlogPolicy(readSmall(pathFrom(io, file), 'the policy file', file), { mlDsa44 });
   } catch (e) {
     if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${file}: ${e.message}`);
     throw e;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { FfauditError } from '../../core/errors.js';
 import { parseTlogPolicy } from '../../core/tlog-policy.js';
+import { mlDsa44 } from '../../pq/ml-dsa44.js';
 import type { Verifier } from '../../core/note.js';
 import { parseDuration } from '../../archive/duration.js';
 import { isHttpLocation, openSource } from '../../archive/open-target.js';
@@ -63,7 +64,7 @@ async function monitorCommand(io: Io, sources: string[], o: MonitorCliOptions): 
   const verifiers: Verifier[] = (o.pubkey ?? []).map((f) => readKey(pathFrom(io, f), f));
   const rules: CheckpointRule[] = [];
   if (o.policy !== undefined) {
-    const policy = parseTlogPolicy(readSmall(pathFrom(io, o.policy), 'the policy', o.policy));
+    const policy = parseTlogPolicy(readSmall(pathFrom(io, o.policy), 'the policy', o.policy), { mlDsa44 });
     verifiers.push(...policy.logs);
     rules.push(cosignatureRule(policy));
   }

@@ -9,6 +9,7 @@ import { FfauditError } from '../../core/errors.js';
 import { renderActivityReport, renderFileReport, type ReportVerification } from '../../render/report-html.js';
 import { parseWhen } from '../../time/time.js';
 import { parseTlogPolicy, type TlogPolicy } from '../../core/tlog-policy.js';
+import { mlDsa44 } from '../../pq/ml-dsa44.js';
 import type { Period } from '../../ledger/activity.js';
 import { bundleLineages } from '../../ledger/bundle.js';
 import { exportAs } from '../../ledger/export.js';
@@ -112,7 +113,7 @@ function acceptedKeys(io: Io, o: { pubkey?: string[]; policy?: string; insecureA
   if (o.policy !== undefined) {
     let policy: TlogPolicy;
     try {
-      policy = parseTlogPolicy(readSmall(pathFrom(io, o.policy), 'the policy file', o.policy));
+      policy = parseTlogPolicy(readSmall(pathFrom(io, o.policy), 'the policy file', o.policy), { mlDsa44 });
     } catch (e) {
       if (e instanceof FfauditError && e.code === 'BAD_INPUT') throw new FfauditError('USAGE', `${o.policy}: ${e.message}`);
       throw e;

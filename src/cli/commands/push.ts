@@ -66,7 +66,7 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
         const before = l.server()?.config.url;
         const s = await joinServer(l, url, token);
         if (before !== undefined && before !== s.url) io.err(`ffaudit: this ledger was joined to ${before}: it now pushes to ${s.url} (cosignatures kept from before stay in the ledger)\n`);
-        out(`joined ${s.url} as host ${s.host}\nlog      ${l.origin}\nwitness  ${s.witness}\nmirror   ${s.mirror}\n`);
+        out(`joined ${s.url} as host ${s.host}\nlog      ${l.origin}\nwitness  ${s.witness}\nmirror   ${s.mirror}\n${s.witnessMlDsa44 ? `witness_ml_dsa44 ${s.witnessMlDsa44}\n` : ''}`);
       });
     });
 

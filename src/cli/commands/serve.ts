@@ -27,6 +27,14 @@ function dbUrl(o: DbOption, io: Io): string {
   return url;
 }
 
+/**
+ * The server's vkeys, one per line: `witness` and `mirror` (Ed25519) first, as always, then `witness_ml_dsa44` (the
+ * name the ledger's config and POST /join give it) when the server has that key.
+ */
+function vkeyLines(v: { witness: string; mirror: string; witnessMlDsa44?: string | undefined }): string {
+  return `witness ${v.witness}\nmirror  ${v.mirror}\n${v.witnessMlDsa44 ? `witness_ml_dsa44 ${v.witnessMlDsa44}\n` : ''}`;
+}
+
 function keysDir(o: { keys?: string }, io: Io): string {
   const dir = o.keys ?? io.env.FFAUDIT_SERVER_KEYS;
   if (!dir) throw new FfauditError('USAGE', "no keys: give --keys DIR (the directory `ffaudit serve init` wrote)");
@@ -157,23 +165,25 @@ export function registerServeCommands(program: Command, cli: CommandContext): vo
 
   serve
     .command('init')
-    .description('create the server keys once: NAME/witness and NAME/mirror (two distinct Ed25519 cosigners)')
+    .description('create the server keys once: NAME/witness and NAME/mirror (two distinct Ed25519 cosigners), and an ML-DSA-44 key of NAME/witness')
     .requiredOption('--name <name>', 'the server name, e.g. audit.example.com (the key names are NAME/witness and NAME/mirror)')
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<{ name: string; keys?: string }>();
       const { initServerKeys } = await import('../../server/keys.js');
       const dir = keysDir(o, io);
       const v = initServerKeys(dir, o.name);
-      io.out(`created the server keys in ${dir}\nwitness ${v.witness}\nmirror  ${v.mirror}\n`);
+      io.out(`created the server keys in ${dir}\n${vkeyLines(v)}`);
     });
 
   serve
     .command('key')
-    .description("print the server's two verifier keys (vkeys): give them to whoever checks its cosignatures")
+    .description("print the server's verifier keys (vkeys): give them to whoever checks its cosignatures")
+    .option('--add-ml-dsa', 'first give a server made before ML-DSA-44 its ML-DSA-44 witness key (serve processes take it at their next start)')
     .action(async (_o: unknown, cmd: Command) => {
-      const { loadServerKeys, serverVkeys } = await import('../../server/keys.js');
-      const v = serverVkeys(loadServerKeys(keysDir(cmd.optsWithGlobals(), io)));
-      io.out(`witness ${v.witness}\nmirror  ${v.mirror}\n`);
+      const o = cmd.optsWithGlobals<{ keys?: string; addMlDsa?: boolean }>();
+      const { addMlDsaWitnessKey, loadServerKeys, serverVkeys } = await import('../../server/keys.js');
+      const dir = keysDir(o, io);
+      io.out(vkeyLines(o.addMlDsa ? addMlDsaWitnessKey(dir) : serverVkeys(loadServerKeys(dir))));
     });
 
   // --db and --keys belong to `serve` and are read by every subcommand through optsWithGlobals: commander gives an

@@ -124,7 +124,7 @@ async function enrol(o: AccessLogOptions, ledger: Ledger): Promise<{ id: number;
     if (host.vkey !== ledger.vkey) throw new FfauditError('CONFLICT', `host ${host.name} holds the origin ${ledger.origin} under another key than the access log at ${ledger.dir}: give this server another --access-log`);
     const c = ledger.server()?.config;
     // The server's keys may have been replaced (serve init): the log is this server's own, so it follows them.
-    if (!c || c.url !== ACCESS_LOG_SERVER_URL || c.host !== host.name || c.witness !== keys.witness || c.mirror !== keys.mirror) {
+    if (!c || c.url !== ACCESS_LOG_SERVER_URL || c.host !== host.name || c.witness !== keys.witness || c.mirror !== keys.mirror || c.witnessMlDsa44 !== keys.witnessMlDsa44) {
       writeServerConfig(ledger.dir, { url: ACCESS_LOG_SERVER_URL, host: host.name, ...keys });
     }
     if (host.status === 'disabled') o.log(`access log: its host ${host.name} is disabled: events are recorded but not mirrored until it is enabled`);

@@ -3,9 +3,9 @@
  * of the run's entries a c2sp.org/tlog-proof@v1 receipt against the newest checkpoint the server cosigned and holds
  * every entry of (search/evidence.ts signedHead), the same receipt `ffaudit proof N` prints on the host and
  * `ffaudit verify-proof` checks. Each receipt is checked here as verify-proof would before anything is said about it,
- * and the checkpoint's cosignatures are checked with the server's own witness and mirror keys.
+ * and the checkpoint's cosignatures are checked with the server's own witness (both its keys) and mirror keys.
  */
-import { makeCosignatureVerifier, verifiedCosignatures } from '../../../core/cosignature.js';
+import { verifiedCosignatures } from '../../../core/cosignature.js';
 import { parseSignedCheckpoint } from '../../../core/checkpoint.js';
 import { FfauditError } from '../../../core/errors.js';
 import { parseNote } from '../../../core/note.js';
@@ -13,7 +13,7 @@ import { checkReceipt } from '../../../core/receipt-check.js';
 import { formatTlogProof } from '../../../core/tlog-proof.js';
 import { formatTimeNs } from '../../../time/time.js';
 import type { Db } from '../../db/pool.js';
-import type { ServerKeys } from '../../keys.js';
+import { serverVerifierList, type ServerKeys } from '../../keys.js';
 import { mirrorEvidence } from '../../search/evidence.js';
 import type { LoggedRun } from '../../search/types.js';
 
@@ -55,8 +55,7 @@ export async function runEvidence(db: Db, keys: ServerKeys, run: LoggedRun): Pro
     const receipt = formatTlogProof(index, proof, head);
     entries.push({ index, data, receipt, failure: checkReceipt(receipt, data, src.verifier).failure });
   }
-  const verifiers = { witness: makeCosignatureVerifier(keys.witness.name, keys.witness.publicKey), mirror: makeCosignatureVerifier(keys.mirror.name, keys.mirror.publicKey) };
-  const cosigned = verifiedCosignatures(head, Object.values(verifiers)).map((s) => ({
+  const cosigned = verifiedCosignatures(head, serverVerifierList(keys)).map((s) => ({
     role: s.name === keys.witness.name ? ('witness' as const) : ('mirror' as const),
     name: s.name,
     at: formatTimeNs(BigInt(s.timestamp) * 1_000_000_000n),
