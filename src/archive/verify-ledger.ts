@@ -48,6 +48,8 @@ export interface LedgerStampSummary {
   valid: number;
   /** Why the tokens were not checked (no CA configured or given, or it could not be read); absent when they were. */
   unchecked?: string | undefined;
+  /** Tokens sound but under a CA not configured (and their renewals): not checked against it, not findings. */
+  otherCa?: number | undefined;
   newest?: string | undefined;
 }
 
@@ -127,7 +129,7 @@ async function checkTimestamps(ledger: Ledger, given: string | undefined, now: D
     }
   }
   const r = checkStoredTimestamps(ledger, ca, now);
-  return { problems: r.problems, summary: { stored, valid: r.valid.length, newest: r.newest } };
+  return { problems: r.problems, summary: { stored, valid: r.valid.length, ...(r.otherCa > 0 ? { otherCa: r.otherCa } : {}), newest: r.newest } };
 }
 
 /** How long `verify --trusted URL` waits for the server, and the most it reads of the answer (a checkpoint is tiny). */

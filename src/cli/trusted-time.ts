@@ -46,8 +46,8 @@ export function ledgerTsaCa(ledgerDir: string): string | null {
 
 /** The token check: against `caPem` when given (anchored), else every check but the chain to a CA. */
 export async function timestampCheck(caPem: string | null): Promise<TimestampCheck> {
-  const { verifyTimestampToken } = await import('../timestamp/verify.js');
-  return { verify: (tokenDer, imprint) => verifyTimestampToken(tokenDer, { imprint, caCerts: caPem }), anchored: caPem !== null };
+  const { isUnanchored, verifyTimestampToken } = await import('../timestamp/verify.js');
+  return { verify: (tokenDer, imprint) => verifyTimestampToken(tokenDer, { imprint, caCerts: caPem }), anchored: caPem !== null, unanchored: isUnanchored };
 }
 
 /** "entry 4", "entries 4 and 7", "entries 4, 7 and 9"; a long list by its count and range. */
@@ -73,6 +73,13 @@ export function formatTimeVerdict(v: BundleVerdict, anchored: boolean): string[]
   const lines: string[] = [];
   const multi = v.logs !== undefined;
   for (const t of v.time) for (const s of timeLines(t, multi)) lines.push(`time        ${printable(s)}`);
+  for (const t of v.time) {
+    const log = multi ? `log ${JSON.stringify(t.log)}: ` : '';
+    for (const k of t.lapsed) {
+      lines.push(`time        ${printable(`${log}the token of ${k.genTime} over tree size ${t.size} is no longer provable: its TSA certificate expired at ${k.signerNotAfter} and no renewal made in time covers it`)}`);
+    }
+    if (t.otherCa > 0) lines.push(`time        ${printable(`${log}${t.otherCa} token${t.otherCa === 1 ? '' : 's'} over tree size ${t.size} under a CA you did not give: they state no time`)}`);
+  }
   const stated = v.time.some((t) => t.sentences.length > 0);
   if (stated) {
     lines.push(
@@ -89,5 +96,16 @@ export function formatTimeVerdict(v: BundleVerdict, anchored: boolean): string[]
 /** verify-bundle --json's `timestamps`: each log's section that could be checked. */
 export function timestampsJson(v: BundleVerdict, anchored: boolean): unknown[] {
   const token = (t: TimeToken): unknown => ({ sha256: t.sha256, gen_time: t.genTime, tsa: t.tsaName, serial: t.serial, signer_not_after: t.signerNotAfter, renewals: t.renewals.map(token) });
-  return v.time.map((t) => ({ log: t.log, checkpoint_size: t.size, last_entry: t.size - 1, covers: t.covers, checked: t.checked, anchored: t.checked && anchored, sentences: t.sentences, tokens: t.tokens.map(token) }));
+  return v.time.map((t) => ({
+    log: t.log,
+    checkpoint_size: t.size,
+    last_entry: t.size - 1,
+    covers: t.covers,
+    checked: t.checked,
+    anchored: t.checked && anchored,
+    sentences: t.sentences,
+    tokens: t.tokens.map(token),
+    ...(t.lapsed.length > 0 ? { lapsed: t.lapsed.map(token) } : {}),
+    ...(t.otherCa > 0 ? { other_ca: t.otherCa } : {}),
+  }));
 }

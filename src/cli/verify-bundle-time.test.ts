@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, MessageImprint, TimeStampReq } from 'pkijs';
+import { verifyBundle } from '../core/bundle.js';
 import { parseSignedCheckpoint } from '../core/checkpoint.js';
+import { parseVerifierKey } from '../core/note.js';
 import { Ledger, type Timestamp } from '../ledger/ledger.js';
 import { runCliInProcess } from '../testing/cli.js';
 import { tempDir } from '../testing/fixtures.js';
@@ -20,6 +22,7 @@ import { startTestTsa, tsaSkip, type TestTsa } from '../testing/tsa-server.js';
 import { requestTimestamp } from '../timestamp/client.js';
 import { SHA256_OID } from '../timestamp/request.js';
 import { verifyTimestampToken } from '../timestamp/verify.js';
+import { timestampCheck } from './trusted-time.js';
 
 const tmp = tempDir('bundle-time');
 let tsa: TestTsa;
@@ -177,7 +180,7 @@ describe('trusted time in bundles, verify-bundle and the report', { skip: tsaSki
     assert.equal(req.stderr, 'ffaudit: --require-timestamp needs --tsa-ca FILE: a token is trusted only through a CA you trust\n');
   });
 
-  it('a flipped byte of the token, a token over another checkpoint, a broken proof, another CA: each its exact finding', async () => {
+  it('a flipped byte of the token, a token over another checkpoint, a broken proof: each its exact finding; another CA states no time', async () => {
     const invalid = async (path: string, finding: string) => {
       const r = await verify(path, '--tsa-ca', tsa.caFile);
       assert.equal(r.status, 1, r.stdout);
@@ -204,7 +207,15 @@ describe('trusted time in bundles, verify-bundle and the report', { skip: tsaSki
     const foreign = edited('other.json', (d) => {
       d.timestamps[0]!.tokens[0]!.token = other.tokenDer.toString('base64');
     });
-    await invalid(foreign, 'time-stamp token 0 (over the checkpoint at tree size 3): the signer certificate does not chain to a configured CA');
+    // A sound token under a CA you did not give: no time stated, the entries untimed, and no failure (another
+    // TSA's token, or a CA since rolled over, is no sign of tampering).
+    const notMine = await verify(foreign, '--tsa-ca', tsa.caFile);
+    assert.equal(notMine.status, 0, notMine.stdout + notMine.stderr);
+    assert.ok(!notMine.stdout.includes('existed no later than'), notMine.stdout);
+    assert.ok(notMine.stdout.includes('\ntime        1 token over tree size 3 under a CA you did not give: they state no time\n'), notMine.stdout);
+    assert.ok(notMine.stdout.includes("\nuntimed     no time-stamp token vouches for entries 0 and 2: only the recording hosts' clocks date them\n"), notMine.stdout);
+    const required = await verify(foreign, '--tsa-ca', tsa.caFile, '--require-timestamp');
+    assert.equal(required.status, 1, required.stdout);
     // The same token is good evidence to whoever trusts that other CA.
     assert.equal((await verify(foreign, '--tsa-ca', tsa.file('other-ca.pem'))).status, 0);
     // A checkpoint the log did not sign, even with a token that really is over it, vouches for nothing.
@@ -296,6 +307,16 @@ describe('renewals', { skip: tsaSkip }, () => {
       ),
       r.stdout,
     );
+    // Checked after every certificate of the chain has expired: the chain lapsed, and the time is no longer stated.
+    // Without the renewals, a day and a half from now (the /short certificate lasts one day): the same.
+    const check = { ...(await timestampCheck(tsa.ca())), now: new Date(Date.now() + 36 * 3_600_000) };
+    const opts = { pubkeys: [parseVerifierKey(readFileSync(f('renewed.vkey'), 'utf8').trim())], timestamps: check };
+    const alone = JSON.parse(JSON.stringify(d)) as Doc & { timestamps: Section[] };
+    alone.timestamps[0]!.tokens.splice(1);
+    const lapsed = verifyBundle(Buffer.from(JSON.stringify(alone)), opts);
+    assert.deepEqual([lapsed.failures, lapsed.time[0]!.sentences, lapsed.time[0]!.lapsed.map((k) => k.genTime), lapsed.untimed.map((u) => u.entries)], [[], [], [short.genTime], [[0]]]);
+    const kept = verifyBundle(readFileSync(f('renewed.json')), opts);
+    assert.deepEqual([kept.failures, kept.time[0]!.lapsed, kept.untimed], [[], [], []]);
     // A renewal that names a token the bundle does not hold before it breaks the chain.
     const broken = JSON.parse(JSON.stringify(d)) as Doc & { timestamps: Section[] };
     broken.timestamps[0]!.tokens.splice(1, 1);

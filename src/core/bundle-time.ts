@@ -57,6 +57,13 @@ export interface TimestampCheck {
   verify: TokenVerifier;
   /** Whether `verify` checks the TSA's certificate chain against CA certificates the caller trusts. */
   anchored: boolean;
+  /**
+   * Whether an error of `verify` says only that the token is sound but under a CA the caller did not give: such a
+   * token states no time, and is no failure of the bundle (another TSA's, or a CA since rolled over).
+   */
+  unanchored?: (e: unknown) => boolean;
+  /** Now, for whether a chain is still provable (its newest certificate unexpired); default the clock's. */
+  now?: Date;
 }
 
 /** One verified token of a section, with the renewals that keep it provable. */
@@ -81,8 +88,15 @@ export interface BundleTime {
   /** Whether the tokens were checked (a TimestampCheck was given) and against a CA the caller trusts. */
   checked: boolean;
   anchored: boolean;
-  /** The tokens over the checkpoint that verified, each with its renewal chain. */
+  /** The tokens over the checkpoint that verified, each with its renewal chain, still provable. */
   tokens: TimeToken[];
+  /**
+   * Tokens that verified but are no longer provable: the certificate of every newest token of their chain has
+   * expired and no renewal made in time covers them (RFC 4998 §5.2). They state nothing.
+   */
+  lapsed: TimeToken[];
+  /** Tokens sound but under a CA the caller did not give (with what renews them): they state nothing either. */
+  otherCa: number;
   /** One per token: `entry N existed no later than T, according to TSA X` and its renewals. */
   sentences: string[];
 }
@@ -188,18 +202,27 @@ export function checkLogTime(t: BundleTimestamps, log: LogTimeInput, check: Time
   }
   if (hashes.length !== new Set(hashes).size) fail('the same time-stamp token is in the bundle twice');
   const covers = [...new Set(log.entries)].filter((i) => i < tcp.size).sort((x, y) => x - y);
-  const result: BundleTime = { log: log.origin, size: tcp.size, covers, checked: check !== undefined, anchored: check?.anchored ?? false, tokens: [], sentences: [] };
+  const result: BundleTime = { log: log.origin, size: tcp.size, covers, checked: check !== undefined, anchored: check?.anchored ?? false, tokens: [], lapsed: [], otherCa: 0, sentences: [] };
   if (!check) return result;
 
   const verified = new Map<string, TimeToken>();
   const notAfter = new Map<string, number>();
+  const foreign = new Set<string>();
   for (const [i, k] of t.tokens.entries()) {
     const imprint = k.renews === null ? sha256(Buffer.from(tcp.parsed.text, 'utf8')) : Buffer.from(k.renews, 'hex');
+    if (k.renews !== null && foreign.has(k.renews)) {
+      foreign.add(hashes[i]!);
+      continue;
+    }
     let r: VerifiedToken;
     try {
       r = check.verify(k.token, imprint);
     } catch (e) {
       if (!isFfauditError(e)) throw e;
+      if (k.renews === null && check.unanchored?.(e)) {
+        foreign.add(hashes[i]!);
+        continue;
+      }
       fail(`time-stamp token ${i} (over ${k.renews === null ? `the checkpoint at tree size ${tcp.size}` : `token ${hashes.indexOf(k.renews)}`}): ${e.message.replace(/^time-stamp token: /, '')}`);
       continue;
     }
@@ -218,6 +241,13 @@ export function checkLogTime(t: BundleTimestamps, log: LogTimeInput, check: Time
     verified.set(tok.sha256, tok);
     notAfter.set(tok.sha256, r.signerNotAfter.getTime());
   }
+  result.otherCa = foreign.size;
+  // A chain is provable while one of its newest tokens' certificates is unexpired; a renewal made too late is not
+  // in the chain (above), so it keeps nothing.
+  const now = (check.now ?? new Date()).getTime();
+  const alive = (k: TimeToken): boolean => Date.parse(k.signerNotAfter) >= now || k.renewals.some(alive);
+  result.lapsed = result.tokens.filter((k) => !alive(k));
+  result.tokens = result.tokens.filter(alive);
   result.sentences = result.tokens.map((k) => timeSentence(tcp.size, k));
   return result;
 }

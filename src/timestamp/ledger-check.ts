@@ -12,6 +12,7 @@ import { verifyConsistency } from '../core/merkle.js';
 import type { Ledger, Timestamp } from '../ledger/ledger.js';
 import { Findings, type Problem } from '../ledger/problems.js';
 import { checkCheckpointToken, checkRenewal, lapsed, stampSentence } from './chain.js';
+import { isUnanchored } from './verify.js';
 import type { VerifiedTimestamp } from './verify.js';
 
 export interface CheckedStamp {
@@ -25,6 +26,11 @@ export interface StoredStamps {
   problems: Problem[];
   /** Rows stored, and those that verified. */
   stored: number;
+  /**
+   * Rows whose token is sound but signed under a CA that is not configured (another TSA, a CA since rolled over),
+   * with the renewals over them: no evidence of time here, and no evidence of tampering either.
+   */
+  otherCa: number;
   valid: CheckedStamp[];
   /** The newest token of each chain (a valid row no valid renewal covers). */
   tips: CheckedStamp[];
@@ -88,6 +94,7 @@ export function checkStoredTimestamps(ledger: Ledger, caCerts: string, now = new
   // The tokens: checkpoints' own first, then renewals once the token each renews has verified.
   const byHash = new Map<string, CheckedStamp>();
   const failed = new Set<string>();
+  const foreign = new Set<string>();
   let pending = placed;
   for (;;) {
     const next: Timestamp[] = [];
@@ -95,7 +102,8 @@ export function checkStoredTimestamps(ledger: Ledger, caCerts: string, now = new
       const key = r.tokenHash.toString('hex');
       const earlier = r.renews === null ? undefined : byHash.get(r.renews.toString('hex'));
       if (r.renews !== null && !earlier) {
-        if (failed.has(r.renews.toString('hex')) || !placed.some((p) => p.tokenHash.equals(r.renews!))) {
+        if (foreign.has(r.renews.toString('hex'))) foreign.add(key);
+        else if (failed.has(r.renews.toString('hex')) || !placed.some((p) => p.tokenHash.equals(r.renews!))) {
           bad(r, 'renews a token that is not stored or does not verify');
           failed.add(key);
         } else next.push(r);
@@ -108,8 +116,13 @@ export function checkStoredTimestamps(ledger: Ledger, caCerts: string, now = new
         c.own = earlier ? (earlier.own ?? earlier) : undefined;
         byHash.set(key, c);
       } catch (e) {
-        bad(r, `does not verify: ${(e as Error).message}`);
-        failed.add(key);
+        // A sound token under a CA not configured (another TSA asked once, a CA rolled over) proves no time here,
+        // and is no sign of tampering: counted apart, with what renews it.
+        if (!earlier && isUnanchored(e)) foreign.add(key);
+        else {
+          bad(r, `does not verify: ${(e as Error).message}`);
+          failed.add(key);
+        }
       }
     }
     if (next.length === 0 || next.length === pending.length) {
@@ -126,12 +139,16 @@ export function checkStoredTimestamps(ledger: Ledger, caCerts: string, now = new
     const why = lapsed(t.verified, now);
     if (why) findings.add({ kind: 'timestamp-unrenewed', size: t.row.size, detail: `the timestamp of size ${t.row.size} (first token ${short((t.own ?? t).row.tokenHash)}…) is no longer provable: ${why}` });
   }
-  return { problems: findings.list(), stored: rows.length, valid, tips, newest: newestSentence(valid, tips) };
+  return { problems: findings.list(), stored: rows.length, otherCa: foreign.size, valid, tips, newest: newestSentence(valid, tips, now) };
 }
 
-/** The largest size a valid own token covers, its earliest such token, and the newest renewal of that token's chain. */
-function newestSentence(valid: readonly CheckedStamp[], tips: readonly CheckedStamp[]): string | undefined {
-  const own = valid.filter((c) => c.row.renews === null);
+/**
+ * The largest size a valid own token covers, its earliest such token, and the newest renewal of that token's chain;
+ * only chains still provable (their newest certificate not expired): a lapsed one states nothing.
+ */
+function newestSentence(valid: readonly CheckedStamp[], tips: readonly CheckedStamp[], now: Date): string | undefined {
+  const live = new Set(tips.filter((t) => lapsed(t.verified, now) === undefined).map((t) => t.own ?? t));
+  const own = valid.filter((c) => c.row.renews === null && live.has(c));
   const best = own.reduce<CheckedStamp | undefined>((b, c) => (!b || c.row.size > b.row.size || (c.row.size === b.row.size && c.verified.genTime < b.verified.genTime) ? c : b), undefined);
   if (!best) return undefined;
   const renewal = tips.filter((t) => t.own === best).sort((a, b) => b.verified.genTime.getTime() - a.verified.genTime.getTime())[0];

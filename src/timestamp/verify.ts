@@ -183,10 +183,21 @@ function checkChain(signer: X509Certificate, pool: readonly X509Certificate[], a
       return;
     }
     const next = pool.find((c) => c !== cur && c.ca && cur.checkIssued(c) && cur.verify(c.publicKey));
-    if (!next) return fail('the signer certificate does not chain to a configured CA');
+    if (!next) return fail(UNANCHORED);
     cur = next;
   }
   fail('the certificate chain is too long');
+}
+
+/**
+ * The one failure that says nothing against the token itself: it verifies, but under a CA the verifier does not
+ * trust (another TSA, a CA since rolled over). It is no evidence of time, and no evidence of tampering either.
+ */
+const UNANCHORED = 'the signer certificate does not chain to a configured CA';
+
+/** Whether `e` is verifyTimestampToken's refusal of a token that is sound but not under a configured CA. */
+export function isUnanchored(e: unknown): boolean {
+  return e instanceof FfauditError && e.message === `time-stamp token: ${UNANCHORED}`;
 }
 
 export function parseCaCertificates(pem: string): X509Certificate[] {

@@ -201,6 +201,7 @@ function trustedFrom(io: Io, given: string): Trusted {
 /** One line on the stored time-stamp tokens: the sentence of the newest valid one, or why none was checked. */
 function formatStamps(s: LedgerStampSummary): string {
   if (s.unchecked !== undefined) return `tokens   ${s.stored} time-stamp token${s.stored === 1 ? '' : 's'} stored, NOT CHECKED: ${s.unchecked}`;
-  const head = `tokens   ${s.valid} of ${s.stored} time-stamp token${s.stored === 1 ? '' : 's'} verified against the TSA CA`;
+  const other = s.otherCa ? ` (${s.otherCa} under a CA not configured: they state no time here)` : '';
+  const head = `tokens   ${s.valid} of ${s.stored} time-stamp token${s.stored === 1 ? '' : 's'} verified against the TSA CA${other}`;
   return s.newest !== undefined ? `${head}; ${s.newest}` : head;
 }
