@@ -14,7 +14,7 @@ import { sha256Hex, type EntryBase } from '../core/entry.js';
 import { FfauditError } from '../core/errors.js';
 import { formatMirrorInfo, MIRROR_INFO_CONTENT_TYPE } from '../core/mirror-protocol.js';
 import { parseBlobRecord, parsePushFile, PUSH_RECORD } from '../core/push-file.js';
-import { parseAddCheckpoint } from '../core/witness-protocol.js';
+import { formatTlogSize, parseAddCheckpoint, TLOG_SIZE_CONTENT_TYPE } from '../core/witness-protocol.js';
 import { namedBlobs } from '../ledger/blob.js';
 import { currentAuthor, nowRfc3339 } from '../ledger/clock.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -167,6 +167,15 @@ describe('push', () => {
     assert.deepEqual(r.checkpoints, [{ oldSize: 40, size: 50 }]);
     assert.deepEqual(r.cosigned, { witness: 50, mirror: 50 });
     assert.equal(server.log()!.entries.length, 50);
+  });
+
+  it('a witness that names yet another size at every 409 is followed twice, then the push stops in one line', async () => {
+    // Guards: a hostile witness walking the client down one size per request (a request and a proof each time, at
+    // every push, up to the log's size).
+    const { dir, server } = await setup(40);
+    for (let held = 39; held > 30; held--) server.faults.push({ fault: { status: 409, type: TLOG_SIZE_CONTENT_TYPE, body: formatTlogSize(held) }, when: (m, p) => p === '/add-checkpoint' });
+    await assert.rejects(push(dir, fast), (e: unknown) => e instanceof FfauditError && e.code === 'IO' && e.message === "the server's witness answered 409 again, naming 37 entries after 0, 39, 38: not followed further (push again)");
+    assert.deepEqual(paths(server), ['POST /add-checkpoint 409', 'POST /add-checkpoint 409', 'POST /add-checkpoint 409']);
   });
 
   it("follows the mirror's 202 (a package at a time) and 409 (its next entry and ticket)", async () => {

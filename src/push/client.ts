@@ -35,6 +35,9 @@ import { addCheckpointBody, planPush, type PushPlan } from './plan.js';
 import { collectCosignature, quorumOf, type QuorumOutcome, type WitnessOutcome } from './witnesses.js';
 
 /** Progress lines (`ffaudit push --background` writes them to DIR/push.log), the retries, the fetch. */
+/** add-checkpoint requests of one push: the first, and two more after a 409 names the size the witness holds. */
+const MAX_ADD_CHECKPOINT_ATTEMPTS = 3;
+
 export interface PushOptions extends RetryOptions {
   /** Ask the witnesses the config lists too (default true; a run in FFAUDIT_PUSH=sync mode waits for the server only). */
   witnesses?: boolean | undefined;
@@ -167,7 +170,7 @@ class Session {
 
   /**
    * Sends the plan's checkpoint from `oldSize`, following the witness's 409s (text/x.tlog.size: the size it last
-   * cosigned) until it cosigns; each size is tried once.
+   * cosigned) until it cosigns; each size is tried once, and at most MAX_ADD_CHECKPOINT_ATTEMPTS in all.
    */
   private async sendCheckpoint(plan: PushPlan, from: number): Promise<void> {
     const tried = new Set<number>();
@@ -192,6 +195,8 @@ class Session {
         if (tried.has(held)) {
           throw new FfauditError('INTEGRITY', `the server's witness holds another checkpoint of ${held} entries of this log than the ledger's: the log was forked (run ffaudit verify --trusted ${this.url})`);
         }
+        // One 409 tells the size the witness holds; a witness naming yet another size each time is not followed.
+        if (tried.size >= MAX_ADD_CHECKPOINT_ATTEMPTS) throw new FfauditError('IO', `the server's witness answered 409 again, naming ${held} entries after ${[...tried].join(', ')}: not followed further (push again)`);
         this.opts.log?.(`the witness last cosigned size ${held}: sending the checkpoint again from there`);
         oldSize = held;
         continue;

@@ -52,6 +52,9 @@ export interface QuorumOutcome {
  * Asks one witness to cosign the checkpoint `note` (the ledger's head, or a checkpoint it still holds) and stores
  * its cosignature. Never throws for what the witness does: the outcome says it.
  */
+/** add-checkpoint requests one push sends a witness: the first, and two more after a 409 names its size. */
+const MAX_ATTEMPTS = 3;
+
 export async function collectCosignature(ledger: Ledger, note: string, w: ConfiguredWitness, opts: RetryOptions): Promise<WitnessOutcome> {
   const cp = parseSignedCheckpoint(note);
   const base: Omit<WitnessOutcome, 'status' | 'cosigned'> = { name: w.name, url: w.url, teamServer: false };
@@ -93,6 +96,9 @@ export async function collectCosignature(ledger: Ledger, note: string, w: Config
         }
         if (held > cp.size) return refused(`409: it already cosigned ${held} entries of this log, but the ledger holds ${cp.size}: entries were removed or an older copy was restored (run ffaudit verify)`, 409);
         if (tried.has(held)) return refused(`409: it holds another checkpoint of ${held} entries of this log than the ledger's: the log was forked (run ffaudit verify)`, 409);
+        // tlog-witness: one 409 tells the size the witness holds, and the request sent again from there is decided.
+        // A witness that names yet another size each time (racing pushes aside) is not followed further.
+        if (tried.size >= MAX_ATTEMPTS) return refused(`409 again: it named ${held} entries after ${[...tried].join(', ')}: not followed further`, 409);
         opts.log?.(`the witness ${w.name} last cosigned size ${held}: sending the checkpoint again from there`);
         oldSize = held;
         continue;
