@@ -176,11 +176,18 @@ describe('layouts 2 and 3 (before cosignatures, timestamps were kept) read as th
     // Guards: a layout-3 ledger reported as tampered for lacking the timestamps table's triggers, a read that
     // migrates, or a migration that loses or re-creates the cosignatures table.
     const file = layout2({ layout: '3' });
+    // A cosignature stored while the file was still at layout 3 (as that code wrote it).
+    const r1 = row(1);
+    raw(file, (db) =>
+      db
+        .prepare('INSERT INTO cosignatures (size, root, name, key_id, timestamp, line, checkpoint, server) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(r1.size, r1.root, r1.name, r1.keyId, r1.timestamp, r1.line, r1.checkpoint, r1.server),
+    );
     const s = SqliteStore.open(file);
     try {
       assert.deepEqual(s.timestamps(), []);
       assert.deepEqual(s.missingTriggers(), []);
-      s.addCosignatures([row(1)]);
+      s.addCosignatures([row(2)]);
     } finally {
       s.close();
     }
@@ -188,7 +195,7 @@ describe('layouts 2 and 3 (before cosignatures, timestamps were kept) read as th
     assert.deepEqual(triggersOf(file), [...EXPECTED_TRIGGERS].sort());
     const r = SqliteStore.open(file);
     try {
-      assert.deepEqual(r.cosignatures().map((c) => c.size), [1]);
+      assert.deepEqual(r.cosignatures(), [r1, row(2)]);
       assert.deepEqual(r.timestamps(), []);
     } finally {
       r.close();
