@@ -320,6 +320,40 @@ describe('the mirror timestamps its checkpoints', { skip }, () => {
     }
   });
 
+  it("renews every chain that is due, not only the newest checkpoint's; serve verify names a chain that lapsed", async () => {
+    // Guards: an older checkpoint's token left to expire once the log moved on (its earliest time lost with no
+    // word), or a lapsed chain that serve verify still counts as good.
+    const w = await world('renew-all', [20, 40]);
+    try {
+      const renewing = { renewBeforeMs: 2 * DAY };
+      await mirrorTo(w, 0, 20);
+      assert.equal((await round(w, config('short', renewing))).length, 1); // timestamp/20, from the 1-day certificate
+      await mirrorTo(w, 20, 40);
+      await intervalPasses(w);
+      // The log moved: a token over 40 from the 30-day certificate, and the renewal of timestamp/20 in the same round.
+      const lines = await round(w, config('good', renewing));
+      assert.equal(lines.length, 2, lines.join('\n'));
+      assert.match(lines[0]!, /^timestamp renew-all: entry 39 existed no later than /);
+      assert.match(lines[1]!, /^timestamp renew-all: timestamp\/20 renewed as timestamp\/20\.1: kept provable by a renewal at /);
+      assert.deepEqual((await rows(w)).map((r) => [r.size, r.generation]), [[20, 0], [20, 1], [40, 0]]);
+
+      // Two days on, without the renewal: timestamp/20's chain lapsed, and the check says so by name.
+      const { checkTimestamps } = await import('./timestamp-check.js');
+      const { rows: [host] } = await w.db.pool.query<{ epoch: number }>('SELECT epoch FROM hosts WHERE id = $1', [w.host]);
+      const m = { hostId: w.host, epoch: host!.epoch, origin: w.log.origin, vkey: w.log.vkey, mirrorSize: 40 };
+      const later = new Date(Date.now() + 2 * DAY);
+      const kept = await checkTimestamps(w.db, m, tsa.ca(), later);
+      assert.deepEqual([kept.verified, kept.problems], [3, []]);
+      await w.db.pool.query('ALTER TABLE timestamps DISABLE TRIGGER timestamps_append_only');
+      await w.db.pool.query('DELETE FROM timestamps WHERE generation = 1');
+      const lapsed = await checkTimestamps(w.db, m, tsa.ca(), later);
+      assert.equal(lapsed.problems.length, 1, lapsed.problems.join('\n'));
+      assert.match(lapsed.problems[0]!, /^timestamp\/20: no longer provable: its TSA certificate expired at \S+Z and no renewal covers it$/);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('sends nothing for a mirror checkpoint the log did not sign, and says so once per interval', async () => {
     const w = await world('forged-1', [12]);
     try {

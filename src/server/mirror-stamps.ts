@@ -1,10 +1,11 @@
 /**
  * RFC 3161 timestamps of the mirror checkpoints (`serve --tsa URL --tsa-ca PEM`): on a schedule, each mirrored log
  * whose mirror checkpoint moved since its newest token gets a token over that checkpoint (the imprint is SHA-256 of
- * its note body through the last newline before the signatures, as src/timestamp/request.ts makes it); a log whose
- * newest token's TSA certificate expires within --tsa-renew-before gets a renewal instead, a token over SHA-256 of
- * that token's DER (the archive-timestamp renewal of RFC 4998 §5.2), so the earlier one stays provable after its
- * certificate expires. Every token is verified completely (src/timestamp/verify.ts) before it is stored.
+ * its note body through the last newline before the signatures, as src/timestamp/request.ts makes it); and every
+ * chain of a log whose newest token's TSA certificate expires within --tsa-renew-before gets a renewal, a token over
+ * SHA-256 of that token's DER (the archive-timestamp renewal of RFC 4998 §5.2), so the earlier one stays provable
+ * after its certificate expires. Every token is verified completely (src/timestamp/verify.ts) before it is stored,
+ * and again before a renewal is chained over it.
  *
  * At most one TSA request per log per interval, across every serve process on the database: a compare-and-set on
  * timestamp_schedule claims the log before the request is sent, whether the TSA then answers or not; the unique
@@ -17,7 +18,8 @@ import { FfauditError, isFfauditError } from '../core/errors.js';
 import { parseVerifierKey } from '../core/note.js';
 import { requestImprintTimestamp, tsaUrl } from '../timestamp/client.js';
 import { noteImprint } from '../timestamp/request.js';
-import { parseCaCertificates, type VerifiedTimestamp } from '../timestamp/verify.js';
+import { stampSentence, shown } from '../timestamp/chain.js';
+import { parseCaCertificates, verifyTimestampToken, type VerifiedTimestamp } from '../timestamp/verify.js';
 import type { Db } from './db/pool.js';
 import { timestampPath } from './mirror-timestamps.js';
 
@@ -55,15 +57,19 @@ interface MirroredLog {
   note: string;
 }
 
-interface NewestToken {
+interface DueToken {
   token_hash: Buffer;
   size: number;
   generation: number;
   root: Buffer;
   checkpoint: string;
+  renews: Buffer | null;
   token: Buffer;
   signer_not_after: Date;
 }
+
+/** Renewals one log may ask for in a round: a burst when many chains near one expiry is spread over rounds. */
+const MAX_RENEWALS_PER_ROUND = 16;
 
 /**
  * One round: the mirrored logs in turn. A failure is one log line and affects nothing else; when the TSA cannot be
@@ -83,48 +89,76 @@ export async function stampMirrors(db: Db, tsa: MirrorTsa, log: (line: string) =
       await stampLog(db, tsa, { ...r, id: Number(r.id), size: Number(r.size) }, log, signal);
     } catch (e) {
       if (signal?.aborted) return;
-      log(`timestamp ${r.name}: ${isFfauditError(e) ? e.message : `unexpected: ${String((e as Error).message ?? e).split('\n')[0]}`}; retried next interval`);
-      if (isFfauditError(e) && (e.code === 'IO' || e.code === 'TOO_LARGE')) return;
+      log(`timestamp ${r.name}: ${isFfauditError(e) ? shown(e.message) : `unexpected: ${String((e as Error).message ?? e).split('\n')[0]}`}; retried next interval`);
+      // A TSA that is away, or that refuses requests (a PKIStatus rejection), is not asked again this round.
+      if (isFfauditError(e) && (e.code === 'IO' || e.code === 'TOO_LARGE' || e.message.startsWith('time-stamp token: the TSA refused'))) return;
     }
   }
 }
 
 async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
-  const { rows } = await db.pool.query<NewestToken>(
-    'SELECT token_hash, size, generation, root, checkpoint, token, signer_not_after FROM timestamps WHERE host_id = $1 AND epoch = $2 ORDER BY size DESC, generation DESC LIMIT 1',
-    [r.id, r.epoch],
-  );
-  const newest = rows[0] && { ...rows[0], size: Number(rows[0].size) };
-  if (!newest || newest.size < r.size) {
-    // Claimed first, so that a checkpoint that fails the checks below is reported once per interval too.
-    if (!(await claim(db, r.id, tsa.everyMs))) return;
+  const [top, due] = await Promise.all([
+    db.pool.query<{ size: string | null }>('SELECT max(size) AS size FROM timestamps WHERE host_id = $1 AND epoch = $2', [r.id, r.epoch]),
+    // Every chain's newest token (none renews it) whose certificate expires within the window: each checkpoint's
+    // earliest time stays provable, not only the latest checkpoint's.
+    db.pool.query<DueToken>(
+      `SELECT token_hash, size, generation, root, checkpoint, renews, token, signer_not_after FROM timestamps t
+        WHERE host_id = $1 AND epoch = $2 AND signer_not_after > now() AND signer_not_after <= now() + make_interval(secs => $3::double precision / 1000)
+          AND NOT EXISTS (SELECT 1 FROM timestamps u WHERE u.renews = t.token_hash)
+        ORDER BY signer_not_after, size LIMIT $4`,
+      [r.id, r.epoch, tsa.renewBeforeMs, MAX_RENEWALS_PER_ROUND],
+    ),
+  ]);
+  const moved = top.rows[0]?.size == null || Number(top.rows[0].size) < r.size;
+  if (!moved && due.rows.length === 0) return;
+  // Claimed first, so that a checkpoint that fails the checks below is reported once per interval too.
+  if (!(await claim(db, r.id, tsa.everyMs))) return;
+  if (moved) {
     // Only what the log signed is sent to the TSA, and only as the mirror holds it.
     const cp = openCheckpoint(r.note, [parseVerifierKey(r.vkey)], r.origin);
     if (cp.size !== r.size || !cp.root.equals(r.root)) throw new FfauditError('INTEGRITY', `the mirror checkpoint's note is not of its stored size ${r.size} and root: not stamped`);
     const t = await requestImprintTimestamp(tsa.url, noteImprint(cp.parsed.text), tsa.caPem, { signal });
     const stored = await store(db, r, { size: r.size, root: r.root, checkpoint: r.note, generation: 0, renews: null }, tsa.url, t);
-    if (stored) log(`timestamp ${r.name}: entry ${r.size - 1} existed no later than ${t.genTime.toISOString()}, according to TSA ${t.tsaName}`);
+    if (stored) log(`timestamp ${r.name}: ${stampSentence(r.size, t)}`);
+  }
+  for (const d of due.rows) {
+    if (signal?.aborted) return;
+    await renew(db, tsa, r, { ...d, size: Number(d.size) }, log, signal);
+  }
+}
+
+/**
+ * Renews one chain's newest token: verified again first (a row rewritten in the database gets no token chained
+ * over it), then a token over SHA-256 of its DER. A failure of this token is one line and the next is tried; a TSA
+ * that cannot be reached ends the round (thrown).
+ */
+async function renew(db: Db, tsa: MirrorTsa, r: MirroredLog, d: DueToken, log: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
+  const earlier = timestampPath(d.size, d.generation);
+  const expires = d.signer_not_after.getTime();
+  try {
+    if (!createHash('sha256').update(d.token).digest().equals(d.token_hash)) throw new FfauditError('INTEGRITY', 'it does not hash to its stored SHA-256');
+    const imprint = d.renews ?? noteImprint(openCheckpoint(d.checkpoint, [parseVerifierKey(r.vkey)], r.origin).parsed.text);
+    const v = verifyTimestampToken(d.token, { imprint, caCerts: tsa.caPem });
+    if (v.signerNotAfter.getTime() !== expires) throw new FfauditError('INTEGRITY', "its stored certificate expiry is not the token's");
+  } catch (e) {
+    if (!isFfauditError(e)) throw e;
+    log(`timestamp ${r.name}: ${earlier} not renewed: ${e.message} (serve verify says more)`);
     return;
   }
-  const expires = newest.signer_not_after.getTime();
-  const now = Date.now();
-  if (!(expires - tsa.renewBeforeMs <= now && now < expires)) return;
-  const earlier = timestampPath(newest.size, newest.generation);
-  if (!(await claim(db, r.id, tsa.everyMs))) return;
-  if (!createHash('sha256').update(newest.token).digest().equals(newest.token_hash)) {
-    throw new FfauditError('INTEGRITY', `${earlier} does not hash to its stored SHA-256: not renewed (serve verify says more)`);
-  }
-  const t = await requestImprintTimestamp(tsa.url, createHash('sha256').update(newest.token).digest(), tsa.caPem, { signal });
+  const t = await requestImprintTimestamp(tsa.url, createHash('sha256').update(d.token).digest(), tsa.caPem, { signal });
   // A renewal keeps the earlier token provable only if it was made before that certificate expired, and is worth
   // keeping only if its own certificate lasts longer: otherwise the next interval asks again.
-  if (t.genTime.getTime() >= expires) throw new FfauditError('INTEGRITY', `the renewal of ${earlier} was made after its TSA certificate expired: not kept`);
-  if (t.signerNotAfter.getTime() <= expires) {
-    log(`timestamp ${r.name}: a renewal of ${earlier} would not outlive it (the TSA's certificate expires ${t.signerNotAfter.toISOString()}, no later than ${newest.signer_not_after.toISOString()}): not kept`);
+  if (t.genTime.getTime() >= expires) {
+    log(`timestamp ${r.name}: the renewal of ${earlier} was made after its TSA certificate expired: not kept`);
     return;
   }
-  const renewal = { size: newest.size, root: newest.root, checkpoint: newest.checkpoint, generation: newest.generation + 1, renews: newest.token_hash };
+  if (t.signerNotAfter.getTime() <= expires) {
+    log(`timestamp ${r.name}: a renewal of ${earlier} would not outlive it (the TSA's certificate expires ${t.signerNotAfter.toISOString()}, no later than ${d.signer_not_after.toISOString()}): not kept`);
+    return;
+  }
+  const renewal = { size: d.size, root: d.root, checkpoint: d.checkpoint, generation: d.generation + 1, renews: d.token_hash };
   if (await store(db, r, renewal, tsa.url, t)) {
-    log(`timestamp ${r.name}: ${earlier} renewed as ${timestampPath(renewal.size, renewal.generation)}: kept provable by a renewal at ${t.genTime.toISOString()}, according to TSA ${t.tsaName}`);
+    log(`timestamp ${r.name}: ${earlier} renewed as ${timestampPath(renewal.size, renewal.generation)}: kept provable by a renewal at ${t.genTime.toISOString()}, according to TSA ${shown(t.tsaName)}`);
   }
 }
 

@@ -47,7 +47,7 @@ export interface MirrorOfLog {
 
 const message = (e: unknown): string => (isFfauditError(e) ? e.message : (String((e as Error).message ?? e).split('\n')[0] ?? ''));
 
-export async function checkTimestamps(db: Db, m: MirrorOfLog, caPem: string | undefined): Promise<TimestampCheck> {
+export async function checkTimestamps(db: Db, m: MirrorOfLog, caPem: string | undefined, now = new Date()): Promise<TimestampCheck> {
   const rows = await readOnly(db, async (c) => {
     const r = await c.query<TimestampRow>(
       'SELECT token_hash, size, root, checkpoint, generation, renews, gen_time, signer_not_after, token FROM timestamps WHERE host_id = $1 AND epoch = $2 ORDER BY size, generation',
@@ -122,6 +122,15 @@ export async function checkTimestamps(db: Db, m: MirrorOfLog, caPem: string | un
       }
     } catch (e) {
       problem(message(e));
+    }
+  }
+  // A chain is provable while its newest token's certificate is unexpired (RFC 4998 §5.2): one that lapsed states
+  // nothing any more, and is said so here rather than found out by whoever needs it.
+  const renewedBy = new Set(rows.flatMap((r) => (r.renews === null ? [] : [r.renews.toString('hex')])));
+  for (const r of rows) {
+    const until = notAfter.get(r.token_hash.toString('hex'));
+    if (until && until.getTime() < now.getTime() && !renewedBy.has(r.token_hash.toString('hex'))) {
+      out.problems.push(`${timestampPath(r.size, r.generation)}: no longer provable: its TSA certificate expired at ${until.toISOString()} and no renewal covers it`);
     }
   }
   return out;

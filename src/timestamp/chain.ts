@@ -36,7 +36,7 @@ export function lapsed(tip: VerifiedTimestamp, now: Date): string | undefined {
 }
 
 /** A TSA's name as a line of text: it comes from a certificate, and control characters are not printed. */
-function shown(name: string): string {
+export function shown(name: string): string {
   // eslint-disable-next-line no-control-regex
   return name.replace(/[\u0000-\u001f\u007f]/g, '?');
 }
