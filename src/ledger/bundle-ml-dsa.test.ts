@@ -89,6 +89,6 @@ describe('verify-bundle --policy with an ML-DSA-44 (0x06) witness', () => {
     const other = serverKeys('elsewhere.example', 'https://elsewhere.example', 'h', { mlDsa44: true });
     const r = await verifyWith(bundle, `log ${vkey}\nwitness X ${other.config.witnessMlDsa44}\nquorum X\n`);
     assert.equal(r.status, 1);
-    assert.deepEqual(r.out.failures, ['the checkpoint is not cosigned by the quorum the policy requires ("X"): no witness of the policy cosigned it']);
+    assert.deepEqual(r.out.failures, ['the checkpoint is not cosigned by the quorum the policy requires ("X"): no witness of the policy cosigned it; missing: "X"']);
   });
 });

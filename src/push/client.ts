@@ -159,7 +159,8 @@ class Session {
     } catch {
       throw new FfauditError('BAD_INPUT', `the server's ${role} answered 200 without cosignature lines (${oneLine(text)})`);
     }
-    const stored = this.ledger.addCosignatures(cp.size, cp.root.toString('hex'), lines, this.url, note, [this.server.witness, this.server.mirror]);
+    const keys = [this.server.witness, this.server.mirror, ...(this.server.witnessMlDsa44 ? [this.server.witnessMlDsa44] : [])];
+    const stored = this.ledger.addCosignatures(cp.size, cp.root.toString('hex'), lines, this.url, note, keys);
     return stored.some((c) => c.name === this.server[role].name);
   }
 
