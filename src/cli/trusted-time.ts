@@ -3,12 +3,8 @@
  * config.json `"tsa": {"ca": FILE}`), made into the token check core/bundle-time.ts is given, and the words that
  * say what the check established.
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import type { BundleVerdict } from '../core/bundle.js';
 import type { BundleTime, TimeToken, TimestampCheck } from '../core/bundle-time.js';
-import { FfauditError } from '../core/errors.js';
-import { CONFIG_FILE } from '../ledger/location.js';
 import { printable } from './lineage-format.js';
 import { readSmall } from './inputs.js';
 import { pathFrom, type Io } from './io.js';
@@ -26,22 +22,14 @@ export async function tsaCaText(io: Io, files: readonly string[] | undefined): P
 }
 
 /**
- * The CA file a ledger's config.json names (`"tsa": {"ca": FILE}`, a path relative to the ledger's folder unless
- * absolute), as its text; null when the config names none. A CA file named but unreadable is an error: a report
- * must not quietly leave out a check its keeper configured.
+ * The CA file a ledger's config.json names (`"tsa": {"url", "ca"}`, read as timestamp/config.ts reads it: the same
+ * errors, a path relative to the ledger's folder unless absolute), as its text; null when no TSA is configured. A CA
+ * file named but unreadable is an error: a report must not quietly leave out a check its keeper configured.
  */
-export function ledgerTsaCa(ledgerDir: string): string | null {
-  let config: unknown;
-  try {
-    config = JSON.parse(readFileSync(join(ledgerDir, CONFIG_FILE), 'utf8'));
-  } catch {
-    return null;
-  }
-  const tsa = typeof config === 'object' && config !== null ? (config as Record<string, unknown>).tsa : undefined;
-  const ca = typeof tsa === 'object' && tsa !== null ? (tsa as Record<string, unknown>).ca : undefined;
-  if (ca === undefined) return null;
-  if (typeof ca !== 'string' || ca === '') throw new FfauditError('BAD_INPUT', 'the ledger\'s config.json "tsa" "ca" is not a file name');
-  return readSmall(isAbsolute(ca) ? ca : join(ledgerDir, ca), 'the TSA CA file', ca).toString('utf8');
+export async function ledgerTsaCa(ledgerDir: string): Promise<string | null> {
+  const { readCaFile, readTsaConfig } = await import('../timestamp/config.js');
+  const cfg = readTsaConfig(ledgerDir);
+  return cfg ? readCaFile(cfg.ca) : null;
 }
 
 /** The token check: against `caPem` when given (anchored), else every check but the chain to a CA. */

@@ -314,7 +314,7 @@ export function registerProvenanceCommands(program: Command, { io, setStatus }: 
       let html: string;
       let checked: ReportVerification;
       try {
-        const caPem = (await tsaCaText(io, o.tsaCa)) ?? ledgerTsaCa(l.dir);
+        const caPem = (await tsaCaText(io, o.tsaCa)) ?? (await ledgerTsaCa(l.dir));
         // Only an anchored check states a time; without a CA the report says the tokens were not verified.
         const timestamps = caPem !== null ? { timestamps: await timestampCheck(caPem) } : {};
         const bar = progressBar(io, 'verifying');
