@@ -59,3 +59,24 @@ export function captureBenchEnv() {
   console.log(`NODE_EXTRA_CA_CERTS ${keep && env.NODE_EXTRA_CA_CERTS ? `kept (${env.NODE_EXTRA_CA_CERTS})` : 'unset'} in the children's environment`);
   return env;
 }
+
+/**
+ * A real `ffaudit serve` process (bin/ffaudit.js) on `dbUrl` with the keys in `keysDir`, listening on a free loopback
+ * port: its URL, and stop() (SIGTERM, resolved when it has exited).
+ */
+export async function startServe(dbUrl, keysDir) {
+  const { spawn } = await import('node:child_process');
+  const bin = new URL('../bin/ffaudit.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [bin, 'serve', '--db', dbUrl, '--keys', keysDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const m = /listening on (\S+?);/.exec(buf);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${buf}`)));
+  });
+  child.stdout.resume();
+  return { url, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+}

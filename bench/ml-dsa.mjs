@@ -7,7 +7,7 @@
 //      Ed25519 (node:crypto), over the same checkpoint.
 // The server runs as its own process (bin/ffaudit.js serve) on a throwaway PostgreSQL cluster (scripts/pg-test-server.sh).
 // Usage: npm run build && node bench/ml-dsa.mjs [--hosts 16] [--requests 600] [--rounds 6] [--signs 200]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -21,7 +21,7 @@ import { signCheckpoint, formatCheckpointText } from '../dist/core/checkpoint.js
 import { makeCosigner, makeCosignatureVerifier, makeMlDsaCosigner, makeMlDsaCosignatureVerifier } from '../dist/core/cosignature.js';
 import { formatAddCheckpoint } from '../dist/core/witness-protocol.js';
 import { mlDsa44 } from '../dist/pq/ml-dsa44.js';
-import { arg, header, median, row } from './lib.mjs';
+import { arg, header, median, row, startServe } from './lib.mjs';
 
 const HOSTS = arg('hosts', 16);
 const REQUESTS = arg('requests', 600);
@@ -106,21 +106,6 @@ process.on('exit', () => {
   rmSync(keysEd, { recursive: true, force: true });
 });
 
-async function startServer(dbUrl, keysDir) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--db', dbUrl, '--keys', keysDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const m = /listening on (\S+?);/.exec(buf);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${buf}`)));
-  });
-  child.stdout.resume();
-  return { url, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
-}
-
 async function enrol(dbUrl) {
   const { openDb, migrate } = await import('../dist/server/db/pool.js');
   const { addHost, joinHost } = await import('../dist/server/hosts.js');
@@ -150,7 +135,7 @@ function post(url, body) {
 async function round(keysDir, n) {
   const dbUrl = await newDb(`bench_pq_${n}`);
   await enrol(dbUrl);
-  const server = await startServer(dbUrl, keysDir);
+  const server = await startServe(dbUrl, keysDir);
   let bad = 0;
   let lines = 0;
   const t0 = performance.now();

@@ -12,7 +12,7 @@
 //      of its end, beside the bare FFmpeg run itself. Target p95 ≤ 1 s.
 // The server runs as its own process (bin/ffaudit.js serve), as in production.
 // Usage: npm run build && node bench/server.mjs [--hosts 32] [--requests 4000] [--entries 100000] [--runs 21]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -26,7 +26,7 @@ import { signCheckpoint } from '../dist/core/checkpoint.js';
 import { formatAddCheckpoint } from '../dist/core/witness-protocol.js';
 import { encodeAddEntries, packageRanges } from '../dist/core/mirror-protocol.js';
 import { subtreeConsistencyProof } from '../dist/core/subtree.js';
-import { arg, header, median, row } from './lib.mjs';
+import { arg, header, median, row, startServe } from './lib.mjs';
 
 const HOSTS = arg('hosts', 32);
 const REQUESTS = arg('requests', 4000);
@@ -86,21 +86,6 @@ function makeLog(origin, n, entryOf) {
 }
 
 // --- the server --------------------------------------------------------------------------------------------------
-async function startServer(dbUrl, keysDir) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--db', dbUrl, '--keys', keysDir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const m = /listening on (\S+?);/.exec(buf);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${buf}`)));
-  });
-  child.stdout.resume();
-  return { url, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
-}
-
 async function enrol(dbUrl, logs) {
   const { openDb, migrate } = await import('../dist/server/db/pool.js');
   const { addHost, joinHost } = await import('../dist/server/hosts.js');
@@ -162,7 +147,7 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
   const bodies = logs.map((l) => Array.from({ length: perHost }, (_, k) => formatAddCheckpoint({ oldSize: k, proof: k === 0 ? [] : consistencyProof(l.src, k, k + 1), checkpoint: l.checkpoint(k + 1) })));
   const dbUrl = await newDb('bench_witness');
   await enrol(dbUrl, logs);
-  const server = await startServer(dbUrl, keysDir);
+  const server = await startServe(dbUrl, keysDir);
   const ours = await drive(server.url, bodies);
   await server.stop();
 
@@ -225,7 +210,7 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
       ),
     );
   }
-  const server = await startServer(dbUrl, keysDir);
+  const server = await startServe(dbUrl, keysDir);
   const cp = await post(`${server.url}/add-checkpoint`, formatAddCheckpoint({ oldSize: 0, proof: [], checkpoint: log.checkpoint(N) }));
   if (cp.status !== 200) throw new Error(`add-checkpoint ${cp.status} ${cp.body}`);
   const t0 = performance.now();
@@ -261,7 +246,7 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
   const { Ledger } = await import('../dist/ledger/ledger.js');
   const dbUrl = await newDb('bench_runs');
   await enrol(dbUrl, []);
-  const server = await startServer(dbUrl, keysDir);
+  const server = await startServe(dbUrl, keysDir);
   const work = mkdtempSync(join(tmpdir(), 'ffaudit-bench-runs-'));
   process.on('exit', () => rmSync(work, { recursive: true, force: true }));
   const ledgerDir = join(work, 'ledger');

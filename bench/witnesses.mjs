@@ -6,7 +6,7 @@
 // A third ledger pushes to the three witnesses only (no team server). Reported: median and p90, and the ratios.
 // PostgreSQL: $FFAUDIT_TEST_PG_URL when set, else a throwaway cluster (scripts/pg-test-server.sh).
 // Usage: npm run build && node bench/witnesses.mjs [--runs 150]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import pg from 'pg';
 import { Ledger } from '../dist/ledger/ledger.js';
 import { recordNote } from '../dist/ledger/notes.js';
 import { pushLedger } from '../dist/push/client.js';
-import { arg, header, median, row, tempDir } from './lib.mjs';
+import { arg, header, median, row, startServe, tempDir } from './lib.mjs';
 
 const RUNS = arg('runs', 150);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -55,27 +55,17 @@ function ffaudit(args, input) {
   return r.stdout;
 }
 
-async function startServe(name) {
+async function startWitness(name) {
   const db = await newDb(`bench_${name}_${process.pid}`);
   const keys = join(dir, `${name}-keys`);
   ffaudit(['serve', 'init', '--name', `${name}.bench`, '--keys', keys]);
-  const child = spawn(process.execPath, [BIN, 'serve', '--db', db, '--keys', keys, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const m = /listening on (\S+?);/.exec(buf);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${buf}`)));
-  });
-  child.stdout.resume();
+  const { url, stop } = await startServe(db, keys);
   const vkey = /^witness (\S+)$/m.exec(ffaudit(['serve', 'key', '--keys', keys]))[1];
-  return { name, db, url, vkey, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+  return { name, db, url, vkey, stop };
 }
 
-const team = await startServe('team');
-const witnesses = [await startServe('w1'), await startServe('w2'), await startServe('w3')];
+const team = await startWitness('team');
+const witnesses = [await startWitness('w1'), await startWitness('w2'), await startWitness('w3')];
 
 function ledger(name, listed, join_ = true) {
   const d = join(dir, name);
