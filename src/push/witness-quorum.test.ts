@@ -141,7 +141,8 @@ describe('witness quorums: three witnesses, a quorum of two', { skip }, () => {
     // The team server's witness is not asked twice: one add-checkpoint, the push's own.
     await new Promise((resolve) => setTimeout(resolve, 300)); // the request log reaches us through a pipe
     assert.equal(addCheckpoints() - before, 1);
-    assert.deepEqual(stored(A).sort(), [`w1.test/mirror 3 ${w1().server.url}`, `w1.test/witness 3 ${w1().server.url}`, `w2.test/witness 3 ${recorder!.url}`, `w3.test/witness 3 ${w3().server.url}`]);
+    // w1, the team server A joined, cosigns as its witness with both keys (Ed25519 and ML-DSA-44), and as its mirror.
+    assert.deepEqual(stored(A).sort(), [`w1.test/mirror 3 ${w1().server.url}`, `w1.test/witness 3 ${w1().server.url}`, `w1.test/witness 3 ${w1().server.url}`, `w2.test/witness 3 ${recorder!.url}`, `w3.test/witness 3 ${w3().server.url}`]);
     // The request w2 got is exactly tlog-witness's: "old 0", no proof lines, an empty line, the checkpoint.
     const checkpoint = (await ok(['--ledger', A, 'checkpoint'])).stdout;
     assert.deepEqual(
