@@ -9,7 +9,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Problem } from '../ledger/problems.js';
 import { checkCheckpointToken, checkRenewal, lapsed } from '../timestamp/chain.js';
 import { checkStoredTimestamps, type CheckedStamp } from '../timestamp/ledger-check.js';
-import type { VerifiedTimestamp } from '../timestamp/verify.js';
+import { isUnanchored, type VerifiedTimestamp } from '../timestamp/verify.js';
 import { parseTimestampPath, timestampPath } from './layout.js';
 import type { ArchiveSource, StoredObject } from './target.js';
 
@@ -40,7 +40,9 @@ export interface PublishedStampCheck {
   /** Token files read, and how many verified. */
   found: number;
   verified: number;
-  /** The sentence for the largest size covered, as chain.ts words it. */
+  /** Sound tokens under a CA not given: they state no time and are no finding (absent when none). */
+  otherCa?: number | undefined;
+  /** The sentence for the largest size covered (a chain still provable), as chain.ts words it. */
   newest?: { size: number; own: VerifiedTimestamp; renewal?: VerifiedTimestamp | undefined } | undefined;
 }
 
@@ -91,14 +93,20 @@ export async function checkPublishedStamps(
         earlier = v;
         own ??= v;
       } catch (e) {
-        bad(size, name, `does not verify: ${(e as Error).message}`);
+        // A sound token under a CA not given (another TSA's, a CA since rolled over) states no time and is no
+        // finding; its renewals are not followed (they would date it, and it is not trusted here).
+        if (n === 0 && isUnanchored(e)) out.otherCa = (out.otherCa ?? 0) + 1;
+        else bad(size, name, `does not verify: ${(e as Error).message}`);
         earlier = undefined;
         break;
       }
     }
     if (!earlier || !own) continue;
     const why = lapsed(earlier, now);
-    if (why) report.add({ kind: 'timestamp-unrenewed', size, detail: `the timestamp of size ${size} is no longer provable: ${why}` });
+    if (why) {
+      report.add({ kind: 'timestamp-unrenewed', size, detail: `the timestamp of size ${size} is no longer provable: ${why}` });
+      continue; // a lapsed chain states no time
+    }
     if (!out.newest || size > out.newest.size) out.newest = { size, own, renewal: earlier === own ? undefined : earlier };
   }
   return out;

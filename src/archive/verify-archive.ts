@@ -31,7 +31,7 @@ export interface ArchiveVerifyReport {
    * The published time-stamp tokens (timestamp/<size>[.<n>]): how many were found, how many verified against the
    * TSA CA given (`checked` false: none given, so none was checked), and the sentence for the largest size covered.
    */
-  timestamps: { found: number; verified: number; checked: boolean; newest?: string | undefined };
+  timestamps: { found: number; verified: number; checked: boolean; otherCa?: number | undefined; newest?: string | undefined };
 }
 
 export interface ArchiveVerifyOptions {
@@ -269,6 +269,7 @@ export async function verifyArchive(target: ArchiveSource, opts: ArchiveVerifyOp
     const r = await checkPublishedStamps(target, signed, stampNames, opts.tsaCa, { add, seen: lockCheck }, [size], opts.now);
     timestamps.found = r.found;
     timestamps.verified = r.verified;
+    if (r.otherCa) timestamps.otherCa = r.otherCa;
     if (r.newest) timestamps.newest = stampSentence(r.newest.size, r.newest.own, r.newest.renewal);
   } else {
     timestamps.found = stampNames?.filter((n) => parseTimestampPath(n) !== undefined).length ?? 0;

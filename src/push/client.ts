@@ -161,7 +161,8 @@ class Session {
     }
     const keys = [this.server.witness, this.server.mirror, ...(this.server.witnessMlDsa44 ? [this.server.witnessMlDsa44] : [])];
     const stored = this.ledger.addCosignatures(cp.size, cp.root.toString('hex'), lines, this.url, note, keys);
-    return stored.some((c) => c.name === this.server[role].name);
+    // By key ID, not name: the witness's ML-DSA-44 key has its name, and its line alone is not the Ed25519 cosignature.
+    return stored.some((c) => c.keyId.equals(this.server[role].keyId));
   }
 
   /** add-checkpoint until the witness has cosigned the plan's checkpoint (nothing when it already has). */

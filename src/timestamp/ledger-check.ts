@@ -12,7 +12,7 @@ import { verifyConsistency } from '../core/merkle.js';
 import type { Ledger, Timestamp } from '../ledger/ledger.js';
 import { Findings, type Problem } from '../ledger/problems.js';
 import { checkCheckpointToken, checkRenewal, lapsed, stampSentence } from './chain.js';
-import { isUnanchored } from './verify.js';
+import { isUnanchored, verifyTimestampToken } from './verify.js';
 import type { VerifiedTimestamp } from './verify.js';
 
 export interface CheckedStamp {
@@ -102,8 +102,20 @@ export function checkStoredTimestamps(ledger: Ledger, caCerts: string, now = new
       const key = r.tokenHash.toString('hex');
       const earlier = r.renews === null ? undefined : byHash.get(r.renews.toString('hex'));
       if (r.renews !== null && !earlier) {
-        if (foreign.has(r.renews.toString('hex'))) foreign.add(key);
-        else if (failed.has(r.renews.toString('hex')) || !placed.some((p) => p.tokenHash.equals(r.renews!))) {
+        if (foreign.has(r.renews.toString('hex'))) {
+          // It renews a token under a CA not configured: it states no time here either, but it must still be a
+          // sound token over that one (its imprint is the renewed token's SHA-256), or it is a finding.
+          try {
+            verifyTimestampToken(r.token, { imprint: r.renews, caCerts, now });
+            foreign.add(key);
+          } catch (e) {
+            if (isUnanchored(e)) foreign.add(key);
+            else {
+              bad(r, `does not verify: ${(e as Error).message}`);
+              failed.add(key);
+            }
+          }
+        } else if (failed.has(r.renews.toString('hex')) || !placed.some((p) => p.tokenHash.equals(r.renews!))) {
           bad(r, 'renews a token that is not stored or does not verify');
           failed.add(key);
         } else next.push(r);
@@ -112,6 +124,10 @@ export function checkStoredTimestamps(ledger: Ledger, caCerts: string, now = new
       try {
         const verified = earlier ? checkRenewal(r.token, earlier.verified, caCerts, now) : checkCheckpointToken(r.token, openCheckpoint(r.checkpoint, [ledger.verifier]).parsed.text, caCerts, now);
         if (earlier && earlier.row.size !== r.size) throw new Error(`it renews a token over size ${earlier.row.size}`);
+        // The copies the schedule reads without verifying (store/types.ts) must be the token's own.
+        if (r.genTime !== verified.genTime.toISOString() || r.signerNotAfter !== verified.signerNotAfter.toISOString()) {
+          throw new Error(`its stored genTime or certificate expiry (${String(r.genTime)}, ${String(r.signerNotAfter)}) is not the token's: the row was rewritten`);
+        }
         const c: CheckedStamp = { row: r, verified, own: undefined };
         c.own = earlier ? (earlier.own ?? earlier) : undefined;
         byHash.set(key, c);

@@ -109,7 +109,7 @@ describe('timestamps on a ledger', { skip }, () => {
   it('verify without a CA says the tokens were not checked; a token under another CA states no time and is no finding', async () => {
     // Guards: a genuine token from another TSA (asked once with --tsa, or a CA since rolled over) reported as
     // tampering, or counted as evidence of time under a CA the verifier did not name.
-    const { cli } = await ledger();
+    const { dir, cli } = await ledger();
     assert.equal((await cli('timestamp', '--tsa', tsa.url('good'), '--tsa-ca', tsa.caFile)).status, 0);
     const v = await cli('verify');
     assert.equal(v.status, 0);
@@ -124,6 +124,18 @@ describe('timestamps on a ledger', { skip }, () => {
     const both = await cli('verify');
     assert.equal(both.status, 0, both.stdout);
     assert.match(both.stdout, /^tokens {3}1 of 2 time-stamp tokens verified against the TSA CA \(1 under a CA not configured: they state no time here\); entry 1 existed no later than \S+, according to TSA O=Studio, CN=tsa$/m);
+
+    // A "renewal" of the other CA's token that is no token at all: a finding, not hidden among the other CA's.
+    const l = Ledger.open({ dir, explicit: true });
+    const foreignRow = l.timestamps().find((r) => r.tsa === tsa.url('other'))!;
+    const junk = Buffer.from('not a time-stamp token');
+    l.addTimestamps([{ ...foreignRow, tokenHash: createHash('sha256').update(junk).digest(), renews: foreignRow.tokenHash, token: junk }]);
+    l.close();
+    const forged = await cli('verify', '--json');
+    assert.equal(forged.status, 1, forged.stdout);
+    const found = (JSON.parse(forged.stdout) as { problems: { kind: string; detail: string }[] }).problems;
+    assert.deepEqual(found.map((f) => f.kind), ['timestamp-invalid']);
+    assert.match(found[0]!.detail, /^the renewal [0-9a-f]{16}… stored for size 2 does not verify: time-stamp token: /);
   });
 
   it('verify names a token altered in the database, and a row rewritten to another size', async () => {
@@ -159,6 +171,13 @@ describe('timestamps on a ledger', { skip }, () => {
     const text = await cli('verify', '--tsa-ca', tsa.caFile);
     assert.match(text.stdout, /^verdict {2}TAMPERED: 2 problems found$/m);
     assert.match(text.stdout, /^ {2}- timestamp-invalid: /m);
+    // Put back, then the certificate expiry the schedule reads unverified pushed a year on (renewals would stop).
+    tamper(dir, 'UPDATE timestamps SET size = 2');
+    assert.deepEqual(await problems(), []);
+    tamper(dir, "UPDATE timestamps SET signer_not_after = '2099-01-01T00:00:00.000Z'");
+    const [p] = await problems();
+    assert.equal(p?.kind, 'timestamp-invalid');
+    assert.match(p.detail, /^the token [0-9a-f]{16}… stored for size 2 does not verify: its stored genTime or certificate expiry \(\S+, 2099-01-01T00:00:00\.000Z\) is not the token's: the row was rewritten$/);
   });
 
   it("renews a token whose certificate expires within renewBefore; the chain verifies past the first certificate's end", async () => {
@@ -253,6 +272,10 @@ describe('timestamps on a ledger', { skip }, () => {
     const checked = await cli('verify', '--from', archive, '--tsa-ca', tsa.caFile);
     assert.equal(checked.status, 0, checked.stdout);
     assert.match(checked.stdout, /^tokens {3}1 of 1 time-stamp token verified against the TSA CA; entry 2 existed no later than \S+, according to TSA O=Studio, CN=tsa$/m);
+    // Checked against another CA: a sound token it does not anchor states no time, and is no finding.
+    const foreign = await cli('verify', '--from', archive, '--tsa-ca', tsa.file('other-ca.pem'));
+    assert.equal(foreign.status, 0, foreign.stdout);
+    assert.match(foreign.stdout, /^tokens {3}0 of 1 time-stamp token verified against the TSA CA \(1 under a CA not given: they state no time here\)$/m);
 
     // A second run with nothing new writes nothing; a forced token over the same size is not published again.
     assert.equal((await cli('timestamp', '--force')).status, 0);

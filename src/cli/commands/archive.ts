@@ -133,7 +133,7 @@ function formatArchiveVerify(location: string, r: ArchiveVerifyReport): string {
   if (t.found > 0) {
     lines.push(
       t.checked
-        ? `tokens   ${t.verified} of ${plural(t.found, 'time-stamp token')} verified against the TSA CA${t.newest !== undefined ? `; ${t.newest}` : ''}`
+        ? `tokens   ${t.verified} of ${plural(t.found, 'time-stamp token')} verified against the TSA CA${t.otherCa ? ` (${t.otherCa} under a CA not given: they state no time here)` : ''}${t.newest !== undefined ? `; ${t.newest}` : ''}`
         : `tokens   ${plural(t.found, 'time-stamp token')} published, NOT CHECKED: give the TSA's CA with --tsa-ca FILE`,
     );
   }
