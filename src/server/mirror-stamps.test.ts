@@ -354,6 +354,32 @@ describe('the mirror timestamps its checkpoints', { skip }, () => {
     }
   });
 
+  it('asks once a round while the TSA has not rolled its certificate, not once per chain due', async () => {
+    // Guards: 16 requests a log every interval for the whole renewal window, each answered "would not outlive".
+    const w = await world('renew-once', [10, 20, 30]);
+    try {
+      const renewing = { renewBeforeMs: 2 * DAY };
+      for (const [from, to] of [[0, 10], [10, 20], [20, 30]] as const) {
+        await mirrorTo(w, from, to);
+        await intervalPasses(w);
+        assert.equal((await round(w, config('short', renewing))).filter((l) => SENTENCE.test(l)).length, 1);
+      }
+      // Three chains due, from the 1-day certificate; the same TSA again: one request, then nothing more sent.
+      await intervalPasses(w);
+      const served = tsa.served();
+      const lines = await round(w, config('short', renewing));
+      assert.equal(tsa.served(), served + 1);
+      assert.deepEqual(lines.map((l) => l.replace(/\d{4}-\S+Z/g, 'T')), ["timestamp renew-once: a renewal of timestamp/10 would not outlive it (the TSA's certificate expires T, no later than T): not kept"]);
+      // A TSA with a longer certificate: every chain renewed in one round.
+      await intervalPasses(w);
+      const renewed = await round(w, config('good', renewing));
+      assert.equal(renewed.length, 3, renewed.join('\n'));
+      assert.deepEqual((await rows(w)).map((r) => [r.size, r.generation]), [[10, 0], [10, 1], [20, 0], [20, 1], [30, 0], [30, 1]]);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('sends nothing for a mirror checkpoint the log did not sign, and says so once per interval', async () => {
     const w = await world('forged-1', [12]);
     try {

@@ -7,10 +7,12 @@
  * after its certificate expires. Every token is verified completely (src/timestamp/verify.ts) before it is stored,
  * and again before a renewal is chained over it.
  *
- * At most one TSA request per log per interval, across every serve process on the database: a compare-and-set on
- * timestamp_schedule claims the log before the request is sent, whether the TSA then answers or not; the unique
- * indexes of `timestamps` keep one token per checkpoint and generation whatever happens. One request at a time per
- * process: the logs are taken one after the other, and a round never starts while the last one runs (serve.ts).
+ * A log is taken at most once per interval, across every serve process on the database (a compare-and-set on
+ * timestamp_schedule claims it before anything is sent, whether the TSA then answers or not): one request for its
+ * moved checkpoint, and renewals of the chains due (at most MAX_RENEWALS_PER_ROUND, none the TSA's current
+ * certificate would not outlive); the unique indexes of `timestamps` keep one token per checkpoint and generation
+ * whatever happens. One request at a time per process: the logs are taken one after the other, and a round never
+ * starts while the last one runs (serve.ts).
  */
 import { createHash } from 'node:crypto';
 import { openCheckpoint } from '../core/checkpoint.js';
@@ -113,18 +115,32 @@ async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: stri
   if (!moved && due.rows.length === 0) return;
   // Claimed first, so that a checkpoint that fails the checks below is reported once per interval too.
   if (!(await claim(db, r.id, tsa.everyMs))) return;
+  // The TSA's certificate, once an answer of this round shows it: chains it would not outlive are not sent, so a
+  // TSA that has not rolled its certificate yet costs one request a log a round, not one per chain.
+  let tsaUntil: number | undefined;
+  let failure: FfauditError | undefined;
   if (moved) {
-    // Only what the log signed is sent to the TSA, and only as the mirror holds it.
-    const cp = openCheckpoint(r.note, [parseVerifierKey(r.vkey)], r.origin);
-    if (cp.size !== r.size || !cp.root.equals(r.root)) throw new FfauditError('INTEGRITY', `the mirror checkpoint's note is not of its stored size ${r.size} and root: not stamped`);
-    const t = await requestImprintTimestamp(tsa.url, noteImprint(cp.parsed.text), tsa.caPem, { signal });
-    const stored = await store(db, r, { size: r.size, root: r.root, checkpoint: r.note, generation: 0, renews: null }, tsa.url, t);
-    if (stored) log(`timestamp ${r.name}: ${stampSentence(r.size, t)}`);
+    try {
+      // Only what the log signed is sent to the TSA, and only as the mirror holds it.
+      const cp = openCheckpoint(r.note, [parseVerifierKey(r.vkey)], r.origin);
+      if (cp.size !== r.size || !cp.root.equals(r.root)) throw new FfauditError('INTEGRITY', `the mirror checkpoint's note is not of its stored size ${r.size} and root: not stamped`);
+      const t = await requestImprintTimestamp(tsa.url, noteImprint(cp.parsed.text), tsa.caPem, { signal });
+      tsaUntil = t.signerNotAfter.getTime();
+      const stored = await store(db, r, { size: r.size, root: r.root, checkpoint: r.note, generation: 0, renews: null }, tsa.url, t);
+      if (stored) log(`timestamp ${r.name}: ${stampSentence(r.size, t)}`);
+    } catch (e) {
+      // A checkpoint that cannot be stamped does not hold back the renewals of the log's earlier ones.
+      if (!(e instanceof FfauditError) || e.code === 'IO' || e.code === 'TOO_LARGE') throw e;
+      failure = e;
+    }
   }
   for (const d of due.rows) {
     if (signal?.aborted) return;
-    await renew(db, tsa, r, { ...d, size: Number(d.size) }, log, signal);
+    if (tsaUntil !== undefined && tsaUntil <= d.signer_not_after.getTime()) continue;
+    const until = await renew(db, tsa, r, { ...d, size: Number(d.size) }, log, signal);
+    if (until !== undefined) tsaUntil = until;
   }
+  if (failure) throw failure;
 }
 
 /**
@@ -132,7 +148,7 @@ async function stampLog(db: Db, tsa: MirrorTsa, r: MirroredLog, log: (line: stri
  * over it), then a token over SHA-256 of its DER. A failure of this token is one line and the next is tried; a TSA
  * that cannot be reached ends the round (thrown).
  */
-async function renew(db: Db, tsa: MirrorTsa, r: MirroredLog, d: DueToken, log: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
+async function renew(db: Db, tsa: MirrorTsa, r: MirroredLog, d: DueToken, log: (line: string) => void, signal: AbortSignal | undefined): Promise<number | undefined> {
   const earlier = timestampPath(d.size, d.generation);
   const expires = d.signer_not_after.getTime();
   try {
@@ -143,23 +159,24 @@ async function renew(db: Db, tsa: MirrorTsa, r: MirroredLog, d: DueToken, log: (
   } catch (e) {
     if (!isFfauditError(e)) throw e;
     log(`timestamp ${r.name}: ${earlier} not renewed: ${e.message} (serve verify says more)`);
-    return;
+    return undefined;
   }
   const t = await requestImprintTimestamp(tsa.url, createHash('sha256').update(d.token).digest(), tsa.caPem, { signal });
   // A renewal keeps the earlier token provable only if it was made before that certificate expired, and is worth
   // keeping only if its own certificate lasts longer: otherwise the next interval asks again.
   if (t.genTime.getTime() >= expires) {
     log(`timestamp ${r.name}: the renewal of ${earlier} was made after its TSA certificate expired: not kept`);
-    return;
+    return t.signerNotAfter.getTime();
   }
   if (t.signerNotAfter.getTime() <= expires) {
     log(`timestamp ${r.name}: a renewal of ${earlier} would not outlive it (the TSA's certificate expires ${t.signerNotAfter.toISOString()}, no later than ${d.signer_not_after.toISOString()}): not kept`);
-    return;
+    return t.signerNotAfter.getTime();
   }
   const renewal = { size: d.size, root: d.root, checkpoint: d.checkpoint, generation: d.generation + 1, renews: d.token_hash };
   if (await store(db, r, renewal, tsa.url, t)) {
     log(`timestamp ${r.name}: ${earlier} renewed as ${timestampPath(renewal.size, renewal.generation)}: kept provable by a renewal at ${t.genTime.toISOString()}, according to TSA ${shown(t.tsaName)}`);
   }
+  return t.signerNotAfter.getTime();
 }
 
 /** The compare-and-set that allows one request per log per interval across processes; true when this one may ask. */

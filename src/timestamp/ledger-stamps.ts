@@ -63,17 +63,24 @@ export interface RenewResult {
 }
 
 /**
- * Renews every chain whose newest token's certificate expires within `renewBeforeMs`: a token over that token's
- * DER, stored with `renews` naming it. A chain whose certificate has expired already cannot be renewed (verify
- * reports it). A renewal is kept only when the TSA's certificate outlives the token it renews: otherwise it would
- * gain nothing. On a schedule (`scheduled`: the tokens it checked already), a chain is not even sent when the TSA's newest token in the ledger shows
- * a certificate that does not outlive it, so that a TSA with a short-lived certificate is not asked at every push.
+ * Renews every chain whose newest token's certificate expires within `renewBeforeMs`, soonest first: a token over
+ * that token's DER, stored with `renews` naming it. A chain whose certificate has expired already cannot be renewed
+ * (verify reports it). A renewal is kept only when the TSA's certificate outlives the token it renews: otherwise it
+ * would gain nothing. Chains the TSA's current certificate would not outlive are not sent (see tsaUntil).
  */
-export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, now = new Date(), scheduled?: StoredStamps): Promise<RenewResult> {
-  const stored = scheduled ?? checkStoredTimestamps(ledger, tsa.caCerts, now);
-  const current = stored.valid.filter((c) => c.row.tsa === tsa.url).sort((a, b) => b.verified.genTime.getTime() - a.verified.genTime.getTime())[0];
+export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, now = new Date(), scheduled?: { stored: StoredStamps; everyMs: number }): Promise<RenewResult> {
+  const stored = scheduled?.stored ?? checkStoredTimestamps(ledger, tsa.caCerts, now);
   const out: RenewResult = { renewed: [], skipped: [] };
-  for (const tip of stored.tips) {
+  // When the TSA's certificate is known, chains it would not outlive are not sent: from an answer of this run, or on
+  // a schedule from its newest token here when that is younger than `every` (a copy read unverified: it only
+  // spares a request). A TSA that has not rolled its certificate yet costs at most one request an `every`.
+  let tsaUntil: number | undefined;
+  if (scheduled) {
+    const newest = ledger.timestamps().filter((r) => r.tsa === tsa.url).reduce<Timestamp | undefined>((m, r) => (!m || r.genTime > m.genTime ? r : m), undefined);
+    if (newest && now.getTime() - Date.parse(newest.genTime) < scheduled.everyMs) tsaUntil = Date.parse(newest.signerNotAfter);
+  }
+  const tips = [...stored.tips].sort((x, y) => x.verified.signerNotAfter.getTime() - y.verified.signerNotAfter.getTime());
+  for (const tip of tips) {
     const expires = tip.verified.signerNotAfter.getTime();
     if (expires - now.getTime() > renewBeforeMs) continue;
     const until = tip.verified.signerNotAfter.toISOString();
@@ -81,8 +88,9 @@ export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, 
       out.skipped.push(`size ${tip.row.size}: its certificate expired at ${until}, too late to renew`);
       continue;
     }
-    if (scheduled && current && current.verified.signerNotAfter.getTime() <= expires) continue;
+    if (tsaUntil !== undefined && tsaUntil <= expires) continue;
     const t = await requestTimestamp(tsa.url, tip.verified.tokenDer, tsa.caCerts, tsa.request);
+    tsaUntil = t.signerNotAfter.getTime();
     if (t.signerNotAfter.getTime() <= expires) {
       out.skipped.push(`size ${tip.row.size}: the TSA's certificate (until ${t.signerNotAfter.toISOString()}) does not outlive the token's (until ${until}): a renewal would gain nothing`);
       continue;
@@ -140,7 +148,7 @@ export async function scheduledStamps(ledger: Ledger, cfg: TsaConfig, caCerts: s
     failed(`asking ${cfg.url} for a token over the latest checkpoint`, e);
   }
   try {
-    const r = await renewDue(ledger, tsa, cfg.renewBeforeMs, now, stored);
+    const r = await renewDue(ledger, tsa, cfg.renewBeforeMs, now, { stored, everyMs: cfg.everyMs });
     // What cannot be renewed is not repeated at every push: verify reports a chain that lapsed.
     for (const x of r.renewed) lines.push(`timestamp: renewed size ${x.size}: ${x.sentence}`);
   } catch (e) {
