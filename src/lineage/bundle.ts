@@ -62,7 +62,7 @@ async function bundleTime(src: EvidenceSource, sorted: readonly number[], cp: Si
   const lo = sorted[0]!;
   const hi = sorted[sorted.length - 1]!;
   const bySize = new Map<number, StoredTimestamp[]>();
-  for (const r of await src.timestamps()) bySize.set(r.size, [...(bySize.get(r.size) ?? []), r]);
+  for (const r of await src.timestamps(lo, hi)) bySize.set(r.size, [...(bySize.get(r.size) ?? []), r]);
   const sizes = [...bySize.keys()].filter((n) => n > lo).sort((a, b) => a - b);
   for (const size of [...sizes.filter((n) => n > hi), ...sizes.filter((n) => n <= hi).reverse()]) {
     const rows = bySize.get(size)!;

@@ -71,9 +71,11 @@ export interface EvidenceSource {
   blob(sha256: string): Promise<Buffer | undefined>;
   /**
    * The RFC 3161 tokens the log keeps over its checkpoints, and their renewals (unchecked: a bundle carries them
-   * and verify-bundle checks them). Optional: a source that keeps none leaves it out, with consistencyProof.
+   * and verify-bundle checks them), for a bundle of entries `lo` to `hi`: those over checkpoints larger than `lo`;
+   * a source may leave out all but the few sizes nearest above `hi` and nearest at or below it (what a bundle
+   * picks from). Optional: a source that keeps none leaves it out, with consistencyProof.
    */
-  timestamps?(): Promise<StoredTimestamp[]>;
+  timestamps?(lo: number, hi: number): Promise<StoredTimestamp[]>;
   /** A consistency proof (RFC 9162 §2.1.4) from the tree of `size1` leaves to that of `size2` (checked by the caller). */
   consistencyProof?(size1: number, size2: number): Promise<Buffer[]>;
 }

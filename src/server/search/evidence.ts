@@ -18,8 +18,12 @@ import { readOnly } from './read.js';
 
 /** The cosigned checkpoints a source offers, largest first: enough to cover any bundle, bounded. */
 const MAX_COSIGNED = 100;
-/** The tokens a source offers (a bundle carries those of one checkpoint and its renewals): the latest, bounded. */
-const MAX_TIMESTAMPS = 10_000;
+/**
+ * The stamped sizes a source offers a bundle on either side of its last entry (it carries the tokens of one; the
+ * next are there in case a checkpoint fails its checks), and the most tokens of one size (a checkpoint's, renewals).
+ */
+const NEAREST_SIZES = 4;
+const MAX_TOKENS_PER_SIZE = 200;
 
 interface LogRow {
   id: number;
@@ -105,15 +109,22 @@ export async function mirrorEvidence(db: Db, origin: string): Promise<EvidenceSo
         return { data: rows[0].data, proof };
       });
     },
-    async timestamps(): Promise<StoredTimestamp[]> {
-      // The current epoch's tokens over checkpoints the mirror holds, oldest first within a size (a renewal after
-      // the token it renews): the assembly picks the smallest timestamped checkpoint that covers the bundle.
+    async timestamps(lo: number, hi: number): Promise<StoredTimestamp[]> {
+      // The current epoch's tokens over checkpoints the mirror holds, of the few stamped sizes nearest above `hi`
+      // and nearest in (lo, hi], a renewal after the token it renews: the assembly picks the smallest timestamped
+      // checkpoint that covers the bundle, else the largest that covers some of it.
       const rows = await readOnly(db, async (c) => {
         const r = await c.query<{ token_hash: Buffer; size: string; checkpoint: string; renews: Buffer | null; token: Buffer }>(
-          `SELECT token_hash, size, checkpoint, renews, token FROM (
-             SELECT * FROM timestamps WHERE host_id = $1 AND epoch = $2 AND size <= $3 ORDER BY size DESC, generation DESC LIMIT $4
-           ) t ORDER BY size, generation`,
-          [id, info.epoch, info.size ?? 0, MAX_TIMESTAMPS],
+          `WITH near AS (
+             (SELECT DISTINCT size FROM timestamps WHERE host_id = $1 AND epoch = $2 AND size > $4 AND size <= $5 ORDER BY size LIMIT $6)
+             UNION
+             (SELECT DISTINCT size FROM timestamps WHERE host_id = $1 AND epoch = $2 AND size > $3 AND size <= LEAST($4, $5) ORDER BY size DESC LIMIT $6)
+           )
+           SELECT token_hash, size, checkpoint, renews, token FROM (
+             SELECT t.*, row_number() OVER (PARTITION BY t.size ORDER BY t.generation) AS n
+               FROM timestamps t WHERE t.host_id = $1 AND t.epoch = $2 AND t.size IN (SELECT size FROM near)
+           ) x WHERE n <= $7 ORDER BY size, generation`,
+          [id, info.epoch, lo, hi, info.size ?? 0, NEAREST_SIZES, MAX_TOKENS_PER_SIZE],
         );
         return r.rows;
       });
