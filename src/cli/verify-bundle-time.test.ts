@@ -1,9 +1,9 @@
 /**
  * Trusted time in evidence bundles, end to end against a real TSA (OpenSSL's, src/testing/tsa-server.ts) and real
  * ledgers: `bundle` carries the tokens over the smallest time-stamped checkpoint that covers the entries,
- * `verify-bundle --tsa-ca` states the time in T-common's words, OpenSSL accepts the token from the bundle, and every
- * alteration an attacker could make (a flipped token byte, a token over another checkpoint, a broken proof, a token
- * of another CA) gives its exact finding. Renewals chain; the custody report has its "Trusted time".
+ * `verify-bundle --tsa-ca` states the time in the documented sentence, OpenSSL accepts the token from the bundle, every
+ * alteration an attacker could make (a flipped token byte, a token over another checkpoint, a broken proof) gives its
+ * exact finding, and a token of another CA or a lapsed chain states no time. Renewals chain; the custody report has its "Trusted time".
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

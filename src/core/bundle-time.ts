@@ -159,9 +159,14 @@ export function timestampsJson(ts: readonly BundleTimestamps[]): unknown[] {
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest();
 
-/** T-common's sentence, exactly: N is the last entry the checkpoint covers, T the genTime, X the TSA's name. */
-export function timeSentence(size: number, t: TimeToken): string {
-  const renewals = (r: TimeToken): string[] => r.renewals.flatMap((n) => [` (kept provable by a renewal at ${n.genTime}, according to TSA ${n.tsaName})`, ...renewals(n)]);
+/**
+ * The sentence a token supports: `entry N existed no later than T, according to TSA X`, N the last entry the
+ * checkpoint covers, T the genTime, X the TSA's name; then each renewal that keeps it provable (`live`: those whose
+ * chain has not lapsed; every one when not given).
+ */
+export function timeSentence(size: number, t: TimeToken, live: (k: TimeToken) => boolean = () => true): string {
+  const renewals = (r: TimeToken): string[] =>
+    r.renewals.filter(live).flatMap((n) => [` (kept provable by a renewal at ${n.genTime}, according to TSA ${n.tsaName})`, ...renewals(n)]);
   return `entry ${size - 1} existed no later than ${t.genTime}, according to TSA ${t.tsaName}${renewals(t).join('')}`;
 }
 
@@ -250,6 +255,6 @@ export function checkLogTime(t: BundleTimestamps, log: LogTimeInput, check: Time
   const alive = (k: TimeToken): boolean => Date.parse(k.signerNotAfter) >= now || k.renewals.some(alive);
   result.lapsed = result.tokens.filter((k) => !alive(k));
   result.tokens = result.tokens.filter(alive);
-  result.sentences = result.tokens.map((k) => timeSentence(tcp.size, k));
+  result.sentences = result.tokens.map((k) => timeSentence(tcp.size, k, alive));
   return result;
 }
