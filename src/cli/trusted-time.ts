@@ -64,7 +64,9 @@ export function formatTimeVerdict(v: BundleVerdict, anchored: boolean): string[]
   for (const t of v.time) {
     const log = multi ? `log ${JSON.stringify(t.log)}: ` : '';
     for (const k of t.lapsed) {
-      lines.push(`time        ${printable(`${log}the token of ${k.genTime} over tree size ${t.size} is no longer provable: its TSA certificate expired at ${k.signerNotAfter} and no renewal made in time covers it`)}`);
+      // The latest expiry in its chain: the token's own certificate, or the last renewal's.
+      const last = (r: TimeToken): string => r.renewals.map(last).reduce((m, x) => (x > m ? x : m), r.signerNotAfter);
+      lines.push(`time        ${printable(`${log}the token of ${k.genTime} over tree size ${t.size} is no longer provable: the last TSA certificate of its chain expired at ${last(k)} and no renewal made in time covers it`)}`);
     }
     if (t.otherCa > 0) lines.push(`time        ${printable(`${log}${t.otherCa} token${t.otherCa === 1 ? '' : 's'} over tree size ${t.size} under a CA you did not give: they state no time`)}`);
   }
