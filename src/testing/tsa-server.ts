@@ -6,6 +6,8 @@
  *   /expired     the same key in a certificate that expired in 2020
  *   /other       another TSA under another CA (other-ca.pem)
  *   /sha512only  a TSA section that accepts SHA-512 imprints only
+ *   /int-good    the TSA's key certified by an intermediate CA (keyCertSign), the intermediate carried in the token
+ *   /int-bad     the same through an intermediate whose keyUsage does not allow certificate signing
  * Files in `dir` the tests may use: ca.pem/ca.key, other-ca.pem, tsa.pem/tsa.key, tsa-short.pem, web.pem (the TSA's key
  * in a serverAuth certificate), soft.pem (timeStamping not critical), tsa-twin.pem (same key and serial, another
  * certificate).
@@ -44,9 +46,11 @@ export interface TestTsa {
   close(): Promise<void>;
 }
 
-const TSA_EXT = ['[tsa_ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = critical,timeStamping', '[web_ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = serverAuth', '[soft_ext]', 'basicConstraints = critical,CA:FALSE', 'extendedKeyUsage = timeStamping', ''].join('\n');
+const TSA_EXT = ['[int_good]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', '[int_bad]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,digitalSignature', '[tsa_ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = critical,timeStamping', '[web_ext]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = serverAuth', '[soft_ext]', 'basicConstraints = critical,CA:FALSE', 'extendedKeyUsage = timeStamping', ''].join('\n');
 
-const SIGNERS: Record<string, { cert: string; key: string; section?: string }> = {
+const SIGNERS: Record<string, { cert: string; key: string; section?: string; chain?: string }> = {
+  'int-good': { cert: 'tsa-int-good', key: 'tsa', chain: 'int-good' },
+  'int-bad': { cert: 'tsa-int-bad', key: 'tsa', chain: 'int-bad' },
   good: { cert: 'tsa', key: 'tsa' },
   short: { cert: 'tsa-short', key: 'tsa' },
   expired: { cert: 'tsa-expired', key: 'tsa' },
@@ -76,6 +80,12 @@ export async function startTestTsa(dir: string): Promise<TestTsa> {
   issue('tsa', 'web', 'ca', 'web_ext', '2');
   issue('tsa', 'soft', 'ca', 'soft_ext', '2');
   issue('tsa', 'tsa-twin', 'ca', 'tsa_ext', '2');
+  // Intermediates between the CA and a TSA certificate: one that may sign certificates, one whose keyUsage says not.
+  for (const int of ['int-good', 'int-bad']) {
+    makeKey(int);
+    issue(int, int, 'ca', int.replace('-', '_'), int === 'int-good' ? '4' : '5');
+    issue('tsa', `tsa-${int}`, int, 'tsa_ext', '6');
+  }
   makeKey('other-tsa');
   issue('other-tsa', 'other-tsa', 'other-ca', 'tsa_ext', '2');
   // OpenSSL 3.0's `x509` cannot backdate; its `ca` can: a TSA certificate that expired in 2020.
@@ -110,7 +120,7 @@ export async function startTestTsa(dir: string): Promise<TestTsa> {
       lastQuery = Buffer.concat(chunks);
       const n = ++served;
       writeFileSync(f(`q${n}.der`), lastQuery);
-      ssl('ts', '-reply', '-config', f('tsa.cnf'), ...(signer.section ? ['-section', signer.section] : []), '-queryfile', f(`q${n}.der`), '-signer', f(`${signer.cert}.pem`), '-inkey', f(`${signer.key}.key`), '-out', f(`r${n}.der`));
+      ssl('ts', '-reply', '-config', f('tsa.cnf'), ...(signer.section ? ['-section', signer.section] : []), ...(signer.chain ? ['-chain', f(`${signer.chain}.pem`)] : []), '-queryfile', f(`q${n}.der`), '-signer', f(`${signer.cert}.pem`), '-inkey', f(`${signer.key}.key`), '-out', f(`r${n}.der`));
       res.writeHead(200, { 'content-type': 'application/timestamp-reply' }).end(readFileSync(f(`r${n}.der`)));
     });
   });

@@ -144,6 +144,14 @@ describe('RFC 3161 time-stamp tokens from OpenSSL', { skip }, () => {
     assert.equal(verifyTimestampToken(r.der, { ...r, caCerts: readFileSync(f('other-ca.pem'), 'utf8') }).tsaName, 'O=Studio, CN=other-tsa');
   });
 
+  it('follows an intermediate the token carries only when its keyUsage lets it sign certificates', async () => {
+    // Guards: a chain accepted through a CA certificate that was never meant to certify (RFC 5280 §4.2.1.3).
+    const good = await reply('int-good');
+    assert.equal(verifyTimestampToken(good.der, { ...good, caCerts: ca() }).tsaName, 'O=Studio, CN=tsa');
+    const bad = await reply('int-bad');
+    refuses(bad.der, bad, /does not chain to a configured CA/);
+  });
+
   it('refuses a token with one flipped byte in its signature', async () => {
     const r = await reply('good');
     const sd = new SignedData({ schema: TimeStampResp.fromBER(r.der).timeStampToken!.content });
