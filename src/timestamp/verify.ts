@@ -45,7 +45,6 @@ const ID_CONTENT_TYPE = '1.2.840.113549.1.9.3';
 const ID_MESSAGE_DIGEST = '1.2.840.113549.1.9.4';
 const ID_SIGNING_CERTIFICATE_V2 = '1.2.840.113549.1.9.16.2.47';
 const ID_EXT_KEY_USAGE = '2.5.29.37';
-const ID_KEY_USAGE = '2.5.29.15';
 const ID_KP_TIME_STAMPING = '1.3.6.1.5.5.7.3.8';
 /** How far in the future a genTime may lie before the TSA's clock (or the token) is not believed. */
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -173,19 +172,8 @@ function validAt(cert: X509Certificate, at: Date): boolean {
   return new Date(cert.validFrom) <= at && at <= new Date(cert.validTo);
 }
 
-/**
- * Whether an intermediate may sign certificates (RFC 5280 §4.2.1.3): a keyUsage extension, when present, must have
- * keyCertSign (bit 5). basicConstraints CA is checked by X509Certificate (`ca`).
- */
-function mayCertify(cert: Certificate): boolean {
-  const ku = cert.extensions?.find((e) => e.extnID === ID_KEY_USAGE);
-  if (!ku) return true;
-  const bits = ku.parsedValue instanceof asn1js.BitString ? ku.parsedValue.valueBlock.valueHexView : undefined;
-  return bits !== undefined && bits.length > 0 && (bits[0]! & 0x04) !== 0;
-}
-
 /** The signer's chain, through the token's certificates, to one of `anchors`, every certificate valid at `at`. */
-function checkChain(signer: X509Certificate, pool: readonly { x509: X509Certificate; mayCertify: boolean }[], anchors: readonly X509Certificate[], at: Date): void {
+function checkChain(signer: X509Certificate, pool: readonly X509Certificate[], anchors: readonly X509Certificate[], at: Date): void {
   let cur = signer;
   for (let depth = 0; depth <= MAX_CHAIN; depth++) {
     if (!validAt(cur, at)) fail(`the certificate ${cur.subject.replace(/\n/g, ', ')} was not valid at genTime`);
@@ -194,9 +182,10 @@ function checkChain(signer: X509Certificate, pool: readonly { x509: X509Certific
       if (!validAt(anchor, at)) fail('the CA certificate was not valid at genTime');
       return;
     }
-    const next = pool.find((c) => c.x509 !== cur && c.x509.ca && c.mayCertify && cur.checkIssued(c.x509) && cur.verify(c.x509.publicKey));
+    // checkIssued is OpenSSL's X509_check_issued: names, key identifiers, and the issuer's keyUsage keyCertSign.
+    const next = pool.find((c) => c !== cur && c.ca && cur.checkIssued(c) && cur.verify(c.publicKey));
     if (!next) return fail(UNANCHORED);
-    cur = next.x509;
+    cur = next;
   }
   fail('the certificate chain is too long');
 }
@@ -302,7 +291,7 @@ export function verifyTimestampToken(resp: Uint8Array, o: VerifyOptions): Verifi
   const genTime = tst.genTime;
   const now = o.now ?? new Date();
   if (genTime.getTime() > now.getTime() + MAX_CLOCK_SKEW_MS) fail(`genTime ${genTime.toISOString()} is more than 5 minutes in the future`);
-  if (anchors) checkChain(signer, certs.map((c) => ({ x509: c === signerCert ? signer : new X509Certificate(c.der), mayCertify: mayCertify(c.cert) })), anchors, genTime);
+  if (anchors) checkChain(signer, certs.map((c) => (c === signerCert ? signer : new X509Certificate(c.der))), anchors, genTime);
   else if (!validAt(signer, genTime)) fail(`the certificate ${signer.subject.replace(/\n/g, ', ')} was not valid at genTime`);
 
   return { genTime, tsaName: nameOf(tst.tsa, signer), serial: tst.serialNumber.toBigInt(), tokenDer, signerNotAfter: new Date(signer.validTo) };
