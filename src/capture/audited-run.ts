@@ -112,7 +112,8 @@ export async function collectRun(r: CollectRequest): Promise<Collected> {
  * The last phase: `run.end` committed (the ledger is closed after it), an archive started if configured, and a push
  * to the team server the ledger joined and the witnesses it lists: in the background (the run does not wait), or
  * with FFAUDIT_PUSH=sync waiting for the server's cosignature of the run's end (never for the witnesses: a
- * background push asks them after); a push that fails leaves FFmpeg's exit status alone.
+ * background push asks them after); a push that fails leaves FFmpeg's exit status alone. A ledger with a TSA and
+ * nothing to push to starts the background push too: the TSA schedule runs with pushes (a host has no daemon).
  */
 export async function commitEnd(end: RunEndContext): Promise<void> {
   const { recordRunEnd, warn } = await import('./run-end.js');
@@ -123,7 +124,8 @@ export async function commitEnd(end: RunEndContext): Promise<void> {
   const server = end.ledger.config.server as { url?: unknown; push?: unknown } | undefined;
   const joined = typeof server?.url === 'string';
   const witnesses = Array.isArray(end.ledger.config.witnesses) && end.ledger.config.witnesses.length > 0;
-  if (size === undefined || (!joined && !witnesses)) return;
+  const stamped = typeof end.ledger.config.tsa === 'object' && end.ledger.config.tsa !== null;
+  if (size === undefined || (!joined && !witnesses && !stamped)) return;
   const { pushMode, pushAfterRun, scheduleAutoPush } = await import('../push/auto.js');
   const mode = pushMode(end.env, typeof server?.push === 'string' ? server.push : undefined);
   if (mode === 'off') return;

@@ -15,7 +15,7 @@ import { parseNote } from '../core/note.js';
 import { Ledger } from '../ledger/ledger.js';
 import { runCliInProcess } from '../testing/cli.js';
 import { joinServer } from '../testing/cosigners.js';
-import { tempDir } from '../testing/fixtures.js';
+import { cleanEnv, runCliAsync, tempDir } from '../testing/fixtures.js';
 import { startTlogServer } from '../testing/tlog-server.js';
 import { startTestTsa, tsaSkip, type TestTsa } from '../testing/tsa-server.js';
 import { tsaConfigOf } from './config.js';
@@ -219,6 +219,35 @@ describe('timestamps on a ledger', { skip }, () => {
     // With the link broken, the first token is its chain's newest again, and its certificate has expired by then.
     assert.match(found[1]!, /^timestamp-unrenewed: the timestamp of size 3 \(first token H\) is no longer provable: the TSA certificate of its newest token expired at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z and no renewal covers it$/);
     l2.close();
+  });
+
+  it('a ledger with a TSA and nothing to push to: push is its schedule, and each audited run starts it in the background', async () => {
+    // Guards: a TSA configured on a standalone host that never stamps anything unless someone runs a command.
+    const { dir, cli } = await ledger();
+    assert.equal((await cli('timestamp', '--set-tsa', tsa.url('good'), '--tsa-ca', tsa.caFile)).status, 0);
+    const p = await cli('push');
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /^timestamp: entry 1 existed no later than \S+, according to TSA O=Studio, CN=tsa\n$/);
+    const again = await cli('push');
+    assert.equal(again.stdout, 'timestamp: nothing due (no team server or witness to push to)\n');
+
+    // A real audited run (the real binary, real FFmpeg): its background push stamps the new head once `every` allows.
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as object), tsa: { url: tsa.url('good'), ca: tsa.caFile, every: '1s' } }));
+    await new Promise((r) => setTimeout(r, 1_100));
+    const out = join(tmp.dir, 'tsa-only.mp4');
+    const run = await runCliAsync(['--ledger', dir, 'ffmpeg', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=64x64:rate=5', '-y', out], cleanEnv());
+    assert.equal(run.status, 0, run.stderr);
+    const size = () => {
+      const l = Ledger.open({ dir, explicit: true });
+      try {
+        return Math.max(0, ...l.timestamps().map((t) => t.size));
+      } finally {
+        l.close();
+      }
+    };
+    const end = Date.now() + 20_000;
+    while (size() < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(size(), 4, readFileSync(join(dir, 'push.log'), 'utf8'));
   });
 
   it('the push schedule: a TSA that is down costs one line and never the push; the next push stamps', async () => {

@@ -149,6 +149,14 @@ export function registerPushCommands(program: Command, { io, setStatus }: Comman
           }
         };
         try {
+          // Nothing to push to, but a TSA: the push is its schedule alone (a run starts it in the background too).
+          if (!l.server() && l.witnessSettings().witnesses.length === 0 && l.config.tsa !== undefined) {
+            const stamped = await timestamps();
+            if (o.background) for (const line of stamped) io.err(`${stamp()} ${line}\n`);
+            else if (o.json) out(`${JSON.stringify({ server: null, witnesses: [], timestamps: stamped })}\n`);
+            else out(`${(stamped.length > 0 ? stamped : ['timestamp: nothing due (no team server or witness to push to)']).join('\n')}\n`);
+            return;
+          }
           const r = await pushLedger(l, o.background ? { log: (line) => io.err(`${stamp()} ${line}\n`) } : {});
           report(r, await timestamps());
           if (r.stopped) {
