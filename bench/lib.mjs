@@ -80,3 +80,37 @@ export async function startServe(dbUrl, keysDir) {
   child.stdout.resume();
   return { url, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
 }
+
+/** Creates the server's schema on `dbUrl` and enrols each log (origin, vkey) as host-<i>, as `join` would. */
+export async function enrolLogs(dbUrl, logs) {
+  const { openDb, migrate } = await import('../dist/server/db/pool.js');
+  const { addHost, joinHost } = await import('../dist/server/hosts.js');
+  const db = await openDb(dbUrl);
+  await migrate(db);
+  for (const [i, l] of logs.entries()) {
+    const { token } = await addHost(db, `host-${i}`);
+    await joinHost(db, token, l.origin, l.vkey);
+  }
+  await db.close();
+}
+
+let keepAlive;
+/** A POST over one kept-alive agent (up to 256 sockets): its status and body as text. */
+export async function post(url, body, headers = {}) {
+  const http = await import('node:http');
+  keepAlive ??= new http.Agent({ keepAlive: true, maxSockets: 256 });
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: keepAlive, headers: { 'content-length': body.length, ...headers } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Closes post()'s kept-alive sockets, so that the script can end. */
+export function closePosts() {
+  keepAlive?.destroy();
+}

@@ -10,7 +10,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +20,7 @@ import { signCheckpoint, formatCheckpointText } from '../dist/core/checkpoint.js
 import { makeCosigner, makeCosignatureVerifier, makeMlDsaCosigner, makeMlDsaCosignatureVerifier } from '../dist/core/cosignature.js';
 import { formatAddCheckpoint } from '../dist/core/witness-protocol.js';
 import { mlDsa44 } from '../dist/pq/ml-dsa44.js';
-import { arg, header, median, row, startServe } from './lib.mjs';
+import { arg, closePosts, enrolLogs, header, median, post, row, startServe } from './lib.mjs';
 
 const HOSTS = arg('hosts', 16);
 const REQUESTS = arg('requests', 600);
@@ -106,35 +105,10 @@ process.on('exit', () => {
   rmSync(keysEd, { recursive: true, force: true });
 });
 
-async function enrol(dbUrl) {
-  const { openDb, migrate } = await import('../dist/server/db/pool.js');
-  const { addHost, joinHost } = await import('../dist/server/hosts.js');
-  const db = await openDb(dbUrl);
-  await migrate(db);
-  for (const [i, l] of logs.entries()) {
-    const { token } = await addHost(db, `host-${i}`);
-    await joinHost(db, token, l.origin, l.vkey);
-  }
-  await db.close();
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-function post(url, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-length': body.length } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** One round: a fresh database, the server on `keysDir`, every log's requests in order, all logs at once. */
 async function round(keysDir, n) {
   const dbUrl = await newDb(`bench_pq_${n}`);
-  await enrol(dbUrl);
+  await enrolLogs(dbUrl, logs);
   const server = await startServe(dbUrl, keysDir);
   let bad = 0;
   let lines = 0;
@@ -168,4 +142,4 @@ async function round(keysDir, n) {
   console.log(`add-checkpoint rounds (req/s): Ed25519 alone ${ed.map((x) => x.toFixed(0)).join(', ')}; both ${both.map((x) => x.toFixed(0)).join(', ')}`);
   row('add-checkpoint req/s, both keys vs Ed25519 alone', median(both), median(ed), 'req/s', 'medians of the rounds');
 }
-agent.destroy();
+closePosts();

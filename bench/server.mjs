@@ -26,7 +26,7 @@ import { signCheckpoint } from '../dist/core/checkpoint.js';
 import { formatAddCheckpoint } from '../dist/core/witness-protocol.js';
 import { encodeAddEntries, packageRanges } from '../dist/core/mirror-protocol.js';
 import { subtreeConsistencyProof } from '../dist/core/subtree.js';
-import { arg, header, median, row, startServe } from './lib.mjs';
+import { arg, closePosts, enrolLogs, header, median, post, row, startServe } from './lib.mjs';
 
 const HOSTS = arg('hosts', 32);
 const REQUESTS = arg('requests', 4000);
@@ -86,31 +86,6 @@ function makeLog(origin, n, entryOf) {
 }
 
 // --- the server --------------------------------------------------------------------------------------------------
-async function enrol(dbUrl, logs) {
-  const { openDb, migrate } = await import('../dist/server/db/pool.js');
-  const { addHost, joinHost } = await import('../dist/server/hosts.js');
-  const db = await openDb(dbUrl);
-  await migrate(db);
-  for (const [i, l] of logs.entries()) {
-    const { token } = await addHost(db, `host-${i}`);
-    await joinHost(db, token, l.origin, l.vkey);
-  }
-  await db.close();
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-function post(url, body, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-length': body.length, ...headers } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 function percentile(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
@@ -146,7 +121,7 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
   // Request k of a log moves it from size k to size k+1 with an RFC 6962 consistency proof.
   const bodies = logs.map((l) => Array.from({ length: perHost }, (_, k) => formatAddCheckpoint({ oldSize: k, proof: k === 0 ? [] : consistencyProof(l.src, k, k + 1), checkpoint: l.checkpoint(k + 1) })));
   const dbUrl = await newDb('bench_witness');
-  await enrol(dbUrl, logs);
+  await enrolLogs(dbUrl, logs);
   const server = await startServe(dbUrl, keysDir);
   const ours = await drive(server.url, bodies);
   await server.stop();
@@ -196,7 +171,7 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
 {
   const log = makeLog('bench.example/ingest', ENTRIES, (i) => Buffer.from(JSON.stringify({ v: 1, type: 'custody.note', i, text: `step ${i} ${'y'.repeat(520)}` })));
   const dbUrl = await newDb('bench_mirror');
-  await enrol(dbUrl, [log]);
+  await enrolLogs(dbUrl, [log]);
   // Requests of 32 packages (the spec's suggested bound), built before the clock starts.
   const N = ENTRIES;
   const ranges = packageRanges(0, N);
@@ -225,7 +200,7 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
 
   // COPY of the same rows into the same table (a fresh database with the server's schema), from a server-side file.
   const copyDb = await newDb('bench_copy');
-  await enrol(copyDb, []);
+  await enrolLogs(copyDb, []);
   const file = join(pgdir, 'rows.copy');
   const lines = log.entries.map((e, i) => `1\t0\t${i}\t\\\\x${e.toString('hex')}\t\\\\x${hashLeaf(e).toString('hex')}\n`);
   writeFileSync(file, lines.join(''));
@@ -245,7 +220,7 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
 {
   const { Ledger } = await import('../dist/ledger/ledger.js');
   const dbUrl = await newDb('bench_runs');
-  await enrol(dbUrl, []);
+  await enrolLogs(dbUrl, []);
   const server = await startServe(dbUrl, keysDir);
   const work = mkdtempSync(join(tmpdir(), 'ffaudit-bench-runs-'));
   process.on('exit', () => rmSync(work, { recursive: true, force: true }));
@@ -292,4 +267,4 @@ process.on('exit', () => rmSync(keysDir, { recursive: true, force: true }));
   row('run returned → cosignatures stored, p95', percentile(waits, 95), median(bare), 'ms', `median ${median(waits).toFixed(0)} ms; baseline: the bare FFmpeg run; target p95 ≤ 1,000 ms`);
   row('audited run (background push) vs bare FFmpeg', median(audited), median(bare), 'ms');
 }
-agent.destroy();
+closePosts();
