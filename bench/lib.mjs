@@ -114,3 +114,21 @@ export async function post(url, body, headers = {}) {
 export function closePosts() {
   keepAlive?.destroy();
 }
+
+/**
+ * A throwaway PostgreSQL cluster (scripts/pg-test-server.sh) in a temporary folder, stopped when the process exits;
+ * its admin URL and folder (the cluster's user reads files put there). Exits with the script's error when it
+ * cannot start.
+ */
+export async function startBenchPostgres() {
+  const [{ spawnSync }, { mkdtempSync }, { tmpdir }, { join }] = await Promise.all([import('node:child_process'), import('node:fs'), import('node:os'), import('node:path')]);
+  const script = new URL('../scripts/pg-test-server.sh', import.meta.url).pathname;
+  const pgdir = mkdtempSync(join(tmpdir(), 'ffaudit-bench-pg-'));
+  const started = spawnSync('bash', [script, 'start', pgdir], { encoding: 'utf8' });
+  if (started.status !== 0) {
+    console.error(started.stderr);
+    process.exit(1);
+  }
+  process.on('exit', () => spawnSync('bash', [script, 'stop', pgdir]));
+  return { url: started.stdout.trim().replace(/^export FFAUDIT_TEST_PG_URL=/, ''), dir: pgdir };
+}

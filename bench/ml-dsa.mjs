@@ -9,8 +9,7 @@
 // Usage: npm run build && node bench/ml-dsa.mjs [--hosts 16] [--requests 600] [--rounds 6] [--signs 200]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -20,7 +19,7 @@ import { signCheckpoint, formatCheckpointText } from '../dist/core/checkpoint.js
 import { makeCosigner, makeCosignatureVerifier, makeMlDsaCosigner, makeMlDsaCosignatureVerifier } from '../dist/core/cosignature.js';
 import { formatAddCheckpoint } from '../dist/core/witness-protocol.js';
 import { mlDsa44 } from '../dist/pq/ml-dsa44.js';
-import { arg, closePosts, enrolLogs, header, median, post, row, startServe } from './lib.mjs';
+import { arg, closePosts, enrolLogs, header, median, post, row, startBenchPostgres, startServe } from './lib.mjs';
 
 const HOSTS = arg('hosts', 16);
 const REQUESTS = arg('requests', 600);
@@ -59,14 +58,7 @@ header(`ML-DSA-44 witness: add-checkpoint ${REQUESTS} requests over ${HOSTS} log
 }
 
 // --- a throwaway PostgreSQL --------------------------------------------------------------------------------------
-const pgdir = mkdtempSync(join(tmpdir(), 'ffaudit-bench-pg-'));
-const started = spawnSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'start', pgdir], { encoding: 'utf8' });
-if (started.status !== 0) {
-  console.error(started.stderr);
-  process.exit(1);
-}
-const adminUrl = started.stdout.trim().replace(/^export FFAUDIT_TEST_PG_URL=/, '');
-process.on('exit', () => spawnSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'stop', pgdir]));
+const { url: adminUrl, dir: pgdir } = await startBenchPostgres();
 async function newDb(name) {
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();

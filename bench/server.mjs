@@ -26,7 +26,7 @@ import { signCheckpoint } from '../dist/core/checkpoint.js';
 import { formatAddCheckpoint } from '../dist/core/witness-protocol.js';
 import { encodeAddEntries, packageRanges } from '../dist/core/mirror-protocol.js';
 import { subtreeConsistencyProof } from '../dist/core/subtree.js';
-import { arg, closePosts, enrolLogs, header, median, post, row, startServe } from './lib.mjs';
+import { arg, closePosts, enrolLogs, header, median, post, row, startBenchPostgres, startServe } from './lib.mjs';
 
 const HOSTS = arg('hosts', 32);
 const REQUESTS = arg('requests', 4000);
@@ -38,15 +38,7 @@ const BIN = join(ROOT, 'bin', 'ffaudit.js');
 header(`team server benchmarks: add-checkpoint ${REQUESTS} requests over ${HOSTS} logs; mirror ingest of ${ENTRIES.toLocaleString('en-US')} entries`);
 
 // --- a throwaway PostgreSQL --------------------------------------------------------------------------------------
-const pgdir = mkdtempSync(join(tmpdir(), 'ffaudit-bench-pg-'));
-const started = spawnSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'start', pgdir], { encoding: 'utf8' });
-if (started.status !== 0) {
-  console.error(started.stderr);
-  process.exit(1);
-}
-const adminUrl = started.stdout.trim().replace(/^export FFAUDIT_TEST_PG_URL=/, '');
-const stopPg = () => spawnSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'stop', pgdir]);
-process.on('exit', stopPg);
+const { url: adminUrl, dir: pgdir } = await startBenchPostgres();
 async function sql(url, text, params) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();

@@ -7,15 +7,13 @@
 // PostgreSQL: $FFAUDIT_TEST_PG_URL when set, else a throwaway cluster (scripts/pg-test-server.sh).
 // Usage: npm run build && node bench/witnesses.mjs [--runs 150]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Ledger } from '../dist/ledger/ledger.js';
 import { recordNote } from '../dist/ledger/notes.js';
 import { pushLedger } from '../dist/push/client.js';
-import { arg, header, median, row, startServe, tempDir } from './lib.mjs';
+import { arg, header, median, row, startBenchPostgres, startServe, tempDir } from './lib.mjs';
 
 const RUNS = arg('runs', 150);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -24,17 +22,7 @@ const dir = tempDir('ffaudit-bench-witnesses-');
 
 header(`witness quorums: ${RUNS} pushes of one run each, team server alone vs team server and three witnesses`);
 
-let adminUrl = process.env.FFAUDIT_TEST_PG_URL;
-if (!adminUrl) {
-  const pgdir = mkdtempSync(join(tmpdir(), 'ffaudit-bench-pg-'));
-  const started = spawnSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'start', pgdir], { encoding: 'utf8' });
-  if (started.status !== 0) {
-    console.error(started.stderr);
-    process.exit(1);
-  }
-  adminUrl = started.stdout.trim().replace(/^export FFAUDIT_TEST_PG_URL=/, '');
-  process.on('exit', () => spawnSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'stop', pgdir]));
-}
+const adminUrl = process.env.FFAUDIT_TEST_PG_URL || (await startBenchPostgres()).url;
 
 async function newDb(name) {
   const c = new pg.Client({ connectionString: adminUrl });
