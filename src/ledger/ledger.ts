@@ -430,7 +430,9 @@ export class Ledger {
    * batch, or before). Nothing is stored unless every row passes. Returns how many rows were new.
    */
   addTimestamps(rows: readonly Timestamp[]): number {
-    const known = new Map(this.store.timestamps().map((r) => [r.tokenHash.toString('hex'), r]));
+    // A renewal's token is over its own checkpoint: only those sizes' stored rows are read.
+    const sizes = new Set(rows.filter((r) => r.renews !== null).map((r) => r.size));
+    const known = new Map([...sizes].flatMap((size) => this.store.timestamps(size)).map((r) => [r.tokenHash.toString('hex'), r]));
     for (const r of rows) {
       if (!createHash('sha256').update(r.token).digest().equals(r.tokenHash)) throw new FfauditError('BAD_INPUT', 'a timestamp row is keyed by the SHA-256 of its token');
       let cp: SignedCheckpoint;

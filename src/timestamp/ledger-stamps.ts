@@ -68,15 +68,15 @@ export interface RenewResult {
  * (verify reports it). A renewal is kept only when the TSA's certificate outlives the token it renews: otherwise it
  * would gain nothing. Chains the TSA's current certificate would not outlive are not sent (see tsaUntil).
  */
-export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, now = new Date(), scheduled?: { stored: StoredStamps; everyMs: number }): Promise<RenewResult> {
+export async function renewDue(ledger: Ledger, tsa: Tsa, renewBeforeMs: number, now = new Date(), scheduled?: { stored: StoredStamps; rows: readonly Timestamp[]; everyMs: number; tsaUntil?: Date | undefined }): Promise<RenewResult> {
   const stored = scheduled?.stored ?? checkStoredTimestamps(ledger, tsa.caCerts, now);
   const out: RenewResult = { renewed: [], skipped: [] };
   // When the TSA's certificate is known, chains it would not outlive are not sent: from an answer of this run, or on
   // a schedule from its newest token here when that is younger than `every` (a copy read unverified: it only
   // spares a request). A TSA that has not rolled its certificate yet costs at most one request an `every`.
-  let tsaUntil: number | undefined;
-  if (scheduled) {
-    const newest = ledger.timestamps().filter((r) => r.tsa === tsa.url).reduce<Timestamp | undefined>((m, r) => (!m || r.genTime > m.genTime ? r : m), undefined);
+  let tsaUntil = scheduled?.tsaUntil?.getTime();
+  if (scheduled && tsaUntil === undefined) {
+    const newest = scheduled.rows.filter((r) => r.tsa === tsa.url).reduce<Timestamp | undefined>((m, r) => (!m || r.genTime > m.genTime ? r : m), undefined);
     if (newest && now.getTime() - Date.parse(newest.genTime) < scheduled.everyMs) tsaUntil = Date.parse(newest.signerNotAfter);
   }
   const tips = [...stored.tips].sort((x, y) => x.verified.signerNotAfter.getTime() - y.verified.signerNotAfter.getTime());
@@ -129,26 +129,32 @@ export async function scheduledStamps(ledger: Ledger, cfg: TsaConfig, caCerts: s
   // Each token costs milliseconds to verify (pkijs) and a ledger keeps thousands: the schedule verifies only the
   // chains it acts on (due(): the head's, the newest, those due for renewal), once for the whole run.
   let stored: StoredStamps;
+  let rows: Timestamp[] = [];
   try {
-    stored = checkStoredTimestamps(ledger, caCerts, now, undefined, (rows) => chainsHolding(rows, due(rows, ledger.size(), cfg.renewBeforeMs, now)));
+    stored = checkStoredTimestamps(ledger, caCerts, now, undefined, (all) => chainsHolding((rows = all), due(all, ledger.size(), cfg.renewBeforeMs, now)));
   } catch (e) {
     return [`timestamp: not done: the stored tokens cannot be read (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`];
   }
   const failed = (what: string, e: unknown) => lines.push(`timestamp: ${what} failed (${(e instanceof Error ? e.message : String(e)).split('\n')[0]}); tried again with the next push`);
+  // A token asked for now shows the TSA's current certificate (renewDue: chains it would not outlive are not sent).
+  let tsaUntil: Date | undefined;
   try {
     const size = ledger.size();
     if (size > 0) {
       const newest = stored.valid.filter((c) => c.row.renews === null).reduce((m, c) => Math.max(m, c.verified.genTime.getTime()), -Infinity);
       if (opts.always || now.getTime() - newest >= cfg.everyMs) {
         const r = await stampHead(ledger, tsa, { now, stored });
-        if (r.stamped) lines.push(`timestamp: ${r.sentence}`);
+        if (r.stamped) {
+          lines.push(`timestamp: ${r.sentence}`);
+          tsaUntil = r.token.signerNotAfter;
+        }
       }
     }
   } catch (e) {
     failed(`asking ${cfg.url} for a token over the latest checkpoint`, e);
   }
   try {
-    const r = await renewDue(ledger, tsa, cfg.renewBeforeMs, now, { stored, everyMs: cfg.everyMs });
+    const r = await renewDue(ledger, tsa, cfg.renewBeforeMs, now, { stored, rows, everyMs: cfg.everyMs, tsaUntil });
     // What cannot be renewed is not repeated at every push: verify reports a chain that lapsed.
     for (const x of r.renewed) lines.push(`timestamp: renewed size ${x.size}: ${x.sentence}`);
   } catch (e) {
